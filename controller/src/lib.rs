@@ -1,0 +1,1 @@
+//! The ovs-controller library (placeholder, being written).
