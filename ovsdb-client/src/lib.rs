@@ -45,6 +45,8 @@ pub mod framing;
 pub mod monitor;
 pub mod ops;
 pub mod protocol;
+pub mod reconnect;
+pub mod replica;
 pub mod schema;
 
 pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor, Remote};
@@ -54,4 +56,6 @@ pub use framing::JsonFramer;
 pub use monitor::{MonitorRequest, MonitorSelect, MonitorUpdate, RowUpdate, TableUpdates, UpdateVersion};
 pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitUntil};
 pub use protocol::{Event, Message, Session};
+pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient};
+pub use replica::{apply_column_diff, ChangeKind, Replica, RowChange};
 pub use schema::{AtomicType, BaseType, ColumnSchema, ColumnType, DatabaseSchema, TableSchema};

@@ -126,6 +126,24 @@ impl ColumnType {
     pub fn is_map(&self) -> bool {
         self.value.is_some()
     }
+    /// The default value of a column of this type (what ovsdb-server omits
+    /// from update2/update3 "initial"/"insert" rows).
+    pub fn default_value(&self) -> crate::datum::Value {
+        use crate::datum::{Atom, Uuid, Value};
+        if self.is_map() {
+            return Value::Map(Vec::new());
+        }
+        if self.min == 0 {
+            return Value::Set(Vec::new());
+        }
+        Value::Atom(match self.key.atomic {
+            AtomicType::Integer => Atom::Integer(0),
+            AtomicType::Real => Atom::Real(0.0),
+            AtomicType::Boolean => Atom::Boolean(false),
+            AtomicType::String => Atom::String(String::new()),
+            AtomicType::Uuid => Atom::Uuid(Uuid::nil()),
+        })
+    }
     /// Exactly one atom (min = max = 1, not a map).
     pub fn is_scalar(&self) -> bool {
         !self.is_map() && self.min == 1 && self.max == Some(1)

@@ -48,7 +48,7 @@ impl Server {
         let s = Server { dir, port: free_port(), extra_remotes };
         s.launch();
         // Initialize the root row like ovs-ctl does.
-        let out = s.vsctl(&["--no-wait", "init"]);
+        let out = s.vsctl(&["init"]);
         assert!(out.status.success(), "ovs-vsctl init: {}", String::from_utf8_lossy(&out.stderr));
         s
     }
@@ -120,6 +120,7 @@ impl Server {
         Command::new("ovs-vsctl")
             .arg(format!("--db={}", self.unix_remote()))
             .arg("--timeout=10")
+            .arg("--no-wait")
             .args(args)
             .output()
             .unwrap()

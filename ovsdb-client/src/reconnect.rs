@@ -1,0 +1,189 @@
+//! [`ReconnectingClient`]: keeps a connection up with OVS-style backoff
+//! (1 s doubling to 8 s), re-monitors after each reconnect and keeps a
+//! [`Replica`] in sync, publishing [`RowChange`] events.
+//!
+//! On reconnect it uses `monitor_cond_since` with the replica's last
+//! transaction id so the server can send only what changed; otherwise (or
+//! if the server does not find the id) it performs a full resync that emits
+//! the correct Insert/Modify/Delete events.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::client::{Client, ClientOptions};
+use crate::error::Error;
+use crate::monitor::{MonitorRequest, UpdateVersion};
+use crate::ops::{OpResult, Operation};
+use crate::replica::{Replica, RowChange};
+
+/// Backoff parameters.
+#[derive(Debug, Clone)]
+pub struct ReconnectOptions {
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub client: ClientOptions,
+}
+
+impl Default for ReconnectOptions {
+    fn default() -> Self {
+        ReconnectOptions { min_backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(8), client: ClientOptions::default() }
+    }
+}
+
+/// Connection state, observable with [`ReconnectingClient::state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Connecting,
+    /// Connected and the replica is in sync; the number counts successful syncs.
+    Synced(u64),
+    Backoff(Duration),
+}
+
+#[derive(Debug)]
+struct Inner {
+    replica: Mutex<Replica>,
+    changes: broadcast::Sender<RowChange>,
+    client: watch::Sender<Option<Client>>,
+    state: watch::Sender<ConnState>,
+}
+
+/// A self-healing client with a replica of the monitored tables.
+#[derive(Debug, Clone)]
+pub struct ReconnectingClient {
+    inner: Arc<Inner>,
+    db: String,
+    task: Arc<tokio::task::AbortHandle>,
+}
+
+impl ReconnectingClient {
+    /// Start connecting to `remote` (active `tcp:`/`unix:`) and monitor
+    /// `tables` of `db`. Returns immediately; see [`ReconnectingClient::wait_synced`].
+    pub fn start(remote: &str, db: &str, tables: BTreeMap<String, MonitorRequest>, opts: ReconnectOptions) -> Self {
+        let (changes, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            replica: Mutex::new(Replica::new(None)),
+            changes,
+            client: watch::channel(None).0,
+            state: watch::channel(ConnState::Connecting).0,
+        });
+        let h = tokio::spawn(run(inner.clone(), remote.to_string(), db.to_string(), tables, opts));
+        ReconnectingClient { inner, db: db.to_string(), task: Arc::new(h.abort_handle()) }
+    }
+
+    /// Lock and read the replica.
+    pub fn replica(&self) -> MutexGuard<'_, Replica> {
+        self.inner.replica.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribe to row change events (lagging receivers lose events; call
+    /// [`ReconnectingClient::replica`] to re-read state in that case).
+    pub fn subscribe(&self) -> broadcast::Receiver<RowChange> {
+        self.inner.changes.subscribe()
+    }
+
+    pub fn state(&self) -> watch::Receiver<ConnState> {
+        self.inner.state.subscribe()
+    }
+
+    /// Wait until the replica is synced (at least `generation` times in total).
+    pub async fn wait_synced_n(&self, generation: u64) {
+        let mut rx = self.inner.state.subscribe();
+        let _ = rx.wait_for(|s| matches!(s, ConnState::Synced(n) if *n >= generation)).await;
+    }
+
+    /// Wait for the first sync.
+    pub async fn wait_synced(&self) {
+        self.wait_synced_n(1).await
+    }
+
+    /// The current connection (waits until there is one).
+    pub async fn client(&self) -> Client {
+        let mut rx = self.inner.client.subscribe();
+        loop {
+            if let Some(c) = rx.borrow_and_update().clone() {
+                if !c.is_closed() {
+                    return c;
+                }
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// `transact` on the current connection (not retried on disconnect).
+    pub async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<OpResult>, Error> {
+        self.client().await.transact(&self.db, ops).await
+    }
+
+    /// Stop the background task.
+    pub fn shutdown(&self) {
+        self.task.abort();
+    }
+}
+
+async fn run(inner: Arc<Inner>, remote: String, db: String, tables: BTreeMap<String, MonitorRequest>, opts: ReconnectOptions) {
+    let mut backoff = opts.min_backoff;
+    let mut generation = 0u64;
+    let names: Vec<String> = tables.keys().cloned().collect();
+    loop {
+        inner.state.send_replace(ConnState::Connecting);
+        match session(&inner, &remote, &db, &tables, &names, &opts, &mut generation).await {
+            Ok(()) => backoff = opts.min_backoff,
+            Err(e) => tracing::info!("ovsdb {remote}: {e}"),
+        }
+        inner.client.send_replace(None);
+        inner.state.send_replace(ConnState::Backoff(backoff));
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(opts.max_backoff);
+    }
+}
+
+/// One connection's lifetime. Ok(()) means we synced and later lost the connection.
+async fn session(
+    inner: &Inner,
+    remote: &str,
+    db: &str,
+    tables: &BTreeMap<String, MonitorRequest>,
+    names: &[String],
+    opts: &ReconnectOptions,
+    generation: &mut u64,
+) -> Result<(), Error> {
+    let client = Client::connect_with(remote, opts.client.clone()).await?;
+    let schema = client.get_schema(db).await?;
+    let since = {
+        let mut r = inner.replica.lock().unwrap_or_else(|e| e.into_inner());
+        r.set_schema(schema);
+        for (t, m) in tables {
+            r.set_monitored_columns(t, m.columns.clone());
+        }
+        r.last_txn_id().map(str::to_string)
+    };
+    let mut mon = client.monitor(db, tables, since.as_deref()).await?;
+    let changes = {
+        let mut r = inner.replica.lock().unwrap_or_else(|e| e.into_inner());
+        let ch = if mon.version == UpdateVersion::V3 && mon.found {
+            r.apply(&mon.initial)
+        } else {
+            r.resync(names, &mon.initial)
+        };
+        r.set_last_txn_id(if mon.version == UpdateVersion::V3 { mon.last_txn_id.clone() } else { None });
+        ch
+    };
+    for c in changes {
+        let _ = inner.changes.send(c);
+    }
+    *generation += 1;
+    inner.client.send_replace(Some(client.clone()));
+    inner.state.send_replace(ConnState::Synced(*generation));
+    while let Some(u) = mon.updates.recv().await {
+        let ch = inner.replica.lock().unwrap_or_else(|e| e.into_inner()).apply_update(&u);
+        for c in ch {
+            let _ = inner.changes.send(c);
+        }
+    }
+    Ok(())
+}
