@@ -11,7 +11,8 @@ use crate::error::Error;
 pub type Row = BTreeMap<String, Value>;
 
 /// An OVSDB UUID (`["uuid", "…"]` on the wire).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Default` is the nil UUID.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Uuid(pub uuid::Uuid);
 
 impl Uuid {

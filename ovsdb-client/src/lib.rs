@@ -48,6 +48,7 @@ pub mod protocol;
 pub mod reconnect;
 pub mod replica;
 pub mod schema;
+pub mod vswitch;
 
 pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor, Remote};
 pub use datum::{row_from_json, row_to_json, Atom, Row, Uuid, Value};

@@ -472,3 +472,73 @@ async fn cancel_a_blocked_wait() {
     c.set_db_change_aware(true).await.unwrap();
     assert!(c.list_dbs().await.unwrap().contains(&DB.to_string()));
 }
+
+#[tokio::test]
+async fn vswitch_typed_view_matches_installed_schema() {
+    need_server!();
+    let s = Server::start();
+    let c = Client::connect(&s.unix_remote()).await.unwrap();
+    let schema = c.get_schema(DB).await.unwrap();
+    vswitch::check_schema(&schema).unwrap();
+}
+
+#[tokio::test]
+async fn vswitch_helpers_build_bridge_ports_controller() {
+    use vswitch::TypedRow;
+    need_server!();
+    let s = Server::start();
+    let rc = ReconnectingClient::start(
+        &s.unix_remote(),
+        DB,
+        tables(&["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"]),
+        fast_reconnect(),
+    );
+    rc.wait_synced().await;
+    let mut ev = rc.subscribe();
+    let r = rc.transact(vswitch::add_bridge_ops("br-ex", Some("secure"), &["OpenFlow13"], "system")).await.unwrap();
+    let br_uuid = r[2].uuid.unwrap();
+    let r = rc
+        .transact(vswitch::add_port_ops(
+            "br-ex",
+            &vswitch::NewInterface::new("vx0").with_type("vxlan").option("remote_ip", "10.0.0.2").external_id("peer", "h2"),
+            None,
+        ))
+        .await
+        .unwrap();
+    let port_uuid = r[1].uuid.unwrap();
+    rc.transact(vswitch::set_controller_ops("br-ex", &["tcp:127.0.0.1:6653"], Some("out-of-band"))).await.unwrap();
+    next_change(&mut ev, |c| c.table == "Controller" && c.kind == ChangeKind::Insert).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    {
+        let rep = rc.replica();
+        let br = vswitch::Bridge::get(&rep, &br_uuid).unwrap();
+        assert_eq!(br.name, "br-ex");
+        assert_eq!(br.fail_mode.as_deref(), Some("secure"));
+        assert_eq!(br.protocols, vec!["OpenFlow13".to_string()]);
+        assert_eq!(br.ports.len(), 2);
+        assert_eq!(br.controller.len(), 1);
+        let ctl = vswitch::Controller::get(&rep, &br.controller[0]).unwrap();
+        assert_eq!(ctl.target, "tcp:127.0.0.1:6653");
+        assert_eq!(ctl.connection_mode.as_deref(), Some("out-of-band"));
+        let ifs = vswitch::Interface::all(&rep);
+        let vx = ifs.iter().find(|i| i.name == "vx0").unwrap();
+        assert_eq!(vx.type_, "vxlan");
+        assert_eq!(vx.options.get("remote_ip").map(String::as_str), Some("10.0.0.2"));
+        assert_eq!(vx.ofport, None);
+        let root = &vswitch::OpenVSwitch::all(&rep)[0];
+        assert_eq!(root.bridges, vec![br_uuid]);
+    }
+    assert_eq!(s.vsctl_ok(&["get-controller", "br-ex"]).trim(), "tcp:127.0.0.1:6653");
+    assert_eq!(s.vsctl_ok(&["get", "Interface", "vx0", "options:remote_ip"]).trim().trim_matches('"'), "10.0.0.2");
+    // Find by external_ids and delete.
+    let found = rc
+        .transact(vec![Operation::select("Port", vec![vswitch::external_id_is("peer", "h2")])])
+        .await
+        .unwrap();
+    assert_eq!(found[0].rows.as_ref().unwrap().len(), 1);
+    rc.transact(vswitch::del_port_ops("br-ex", port_uuid)).await.unwrap();
+    let c = next_change(&mut ev, |c| c.table == "Interface" && c.kind == ChangeKind::Delete).await;
+    assert_eq!(c.old.unwrap()["name"].as_str(), Some("vx0"));
+    assert_eq!(s.vsctl_ok(&["list-ports", "br-ex"]).trim(), "");
+    rc.shutdown();
+}
