@@ -68,7 +68,9 @@ impl JsonFramer {
             }
         }
         let mut i = self.pos;
-        while i < buf.len() {
+        // A complete message may be at most `max_len` bytes long.
+        let limit = buf.len().min(self.max_len);
+        while i < limit {
             let b = buf[i];
             i += 1;
             if self.in_string {
@@ -97,14 +99,10 @@ impl JsonFramer {
                 }
                 _ => {}
             }
-            if i > self.max_len {
-                self.reset();
-                return Err(Error::TooLarge(i));
-            }
         }
-        if i > self.max_len {
+        if buf.len() > self.max_len {
             self.reset();
-            return Err(Error::TooLarge(i));
+            return Err(Error::TooLarge(buf.len()));
         }
         self.pos = i;
         Ok(None)
