@@ -1,1 +1,47 @@
-//! Lab harness (placeholder, being written).
+//! Lab harness: simulated hosts (network namespaces each running a real Open vSwitch on
+//! the userspace datapath), an underlay fabric, a controller namespace and containers,
+//! described by TOML topology files.
+//!
+//! Contract: a [`Lab`] owns everything it creates (named from a unique per-run prefix),
+//! records it in a state file, and removes it on drop or, if its process died, at the
+//! next [`cleanup_stale`]. See `topologies/` for example files and `ovs-lab --help`.
+
+mod lab;
+mod matrix;
+mod state;
+mod sys;
+mod topology;
+mod wait;
+
+pub use lab::{
+    check_environment, normalize_flow, Container, Host, Lab, LabOptions, Wiring, BR_EX, BR_PHY,
+    KEEP_ENV, OVS_SCHEMA, UPLINK,
+};
+pub use matrix::Matrix;
+pub use state::{list_runs, ProcRecord, RunState, RUN_ROOT, STATE_DIR};
+pub use topology::{
+    ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, Topology, TopologyError, TunnelType,
+};
+pub use wait::{assert_flows_eventually, wait_until};
+
+/// Removes every run whose owner process is dead (and that `ovs-lab up` did not detach).
+/// Never touches a live run. Returns the removed prefixes.
+pub fn cleanup_stale() -> Vec<String> {
+    state::cleanup_stale()
+}
+
+/// Tears down a recorded run (used by `ovs-lab down`). Refuses a run whose owner is alive
+/// and that is not detached.
+pub fn down(run: &RunState) -> anyhow::Result<()> {
+    if !run.detached && run.owner_alive() {
+        anyhow::bail!(
+            "run {} is owned by live process {}; not touching it",
+            run.prefix,
+            run.owner.pid
+        );
+    }
+    if !state::claim_and_teardown(run) {
+        anyhow::bail!("run {} is being removed by another process", run.prefix);
+    }
+    Ok(())
+}

@@ -1,5 +1,195 @@
-//! `ovs-lab` (placeholder, being written).
-fn main() {
-    eprintln!("ovs-lab: not built yet");
-    std::process::exit(2);
+//! `ovs-lab`: bring a topology up (and leave it running), check it with a pingall,
+//! tear runs down, or validate a topology file. Exit status: 0 success, 1 unexpected
+//! pingall result or error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use ovs_lab::{Lab, LabOptions, Topology, Wiring};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ovs-lab",
+    about = "Simulated hosts with real Open vSwitch in network namespaces"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Bring a topology up and leave it running (remove it with `ovs-lab down`).
+    Up {
+        /// Topology file.
+        file: PathBuf,
+        /// How containers are connected.
+        #[arg(long, default_value = "plain")]
+        wiring: Wiring,
+        /// Stay in the foreground owning the run (it becomes stale when this process dies).
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Bring a topology up, pingall, print the matrix, tear down (exit 1 on any unexpected result).
+    Check {
+        /// Topology file.
+        file: PathBuf,
+        /// How containers are connected.
+        #[arg(long, default_value = "plain")]
+        wiring: Wiring,
+        /// Leave the run up afterwards (detached, like `up`).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Remove the most recent recorded run (or all with --all); live runs of other processes are skipped.
+    Down {
+        /// Remove every recorded run that is not owned by a live process.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Validate a topology file.
+    Validate {
+        /// Topology file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ovs-lab: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<ExitCode> {
+    let r: Result<ExitCode> = match cli.cmd {
+        Cmd::Validate { file } => {
+            let t = Topology::load(&file)?;
+            println!(
+                "{}: ok: topology {:?}: {} hosts, {} networks, {} containers",
+                file.display(),
+                t.name,
+                t.hosts.len(),
+                t.networks.len(),
+                t.containers.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Up {
+            file,
+            wiring,
+            foreground,
+        } => {
+            let t = Topology::load(&file)?;
+            let lab = Lab::up(&t, &opts(wiring))?;
+            print_summary(&lab);
+            if foreground {
+                println!("ready (foreground; owner pid {})", std::process::id());
+                loop {
+                    std::thread::park();
+                }
+            }
+            let prefix = lab.detach()?;
+            println!("up: run {prefix} left running; remove it with `ovs-lab down`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { file, wiring, keep } => {
+            let t = Topology::load(&file)?;
+            let lab = Lab::up(&t, &opts(wiring))?;
+            println!(
+                "pingall ({} containers)...",
+                lab.topology().containers.len()
+            );
+            let m = lab.pingall();
+            m.print();
+            let ok = m.all_as_expected();
+            if keep {
+                let prefix = lab.detach()?;
+                println!("kept run {prefix}; remove it with `ovs-lab down`");
+            } else {
+                if !ok {
+                    lab.dump_logs();
+                }
+                drop(lab);
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Down { all } => {
+            let runs = ovs_lab::list_runs();
+            let candidates: Vec<_> = if all {
+                runs
+            } else {
+                runs.into_iter().last().into_iter().collect()
+            };
+            if candidates.is_empty() {
+                println!("no recorded runs");
+            }
+            let mut failed = false;
+            for r in candidates {
+                match ovs_lab::down(&r) {
+                    Ok(()) => println!("removed run {} ({})", r.prefix, r.topology),
+                    Err(e) => {
+                        eprintln!("skipped: {e:#}");
+                        failed = !all;
+                    }
+                }
+            }
+            let stale = ovs_lab::cleanup_stale();
+            for p in stale {
+                println!("removed stale run {p}");
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    };
+    r
+}
+
+fn opts(wiring: Wiring) -> LabOptions {
+    LabOptions {
+        wiring: Some(wiring),
+        verbose: true,
+        ..Default::default()
+    }
+}
+
+fn print_summary(lab: &Lab) {
+    println!("run {} ({})", lab.prefix(), lab.topology().name);
+    println!(
+        "  controller ns {} at {}",
+        lab.controller_ns(),
+        lab.controller_ip()
+    );
+    for h in lab.hosts() {
+        println!(
+            "  host {} ns {} underlay {} db {} ovsdb {}",
+            h.name,
+            h.netns,
+            h.underlay_ip,
+            h.db_sock(),
+            h.ovsdb_tcp()
+        );
+    }
+    for c in lab.containers() {
+        println!(
+            "  container {} on {} ns {} ip {}",
+            c.name,
+            c.host,
+            c.netns,
+            c.ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
 }

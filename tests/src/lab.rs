@@ -1,0 +1,1079 @@
+//! A running lab: simulated hosts (one network namespace each, with their own
+//! `ovsdb-server` and `ovs-vswitchd` on the userspace datapath), an underlay fabric
+//! (a Linux bridge in its own namespace), a controller namespace at `.254`, and
+//! containers (bare namespaces).
+//!
+//! Contract:
+//! - [`Lab::up`] first removes stale runs ([`crate::cleanup_stale`]), records the run in a
+//!   state file before creating anything, and returns only when every host's OVS answers
+//!   and `br-phy` carries the underlay IP. Wiring ([`Wiring`]) is a separate step.
+//! - Every name is derived from a per-run prefix, so labs run side by side.
+//! - `Drop` tears everything down (also on panic: then the tail of each host's OVS logs is
+//!   printed to stderr first). Processes are stopped by pid only. Set `OVS_LAB_KEEP=1` to
+//!   keep the run directory (logs, databases).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::state::{self, ProcRecord, RunState, RUN_ROOT};
+use crate::sys::{self, run};
+use crate::topology::{Ipv4Net, Topology};
+
+/// The OVS schema shipped by Debian's openvswitch-common.
+pub const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+/// The overlay bridge name used by both wiring modes.
+pub const BR_EX: &str = "br-ex";
+/// The underlay bridge name (holds the uplink veth and the underlay IP).
+pub const BR_PHY: &str = "br-phy";
+/// Environment variable: keep run directories on teardown when set (to anything but 0).
+pub const KEEP_ENV: &str = "OVS_LAB_KEEP";
+/// Name of the uplink veth inside each host namespace.
+pub const UPLINK: &str = "uplink";
+
+/// How containers get connected to the overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wiring {
+    /// No controller: `br-ex` in NORMAL mode, per-network VLAN tags on container ports,
+    /// per-peer per-network tunnels (key = VNI) with split horizon.
+    Plain,
+    /// The project's controller builds `br-ex` and its flows; containers are attached with
+    /// `ovs-docker-rs attach`. Not implemented in the harness yet.
+    Controller,
+}
+
+impl std::str::FromStr for Wiring {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "plain" => Ok(Wiring::Plain),
+            "controller" => Ok(Wiring::Controller),
+            _ => bail!("unknown wiring {s:?} (plain | controller)"),
+        }
+    }
+}
+
+/// Options for [`Lab::up`].
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// Wiring to apply at the end of `up` (None: leave the containers unplugged).
+    pub wiring: Option<Wiring>,
+    /// Print `[i/N] what` progress lines to stdout.
+    pub verbose: bool,
+    /// Keep the run directory on teardown (also enabled by `OVS_LAB_KEEP`).
+    pub keep: bool,
+    /// Create the topology's container namespaces during `up` (default true via
+    /// [`LabOptions::plain`] / [`LabOptions::unwired`]).
+    pub skip_containers: bool,
+}
+
+impl LabOptions {
+    /// Hosts, containers and plain wiring.
+    pub fn plain() -> Self {
+        LabOptions {
+            wiring: Some(Wiring::Plain),
+            ..Default::default()
+        }
+    }
+
+    /// Hosts and container namespaces, nothing plugged (for controller tests).
+    pub fn unwired() -> Self {
+        LabOptions::default()
+    }
+}
+
+/// A simulated host: a namespace with its own OVS.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Host name from the topology.
+    pub name: String,
+    /// 1-based index.
+    pub index: u32,
+    /// Network namespace name.
+    pub netns: String,
+    /// Run directory: database, sockets, pid files, logs.
+    pub dir: PathBuf,
+    /// Underlay IP (on `br-phy`).
+    pub underlay_ip: Ipv4Addr,
+    /// Underlay prefix length.
+    pub underlay_prefix: u8,
+}
+
+impl Host {
+    /// `unix:DIR/db.sock`.
+    pub fn db_sock(&self) -> String {
+        format!("unix:{}/db.sock", self.dir.display())
+    }
+
+    /// `tcp:IP:6640` (reachable from the controller namespace).
+    pub fn ovsdb_tcp(&self) -> String {
+        format!("tcp:{}:6640", self.underlay_ip)
+    }
+
+    /// `unix:DIR/<bridge>.mgmt`: the bridge's OpenFlow management socket.
+    pub fn mgmt(&self, bridge: &str) -> String {
+        format!("unix:{}/{bridge}.mgmt", self.dir.display())
+    }
+
+    /// `DIR/ovs-vswitchd.ctl`.
+    pub fn vswitchd_ctl(&self) -> PathBuf {
+        self.dir.join("ovs-vswitchd.ctl")
+    }
+
+    /// `DIR/ovsdb-server.ctl`.
+    pub fn ovsdb_ctl(&self) -> PathBuf {
+        self.dir.join("ovsdb-server.ctl")
+    }
+
+    /// Environment for OVS tools of this host (OVS_RUNDIR, OVS_LOGDIR, OVS_DBDIR, OVS_SYSCONFDIR).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let d = self.dir.display().to_string();
+        ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"]
+            .iter()
+            .map(|k| (k.to_string(), d.clone()))
+            .collect()
+    }
+
+    /// A command that runs `program` inside this host's namespace with [`Host::env`].
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.netns, program]);
+        c.envs(self.env());
+        c
+    }
+
+    /// Runs `args[0] args[1..]` in the host namespace; returns the output whatever the exit status.
+    pub fn exec(&self, args: &[&str]) -> Result<Output> {
+        let (prog, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
+        let mut c = self.command(prog);
+        c.args(rest);
+        c.output()
+            .with_context(|| format!("cannot run `{}`", sys::describe(&c)))
+    }
+
+    fn run_tool(&self, mut c: Command) -> Result<String> {
+        let out = run(&mut c).with_context(|| format!("on host {}", self.name))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// `ovs-vsctl --timeout=20 --db=unix:.. ARGS`; stdout or an error with stderr.
+    pub fn vsctl(&self, args: &[&str]) -> Result<String> {
+        let mut c = self.command("ovs-vsctl");
+        c.arg("--timeout=20")
+            .arg(format!("--db={}", self.db_sock()));
+        c.args(args);
+        self.run_tool(c)
+    }
+
+    /// `ovs-ofctl -O OpenFlow13 ARGS` (pass the target, e.g. `host.mgmt("br-ex")`, yourself).
+    pub fn ofctl(&self, args: &[&str]) -> Result<String> {
+        let mut c = self.command("ovs-ofctl");
+        c.args(["-O", "OpenFlow13"]).args(args);
+        self.run_tool(c)
+    }
+
+    /// `ovs-appctl -t DIR/ovs-vswitchd.ctl ARGS`.
+    pub fn appctl(&self, args: &[&str]) -> Result<String> {
+        let mut c = self.command("ovs-appctl");
+        c.arg("-t").arg(self.vswitchd_ctl()).args(args);
+        self.run_tool(c)
+    }
+
+    /// The flows of `bridge`, normalized: no durations, counters or ages; sorted.
+    pub fn dump_flows(&self, bridge: &str) -> Result<Vec<String>> {
+        let out = self.ofctl(&["--no-stats", "dump-flows", &self.mgmt(bridge)])?;
+        let mut flows: Vec<String> = out
+            .lines()
+            .filter(|l| !l.contains("reply") && !l.trim().is_empty())
+            .map(normalize_flow)
+            .collect();
+        flows.sort();
+        Ok(flows)
+    }
+
+    /// The pid of the running ovs-vswitchd (from its pid file).
+    pub fn vswitchd_pid(&self) -> Option<u32> {
+        sys::read_pidfile(&self.dir.join("ovs-vswitchd.pid"))
+    }
+
+    /// The pid of the running ovsdb-server (from its pid file).
+    pub fn ovsdb_pid(&self) -> Option<u32> {
+        sys::read_pidfile(&self.dir.join("ovsdb-server.pid"))
+    }
+
+    fn start_ovsdb(&self, tcp: bool) -> Result<()> {
+        let d = self.dir.display().to_string();
+        let db = format!("{d}/conf.db");
+        if !Path::new(&db).exists() {
+            sys::run_args("ovsdb-tool", &["create", &db, OVS_SCHEMA])?;
+        }
+        let mut c = self.command("ovsdb-server");
+        c.args([
+            db.as_str(),
+            &format!("--remote=punix:{d}/db.sock"),
+            &format!("--pidfile={d}/ovsdb-server.pid"),
+            "--detach",
+            &format!("--log-file={d}/ovsdb-server.log"),
+            &format!("--unixctl={d}/ovsdb-server.ctl"),
+        ]);
+        self.run_tool(c)?;
+        let mut c = self.command("ovs-vsctl");
+        c.args([
+            "--timeout=20",
+            "--no-wait",
+            &format!("--db={}", self.db_sock()),
+            "init",
+        ]);
+        self.run_tool(c)?;
+        if tcp {
+            self.add_tcp_remote()?;
+        }
+        Ok(())
+    }
+
+    fn add_tcp_remote(&self) -> Result<()> {
+        let mut c = self.command("ovs-appctl");
+        c.arg("-t").arg(self.ovsdb_ctl()).args([
+            "ovsdb-server/add-remote",
+            &format!("ptcp:6640:{}", self.underlay_ip),
+        ]);
+        self.run_tool(c).map(|_| ())
+    }
+
+    /// Starts ovs-vswitchd (returns once it has detached, i.e. is initialized).
+    pub fn start_vswitchd(&self) -> Result<()> {
+        let d = self.dir.display().to_string();
+        let mut c = self.command("ovs-vswitchd");
+        c.args([
+            self.db_sock().as_str(),
+            &format!("--pidfile={d}/ovs-vswitchd.pid"),
+            "--detach",
+            &format!("--log-file={d}/ovs-vswitchd.log"),
+            &format!("--unixctl={d}/ovs-vswitchd.ctl"),
+        ]);
+        self.run_tool(c)?;
+        crate::wait_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            Ok(self.appctl(&["version"]).is_ok())
+        })
+        .with_context(|| format!("ovs-vswitchd of {} does not answer", self.name))
+    }
+
+    /// Stops ovs-vswitchd by its pid (SIGTERM, then SIGKILL after 3 s).
+    pub fn stop_vswitchd(&self) -> Result<()> {
+        let pid = self
+            .vswitchd_pid()
+            .ok_or_else(|| anyhow!("{}: no ovs-vswitchd pid file", self.name))?;
+        if sys::cmdline(pid).contains(&*self.dir.to_string_lossy()) {
+            sys::terminate(pid, Duration::from_secs(3));
+        }
+        let _ = std::fs::remove_file(self.dir.join("ovs-vswitchd.pid"));
+        Ok(())
+    }
+
+    /// Stops ovs-vswitchd (by pid) and starts it again; waits until it answers.
+    /// OpenFlow state (flows, port config) is lost; OVSDB config is kept.
+    pub fn restart_vswitchd(&self) -> Result<()> {
+        self.stop_vswitchd()?;
+        self.start_vswitchd()
+    }
+
+    /// The last `n` lines of each OVS log of this host.
+    pub fn log_tail(&self, n: usize) -> String {
+        let mut s = String::new();
+        for log in ["ovsdb-server.log", "ovs-vswitchd.log"] {
+            let p = self.dir.join(log);
+            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| format!("({e})"));
+            let lines: Vec<&str> = text.lines().collect();
+            let start = lines.len().saturating_sub(n);
+            s.push_str(&format!("==== {} ({}) ====\n", p.display(), self.name));
+            for l in &lines[start..] {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+}
+
+/// Strips `duration=`, `n_packets=`, `n_bytes=`, `idle_age=`, `hard_age=` from a flow line.
+pub fn normalize_flow(line: &str) -> String {
+    line.trim()
+        .split(", ")
+        .flat_map(|part| part.split(' '))
+        .filter(|tok| {
+            ![
+                "duration=",
+                "n_packets=",
+                "n_bytes=",
+                "idle_age=",
+                "hard_age=",
+            ]
+            .iter()
+            .any(|p| tok.starts_with(p))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(", ", " ")
+        .trim_end_matches(',')
+        .to_string()
+}
+
+/// A container: a network namespace on a host.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// Container name.
+    pub name: String,
+    /// Host name.
+    pub host: String,
+    /// Network namespace name.
+    pub netns: String,
+    /// Network name (topology containers only).
+    pub network: Option<String>,
+    /// Overlay address (topology containers only).
+    pub ip: Option<Ipv4Net>,
+}
+
+impl Container {
+    /// A command that runs `program` inside the container's namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.netns, program]);
+        c
+    }
+
+    /// Runs `args` in the container namespace; returns the output whatever the exit status.
+    pub fn exec(&self, args: &[&str]) -> Result<Output> {
+        let (prog, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
+        let mut c = self.command(prog);
+        c.args(rest);
+        c.output()
+            .with_context(|| format!("cannot run `{}`", sys::describe(&c)))
+    }
+
+    /// Runs `args` in the container namespace; an error on non-zero exit.
+    pub fn run(&self, args: &[&str]) -> Result<String> {
+        let (prog, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
+        let mut c = self.command(prog);
+        c.args(rest);
+        let out = run(&mut c).with_context(|| format!("in container {}", self.name))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// MAC address of the container's `eth0` (None if it has none yet).
+    pub fn mac(&self) -> Option<String> {
+        self.run(&["cat", "/sys/class/net/eth0/address"]).ok()
+    }
+
+    /// One ping (`-c 1 -W 1`), up to `tries` times; true on the first reply.
+    pub fn ping(&self, ip: Ipv4Addr, tries: u32) -> bool {
+        let ip = ip.to_string();
+        (0..tries.max(1)).any(|_| {
+            self.exec(&["ping", "-n", "-q", "-c", "1", "-W", "1", &ip])
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
+    }
+
+    /// The MAC that `ip` resolved to in this container's neighbour table.
+    pub fn neighbour_mac(&self, ip: Ipv4Addr) -> Option<String> {
+        let out = self
+            .run(&["ip", "neigh", "show", &ip.to_string(), "dev", "eth0"])
+            .ok()?;
+        let mut it = out.split_whitespace();
+        it.find(|t| *t == "lladdr")?;
+        it.next().map(str::to_string)
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn new_prefix() -> Result<(String, PathBuf)> {
+    std::fs::create_dir_all(RUN_ROOT).with_context(|| format!("creating {RUN_ROOT}"))?;
+    let pid = std::process::id();
+    for _ in 0..1000 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut x =
+            (u64::from(pid) * 7919 + u64::from(n) * 104_729 + u64::from(nanos)) % 36u64.pow(4);
+        let mut id = String::new();
+        for _ in 0..4 {
+            let d = (x % 36) as u32;
+            id.push(char::from_digit(d, 36).unwrap_or('0'));
+            x /= 36;
+        }
+        let prefix = format!("ol{id}");
+        let dir = Path::new(RUN_ROOT).join(&prefix);
+        // create_dir is atomic: it fails if another run has the prefix.
+        if std::fs::create_dir(&dir).is_ok() && !RunState::path_for(&prefix).exists() {
+            return Ok((prefix, dir));
+        }
+    }
+    bail!("could not allocate a unique run prefix under {RUN_ROOT}")
+}
+
+/// Checks root and the OVS / iproute2 tools; a clear error otherwise.
+pub fn check_environment() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("ovs-lab needs root (network namespaces, veths, OVS daemons): run it as root");
+    }
+    for tool in [
+        "ovsdb-server",
+        "ovs-vswitchd",
+        "ovs-vsctl",
+        "ovs-ofctl",
+        "ovs-appctl",
+        "ovsdb-tool",
+    ] {
+        if !sys::in_path(tool) {
+            bail!("{tool} not found: Open vSwitch is missing (apt-get install openvswitch-switch)");
+        }
+    }
+    if !Path::new(OVS_SCHEMA).exists() {
+        bail!(
+            "{OVS_SCHEMA} not found: Open vSwitch is missing (apt-get install openvswitch-switch)"
+        );
+    }
+    for (tool, pkg) in [
+        ("ip", "iproute2"),
+        ("ethtool", "ethtool"),
+        ("ping", "iputils-ping"),
+    ] {
+        if !sys::in_path(tool) {
+            bail!("{tool} not found (apt-get install {pkg})");
+        }
+    }
+    Ok(())
+}
+
+/// A running lab. Dropping it tears everything down.
+#[derive(Debug)]
+pub struct Lab {
+    prefix: String,
+    topology: Topology,
+    run_dir: PathBuf,
+    fabric_ns: String,
+    ctl_ns: String,
+    hosts: Vec<Host>,
+    containers: Vec<Container>,
+    state: Mutex<RunState>,
+    children: Mutex<Vec<Child>>,
+    verbose: bool,
+    step: AtomicU32,
+    steps: u32,
+}
+
+impl Lab {
+    /// Brings up fabric, controller namespace, hosts (with OVS and `br-phy`) and the
+    /// topology's container namespaces, then applies `opts.wiring`.
+    pub fn up(topology: &Topology, opts: &LabOptions) -> Result<Lab> {
+        check_environment()?;
+        let removed = state::cleanup_stale();
+        if opts.verbose && !removed.is_empty() {
+            println!("removed stale runs: {}", removed.join(", "));
+        }
+        let (prefix, run_dir) = new_prefix()?;
+        let keep = opts.keep || std::env::var(KEEP_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let hosts: Vec<Host> = topology
+            .hosts
+            .iter()
+            .map(|h| Host {
+                name: h.name.clone(),
+                index: h.index,
+                netns: format!("{prefix}-{}", h.name),
+                dir: run_dir.join(&h.name),
+                underlay_ip: h.underlay_ip,
+                underlay_prefix: topology.underlay.prefix,
+            })
+            .collect();
+        let containers: Vec<Container> = if opts.skip_containers {
+            Vec::new()
+        } else {
+            topology
+                .containers
+                .iter()
+                .map(|c| Container {
+                    name: c.name.clone(),
+                    host: c.host.clone(),
+                    netns: format!("{prefix}-c-{}", c.name),
+                    network: Some(c.network.clone()),
+                    ip: Some(c.ip),
+                })
+                .collect()
+        };
+        let fabric_ns = format!("{prefix}-fabric");
+        let ctl_ns = format!("{prefix}-ctl");
+        let mut netns: Vec<String> = containers.iter().map(|c| c.netns.clone()).collect();
+        netns.extend(hosts.iter().map(|h| h.netns.clone()));
+        netns.push(ctl_ns.clone());
+        netns.push(fabric_ns.clone());
+        let me = std::process::id();
+        let st = RunState {
+            prefix: prefix.clone(),
+            topology: topology.name.clone(),
+            owner: ProcRecord {
+                pid: me,
+                start: sys::start_time(me).unwrap_or(0),
+            },
+            detached: false,
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            run_dir: run_dir.clone(),
+            host_dirs: hosts.iter().map(|h| h.dir.clone()).collect(),
+            netns,
+            procs: Vec::new(),
+            keep_dir: keep,
+        };
+        st.save()?;
+        let steps = 2
+            + hosts.len() as u32
+            + u32::from(!containers.is_empty())
+            + u32::from(opts.wiring.is_some());
+        let mut lab = Lab {
+            prefix,
+            topology: topology.clone(),
+            run_dir,
+            fabric_ns,
+            ctl_ns,
+            hosts,
+            containers,
+            state: Mutex::new(st),
+            children: Mutex::new(Vec::new()),
+            verbose: opts.verbose,
+            step: AtomicU32::new(0),
+            steps,
+        };
+        // From here on, Drop cleans up whatever was created.
+        lab.build()?;
+        if let Some(w) = opts.wiring {
+            lab.progress(&format!("wiring: {w:?}"));
+            lab.wire(w)?;
+        }
+        Ok(lab)
+    }
+
+    fn progress(&self, what: &str) {
+        let i = self.step.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.verbose {
+            println!("[{i}/{}] {what}", self.steps.max(i));
+        }
+    }
+
+    fn build(&mut self) -> Result<()> {
+        let fab = self.fabric_ns.clone();
+        self.progress(&format!("fabric namespace {fab} with bridge br0"));
+        add_netns(&fab)?;
+        ip(&["-n", &fab, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &fab, "link", "set", "br0", "up"])?;
+
+        let ctl = self.ctl_ns.clone();
+        let ctl_ip = self.controller_ip();
+        self.progress(&format!("controller namespace {ctl} at {ctl_ip}"));
+        add_netns(&ctl)?;
+        ip(&[
+            "-n", &ctl, "link", "add", "eth0", "type", "veth", "peer", "name", "ctl", "netns", &fab,
+        ])?;
+        attach_fabric_port(&fab, "ctl")?;
+        ethtool_tx_off(&ctl, "eth0")?;
+        ip(&[
+            "-n",
+            &ctl,
+            "addr",
+            "add",
+            &format!("{ctl_ip}/{}", self.topology.underlay.prefix),
+            "dev",
+            "eth0",
+        ])?;
+        ip(&["-n", &ctl, "link", "set", "eth0", "up"])?;
+
+        for h in self.hosts.clone() {
+            self.progress(&format!(
+                "host {} ({}): ovsdb-server, ovs-vswitchd, br-phy {}",
+                h.name, h.netns, h.underlay_ip
+            ));
+            self.build_host(&h)
+                .with_context(|| format!("bringing up host {}", h.name))?;
+        }
+        if !self.containers.is_empty() {
+            self.progress(&format!("{} container namespaces", self.containers.len()));
+            for c in &self.containers {
+                add_netns(&c.netns)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn build_host(&self, h: &Host) -> Result<()> {
+        std::fs::create_dir_all(&h.dir)?;
+        add_netns(&h.netns)?;
+        let port = format!("h{}", h.index);
+        ip(&[
+            "-n",
+            &h.netns,
+            "link",
+            "add",
+            UPLINK,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &port,
+            "netns",
+            &self.fabric_ns,
+        ])?;
+        attach_fabric_port(&self.fabric_ns, &port)?;
+        ethtool_tx_off(&h.netns, UPLINK)?;
+        ip(&["-n", &h.netns, "link", "set", UPLINK, "up"])?;
+        h.start_ovsdb(false)?;
+        h.start_vswitchd()?;
+        h.vsctl(&[
+            "add-br",
+            BR_PHY,
+            "--",
+            "set",
+            "bridge",
+            BR_PHY,
+            "datapath_type=netdev",
+            "fail_mode=standalone",
+            "--",
+            "add-port",
+            BR_PHY,
+            UPLINK,
+        ])?;
+        ip(&[
+            "-n",
+            &h.netns,
+            "addr",
+            "add",
+            &format!("{}/{}", h.underlay_ip, h.underlay_prefix),
+            "dev",
+            BR_PHY,
+        ])?;
+        ip(&["-n", &h.netns, "link", "set", BR_PHY, "up"])?;
+        h.add_tcp_remote()?;
+        Ok(())
+    }
+
+    /// Applies a wiring mode to the topology's containers.
+    pub fn wire(&self, wiring: Wiring) -> Result<()> {
+        match wiring {
+            Wiring::Plain => self.wire_plain(),
+            Wiring::Controller => bail!(
+                "todo: controller wiring is not implemented in ovs-lab yet (it needs the \
+                 controller and `ovs-docker-rs attach`); use LabOptions::unwired() and attach \
+                 the containers from the test"
+            ),
+        }
+    }
+
+    /// Plain wiring (no controller): on every host `br-ex` (netdev, standalone, NORMAL);
+    /// per peer and network one tunnel of the network's type with key=VNI as an access
+    /// port of the network's VLAN; each container on a veth (`eth0`, MTU 1500 - overhead,
+    /// tx offload off) as an access port of its network's VLAN. Tunnel ports are
+    /// `no-flood` (split horizon, so a full mesh cannot loop) and local multicast/broadcast
+    /// is sent to the network's tunnels by one flow per container port. Flows and port
+    /// config are OpenFlow state: they do not survive `restart_vswitchd`.
+    pub fn wire_plain(&self) -> Result<()> {
+        for h in &self.hosts {
+            self.wire_plain_host(h)
+                .with_context(|| format!("plain wiring of host {}", h.name))?;
+        }
+        Ok(())
+    }
+
+    fn wire_plain_host(&self, h: &Host) -> Result<()> {
+        h.vsctl(&[
+            "--may-exist",
+            "add-br",
+            BR_EX,
+            "--",
+            "set",
+            "bridge",
+            BR_EX,
+            "datapath_type=netdev",
+            "fail_mode=standalone",
+        ])?;
+        // tunnels: t<peer index>n<network index>
+        let mut tunnels: Vec<(usize, String)> = Vec::new();
+        for (ni, net) in self.topology.networks.iter().enumerate() {
+            let vlan = (ni + 1).to_string();
+            for peer in self.hosts.iter().filter(|p| p.index != h.index) {
+                let name = format!("t{}n{}", peer.index, ni + 1);
+                h.vsctl(&[
+                    "--may-exist",
+                    "add-port",
+                    BR_EX,
+                    &name,
+                    &format!("tag={vlan}"),
+                    "--",
+                    "set",
+                    "interface",
+                    &name,
+                    &format!("type={}", net.tunnel.ovs_type()),
+                    &format!("options:remote_ip={}", peer.underlay_ip),
+                    &format!("options:key={}", net.vni),
+                ])?;
+                h.ofctl_v10_no_flood(&name)?;
+                tunnels.push((ni, name));
+            }
+        }
+        for c in self.containers.iter().filter(|c| c.host == h.name) {
+            let (Some(netname), Some(ipnet)) = (&c.network, &c.ip) else {
+                continue;
+            };
+            let (ni, net) = self
+                .topology
+                .networks
+                .iter()
+                .enumerate()
+                .find(|(_, n)| &n.name == netname)
+                .ok_or_else(|| anyhow!("unknown network {netname}"))?;
+            let port = format!("p-{}", c.name);
+            ip(&[
+                "-n", &h.netns, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                "netns", &c.netns,
+            ])?;
+            let mtu = net.tunnel.container_mtu().to_string();
+            ip(&["-n", &c.netns, "link", "set", "eth0", "mtu", &mtu])?;
+            ip(&[
+                "-n",
+                &c.netns,
+                "addr",
+                "add",
+                &ipnet.to_string(),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["-n", &c.netns, "link", "set", "eth0", "up"])?;
+            ethtool_tx_off(&c.netns, "eth0")?;
+            ip(&["-n", &h.netns, "link", "set", &port, "up"])?;
+            h.vsctl(&[
+                "add-port",
+                BR_EX,
+                &port,
+                &format!("tag={}", ni + 1),
+                "--",
+                "set",
+                "interface",
+                &port,
+                &format!("external_ids:container_id={}", c.name),
+                "external_ids:container_iface=eth0",
+            ])?;
+            let cport = h.ofport(&port)?;
+            let mut actions = vec!["NORMAL".to_string()];
+            for (tn, t) in &tunnels {
+                if *tn == ni {
+                    actions.push(format!("output:{}", h.ofport(t)?));
+                }
+            }
+            h.ofctl(&[
+                "add-flow",
+                &h.mgmt(BR_EX),
+                &format!(
+                    "priority=50,in_port={cport},dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions={}",
+                    actions.join(",")
+                ),
+            ])?;
+        }
+        h.ofctl(&["add-flow", &h.mgmt(BR_EX), "priority=0,actions=NORMAL"])?;
+        Ok(())
+    }
+
+    /// Creates an extra container namespace `name` on `host` (loopback up, no interfaces).
+    pub fn add_container(&mut self, host: &str, name: &str) -> Result<Container> {
+        if self.host(host).is_none() {
+            bail!("unknown host {host:?}");
+        }
+        if self.containers.iter().any(|c| c.name == name) {
+            bail!("container {name:?} exists");
+        }
+        let c = Container {
+            name: name.to_string(),
+            host: host.to_string(),
+            netns: format!("{}-c-{name}", self.prefix),
+            network: None,
+            ip: None,
+        };
+        {
+            let mut st = self.lock_state();
+            st.netns.insert(0, c.netns.clone());
+            st.save()?;
+        }
+        add_netns(&c.netns)?;
+        self.containers.push(c.clone());
+        Ok(c)
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The run prefix (all namespace names start with it).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The topology this lab runs.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The run directory (`/tmp/ovs-lab/<prefix>`).
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// All hosts, in topology order.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// A host by name.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// All containers (topology ones first).
+    pub fn containers(&self) -> &[Container] {
+        &self.containers
+    }
+
+    /// A container by name.
+    pub fn container(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// All namespaces of this run.
+    pub fn netns_names(&self) -> Vec<String> {
+        self.lock_state().netns.clone()
+    }
+
+    /// The fabric namespace (Linux bridge `br0`).
+    pub fn fabric_ns(&self) -> &str {
+        &self.fabric_ns
+    }
+
+    /// The controller namespace.
+    pub fn controller_ns(&self) -> &str {
+        &self.ctl_ns
+    }
+
+    /// The controller's underlay IP (`.254`).
+    pub fn controller_ip(&self) -> Ipv4Addr {
+        self.topology.controller_ip()
+    }
+
+    /// A command that runs `program` in the controller namespace.
+    pub fn controller_command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ctl_ns, program]);
+        c
+    }
+
+    /// Spawns `cmd` (build it with [`Lab::controller_command`] so it runs in the controller
+    /// namespace); the process is recorded in the state file and killed on drop. Returns its pid.
+    pub fn spawn_in_controller_ns(&self, mut cmd: Command) -> Result<u32> {
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot spawn `{}`", sys::describe(&cmd)))?;
+        let pid = child.id();
+        let start = sys::start_time(pid).unwrap_or(0);
+        {
+            let mut st = self.lock_state();
+            st.procs.push(ProcRecord { pid, start });
+            st.save()?;
+        }
+        self.children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(child);
+        Ok(pid)
+    }
+
+    /// Stops a process started with [`Lab::spawn_in_controller_ns`] (SIGTERM, then SIGKILL).
+    pub fn stop_process(&self, pid: u32) -> Result<()> {
+        let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        let i = children
+            .iter()
+            .position(|c| c.id() == pid)
+            .ok_or_else(|| anyhow!("pid {pid} was not spawned by this lab"))?;
+        let mut child = children.remove(i);
+        sys::terminate(pid, Duration::from_secs(3));
+        let _ = child.wait();
+        let mut st = self.lock_state();
+        st.procs.retain(|p| p.pid != pid);
+        st.save()
+    }
+
+    /// Marks the run as detached: it survives this process and only `ovs-lab down`
+    /// removes it. Consumes the lab without tearing it down.
+    pub fn detach(self) -> Result<String> {
+        let prefix = self.prefix.clone();
+        {
+            let mut st = self.lock_state();
+            st.detached = true;
+            st.owner.pid = 0;
+            st.save()?;
+        }
+        std::mem::forget(self);
+        Ok(prefix)
+    }
+
+    /// Pings `to_ip` from container `from` (`-c 1 -W 1`, 3 tries).
+    pub fn ping(&self, from: &str, to_ip: Ipv4Addr) -> bool {
+        self.container(from).is_some_and(|c| c.ping(to_ip, 3))
+    }
+
+    /// Pings between every ordered pair of topology containers (in parallel) and compares
+    /// with the topology's expectation. A pair counts as reached only if the reply came
+    /// from the target container (its MAC is what the sender resolved the IP to), so
+    /// overlapping subnets in different networks are judged correctly.
+    pub fn pingall(&self) -> crate::Matrix {
+        let names: Vec<String> = self
+            .containers
+            .iter()
+            .filter(|c| c.ip.is_some())
+            .map(|c| c.name.clone())
+            .collect();
+        let macs: Vec<Option<String>> = names
+            .iter()
+            .map(|n| self.container(n).and_then(Container::mac))
+            .collect();
+        let n = names.len();
+        let mut reached = vec![vec![false; n]; n];
+        let mut expected = vec![vec![false; n]; n];
+        let pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .filter(|(i, j)| i != j)
+            .collect();
+        for &(i, j) in &pairs {
+            expected[i][j] = self.topology.expect_reachable(&names[i], &names[j]);
+        }
+        let results: Mutex<Vec<(usize, usize, bool)>> = Mutex::new(Vec::new());
+        for chunk in pairs.chunks(16) {
+            std::thread::scope(|s| {
+                for &(i, j) in chunk {
+                    let results = &results;
+                    let names = &names;
+                    let macs = &macs;
+                    s.spawn(move || {
+                        let ok = self.ping_exact(&names[i], &names[j], macs[j].as_deref());
+                        results
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((i, j, ok));
+                    });
+                }
+            });
+        }
+        for (i, j, ok) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            reached[i][j] = ok;
+        }
+        crate::Matrix {
+            names,
+            reached,
+            expected,
+        }
+    }
+
+    fn ping_exact(&self, from: &str, to: &str, to_mac: Option<&str>) -> bool {
+        let (Some(a), Some(b)) = (self.container(from), self.container(to)) else {
+            return false;
+        };
+        let Some(ip) = b.ip.map(|i| i.addr) else {
+            return false;
+        };
+        if a.ip.map(|i| i.addr) == Some(ip) {
+            return false; // same address: the ping would be answered locally
+        }
+        a.ping(ip, 3) && to_mac.is_some() && a.neighbour_mac(ip).as_deref() == to_mac
+    }
+
+    /// Prints the tail of every host's OVS logs to stderr.
+    pub fn dump_logs(&self) {
+        for h in &self.hosts {
+            eprintln!("{}", h.log_tail(30));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("ovs-lab {}: test failed, OVS logs follow", self.prefix);
+            self.dump_logs();
+        }
+        let st = self.lock_state().clone();
+        st.teardown();
+        for mut c in self
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(RunState::path_for(&self.prefix));
+    }
+}
+
+impl Host {
+    /// The OpenFlow port number of `port` (polls until OVS assigned one).
+    pub fn ofport(&self, port: &str) -> Result<u32> {
+        let mut found = 0;
+        crate::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            let v = self.vsctl(&["get", "Interface", port, "ofport"])?;
+            found = v.trim().parse::<i64>().unwrap_or(-1).max(0) as u32;
+            Ok(found > 0)
+        })
+        .with_context(|| format!("{}: port {port} has no ofport", self.name))?;
+        Ok(found)
+    }
+
+    fn ofctl_v10_no_flood(&self, port: &str) -> Result<()> {
+        self.ofport(port)?;
+        let mut c = self.command("ovs-ofctl");
+        c.args([
+            "-O",
+            "OpenFlow10",
+            "mod-port",
+            &self.mgmt(BR_EX),
+            port,
+            "no-flood",
+        ]);
+        self.run_tool(c).map(|_| ())
+    }
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    sys::run_args("ip", args).map(|_| ())
+}
+
+fn add_netns(name: &str) -> Result<()> {
+    ip(&["netns", "add", name])?;
+    ip(&["-n", name, "link", "set", "lo", "up"])
+}
+
+fn attach_fabric_port(fab: &str, port: &str) -> Result<()> {
+    ethtool_tx_off(fab, port)?;
+    ip(&["-n", fab, "link", "set", port, "master", "br0"])?;
+    ip(&["-n", fab, "link", "set", port, "up"])
+}
+
+fn ethtool_tx_off(ns: &str, dev: &str) -> Result<()> {
+    sys::run_args(
+        "ip",
+        &["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"],
+    )
+    .map(|_| ())
+}

@@ -1,0 +1,666 @@
+//! Topology files (TOML): parsing and validation.
+//!
+//! Contract: [`Topology::parse`] either returns a fully validated topology (every
+//! container on a known host and network, every IP inside its subnet and unique within
+//! its network, missing IPs allocated from `.2` upwards) or a [`TopologyError`] naming the
+//! file, the line (and column for syntax errors) and the offending field. No I/O besides
+//! [`Topology::load`] reading the file.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// An IPv4 address with a prefix length, e.g. `10.244.1.2/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Net {
+    /// The address (host bits may be set).
+    pub addr: Ipv4Addr,
+    /// Prefix length, 0..=32.
+    pub prefix: u8,
+}
+
+impl Ipv4Net {
+    /// Parses `A.B.C.D/N`; with `default_prefix`, a bare address is accepted too.
+    pub fn parse(s: &str, default_prefix: Option<u8>) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => {
+                let p: u8 = p
+                    .parse()
+                    .map_err(|_| format!("bad prefix length in {s:?}"))?;
+                (a, p)
+            }
+            None => match default_prefix {
+                Some(p) => (s, p),
+                None => return Err(format!("{s:?} lacks a /prefix")),
+            },
+        };
+        let addr: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IPv4 address"))?;
+        if prefix > 32 {
+            return Err(format!("prefix length {prefix} > 32 in {s:?}"));
+        }
+        Ok(Self { addr, prefix })
+    }
+
+    fn mask(&self) -> u32 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix))
+        }
+    }
+
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+    }
+
+    /// The broadcast address.
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !self.mask())
+    }
+
+    /// Whether `ip` lies inside this subnet.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.network())
+    }
+
+    /// The `n`th address of the subnet (network + n) if it is a usable host address.
+    pub fn nth_host(&self, n: u32) -> Option<Ipv4Addr> {
+        let ip = u32::from(self.network()).checked_add(n)?;
+        let ip = Ipv4Addr::from(ip);
+        (n > 0 && self.contains(ip) && ip != self.broadcast()).then_some(ip)
+    }
+}
+
+impl fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Overlay encapsulation of a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelType {
+    /// VXLAN (UDP 4789), 50 bytes of overhead over IPv4.
+    #[default]
+    Vxlan,
+    /// GRE with a key, 42 bytes of overhead.
+    Gre,
+    /// Geneve, 50 bytes without options; 58 assumed to leave room for one option.
+    Geneve,
+}
+
+impl TunnelType {
+    /// The OVS interface `type` value.
+    pub fn ovs_type(self) -> &'static str {
+        match self {
+            TunnelType::Vxlan => "vxlan",
+            TunnelType::Gre => "gre",
+            TunnelType::Geneve => "geneve",
+        }
+    }
+
+    /// Bytes the encapsulation adds on a 1500-byte IPv4 underlay (inner Ethernet included).
+    pub fn overhead(self) -> u16 {
+        match self {
+            TunnelType::Vxlan => 50,
+            TunnelType::Gre => 42,
+            TunnelType::Geneve => 58,
+        }
+    }
+
+    /// Container MTU on a 1500-byte underlay.
+    pub fn container_mtu(self) -> u16 {
+        1500 - self.overhead()
+    }
+}
+
+/// A validated topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Topology name.
+    pub name: String,
+    /// Where it was read from (file name or a label for inline strings).
+    pub origin: String,
+    /// Underlay subnet; host i (1-based) gets `.i`, the controller `.254`.
+    pub underlay: Ipv4Net,
+    /// Simulated hosts, in file order.
+    pub hosts: Vec<HostSpec>,
+    /// Overlay networks, in file order.
+    pub networks: Vec<NetworkSpec>,
+    /// Containers, in file order, IPs resolved.
+    pub containers: Vec<ContainerSpec>,
+}
+
+/// One simulated host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSpec {
+    /// Host name (<= 8 chars).
+    pub name: String,
+    /// 1-based index, also the last octet of its underlay IP.
+    pub index: u32,
+    /// Underlay IP (on `br-phy`).
+    pub underlay_ip: Ipv4Addr,
+}
+
+/// One overlay network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    /// Network name.
+    pub name: String,
+    /// VXLAN/Geneve VNI or GRE key, 1..=16777215.
+    pub vni: u32,
+    /// Subnet (network address).
+    pub subnet: Ipv4Net,
+    /// Encapsulation.
+    pub tunnel: TunnelType,
+}
+
+/// One container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Container name (<= 12 chars).
+    pub name: String,
+    /// Host name.
+    pub host: String,
+    /// Network name.
+    pub network: String,
+    /// Address with the subnet's prefix length.
+    pub ip: Ipv4Net,
+}
+
+/// A syntax or semantic error in a topology file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}:{line}{}: {field}: {message}", col.map(|c| format!(":{c}")).unwrap_or_default())]
+pub struct TopologyError {
+    /// File name or label.
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, for syntax errors.
+    pub col: Option<usize>,
+    /// The offending field, e.g. `containers[2].ip` (or `syntax`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopology {
+    name: Spanned<String>,
+    #[serde(default)]
+    underlay: Option<Spanned<String>>,
+    #[serde(default)]
+    hosts: Vec<RawHost>,
+    #[serde(default)]
+    networks: Vec<RawNetwork>,
+    #[serde(default)]
+    containers: Vec<RawContainer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    name: Spanned<String>,
+    vni: Spanned<i64>,
+    subnet: Spanned<String>,
+    #[serde(default)]
+    tunnel: Option<Spanned<TunnelType>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContainer {
+    name: Spanned<String>,
+    host: Spanned<String>,
+    network: Spanned<String>,
+    #[serde(default)]
+    ip: Option<Spanned<String>>,
+}
+
+/// The default underlay subnet.
+pub const DEFAULT_UNDERLAY: &str = "192.0.2.0/24";
+/// Maximum host name length (host names end up in namespace and port names).
+pub const MAX_HOST_NAME: usize = 8;
+/// Maximum container name length (`p-<name>` must fit in 15 chars).
+pub const MAX_CONTAINER_NAME: usize = 12;
+/// Maximum network name length.
+pub const MAX_NETWORK_NAME: usize = 15;
+
+struct Ctx<'a> {
+    src: &'a str,
+    origin: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.src[..offset.min(self.src.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        (line, col)
+    }
+
+    fn err<T>(&self, at: &Spanned<T>, field: String, message: String) -> TopologyError {
+        let (line, _) = self.line_col(at.span().start);
+        TopologyError {
+            origin: self.origin.to_string(),
+            line,
+            col: None,
+            field,
+            message,
+        }
+    }
+
+    fn line<T>(&self, at: &Spanned<T>) -> usize {
+        self.line_col(at.span().start).0
+    }
+}
+
+fn check_name(
+    ctx: &Ctx<'_>,
+    name: &Spanned<String>,
+    field: String,
+    max: usize,
+) -> Result<(), TopologyError> {
+    let n = name.get_ref();
+    if n.is_empty() || n.len() > max {
+        return Err(ctx.err(
+            name,
+            field,
+            format!("name {n:?} must be 1..={max} characters"),
+        ));
+    }
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || n.starts_with('-')
+    {
+        return Err(ctx.err(
+            name,
+            field,
+            format!("name {n:?} may only use a-z, 0-9 and '-' (not leading)"),
+        ));
+    }
+    Ok(())
+}
+
+impl Topology {
+    /// Reads and validates a topology file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Topology, TopologyError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| TopologyError {
+            origin: origin.clone(),
+            line: 0,
+            col: None,
+            field: "file".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Topology::parse(&src, &origin)
+    }
+
+    /// Parses and validates topology text; `origin` names it in errors.
+    pub fn parse(src: &str, origin: &str) -> Result<Topology, TopologyError> {
+        let ctx = Ctx { src, origin };
+        let raw: RawTopology = toml::from_str(src).map_err(|e| {
+            let (line, col) = e
+                .span()
+                .map(|s| ctx.line_col(s.start))
+                .map(|(l, c)| (l, Some(c)))
+                .unwrap_or((0, None));
+            TopologyError {
+                origin: origin.to_string(),
+                line,
+                col,
+                field: "syntax".into(),
+                message: e.message().to_string(),
+            }
+        })?;
+        check_name(&ctx, &raw.name, "name".into(), 32)?;
+
+        let underlay = match &raw.underlay {
+            Some(u) => {
+                let net = Ipv4Net::parse(u.get_ref(), None)
+                    .map_err(|m| ctx.err(u, "underlay".into(), m))?;
+                if net.prefix > 24 {
+                    return Err(ctx.err(
+                        u,
+                        "underlay".into(),
+                        "prefix must be /24 or shorter (the controller gets .254)".into(),
+                    ));
+                }
+                Ipv4Net {
+                    addr: net.network(),
+                    prefix: net.prefix,
+                }
+            }
+            None => Ipv4Net::parse(DEFAULT_UNDERLAY, None).map_err(|m| TopologyError {
+                origin: origin.into(),
+                line: 0,
+                col: None,
+                field: "underlay".into(),
+                message: m,
+            })?,
+        };
+
+        if raw.hosts.is_empty() {
+            return Err(ctx.err(&raw.name, "hosts".into(), "no [[hosts]] defined".into()));
+        }
+        if raw.hosts.len() > 253 {
+            return Err(ctx.err(&raw.name, "hosts".into(), "at most 253 hosts".into()));
+        }
+        let mut hosts = Vec::new();
+        let mut host_lines: HashMap<String, usize> = HashMap::new();
+        for (i, h) in raw.hosts.iter().enumerate() {
+            let field = format!("hosts[{i}].name");
+            check_name(&ctx, &h.name, field.clone(), MAX_HOST_NAME)?;
+            if let Some(first) = host_lines.insert(h.name.get_ref().clone(), ctx.line(&h.name)) {
+                return Err(ctx.err(
+                    &h.name,
+                    field,
+                    format!(
+                        "duplicate host name {:?} (first defined at line {first})",
+                        h.name.get_ref()
+                    ),
+                ));
+            }
+            let index = i as u32 + 1;
+            let underlay_ip = underlay
+                .nth_host(index)
+                .ok_or_else(|| ctx.err(&h.name, field, "underlay subnet too small".to_string()))?;
+            hosts.push(HostSpec {
+                name: h.name.get_ref().clone(),
+                index,
+                underlay_ip,
+            });
+        }
+
+        let mut networks = Vec::new();
+        let mut net_lines: HashMap<String, usize> = HashMap::new();
+        let mut vni_lines: HashMap<u32, usize> = HashMap::new();
+        for (i, n) in raw.networks.iter().enumerate() {
+            let field = format!("networks[{i}]");
+            check_name(&ctx, &n.name, format!("{field}.name"), MAX_NETWORK_NAME)?;
+            if let Some(first) = net_lines.insert(n.name.get_ref().clone(), ctx.line(&n.name)) {
+                return Err(ctx.err(
+                    &n.name,
+                    format!("{field}.name"),
+                    format!(
+                        "duplicate network name {:?} (first defined at line {first})",
+                        n.name.get_ref()
+                    ),
+                ));
+            }
+            let vni = *n.vni.get_ref();
+            if !(1..=16_777_215).contains(&vni) {
+                return Err(ctx.err(
+                    &n.vni,
+                    format!("{field}.vni"),
+                    format!(
+                        "VNI {vni} of network {:?} is out of range 1..=16777215",
+                        n.name.get_ref()
+                    ),
+                ));
+            }
+            let vni = vni as u32;
+            if let Some(first) = vni_lines.insert(vni, ctx.line(&n.vni)) {
+                return Err(ctx.err(
+                    &n.vni,
+                    format!("{field}.vni"),
+                    format!(
+                        "VNI {vni} of network {:?} already used at line {first}",
+                        n.name.get_ref()
+                    ),
+                ));
+            }
+            let subnet = Ipv4Net::parse(n.subnet.get_ref(), None)
+                .map_err(|m| ctx.err(&n.subnet, format!("{field}.subnet"), m))?;
+            if subnet.addr != subnet.network() {
+                return Err(ctx.err(
+                    &n.subnet,
+                    format!("{field}.subnet"),
+                    format!(
+                        "{subnet} has host bits set (did you mean {}/{}?)",
+                        subnet.network(),
+                        subnet.prefix
+                    ),
+                ));
+            }
+            if subnet.prefix > 30 {
+                return Err(ctx.err(
+                    &n.subnet,
+                    format!("{field}.subnet"),
+                    format!("{subnet} is too small (prefix must be <= 30)"),
+                ));
+            }
+            networks.push(NetworkSpec {
+                name: n.name.get_ref().clone(),
+                vni,
+                subnet,
+                tunnel: n.tunnel.as_ref().map(|t| *t.get_ref()).unwrap_or_default(),
+            });
+        }
+
+        // Containers: first check names/refs/explicit IPs, then allocate the missing IPs.
+        let mut containers: Vec<ContainerSpec> = Vec::new();
+        let mut pending: Vec<usize> = Vec::new();
+        let mut c_lines: HashMap<String, usize> = HashMap::new();
+        let mut used: HashMap<(String, Ipv4Addr), (String, usize)> = HashMap::new();
+        for (i, c) in raw.containers.iter().enumerate() {
+            let field = format!("containers[{i}]");
+            check_name(&ctx, &c.name, format!("{field}.name"), MAX_CONTAINER_NAME)?;
+            let cname = c.name.get_ref();
+            if let Some(first) = c_lines.insert(cname.clone(), ctx.line(&c.name)) {
+                return Err(ctx.err(
+                    &c.name,
+                    format!("{field}.name"),
+                    format!("duplicate container name {cname:?} (first defined at line {first})"),
+                ));
+            }
+            if !hosts.iter().any(|h| &h.name == c.host.get_ref()) {
+                return Err(ctx.err(
+                    &c.host,
+                    format!("{field}.host"),
+                    format!(
+                        "container {cname:?} refers to unknown host {:?}",
+                        c.host.get_ref()
+                    ),
+                ));
+            }
+            let Some(net) = networks.iter().find(|n| &n.name == c.network.get_ref()) else {
+                return Err(ctx.err(
+                    &c.network,
+                    format!("{field}.network"),
+                    format!(
+                        "container {cname:?} refers to unknown network {:?}",
+                        c.network.get_ref()
+                    ),
+                ));
+            };
+            let ip = match &c.ip {
+                Some(ip_s) => {
+                    let ipf = format!("{field}.ip");
+                    let ip = Ipv4Net::parse(ip_s.get_ref(), Some(net.subnet.prefix))
+                        .map_err(|m| ctx.err(ip_s, ipf.clone(), m))?;
+                    if ip.prefix != net.subnet.prefix || !net.subnet.contains(ip.addr) {
+                        return Err(ctx.err(
+                            ip_s,
+                            ipf,
+                            format!(
+                                "IP {ip} of container {cname:?} is outside network {:?} ({})",
+                                net.name, net.subnet
+                            ),
+                        ));
+                    }
+                    if ip.addr == net.subnet.network() || ip.addr == net.subnet.broadcast() {
+                        return Err(ctx.err(
+                            ip_s,
+                            ipf,
+                            format!(
+                                "IP {ip} of container {cname:?} is the network or broadcast address"
+                            ),
+                        ));
+                    }
+                    if let Some((other, line)) = used.get(&(net.name.clone(), ip.addr)).cloned() {
+                        return Err(ctx.err(
+                            ip_s,
+                            ipf,
+                            format!(
+                                "IP {} of container {cname:?} is already used by {other:?} (line {line}) in network {:?}",
+                                ip.addr, net.name
+                            ),
+                        ));
+                    }
+                    used.insert(
+                        (net.name.clone(), ip.addr),
+                        (cname.clone(), ctx.line(&c.name)),
+                    );
+                    ip
+                }
+                None => {
+                    pending.push(i);
+                    Ipv4Net {
+                        addr: Ipv4Addr::UNSPECIFIED,
+                        prefix: net.subnet.prefix,
+                    }
+                }
+            };
+            containers.push(ContainerSpec {
+                name: cname.clone(),
+                host: c.host.get_ref().clone(),
+                network: net.name.clone(),
+                ip,
+            });
+        }
+        for i in pending {
+            let c = &mut containers[i];
+            let Some(net) = networks.iter().find(|n| n.name == c.network) else {
+                continue;
+            };
+            let mut n = 2;
+            let addr = loop {
+                match net.subnet.nth_host(n) {
+                    Some(a) if used.contains_key(&(net.name.clone(), a)) => n += 1,
+                    Some(a) => break a,
+                    None => {
+                        return Err(ctx.err(
+                            &raw.containers[i].name,
+                            format!("containers[{i}].ip"),
+                            format!("network {:?} has no free address left", net.name),
+                        ))
+                    }
+                }
+            };
+            used.insert((net.name.clone(), addr), (c.name.clone(), 0));
+            c.ip.addr = addr;
+        }
+
+        Ok(Topology {
+            name: raw.name.get_ref().clone(),
+            origin: origin.to_string(),
+            underlay,
+            hosts,
+            networks,
+            containers,
+        })
+    }
+
+    /// The controller's underlay IP (`.254`).
+    pub fn controller_ip(&self) -> Ipv4Addr {
+        self.underlay.nth_host(254).unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// A host by name.
+    pub fn host(&self, name: &str) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// A network by name.
+    pub fn network(&self, name: &str) -> Option<&NetworkSpec> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+
+    /// A container by name.
+    pub fn container(&self, name: &str) -> Option<&ContainerSpec> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// Expected pingall semantics: two distinct containers reach each other iff they
+    /// share a network.
+    pub fn expect_reachable(&self, from: &str, to: &str) -> bool {
+        match (self.container(from), self.container(to)) {
+            (Some(a), Some(b)) => a.name != b.name && a.network == b.network,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[[hosts]]
+name = "h1"
+[[hosts]]
+name = "h2"
+[[networks]]
+name = "blue"
+vni = 100
+subnet = "10.244.1.0/24"
+[[containers]]
+name = "c1"
+host = "h1"
+network = "blue"
+ip = "10.244.1.2/24"
+[[containers]]
+name = "c2"
+host = "h2"
+network = "blue"
+"#;
+
+    #[test]
+    fn parses_and_allocates() {
+        let t = Topology::parse(GOOD, "good").unwrap();
+        assert_eq!(t.hosts[1].underlay_ip, Ipv4Addr::new(192, 0, 2, 2));
+        assert_eq!(t.controller_ip(), Ipv4Addr::new(192, 0, 2, 254));
+        assert_eq!(t.containers[1].ip.to_string(), "10.244.1.3/24");
+        assert_eq!(t.networks[0].tunnel, TunnelType::Vxlan);
+        assert!(t.expect_reachable("c1", "c2"));
+        assert!(!t.expect_reachable("c1", "c1"));
+    }
+
+    #[test]
+    fn rejects_unknown_field_with_line() {
+        let src = GOOD.replace("vni = 100", "vni = 100\ncolour = 3");
+        let e = Topology::parse(&src, "f.toml").unwrap_err();
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.message.contains("colour"), "{e}");
+        assert!(e.to_string().starts_with("f.toml:10:"), "{e}");
+    }
+
+    #[test]
+    fn ipv4net_math() {
+        let n = Ipv4Net::parse("10.0.0.0/30", None).unwrap();
+        assert_eq!(n.nth_host(1), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(n.nth_host(3), None);
+        assert!(Ipv4Net::parse("10.0.0.0/33", None).is_err());
+        assert!(Ipv4Net::parse("10.0.0.1", None).is_err());
+    }
+}
