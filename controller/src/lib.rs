@@ -1,1 +1,8 @@
-//! The ovs-controller library (placeholder, being written).
+//! `ovs-controller`: a central Open vSwitch controller.
+//!
+//! Data flows one way: desired state ([`store`]) → per-host plan ([`plan`],
+//! pure) → per-host drivers (OVSDB transaction, OpenFlow bundle) → observed
+//! state → status ([`api`]).
+
+pub mod api;
+pub mod model;

@@ -1,0 +1,658 @@
+//! Desired-state model: hosts, networks and endpoints, with validation.
+//!
+//! Contract: every value in a [`DesiredState`] has passed the checks here; the
+//! `check_*` methods never mutate and return a typed [`ModelError`] naming the
+//! offending field. Addresses are IPv4 only (IPv6 is not supported).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Largest VXLAN/Geneve/GRE-key VNI we accept (24 bits).
+pub const VNI_MAX: u32 = (1 << 24) - 1;
+/// Underlay MTU assumed when deriving a network's default MTU.
+pub const UNDERLAY_MTU: u16 = 1500;
+
+/// Validation failures, each naming what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// VNI outside 1..=2^24-1.
+    #[error("invalid VNI {0}: must be in 1..={VNI_MAX}")]
+    BadVni(u32),
+    /// A network with this name exists.
+    #[error("network {0:?} already exists")]
+    DuplicateNetwork(String),
+    /// Another network uses this VNI.
+    #[error("VNI {vni} already used by network {network:?}")]
+    DuplicateVni {
+        /// The VNI.
+        vni: u32,
+        /// The network holding it.
+        network: String,
+    },
+    /// A host with this name exists.
+    #[error("host {0:?} already exists")]
+    DuplicateHost(String),
+    /// Subnet text is not a valid IPv4 CIDR or has host bits set.
+    #[error("invalid subnet {0:?}: {1}")]
+    InvalidSubnet(String, &'static str),
+    /// Unparseable address.
+    #[error("invalid address {0:?}")]
+    InvalidAddress(String),
+    /// Unparseable MAC.
+    #[error("invalid MAC {0:?}: want xx:xx:xx:xx:xx:xx, unicast")]
+    InvalidMac(String),
+    /// Unknown tunnel type.
+    #[error("invalid tunnel type {0:?}: want vxlan, gre or geneve")]
+    InvalidTunnel(String),
+    /// Invalid name (empty, too long or odd characters).
+    #[error("invalid name {0:?}: {1}")]
+    InvalidName(String, &'static str),
+    /// MTU outside 576..=9000.
+    #[error("invalid MTU {0}: must be in 576..=9000")]
+    InvalidMtu(u16),
+    /// No free address left.
+    #[error("subnet {0} of network {1:?} is exhausted")]
+    SubnetExhausted(Ipv4Cidr, String),
+    /// MAC already used in this network.
+    #[error("MAC {mac} already used in network {network:?}")]
+    DuplicateMac {
+        /// The MAC.
+        mac: MacAddr,
+        /// The network.
+        network: String,
+    },
+    /// IP already used in this network.
+    #[error("IP {ip} already used in network {network:?}")]
+    DuplicateIp {
+        /// The IP.
+        ip: Ipv4Addr,
+        /// The network.
+        network: String,
+    },
+    /// No such host.
+    #[error("unknown host {0:?}")]
+    UnknownHost(String),
+    /// No such network.
+    #[error("unknown network {0:?}")]
+    UnknownNetwork(String),
+    /// No such endpoint.
+    #[error("unknown endpoint {0}")]
+    UnknownEndpoint(String),
+    /// IP not usable in the subnet (outside, network, broadcast or gateway address).
+    #[error("IP {ip} is not a usable address of subnet {subnet}")]
+    IpOutsideSubnet {
+        /// The IP.
+        ip: Ipv4Addr,
+        /// The subnet.
+        subnet: Ipv4Cidr,
+    },
+    /// Still referenced by endpoints.
+    #[error("{0} is still in use by {1} endpoint(s)")]
+    InUse(String, usize),
+}
+
+/// An IPv4 prefix such as `10.244.1.0/24` (host bits must be zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ipv4Cidr {
+    /// Network address.
+    pub addr: Ipv4Addr,
+    /// Prefix length 0..=32.
+    pub len: u8,
+}
+
+impl Ipv4Cidr {
+    /// Netmask as u32.
+    pub fn mask(&self) -> u32 {
+        if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.len))
+        }
+    }
+    /// Whether `ip` lies inside the prefix.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.addr)
+    }
+    /// Broadcast address.
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !self.mask())
+    }
+    /// Whether `ip` may be given to an endpoint: inside, not network/broadcast
+    /// (for prefixes up to /30).
+    pub fn is_host_addr(&self, ip: Ipv4Addr) -> bool {
+        self.contains(ip) && (self.len >= 31 || (ip != self.addr && ip != self.broadcast()))
+    }
+}
+
+impl fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+impl FromStr for Ipv4Cidr {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        let bad = |why| ModelError::InvalidSubnet(s.to_string(), why);
+        let (a, l) = s.split_once('/').ok_or_else(|| bad("missing /len"))?;
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad("bad IPv4 address"))?;
+        let len: u8 = l.parse().map_err(|_| bad("bad prefix length"))?;
+        if !(8..=30).contains(&len) {
+            return Err(bad("prefix length must be in 8..=30"));
+        }
+        let c = Ipv4Cidr { addr, len };
+        if u32::from(addr) & !c.mask() != 0 {
+            return Err(bad("host bits set"));
+        }
+        Ok(c)
+    }
+}
+
+impl Serialize for Ipv4Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ipv4Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An Ethernet address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// As a u64 (low 48 bits).
+    pub fn to_u64(self) -> u64 {
+        self.0.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b))
+    }
+    /// Whether the group bit is set.
+    pub fn is_multicast(self) -> bool {
+        self.0[0] & 1 == 1
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        let bad = || ModelError::InvalidMac(s.to_string());
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in out.iter_mut() {
+            let p = parts.next().ok_or_else(bad)?;
+            if p.len() != 2 {
+                return Err(bad());
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        let m = MacAddr(out);
+        if m.is_multicast() || m.0 == [0; 6] {
+            return Err(bad());
+        }
+        Ok(m)
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Overlay encapsulation of a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelType {
+    /// VXLAN (UDP 4789), 50 bytes overhead.
+    Vxlan,
+    /// GRE with key, 42 bytes overhead.
+    Gre,
+    /// Geneve (UDP 6081), 58 bytes overhead.
+    Geneve,
+}
+
+impl TunnelType {
+    /// All types, in port-naming order.
+    pub const ALL: [TunnelType; 3] = [TunnelType::Vxlan, TunnelType::Gre, TunnelType::Geneve];
+    /// Encapsulation overhead over IPv4 in bytes.
+    pub fn overhead(self) -> u16 {
+        match self {
+            TunnelType::Vxlan => 50,
+            TunnelType::Gre => 42,
+            TunnelType::Geneve => 58,
+        }
+    }
+    /// OVS Interface `type` value.
+    pub fn ovs_type(self) -> &'static str {
+        match self {
+            TunnelType::Vxlan => "vxlan",
+            TunnelType::Gre => "gre",
+            TunnelType::Geneve => "geneve",
+        }
+    }
+    /// Port-name prefix (`vx-`, `gre-`, `gnv-`).
+    pub fn port_prefix(self) -> &'static str {
+        match self {
+            TunnelType::Vxlan => "vx-",
+            TunnelType::Gre => "gre-",
+            TunnelType::Geneve => "gnv-",
+        }
+    }
+}
+
+impl fmt::Display for TunnelType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ovs_type())
+    }
+}
+
+impl FromStr for TunnelType {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        match s {
+            "vxlan" => Ok(TunnelType::Vxlan),
+            "gre" => Ok(TunnelType::Gre),
+            "geneve" => Ok(TunnelType::Geneve),
+            _ => Err(ModelError::InvalidTunnel(s.to_string())),
+        }
+    }
+}
+
+/// A hypervisor running ovsdb-server and ovs-vswitchd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    /// Unique name (also used in tunnel port names).
+    pub name: String,
+    /// OVSDB remote such as `tcp:192.0.2.1:6640`.
+    pub ovsdb: String,
+    /// Underlay address tunnels terminate on.
+    pub tunnel_ip: Ipv4Addr,
+}
+
+/// An isolated L2 segment spanning hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// Unique name.
+    pub name: String,
+    /// Tunnel key, unique, 1..=2^24-1.
+    pub vni: u32,
+    /// IPv4 subnet (may overlap other networks').
+    pub subnet: Ipv4Cidr,
+    /// Gateway address, reserved from IPAM (no router is provided).
+    pub gateway: Option<Ipv4Addr>,
+    /// Encapsulation.
+    pub tunnel: TunnelType,
+    /// Endpoint MTU.
+    pub mtu: u16,
+}
+
+/// One container interface attached to a network on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Identity; appears as Interface external_ids:iface-id.
+    pub id: Uuid,
+    /// Network name.
+    pub network: String,
+    /// Host name.
+    pub host: String,
+    /// Container name or id.
+    pub container: String,
+    /// Interface name inside the container.
+    pub interface: String,
+    /// Interface MAC.
+    pub mac: MacAddr,
+    /// Interface address.
+    pub ip: Ipv4Addr,
+    /// Prefix length (the network's).
+    pub prefix_len: u8,
+}
+
+/// Check a host or network name: 1..=11 chars of `[A-Za-z0-9_.-]`
+/// (short enough for `gnv-<name>` to fit the 15-char interface limit).
+pub fn check_name(name: &str) -> Result<(), ModelError> {
+    if name.is_empty() || name.len() > 11 {
+        return Err(ModelError::InvalidName(
+            name.to_string(),
+            "length must be 1..=11",
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(ModelError::InvalidName(
+            name.to_string(),
+            "allowed characters: A-Z a-z 0-9 - _ .",
+        ));
+    }
+    Ok(())
+}
+
+impl Network {
+    /// Build and validate a network from user input.
+    pub fn new(
+        name: &str,
+        vni: u32,
+        subnet: &str,
+        gateway: Option<&str>,
+        tunnel: Option<&str>,
+        mtu: Option<u16>,
+    ) -> Result<Network, ModelError> {
+        check_name(name)?;
+        if vni == 0 || vni > VNI_MAX {
+            return Err(ModelError::BadVni(vni));
+        }
+        let subnet: Ipv4Cidr = subnet.parse()?;
+        let gateway = match gateway {
+            None => None,
+            Some(g) => {
+                let ip: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| ModelError::InvalidAddress(g.to_string()))?;
+                if !subnet.is_host_addr(ip) {
+                    return Err(ModelError::IpOutsideSubnet { ip, subnet });
+                }
+                Some(ip)
+            }
+        };
+        let tunnel = match tunnel {
+            None => TunnelType::Vxlan,
+            Some(t) => t.parse()?,
+        };
+        let mtu = mtu.unwrap_or(UNDERLAY_MTU - tunnel.overhead());
+        if !(576..=9000).contains(&mtu) {
+            return Err(ModelError::InvalidMtu(mtu));
+        }
+        Ok(Network {
+            name: name.to_string(),
+            vni,
+            subnet,
+            gateway,
+            tunnel,
+            mtu,
+        })
+    }
+}
+
+impl Host {
+    /// Build and validate a host from user input.
+    pub fn new(name: &str, ovsdb: &str, tunnel_ip: &str) -> Result<Host, ModelError> {
+        check_name(name)?;
+        if !(ovsdb.starts_with("tcp:") || ovsdb.starts_with("unix:")) {
+            return Err(ModelError::InvalidAddress(ovsdb.to_string()));
+        }
+        let tunnel_ip = tunnel_ip
+            .parse()
+            .map_err(|_| ModelError::InvalidAddress(tunnel_ip.to_string()))?;
+        Ok(Host {
+            name: name.to_string(),
+            ovsdb: ovsdb.to_string(),
+            tunnel_ip,
+        })
+    }
+}
+
+/// The whole desired state, as loaded from the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesiredState {
+    /// Hosts by name.
+    pub hosts: BTreeMap<String, Host>,
+    /// Networks by name.
+    pub networks: BTreeMap<String, Network>,
+    /// Endpoints by id.
+    pub endpoints: BTreeMap<Uuid, Endpoint>,
+}
+
+impl DesiredState {
+    /// Check that `n` may be added.
+    pub fn check_add_network(&self, n: &Network) -> Result<(), ModelError> {
+        if self.networks.contains_key(&n.name) {
+            return Err(ModelError::DuplicateNetwork(n.name.clone()));
+        }
+        if let Some(o) = self.networks.values().find(|o| o.vni == n.vni) {
+            return Err(ModelError::DuplicateVni {
+                vni: n.vni,
+                network: o.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Check that `h` may be added.
+    pub fn check_add_host(&self, h: &Host) -> Result<(), ModelError> {
+        if self.hosts.contains_key(&h.name) {
+            return Err(ModelError::DuplicateHost(h.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Check that `e` may be added (references exist, address usable and unique).
+    pub fn check_add_endpoint(&self, e: &Endpoint) -> Result<(), ModelError> {
+        let net = self
+            .networks
+            .get(&e.network)
+            .ok_or_else(|| ModelError::UnknownNetwork(e.network.clone()))?;
+        if !self.hosts.contains_key(&e.host) {
+            return Err(ModelError::UnknownHost(e.host.clone()));
+        }
+        if !net.subnet.is_host_addr(e.ip) || net.gateway == Some(e.ip) {
+            return Err(ModelError::IpOutsideSubnet {
+                ip: e.ip,
+                subnet: net.subnet,
+            });
+        }
+        for o in self.endpoints.values().filter(|o| o.network == e.network) {
+            if o.mac == e.mac {
+                return Err(ModelError::DuplicateMac {
+                    mac: e.mac,
+                    network: e.network.clone(),
+                });
+            }
+            if o.ip == e.ip {
+                return Err(ModelError::DuplicateIp {
+                    ip: e.ip,
+                    network: e.network.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Endpoints of one network.
+    pub fn endpoints_in<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a Endpoint> {
+        self.endpoints
+            .values()
+            .filter(move |e| e.network == network)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn state() -> DesiredState {
+        let mut s = DesiredState::default();
+        let n = Network::new("blue", 100, "10.244.1.0/24", Some("10.244.1.1"), None, None).unwrap();
+        s.networks.insert(n.name.clone(), n);
+        let h = Host::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap();
+        s.hosts.insert(h.name.clone(), h);
+        s
+    }
+
+    fn ep(ip: &str, mac: &str) -> Endpoint {
+        Endpoint {
+            id: Uuid::new_v4(),
+            network: "blue".into(),
+            host: "h1".into(),
+            container: "c".into(),
+            interface: "eth0".into(),
+            mac: mac.parse().unwrap(),
+            ip: ip.parse().unwrap(),
+            prefix_len: 24,
+        }
+    }
+
+    #[test]
+    fn rejects_bad_vni() {
+        assert_eq!(
+            Network::new("a", 0, "10.0.0.0/24", None, None, None),
+            Err(ModelError::BadVni(0))
+        );
+        assert_eq!(
+            Network::new("a", 1 << 24, "10.0.0.0/24", None, None, None),
+            Err(ModelError::BadVni(1 << 24))
+        );
+        assert!(Network::new("a", VNI_MAX, "10.0.0.0/24", None, None, None).is_ok());
+    }
+
+    #[test]
+    fn default_mtu_per_tunnel() {
+        let m = |t| {
+            Network::new("a", 1, "10.0.0.0/24", None, Some(t), None)
+                .unwrap()
+                .mtu
+        };
+        assert_eq!(m("vxlan"), 1450);
+        assert_eq!(m("gre"), 1458);
+        assert_eq!(m("geneve"), 1442);
+        assert!(matches!(
+            Network::new("a", 1, "10.0.0.0/24", None, Some("ipip"), None),
+            Err(ModelError::InvalidTunnel(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_invalid_subnets() {
+        for s in [
+            "10.0.0.1/24",
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "x/24",
+            "10.0.0.0/31",
+        ] {
+            assert!(
+                matches!(s.parse::<Ipv4Cidr>(), Err(ModelError::InvalidSubnet(..))),
+                "{s}"
+            );
+        }
+        let c: Ipv4Cidr = "10.244.0.0/16".parse().unwrap();
+        assert_eq!(c.broadcast(), Ipv4Addr::new(10, 244, 255, 255));
+        assert!(c.contains(Ipv4Addr::new(10, 244, 3, 4)));
+        assert!(!c.contains(Ipv4Addr::new(10, 245, 0, 1)));
+    }
+
+    #[test]
+    fn rejects_gateway_outside_subnet() {
+        assert!(matches!(
+            Network::new("a", 1, "10.0.0.0/24", Some("10.0.1.1"), None, None),
+            Err(ModelError::IpOutsideSubnet { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_duplicate_network_name_and_vni() {
+        let s = state();
+        let same_name = Network::new("blue", 101, "10.0.0.0/24", None, None, None).unwrap();
+        assert_eq!(
+            s.check_add_network(&same_name),
+            Err(ModelError::DuplicateNetwork("blue".into()))
+        );
+        let same_vni = Network::new("red", 100, "10.0.0.0/24", None, None, None).unwrap();
+        assert!(matches!(
+            s.check_add_network(&same_vni),
+            Err(ModelError::DuplicateVni { vni: 100, .. })
+        ));
+        // Overlapping subnet with a different VNI is fine.
+        let overlap = Network::new("red", 101, "10.244.1.0/24", None, None, None).unwrap();
+        assert_eq!(s.check_add_network(&overlap), Ok(()));
+    }
+
+    #[test]
+    fn rejects_duplicate_mac_and_ip_and_unknowns() {
+        let mut s = state();
+        let a = ep("10.244.1.2", "02:00:00:00:00:01");
+        s.check_add_endpoint(&a).unwrap();
+        s.endpoints.insert(a.id, a);
+        assert!(matches!(
+            s.check_add_endpoint(&ep("10.244.1.3", "02:00:00:00:00:01")),
+            Err(ModelError::DuplicateMac { .. })
+        ));
+        assert!(matches!(
+            s.check_add_endpoint(&ep("10.244.1.2", "02:00:00:00:00:02")),
+            Err(ModelError::DuplicateIp { .. })
+        ));
+        for ip in ["10.244.2.2", "10.244.1.0", "10.244.1.255", "10.244.1.1"] {
+            assert!(
+                matches!(
+                    s.check_add_endpoint(&ep(ip, "02:00:00:00:00:03")),
+                    Err(ModelError::IpOutsideSubnet { .. })
+                ),
+                "{ip}"
+            );
+        }
+        let mut e = ep("10.244.1.4", "02:00:00:00:00:04");
+        e.host = "nope".into();
+        assert_eq!(
+            s.check_add_endpoint(&e),
+            Err(ModelError::UnknownHost("nope".into()))
+        );
+        e.network = "nope".into();
+        assert_eq!(
+            s.check_add_endpoint(&e),
+            Err(ModelError::UnknownNetwork("nope".into()))
+        );
+    }
+
+    #[test]
+    fn mac_parsing() {
+        let m: MacAddr = "02:AB:00:00:00:01".parse().unwrap();
+        assert_eq!(m.to_string(), "02:ab:00:00:00:01");
+        for bad in [
+            "01:00:00:00:00:01",
+            "00:00:00:00:00:00",
+            "02:00:00:00:00",
+            "2:0:0:0:0:1",
+        ] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_fit_port_names() {
+        assert!(check_name("host-12345a").is_ok());
+        assert!(check_name("host-123456a").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name("a b").is_err());
+    }
+}
