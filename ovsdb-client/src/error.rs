@@ -65,7 +65,7 @@ pub enum TxnErrorKind {
 }
 
 impl TxnErrorKind {
-    pub fn from_str(s: &str) -> Self {
+    pub fn from_error_string(s: &str) -> Self {
         match s {
             "referential integrity violation" => Self::ReferentialIntegrityViolation,
             "constraint violation" => Self::ConstraintViolation,

@@ -332,7 +332,7 @@ pub fn parse_transact_result(result: &Json, n_ops: usize) -> Result<Vec<OpResult
             let error = e.as_str().unwrap_or("unknown error").to_string();
             return Err(Error::Transaction(TxnError {
                 index: i,
-                kind: TxnErrorKind::from_str(&error),
+                kind: TxnErrorKind::from_error_string(&error),
                 error,
                 details: r.get("details").and_then(Json::as_str).map(str::to_string),
             }));

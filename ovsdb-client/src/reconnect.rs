@@ -40,6 +40,8 @@ pub enum ConnState {
     /// Connected and the replica is in sync; the number counts successful syncs.
     Synced(u64),
     Backoff(Duration),
+    /// A non-reconnecting replica ([`ReconnectingClient::attach`]) whose connection ended.
+    Closed,
 }
 
 #[derive(Debug)]
@@ -73,6 +75,31 @@ impl ReconnectingClient {
         ReconnectingClient { inner, db: db.to_string(), task: Arc::new(h.abort_handle()) }
     }
 
+    /// Follow an already connected [`Client`] (e.g. one accepted by a passive
+    /// [`crate::Listener`] from an ovsdb-server configured with `set-manager`)
+    /// without reconnecting: monitors `tables`, keeps the replica and publishes
+    /// events until the connection closes (then the state becomes [`ConnState::Closed`]).
+    pub fn attach(client: Client, db: &str, tables: BTreeMap<String, MonitorRequest>) -> Self {
+        let (changes, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            replica: Mutex::new(Replica::new(None)),
+            changes,
+            client: watch::channel(None).0,
+            state: watch::channel(ConnState::Connecting).0,
+        });
+        let names: Vec<String> = tables.keys().cloned().collect();
+        let (i2, db2) = (inner.clone(), db.to_string());
+        let h = tokio::spawn(async move {
+            let mut generation = 0;
+            if let Err(e) = follow(&i2, client, &db2, &tables, &names, &mut generation).await {
+                tracing::info!("ovsdb: {e}");
+            }
+            i2.client.send_replace(None);
+            i2.state.send_replace(ConnState::Closed);
+        });
+        ReconnectingClient { inner, db: db.to_string(), task: Arc::new(h.abort_handle()) }
+    }
+
     /// Lock and read the replica.
     pub fn replica(&self) -> MutexGuard<'_, Replica> {
         self.inner.replica.lock().unwrap_or_else(|e| e.into_inner())
@@ -92,6 +119,12 @@ impl ReconnectingClient {
     pub async fn wait_synced_n(&self, generation: u64) {
         let mut rx = self.inner.state.subscribe();
         let _ = rx.wait_for(|s| matches!(s, ConnState::Synced(n) if *n >= generation)).await;
+    }
+
+    /// Wait until the connection of an [`ReconnectingClient::attach`]ed client is closed.
+    pub async fn wait_closed(&self) {
+        let mut rx = self.inner.state.subscribe();
+        let _ = rx.wait_for(|s| *s == ConnState::Closed).await;
     }
 
     /// Wait for the first sync.
@@ -153,6 +186,17 @@ async fn session(
     generation: &mut u64,
 ) -> Result<(), Error> {
     let client = Client::connect_with(remote, opts.client.clone()).await?;
+    follow(inner, client, db, tables, names, generation).await
+}
+
+async fn follow(
+    inner: &Inner,
+    client: Client,
+    db: &str,
+    tables: &BTreeMap<String, MonitorRequest>,
+    names: &[String],
+    generation: &mut u64,
+) -> Result<(), Error> {
     let schema = client.get_schema(db).await?;
     let since = {
         let mut r = inner.replica.lock().unwrap_or_else(|e| e.into_inner());

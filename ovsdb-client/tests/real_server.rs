@@ -542,3 +542,20 @@ async fn vswitch_helpers_build_bridge_ports_controller() {
     assert_eq!(s.vsctl_ok(&["list-ports", "br-ex"]).trim(), "");
     rc.shutdown();
 }
+
+#[tokio::test]
+async fn passive_listener_with_attached_replica() {
+    need_server!();
+    let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let s = Server::start_with(vec![format!("tcp:127.0.0.1:{port}")]);
+    let c = tokio::time::timeout(Duration::from_secs(15), l.accept()).await.unwrap().unwrap();
+    let rc = ReconnectingClient::attach(c, DB, tables(&["Interface"]));
+    let mut ev = rc.subscribe();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    s.vsctl_ok(&["add-br", "brp", "--", "set", "Interface", "brp", "external_ids:iface-id=x"]);
+    let c = next_change(&mut ev, |c| c.table == "Interface" && c.kind == ChangeKind::Insert).await;
+    assert_eq!(c.new.unwrap()["external_ids"].to_string_map()["iface-id"], "x");
+    s.kill();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_closed()).await.unwrap();
+}

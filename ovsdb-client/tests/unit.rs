@@ -370,3 +370,31 @@ fn monitor_update_parse_rejects_garbage() {
     assert!(MonitorUpdate::from_notification("update3", &json!(["m", {}])).is_err());
     assert!(MonitorUpdate::from_notification("nope", &json!([])).is_err());
 }
+
+#[test]
+fn random_input_never_panics() {
+    // Tiny deterministic PRNG; biased towards JSON punctuation.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let alphabet = b"{}[]\"\\:,ua0 1\n-.e\xff\xc3";
+    for _ in 0..2000 {
+        let mut data = vec![];
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 64) as usize;
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.push(alphabet[(x % alphabet.len() as u64) as usize]);
+        }
+        let mut f = JsonFramer::new(32);
+        let mut buf = BytesMut::from(&data[..]);
+        while let Ok(Some(j)) = f.next_value(&mut buf) {
+            let _ = Value::from_json(&j);
+            let _ = Message::from_json(j);
+        }
+        let mut s = Session::new(Instant::now(), None, 32);
+        let _ = s.receive(&data, Instant::now());
+    }
+}
