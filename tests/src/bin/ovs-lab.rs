@@ -45,8 +45,10 @@ enum Cmd {
     },
     /// Remove the most recent recorded run (or all with --all); live runs of other processes are skipped.
     Down {
+        /// Remove this run (its prefix, as printed by `up`) instead of the most recent one.
+        prefix: Option<String>,
         /// Remove every recorded run that is not owned by a live process.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "prefix")]
         all: bool,
     },
     /// Validate a topology file.
@@ -124,10 +126,16 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Cmd::Down { all } => {
+        Cmd::Down { prefix, all } => {
             let runs = ovs_lab::list_runs();
             let candidates: Vec<_> = if all {
                 runs
+            } else if let Some(p) = prefix {
+                let found: Vec<_> = runs.into_iter().filter(|r| r.prefix == p).collect();
+                if found.is_empty() {
+                    anyhow::bail!("no recorded run {p:?} (see /run/ovs-lab)");
+                }
+                found
             } else {
                 runs.into_iter().last().into_iter().collect()
             };

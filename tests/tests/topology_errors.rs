@@ -1,0 +1,143 @@
+//! Topology validation errors name the file, the line and the field.
+#![allow(clippy::unwrap_used)]
+
+use ovs_lab::{Topology, TopologyError, TunnelType};
+
+fn fixture(name: &str) -> String {
+    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn err(src: &str) -> TopologyError {
+    Topology::parse(src, "inline.toml").unwrap_err()
+}
+
+const BASE: &str = r#"name = "t"
+[[hosts]]
+name = "h1"
+[[hosts]]
+name = "h2"
+[[networks]]
+name = "blue"
+vni = 100
+subnet = "10.244.1.0/24"
+"#;
+
+#[test]
+fn shipped_topologies_validate() {
+    for (f, hosts, nets) in [
+        ("two-hosts.toml", 2, 1),
+        ("three-hosts-mixed.toml", 3, 2),
+        ("multi-tenant.toml", 2, 2),
+    ] {
+        let t = Topology::load(format!("{}/../topologies/{f}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((t.hosts.len(), t.networks.len()), (hosts, nets), "{f}");
+    }
+    let mixed = Topology::load(format!(
+        "{}/../topologies/three-hosts-mixed.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert_eq!(mixed.networks[1].tunnel, TunnelType::Gre);
+    let mt = Topology::load(format!(
+        "{}/../topologies/multi-tenant.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert_eq!(mt.networks[0].subnet, mt.networks[1].subnet);
+    assert!(!mt.expect_reachable("red1", "green2"));
+    assert!(mt.expect_reachable("red1", "red2"));
+}
+
+#[test]
+fn unknown_host_fixture_names_file_line_field() {
+    let e = Topology::load(fixture("bad-unknown-host.toml")).unwrap_err();
+    assert!(e.origin.ends_with("bad-unknown-host.toml"), "{e}");
+    assert_eq!(e.line, 13, "{e}");
+    assert_eq!(e.field, "containers[0].host", "{e}");
+    assert!(
+        e.message.contains("\"h9\"") && e.message.contains("\"c1\""),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("bad-unknown-host.toml:13: containers[0].host"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vni_out_of_range_fixture() {
+    let e = Topology::load(fixture("bad-vni.toml")).unwrap_err();
+    assert_eq!((e.line, e.field.as_str()), (8, "networks[0].vni"), "{e}");
+    assert!(e.message.contains("16777216"), "{e}");
+    let e = err(&BASE.replace("vni = 100", "vni = 0"));
+    assert_eq!(e.field, "networks[0].vni", "{e}");
+}
+
+#[test]
+fn unknown_field_is_a_syntax_error_with_line_and_column() {
+    let e = Topology::load(fixture("bad-syntax.toml")).unwrap_err();
+    assert_eq!(e.field, "syntax", "{e}");
+    assert_eq!(e.line, 5, "{e}");
+    assert_eq!(e.col, Some(1), "{e}");
+    assert!(e.message.contains("addr"), "{e}");
+}
+
+#[test]
+fn bad_tunnel_type_is_reported() {
+    let e = err(&format!("{BASE}tunnel = \"ipip\"\n"));
+    assert_eq!(e.line, 10, "{e}");
+    assert!(e.message.contains("ipip"), "{e}");
+}
+
+#[test]
+fn duplicate_host_names_point_at_second_entry() {
+    let e = err(&BASE.replace("name = \"h2\"", "name = \"h1\""));
+    assert_eq!((e.line, e.field.as_str()), (5, "hosts[1].name"), "{e}");
+    assert!(e.message.contains("line 3"), "{e}");
+}
+
+#[test]
+fn long_host_name_rejected() {
+    let e = err(&BASE.replace("name = \"h2\"", "name = \"host-too-long\""));
+    assert_eq!(e.field, "hosts[1].name", "{e}");
+}
+
+#[test]
+fn ip_outside_subnet() {
+    let src = format!(
+        "{BASE}[[containers]]\nname = \"c1\"\nhost = \"h1\"\nnetwork = \"blue\"\nip = \"10.244.2.5/24\"\n"
+    );
+    let e = err(&src);
+    assert_eq!((e.line, e.field.as_str()), (14, "containers[0].ip"), "{e}");
+    assert!(e.message.contains("outside"), "{e}");
+}
+
+#[test]
+fn duplicate_ip_within_network_but_not_across_networks() {
+    let c = |n: &str, net: &str| {
+        format!("[[containers]]\nname = \"{n}\"\nhost = \"h1\"\nnetwork = \"{net}\"\nip = \"10.244.1.7/24\"\n")
+    };
+    let e = err(&format!("{BASE}{}{}", c("c1", "blue"), c("c2", "blue")));
+    assert_eq!(e.field, "containers[1].ip", "{e}");
+    assert!(e.message.contains("\"c1\""), "{e}");
+    let other = "[[networks]]\nname = \"red\"\nvni = 200\nsubnet = \"10.244.1.0/24\"\n";
+    let t = Topology::parse(
+        &format!("{BASE}{other}{}{}", c("c1", "blue"), c("c2", "red")),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(t.containers[0].ip, t.containers[1].ip);
+}
+
+#[test]
+fn duplicate_vni_and_unknown_network() {
+    let other = "[[networks]]\nname = \"red\"\nvni = 100\nsubnet = \"10.244.2.0/24\"\n";
+    let e = err(&format!("{BASE}{other}"));
+    assert_eq!((e.line, e.field.as_str()), (12, "networks[1].vni"), "{e}");
+    let e = err(&format!(
+        "{BASE}[[containers]]\nname = \"c1\"\nhost = \"h1\"\nnetwork = \"nope\"\n"
+    ));
+    assert_eq!(e.field, "containers[0].network", "{e}");
+}
