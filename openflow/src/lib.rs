@@ -1,1 +1,80 @@
-//! OpenFlow 1.3 codec and switch connection (placeholder, being written).
+//! Sans-IO OpenFlow 1.3 codec (with Nicira NXM and ONF bundle extensions) and a tokio
+//! switch-connection driver.
+//!
+//! Layers, bottom up:
+//! - [`codec`]: bounds-checked [`Reader`] and typed [`DecodeError`].
+//! - [`oxm`]: match fields ([`Oxm`], [`OxmKind`]) and [`Match`] with builders.
+//! - [`action`]: [`Action`], including Nicira resubmit/reg_load/reg_move/learn/ct/conjunction/note,
+//!   and [`Instruction`].
+//! - [`message`]: [`Message`] with `decode`/`encode`, [`FlowMod`], multipart bodies, bundles.
+//! - [`framing`]: [`OfCodec`] for tokio-util (`Framed`).
+//! - [`connection`]: the sans-IO [`Connection`] state machine (handshake, echo, xid matching,
+//!   multipart assembly, error matching).
+//! - [`driver`]: tokio [`driver::Switch`] handle and [`driver::Listener`].
+//!
+//! ```no_run
+//! use openflow::{Action, FlowMod, Match, OFPP_IN_PORT, OxmKind};
+//! use openflow::driver::Switch;
+//! # async fn demo() -> Result<(), openflow::driver::Error> {
+//! let sw = Switch::connect("unix:/var/run/openvswitch/br0.mgmt").await?;
+//! println!("dpid {:016x}", sw.datapath_id());
+//! let fm = FlowMod::add(0, 100)
+//!     .cookie(0x42)
+//!     .match_(Match::new().in_port(3).eth_dst([2, 0, 0, 0, 0, 1]))
+//!     .apply(vec![Action::output(4)]);
+//! println!("{fm}"); // ADD cookie=0x42,priority=100,in_port=3,dl_dst=02:00:00:00:00:01 actions=output:4
+//! sw.bundle(vec![fm], true).await?; // atomic: all or nothing
+//! let flows = sw.flow_stats(None, 0x42, u64::MAX).await?;
+//! // ARP responder rewrite:
+//! let _arp = vec![
+//!     Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),
+//!     Action::set_field(OxmKind::EthSrc, [2, 0, 0, 0, 0, 1]),
+//!     Action::set_field(OxmKind::ArpOp, 2u16.to_be_bytes()),
+//!     Action::move_field(OxmKind::ArpSha, OxmKind::ArpTha),
+//!     Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
+//!     Action::set_field(OxmKind::ArpSha, [2, 0, 0, 0, 0, 1]),
+//!     Action::set_field(OxmKind::ArpSpa, [10, 0, 0, 1]),
+//!     Action::output(OFPP_IN_PORT),
+//! ];
+//! # let _ = flows; Ok(()) }
+//! ```
+//!
+//! Raw codec use: `let (xid, msg) = Message::decode(&bytes)?; let bytes = msg.encode(xid);`.
+
+pub mod action;
+pub mod codec;
+pub mod connection;
+mod display;
+pub mod driver;
+pub mod framing;
+pub mod message;
+pub mod oxm;
+
+pub use action::{
+    Action, Ct, FieldRef, Instruction, Learn, NX_VENDOR_ID, OFPCML_NO_BUFFER, OFPG_ANY, OFPP_ALL,
+    OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL, OFPP_TABLE,
+};
+pub use codec::{DecodeError, Reader};
+pub use connection::{Connection, ConnectionConfig, ConnectionError, Event};
+pub use framing::OfCodec;
+pub use message::{
+    AggregateStats, BundleAdd, BundleControl, Desc, ErrorMsg, FlowMod, FlowModCommand, FlowStats,
+    FlowStatsRequest, Header, Message, MultipartReply, MultipartReplyBody, MultipartRequest,
+    MultipartRequestBody, PacketIn, PacketOut, Port, SwitchFeatures, OFP_NO_BUFFER,
+};
+pub use oxm::{Mac, Match, Oxm, OxmKind};
+
+/// ovs-ofctl name of a port number (reserved ports by name).
+pub fn port_name(p: u32) -> String {
+    match p {
+        OFPP_IN_PORT => "IN_PORT".into(),
+        OFPP_TABLE => "TABLE".into(),
+        OFPP_NORMAL => "NORMAL".into(),
+        OFPP_FLOOD => "FLOOD".into(),
+        OFPP_ALL => "ALL".into(),
+        OFPP_CONTROLLER => "CONTROLLER".into(),
+        OFPP_LOCAL => "LOCAL".into(),
+        OFPP_ANY => "ANY".into(),
+        p => p.to_string(),
+    }
+}

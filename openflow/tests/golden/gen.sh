@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates vectors.txt: each block is "# <command>" then the hex of every message
+# ovs-ofctl sent (and, for dump-flows, "reply <hex>" lines from ovs-vswitchd 3.1).
+# Needs a running ovs-vswitchd with bridge br0 (OpenFlow13, netdev); UP=its br0.mgmt.
+set -euo pipefail
+UP=${UP:?set UP=/path/to/br0.mgmt}
+P=/tmp/ofcap.$$.sock
+cd "$(dirname "$0")"
+run() { echo "# ${*//$P/SOCK}"; python3 capture.py $P "$UP" $EXTRA -- "$@" 2>&1 | grep -v '^$' ; }
+EXTRA=
+{
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=100,in_port=3,actions=output:4'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=1,priority=200,cookie=0x77,tun_src=1.2.3.4,tun_dst=5.6.7.8,reg3=0x5/0xff,ct_state=+trk-new,ct_zone=3,ct_mark=7,tcp,tp_dst=80,actions=output:2'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=0,priority=300,arp,arp_op=1,arp_tpa=10.0.0.1,actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:00:00:00:00:01->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:02:00:00:00:00:01->arp_sha,set_field:10.0.0.1->arp_spa,IN_PORT'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=10,ip,nw_dst=10.0.0.0/24,actions=load:0x5->NXM_NX_REG0[0..15],set_field:0x1234->tun_id,set_field:192.0.2.2->tun_dst,set_field:0x9->reg1,resubmit(,3),resubmit(2,4),ct(commit,zone=5,table=3),dec_ttl,goto_table:5'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=5,ip,nw_src=10.0.0.1,actions=conjunction(7,1/2)'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=6,actions=note:ab.cd,learn(table=5,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=7,dl_vlan=10,actions=pop_vlan,push_vlan:0x8100,set_field:4106->vlan_vid,write_actions(output:3),write_metadata:0x5/0xff,goto_table:2'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=8,ipv6,ipv6_src=2001:db8::1,ipv6_dst=2001:db8::/32,udp,tp_src=53,actions=clear_actions'
+run ovs-ofctl -O OpenFlow13 mod-flows --strict unix:$P 'priority=100,in_port=3,actions=output:5'
+run ovs-ofctl -O OpenFlow13 del-flows --strict unix:$P 'priority=100,in_port=3'
+run ovs-ofctl -O OpenFlow13 del-flows unix:$P 'cookie=0x5/-1,table=1'
+run ovs-ofctl -O OpenFlow13 add-group unix:$P 'group_id=1,type=all,bucket=output:1,bucket=output:2'
+run ovs-ofctl -O OpenFlow13 add-meter unix:$P 'meter=1,kbps,band=type=drop,rate=1000'
+run ovs-ofctl -O OpenFlow13 packet-out unix:$P 'in_port=controller packet=ffffffffffff020000000001080600010800060400010200000000010a0000010000000000000a000002 actions=output:1'
+printf 'priority=50,in_port=1,actions=output:2\npriority=51,in_port=2,actions=output:1\n' > /tmp/ofcap.$$.flows
+run ovs-ofctl -O OpenFlow13 --bundle add-flows unix:$P /tmp/ofcap.$$.flows
+EXTRA=--replies
+run ovs-ofctl -O OpenFlow13 dump-flows unix:$P
+run ovs-ofctl -O OpenFlow13 dump-ports-desc unix:$P
+run ovs-ofctl -O OpenFlow13 dump-aggregate unix:$P
+} > vectors.txt
+rm -f /tmp/ofcap.$$.flows $P
