@@ -5,4 +5,7 @@
 //! state → status ([`api`]).
 
 pub mod api;
+pub mod ipam;
 pub mod model;
+pub mod plan;
+pub mod store;

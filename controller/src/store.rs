@@ -1,0 +1,302 @@
+//! Persistent desired state.
+//!
+//! Contract: a [`Store`] holds opaque JSON values per ([`Kind`], key) and
+//! applies a batch of writes atomically ([`Store::apply`]): either all land or
+//! none. [`RedbStore`] is crash-safe (redb commits are durable on return);
+//! [`MemStore`] is for unit tests. [`load_state`] reads everything back into a
+//! [`DesiredState`].
+
+use crate::model::{DesiredState, Endpoint, Host, Network};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database layer failed.
+    #[error("storage: {0}")]
+    Db(String),
+    /// A stored value did not decode.
+    #[error("corrupt {kind:?} record {key:?}: {err}")]
+    Corrupt {
+        /// Kind.
+        kind: Kind,
+        /// Key.
+        key: String,
+        /// Decoder message.
+        err: String,
+    },
+}
+
+/// Record kinds, one table each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// [`Host`] by name.
+    Host,
+    /// [`Network`] by name.
+    Network,
+    /// [`Endpoint`] by id.
+    Endpoint,
+    /// Controller metadata (counters).
+    Meta,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [Kind::Host, Kind::Network, Kind::Endpoint, Kind::Meta];
+    fn table(self) -> &'static str {
+        match self {
+            Kind::Host => "hosts",
+            Kind::Network => "networks",
+            Kind::Endpoint => "endpoints",
+            Kind::Meta => "meta",
+        }
+    }
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Insert or replace.
+    Put(Kind, String, Vec<u8>),
+    /// Remove (no error if absent).
+    Delete(Kind, String),
+}
+
+impl Write {
+    /// A put of a serializable value.
+    pub fn put<T: serde::Serialize>(kind: Kind, key: impl Into<String>, v: &T) -> Write {
+        // Serializing our own plain structs to JSON cannot fail; fall back to null.
+        let bytes = serde_json::to_vec(v).unwrap_or_else(|_| b"null".to_vec());
+        Write::Put(kind, key.into(), bytes)
+    }
+}
+
+/// A key-value store of desired state.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Read one value.
+    fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// All values of a kind, sorted by key.
+    fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Apply all writes atomically.
+    fn apply(&self, writes: &[Write]) -> Result<(), StoreError>;
+    /// Put one value.
+    fn put(&self, kind: Kind, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.apply(&[Write::Put(kind, key.to_string(), value)])
+    }
+    /// Delete one value.
+    fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError> {
+        self.apply(&[Write::Delete(kind, key.to_string())])
+    }
+}
+
+/// In-memory store (tests).
+#[derive(Debug, Default)]
+pub struct MemStore {
+    data: Mutex<MemMap>,
+}
+
+type MemMap = BTreeMap<(Kind, String), Vec<u8>>;
+
+impl MemStore {
+    /// Empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+    fn lock(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<(Kind, String), Vec<u8>>>, StoreError> {
+        self.data
+            .lock()
+            .map_err(|_| StoreError::Db("poisoned lock".into()))
+    }
+}
+
+impl Store for MemStore {
+    fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock()?.get(&(kind, key.to_string())).cloned())
+    }
+    fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(self
+            .lock()?
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, key), v)| (key.clone(), v.clone()))
+            .collect())
+    }
+    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let mut d = self.lock()?;
+        for w in writes {
+            match w {
+                Write::Put(k, key, v) => {
+                    d.insert((*k, key.clone()), v.clone());
+                }
+                Write::Delete(k, key) => {
+                    d.remove(&(*k, key.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Durable store in one redb file.
+pub struct RedbStore {
+    db: redb::Database,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedbStore")
+    }
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn table(kind: Kind) -> redb::TableDefinition<'static, &'static str, &'static [u8]> {
+    redb::TableDefinition::new(kind.table())
+}
+
+impl RedbStore {
+    /// Open or create the database file at `path`.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        let db = redb::Database::create(path).map_err(db_err)?;
+        let tx = db.begin_write().map_err(db_err)?;
+        for k in Kind::ALL {
+            tx.open_table(table(k)).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(RedbStore { db })
+    }
+}
+
+impl Store for RedbStore {
+    fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(table(kind)).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+    fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        use redb::ReadableTable;
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(table(kind)).map_err(db_err)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(db_err)? {
+            let (k, v) = item.map_err(db_err)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        for w in writes {
+            match w {
+                Write::Put(k, key, v) => {
+                    let mut t = tx.open_table(table(*k)).map_err(db_err)?;
+                    t.insert(key.as_str(), v.as_slice()).map_err(db_err)?;
+                }
+                Write::Delete(k, key) => {
+                    let mut t = tx.open_table(table(*k)).map_err(db_err)?;
+                    t.remove(key.as_str()).map_err(db_err)?;
+                }
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    kind: Kind,
+    key: &str,
+    v: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        kind,
+        key: key.to_string(),
+        err: e.to_string(),
+    })
+}
+
+/// Read the whole desired state.
+pub fn load_state(store: &dyn Store) -> Result<DesiredState, StoreError> {
+    let mut s = DesiredState::default();
+    for (k, v) in store.list(Kind::Host)? {
+        let h: Host = decode(Kind::Host, &k, &v)?;
+        s.hosts.insert(h.name.clone(), h);
+    }
+    for (k, v) in store.list(Kind::Network)? {
+        let n: Network = decode(Kind::Network, &k, &v)?;
+        s.networks.insert(n.name.clone(), n);
+    }
+    for (k, v) in store.list(Kind::Endpoint)? {
+        let e: Endpoint = decode(Kind::Endpoint, &k, &v)?;
+        s.endpoints.insert(e.id, e);
+    }
+    Ok(s)
+}
+
+/// Read a u64 metadata counter (0 when absent).
+pub fn get_counter(store: &dyn Store, name: &str) -> Result<u64, StoreError> {
+    match store.get(Kind::Meta, name)? {
+        None => Ok(0),
+        Some(v) => decode(Kind::Meta, name, &v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::Network;
+
+    fn exercise(s: &dyn Store) {
+        let n = Network::new("blue", 7, "10.0.0.0/24", None, None, None).unwrap();
+        s.apply(&[
+            Write::put(Kind::Network, "blue", &n),
+            Write::put(Kind::Meta, "mac", &5u64),
+        ])
+        .unwrap();
+        assert_eq!(load_state(s).unwrap().networks["blue"], n);
+        assert_eq!(get_counter(s, "mac").unwrap(), 5);
+        assert_eq!(get_counter(s, "none").unwrap(), 0);
+        s.delete(Kind::Network, "blue").unwrap();
+        assert!(s.get(Kind::Network, "blue").unwrap().is_none());
+        s.delete(Kind::Network, "absent").unwrap();
+    }
+
+    #[test]
+    fn mem_store_roundtrip() {
+        exercise(&MemStore::new());
+    }
+
+    #[test]
+    fn redb_store_roundtrip_and_reopen_keeps_data() {
+        let dir = std::env::temp_dir().join(format!("ctl-store-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.redb");
+        {
+            let s = RedbStore::open(&path).unwrap();
+            exercise(&s);
+            let n = Network::new("red", 8, "10.0.0.0/24", None, Some("gre"), None).unwrap();
+            s.put(Kind::Network, "red", serde_json::to_vec(&n).unwrap())
+                .unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        let st = load_state(&s).unwrap();
+        assert_eq!(st.networks.len(), 1);
+        assert_eq!(st.networks["red"].vni, 8);
+        assert_eq!(get_counter(&s, "mac").unwrap(), 5);
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_record_is_typed_error() {
+        let s = MemStore::new();
+        s.put(Kind::Host, "h", b"{".to_vec()).unwrap();
+        assert!(matches!(load_state(&s), Err(StoreError::Corrupt { .. })));
+    }
+}
