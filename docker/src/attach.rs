@@ -1,0 +1,355 @@
+//! Controller-backed commands: `attach`, `detach`, `list`.
+//!
+//! Contract: `attach` asks the controller for an endpoint (IPAM), plumbs it on `br-ex` with
+//! the endpoint's id in Interface `external_ids:iface-id` (the controller's binding contract),
+//! then polls `endpoint_get` until `reachable`; on any failure, including the timeout, it
+//! removes the port and deletes the endpoint. `detach` removes the ports and the endpoints.
+//! The controller is reached with ovs-controller's generated `NorthboundClient` over a
+//! WebSocket (the API has a subscription, so the generated trait needs a subscription-capable
+//! client; the controller serves HTTP and WebSocket on one port, so `http://` URLs are mapped
+//! to `ws://`).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use ovs_controller::api::{codes, EndpointFilter, EndpointSpec, NorthboundClient};
+use ovs_docker::ovs::Ovs;
+use ovs_docker::parse::{self, IpCidr};
+use ovs_docker::plumb::{self, Matcher, PortSpec, Settings};
+use ovs_docker::Error;
+
+use crate::TargetArgs;
+
+/// Default controller URL.
+const DEFAULT_CONTROLLER: &str = "http://127.0.0.1:7878";
+
+/// `attach` arguments.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Docker container name or ID (or a label with --pid/--netns).
+    container: String,
+    /// Controller network name.
+    #[arg(long)]
+    network: String,
+    /// Requested address (default: allocated by the controller).
+    #[arg(long)]
+    ip: Option<String>,
+    /// Requested MAC (default: allocated by the controller).
+    #[arg(long)]
+    mac: Option<String>,
+    /// Interface name in the container (default: the controller's, eth0).
+    #[arg(long)]
+    interface: Option<String>,
+    /// Controller northbound URL.
+    #[arg(long, env = "OVS_CONTROLLER_URL", default_value = DEFAULT_CONTROLLER)]
+    controller: String,
+    /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
+    #[arg(long)]
+    host: Option<String>,
+    /// Seconds to wait for the endpoint to become reachable.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Bridge to plumb on.
+    #[arg(long, default_value = "br-ex")]
+    bridge: String,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// `detach` arguments.
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// Container name or ID (or label).
+    container: String,
+    /// Only endpoints of this network.
+    #[arg(long)]
+    network: Option<String>,
+    /// Controller northbound URL.
+    #[arg(long, env = "OVS_CONTROLLER_URL", default_value = DEFAULT_CONTROLLER)]
+    controller: String,
+    /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
+    #[arg(long)]
+    host: Option<String>,
+}
+
+fn ws_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else {
+        url.to_string()
+    }
+}
+
+async fn controller(url: &str) -> Result<WsClient, Error> {
+    WsClientBuilder::default()
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(30))
+        .build(ws_url(url))
+        .await
+        .map_err(|e| Error::ControllerUnreachable {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+fn rpc_err(url: &str, method: &'static str, e: ClientError) -> Error {
+    match e {
+        ClientError::Call(obj) => Error::Controller {
+            url: url.into(),
+            method,
+            detail: format!("{} (code {})", obj.message(), obj.code()),
+        },
+        ClientError::Transport(_) | ClientError::RestartNeeded(_) | ClientError::RequestTimeout => {
+            Error::ControllerUnreachable {
+                url: url.into(),
+                detail: e.to_string(),
+            }
+        }
+        other => Error::Controller {
+            url: url.into(),
+            method,
+            detail: other.to_string(),
+        },
+    }
+}
+
+async fn host_name(ovs: &Ovs, given: Option<String>) -> anyhow::Result<String> {
+    if let Some(h) = given {
+        return Ok(h);
+    }
+    if let Some(id) = ovs.system_id().await? {
+        return Ok(id);
+    }
+    Ok(nix::unistd::gethostname()?.to_string_lossy().into_owned())
+}
+
+/// `attach`.
+pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
+    if let Some(i) = &a.interface {
+        parse::interface_name(i)?;
+    }
+    if let Some(m) = &a.mac {
+        parse::mac(m)?;
+    }
+    let c = plumb::resolve(&a.container, &a.target.target()).await?;
+    let ovs = Ovs::connect(&s.db).await?;
+    if !ovs.bridge_exists(&a.bridge).await? {
+        return Err(Error::BridgeMissing {
+            bridge: a.bridge.clone(),
+        }
+        .into());
+    }
+    let host = host_name(&ovs, a.host.clone()).await?;
+    let url = a.controller.clone();
+    let client = controller(&url).await?;
+    let spec = EndpointSpec {
+        network: a.network.clone(),
+        host: host.clone(),
+        container: a.container.clone(),
+        interface: a.interface.clone(),
+        ip: a.ip.clone(),
+        mac: a.mac.clone(),
+    };
+    let ep = match client.endpoint_create(spec).await {
+        Ok(ep) => ep,
+        Err(ClientError::Call(obj)) if obj.code() == codes::CONFLICT && a.ip.is_some() => {
+            return Err(Error::AddressInUse {
+                address: a.ip.clone().unwrap_or_default(),
+                detail: format!("controller: {}", obj.message()),
+            }
+            .into())
+        }
+        Err(e) => return Err(rpc_err(&url, "endpoint_create", e).into()),
+    };
+    eprintln!(
+        "endpoint {} created: {} {} on {} (network {}, vni {})",
+        ep.id, ep.ip, ep.mac, ep.host, ep.network, ep.vni
+    );
+
+    let result = plumb_and_wait(s, &a, &c, &client, &url, &ep).await;
+    match result {
+        Ok(port) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "endpoint": ep.id, "network": ep.network, "host": ep.host, "container": a.container,
+                    "interface": ep.interface, "ip": ep.ip, "mac": ep.mac, "port": port,
+                })
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("attach failed, rolling back: {e:#}");
+            if let Err(de) = client.endpoint_delete(ep.id.clone()).await {
+                eprintln!("rollback: endpoint_delete {} failed: {de}", ep.id);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn plumb_and_wait(
+    s: &Settings,
+    a: &AttachArgs,
+    c: &plumb::Resolved,
+    client: &WsClient,
+    url: &str,
+    ep: &ovs_controller::api::Endpoint,
+) -> anyhow::Result<String> {
+    let mut ext = BTreeMap::new();
+    ext.insert("iface-id".to_string(), ep.id.clone());
+    ext.insert("attached-mac".to_string(), ep.mac.clone());
+    let ip: IpCidr = ep
+        .ip
+        .parse()
+        .context("controller returned a bad endpoint address")?;
+    let mut gateway = ep.gateway.as_deref().map(parse::gateway).transpose()?;
+    if let Some(gw) = gateway {
+        let existing = c
+            .netns
+            .run(move |h| async move { ovs_docker::link::default_route(&h, gw.is_ipv6()).await })
+            .await?;
+        if existing.is_some() {
+            eprintln!("container already has a default route; not adding one via {gw}");
+            gateway = None;
+        }
+    }
+    let spec = PortSpec {
+        bridge: a.bridge.clone(),
+        interface: ep.interface.clone(),
+        ip: Some(ip),
+        gateway,
+        mac: Some(parse::mac(&ep.mac)?),
+        mtu: Some(u32::from(ep.mtu)),
+        extra_external_ids: ext,
+    };
+    let added = plumb::add_port(s, &spec, c).await?;
+    eprintln!(
+        "port {} plumbed (ofport {:?}); waiting for the controller",
+        added.port, added.ofport
+    );
+
+    match wait_reachable(client, url, &ep.id, Duration::from_secs(a.timeout)).await {
+        Ok(()) => Ok(added.port),
+        Err(e) => {
+            let ovs = Ovs::connect(&s.db).await?;
+            let m = Matcher::new(&c.label, false).await;
+            for p in plumb::find_ports(&ovs, &m, Some(&ep.interface)).await? {
+                if let Err(re) = plumb::remove_port(s, &ovs, &p).await {
+                    eprintln!("rollback: removing port {} failed: {re}", p.name);
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
+async fn wait_reachable(
+    client: &WsClient,
+    url: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        let st = client
+            .endpoint_get(id.to_string())
+            .await
+            .map_err(|e| rpc_err(url, "endpoint_get", e))?;
+        let now = format!(
+            "bound={} ofport={} reachable={} pending=[{}]",
+            st.bound,
+            st.ofport
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into()),
+            st.reachable,
+            st.pending_hosts.join(",")
+        );
+        if now != last {
+            eprintln!("[{:>5.1}s] {now}", start.elapsed().as_secs_f64());
+            last = now;
+        }
+        if st.reachable {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::NotReachable {
+                id: id.to_string(),
+                secs: timeout.as_secs(),
+                bound: st.bound,
+                pending: st.pending_hosts.join(","),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `detach`.
+pub async fn detach(s: &Settings, a: DetachArgs) -> anyhow::Result<()> {
+    let ovs = Ovs::connect(&s.db).await?;
+    let host = host_name(&ovs, a.host.clone()).await?;
+    let client = controller(&a.controller).await?;
+    let url = a.controller.clone();
+    let m = Matcher::new(&a.container, true).await;
+    let mut removed = 0usize;
+    for p in plumb::find_ports(&ovs, &m, None).await? {
+        let Some(id) = p.external_ids.get("iface-id").cloned() else {
+            continue;
+        };
+        let network = match client.endpoint_get(id.clone()).await {
+            Ok(st) => Some(st.endpoint.network),
+            Err(ClientError::Call(obj)) if obj.code() == codes::NOT_FOUND => None,
+            Err(e) => return Err(rpc_err(&url, "endpoint_get", e).into()),
+        };
+        if a.network.is_some() && network.is_some() && network != a.network {
+            continue;
+        }
+        plumb::remove_port(s, &ovs, &p).await?;
+        if network.is_some() {
+            client
+                .endpoint_delete(id.clone())
+                .await
+                .map_err(|e| rpc_err(&url, "endpoint_delete", e))?;
+        }
+        eprintln!(
+            "detached {} (port {}, endpoint {id})",
+            p.container_iface(),
+            p.name
+        );
+        removed += 1;
+    }
+    // Endpoints the controller holds for this container on this host without a port
+    // (e.g. left by a crashed attach).
+    let filter = EndpointFilter {
+        network: a.network.clone(),
+        host: Some(host),
+    };
+    for ep in client
+        .endpoint_list(filter)
+        .await
+        .map_err(|e| rpc_err(&url, "endpoint_list", e))?
+    {
+        if m.matches(&ep.container) {
+            client
+                .endpoint_delete(ep.id.clone())
+                .await
+                .map_err(|e| rpc_err(&url, "endpoint_delete", e))?;
+            eprintln!("deleted endpoint {} without a port", ep.id);
+            removed += 1;
+        }
+    }
+    if removed == 0 {
+        anyhow::bail!(
+            "container {} has no controller-managed attachment on this host",
+            a.container
+        );
+    }
+    Ok(())
+}

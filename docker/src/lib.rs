@@ -1,0 +1,23 @@
+//! `ovs-docker-rs`: attach containers to Open vSwitch, in-process (rtnetlink, setns, ethtool
+//! ioctl, OVSDB, Docker Engine API), as a drop-in for `/usr/bin/ovs-docker` plus
+//! controller-backed `attach`/`detach`/`list`.
+//!
+//! * [`plumb`]: the drop-in commands, all-or-nothing through [`undo`] and [`lock`].
+//! * [`ovs`]: the OVSDB rows, via the project's `ovsdb-client`.
+//! * [`netns`], [`link`], [`ethtool`]: namespaces, rtnetlink operations, the offload ioctl.
+//! * [`docker`]: container name/ID → PID through the Docker Engine API.
+//! * [`parse`]: argument validation.
+//! * [`error`]: one typed error per failure.
+
+pub mod docker;
+pub mod error;
+pub mod ethtool;
+pub mod link;
+pub mod lock;
+pub mod netns;
+pub mod ovs;
+pub mod parse;
+pub mod plumb;
+pub mod undo;
+
+pub use error::{Error, Result};

@@ -1,0 +1,290 @@
+//! Small, typed rtnetlink operations used to plumb a container interface.
+//!
+//! Contract: every function takes an rtnetlink [`Handle`] bound to one namespace (the host's,
+//! or a container's via [`crate::netns::Netns::run`]) and performs exactly one kernel request
+//! (or one dump); failures come back as [`Error::Netlink`] naming the operation. Nothing here
+//! shells out to `ip`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::RawFd;
+
+use futures::TryStreamExt;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
+use rtnetlink::{Handle, IpVersion};
+
+use crate::error::{netlink_errno, Error, Result};
+
+/// One link as seen by a dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// ifindex.
+    pub index: u32,
+    /// Interface name.
+    pub name: String,
+    /// MTU.
+    pub mtu: Option<u32>,
+    /// MAC address.
+    pub mac: Option<[u8; 6]>,
+    /// Administratively up.
+    pub up: bool,
+}
+
+/// One interface address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addr {
+    /// ifindex of the interface carrying the address.
+    pub index: u32,
+    /// The address.
+    pub ip: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+fn link_info(m: &LinkMessage) -> LinkInfo {
+    let mut li = LinkInfo {
+        index: m.header.index,
+        name: String::new(),
+        mtu: None,
+        mac: None,
+        up: m.header.flags.contains(&LinkFlag::Up),
+    };
+    for a in &m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => li.name = n.clone(),
+            LinkAttribute::Mtu(m) => li.mtu = Some(*m),
+            LinkAttribute::Address(b) if b.len() == 6 => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(b);
+                li.mac = Some(mac);
+            }
+            _ => {}
+        }
+    }
+    li
+}
+
+/// Looks a link up by name; `Ok(None)` if there is none.
+pub async fn by_name(handle: &Handle, name: &str) -> Result<Option<LinkInfo>> {
+    let mut s = handle.link().get().match_name(name.to_string()).execute();
+    match s.try_next().await {
+        Ok(Some(m)) => Ok(Some(link_info(&m))),
+        Ok(None) => Ok(None),
+        Err(e) if netlink_errno(&e) == Some(nix::libc::ENODEV) => Ok(None),
+        Err(e) => Err(Error::netlink(format!("get link {name}"), e)),
+    }
+}
+
+/// Looks a link up by name and fails if it does not exist.
+pub async fn require(handle: &Handle, name: &str) -> Result<LinkInfo> {
+    by_name(handle, name).await?.ok_or_else(|| {
+        Error::netlink(
+            format!("get link {name}"),
+            rtnetlink::Error::NamespaceError(format!("no interface named {name}")),
+        )
+    })
+}
+
+/// All links of the namespace.
+pub async fn list(handle: &Handle) -> Result<Vec<LinkInfo>> {
+    let msgs: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| Error::netlink("dump links", e))?;
+    Ok(msgs.iter().map(link_info).collect())
+}
+
+/// Creates a veth pair `host` <-> `peer` in this namespace (both ends down except as the
+/// kernel decides; call [`set_up`] explicitly).
+pub async fn create_veth(handle: &Handle, host: &str, peer: &str) -> Result<()> {
+    handle
+        .link()
+        .add()
+        .veth(host.to_string(), peer.to_string())
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("create veth {host}/{peer}"), e))
+}
+
+/// Deletes a link by index (deleting either end of a veth deletes both).
+pub async fn delete(handle: &Handle, index: u32) -> Result<()> {
+    handle
+        .link()
+        .del(index)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("delete link {index}"), e))
+}
+
+/// Deletes a link by name; `Ok(false)` if it did not exist.
+pub async fn delete_by_name(handle: &Handle, name: &str) -> Result<bool> {
+    match by_name(handle, name).await? {
+        Some(l) => match delete(handle, l.index).await {
+            Ok(()) => Ok(true),
+            Err(Error::Netlink { source, .. })
+                if netlink_errno(&source) == Some(nix::libc::ENODEV) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        },
+        None => Ok(false),
+    }
+}
+
+/// Moves a link into the namespace referred to by `netns_fd`.
+pub async fn move_to_netns(handle: &Handle, index: u32, netns_fd: RawFd) -> Result<()> {
+    handle
+        .link()
+        .set(index)
+        .setns_by_fd(netns_fd)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("move link {index} to netns"), e))
+}
+
+/// Renames a (down) link.
+pub async fn rename(handle: &Handle, index: u32, name: &str) -> Result<()> {
+    handle
+        .link()
+        .set(index)
+        .name(name.to_string())
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("rename link {index} to {name}"), e))
+}
+
+/// Sets the MTU.
+pub async fn set_mtu(handle: &Handle, index: u32, mtu: u32) -> Result<()> {
+    handle
+        .link()
+        .set(index)
+        .mtu(mtu)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("set mtu {mtu} on link {index}"), e))
+}
+
+/// Sets the MAC address.
+pub async fn set_mac(handle: &Handle, index: u32, mac: [u8; 6]) -> Result<()> {
+    handle
+        .link()
+        .set(index)
+        .address(mac.to_vec())
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("set mac on link {index}"), e))
+}
+
+/// Sets the link administratively up.
+pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
+    handle
+        .link()
+        .set(index)
+        .up()
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("set link {index} up"), e))
+}
+
+/// All addresses of the namespace.
+pub async fn addresses(handle: &Handle) -> Result<Vec<Addr>> {
+    let msgs: Vec<_> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| Error::netlink("dump addresses", e))?;
+    let mut out = Vec::new();
+    for m in msgs {
+        // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on p2p links).
+        let local = m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Local(ip) => Some(*ip),
+            _ => None,
+        });
+        let addr = m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        });
+        if let Some(ip) = local.or(addr) {
+            out.push(Addr {
+                index: m.header.index,
+                ip,
+                prefix: m.header.prefix_len,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds `ip/prefix` on link `index`.
+pub async fn add_address(handle: &Handle, index: u32, ip: IpAddr, prefix: u8) -> Result<()> {
+    handle
+        .address()
+        .add(index, ip, prefix)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("add address {ip}/{prefix} on link {index}"), e))
+}
+
+/// The gateway of the main table's default route for `gw`'s family, if there is one.
+pub async fn default_route(handle: &Handle, v6: bool) -> Result<Option<Option<IpAddr>>> {
+    let ver = if v6 { IpVersion::V6 } else { IpVersion::V4 };
+    let routes: Vec<_> = handle
+        .route()
+        .get(ver)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| Error::netlink("dump routes", e))?;
+    for r in routes {
+        if r.header.destination_prefix_length == 0
+            && r.header.kind == RouteType::Unicast
+            && (r.header.table == RouteHeader::RT_TABLE_MAIN
+                || r.attributes.contains(&RouteAttribute::Table(u32::from(
+                    RouteHeader::RT_TABLE_MAIN,
+                ))))
+        {
+            let gw = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Gateway(RouteAddress::Inet(g)) => Some(IpAddr::V4(*g)),
+                RouteAttribute::Gateway(RouteAddress::Inet6(g)) => Some(IpAddr::V6(*g)),
+                _ => None,
+            });
+            return Ok(Some(gw));
+        }
+    }
+    Ok(None)
+}
+
+/// Adds `default via gw` to the main table (the kernel picks the output interface, like
+/// `ip route add default via GW`).
+pub async fn add_default_route(handle: &Handle, gw: IpAddr) -> Result<()> {
+    let r = match gw {
+        IpAddr::V4(g) => {
+            handle
+                .route()
+                .add()
+                .v4()
+                .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
+                .gateway(g)
+                .execute()
+                .await
+        }
+        IpAddr::V6(g) => {
+            handle
+                .route()
+                .add()
+                .v6()
+                .destination_prefix(Ipv6Addr::UNSPECIFIED, 0)
+                .gateway(g)
+                .execute()
+                .await
+        }
+    };
+    r.map_err(|e| Error::netlink(format!("add default route via {gw}"), e))
+}

@@ -1,0 +1,208 @@
+//! Parsing and validating command-line values: interface names, `ADDR[/len]`, MACs, MTUs,
+//! VLAN tags.
+//!
+//! Contract: pure functions; each rejection is an [`Error`] naming the argument and the reason.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Linux `IFNAMSIZ - 1`.
+pub const MAX_IFNAME: usize = 15;
+
+/// Checks a Linux interface name the way the kernel's `dev_valid_name` does.
+pub fn interface_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidInterfaceName {
+            name: name.into(),
+            reason: "empty",
+        });
+    }
+    if name.len() > MAX_IFNAME {
+        return Err(Error::InterfaceNameTooLong {
+            name: name.into(),
+            len: name.len(),
+        });
+    }
+    if name == "." || name == ".." {
+        return Err(Error::InvalidInterfaceName {
+            name: name.into(),
+            reason: "reserved name",
+        });
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::InvalidInterfaceName {
+            name: name.into(),
+            reason: "contains '/', ':' or whitespace",
+        });
+    }
+    Ok(())
+}
+
+/// An address with prefix length, `ADDR[/len]` (no `/len` means a host address, like `ip addr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpCidr {
+    /// The address.
+    pub ip: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl FromStr for IpCidr {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |r: &str| Error::invalid("address", s, r);
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let ip: IpAddr = a.parse().map_err(|_| bad("not an IPv4 or IPv6 address"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or_else(|| bad("bad prefix length"))?,
+            None => max,
+        };
+        Ok(IpCidr { ip, prefix })
+    }
+}
+
+impl fmt::Display for IpCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.ip, self.prefix)
+    }
+}
+
+/// Parses a gateway address.
+pub fn gateway(s: &str) -> Result<IpAddr> {
+    s.parse()
+        .map_err(|_| Error::invalid("gateway", s, "not an IPv4 or IPv6 address"))
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (also `-` separated); rejects multicast and all-zero MACs.
+pub fn mac(s: &str) -> Result<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    let bad = |r: &str| Error::invalid("MAC address", s, r);
+    if parts.len() != 6 {
+        return Err(bad("expected six hex octets like a2:c3:0d:49:7f:f8"));
+    }
+    let mut m = [0u8; 6];
+    for (o, p) in m.iter_mut().zip(parts) {
+        if p.is_empty() || p.len() > 2 {
+            return Err(bad("expected six hex octets like a2:c3:0d:49:7f:f8"));
+        }
+        *o = u8::from_str_radix(p, 16).map_err(|_| bad("not hexadecimal"))?;
+    }
+    if m[0] & 1 == 1 {
+        return Err(bad("multicast bit set"));
+    }
+    if m == [0; 6] {
+        return Err(bad("all zero"));
+    }
+    Ok(m)
+}
+
+/// Formats a MAC as lowercase `aa:bb:cc:dd:ee:ff`.
+pub fn fmt_mac(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Parses an MTU (68..=65535, the IPv4 minimum up to the netlink maximum).
+pub fn mtu(s: &str) -> Result<u32> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|m| (68..=65535).contains(m))
+        .ok_or_else(|| Error::invalid("MTU", s, "expected an integer from 68 to 65535"))
+}
+
+/// Parses a VLAN tag (0..=4095, the range of the Port `tag` column).
+pub fn vlan(s: &str) -> Result<u16> {
+    s.parse::<u16>()
+        .ok()
+        .filter(|v| *v <= 4095)
+        .ok_or_else(|| Error::invalid("VLAN", s, "expected 0..4095"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn interface_names() {
+        assert!(interface_name("eth1").is_ok());
+        assert!(interface_name("a23456789012345").is_ok());
+        assert!(matches!(
+            interface_name("a234567890123456"),
+            Err(Error::InterfaceNameTooLong { len: 16, .. })
+        ));
+        assert!(matches!(
+            interface_name(""),
+            Err(Error::InvalidInterfaceName { .. })
+        ));
+        assert!(matches!(
+            interface_name("a/b"),
+            Err(Error::InvalidInterfaceName { .. })
+        ));
+        assert!(matches!(
+            interface_name("a b"),
+            Err(Error::InvalidInterfaceName { .. })
+        ));
+        assert!(matches!(
+            interface_name(".."),
+            Err(Error::InvalidInterfaceName { .. })
+        ));
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(
+            "10.0.0.2/24".parse::<IpCidr>().unwrap().to_string(),
+            "10.0.0.2/24"
+        );
+        assert_eq!("10.0.0.2".parse::<IpCidr>().unwrap().prefix, 32);
+        assert_eq!("fd00::2".parse::<IpCidr>().unwrap().prefix, 128);
+        assert_eq!("fd00::2/64".parse::<IpCidr>().unwrap().prefix, 64);
+        assert!("10.0.0.2/33".parse::<IpCidr>().is_err());
+        assert!("10.0.0/24".parse::<IpCidr>().is_err());
+        assert!("10.0.0.2/".parse::<IpCidr>().is_err());
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(
+            mac("a2:c3:0d:49:7f:f8").unwrap(),
+            [0xa2, 0xc3, 0x0d, 0x49, 0x7f, 0xf8]
+        );
+        assert_eq!(
+            fmt_mac(&mac("A2-C3-0D-49-7F-F8").unwrap()),
+            "a2:c3:0d:49:7f:f8"
+        );
+        assert!(mac("a2:c3:0d:49:7f").is_err());
+        assert!(mac("a2:c3:0d:49:7f:zz").is_err());
+        assert!(mac("01:00:5e:00:00:01").is_err());
+        assert!(mac("00:00:00:00:00:00").is_err());
+        assert!(mac("a2:c3:0d:49:7f:f8a").is_err());
+    }
+
+    #[test]
+    fn mtus_and_vlans() {
+        assert_eq!(mtu("1450").unwrap(), 1450);
+        assert!(mtu("67").is_err());
+        assert!(mtu("x").is_err());
+        assert_eq!(vlan("4095").unwrap(), 4095);
+        assert!(vlan("4096").is_err());
+        assert!(vlan("-1").is_err());
+    }
+}
