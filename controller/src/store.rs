@@ -104,9 +104,7 @@ impl MemStore {
     pub fn new() -> MemStore {
         MemStore::default()
     }
-    fn lock(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<(Kind, String), Vec<u8>>>, StoreError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, MemMap>, StoreError> {
         self.data
             .lock()
             .map_err(|_| StoreError::Db("poisoned lock".into()))
