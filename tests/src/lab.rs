@@ -881,7 +881,13 @@ impl Lab {
 
     /// Spawns `cmd` (build it with [`Lab::controller_command`] so it runs in the controller
     /// namespace); the process is recorded in the state file and killed on drop. Returns its pid.
-    pub fn spawn_in_controller_ns(&self, mut cmd: Command) -> Result<u32> {
+    pub fn spawn_in_controller_ns(&self, cmd: Command) -> Result<u32> {
+        self.spawn_tracked(cmd)
+    }
+
+    /// Spawns any command (e.g. `host.command(..)`), records it in the state file and
+    /// kills it on drop. Returns its pid.
+    pub fn spawn_tracked(&self, mut cmd: Command) -> Result<u32> {
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot spawn `{}`", sys::describe(&cmd)))?;
@@ -899,7 +905,8 @@ impl Lab {
         Ok(pid)
     }
 
-    /// Stops a process started with [`Lab::spawn_in_controller_ns`] (SIGTERM, then SIGKILL).
+    /// Stops a process started with [`Lab::spawn_tracked`] or [`Lab::spawn_in_controller_ns`]
+    /// (SIGTERM, then SIGKILL after 3 s).
     pub fn stop_process(&self, pid: u32) -> Result<()> {
         let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
         let i = children

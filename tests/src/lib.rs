@@ -5,6 +5,25 @@
 //! Contract: a [`Lab`] owns everything it creates (named from a unique per-run prefix),
 //! records it in a state file, and removes it on drop or, if its process died, at the
 //! next [`cleanup_stale`]. See `topologies/` for example files and `ovs-lab --help`.
+//!
+//! ```no_run
+//! use ovs_lab::{Lab, LabOptions, Topology};
+//! # fn main() -> anyhow::Result<()> {
+//! let topo = Topology::load("topologies/two-hosts.toml")?;
+//! // Plain wiring (br-ex in NORMAL mode); use LabOptions::unwired() for controller tests.
+//! let lab = Lab::up(&topo, &LabOptions::plain())?;
+//! let h1 = lab.host("h1").expect("h1");
+//! println!("{} {} {}", h1.db_sock(), h1.ovsdb_tcp(), h1.mgmt("br-ex"));
+//! let flows = h1.dump_flows("br-ex")?;
+//! // A controller runs in its own namespace at lab.controller_ip() (192.0.2.254):
+//! let mut ctl = lab.controller_command("sleep");
+//! ctl.arg("60");
+//! let _pid = lab.spawn_in_controller_ns(ctl)?; // killed on drop
+//! let m = lab.pingall();
+//! m.print();
+//! assert!(m.all_as_expected(), "{m}\n{flows:?}");
+//! # Ok(()) }
+//! ```
 
 mod lab;
 mod matrix;

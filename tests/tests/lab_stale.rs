@@ -158,3 +158,22 @@ fn detached_up_survives_cleanup_until_down() {
     assert!(netns_of(&prefix).is_empty(), "{:?}", netns_of(&prefix));
     assert!(!Path::new(RUN_ROOT).join(&prefix).exists());
 }
+
+#[test]
+fn foreground_up_tears_down_on_sigterm() {
+    let (mut child, prefix, _) =
+        spawn_until(&["up", &topo_path("two-hosts.toml"), "--foreground"], |l| {
+            l.starts_with("ready")
+        });
+    assert!(!netns_of(&prefix).is_empty());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(netns_of(&prefix).is_empty(), "{:?}", netns_of(&prefix));
+    assert!(!Path::new(RUN_ROOT).join(&prefix).exists());
+    assert!(!Path::new(&format!("/run/ovs-lab/{prefix}.json")).exists());
+}

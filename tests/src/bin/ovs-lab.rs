@@ -2,11 +2,13 @@
 //! tear runs down, or validate a topology file. Exit status: 0 success, 1 unexpected
 //! pingall result or error.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use nix::sys::signal::{SigSet, Signal};
 use ovs_lab::{Lab, LabOptions, Topology, Wiring};
 
 #[derive(Debug, Parser)]
@@ -28,7 +30,8 @@ enum Cmd {
         /// How containers are connected.
         #[arg(long, default_value = "plain")]
         wiring: Wiring,
-        /// Stay in the foreground owning the run (it becomes stale when this process dies).
+        /// Stay in the foreground owning the run until SIGINT/SIGTERM, then tear it down
+        /// (if killed harder, the run is stale and the next `Lab::up` removes it).
         #[arg(long)]
         foreground: bool,
     },
@@ -92,10 +95,23 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let lab = Lab::up(&t, &opts(wiring))?;
             print_summary(&lab);
             if foreground {
-                println!("ready (foreground; owner pid {})", std::process::id());
-                loop {
-                    std::thread::park();
+                // Block the signals only now: children started earlier (the OVS daemons)
+                // must not inherit a mask that ignores SIGTERM.
+                let mut set = SigSet::empty();
+                for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+                    set.add(sig);
                 }
+                set.thread_block()?;
+                println!(
+                    "ready (foreground; owner pid {}; Ctrl-C or SIGTERM tears down)",
+                    std::process::id()
+                );
+                let sig = set.wait()?;
+                set.thread_unblock()?;
+                // stdout may be gone by now (a closed pipe): never panic before teardown.
+                let _ = writeln!(std::io::stdout(), "{sig}: tearing down {}", lab.prefix());
+                drop(lab);
+                return Ok(ExitCode::SUCCESS);
             }
             let prefix = lab.detach()?;
             println!("up: run {prefix} left running; remove it with `ovs-lab down`");
