@@ -559,3 +559,33 @@ async fn passive_listener_with_attached_replica() {
     s.kill();
     tokio::time::timeout(Duration::from_secs(10), rc.wait_closed()).await.unwrap();
 }
+
+#[tokio::test]
+async fn forced_reconnect_without_restart_keeps_replica_exact() {
+    need_server!();
+    let s = Server::start();
+    s.vsctl_ok(&["add-br", "bra"]);
+    let rc = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), fast_reconnect());
+    let mut ev = rc.subscribe();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    while ev.try_recv().is_ok() {}
+    // Make the server drop every connection, then change things right away.
+    s.appctl(&["ovsdb-server/reconnect"]);
+    s.vsctl_ok(&["add-br", "brb", "--", "del-br", "bra"]);
+    tokio::time::timeout(Duration::from_secs(20), rc.wait_synced_n(2)).await.unwrap();
+    let mut seen = vec![];
+    while let Ok(c) = ev.try_recv() {
+        seen.push((c.kind, c.new.or(c.old).unwrap()["name"].as_str().unwrap().to_string()));
+    }
+    // Whether the change raced the reconnect or not, the events describe it exactly once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(c) = ev.try_recv() {
+        seen.push((c.kind, c.new.or(c.old).unwrap()["name"].as_str().unwrap().to_string()));
+    }
+    assert!(seen.contains(&(ChangeKind::Insert, "brb".into())), "{seen:?}");
+    assert!(seen.contains(&(ChangeKind::Delete, "bra".into())), "{seen:?}");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let r = rc.replica();
+    assert_eq!(r.len("Bridge"), 1);
+    assert_eq!(r.find_by("Bridge", "name", "brb").len(), 1);
+}
