@@ -38,6 +38,57 @@
 //! # Ok(()) }
 //! ```
 
+//! # Following a database: replica + change events + reconnect
+//!
+//! ```no_run
+//! use ovsdb_client::{vswitch::{self, TypedRow}, ChangeKind, MonitorRequest, ReconnectOptions, ReconnectingClient};
+//! use std::collections::BTreeMap;
+//!
+//! # async fn demo() {
+//! let tables: BTreeMap<String, MonitorRequest> = [
+//!     ("Interface".to_string(), MonitorRequest::columns(&["name", "ofport", "external_ids"])),
+//! ].into();
+//! let rc = ReconnectingClient::start("tcp:127.0.0.1:6640", vswitch::DB, tables, ReconnectOptions::default());
+//! let mut events = rc.subscribe();
+//! rc.wait_synced().await;
+//! for ifc in vswitch::Interface::all(&rc.replica()) {
+//!     println!("{} ofport={:?} {:?}", ifc.name, ifc.ofport, ifc.external_ids);
+//! }
+//! while let Ok(ch) = events.recv().await {
+//!     if ch.kind != ChangeKind::Delete {
+//!         let ifc = vswitch::Interface::from_row(ch.uuid, ch.new.as_ref().unwrap());
+//!         println!("{:?} {} ofport={:?}", ch.kind, ifc.name, ifc.ofport);
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! # Passive mode (`ovs-vsctl set-manager tcp:CONTROLLER:6640`)
+//!
+//! ```no_run
+//! use ovsdb_client::{Listener, MonitorRequest, ReconnectingClient};
+//! # async fn demo() -> Result<(), ovsdb_client::Error> {
+//! let listener = Listener::bind("ptcp:6640").await?;
+//! loop {
+//!     let client = listener.accept().await?;            // one per ovsdb-server
+//!     let tables = [("Interface".to_string(), MonitorRequest::all())].into();
+//!     let host = ReconnectingClient::attach(client, "Open_vSwitch", tables);
+//!     tokio::spawn(async move { host.wait_synced().await; /* ... */ host.wait_closed().await });
+//! }
+//! # }
+//! ```
+//!
+//! # Notes
+//!
+//! * The background task always answers the server's `echo` requests and,
+//!   by default, probes the server after 5 s of silence (disconnecting after
+//!   another 5 s without data), see [`ClientOptions`].
+//! * Monitor updates are delivered in order on an unbounded channel; the
+//!   [`ReconnectingClient`] change broadcast holds 4096 events — a lagging
+//!   subscriber should re-read [`ReconnectingClient::replica`].
+//! * Locks are not re-acquired automatically after a reconnect.
+//! * `ssl:` remotes parse ([`Remote::Ssl`]) but are not implemented yet.
+
 pub mod client;
 pub mod datum;
 pub mod error;
