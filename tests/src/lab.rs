@@ -67,8 +67,7 @@ pub struct LabOptions {
     pub verbose: bool,
     /// Keep the run directory on teardown (also enabled by `OVS_LAB_KEEP`).
     pub keep: bool,
-    /// Create the topology's container namespaces during `up` (default true via
-    /// [`LabOptions::plain`] / [`LabOptions::unwired`]).
+    /// Do not create the topology's container namespaces during `up`.
     pub skip_containers: bool,
 }
 
@@ -300,27 +299,22 @@ impl Host {
     }
 }
 
-/// Strips `duration=`, `n_packets=`, `n_bytes=`, `idle_age=`, `hard_age=` from a flow line.
+/// Strips `duration=`, `n_packets=`, `n_bytes=`, `idle_age=`, `hard_age=` from a flow line
+/// of `ovs-ofctl dump-flows`, keeping OVS's own format otherwise
+/// (`cookie=0x42, table=3, priority=7,ip actions=drop`).
 pub fn normalize_flow(line: &str) -> String {
+    const STATS: [&str; 5] = [
+        "duration=",
+        "n_packets=",
+        "n_bytes=",
+        "idle_age=",
+        "hard_age=",
+    ];
     line.trim()
         .split(", ")
-        .flat_map(|part| part.split(' '))
-        .filter(|tok| {
-            ![
-                "duration=",
-                "n_packets=",
-                "n_bytes=",
-                "idle_age=",
-                "hard_age=",
-            ]
-            .iter()
-            .any(|p| tok.starts_with(p))
-        })
+        .filter(|seg| !STATS.iter().any(|p| seg.starts_with(p)))
         .collect::<Vec<_>>()
-        .join(" ")
-        .replace(", ", " ")
-        .trim_end_matches(',')
-        .to_string()
+        .join(", ")
 }
 
 /// A container: a network namespace on a host.
@@ -362,6 +356,11 @@ impl Container {
         c.args(rest);
         let out = run(&mut c).with_context(|| format!("in container {}", self.name))?;
         Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    }
+
+    /// `/run/netns/<netns>` (for `ovs-docker-rs --netns` and the like).
+    pub fn netns_path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.netns)
     }
 
     /// MAC address of the container's `eth0` (None if it has none yet).
@@ -1083,4 +1082,32 @@ fn ethtool_tx_off(ns: &str, dev: &str) -> Result<()> {
         &["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"],
     )
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_flow_strips_stats_only() {
+        let l = " cookie=0x42, duration=0.031s, table=3, n_packets=0, n_bytes=0, idle_age=4, priority=7,ip,nw_dst=10.0.0.1 actions=drop";
+        assert_eq!(
+            normalize_flow(l),
+            "cookie=0x42, table=3, priority=7,ip,nw_dst=10.0.0.1 actions=drop"
+        );
+        assert_eq!(
+            normalize_flow(" priority=0 actions=NORMAL"),
+            "priority=0 actions=NORMAL"
+        );
+    }
+
+    #[test]
+    fn wiring_parses() {
+        assert_eq!("plain".parse::<Wiring>().ok(), Some(Wiring::Plain));
+        assert_eq!(
+            "controller".parse::<Wiring>().ok(),
+            Some(Wiring::Controller)
+        );
+        assert!("other".parse::<Wiring>().is_err());
+    }
 }

@@ -176,3 +176,42 @@ fn cleanup_stale_never_touches_a_live_run() {
     let e = lab.wire(ovs_lab::Wiring::Controller).unwrap_err();
     assert!(e.to_string().contains("todo"), "{e}");
 }
+
+#[test]
+fn geneve_network_plain() {
+    let t = Topology::parse(
+        r#"name = "geneve"
+underlay = "198.51.100.0/24"
+[[hosts]]
+name = "a"
+[[hosts]]
+name = "b"
+[[networks]]
+name = "g"
+vni = 4242
+subnet = "10.250.0.0/16"
+tunnel = "geneve"
+[[containers]]
+name = "x"
+host = "a"
+network = "g"
+[[containers]]
+name = "y"
+host = "b"
+network = "g"
+"#,
+        "inline-geneve",
+    )
+    .unwrap();
+    let lab = Lab::up(&t, &LabOptions::plain()).unwrap();
+    assert_eq!(lab.controller_ip().to_string(), "198.51.100.254");
+    let m = lab.pingall();
+    assert!(m.all_as_expected(), "{m}");
+    assert_eq!(m.reached_count(), 2, "{m}");
+    let mtu = lab
+        .container("x")
+        .unwrap()
+        .run(&["cat", "/sys/class/net/eth0/mtu"])
+        .unwrap();
+    assert_eq!(mtu, "1442");
+}
