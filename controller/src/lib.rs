@@ -7,5 +7,6 @@
 pub mod api;
 pub mod ipam;
 pub mod model;
+pub mod ofconv;
 pub mod plan;
 pub mod store;

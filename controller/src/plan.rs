@@ -654,15 +654,28 @@ pub fn diff_plans(
     out
 }
 
+/// Fixtures shared by unit tests of this crate.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
+    /// Every flow of every host of the test world.
+    pub fn world_flows() -> Vec<super::Flow> {
+        let (s, o) = super::tests::world();
+        ["h1", "h2", "h3"]
+            .iter()
+            .flat_map(|h| super::plan_flows(&s, &o, h))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::model::{Host, Network};
 
     /// h1, h2, h3; networks blue (vxlan, VNI 100) and red (gre, VNI 200) with
     /// the SAME subnet. blue: a@h1, b@h2; red: c@h1, d@h3.
-    fn world() -> (DesiredState, Observed) {
+    pub(crate) fn world() -> (DesiredState, Observed) {
         let mut s = DesiredState::default();
         for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
             let ip = format!("192.0.2.{}", i + 1);
