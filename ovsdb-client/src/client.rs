@@ -378,6 +378,45 @@ impl Client {
         self.monitor_v1(db, reqs).await
     }
 
+    /// `monitor_cond_change`: replace the `where` conditions per table of a
+    /// monitor_cond / monitor_cond_since monitor (ovsdb-server does not
+    /// support changing columns). The monitor keeps its update channel; on
+    /// success its id changes to a fresh one.
+    pub async fn monitor_cond_change(
+        &self,
+        monitor: &mut Monitor,
+        conditions: &BTreeMap<String, Vec<crate::ops::Condition>>,
+    ) -> Result<(), Error> {
+        let reqs: Json = conditions
+            .iter()
+            .map(|(t, c)| {
+                (t.clone(), json!([{"where": c.iter().map(crate::ops::Condition::to_json).collect::<Vec<_>>()}]))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        let new_id = format!("m{}", self.alloc_id());
+        {
+            let mut m = lock_mutex(&self.shared.monitors);
+            if let Some(tx) = m.get(&monitor.id).cloned() {
+                m.insert(new_id.clone(), tx);
+            }
+        }
+        let r = self
+            .request("monitor_cond_change", json!([monitor.id, new_id, reqs]))
+            .await;
+        match r {
+            Ok(_) => {
+                self.drop_monitor(&monitor.id);
+                monitor.id = new_id;
+                Ok(())
+            }
+            Err(e) => {
+                self.drop_monitor(&new_id);
+                Err(e)
+            }
+        }
+    }
+
     /// `monitor_cancel`.
     pub async fn monitor_cancel(&self, id: &str) -> Result<(), Error> {
         let r = self.request("monitor_cancel", json!([id])).await;

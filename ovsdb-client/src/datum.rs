@@ -289,6 +289,30 @@ impl Value {
         }
     }
 
+    /// Convert integer atoms to reals where the schema type says `real`
+    /// (the server prints `1.0` as `1`, which parses as an integer).
+    pub fn coerce(&mut self, ty: &crate::schema::ColumnType) {
+        use crate::schema::AtomicType;
+        let fix = |a: &mut Atom, t: AtomicType| {
+            if let (Atom::Integer(i), AtomicType::Real) = (&*a, t) {
+                *a = Atom::Real(*i as f64);
+            }
+        };
+        let vt = ty.value.as_ref().map(|v| v.atomic);
+        match self {
+            Value::Atom(a) => fix(a, ty.key.atomic),
+            Value::Set(s) => s.iter_mut().for_each(|a| fix(a, ty.key.atomic)),
+            Value::Map(m) => {
+                for (k, v) in m.iter_mut() {
+                    fix(k, ty.key.atomic);
+                    if let Some(vt) = vt {
+                        fix(v, vt);
+                    }
+                }
+            }
+        }
+    }
+
     pub fn to_json(&self) -> Json {
         match self {
             Value::Atom(a) => a.to_json(),

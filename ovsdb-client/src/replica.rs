@@ -156,7 +156,38 @@ impl Replica {
         out
     }
 
+    fn coerce_row(&self, tname: &str, row: &mut Row) {
+        if let Some(ts) = self.schema.as_ref().and_then(|s| s.table(tname)) {
+            for (k, v) in row.iter_mut() {
+                if let Some(c) = ts.column(k) {
+                    v.coerce(&c.column_type);
+                }
+            }
+        }
+    }
+
     fn apply_row(&mut self, tname: &str, uuid: Uuid, ru: &RowUpdate) -> Option<RowChange> {
+        let coerced;
+        let ru = if self.schema.is_some() {
+            let mut c = ru.clone();
+            match &mut c {
+                RowUpdate::V1 { old, new } => {
+                    for r in [old, new].into_iter().flatten() {
+                        self.coerce_row(tname, r);
+                    }
+                }
+                RowUpdate::Initial(r) | RowUpdate::Insert(r) | RowUpdate::Modify(r) => self.coerce_row(tname, r),
+                RowUpdate::Delete(r) => {
+                    if let Some(r) = r {
+                        self.coerce_row(tname, r);
+                    }
+                }
+            }
+            coerced = c;
+            &coerced
+        } else {
+            ru
+        };
         let filled;
         let ru = match ru {
             RowUpdate::Initial(r) | RowUpdate::Insert(r) if self.schema.is_some() => {

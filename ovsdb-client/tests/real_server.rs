@@ -589,3 +589,39 @@ async fn forced_reconnect_without_restart_keeps_replica_exact() {
     assert_eq!(r.len("Bridge"), 1);
     assert_eq!(r.find_by("Bridge", "name", "brb").len(), 1);
 }
+
+#[tokio::test]
+async fn monitor_cond_with_where_and_cond_change() {
+    need_server!();
+    let s = Server::start();
+    s.vsctl_ok(&["add-br", "b1", "--", "add-br", "b2"]);
+    let c = Client::connect(&s.unix_remote()).await.unwrap();
+    let only = |name: &str| -> std::collections::BTreeMap<String, MonitorRequest> {
+        [(
+            "Bridge".to_string(),
+            MonitorRequest { columns: Some(vec!["name".into()]), where_: Some(vec![Condition::eq("name", name)]), select: None },
+        )]
+        .into()
+    };
+    let mut m = c.monitor_cond(DB, &only("b1")).await.unwrap();
+    let names = |u: &TableUpdates| -> Vec<String> {
+        u.get("Bridge")
+            .map(|t| {
+                t.values()
+                    .filter_map(|r| match r {
+                        RowUpdate::Initial(r) | RowUpdate::Insert(r) => r["name"].as_str().map(str::to_string),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&m.initial), vec!["b1".to_string()]);
+    c.monitor_cond_change(&mut m, &[("Bridge".to_string(), vec![Condition::eq("name", "b2")])].into())
+        .await
+        .unwrap();
+    // The server sends b1 deleted and b2 as initial/insert in an update2.
+    let u = tokio::time::timeout(Duration::from_secs(5), m.updates.recv()).await.unwrap().unwrap();
+    assert_eq!(names(&u.updates), vec!["b2".to_string()]);
+    c.monitor_cancel(&m.id).await.unwrap();
+}

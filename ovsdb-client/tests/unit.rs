@@ -398,3 +398,18 @@ fn random_input_never_panics() {
         let _ = s.receive(&data, Instant::now());
     }
 }
+
+#[test]
+fn replica_coerces_reals_with_schema() {
+    let s = DatabaseSchema::from_json(&json!({"name": "T", "tables": {"A": {"columns": {
+        "r": {"type": "real"},
+        "m": {"type": {"key": "string", "value": "real", "min": 0, "max": "unlimited"}}
+    }}}}))
+    .unwrap();
+    let u = Uuid::new_v4();
+    let mut r = Replica::new(Some(s));
+    r.apply_update(&upd("update2", json!(["m", {"A": {u.to_string(): {"insert": {"r": 1, "m": ["map", [["a", 2]]]}}}}])));
+    let row = r.get("A", &u).unwrap();
+    assert_eq!(row["r"], Value::Atom(Atom::Real(1.0)));
+    assert_eq!(row["m"].as_map()[0].1, Atom::Real(2.0));
+}
