@@ -530,6 +530,7 @@ impl Lab {
             host_dirs: hosts.iter().map(|h| h.dir.clone()).collect(),
             netns,
             procs: Vec::new(),
+            daemons: Vec::new(),
             keep_dir: keep,
         };
         st.save()?;
@@ -599,8 +600,9 @@ impl Lab {
                 "host {} ({}): ovsdb-server, ovs-vswitchd, br-phy {}",
                 h.name, h.netns, h.underlay_ip
             ));
-            self.build_host(&h)
-                .with_context(|| format!("bringing up host {}", h.name))?;
+            let r = self.build_host(&h);
+            self.record_daemons(&h)?;
+            r.with_context(|| format!("bringing up host {}", h.name))?;
         }
         if !self.containers.is_empty() {
             self.progress(&format!("{} container namespaces", self.containers.len()));
@@ -609,6 +611,16 @@ impl Lab {
             }
         }
         Ok(())
+    }
+
+    fn record_daemons(&self, h: &Host) -> Result<()> {
+        let mut st = self.lock_state();
+        for pid in [h.ovsdb_pid(), h.vswitchd_pid()].into_iter().flatten() {
+            if let Some(start) = sys::start_time(pid) {
+                st.daemons.push(ProcRecord { pid, start });
+            }
+        }
+        st.save()
     }
 
     fn build_host(&self, h: &Host) -> Result<()> {

@@ -48,6 +48,9 @@ pub struct RunState {
     pub netns: Vec<String>,
     /// Extra processes (e.g. spawned in the controller namespace).
     pub procs: Vec<ProcRecord>,
+    /// OVS daemons as started by `up` (restarts are found through the pid files).
+    #[serde(default)]
+    pub daemons: Vec<ProcRecord>,
     /// Whether to keep the run directory on teardown.
     pub keep_dir: bool,
 }
@@ -92,6 +95,11 @@ impl RunState {
                         sys::terminate(pid, Duration::from_secs(3));
                     }
                 }
+            }
+        }
+        for p in &self.daemons {
+            if sys::same_process(p.pid, p.start) {
+                sys::terminate(p.pid, Duration::from_secs(3));
             }
         }
         for ns in &self.netns {

@@ -215,3 +215,51 @@ network = "g"
         .unwrap();
     assert_eq!(mtu, "1442");
 }
+
+/// The matrix is not a rubber stamp: breaking isolation on purpose shows up as `X!`.
+#[test]
+fn pingall_detects_an_isolation_leak() {
+    let t = Topology::parse(
+        r#"name = "leak"
+[[hosts]]
+name = "h1"
+[[networks]]
+name = "a"
+vni = 10
+subnet = "10.1.0.0/24"
+[[networks]]
+name = "b"
+vni = 20
+subnet = "10.1.0.0/24"
+[[containers]]
+name = "a1"
+host = "h1"
+network = "a"
+[[containers]]
+name = "b1"
+host = "h1"
+network = "b"
+ip = "10.1.0.3/24"
+"#,
+        "inline-leak",
+    )
+    .unwrap();
+    let lab = Lab::up(&t, &LabOptions::plain()).unwrap();
+    let m = lab.pingall();
+    assert!(m.all_as_expected(), "{m}");
+    assert_eq!(m.reached_count(), 0, "{m}");
+    // Put b1's port into network a's VLAN: a1 and b1 now share a segment.
+    lab.host("h1")
+        .unwrap()
+        .vsctl(&["set", "Port", "p-b1", "tag=1"])
+        .unwrap();
+    let m = lab.pingall();
+    m.print();
+    assert!(!m.all_as_expected(), "{m}");
+    let bad = m.unexpected();
+    assert!(
+        bad.contains(&("a1".to_string(), "b1".to_string(), true)),
+        "{m}"
+    );
+    assert!(m.to_string().contains("X!"), "{m}");
+}
