@@ -261,9 +261,9 @@ pub async fn default_route(handle: &Handle, v6: bool) -> Result<Option<Option<Ip
     Ok(None)
 }
 
-/// Adds `default via gw` to the main table (the kernel picks the output interface, like
-/// `ip route add default via GW`).
-pub async fn add_default_route(handle: &Handle, gw: IpAddr) -> Result<()> {
+/// Adds `default via gw dev <index>` to the main table. The route is bound to the new
+/// interface so that it disappears with it (a rollback must not leave it on another one).
+pub async fn add_default_route(handle: &Handle, gw: IpAddr, index: u32) -> Result<()> {
     let r = match gw {
         IpAddr::V4(g) => {
             handle
@@ -271,6 +271,7 @@ pub async fn add_default_route(handle: &Handle, gw: IpAddr) -> Result<()> {
                 .add()
                 .v4()
                 .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
+                .output_interface(index)
                 .gateway(g)
                 .execute()
                 .await
@@ -281,6 +282,7 @@ pub async fn add_default_route(handle: &Handle, gw: IpAddr) -> Result<()> {
                 .add()
                 .v6()
                 .destination_prefix(Ipv6Addr::UNSPECIFIED, 0)
+                .output_interface(index)
                 .gateway(g)
                 .execute()
                 .await

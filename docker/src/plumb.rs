@@ -142,8 +142,9 @@ pub struct Added {
 /// Adds a port: all or nothing.
 pub async fn add_port(s: &Settings, spec: &PortSpec, c: &Resolved) -> Result<Added> {
     parse::interface_name(&spec.interface)?;
-    let ovs = Ovs::connect(&s.db).await?;
+    // Lock first: a connection must not sit idle while other runs hold the lock.
     let _lock = HostLock::acquire().await?;
+    let ovs = Ovs::connect(&s.db).await?;
     preflight(&ovs, spec, c).await?;
 
     let mut undo = Undo::new();
@@ -283,7 +284,7 @@ async fn steps(
                 link::add_address(&h, l.index, ip.ip, ip.prefix).await?;
             }
             if let Some(gw) = gw {
-                link::add_default_route(&h, gw).await?;
+                link::add_default_route(&h, gw, l.index).await?;
             }
             let now = link::require(&h, &iface).await?;
             Ok(now.mac.map(|m| parse::fmt_mac(&m)).unwrap_or_default())
@@ -414,9 +415,9 @@ pub async fn del_port(
     interface: &str,
     use_docker: bool,
 ) -> Result<Vec<String>> {
-    let ovs = Ovs::connect(&s.db).await?;
     let m = Matcher::new(container, use_docker).await;
     let _lock = HostLock::acquire().await?;
+    let ovs = Ovs::connect(&s.db).await?;
     let ports = find_ports(&ovs, &m, Some(interface)).await?;
     if ports.is_empty() {
         return Err(Error::NoAttachedPort {
@@ -432,9 +433,9 @@ pub async fn del_port(
 
 /// `del-ports BRIDGE CONTAINER` (success when there is nothing to delete, like ovs-docker).
 pub async fn del_ports(s: &Settings, container: &str, use_docker: bool) -> Result<Vec<String>> {
-    let ovs = Ovs::connect(&s.db).await?;
     let m = Matcher::new(container, use_docker).await;
     let _lock = HostLock::acquire().await?;
+    let ovs = Ovs::connect(&s.db).await?;
     let ports = find_ports(&ovs, &m, None).await?;
     for p in &ports {
         remove_port(s, &ovs, p).await?;

@@ -1,0 +1,641 @@
+//! Test fixture: one simulated host = a fresh network namespace with its own ovsdb-server and
+//! ovs-vswitchd (userspace datapath, bridge `br0`), run directory under /tmp; "containers" are
+//! bare network namespaces kept alive by a `sleep` (so they also have a PID for the reference
+//! `ovs-docker` through a fake `docker inspect`). Everything is torn down in `Drop`, also on
+//! panic, and the OVS logs are printed when the test failed.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Our binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ovs-docker-rs");
+/// The shell script we replace.
+pub const REFERENCE: &str = "/usr/bin/ovs-docker";
+
+/// Runs a command, panicking with its output if it fails.
+pub fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A "container" made of a bare network namespace and a sleeping process inside it.
+#[derive(Debug)]
+pub struct NsContainer {
+    /// Label used as CONTAINER.
+    pub label: String,
+    /// `ip netns` name.
+    pub netns: String,
+    /// PID of the process inside.
+    pub pid: u32,
+    child: Child,
+}
+
+/// One simulated host.
+#[derive(Debug)]
+pub struct Lab {
+    /// Host namespace name.
+    pub name: String,
+    /// Run directory (db.sock, logs, pid files).
+    pub dir: PathBuf,
+    /// Fake-docker directory for the reference script.
+    pub fake_docker: PathBuf,
+    containers: Vec<NsContainer>,
+    docker_containers: Vec<String>,
+}
+
+impl Lab {
+    /// Starts ovsdb-server + ovs-vswitchd in a fresh namespace and creates `br0` (netdev).
+    pub fn new(tag: &str) -> Lab {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("odr{}{tag}{n}", std::process::id() % 100000);
+        let dir = PathBuf::from(format!("/tmp/ovs-docker-rs-tests/{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake_docker = dir.join("fakebin");
+        std::fs::create_dir_all(&fake_docker).unwrap();
+        let lab = Lab {
+            name: name.clone(),
+            dir: dir.clone(),
+            fake_docker,
+            containers: vec![],
+            docker_containers: vec![],
+        };
+        sh("ip", &["netns", "add", &name]);
+        sh(
+            "ip",
+            &["netns", "exec", &name, "ip", "link", "set", "lo", "up"],
+        );
+        let d = dir.to_str().unwrap();
+        sh(
+            "ovsdb-tool",
+            &[
+                "create",
+                &format!("{d}/conf.db"),
+                "/usr/share/openvswitch/vswitch.ovsschema",
+            ],
+        );
+        lab.in_ns(
+            "ovsdb-server",
+            &[
+                &format!("{d}/conf.db"),
+                &format!("--remote=punix:{d}/db.sock"),
+                &format!("--pidfile={d}/ovsdb-server.pid"),
+                "--detach",
+                &format!("--log-file={d}/ovsdb-server.log"),
+                &format!("--unixctl={d}/ovsdb-server.ctl"),
+            ],
+        );
+        lab.vsctl(&["--no-wait", "init"]);
+        lab.in_ns(
+            "ovs-vswitchd",
+            &[
+                &format!("unix:{d}/db.sock"),
+                &format!("--pidfile={d}/ovs-vswitchd.pid"),
+                "--detach",
+                &format!("--log-file={d}/ovs-vswitchd.log"),
+                &format!("--unixctl={d}/ovs-vswitchd.ctl"),
+            ],
+        );
+        lab.vsctl(&[
+            "add-br",
+            "br0",
+            "--",
+            "set",
+            "bridge",
+            "br0",
+            "datapath_type=netdev",
+        ]);
+        // The reference calls `docker inspect -f '{{.State.Pid}}' NAME`; answer from pid files.
+        let fake = lab.fake_docker.join("docker");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = inspect ] || exit 1\nf=\"{}/$4.pid\"\n\
+                 [ -f \"$f\" ] || {{ echo \"Error: No such object: $4\" >&2; exit 1; }}\ncat \"$f\"\n",
+                lab.fake_docker.display()
+            ),
+        )
+        .unwrap();
+        sh("chmod", &["+x", fake.to_str().unwrap()]);
+        lab
+    }
+
+    fn env(&self, c: &mut Command) {
+        let d = self.dir.to_str().unwrap();
+        c.env("OVS_RUNDIR", d)
+            .env("OVS_LOGDIR", d)
+            .env("OVS_DBDIR", d)
+            .env("OVS_SYSCONFDIR", d)
+            .env("OVS_DOCKER_RS_LOCK", self.dir.join("lock"));
+    }
+
+    fn in_ns(&self, cmd: &str, args: &[&str]) -> String {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, cmd]).args(args);
+        self.env(&mut c);
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `unix:DIR/db.sock`.
+    pub fn db(&self) -> String {
+        format!("unix:{}/db.sock", self.dir.display())
+    }
+
+    /// `ovs-vsctl --db=... ARGS` (panics on failure).
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let db = format!("--db={}", self.db());
+        let mut a = vec![db.as_str()];
+        a.extend_from_slice(args);
+        self.in_ns("ovs-vsctl", &a)
+    }
+
+    /// Runs `ovs-docker-rs --db=... ARGS` inside the host namespace.
+    pub fn ours(&self, args: &[&str]) -> Output {
+        self.ours_cmd(args).output().unwrap()
+    }
+
+    /// The command for [`Lab::ours`] (to spawn it).
+    pub fn ours_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, BIN, "--db", &self.db()])
+            .args(args);
+        self.env(&mut c);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs the reference `/usr/bin/ovs-docker ARGS` inside the host namespace (ovs-vsctl finds
+    /// the db through OVS_RUNDIR; `docker` is the fake).
+    pub fn reference(&self, args: &[&str]) -> Output {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, REFERENCE]).args(args);
+        self.env(&mut c);
+        let path = format!(
+            "{}:{}",
+            self.fake_docker.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        c.env("PATH", path).stdin(Stdio::null());
+        c.output().unwrap()
+    }
+
+    /// A bare-netns container labelled `label`.
+    pub fn container(&mut self, label: &str) -> (String, u32) {
+        let netns = format!("{}-{label}", self.name);
+        sh("ip", &["netns", "add", &netns]);
+        let child = Command::new("ip")
+            .args(["netns", "exec", &netns, "sleep", "3600"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // `ip netns exec` execs sleep in place, so the child PID is the process in the netns.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ours = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+            let want = std::fs::metadata(format!("/run/netns/{netns}"))
+                .ok()
+                .map(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    m.ino()
+                });
+            if let (Some(l), Some(ino)) = (ours, want) {
+                if l.to_string_lossy().contains(&ino.to_string()) {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sleep in {netns} never entered the namespace"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::write(
+            self.fake_docker.join(format!("{label}.pid")),
+            pid.to_string(),
+        )
+        .unwrap();
+        self.containers.push(NsContainer {
+            label: label.into(),
+            netns: netns.clone(),
+            pid,
+            child,
+        });
+        (netns, pid)
+    }
+
+    /// PID (as a string) of the process in bare-netns container `label`.
+    pub fn pid_of(&self, label: &str) -> String {
+        self.containers
+            .iter()
+            .find(|c| c.label == label)
+            .map(|c| c.pid.to_string())
+            .unwrap()
+    }
+
+    /// Host-side port name of (container, iface) from OVSDB.
+    pub fn port_of(&self, container: &str, iface: &str) -> String {
+        let out = self.vsctl(&[
+            "--data=bare",
+            "--no-heading",
+            "--columns=name",
+            "find",
+            "interface",
+            &format!("external_ids:container_id={container}"),
+            &format!("external_ids:container_iface={iface}"),
+        ]);
+        out.trim().to_string()
+    }
+
+    /// Registers a Docker container for removal on drop.
+    pub fn own_docker_container(&mut self, name: &str) {
+        self.docker_containers.push(name.to_string());
+    }
+
+    /// Link names in the host namespace (without lo, ovs-netdev and bridge internal ports).
+    pub fn host_links(&self) -> Vec<String> {
+        links_in(&self.name)
+            .into_iter()
+            .filter(|l| l != "lo" && l != "ovs-netdev" && l != "br0")
+            .collect()
+    }
+
+    /// Normalised OVSDB view: bridges → ports → interfaces, container ports named by
+    /// `container_id/container_iface` instead of their random names.
+    pub fn ovsdb_view(&self) -> Vec<String> {
+        let ports = self.table(
+            "Port",
+            "_uuid,name,interfaces,tag,trunks,vlan_mode,external_ids,other_config",
+        );
+        let ifaces = self.table(
+            "Interface",
+            "_uuid,name,type,external_ids,options,mtu_request,other_config",
+        );
+        let bridges = self.table("Bridge", "name,ports");
+        let mut out = Vec::new();
+        let mut iface_names = BTreeMap::new();
+        for i in &ifaces {
+            let name = i["name"].as_str().unwrap().to_string();
+            let ext = &i["external_ids"];
+            let norm = if is_random_port_name(&name) {
+                format!(
+                    "PORT({}/{})",
+                    ext["container_id"].as_str().unwrap_or("?"),
+                    ext["container_iface"].as_str().unwrap_or("?")
+                )
+            } else {
+                name.clone()
+            };
+            iface_names.insert(i["_uuid"].as_str().unwrap().to_string(), norm.clone());
+            out.push(format!(
+                "interface {norm} type={} external_ids={} options={} mtu_request={} other_config={}",
+                i["type"], i["external_ids"], i["options"], i["mtu_request"], i["other_config"]
+            ));
+        }
+        let mut port_names = BTreeMap::new();
+        for p in &ports {
+            let ifs: Vec<String> = as_set(&p["interfaces"])
+                .iter()
+                .map(|u| {
+                    iface_names
+                        .get(u.as_str().unwrap())
+                        .cloned()
+                        .unwrap_or_else(|| "DANGLING".into())
+                })
+                .collect();
+            let name = p["name"].as_str().unwrap().to_string();
+            let norm = if is_random_port_name(&name) {
+                // A container port must be named like its (single) interface.
+                assert_eq!(ifs.len(), 1, "container port {name} with {ifs:?}");
+                let i = ifaces
+                    .iter()
+                    .find(|i| i["name"] == name)
+                    .expect("port and interface names differ");
+                assert_eq!(i["name"].as_str().unwrap(), name);
+                ifs[0].clone()
+            } else {
+                name.clone()
+            };
+            port_names.insert(p["_uuid"].as_str().unwrap().to_string(), norm.clone());
+            out.push(format!(
+                "port {norm} interfaces={ifs:?} tag={} trunks={} vlan_mode={} external_ids={} other_config={}",
+                p["tag"], p["trunks"], p["vlan_mode"], p["external_ids"], p["other_config"]
+            ));
+        }
+        for b in &bridges {
+            let mut ps: Vec<String> = as_set(&b["ports"])
+                .iter()
+                .map(|u| {
+                    port_names
+                        .get(u.as_str().unwrap())
+                        .cloned()
+                        .unwrap_or_else(|| "DANGLING".into())
+                })
+                .collect();
+            ps.sort();
+            out.push(format!(
+                "bridge {} ports={ps:?}",
+                b["name"].as_str().unwrap()
+            ));
+        }
+        out.sort();
+        out
+    }
+
+    /// Rows of `table` as JSON objects (sets as arrays, maps as objects, uuids as strings).
+    pub fn table(&self, table: &str, cols: &str) -> Vec<Json> {
+        let s = self.vsctl(&[
+            "--format=json",
+            "--data=json",
+            &format!("--columns={cols}"),
+            "list",
+            table,
+        ]);
+        let v: Json = serde_json::from_str(&s).unwrap();
+        let headings: Vec<String> = v["headings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_string())
+            .collect();
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let mut o = serde_json::Map::new();
+                for (h, cell) in headings.iter().zip(row.as_array().unwrap()) {
+                    o.insert(h.clone(), ovsdb_json(cell));
+                }
+                Json::Object(o)
+            })
+            .collect()
+    }
+
+    fn dump_logs(&self) {
+        for f in ["ovsdb-server.log", "ovs-vswitchd.log"] {
+            if let Ok(s) = std::fs::read_to_string(self.dir.join(f)) {
+                let tail: Vec<&str> = s.lines().rev().take(40).collect();
+                eprintln!("---- {} {f} (last 40 lines) ----", self.name);
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+            eprintln!("---- {} host links: {:?}", self.name, links_in(&self.name));
+        }
+        for name in &self.docker_containers {
+            let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        }
+        for c in &mut self.containers {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+            let _ = Command::new("ip").args(["netns", "del", &c.netns]).output();
+        }
+        for pidfile in ["ovs-vswitchd.pid", "ovsdb-server.pid"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.join(pidfile)) {
+                let _ = Command::new("kill").arg(pid.trim()).output();
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Whether `n` looks like an ovs-docker host-side name: 13 lowercase hex digits + `_l`.
+pub fn is_random_port_name(n: &str) -> bool {
+    n.len() == 15
+        && n.ends_with("_l")
+        && n[..13]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
+/// A set column's elements (a one-element set is printed as the bare atom).
+pub fn as_set(v: &Json) -> Vec<Json> {
+    match v {
+        Json::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// Converts ovs-vsctl's `--data=json` cell encoding into plain JSON.
+pub fn ovsdb_json(v: &Json) -> Json {
+    match v.as_array() {
+        Some(a) if a.len() == 2 && a[0] == "set" => {
+            Json::Array(a[1].as_array().unwrap().iter().map(ovsdb_json).collect())
+        }
+        Some(a) if a.len() == 2 && a[0] == "map" => {
+            let mut o = serde_json::Map::new();
+            for kv in a[1].as_array().unwrap() {
+                o.insert(kv[0].as_str().unwrap().to_string(), ovsdb_json(&kv[1]));
+            }
+            Json::Object(o)
+        }
+        Some(a) if a.len() == 2 && (a[0] == "uuid" || a[0] == "named-uuid") => a[1].clone(),
+        _ => v.clone(),
+    }
+}
+
+/// Link names in a namespace (`ip -j link`).
+pub fn links_in(netns: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-n", netns, "-j", "link", "show"])
+        .output()
+        .unwrap();
+    let v: Json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Array(vec![]));
+    let mut names: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ifname"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Normalised view of a container namespace: per interface (not lo) its MTU, MAC (if set by
+/// a test, prefix a2:c3:0d:), state and
+/// addresses (no link-local), plus the routes.
+pub fn container_view(netns: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-n", netns, "-j", "addr", "show"])
+        .output()
+        .unwrap();
+    let v: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let mut res = Vec::new();
+    for l in v.as_array().unwrap() {
+        let name = l["ifname"].as_str().unwrap();
+        if name == "lo" {
+            continue;
+        }
+        let mut addrs: Vec<String> = l["addr_info"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["scope"] != "link")
+            .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+            .collect();
+        addrs.sort();
+        let up = l["flags"].as_array().unwrap().iter().any(|f| f == "UP");
+        // Kernel-chosen MACs are random; tests set MACs only from the a2:c3:0d: prefix.
+        let mac = l["address"].as_str().unwrap_or("");
+        let mac = if mac.starts_with("a2:c3:0d:") {
+            mac
+        } else {
+            "RANDOM"
+        };
+        res.push(format!(
+            "link {name} mtu={} mac={mac} up={up} addrs={addrs:?}",
+            l["mtu"]
+        ));
+    }
+    let out = Command::new("ip")
+        .args(["-n", netns, "-j", "route", "show"])
+        .output()
+        .unwrap();
+    let v: Json = serde_json::from_slice(&out.stdout).unwrap();
+    for r in v.as_array().unwrap() {
+        res.push(format!(
+            "route {} via {} dev {}",
+            r["dst"], r["gateway"], r["dev"]
+        ));
+    }
+    res.sort();
+    res
+}
+
+/// Exit code + stderr of an output, for assertion messages.
+pub fn describe(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Whether the Docker engine answers.
+pub fn docker_available() -> Result<(), String> {
+    match Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Builds `local/busybox` from busybox-static if it is not there yet.
+pub fn busybox_image() {
+    let have = Command::new("docker")
+        .args(["image", "inspect", "local/busybox"])
+        .output()
+        .unwrap();
+    if have.status.success() {
+        return;
+    }
+    let dir = PathBuf::from(format!(
+        "/tmp/ovs-docker-rs-tests/busybox-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
+    let _ = std::os::unix::fs::symlink("busybox", dir.join("bin/sh"));
+    let _ = std::os::unix::fs::symlink("busybox", dir.join("bin/sleep"));
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -C {} -c . | docker import - local/busybox",
+            dir.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success(), "docker import failed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts a busybox container (`--network none`) named `name`; returns its full ID.
+pub fn docker_run(name: &str) -> String {
+    let _ = Command::new("docker").args(["rm", "-f", name]).output();
+    sh(
+        "docker",
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "local/busybox",
+            "sleep",
+            "3600",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+/// The network namespace path of a running Docker container.
+pub fn docker_netns(name: &str) -> PathBuf {
+    let pid = sh("docker", &["inspect", "-f", "{{.State.Pid}}", name])
+        .trim()
+        .to_string();
+    Path::new("/proc").join(pid).join("ns/net")
+}
+
+/// Normalised view of the namespace at `path` (via nsenter).
+pub fn container_view_path(path: &Path) -> Vec<String> {
+    // Bind the namespace to a temporary `ip netns` name so `ip -n` can be used.
+    let name = format!(
+        "odrv{}",
+        COUNTER.fetch_add(1, Ordering::SeqCst) + std::process::id() % 10000 * 1000
+    );
+    let target = PathBuf::from(format!("/run/netns/{name}"));
+    std::fs::write(&target, "").unwrap();
+    sh(
+        "mount",
+        &["--bind", path.to_str().unwrap(), target.to_str().unwrap()],
+    );
+    let v = container_view(&name);
+    let _ = Command::new("umount").arg(&target).output();
+    let _ = std::fs::remove_file(&target);
+    v
+}

@@ -1,0 +1,418 @@
+//! What the script gets wrong and we must not: concurrent runs, failures half-way, and a
+//! distinct error (exit 1) for each bad input. Needs root, real OVS, namespaces.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Child;
+
+use common::*;
+
+/// Every OVSDB container port has its host veth and vice versa; returns the port names.
+fn consistent_ports(lab: &Lab) -> Vec<String> {
+    let ifaces = lab.table("Interface", "name,external_ids");
+    let mut ovs: Vec<String> = ifaces
+        .iter()
+        .filter(|i| i["external_ids"].get("container_id").is_some())
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    ovs.sort();
+    let host = lab.host_links();
+    assert_eq!(ovs, host, "OVSDB ports and host veths disagree (half port)");
+    assert!(
+        host.iter().all(|h| is_random_port_name(h)),
+        "unexpected host links {host:?}"
+    );
+    ovs
+}
+
+#[test]
+fn fifty_concurrent_add_ports_leave_no_duplicate_address_and_no_half_port() {
+    let mut lab = Lab::new("cc");
+    let (ns, _) = lab.container("c1");
+    // 50 runs with distinct interfaces; runs 40..49 reuse the addresses of runs 0..9, so
+    // exactly one of each such pair may win.
+    let mut children: Vec<(usize, Child)> = Vec::new();
+    for i in 0..50usize {
+        let iface = format!("e{i}");
+        let ip = format!("10.244.7.{}/24", 10 + (i % 40));
+        let c = lab
+            .ours_cmd(&[
+                "add-port",
+                "br0",
+                &iface,
+                "c1",
+                "--netns",
+                &ns,
+                &format!("--ipaddress={ip}"),
+            ])
+            .spawn()
+            .unwrap();
+        children.push((i, c));
+    }
+    let mut ok = Vec::new();
+    for (i, c) in children {
+        let out = c.wait_with_output().unwrap();
+        if out.status.success() {
+            ok.push(i);
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(i % 40 < 10, "run {i} failed without reason: {err}");
+            assert!(err.contains("already in use"), "run {i}: {err}");
+        }
+    }
+    assert_eq!(ok.len(), 40, "successful runs: {ok:?}");
+    let ports = consistent_ports(&lab);
+    assert_eq!(ports.len(), 40);
+    // In the container: 40 interfaces, each address exactly once.
+    let view = container_view(&ns);
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for l in view.iter().filter(|l| l.starts_with("link ")) {
+        let addrs = l.split("addrs=").nth(1).unwrap();
+        for a in addrs
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(", ")
+            .filter(|a| !a.is_empty())
+        {
+            *count.entry(a.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(count.len(), 40, "{count:?}");
+    assert!(
+        count.values().all(|&n| n == 1),
+        "duplicate address: {count:?}"
+    );
+    assert_eq!(links_in(&ns).iter().filter(|l| *l != "lo").count(), 40);
+    // Each OVSDB container_iface appears once.
+    let ifaces = lab.table("Interface", "external_ids");
+    let mut seen = std::collections::BTreeSet::new();
+    for i in ifaces
+        .iter()
+        .filter_map(|i| i["external_ids"].get("container_iface"))
+    {
+        assert!(
+            seen.insert(i.as_str().unwrap().to_string()),
+            "duplicate container_iface {i}"
+        );
+    }
+
+    // Ten concurrent runs for the same (container, interface): exactly one wins.
+    let children: Vec<Child> = (0..10)
+        .map(|_| {
+            lab.ours_cmd(&["add-port", "br0", "same", "c1", "--netns", &ns])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let wins = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .filter(|o| o.status.success())
+        .count();
+    assert_eq!(wins, 1);
+    assert_eq!(consistent_ports(&lab).len(), 41);
+
+    // And del-ports removes all of them.
+    let o = lab.ours(&["del-ports", "br0", "c1"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(consistent_ports(&lab).len(), 0);
+    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+}
+
+/// The state a failed run must leave untouched.
+fn snapshot(lab: &Lab, ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    (lab.ovsdb_view(), links_in(&lab.name), container_view(ns))
+}
+
+#[test]
+fn failure_at_any_step_leaves_nothing_behind() {
+    let mut lab = Lab::new("rb");
+    let (ns, _) = lab.container("c1");
+    // One good port so that rollback must not touch existing state.
+    let o = lab.ours(&[
+        "add-port",
+        "br0",
+        "eth0",
+        "c1",
+        "--netns",
+        &ns,
+        "--ipaddress=10.244.9.1/24",
+    ]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let before = snapshot(&lab, &ns);
+    for step in ["veth", "move", "configure", "ovsdb", "applied"] {
+        let o = lab.ours(&[
+            "add-port",
+            "br0",
+            "eth1",
+            "c1",
+            "--netns",
+            &ns,
+            "--ipaddress=10.244.9.2/24",
+            "--gateway=10.244.9.254",
+            "--mtu=1400",
+            &format!("--fail-after={step}"),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "step {step}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("injected failure after step {step}")),
+            "{err}"
+        );
+        assert_eq!(
+            snapshot(&lab, &ns),
+            before,
+            "leftovers after failing at {step}"
+        );
+        consistent_ports(&lab);
+    }
+    // A real (not injected) failure half-way: the gateway is not on-link, so adding the route
+    // fails after the veth was created, moved, renamed and addressed.
+    let o = lab.ours(&[
+        "add-port",
+        "br0",
+        "eth1",
+        "c1",
+        "--netns",
+        &ns,
+        "--ipaddress=10.244.9.2/24",
+        "--gateway=192.0.2.1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("default route"),
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(
+        snapshot(&lab, &ns),
+        before,
+        "leftovers after a failing route"
+    );
+
+    // SIGTERM while waiting for ovs-vswitchd (stopped with SIGSTOP so the run hangs there).
+    let vswitchd: i32 = std::fs::read_to_string(lab.dir.join("ovs-vswitchd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    sh("kill", &["-STOP", &vswitchd.to_string()]);
+    let child = lab
+        .ours_cmd(&[
+            "add-port",
+            "br0",
+            "eth1",
+            "c1",
+            "--netns",
+            &ns,
+            "--ipaddress=10.244.9.2/24",
+        ])
+        .spawn()
+        .unwrap();
+    // Wait until the port is in OVSDB (the run is then blocked on cur_cfg).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lab.ovsdb_view().iter().any(|l| l.contains("PORT(c1/eth1)")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "add-port never reached OVSDB"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // `ip netns exec` execs in place, so the child is our binary.
+    sh("kill", &["-TERM", &child.id().to_string()]);
+    let out = child.wait_with_output().unwrap();
+    sh("kill", &["-CONT", &vswitchd.to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(snapshot(&lab, &ns), before, "leftovers after SIGTERM");
+}
+
+#[test]
+fn each_bad_input_has_its_own_error_and_exit_1() {
+    let mut lab = Lab::new("er");
+    let (ns, _) = lab.container("c1");
+    let ok = lab.ours(&[
+        "add-port",
+        "br0",
+        "eth1",
+        "c1",
+        "--netns",
+        &ns,
+        "--ipaddress=10.244.5.2/24",
+    ]);
+    assert!(ok.status.success(), "{}", describe(&ok));
+    let db = lab.db();
+    let missing_db = format!("unix:{}/nope.sock", lab.dir.display());
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["add-port", "br0", "eth2", "no-such-container-xyz"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "unknown container",
+        ),
+        (
+            vec![
+                "add-port",
+                "br0",
+                "eth2",
+                "c1",
+                "--netns",
+                "no-such-netns-xyz",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "cannot open network namespace",
+        ),
+        (
+            vec!["add-port", "br9", "eth2", "c1", "--netns", &ns]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "bridge br9 does not exist",
+        ),
+        (
+            vec!["add-port", "br0", "eth2345678901234", "c1", "--netns", &ns]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "too long",
+        ),
+        (
+            vec!["add-port", "br0", "eth1", "c1", "--netns", &ns]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "Port already attached",
+        ),
+        (
+            vec![
+                "add-port",
+                "br0",
+                "eth2",
+                "c1",
+                "--netns",
+                &ns,
+                "--ipaddress=10.244.5.2/24",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "already in use",
+        ),
+        (
+            vec!["add-port", "br0", "lo", "c1", "--netns", &ns]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "already has an interface named lo",
+        ),
+        (
+            vec![
+                "add-port",
+                "br0",
+                "eth2",
+                "c1",
+                "--netns",
+                &ns,
+                "--macaddress=01:00:5e:00:00:01",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "invalid MAC",
+        ),
+        (
+            vec![
+                "add-port",
+                "br0",
+                "eth2",
+                "c1",
+                "--netns",
+                &ns,
+                "--ipaddress=10.1.1.1/40",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "invalid address",
+        ),
+        (
+            vec!["add-port", "br0", "eth2", "c1", "--netns", &ns, "--mtu=10"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "invalid MTU",
+        ),
+        (
+            vec!["set-vlan", "br0", "eth1", "c1", "5000"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            "invalid VLAN",
+        ),
+    ];
+    let mut messages = std::collections::BTreeSet::new();
+    for (args, want) in &cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = lab.ours(&a);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{a:?}: {}", describe(&o));
+        assert!(err.contains(want), "{a:?}: expected {want:?} in {err}");
+        assert!(messages.insert(err.clone()), "message not distinct: {err}");
+    }
+    // OVSDB socket missing.
+    let o = std::process::Command::new(BIN)
+        .args([
+            "--db",
+            &missing_db,
+            "add-port",
+            "br0",
+            "eth2",
+            "c1",
+            "--netns",
+            &ns,
+        ])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("OVSDB socket") && err.contains("nope.sock"),
+        "{err}"
+    );
+    assert!(messages.insert(err));
+    // Not root: drop privileges with setpriv.
+    let o = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "--db",
+            &db,
+            "add-port",
+            "br0",
+            "eth2",
+            "c1",
+            "--netns",
+            &ns,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("must be run as root"),
+        "{}",
+        describe(&o)
+    );
+    // None of the failures changed anything.
+    assert_eq!(consistent_ports(&lab).len(), 1);
+}
