@@ -231,3 +231,12 @@ async fn follow(
     }
     Ok(())
 }
+
+impl Drop for ReconnectingClient {
+    /// Dropping the last handle stops the background task (and closes the connection).
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.task) == 1 {
+            self.task.abort();
+        }
+    }
+}

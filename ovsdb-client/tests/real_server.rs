@@ -625,3 +625,21 @@ async fn monitor_cond_with_where_and_cond_change() {
     assert_eq!(names(&u.updates), vec!["b2".to_string()]);
     c.monitor_cancel(&m.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn dropping_reconnecting_client_closes_connection() {
+    need_server!();
+    let s = Server::start();
+    let rc = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), fast_reconnect());
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    let c = rc.client().await;
+    let rc2 = rc.clone();
+    drop(rc);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!c.is_closed(), "a clone is still alive");
+    drop(rc2);
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = s.appctl(&["memory/show"]);
+    assert!(!out.contains("monitors:1"), "{out}");
+}
