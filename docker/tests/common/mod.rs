@@ -193,15 +193,23 @@ impl Lab {
     /// Runs the reference `/usr/bin/ovs-docker ARGS` inside the host namespace (ovs-vsctl finds
     /// the db through OVS_RUNDIR; `docker` is the fake).
     pub fn reference(&self, args: &[&str]) -> Output {
+        self.reference_with(args, true)
+    }
+
+    /// Runs the reference with the fake `docker` (`fake`) or the real one.
+    pub fn reference_with(&self, args: &[&str], fake: bool) -> Output {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name, REFERENCE]).args(args);
         self.env(&mut c);
-        let path = format!(
-            "{}:{}",
-            self.fake_docker.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        c.env("PATH", path).stdin(Stdio::null());
+        if fake {
+            let path = format!(
+                "{}:{}",
+                self.fake_docker.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            c.env("PATH", path);
+        }
+        c.stdin(Stdio::null());
         c.output().unwrap()
     }
 
