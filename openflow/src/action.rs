@@ -466,6 +466,10 @@ impl Action {
 
     /// Reads one action TLV.
     pub fn decode(r: &mut Reader<'_>) -> Result<Action> {
+        Action::decode_at(r, 0)
+    }
+
+    fn decode_at(r: &mut Reader<'_>, depth: u8) -> Result<Action> {
         let typ = r.peek_u16(0, "action type")?;
         let len = usize::from(r.peek_u16(2, "action length")?);
         if len < 8 || len % 8 != 0 {
@@ -519,7 +523,7 @@ impl Action {
                     return Ok(Action::Unknown(raw));
                 }
                 let sub = a.u16("nx subtype")?;
-                match decode_nx(sub, &mut a, len)? {
+                match decode_nx(sub, &mut a, len, depth)? {
                     Some(act) => act,
                     None => Action::Unknown(raw),
                 }
@@ -545,7 +549,7 @@ impl Action {
     }
 }
 
-fn decode_nx(sub: u16, a: &mut Reader<'_>, len: usize) -> Result<Option<Action>> {
+fn decode_nx(sub: u16, a: &mut Reader<'_>, len: usize, depth: u8) -> Result<Option<Action>> {
     Ok(Some(match sub {
         NXAST_RESUBMIT | NXAST_RESUBMIT_TABLE => {
             if len != 16 {
@@ -641,7 +645,13 @@ fn decode_nx(sub: u16, a: &mut Reader<'_>, len: usize) -> Result<Option<Action>>
             let recirc_table = a.u8("ct")?;
             a.skip(3, "ct")?;
             let alg = a.u16("ct")?;
-            let actions = Action::decode_list(a)?;
+            if depth > 0 {
+                return Err(DecodeError::Invalid("ct nested in ct"));
+            }
+            let mut actions = Vec::new();
+            while !a.is_empty() {
+                actions.push(Action::decode_at(a, depth + 1)?);
+            }
             Action::Ct(Ct {
                 flags,
                 zone_src,

@@ -44,6 +44,9 @@ pub enum Error {
     /// The connection is gone.
     #[error("disconnected")]
     Disconnected,
+    /// The message does not fit in 65535 bytes.
+    #[error("message too large ({0} bytes)")]
+    TooLarge(usize),
     /// Bad connection string.
     #[error("bad target {0:?} (want unix:PATH, tcp:IP:PORT, ptcp:PORT[:IP], punix:PATH)")]
     BadTarget(String),
@@ -184,6 +187,7 @@ impl Switch {
 
     /// Sends without waiting for anything (errors arrive as events).
     pub async fn send(&self, msg: Message) -> Result<()> {
+        check_size(&msg)?;
         self.inner
             .cmd
             .send(CmdBox(Cmd::Send(msg)))
@@ -326,6 +330,14 @@ impl Switch {
     pub async fn next_event(&self) -> Option<SwitchEvent> {
         self.inner.events.lock().await.recv().await
     }
+}
+
+fn check_size(msg: &Message) -> Result<()> {
+    let n = msg.encode(0).len();
+    if n > usize::from(u16::MAX) {
+        return Err(Error::TooLarge(n));
+    }
+    Ok(())
 }
 
 /// Rewrites a bundle-add's inner xid to the outer xid before encoding.

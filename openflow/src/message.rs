@@ -1171,6 +1171,9 @@ impl Message {
     }
 
     /// Encodes the whole message (header included) with `xid`.
+    ///
+    /// OpenFlow lengths are 16-bit: a message longer than 65535 bytes cannot be sent (its
+    /// length field saturates); check `len()` of the result before sending huge messages.
     pub fn encode(&self, xid: u32) -> Vec<u8> {
         let mut w = Vec::with_capacity(64);
         self.encode_into(xid, &mut w);
@@ -1432,6 +1435,9 @@ impl Message {
                         let ih = Header::parse(r.peek_rest())?;
                         let inner = r.take(usize::from(ih.length), "bundle inner message")?;
                         let (inner_xid, message) = Message::decode(inner)?;
+                        if matches!(message, Message::BundleAdd(_)) {
+                            return Err(DecodeError::Invalid("bundle add nested in bundle add"));
+                        }
                         Message::BundleAdd(BundleAdd {
                             bundle_id,
                             flags,

@@ -465,3 +465,41 @@ fn unknown_action_roundtrips_verbatim() {
     assert_eq!(Message::decode(&b).unwrap().1, Message::FlowMod(fm));
     assert!(b.windows(raw.len()).any(|w| w == raw));
 }
+
+#[test]
+fn rejects_nested_bundle_add() {
+    let inner = Message::BundleAdd(BundleAdd {
+        bundle_id: 1,
+        flags: 0,
+        inner_xid: 1,
+        message: Box::new(Message::BarrierRequest),
+        properties: vec![],
+    });
+    let outer = Message::BundleAdd(BundleAdd {
+        bundle_id: 1,
+        flags: 0,
+        inner_xid: 1,
+        message: Box::new(inner),
+        properties: vec![],
+    });
+    assert!(matches!(
+        Message::decode(&outer.encode(1)),
+        Err(DecodeError::Invalid(_))
+    ));
+}
+
+#[test]
+fn rejects_nested_ct() {
+    let ct = |actions| {
+        Action::Ct(Ct {
+            flags: 0,
+            zone_src: 0,
+            zone: 0,
+            recirc_table: 255,
+            alg: 0,
+            actions,
+        })
+    };
+    let fm = FlowMod::add(0, 1).apply(vec![ct(vec![ct(vec![])])]);
+    assert!(Message::decode(&Message::FlowMod(fm).encode(1)).is_err());
+}
