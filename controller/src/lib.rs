@@ -6,7 +6,10 @@
 
 pub mod api;
 pub mod ipam;
+pub mod metrics;
 pub mod model;
 pub mod ofconv;
 pub mod plan;
+pub mod service;
+pub mod southbound;
 pub mod store;

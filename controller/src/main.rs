@@ -1,5 +1,155 @@
-//! `ovs-controller`: the daemon (placeholder, being written).
-fn main() {
-    eprintln!("ovs-controller: not built yet");
-    std::process::exit(2);
+//! `ovs-controller`: the daemon. Serves the northbound JSON-RPC API
+//! (HTTP + WebSocket), accepts OpenFlow connections from each host's br-ex,
+//! keeps an OVSDB session per host and serves Prometheus `/metrics`.
+//! SIGINT/SIGTERM stop it gracefully; flows stay in the switches
+//! (fail_mode=secure), so the data plane keeps forwarding.
+
+use anyhow::Context;
+use clap::Parser;
+use ovs_controller::api::NorthboundServer;
+use ovs_controller::plan::PlanConfig;
+use ovs_controller::service::{Core, Northbound};
+use ovs_controller::store::RedbStore;
+use ovs_controller::{metrics, southbound};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Command line; every option may also come from the TOML `--config` file
+/// (command line wins).
+#[derive(Debug, Parser)]
+#[command(version, about = "Central Open vSwitch controller")]
+struct Cli {
+    /// TOML config file with the same keys as the long options (snake_case).
+    #[arg(long, env = "OVS_CONTROLLER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Northbound JSON-RPC listen address (HTTP + WebSocket) [default: 0.0.0.0:7878].
+    #[arg(long)]
+    listen: Option<String>,
+    /// OpenFlow listen spec [default: ptcp:6653].
+    #[arg(long)]
+    openflow_listen: Option<String>,
+    /// Prometheus /metrics listen address [default: 0.0.0.0:9878].
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// State database path [default: /var/lib/ovs-controller/state.redb].
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// br-ex datapath_type [default: netdev].
+    #[arg(long)]
+    datapath_type: Option<String>,
+    /// Controller target advertised to switches, e.g. tcp:192.0.2.254:6653 (required).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Integration bridge name [default: br-ex].
+    #[arg(long)]
+    bridge: Option<String>,
+    /// Set options:local_ip on tunnel ports.
+    #[arg(long)]
+    set_local_ip: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    openflow_listen: Option<String>,
+    metrics_listen: Option<String>,
+    state: Option<PathBuf>,
+    datapath_type: Option<String>,
+    advertise: Option<String>,
+    bridge: Option<String>,
+    set_local_ip: Option<bool>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let file: FileConfig = match &cli.config {
+        Some(p) => toml::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("parsing {}", p.display()))?,
+        None => FileConfig::default(),
+    };
+    let listen = cli
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "0.0.0.0:7878".into());
+    let of_listen = cli
+        .openflow_listen
+        .or(file.openflow_listen)
+        .unwrap_or_else(|| "ptcp:6653".into());
+    let metrics_listen = cli
+        .metrics_listen
+        .or(file.metrics_listen)
+        .unwrap_or_else(|| "0.0.0.0:9878".into());
+    let state = cli
+        .state
+        .or(file.state)
+        .unwrap_or_else(|| "/var/lib/ovs-controller/state.redb".into());
+    let advertise = cli
+        .advertise
+        .or(file.advertise)
+        .context("--advertise tcp:IP:PORT is required (the address switches connect to)")?;
+    let cfg = PlanConfig {
+        bridge: cli.bridge.or(file.bridge).unwrap_or_else(|| "br-ex".into()),
+        datapath_type: cli
+            .datapath_type
+            .or(file.datapath_type)
+            .unwrap_or_else(|| "netdev".into()),
+        controller_target: advertise,
+        set_local_ip: cli.set_local_ip || file.set_local_ip.unwrap_or(false),
+    };
+    if let Some(dir) = state.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let store =
+        Arc::new(RedbStore::open(&state).with_context(|| format!("opening {}", state.display()))?);
+    let core = Core::new(store, cfg.clone())?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+
+    let of = openflow::driver::Listener::bind(&of_listen)
+        .await
+        .with_context(|| format!("binding OpenFlow {of_listen}"))?;
+    let metrics_l = tokio::net::TcpListener::bind(&metrics_listen)
+        .await
+        .with_context(|| format!("binding metrics {metrics_listen}"))?;
+    let server = jsonrpsee::server::Server::builder()
+        .build(&listen)
+        .await
+        .with_context(|| format!("binding API {listen}"))?;
+    let api_addr = server.local_addr()?;
+    let handle = server.start(Northbound(core.clone()).into_rpc());
+    tracing::info!(%api_addr, of_listen, metrics_listen, state = %state.display(), ?cfg, "ovs-controller started");
+
+    let tasks = [
+        tokio::spawn(southbound::serve_openflow(
+            core.clone(),
+            of,
+            stop_rx.clone(),
+        )),
+        tokio::spawn(southbound::supervise_hosts(core.clone(), stop_rx.clone())),
+        tokio::spawn(metrics::serve(core.clone(), metrics_l, stop_rx.clone())),
+    ];
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+        _ = term.recv() => tracing::info!("SIGTERM"),
+    }
+    tracing::info!("shutting down; flows stay installed in the switches");
+    let _ = stop_tx.send(true);
+    let _ = handle.stop();
+    handle.stopped().await;
+    for t in tasks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
+    }
+    Ok(())
 }

@@ -1,0 +1,694 @@
+//! The controller core: desired state, observed state and per-host sync
+//! status behind one lock, plus the northbound API implementation.
+//!
+//! Contract: every mutation of desired state is validated, persisted to the
+//! [`Store`] in one atomic write, then applied in memory; every change of
+//! desired or observed state bumps a generation on a `watch` channel that the
+//! southbound drivers wait on. The lock is never held across an `await`.
+
+use crate::api::{self, codes, Event, NorthboundServer};
+use crate::ipam;
+use crate::model::{DesiredState, Endpoint, Host, MacAddr, ModelError, Network};
+use crate::plan::{self, Binding, Field, Flow, HostPlan, Observed, PlanConfig};
+use crate::store::{self, Kind, Store, StoreError, Write};
+use jsonrpsee::core::{async_trait, SubscriptionResult};
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+/// Errors of core operations, mapped to stable JSON-RPC codes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// Validation failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// Persistence failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CoreError {
+    /// Stable JSON-RPC code.
+    pub fn code(&self) -> i32 {
+        match self {
+            CoreError::Store(_) => codes::INTERNAL,
+            CoreError::Model(m) => match m {
+                ModelError::UnknownHost(_)
+                | ModelError::UnknownNetwork(_)
+                | ModelError::UnknownEndpoint(_) => codes::NOT_FOUND,
+                ModelError::DuplicateNetwork(_)
+                | ModelError::DuplicateVni { .. }
+                | ModelError::DuplicateHost(_)
+                | ModelError::DuplicateMac { .. }
+                | ModelError::DuplicateIp { .. } => codes::CONFLICT,
+                ModelError::SubnetExhausted(..) => codes::EXHAUSTED,
+                ModelError::InUse(..) => codes::IN_USE,
+                _ => codes::INVALID,
+            },
+        }
+    }
+}
+
+impl From<CoreError> for ErrorObjectOwned {
+    fn from(e: CoreError) -> Self {
+        ErrorObjectOwned::owned(e.code(), e.to_string(), None::<()>)
+    }
+}
+
+/// Southbound status of one host.
+#[derive(Debug, Clone, Default)]
+pub struct HostRuntime {
+    /// OVSDB replica synced.
+    pub ovsdb_connected: bool,
+    /// OpenFlow connection from br-ex up.
+    pub openflow_connected: bool,
+    /// Flows confirmed by barrier on the current connection.
+    pub installed: BTreeSet<Flow>,
+    /// Full resyncs done.
+    pub resyncs: u64,
+    /// Identity of the current OpenFlow connection.
+    pub connection: Option<Uuid>,
+}
+
+/// Process-wide counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Full (bundle) resyncs.
+    pub resyncs: AtomicU64,
+    /// Total microseconds spent in full resyncs.
+    pub resync_micros: AtomicU64,
+    /// Incremental flow updates sent.
+    pub incremental: AtomicU64,
+    /// OVSDB transactions sent.
+    pub ovsdb_txns: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: DesiredState,
+    observed: Observed,
+    hosts: BTreeMap<String, HostRuntime>,
+    mac_counter: u64,
+}
+
+/// Shared controller state.
+#[derive(Debug)]
+pub struct Core {
+    store: Arc<dyn Store>,
+    /// Planning configuration.
+    pub cfg: PlanConfig,
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<Event>,
+    generation: watch::Sender<u64>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+fn to_api_network(n: &Network) -> api::Network {
+    api::Network {
+        name: n.name.clone(),
+        vni: n.vni,
+        subnet: n.subnet.to_string(),
+        gateway: n.gateway.map(|g| g.to_string()),
+        tunnel: n.tunnel.to_string(),
+        mtu: n.mtu,
+    }
+}
+
+fn to_api_host(h: &Host) -> api::Host {
+    api::Host {
+        name: h.name.clone(),
+        ovsdb: h.ovsdb.clone(),
+        tunnel_ip: h.tunnel_ip.to_string(),
+    }
+}
+
+fn to_api_endpoint(e: &Endpoint, n: Option<&Network>) -> api::Endpoint {
+    api::Endpoint {
+        id: e.id.to_string(),
+        network: e.network.clone(),
+        host: e.host.clone(),
+        container: e.container.clone(),
+        interface: e.interface.clone(),
+        ip: format!("{}/{}", e.ip, e.prefix_len),
+        mac: e.mac.to_string(),
+        gateway: n.and_then(|n| n.gateway).map(|g| g.to_string()),
+        mtu: n.map_or(1500, |n| n.mtu),
+        vni: n.map_or(0, |n| n.vni),
+    }
+}
+
+impl Core {
+    /// Load the desired state from `store`.
+    pub fn new(store: Arc<dyn Store>, cfg: PlanConfig) -> Result<Arc<Core>, CoreError> {
+        let state = store::load_state(store.as_ref())?;
+        let mac_counter = store::get_counter(store.as_ref(), "mac_counter")?;
+        let (events, _) = broadcast::channel(1024);
+        Ok(Arc::new(Core {
+            store,
+            cfg,
+            inner: Mutex::new(Inner {
+                state,
+                mac_counter,
+                ..Inner::default()
+            }),
+            events,
+            generation: watch::channel(0).0,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publish an event to `watch` subscribers.
+    pub fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    /// Wake the drivers.
+    pub fn bump(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Receiver of change generations.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Snapshot of the desired state.
+    pub fn state(&self) -> DesiredState {
+        self.lock().state.clone()
+    }
+
+    /// Plan of one host from the current desired and observed state.
+    pub fn plan_host(&self, host: &str) -> Option<HostPlan> {
+        let g = self.lock();
+        plan::plan_host(&g.state, &g.observed, &self.cfg, host)
+    }
+
+    /// Desired flows of one host.
+    pub fn desired_flows(&self, host: &str) -> BTreeSet<Flow> {
+        let g = self.lock();
+        plan::plan_flows(&g.state, &g.observed, host)
+    }
+
+    /// Host whose deterministic datapath id is `dpid`.
+    pub fn host_by_dpid(&self, dpid: u64) -> Option<String> {
+        self.lock()
+            .state
+            .hosts
+            .keys()
+            .find(|h| plan::datapath_id(h) == dpid)
+            .cloned()
+    }
+
+    /// Replace the observed bindings and port numbers of `host`; emits
+    /// bind/unbind events and bumps the generation if anything changed.
+    pub fn set_observed(
+        &self,
+        host: &str,
+        bindings: BTreeMap<Uuid, Binding>,
+        ports: BTreeMap<String, u32>,
+    ) {
+        let mut events = Vec::new();
+        {
+            let mut g = self.lock();
+            let old_b = g.observed.bindings.get(host).cloned().unwrap_or_default();
+            let old_p = g.observed.ports.get(host).cloned().unwrap_or_default();
+            if old_b == bindings && old_p == ports {
+                return;
+            }
+            for (id, b) in &bindings {
+                if old_b.get(id) != Some(b) {
+                    events.push(Event::EndpointBound {
+                        id: id.to_string(),
+                        host: host.to_string(),
+                        ofport: b.ofport,
+                    });
+                }
+            }
+            for id in old_b.keys().filter(|id| !bindings.contains_key(id)) {
+                events.push(Event::EndpointUnbound {
+                    id: id.to_string(),
+                    host: host.to_string(),
+                });
+            }
+            g.observed.bindings.insert(host.to_string(), bindings);
+            g.observed.ports.insert(host.to_string(), ports);
+        }
+        for e in events {
+            self.emit(e);
+        }
+        self.bump();
+    }
+
+    /// Update the runtime status of `host`.
+    pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostRuntime) -> R) -> R {
+        let mut g = self.lock();
+        f(g.hosts.entry(host.to_string()).or_default())
+    }
+
+    /// Clear observed state of a host (its OVSDB connection went away).
+    pub fn forget_host(&self, host: &str) {
+        let mut g = self.lock();
+        g.observed.bindings.remove(host);
+        g.observed.ports.remove(host);
+        g.hosts.remove(host);
+    }
+
+    /// Create a network.
+    pub fn create_network(&self, spec: &api::NetworkSpec) -> Result<Network, CoreError> {
+        let n = Network::new(
+            &spec.name,
+            spec.vni,
+            &spec.subnet,
+            spec.gateway.as_deref(),
+            spec.tunnel.as_deref(),
+            spec.mtu,
+        )?;
+        {
+            let mut g = self.lock();
+            g.state.check_add_network(&n)?;
+            self.store
+                .apply(&[Write::put(Kind::Network, &n.name, &n)])?;
+            g.state.networks.insert(n.name.clone(), n.clone());
+        }
+        self.emit(Event::NetworkCreated {
+            name: n.name.clone(),
+        });
+        self.bump();
+        Ok(n)
+    }
+
+    /// Delete a network without endpoints.
+    pub fn delete_network(&self, name: &str) -> Result<(), CoreError> {
+        {
+            let mut g = self.lock();
+            if !g.state.networks.contains_key(name) {
+                return Err(ModelError::UnknownNetwork(name.to_string()).into());
+            }
+            let used = g.state.endpoints_in(name).count();
+            if used > 0 {
+                return Err(ModelError::InUse(format!("network {name:?}"), used).into());
+            }
+            self.store.delete(Kind::Network, name)?;
+            g.state.networks.remove(name);
+        }
+        self.emit(Event::NetworkDeleted {
+            name: name.to_string(),
+        });
+        self.bump();
+        Ok(())
+    }
+
+    /// Register a host.
+    pub fn create_host(&self, spec: &api::HostSpec) -> Result<Host, CoreError> {
+        let h = Host::new(&spec.name, &spec.ovsdb, &spec.tunnel_ip)?;
+        {
+            let mut g = self.lock();
+            g.state.check_add_host(&h)?;
+            self.store.apply(&[Write::put(Kind::Host, &h.name, &h)])?;
+            g.state.hosts.insert(h.name.clone(), h.clone());
+        }
+        self.emit(Event::HostCreated {
+            name: h.name.clone(),
+        });
+        self.bump();
+        Ok(h)
+    }
+
+    /// Remove a host without endpoints.
+    pub fn delete_host(&self, name: &str) -> Result<(), CoreError> {
+        {
+            let mut g = self.lock();
+            if !g.state.hosts.contains_key(name) {
+                return Err(ModelError::UnknownHost(name.to_string()).into());
+            }
+            let used = g
+                .state
+                .endpoints
+                .values()
+                .filter(|e| e.host == name)
+                .count();
+            if used > 0 {
+                return Err(ModelError::InUse(format!("host {name:?}"), used).into());
+            }
+            self.store.delete(Kind::Host, name)?;
+            g.state.hosts.remove(name);
+        }
+        self.emit(Event::HostDeleted {
+            name: name.to_string(),
+        });
+        self.bump();
+        Ok(())
+    }
+
+    /// Create an endpoint, allocating IP and MAC when absent.
+    pub fn create_endpoint(&self, spec: &api::EndpointSpec) -> Result<api::Endpoint, CoreError> {
+        let (e, net) = {
+            let mut g = self.lock();
+            let net = g
+                .state
+                .networks
+                .get(&spec.network)
+                .cloned()
+                .ok_or_else(|| ModelError::UnknownNetwork(spec.network.clone()))?;
+            if !g.state.hosts.contains_key(&spec.host) {
+                return Err(ModelError::UnknownHost(spec.host.clone()).into());
+            }
+            let ip = match &spec.ip {
+                Some(text) => {
+                    let (addr, len) = match text.split_once('/') {
+                        Some((a, l)) => (a, Some(l)),
+                        None => (text.as_str(), None),
+                    };
+                    if let Some(l) = len {
+                        if l.parse::<u8>().ok() != Some(net.subnet.len) {
+                            return Err(ModelError::InvalidAddress(text.clone()).into());
+                        }
+                    }
+                    addr.parse::<Ipv4Addr>()
+                        .map_err(|_| ModelError::InvalidAddress(text.clone()))?
+                }
+                None => ipam::allocate_ip(&g.state, &net)?,
+            };
+            let (mac, counter) = match &spec.mac {
+                Some(m) => (m.parse::<MacAddr>()?, g.mac_counter),
+                None => ipam::allocate_mac(&g.state, g.mac_counter),
+            };
+            let e = Endpoint {
+                id: Uuid::new_v4(),
+                network: net.name.clone(),
+                host: spec.host.clone(),
+                container: spec.container.clone(),
+                interface: spec.interface.clone().unwrap_or_else(|| "eth0".into()),
+                mac,
+                ip,
+                prefix_len: net.subnet.len,
+            };
+            g.state.check_add_endpoint(&e)?;
+            self.store.apply(&[
+                Write::put(Kind::Endpoint, e.id.to_string(), &e),
+                Write::put(Kind::Meta, "mac_counter", &counter),
+            ])?;
+            g.mac_counter = counter;
+            g.state.endpoints.insert(e.id, e.clone());
+            (e, net)
+        };
+        self.emit(Event::EndpointCreated {
+            id: e.id.to_string(),
+        });
+        self.bump();
+        Ok(to_api_endpoint(&e, Some(&net)))
+    }
+
+    fn parse_id(id: &str) -> Result<Uuid, CoreError> {
+        Uuid::parse_str(id).map_err(|_| ModelError::UnknownEndpoint(id.to_string()).into())
+    }
+
+    /// Delete an endpoint.
+    pub fn delete_endpoint(&self, id: &str) -> Result<(), CoreError> {
+        let uid = Self::parse_id(id)?;
+        {
+            let mut g = self.lock();
+            if !g.state.endpoints.contains_key(&uid) {
+                return Err(ModelError::UnknownEndpoint(id.to_string()).into());
+            }
+            self.store.delete(Kind::Endpoint, &uid.to_string())?;
+            g.state.endpoints.remove(&uid);
+        }
+        self.emit(Event::EndpointDeleted {
+            id: uid.to_string(),
+        });
+        self.bump();
+        Ok(())
+    }
+
+    /// Endpoint with binding and reachability.
+    pub fn endpoint_status(&self, id: &str) -> Result<api::EndpointStatus, CoreError> {
+        let uid = Self::parse_id(id)?;
+        let g = self.lock();
+        let e = g
+            .state
+            .endpoints
+            .get(&uid)
+            .ok_or_else(|| ModelError::UnknownEndpoint(id.to_string()))?;
+        let net = g.state.networks.get(&e.network);
+        let binding = g.observed.binding(e);
+        // Hosts that must know this endpoint: its own and every host with
+        // endpoints in the same network.
+        let hosts: BTreeSet<&str> = std::iter::once(e.host.as_str())
+            .chain(g.state.endpoints_in(&e.network).map(|o| o.host.as_str()))
+            .collect();
+        let mut pending = Vec::new();
+        for h in hosts {
+            let want = plan::plan_flows(&g.state, &g.observed, h);
+            let has_unicast = want
+                .iter()
+                .any(|f| f.table == plan::tables::L2 && f.matches.contains(&Field::EthDst(e.mac)));
+            let synced = g
+                .hosts
+                .get(h)
+                .is_some_and(|rt| rt.openflow_connected && want.is_subset(&rt.installed));
+            if !(has_unicast && synced) {
+                pending.push(h.to_string());
+            }
+        }
+        Ok(api::EndpointStatus {
+            endpoint: to_api_endpoint(e, net),
+            bound: binding.is_some(),
+            ofport: binding.map(|b| b.ofport),
+            reachable: pending.is_empty(),
+            pending_hosts: pending,
+        })
+    }
+
+    /// Per-host status.
+    pub fn status(&self) -> Vec<api::HostStatus> {
+        let g = self.lock();
+        g.state
+            .hosts
+            .keys()
+            .map(|h| {
+                let want = plan::plan_flows(&g.state, &g.observed, h);
+                let rt = g.hosts.get(h).cloned().unwrap_or_default();
+                let missing = want.difference(&rt.installed).count();
+                let extra = rt.installed.iter().filter(|f| !want.contains(f)).count();
+                api::HostStatus {
+                    name: h.clone(),
+                    ovsdb_connected: rt.ovsdb_connected,
+                    openflow_connected: rt.openflow_connected,
+                    flows_desired: want.len() as u64,
+                    flows_installed: rt.installed.len() as u64,
+                    drift: (missing + extra) as u64,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The northbound API server, a thin wrapper over [`Core`].
+#[derive(Debug, Clone)]
+pub struct Northbound(pub Arc<Core>);
+
+#[async_trait]
+impl NorthboundServer for Northbound {
+    async fn network_create(
+        &self,
+        spec: api::NetworkSpec,
+    ) -> Result<api::Network, ErrorObjectOwned> {
+        Ok(to_api_network(&self.0.create_network(&spec)?))
+    }
+    async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
+        Ok(self
+            .0
+            .state()
+            .networks
+            .values()
+            .map(to_api_network)
+            .collect())
+    }
+    async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
+        Ok(self.0.delete_network(&name)?)
+    }
+    async fn host_create(&self, spec: api::HostSpec) -> Result<api::Host, ErrorObjectOwned> {
+        Ok(to_api_host(&self.0.create_host(&spec)?))
+    }
+    async fn host_list(&self) -> Result<Vec<api::Host>, ErrorObjectOwned> {
+        Ok(self.0.state().hosts.values().map(to_api_host).collect())
+    }
+    async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
+        Ok(self.0.delete_host(&name)?)
+    }
+    async fn endpoint_create(
+        &self,
+        spec: api::EndpointSpec,
+    ) -> Result<api::Endpoint, ErrorObjectOwned> {
+        Ok(self.0.create_endpoint(&spec)?)
+    }
+    async fn endpoint_get(&self, id: String) -> Result<api::EndpointStatus, ErrorObjectOwned> {
+        Ok(self.0.endpoint_status(&id)?)
+    }
+    async fn endpoint_list(
+        &self,
+        filter: api::EndpointFilter,
+    ) -> Result<Vec<api::Endpoint>, ErrorObjectOwned> {
+        let s = self.0.state();
+        Ok(s.endpoints
+            .values()
+            .filter(|e| filter.network.as_ref().is_none_or(|n| *n == e.network))
+            .filter(|e| filter.host.as_ref().is_none_or(|h| *h == e.host))
+            .map(|e| to_api_endpoint(e, s.networks.get(&e.network)))
+            .collect())
+    }
+    async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
+        Ok(self.0.delete_endpoint(&id)?)
+    }
+    async fn status(&self) -> Result<Vec<api::HostStatus>, ErrorObjectOwned> {
+        Ok(self.0.status())
+    }
+    async fn watch(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut rx = self.0.events.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => break,
+                ev = rx.recv() => match ev {
+                    Ok(ev) => {
+                        let msg = SubscriptionMessage::from_json(&ev)?;
+                        if sink.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::MemStore;
+
+    fn core() -> Arc<Core> {
+        Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap()
+    }
+
+    fn net(name: &str, vni: u32) -> api::NetworkSpec {
+        api::NetworkSpec {
+            name: name.into(),
+            vni,
+            subnet: "10.244.1.0/29".into(),
+            gateway: Some("10.244.1.1".into()),
+            tunnel: None,
+            mtu: None,
+        }
+    }
+
+    fn ep(network: &str, host: &str) -> api::EndpointSpec {
+        api::EndpointSpec {
+            network: network.into(),
+            host: host.into(),
+            container: "c".into(),
+            interface: None,
+            ip: None,
+            mac: None,
+        }
+    }
+
+    #[test]
+    fn crud_and_error_codes() {
+        let c = core();
+        c.create_network(&net("blue", 10)).unwrap();
+        assert_eq!(
+            c.create_network(&net("blue", 11)).unwrap_err().code(),
+            codes::CONFLICT
+        );
+        assert_eq!(
+            c.create_network(&net("red", 10)).unwrap_err().code(),
+            codes::CONFLICT
+        );
+        assert_eq!(
+            c.create_network(&net("red", 0)).unwrap_err().code(),
+            codes::INVALID
+        );
+        c.create_host(&api::HostSpec {
+            name: "h1".into(),
+            ovsdb: "tcp:192.0.2.1:6640".into(),
+            tunnel_ip: "192.0.2.1".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            c.create_endpoint(&ep("nope", "h1")).unwrap_err().code(),
+            codes::NOT_FOUND
+        );
+        assert_eq!(
+            c.create_endpoint(&ep("blue", "nope")).unwrap_err().code(),
+            codes::NOT_FOUND
+        );
+        // /29 with gateway: 5 addresses.
+        let mut ids = vec![];
+        for i in 0..5 {
+            let e = c.create_endpoint(&ep("blue", "h1")).unwrap();
+            assert_eq!(e.ip, format!("10.244.1.{}/29", i + 2));
+            assert_eq!(e.mtu, 1450);
+            assert_eq!(e.gateway.as_deref(), Some("10.244.1.1"));
+            ids.push(e.id);
+        }
+        let err = c.create_endpoint(&ep("blue", "h1")).unwrap_err();
+        assert_eq!(err.code(), codes::EXHAUSTED);
+        assert!(err.to_string().contains("exhausted"));
+        assert_eq!(c.delete_network("blue").unwrap_err().code(), codes::IN_USE);
+        let st = c.endpoint_status(&ids[0]).unwrap();
+        assert!(!st.bound && !st.reachable);
+        assert_eq!(st.pending_hosts, ["h1"]);
+        c.delete_endpoint(&ids[0]).unwrap();
+        assert_eq!(
+            c.delete_endpoint(&ids[0]).unwrap_err().code(),
+            codes::NOT_FOUND
+        );
+        let mut spec = ep("blue", "h1");
+        spec.ip = Some("10.244.1.3".into());
+        assert_eq!(
+            c.create_endpoint(&spec).unwrap_err().code(),
+            codes::CONFLICT
+        );
+        spec.ip = Some("10.244.1.2/24".into());
+        assert_eq!(c.create_endpoint(&spec).unwrap_err().code(), codes::INVALID);
+        spec.ip = Some("10.244.1.2/29".into());
+        assert_eq!(c.create_endpoint(&spec).unwrap().ip, "10.244.1.2/29");
+    }
+
+    #[test]
+    fn state_survives_restart_with_same_store() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let c = Core::new(store.clone(), PlanConfig::default()).unwrap();
+        c.create_network(&net("blue", 10)).unwrap();
+        c.create_host(&api::HostSpec {
+            name: "h1".into(),
+            ovsdb: "tcp:192.0.2.1:6640".into(),
+            tunnel_ip: "192.0.2.1".into(),
+        })
+        .unwrap();
+        let a = c.create_endpoint(&ep("blue", "h1")).unwrap();
+        drop(c);
+        let c = Core::new(store, PlanConfig::default()).unwrap();
+        let b = c.create_endpoint(&ep("blue", "h1")).unwrap();
+        assert_ne!(a.mac, b.mac);
+        assert_ne!(a.ip, b.ip);
+        assert_eq!(c.state().endpoints.len(), 2);
+    }
+}

@@ -1,0 +1,684 @@
+//! Southbound drivers: one OVSDB task per host and one OpenFlow listener.
+//!
+//! Contract:
+//! - [`ovsdb_ops`] (pure) turns a [`HostPlan`] and a [`SwitchView`] of the
+//!   host's database into the minimal transaction: create or fix `br-ex`
+//!   (datapath_type, fail_mode=secure, OpenFlow13, datapath-id, one
+//!   out-of-band controller), add/update our tunnel ports and remove tunnel
+//!   ports we created that are no longer wanted. Nothing else is touched.
+//! - [`observe`] (pure) extracts endpoint bindings (Interface
+//!   `external_ids:iface-id` with `ofport > 0` on br-ex) and port numbers.
+//! - [`supervise_hosts`] keeps one OVSDB task per registered host.
+//! - [`serve_openflow`] accepts switches, maps datapath ids to hosts, does a
+//!   hitless full resync (one atomic bundle: delete our cookie, add all; then
+//!   barrier) and then sends incremental diffs whenever the plan changes.
+
+use crate::api::Event;
+use crate::model::TunnelType;
+use crate::ofconv;
+use crate::plan::{diff_flows, Binding, HostPlan, TunnelPort};
+use crate::service::Core;
+use openflow::driver::{Listener, Switch, SwitchEvent};
+use ovsdb_client::vswitch::{string_map, Bridge, Controller, Interface, Port, TypedRow};
+use ovsdb_client::{
+    Atom, Condition, ConnState, MonitorRequest, Mutation, Operation, ReconnectOptions,
+    ReconnectingClient, Replica, Row, Value,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// external_ids key marking ports this controller owns.
+pub const OWNER_KEY: &str = "ovs-controller";
+
+/// The parts of one host's database the drivers look at.
+#[derive(Debug, Clone, Default)]
+pub struct SwitchView {
+    /// Bridges by name.
+    pub bridges: BTreeMap<String, Bridge>,
+    /// Ports by uuid.
+    pub ports: BTreeMap<ovsdb_client::Uuid, Port>,
+    /// Interfaces by uuid.
+    pub interfaces: BTreeMap<ovsdb_client::Uuid, Interface>,
+    /// Controllers by uuid.
+    pub controllers: BTreeMap<ovsdb_client::Uuid, Controller>,
+}
+
+impl SwitchView {
+    /// Read the view from a replica.
+    pub fn from_replica(r: &Replica) -> SwitchView {
+        SwitchView {
+            bridges: Bridge::all(r)
+                .into_iter()
+                .map(|b| (b.name.clone(), b))
+                .collect(),
+            ports: Port::all(r).into_iter().map(|p| (p.uuid, p)).collect(),
+            interfaces: Interface::all(r).into_iter().map(|i| (i.uuid, i)).collect(),
+            controllers: Controller::all(r)
+                .into_iter()
+                .map(|c| (c.uuid, c))
+                .collect(),
+        }
+    }
+
+    /// (port, interface) pairs on bridge `name`.
+    fn bridge_ifaces(&self, name: &str) -> Vec<(&Port, &Interface)> {
+        let Some(b) = self.bridges.get(name) else {
+            return vec![];
+        };
+        b.ports
+            .iter()
+            .filter_map(|u| self.ports.get(u))
+            .flat_map(|p| {
+                p.interfaces
+                    .iter()
+                    .filter_map(|i| self.interfaces.get(i))
+                    .map(move |i| (p, i))
+            })
+            .collect()
+    }
+}
+
+/// Monitored tables and columns.
+pub fn monitor_tables() -> BTreeMap<String, MonitorRequest> {
+    let cols = |c: &[&str]| MonitorRequest::columns(c);
+    BTreeMap::from([
+        ("Open_vSwitch".to_string(), cols(&["bridges"])),
+        (
+            "Bridge".to_string(),
+            cols(&[
+                "name",
+                "ports",
+                "controller",
+                "fail_mode",
+                "datapath_type",
+                "protocols",
+                "other_config",
+                "external_ids",
+            ]),
+        ),
+        (
+            "Port".to_string(),
+            cols(&["name", "interfaces", "external_ids"]),
+        ),
+        (
+            "Interface".to_string(),
+            cols(&["name", "type", "options", "external_ids", "ofport"]),
+        ),
+        (
+            "Controller".to_string(),
+            cols(&["target", "connection_mode"]),
+        ),
+    ])
+}
+
+/// Bindings and port numbers on bridge `bridge`.
+pub fn observe(
+    view: &SwitchView,
+    bridge: &str,
+) -> (BTreeMap<Uuid, Binding>, BTreeMap<String, u32>) {
+    let mut bindings = BTreeMap::new();
+    let mut ports = BTreeMap::new();
+    for (_, i) in view.bridge_ifaces(bridge) {
+        let Some(ofport) = i
+            .ofport
+            .filter(|p| *p > 0)
+            .and_then(|p| u32::try_from(p).ok())
+        else {
+            continue;
+        };
+        ports.insert(i.name.clone(), ofport);
+        if let Some(id) = i
+            .external_ids
+            .get("iface-id")
+            .and_then(|s| Uuid::parse_str(s).ok())
+        {
+            bindings.insert(id, Binding { ofport });
+        }
+    }
+    (bindings, ports)
+}
+
+fn tunnel_options(t: &TunnelPort) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::from([
+        ("remote_ip".to_string(), t.remote_ip.to_string()),
+        ("key".to_string(), "flow".to_string()),
+    ]);
+    if let Some(l) = t.local_ip {
+        o.insert("local_ip".into(), l.to_string());
+    }
+    o
+}
+
+fn tunnel_rows(t: &TunnelPort, iface_name: &str) -> (Row, Row) {
+    let mut i = Row::new();
+    i.insert("name".into(), Value::string(&t.name));
+    i.insert("type".into(), Value::string(t.kind.ovs_type()));
+    i.insert("options".into(), string_map(&tunnel_options(t)));
+    let owner = BTreeMap::from([(OWNER_KEY.to_string(), "tunnel".to_string())]);
+    i.insert("external_ids".into(), string_map(&owner));
+    let mut p = Row::new();
+    p.insert("name".into(), Value::string(&t.name));
+    p.insert("interfaces".into(), Value::named_uuid(iface_name));
+    p.insert("external_ids".into(), string_map(&owner));
+    (i, p)
+}
+
+fn controller_row(plan: &HostPlan) -> Row {
+    let mut c = Row::new();
+    c.insert("target".into(), Value::string(&plan.bridge.controller));
+    c.insert(
+        "connection_mode".into(),
+        Value::string(&plan.bridge.connection_mode),
+    );
+    c
+}
+
+/// The minimal transaction making the host match `plan` (empty if it does).
+pub fn ovsdb_ops(plan: &HostPlan, view: &SwitchView) -> Vec<Operation> {
+    let bp = &plan.bridge;
+    let mut ops = Vec::new();
+    let Some(br) = view.bridges.get(&bp.name) else {
+        // Create everything in one go.
+        let mut port_refs = vec![Atom::named("br_port")];
+        let mut iface = Row::new();
+        iface.insert("name".into(), Value::string(&bp.name));
+        iface.insert("type".into(), Value::string("internal"));
+        ops.push(Operation::insert("Interface", iface).with_uuid_name("br_iface"));
+        let mut port = Row::new();
+        port.insert("name".into(), Value::string(&bp.name));
+        port.insert("interfaces".into(), Value::named_uuid("br_iface"));
+        ops.push(Operation::insert("Port", port).with_uuid_name("br_port"));
+        for (n, t) in plan.tunnels.values().enumerate() {
+            let (i, p) = tunnel_rows(t, &format!("ti{n}"));
+            ops.push(Operation::insert("Interface", i).with_uuid_name(format!("ti{n}")));
+            ops.push(Operation::insert("Port", p).with_uuid_name(format!("tp{n}")));
+            port_refs.push(Atom::named(format!("tp{n}")));
+        }
+        ops.push(Operation::insert("Controller", controller_row(plan)).with_uuid_name("ctl"));
+        let mut b = Row::new();
+        b.insert("name".into(), Value::string(&bp.name));
+        b.insert("ports".into(), Value::Set(port_refs));
+        b.insert("controller".into(), Value::named_uuid("ctl"));
+        b.insert("fail_mode".into(), Value::string(&bp.fail_mode));
+        b.insert("protocols".into(), Value::string(&bp.protocols));
+        b.insert("datapath_type".into(), Value::string(&bp.datapath_type));
+        b.insert(
+            "other_config".into(),
+            Value::map([("datapath-id", bp.datapath_id.as_str())]),
+        );
+        ops.push(Operation::insert("Bridge", b).with_uuid_name("br"));
+        ops.push(Operation::mutate(
+            "Open_vSwitch",
+            vec![],
+            vec![Mutation::insert(
+                "bridges",
+                Value::Set(vec![Atom::named("br")]),
+            )],
+        ));
+        return ops;
+    };
+    let by_name = vec![Condition::eq("name", bp.name.as_str())];
+    // Bridge columns.
+    let mut upd = Row::new();
+    if br.fail_mode.as_deref() != Some(bp.fail_mode.as_str()) {
+        upd.insert("fail_mode".into(), Value::string(&bp.fail_mode));
+    }
+    if br.protocols != [bp.protocols.clone()] {
+        upd.insert("protocols".into(), Value::string(&bp.protocols));
+    }
+    if br.datapath_type != bp.datapath_type {
+        upd.insert("datapath_type".into(), Value::string(&bp.datapath_type));
+    }
+    if !upd.is_empty() {
+        ops.push(Operation::update("Bridge", by_name.clone(), upd));
+    }
+    if br.other_config.get("datapath-id") != Some(&bp.datapath_id) {
+        ops.push(Operation::mutate(
+            "Bridge",
+            by_name.clone(),
+            vec![
+                Mutation::delete("other_config", Value::set(["datapath-id"])),
+                Mutation::insert(
+                    "other_config",
+                    Value::map([("datapath-id", bp.datapath_id.as_str())]),
+                ),
+            ],
+        ));
+    }
+    // Controller: exactly ours.
+    let ctl_ok = br.controller.len() == 1
+        && br.controller.iter().all(|u| {
+            view.controllers.get(u).is_some_and(|c| {
+                c.target == bp.controller
+                    && c.connection_mode.as_deref() == Some(bp.connection_mode.as_str())
+            })
+        });
+    if !ctl_ok {
+        ops.push(Operation::insert("Controller", controller_row(plan)).with_uuid_name("ctl"));
+        let mut u = Row::new();
+        u.insert("controller".into(), Value::named_uuid("ctl"));
+        ops.push(Operation::update("Bridge", by_name.clone(), u));
+    }
+    // Tunnel ports.
+    let existing: BTreeMap<&str, (&Port, &Interface)> = view
+        .bridge_ifaces(&bp.name)
+        .into_iter()
+        .map(|(p, i)| (i.name.as_str(), (p, i)))
+        .collect();
+    let mut new_ports = Vec::new();
+    for (n, t) in plan.tunnels.values().enumerate() {
+        match existing.get(t.name.as_str()) {
+            None => {
+                let (i, p) = tunnel_rows(t, &format!("ti{n}"));
+                ops.push(Operation::insert("Interface", i).with_uuid_name(format!("ti{n}")));
+                ops.push(Operation::insert("Port", p).with_uuid_name(format!("tp{n}")));
+                new_ports.push(Atom::named(format!("tp{n}")));
+            }
+            Some((_, i)) => {
+                if i.type_ != t.kind.ovs_type() || i.options != tunnel_options(t) {
+                    let mut u = Row::new();
+                    u.insert("type".into(), Value::string(t.kind.ovs_type()));
+                    u.insert("options".into(), string_map(&tunnel_options(t)));
+                    ops.push(Operation::update(
+                        "Interface",
+                        vec![Condition::uuid(i.uuid)],
+                        u,
+                    ));
+                }
+            }
+        }
+    }
+    let stale: Vec<Atom> = existing
+        .values()
+        .filter(|(p, _)| p.external_ids.get(OWNER_KEY).map(String::as_str) == Some("tunnel"))
+        .filter(|(p, _)| !plan.tunnels.contains_key(&p.name))
+        .map(|(p, _)| p.uuid)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(Atom::Uuid)
+        .collect();
+    let mut muts = Vec::new();
+    if !new_ports.is_empty() {
+        muts.push(Mutation::insert("ports", Value::Set(new_ports)));
+    }
+    if !stale.is_empty() {
+        muts.push(Mutation::delete("ports", Value::Set(stale)));
+    }
+    if !muts.is_empty() {
+        ops.push(Operation::mutate("Bridge", by_name, muts));
+    }
+    ops
+}
+
+/// Resolves once `rx` holds `true` (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Keep one OVSDB task per registered host until `shutdown` turns true.
+pub async fn supervise_hosts(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    let mut tasks: BTreeMap<String, (String, tokio::task::JoinHandle<()>)> = BTreeMap::new();
+    let mut gen = core.changes();
+    loop {
+        let hosts = core.state().hosts;
+        tasks.retain(|name, (remote, task)| {
+            let keep = hosts.get(name).is_some_and(|h| &h.ovsdb == remote);
+            if !keep {
+                task.abort();
+                core.forget_host(name);
+            }
+            keep
+        });
+        for h in hosts.values() {
+            if !tasks.contains_key(&h.name) {
+                let t = tokio::spawn(host_ovsdb(core.clone(), h.name.clone(), h.ovsdb.clone()));
+                tasks.insert(h.name.clone(), (h.ovsdb.clone(), t));
+            }
+        }
+        tokio::select! {
+            r = gen.changed() => if r.is_err() { break },
+            _ = crate::southbound::stopped(&mut shutdown) => break,
+        }
+    }
+    for (_, (_, t)) in tasks {
+        t.abort();
+    }
+}
+
+struct ClientGuard(ReconnectingClient);
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
+    let rc = ClientGuard(ReconnectingClient::start(
+        &remote,
+        "Open_vSwitch",
+        monitor_tables(),
+        ReconnectOptions::default(),
+    ));
+    let mut changes = rc.0.subscribe();
+    let mut st = rc.0.state();
+    let mut gen = core.changes();
+    let mut was_connected = false;
+    let mut last_ops: Option<(String, Instant)> = None;
+    loop {
+        let synced = matches!(*st.borrow_and_update(), ConnState::Synced(_));
+        if synced != was_connected {
+            was_connected = synced;
+            core.with_host(&host, |rt| rt.ovsdb_connected = synced);
+            core.emit(if synced {
+                Event::Connected {
+                    host: host.clone(),
+                    channel: "ovsdb".into(),
+                }
+            } else {
+                Event::Disconnected {
+                    host: host.clone(),
+                    channel: "ovsdb".into(),
+                }
+            });
+            tracing::info!(host, synced, "ovsdb session");
+        }
+        if synced {
+            let view = SwitchView::from_replica(&rc.0.replica());
+            let (bindings, ports) = observe(&view, &core.cfg.bridge);
+            core.set_observed(&host, bindings, ports);
+            if let Some(plan) = core.plan_host(&host) {
+                let ops = ovsdb_ops(&plan, &view);
+                if !ops.is_empty() {
+                    let text = format!("{ops:?}");
+                    // Do not hammer the server with the same transaction while
+                    // the replica catches up.
+                    let repeat = last_ops
+                        .as_ref()
+                        .is_some_and(|(t, at)| *t == text && at.elapsed() < Duration::from_secs(2));
+                    if !repeat {
+                        core.metrics.ovsdb_txns.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(host, n = ops.len(), "ovsdb reconcile");
+                        match rc.0.transact(ops).await {
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(host, "ovsdb transaction failed: {e}"),
+                        }
+                        last_ops = Some((text, Instant::now()));
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            r = changes.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r { break; }
+            }
+            r = st.changed() => if r.is_err() { break },
+            r = gen.changed() => if r.is_err() { break },
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+/// Accept OpenFlow connections on `listener` until `shutdown` turns true.
+pub async fn serve_openflow(
+    core: Arc<Core>,
+    listener: Listener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok(sw) => { tokio::spawn(serve_switch(core.clone(), sw)); }
+                Err(e) => {
+                    tracing::warn!("openflow accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = crate::southbound::stopped(&mut shutdown) => break,
+        }
+    }
+}
+
+async fn serve_switch(core: Arc<Core>, sw: Switch) {
+    let dpid = sw.datapath_id();
+    let Some(host) = core.host_by_dpid(dpid) else {
+        tracing::warn!("openflow: unknown datapath id {dpid:016x}, closing");
+        return;
+    };
+    tracing::info!(host, "openflow connected (dpid {dpid:016x})");
+    let conn = Uuid::new_v4();
+    core.with_host(&host, |rt| {
+        rt.openflow_connected = true;
+        rt.installed.clear();
+        rt.connection = Some(conn);
+    });
+    core.emit(Event::Connected {
+        host: host.clone(),
+        channel: "openflow".into(),
+    });
+    if let Err(e) = sync_switch(&core, &host, &sw, conn).await {
+        tracing::warn!(host, "openflow session ended: {e}");
+    }
+    core.with_host(&host, |rt| {
+        if rt.connection == Some(conn) {
+            rt.openflow_connected = false;
+            rt.installed.clear();
+            rt.connection = None;
+        }
+    });
+    core.emit(Event::Disconnected {
+        host: host.clone(),
+        channel: "openflow".into(),
+    });
+}
+
+async fn sync_switch(
+    core: &Core,
+    host: &str,
+    sw: &Switch,
+    conn: Uuid,
+) -> Result<(), openflow::driver::Error> {
+    let mut gen = core.changes();
+    gen.borrow_and_update();
+    // Hitless full resync: one atomic bundle replaces all our flows.
+    let t0 = Instant::now();
+    let want = core.desired_flows(host);
+    let mut mods = vec![ofconv::delete_ours()];
+    mods.extend(want.iter().map(ofconv::add));
+    sw.bundle(mods, true).await?;
+    sw.barrier().await?;
+    let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+    core.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+    core.metrics
+        .resync_micros
+        .fetch_add(micros, Ordering::Relaxed);
+    let mut installed = want;
+    let n = installed.len() as u64;
+    core.with_host(host, |rt| {
+        if rt.connection == Some(conn) {
+            rt.installed = installed.clone();
+            rt.resyncs += 1;
+        }
+    });
+    tracing::info!(host, flows = n, micros, "full resync");
+    core.emit(Event::FlowsSynced {
+        host: host.to_string(),
+        flows: n,
+        full: true,
+    });
+    loop {
+        tokio::select! {
+            r = gen.changed() => {
+                if r.is_err() { return Ok(()); }
+                let want = core.desired_flows(host);
+                let d = diff_flows(&installed, &want);
+                if d.is_empty() { continue; }
+                let mut mods: Vec<_> = d.deletes.iter().map(ofconv::delete_strict).collect();
+                mods.extend(d.adds.iter().map(ofconv::add));
+                tracing::info!(host, adds = d.adds.len(), deletes = d.deletes.len(), "flow update");
+                sw.send_flow_mods(mods).await?; // ends with a barrier
+                core.metrics.incremental.fetch_add(1, Ordering::Relaxed);
+                installed = want;
+                let n = installed.len() as u64;
+                core.with_host(host, |rt| if rt.connection == Some(conn) { rt.installed = installed.clone(); });
+                core.emit(Event::FlowsSynced { host: host.to_string(), flows: n, full: false });
+            }
+            ev = sw.next_event() => match ev {
+                None | Some(SwitchEvent::Disconnected(_)) => return Ok(()),
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// Tunnel type of a port name we created, if any.
+pub fn tunnel_kind_of(name: &str) -> Option<TunnelType> {
+    TunnelType::ALL
+        .into_iter()
+        .find(|t| name.starts_with(t.port_prefix()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::plan::{plan_host, tests::world, PlanConfig};
+
+    fn uuid() -> ovsdb_client::Uuid {
+        ovsdb_client::Uuid::new_v4()
+    }
+
+    /// A view equal to what `plan` asks for.
+    fn view_of(plan: &HostPlan) -> SwitchView {
+        let mut v = SwitchView::default();
+        let ctl = Controller {
+            uuid: uuid(),
+            target: plan.bridge.controller.clone(),
+            connection_mode: Some("out-of-band".into()),
+            ..Default::default()
+        };
+        let mut ports = vec![];
+        for (n, t) in plan.tunnels.values().enumerate() {
+            let i = Interface {
+                uuid: uuid(),
+                name: t.name.clone(),
+                type_: t.kind.ovs_type().into(),
+                options: tunnel_options(t),
+                ofport: Some(10 + n as i64),
+                ..Default::default()
+            };
+            let p = Port {
+                uuid: uuid(),
+                name: t.name.clone(),
+                interfaces: vec![i.uuid],
+                external_ids: BTreeMap::from([(OWNER_KEY.into(), "tunnel".into())]),
+                ..Default::default()
+            };
+            ports.push(p.uuid);
+            v.interfaces.insert(i.uuid, i);
+            v.ports.insert(p.uuid, p);
+        }
+        let b = Bridge {
+            uuid: uuid(),
+            name: "br-ex".into(),
+            ports,
+            controller: vec![ctl.uuid],
+            fail_mode: Some("secure".into()),
+            datapath_type: plan.bridge.datapath_type.clone(),
+            protocols: vec!["OpenFlow13".into()],
+            other_config: BTreeMap::from([("datapath-id".into(), plan.bridge.datapath_id.clone())]),
+            ..Default::default()
+        };
+        v.controllers.insert(ctl.uuid, ctl);
+        v.bridges.insert(b.name.clone(), b);
+        v
+    }
+
+    #[test]
+    fn converged_host_needs_no_transaction() {
+        let (s, o) = world();
+        let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
+        assert!(ovsdb_ops(&plan, &view_of(&plan)).is_empty());
+    }
+
+    #[test]
+    fn empty_host_gets_bridge_in_one_transaction() {
+        let (s, o) = world();
+        let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
+        let ops = ovsdb_ops(&plan, &SwitchView::default());
+        // 2 (br iface/port) + 2 per tunnel + controller + bridge + root mutate
+        assert_eq!(ops.len(), 2 + 2 * plan.tunnels.len() + 3);
+    }
+
+    #[test]
+    fn removes_only_our_stale_tunnels_and_fixes_drift() {
+        let (mut s, o) = world();
+        let cfg = PlanConfig::default();
+        let old = plan_host(&s, &o, &cfg, "h1").unwrap();
+        let mut v = view_of(&old);
+        // A foreign port named like a tunnel, not ours: must stay.
+        let fi = Interface {
+            uuid: uuid(),
+            name: "vx-foreign".into(),
+            ofport: Some(3),
+            ..Default::default()
+        };
+        let fp = Port {
+            uuid: uuid(),
+            name: "vx-foreign".into(),
+            interfaces: vec![fi.uuid],
+            ..Default::default()
+        };
+        v.bridges.get_mut("br-ex").unwrap().ports.push(fp.uuid);
+        v.interfaces.insert(fi.uuid, fi);
+        v.ports.insert(fp.uuid, fp);
+        // Host h3 goes away: vx-h3 and gre-h3 become stale.
+        s.hosts.remove("h3");
+        s.endpoints.retain(|_, e| e.host != "h3");
+        let new = plan_host(&s, &o, &cfg, "h1").unwrap();
+        let ops = ovsdb_ops(&new, &v);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        let text = format!("{ops:?}");
+        assert_eq!(text.matches("Uuid(").count(), 2, "{text}");
+        // Drifted fail_mode is repaired.
+        v.bridges.get_mut("br-ex").unwrap().fail_mode = Some("standalone".into());
+        let ops = ovsdb_ops(&old, &v);
+        assert!(format!("{ops:?}").contains("secure"));
+    }
+
+    #[test]
+    fn observe_finds_bindings() {
+        let (s, o) = world();
+        let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
+        let mut v = view_of(&plan);
+        let id = Uuid::new_v4();
+        for (name, ofport) in [("veth1", Some(7)), ("veth2", Some(-1)), ("veth3", None)] {
+            let i = Interface {
+                uuid: uuid(),
+                name: name.into(),
+                ofport,
+                external_ids: BTreeMap::from([("iface-id".into(), id.to_string())]),
+                ..Default::default()
+            };
+            let p = Port {
+                uuid: uuid(),
+                name: name.into(),
+                interfaces: vec![i.uuid],
+                ..Default::default()
+            };
+            v.bridges.get_mut("br-ex").unwrap().ports.push(p.uuid);
+            v.interfaces.insert(i.uuid, i);
+            v.ports.insert(p.uuid, p);
+        }
+        let (b, ports) = observe(&v, "br-ex");
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[&id].ofport, 7);
+        assert_eq!(ports["veth1"], 7);
+        assert!(ports.contains_key("vx-h2"));
+        assert!(!ports.contains_key("veth2"));
+        assert_eq!(tunnel_kind_of("gnv-h2"), Some(TunnelType::Geneve));
+    }
+}
