@@ -226,3 +226,66 @@ fn listener_accepts_switch_and_sees_disconnect() {
         assert!(matches!(sw.barrier().await, Err(Error::Disconnected)));
     });
 }
+
+#[tokio::test]
+async fn packet_in_and_port_status_arrive_as_events() {
+    let ovs = Ovs::start().unwrap();
+    let sw = Switch::connect(&ovs.mgmt()).await.unwrap();
+    sw.send(Message::SetConfig(message::SwitchConfig {
+        flags: 0,
+        miss_send_len: 0xffff,
+    }))
+    .await
+    .unwrap();
+    sw.send_flow_mods(vec![FlowMod::add(0, 10)
+        .cookie(0x55)
+        .match_(Match::new().eth_type(0x0806))
+        .apply(vec![Action::controller(OFPCML_NO_BUFFER)])])
+        .await
+        .unwrap();
+    ovs.vsctl(&[
+        "add-port",
+        "br0",
+        "p1",
+        "--",
+        "set",
+        "interface",
+        "p1",
+        "type=internal",
+    ])
+    .unwrap();
+    // Broadcast ARP request 10.0.0.2 -> who-has 10.0.0.1, injected through the pipeline.
+    let mut frame = vec![0xff; 6];
+    frame.extend([2, 0, 0, 0, 0, 2, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    frame.extend([2, 0, 0, 0, 0, 2, 10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1]);
+    sw.send(Message::PacketOut(PacketOut {
+        buffer_id: OFP_NO_BUFFER,
+        in_port: OFPP_CONTROLLER,
+        actions: vec![Action::output(OFPP_TABLE)],
+        data: frame.clone(),
+    }))
+    .await
+    .unwrap();
+    let (mut got_pin, mut got_port) = (false, false);
+    while !(got_pin && got_port) {
+        let ev = tokio::time::timeout(Duration::from_secs(15), sw.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("timed out: packet_in {got_pin}, port_status {got_port}"))
+            .unwrap();
+        match ev {
+            SwitchEvent::Message(Message::PacketIn(p)) => {
+                assert_eq!(p.cookie, 0x55);
+                assert_eq!(p.data, frame);
+                assert!(p.match_.get(OxmKind::InPort).is_some(), "{:?}", p.match_);
+                got_pin = true;
+            }
+            SwitchEvent::Message(Message::PortStatus { port, .. }) => {
+                if port.name_str() == "p1" {
+                    got_port = true;
+                }
+            }
+            SwitchEvent::Message(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
