@@ -433,6 +433,27 @@ mod tests {
     }
 
     #[test]
+    fn accepts_newer_peers_offering_1_3() {
+        let now = Instant::now();
+        let mut c = Connection::new(now, ConnectionConfig::default());
+        let h = Message::Hello(vec![HelloElement::VersionBitmap(vec![0b111_0010])]);
+        let mut b = h.encode(1);
+        b[0] = 6;
+        c.handle_frame(now, &b).expect("1.3 offered");
+        let _hello = c.poll_transmit();
+        let fr = c.poll_transmit().expect("features request");
+        assert!(matches!(
+            Message::decode(&fr),
+            Ok((_, Message::FeaturesRequest))
+        ));
+        // No bitmap: header version decides.
+        let mut c = Connection::new(now, ConnectionConfig::default());
+        let mut b = Message::Hello(vec![]).encode(1);
+        b[0] = 5;
+        c.handle_frame(now, &b).expect("1.4 peer can speak 1.3");
+    }
+
+    #[test]
     fn rejects_old_versions() {
         let now = Instant::now();
         let mut c = Connection::new(now, ConnectionConfig::default());

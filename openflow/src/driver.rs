@@ -271,6 +271,27 @@ impl Switch {
         Ok(out)
     }
 
+    /// All ports (OFPMP_PORT_DESC).
+    pub async fn port_desc(&self) -> Result<Vec<crate::message::Port>> {
+        let parts = self
+            .request(Message::MultipartRequest(MultipartRequest {
+                flags: 0,
+                body: MultipartRequestBody::PortDesc,
+            }))
+            .await?;
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Message::MultipartReply(r) => match r.body {
+                    MultipartReplyBody::PortDesc(v) => out.extend(v),
+                    other => return Err(Error::Unexpected(format!("{other:?}"))),
+                },
+                other => return Err(Error::Unexpected(format!("{other:?}"))),
+            }
+        }
+        Ok(out)
+    }
+
     async fn bundle_ctrl(&self, bundle_id: u32, typ: u16, flags: u16) -> Result<()> {
         let r = self
             .request(Message::BundleControl(BundleControl {

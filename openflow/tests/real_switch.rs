@@ -289,3 +289,20 @@ async fn packet_in_and_port_status_arrive_as_events() {
         }
     }
 }
+
+#[tokio::test]
+async fn keepalive_keeps_idle_connection_up() {
+    let ovs = Ovs::start().unwrap();
+    let cfg = openflow::ConnectionConfig {
+        echo_interval: Duration::from_millis(300),
+        inactivity_timeout: Duration::from_secs(2),
+        handshake_timeout: Duration::from_secs(10),
+    };
+    let sw = Switch::connect_with(&ovs.mgmt(), cfg).await.unwrap();
+    // Idle well past the inactivity timeout: our echoes keep the peer talking.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(sw.is_connected());
+    sw.barrier().await.unwrap();
+    let ports = sw.port_desc().await.unwrap();
+    assert!(ports.iter().any(|p| p.name_str() == "br0"), "{ports:?}");
+}
