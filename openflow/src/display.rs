@@ -65,6 +65,21 @@ impl fmt::Display for FlowMod {
 }
 
 impl FlowStats {
+    /// An ADD flow mod that would recreate this flow (for desired-vs-observed diffs).
+    pub fn to_flow_mod(&self) -> FlowMod {
+        FlowMod {
+            cookie: self.cookie,
+            table_id: self.table_id,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            priority: self.priority,
+            flags: self.flags,
+            match_: self.match_.clone(),
+            instructions: self.instructions.clone(),
+            ..FlowMod::default()
+        }
+    }
+
     /// The flow without counters: `table=..,priority=..,match actions=..` (stable for diffs).
     pub fn to_flow_text(&self) -> String {
         let mut s = head(self.table_id, self.priority, self.cookie, &self.match_);

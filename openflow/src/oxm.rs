@@ -606,6 +606,21 @@ impl Match {
         self.mask(OxmKind::CtMark, &v.to_be_bytes(), &m.to_be_bytes())
     }
 
+    /// The same match with fields in canonical (class, field) order: OVS reports fields in
+    /// its own order, so compare `a.normalized() == b.normalized()`.
+    pub fn normalized(&self) -> Match {
+        let mut fields = self.fields.clone();
+        fields.sort_by_key(|f| {
+            let (class, field) = f.kind.class_field();
+            let exp = match f.kind {
+                OxmKind::Experimenter { experimenter, .. } => experimenter,
+                _ => 0,
+            };
+            (class, exp, field)
+        });
+        Match { fields }
+    }
+
     /// Appends `ofp_match` (type OXM, length, fields, padding to 8).
     pub fn encode(&self, w: &mut Vec<u8>) {
         let start = w.len();

@@ -1,11 +1,32 @@
 #!/usr/bin/env bash
 # Regenerates vectors.txt: each block is "# <command>" then the hex of every message
 # ovs-ofctl sent (and, for dump-flows, "reply <hex>" lines from ovs-vswitchd 3.1).
-# Needs a running ovs-vswitchd with bridge br0 (OpenFlow13, netdev); UP=its br0.mgmt.
+# Run as root. Starts its own ovsdb-server + ovs-vswitchd (bridge br0, OpenFlow13, netdev)
+# in a private netns and temp dir unless UP=/path/to/br0.mgmt names a running one; stops
+# them by pid afterwards.
 set -euo pipefail
-UP=${UP:?set UP=/path/to/br0.mgmt}
 P=/tmp/ofcap.$$.sock
 cd "$(dirname "$0")"
+if [ -z "${UP:-}" ]; then
+  D=$(mktemp -d /tmp/ofgold.XXXXXX); NS=ofgold$$
+  cleanup() {
+    for f in "$D/ovs-vswitchd.pid" "$D/ovsdb-server.pid"; do [ -f "$f" ] && kill "$(cat "$f")" || true; done
+    sleep 0.5; ip netns del "$NS" 2>/dev/null || true; rm -rf "$D"
+  }
+  trap cleanup EXIT
+  export OVS_RUNDIR=$D OVS_LOGDIR=$D OVS_DBDIR=$D OVS_SYSCONFDIR=$D
+  ip netns add "$NS"; ip netns exec "$NS" ip link set lo up
+  ovsdb-tool create "$D/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  ip netns exec "$NS" ovsdb-server "$D/conf.db" --remote=punix:"$D/db.sock" --pidfile="$D/ovsdb-server.pid" \
+    --detach --log-file="$D/ovsdb-server.log" --unixctl="$D/ovsdb-server.ctl"
+  ip netns exec "$NS" ovs-vsctl --db=unix:"$D/db.sock" --no-wait init
+  ip netns exec "$NS" ovs-vswitchd unix:"$D/db.sock" --pidfile="$D/ovs-vswitchd.pid" \
+    --detach --log-file="$D/ovs-vswitchd.log" --unixctl="$D/ovs-vswitchd.ctl"
+  ip netns exec "$NS" ovs-vsctl --db=unix:"$D/db.sock" add-br br0 -- set bridge br0 \
+    datapath_type=netdev protocols=OpenFlow13 fail_mode=secure
+  for _ in $(seq 100); do [ -S "$D/br0.mgmt" ] && break; sleep 0.1; done
+  UP=$D/br0.mgmt
+fi
 run() { echo "# ${*//$P/SOCK}"; python3 capture.py $P "$UP" $EXTRA -- "$@" 2>&1 | grep -v '^$' ; }
 EXTRA=
 {
