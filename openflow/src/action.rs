@@ -479,7 +479,7 @@ impl Action {
             });
         }
         let mut a = r.sub(len, "action")?;
-        let raw = a.peek_rest().to_vec();
+        let raw = a.peek_rest();
         a.skip(4, "action header")?;
         let fixed = |l: usize| -> Result<()> {
             if len == l {
@@ -520,15 +520,15 @@ impl Action {
             OFPAT_EXPERIMENTER => {
                 let exp = a.u32("experimenter")?;
                 if exp != NX_VENDOR_ID {
-                    return Ok(Action::Unknown(raw));
+                    return Ok(Action::Unknown(raw.to_vec()));
                 }
                 let sub = a.u16("nx subtype")?;
                 match decode_nx(sub, &mut a, len, depth)? {
                     Some(act) => act,
-                    None => Action::Unknown(raw),
+                    None => Action::Unknown(raw.to_vec()),
                 }
             }
-            _ => Action::Unknown(raw),
+            _ => Action::Unknown(raw.to_vec()),
         })
     }
 

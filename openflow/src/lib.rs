@@ -40,6 +40,21 @@
 //! ```
 //!
 //! Raw codec use: `let (xid, msg) = Message::decode(&bytes)?; let bytes = msg.encode(xid);`.
+//!
+//! Driver API summary ([`driver::Switch`], cloneable, usable from many tasks):
+//! `connect("unix:PATH" | "tcp:IP:PORT")`, `datapath_id()`, `features()`, `send(msg)`
+//! (fire-and-forget), `request(msg) -> Vec<Message>` (one reply or the whole multipart
+//! sequence; a switch ERROR becomes `Error::Switch(ErrorMsg)` with `type_name()`/`code_name()`),
+//! `barrier()`, `send_flow_mods(mods)` (flow mods + barrier, first error returned),
+//! `bundle(mods, atomic)` (ONF bundle over OF1.3: OPEN, ADD each, barrier, COMMIT; any error
+//! discards the bundle), `flow_stats(table, cookie, cookie_mask)`, `port_desc()`,
+//! `next_event()` (`SwitchEvent::Message(PACKET_IN | PORT_STATUS | FLOW_REMOVED | ...)` and
+//! finally `SwitchEvent::Disconnected`; pending requests then fail with `Error::Disconnected`).
+//! [`driver::Listener::bind`]`("ptcp:PORT[:IP]" | "tcp:IP:PORT" | "punix:PATH")` + `accept()`
+//! yields a `Switch` for switches that connect to us (`ovs-vsctl set-controller`).
+//!
+//! Comparing desired and observed flows: `FlowStats::to_flow_mod()` and
+//! `Match::normalized()` (OVS reorders match fields), or the ovs-ofctl-like `Display` text.
 
 pub mod action;
 pub mod codec;
