@@ -142,20 +142,20 @@ impl ErrorMsg {
         })
     }
 
-    /// Symbolic name of the code, if known.
+    /// Symbolic name of the code as Open vSwitch spells it, if known.
     pub fn code_name(&self) -> Option<&'static str> {
         const BAD_REQUEST: &[&str] = &[
             "OFPBRC_BAD_VERSION",
             "OFPBRC_BAD_TYPE",
-            "OFPBRC_BAD_MULTIPART",
-            "OFPBRC_BAD_EXPERIMENTER",
-            "OFPBRC_BAD_EXP_TYPE",
+            "OFPBRC_BAD_STAT",
+            "OFPBRC_BAD_VENDOR",
+            "OFPBRC_BAD_SUBTYPE",
             "OFPBRC_EPERM",
             "OFPBRC_BAD_LEN",
             "OFPBRC_BUFFER_EMPTY",
             "OFPBRC_BUFFER_UNKNOWN",
             "OFPBRC_BAD_TABLE_ID",
-            "OFPBRC_IS_SLAVE",
+            "OFPBRC_IS_SECONDARY",
             "OFPBRC_BAD_PORT",
             "OFPBRC_BAD_PACKET",
             "OFPBRC_MULTIPART_BUFFER_OVERFLOW",
@@ -163,8 +163,8 @@ impl ErrorMsg {
         const BAD_ACTION: &[&str] = &[
             "OFPBAC_BAD_TYPE",
             "OFPBAC_BAD_LEN",
-            "OFPBAC_BAD_EXPERIMENTER",
-            "OFPBAC_BAD_EXP_TYPE",
+            "OFPBAC_BAD_VENDOR",
+            "OFPBAC_BAD_VENDOR_TYPE",
             "OFPBAC_BAD_OUT_PORT",
             "OFPBAC_BAD_ARGUMENT",
             "OFPBAC_EPERM",
@@ -231,6 +231,45 @@ impl ErrorMsg {
             "OFPGMFC_EPERM",
         ];
         const HELLO: &[&str] = &["OFPHFC_INCOMPATIBLE", "OFPHFC_EPERM"];
+        const METER_MOD: &[&str] = &[
+            "OFPMMFC_UNKNOWN",
+            "OFPMMFC_METER_EXISTS",
+            "OFPMMFC_INVALID_METER",
+            "OFPMMFC_UNKNOWN_METER",
+            "OFPMMFC_BAD_COMMAND",
+            "OFPMMFC_BAD_FLAGS",
+            "OFPMMFC_BAD_RATE",
+            "OFPMMFC_BAD_BURST",
+            "OFPMMFC_BAD_BAND",
+            "OFPMMFC_BAD_BAND_VALUE",
+            "OFPMMFC_OUT_OF_METERS",
+            "OFPMMFC_OUT_OF_BANDS",
+        ];
+        // ONF extension for OpenFlow 1.3 bundles: experimenter codes 2300 + OF1.4 code.
+        const BUNDLE: &[&str] = &[
+            "OFPBFC_UNKNOWN",
+            "OFPBFC_EPERM",
+            "OFPBFC_BAD_ID",
+            "OFPBFC_BUNDLE_EXIST",
+            "OFPBFC_BUNDLE_CLOSED",
+            "OFPBFC_OUT_OF_BUNDLES",
+            "OFPBFC_BAD_TYPE",
+            "OFPBFC_BAD_FLAGS",
+            "OFPBFC_MSG_BAD_LEN",
+            "OFPBFC_MSG_BAD_XID",
+            "OFPBFC_MSG_UNSUP",
+            "OFPBFC_MSG_CONFLICT",
+            "OFPBFC_MSG_TOO_MANY",
+            "OFPBFC_MSG_FAILED",
+            "OFPBFC_TIMEOUT",
+            "OFPBFC_BUNDLE_IN_PROGRESS",
+        ];
+        if self.typ == 0xffff {
+            if self.experimenter == Some(ONF_EXPERIMENTER_ID) && self.code >= 2300 {
+                return BUNDLE.get(usize::from(self.code - 2300)).copied();
+            }
+            return None;
+        }
         let table: &[&str] = match self.typ {
             0 => HELLO,
             1 => BAD_REQUEST,
@@ -239,6 +278,7 @@ impl ErrorMsg {
             4 => BAD_MATCH,
             5 => FLOW_MOD,
             6 => GROUP_MOD,
+            12 => METER_MOD,
             _ => return None,
         };
         table.get(usize::from(self.code)).copied()

@@ -503,3 +503,57 @@ fn rejects_nested_ct() {
     let fm = FlowMod::add(0, 1).apply(vec![ct(vec![ct(vec![])])]);
     assert!(Message::decode(&Message::FlowMod(fm).encode(1)).is_err());
 }
+
+#[test]
+fn error_names_match_ofp_print() {
+    if Command::new("ovs-ofctl").arg("--version").output().is_err() {
+        return;
+    }
+    let mut cases: Vec<ErrorMsg> = Vec::new();
+    for (typ, n) in [
+        (0u16, 2u16),
+        (1, 14),
+        (2, 16),
+        (3, 9),
+        (4, 12),
+        (5, 8),
+        (6, 15),
+        (12, 12),
+    ] {
+        for code in 0..n {
+            cases.push(ErrorMsg {
+                typ,
+                code,
+                experimenter: None,
+                data: vec![],
+            });
+        }
+    }
+    for code in 2300..2316 {
+        cases.push(ErrorMsg {
+            typ: 0xffff,
+            code,
+            experimenter: Some(message::ONF_EXPERIMENTER_ID),
+            data: vec![],
+        });
+    }
+    let mut bad = Vec::new();
+    for e in cases {
+        let hex: String = Message::Error(e.clone())
+            .encode(1)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let out = Command::new("ovs-ofctl")
+            .args(["ofp-print", &hex])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().unwrap_or_default();
+        let name = e.code_name().unwrap_or_else(|| panic!("no name for {e:?}"));
+        if !first.ends_with(&format!(": {name}")) {
+            bad.push(format!("{}/{}: ours {name}, ovs {first}", e.typ, e.code));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
