@@ -86,7 +86,9 @@
 //! * Monitor updates are delivered in order on an unbounded channel; the
 //!   [`ReconnectingClient`] change broadcast holds 4096 events — a lagging
 //!   subscriber should re-read [`ReconnectingClient::replica`].
-//! * Locks are not re-acquired automatically after a reconnect.
+//! * Locks taken with [`Client::lock`] are per connection; list them in
+//!   [`ReconnectOptions::locks`] to have [`ReconnectingClient`] re-request them
+//!   after every reconnect.
 //! * `ssl:` remotes parse ([`Remote::Ssl`]) but are not implemented yet.
 
 pub mod client;

@@ -25,11 +25,19 @@ pub struct ReconnectOptions {
     pub min_backoff: Duration,
     pub max_backoff: Duration,
     pub client: ClientOptions,
+    /// Locks to (re-)request after every (re)connect; see
+    /// [`ReconnectingClient::has_lock`] / [`ReconnectingClient::wait_lock`].
+    pub locks: Vec<String>,
 }
 
 impl Default for ReconnectOptions {
     fn default() -> Self {
-        ReconnectOptions { min_backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(8), client: ClientOptions::default() }
+        ReconnectOptions {
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+            client: ClientOptions::default(),
+            locks: Vec::new(),
+        }
     }
 }
 
@@ -50,6 +58,7 @@ struct Inner {
     changes: broadcast::Sender<RowChange>,
     client: watch::Sender<Option<Client>>,
     state: watch::Sender<ConnState>,
+    locks: watch::Sender<BTreeMap<String, bool>>,
 }
 
 /// A self-healing client with a replica of the monitored tables.
@@ -70,6 +79,7 @@ impl ReconnectingClient {
             changes,
             client: watch::channel(None).0,
             state: watch::channel(ConnState::Connecting).0,
+            locks: watch::channel(BTreeMap::new()).0,
         });
         let h = tokio::spawn(run(inner.clone(), remote.to_string(), db.to_string(), tables, opts));
         ReconnectingClient { inner, db: db.to_string(), task: Arc::new(h.abort_handle()) }
@@ -86,12 +96,13 @@ impl ReconnectingClient {
             changes,
             client: watch::channel(None).0,
             state: watch::channel(ConnState::Connecting).0,
+            locks: watch::channel(BTreeMap::new()).0,
         });
         let names: Vec<String> = tables.keys().cloned().collect();
         let (i2, db2) = (inner.clone(), db.to_string());
         let h = tokio::spawn(async move {
             let mut generation = 0;
-            if let Err(e) = follow(&i2, client, &db2, &tables, &names, &mut generation).await {
+            if let Err(e) = follow(&i2, client, &db2, &tables, &names, &[], &mut generation).await {
                 tracing::info!("ovsdb: {e}");
             }
             i2.client.send_replace(None);
@@ -125,6 +136,17 @@ impl ReconnectingClient {
     pub async fn wait_closed(&self) {
         let mut rx = self.inner.state.subscribe();
         let _ = rx.wait_for(|s| *s == ConnState::Closed).await;
+    }
+
+    /// Whether we currently hold `lock` (one of [`ReconnectOptions::locks`]).
+    pub fn has_lock(&self, lock: &str) -> bool {
+        self.inner.locks.borrow().get(lock).copied().unwrap_or(false)
+    }
+
+    /// Wait until we hold `lock` (one of [`ReconnectOptions::locks`]).
+    pub async fn wait_lock(&self, lock: &str) {
+        let mut rx = self.inner.locks.subscribe();
+        let _ = rx.wait_for(|m| m.get(lock).copied().unwrap_or(false)).await;
     }
 
     /// Wait for the first sync.
@@ -186,7 +208,9 @@ async fn session(
     generation: &mut u64,
 ) -> Result<(), Error> {
     let client = Client::connect_with(remote, opts.client.clone()).await?;
-    follow(inner, client, db, tables, names, generation).await
+    let r = follow(inner, client, db, tables, names, &opts.locks, generation).await;
+    inner.locks.send_modify(|m| m.values_mut().for_each(|v| *v = false));
+    r
 }
 
 async fn follow(
@@ -195,6 +219,7 @@ async fn follow(
     db: &str,
     tables: &BTreeMap<String, MonitorRequest>,
     names: &[String],
+    locks: &[String],
     generation: &mut u64,
 ) -> Result<(), Error> {
     let schema = client.get_schema(db).await?;
@@ -219,6 +244,22 @@ async fn follow(
     };
     for c in changes {
         let _ = inner.changes.send(c);
+    }
+    for name in locks {
+        let mut l = client.lock(name).await?;
+        let held = l.locked;
+        inner.locks.send_modify(|m| {
+            m.insert(name.clone(), held);
+        });
+        let tx = inner.locks.clone();
+        let name = name.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = l.events.recv().await {
+                tx.send_modify(|m| {
+                    m.insert(name.clone(), ev == crate::client::LockEvent::Locked);
+                });
+            }
+        });
     }
     *generation += 1;
     inner.client.send_replace(Some(client.clone()));

@@ -643,3 +643,19 @@ async fn dropping_reconnecting_client_closes_connection() {
     let out = s.appctl(&["memory/show"]);
     assert!(!out.contains("monitors:1"), "{out}");
 }
+
+#[tokio::test]
+async fn reconnecting_clients_hand_over_a_lock() {
+    need_server!();
+    let s = Server::start();
+    let opts = || ReconnectOptions { locks: vec!["leader".into()], ..fast_reconnect() };
+    let a = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), opts());
+    tokio::time::timeout(Duration::from_secs(10), a.wait_lock("leader")).await.unwrap();
+    let b = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), opts());
+    tokio::time::timeout(Duration::from_secs(10), b.wait_synced()).await.unwrap();
+    assert!(a.has_lock("leader"));
+    assert!(!b.has_lock("leader"));
+    drop(a);
+    tokio::time::timeout(Duration::from_secs(10), b.wait_lock("leader")).await.unwrap();
+    b.transact(vec![Operation::assert_lock("leader")]).await.unwrap();
+}
