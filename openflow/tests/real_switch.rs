@@ -306,3 +306,38 @@ async fn keepalive_keeps_idle_connection_up() {
     let ports = sw.port_desc().await.unwrap();
     assert!(ports.iter().any(|p| p.name_str() == "br0"), "{ports:?}");
 }
+
+#[tokio::test]
+async fn flow_removed_arrives_as_event() {
+    let ovs = Ovs::start().unwrap();
+    let sw = Switch::connect(&ovs.mgmt()).await.unwrap();
+    // Service connections (br0.mgmt) get no FLOW_REMOVED by default: ask for them.
+    let masks = [0b11, 0b11, 0b111, 0b111, 0b1111, 0b1111];
+    sw.send(Message::SetAsync(message::AsyncConfig { masks }))
+        .await
+        .unwrap();
+    let got = sw.request(Message::GetAsyncRequest).await.unwrap();
+    assert_eq!(
+        got,
+        vec![Message::GetAsyncReply(message::AsyncConfig { masks })]
+    );
+    sw.send_flow_mods(vec![FlowMod::add(0, 77)
+        .cookie(0x66)
+        .match_(Match::new().in_port(5))
+        .timeouts(0, 1)
+        .flags(message::OFPFF_SEND_FLOW_REM)
+        .apply(vec![])])
+        .await
+        .unwrap();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(15), sw.next_event())
+            .await
+            .expect("flow_removed in time")
+            .unwrap();
+        if let SwitchEvent::Message(Message::FlowRemoved(fr)) = ev {
+            assert_eq!((fr.cookie, fr.priority, fr.hard_timeout), (0x66, 77, 1));
+            assert_eq!(fr.match_, Match::new().in_port(5));
+            break;
+        }
+    }
+}
