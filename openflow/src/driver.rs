@@ -271,6 +271,14 @@ impl Switch {
         Ok(out)
     }
 
+    /// Asks for every PACKET_IN, PORT_STATUS and FLOW_REMOVED reason (SET_ASYNC). OVS sends
+    /// service connections such as `br0.mgmt` no FLOW_REMOVED until asked.
+    pub async fn enable_all_async(&self) -> Result<()> {
+        let masks = [0b11, 0b11, 0b111, 0b111, 0b1111, 0b1111];
+        self.send(Message::SetAsync(crate::message::AsyncConfig { masks }))
+            .await
+    }
+
     /// All ports (OFPMP_PORT_DESC).
     pub async fn port_desc(&self) -> Result<Vec<crate::message::Port>> {
         let parts = self

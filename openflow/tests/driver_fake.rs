@@ -1,0 +1,158 @@
+//! Driver tests against a scripted in-memory peer (tokio duplex): handshake, multipart
+//! assembly, error mapping, xid matching of interleaved replies, and disconnect surfacing.
+#![allow(clippy::unwrap_used)]
+
+use futures::{SinkExt, StreamExt};
+use openflow::driver::{Error, Switch, SwitchEvent};
+use openflow::message::*;
+use openflow::*;
+use tokio_util::codec::Framed;
+
+type Peer = Framed<tokio::io::DuplexStream, OfCodec>;
+
+async fn recv(p: &mut Peer) -> (u32, Message) {
+    let f = p.next().await.unwrap().unwrap();
+    Message::decode(&f).unwrap()
+}
+
+async fn send(p: &mut Peer, xid: u32, m: Message) {
+    p.send(m.encode(xid)).await.unwrap();
+}
+
+async fn connected() -> (Switch, Peer) {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let mut peer = Framed::new(b, OfCodec::default());
+    let fake = async {
+        let (_, hello) = recv(&mut peer).await;
+        assert_eq!(hello, Message::hello());
+        send(&mut peer, 1, Message::hello()).await;
+        let (xid, m) = recv(&mut peer).await;
+        assert_eq!(m, Message::FeaturesRequest);
+        let f = SwitchFeatures {
+            datapath_id: 0xfeed,
+            n_buffers: 0,
+            n_tables: 254,
+            auxiliary_id: 0,
+            capabilities: 0,
+            reserved: 0,
+        };
+        send(&mut peer, xid, Message::FeaturesReply(f)).await;
+    };
+    let (sw, ()) = tokio::join!(Switch::from_stream(a, Default::default()), fake);
+    (sw.unwrap(), peer)
+}
+
+#[tokio::test]
+async fn bad_targets_fail_fast() {
+    assert!(matches!(
+        Switch::connect("bogus:1").await,
+        Err(Error::BadTarget(_))
+    ));
+    assert!(matches!(
+        Switch::connect("unix:/nonexistent/br0.mgmt").await,
+        Err(Error::Io(_))
+    ));
+}
+
+#[tokio::test]
+async fn multipart_errors_and_interleaving() {
+    let (sw, mut peer) = connected().await;
+    assert_eq!(sw.datapath_id(), 0xfeed);
+    let sw2 = sw.clone();
+    let stats = tokio::spawn(async move { sw2.flow_stats(Some(3), 1, 1).await });
+    let sw3 = sw.clone();
+    let barrier = tokio::spawn(async move { sw3.barrier().await });
+    let (x1, m1) = recv(&mut peer).await;
+    let (x2, m2) = recv(&mut peer).await;
+    let (fx, bx) = if matches!(m1, Message::MultipartRequest(_)) {
+        (x1, x2)
+    } else {
+        assert!(matches!(m2, Message::MultipartRequest(_)));
+        (x2, x1)
+    };
+    // Peer echo in the middle must be answered.
+    send(&mut peer, 999, Message::EchoRequest(vec![7])).await;
+    assert_eq!(recv(&mut peer).await, (999, Message::EchoReply(vec![7])));
+    // Answer the barrier first, then the two-part multipart reply, with a PACKET_IN between.
+    send(&mut peer, bx, Message::BarrierReply).await;
+    let fs = FlowStats {
+        table_id: 3,
+        duration_sec: 0,
+        duration_nsec: 0,
+        priority: 1,
+        idle_timeout: 0,
+        hard_timeout: 0,
+        flags: 0,
+        cookie: 1,
+        packet_count: 0,
+        byte_count: 0,
+        match_: Match::new(),
+        instructions: vec![],
+    };
+    let part = |flags| {
+        Message::MultipartReply(MultipartReply {
+            flags,
+            body: MultipartReplyBody::Flow(vec![fs.clone()]),
+        })
+    };
+    send(&mut peer, fx, part(OFPMPF_MORE)).await;
+    let pin = Message::PacketIn(PacketIn {
+        buffer_id: OFP_NO_BUFFER,
+        total_len: 1,
+        reason: 0,
+        table_id: 0,
+        cookie: 0,
+        match_: Match::new().in_port(1),
+        data: vec![1],
+    });
+    send(&mut peer, 0, pin.clone()).await;
+    send(&mut peer, fx, part(0)).await;
+    barrier.await.unwrap().unwrap();
+    assert_eq!(stats.await.unwrap().unwrap(), vec![fs.clone(), fs]);
+    assert_eq!(sw.next_event().await, Some(SwitchEvent::Message(pin)));
+
+    // An ERROR with the request's xid fails that request.
+    let sw4 = sw.clone();
+    let req = tokio::spawn(async move { sw4.request(Message::GetConfigRequest).await });
+    let (x, _) = recv(&mut peer).await;
+    let e = ErrorMsg {
+        typ: 1,
+        code: 1,
+        experimenter: None,
+        data: vec![],
+    };
+    send(&mut peer, x, Message::Error(e.clone())).await;
+    match req.await.unwrap() {
+        Err(Error::Switch(got)) => assert_eq!(got, e),
+        other => panic!("{other:?}"),
+    }
+
+    // Disconnect: pending requests fail and the event is delivered.
+    let sw5 = sw.clone();
+    let pending = tokio::spawn(async move { sw5.barrier().await });
+    let _ = recv(&mut peer).await;
+    drop(peer);
+    assert!(matches!(pending.await.unwrap(), Err(Error::Disconnected)));
+    assert!(matches!(
+        sw.next_event().await,
+        Some(SwitchEvent::Disconnected(_))
+    ));
+    assert!(matches!(sw.barrier().await, Err(Error::Disconnected)));
+}
+
+#[tokio::test]
+async fn handshake_fails_on_incompatible_peer() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let mut peer = Framed::new(b, OfCodec::default());
+    let fake = async {
+        let _ = recv(&mut peer).await;
+        let mut h = Message::Hello(vec![HelloElement::VersionBitmap(vec![0b10])]).encode(1);
+        h[0] = 1;
+        peer.send(h).await.unwrap();
+        // We get an OFPET_HELLO_FAILED back.
+        let f = peer.next().await.unwrap().unwrap();
+        assert_eq!(f[1], 1);
+    };
+    let (r, ()) = tokio::join!(Switch::from_stream(a, Default::default()), fake);
+    assert!(matches!(r, Err(Error::Connection(_))), "{r:?}");
+}
