@@ -1,0 +1,481 @@
+//! End-to-end tests of `ovs-controller` against real OVS in the lab: the controller
+//! builds br-ex, the tunnel mesh and the per-VNI pipeline; containers are plugged by the
+//! test itself (veth + br-ex port with `external_ids:iface-id`, as the CLI does).
+//! Needs root and `cargo build -p ovs-controller` (same CARGO_TARGET_DIR).
+#![allow(clippy::unwrap_used)]
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use ovs_controller::api::{Endpoint, EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
+use ovs_lab::{controller_binary, wait_until, Lab, LabOptions, Topology, BR_EX};
+
+const CTL_PREFIX: &str = "cookie=0xc7e";
+
+/// Starts the controller binary in the lab's controller namespace; returns its pid.
+fn start_controller(lab: &Lab, tag: &str) -> Result<u32> {
+    let ip = lab.controller_ip();
+    let bin = controller_binary()?;
+    let dir = lab.run_dir().join("ctl");
+    std::fs::create_dir_all(&dir)?;
+    let log = std::fs::File::create(dir.join(format!("controller-{tag}.log")))?;
+    let mut cmd = lab.controller_command(&bin.to_string_lossy());
+    cmd.arg("--listen")
+        .arg(format!("{ip}:7878"))
+        .arg("--openflow-listen")
+        .arg(format!("ptcp:6653:{ip}"))
+        .arg("--metrics-listen")
+        .arg(format!("{ip}:9878"))
+        .arg("--state")
+        .arg(dir.join("state.redb"))
+        .arg("--advertise")
+        .arg(format!("tcp:{ip}:6653"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let pid = lab.spawn_in_controller_ns(cmd)?;
+    wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        Ok(lab.controller_status().is_ok())
+    })
+    .context("controller did not answer")?;
+    Ok(pid)
+}
+
+fn controller_logs(lab: &Lab) -> String {
+    let dir = lab.run_dir().join("ctl");
+    let mut out = String::new();
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "log")) {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("==== {} ====\n", p.display()));
+            for l in &lines[lines.len().saturating_sub(30)..] {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn register(lab: &Lab, hosts: &[&str]) -> Result<()> {
+    let nets: Vec<NetworkSpec> = lab
+        .topology()
+        .networks
+        .iter()
+        .map(|n| NetworkSpec {
+            name: n.name.clone(),
+            vni: n.vni,
+            subnet: n.subnet.to_string(),
+            gateway: None,
+            tunnel: Some(n.tunnel.ovs_type().to_string()),
+            mtu: None,
+        })
+        .collect();
+    lab.northbound(|c| async move {
+        for n in nets {
+            c.network_create(n).await?;
+        }
+        Ok(())
+    })?;
+    for h in hosts {
+        add_host(lab, h)?;
+    }
+    Ok(())
+}
+
+fn add_host(lab: &Lab, name: &str) -> Result<()> {
+    let h = lab.host(name).context("host")?;
+    let spec = HostSpec {
+        name: h.name.clone(),
+        ovsdb: h.ovsdb_tcp(),
+        tunnel_ip: h.underlay_ip.to_string(),
+    };
+    lab.northbound(|c| async move {
+        c.host_create(spec).await?;
+        Ok(())
+    })
+}
+
+/// Waits until every named host has both sessions up, br-ex exists and drift is 0.
+fn wait_synced(lab: &Lab, hosts: &[&str]) -> Result<()> {
+    let mut last = vec![];
+    wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        last = lab.controller_status()?;
+        Ok(hosts.iter().all(|h| {
+            last.iter().any(|s| {
+                s.name == *h && s.ovsdb_connected && s.openflow_connected && s.drift == 0
+            }) && lab.host(h).is_some_and(|x| x.vsctl(&["br-exists", BR_EX]).is_ok())
+        }))
+    })
+    .with_context(|| format!("hosts not synced: {last:?}"))
+}
+
+fn sh(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+fn ip_cmd(args: &[&str]) -> Result<String> {
+    sh(Command::new("ip").args(args))
+}
+
+/// Creates the endpoint through the API and plugs the container like the CLI does.
+fn plug(lab: &Lab, container: &str) -> Result<Endpoint> {
+    let c = lab.container(container).context("container")?.clone();
+    let spec = EndpointSpec {
+        network: c.network.clone().context("network")?,
+        host: c.host.clone(),
+        container: c.name.clone(),
+        interface: Some("eth0".into()),
+        ip: c.ip.map(|i| i.to_string()),
+        mac: None,
+    };
+    let ep = lab.northbound(|cl| async move { Ok(cl.endpoint_create(spec).await?) })?;
+    let host = lab.host(&c.host).context("host")?;
+    let tap = format!("tap{}", &ep.id[..8]);
+    ip_cmd(&[
+        "-n", &host.netns, "link", "add", &tap, "type", "veth", "peer", "name", "eth0", "netns",
+        &c.netns,
+    ])?;
+    let mtu = ep.mtu.to_string();
+    ip_cmd(&["-n", &c.netns, "link", "set", "eth0", "address", &ep.mac, "mtu", &mtu])?;
+    ip_cmd(&["-n", &c.netns, "addr", "add", &ep.ip, "dev", "eth0"])?;
+    ip_cmd(&["-n", &c.netns, "link", "set", "eth0", "up"])?;
+    ip_cmd(&["-n", &host.netns, "link", "set", &tap, "up"])?;
+    c.run(&["ethtool", "-K", "eth0", "tx", "off"])?;
+    host.vsctl(&[
+        "add-port",
+        BR_EX,
+        &tap,
+        "--",
+        "set",
+        "Interface",
+        &tap,
+        &format!("external_ids:iface-id={}", ep.id),
+        &format!("external_ids:attached-mac={}", ep.mac),
+        &format!("external_ids:container_id={}", c.name),
+        "external_ids:container_iface=eth0",
+    ])?;
+    Ok(ep)
+}
+
+fn wait_reachable(lab: &Lab, eps: &[&Endpoint]) -> Result<()> {
+    let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
+    let mut last = String::new();
+    wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        let ids = ids.clone();
+        let st = lab.northbound(|c| async move {
+            let mut v = vec![];
+            for id in ids {
+                v.push(c.endpoint_get(id).await?);
+            }
+            Ok(v)
+        })?;
+        last = format!("{st:?}");
+        Ok(st.iter().all(|s| s.bound && s.reachable))
+    })
+    .with_context(|| format!("endpoints not reachable: {last}"))
+}
+
+fn ours(flows: &[String]) -> Vec<String> {
+    flows.iter().filter(|f| f.starts_with(CTL_PREFIX)).cloned().collect()
+}
+
+fn addr(ep: &Endpoint) -> Ipv4Addr {
+    ep.ip.split('/').next().unwrap().parse().unwrap()
+}
+
+const TUNNELS_TOPO: &str = r#"
+name = "ctl-tunnels"
+[[hosts]]
+name = "h1"
+[[hosts]]
+name = "h2"
+[[networks]]
+name = "blue"
+vni = 100
+subnet = "10.244.1.0/24"
+tunnel = "vxlan"
+[[networks]]
+name = "red"
+vni = 200
+subnet = "10.244.1.0/24"
+tunnel = "gre"
+[[networks]]
+name = "green"
+vni = 300
+subnet = "10.244.2.0/24"
+tunnel = "geneve"
+[[containers]]
+name = "b1"
+host = "h1"
+network = "blue"
+ip = "10.244.1.2/24"
+[[containers]]
+name = "b2"
+host = "h2"
+network = "blue"
+ip = "10.244.1.3/24"
+[[containers]]
+name = "r1"
+host = "h1"
+network = "red"
+ip = "10.244.1.2/24"
+[[containers]]
+name = "r2"
+host = "h2"
+network = "red"
+ip = "10.244.1.3/24"
+[[containers]]
+name = "r3"
+host = "h2"
+network = "red"
+ip = "10.244.1.9/24"
+[[containers]]
+name = "g1"
+host = "h1"
+network = "green"
+ip = "10.244.2.2/24"
+[[containers]]
+name = "g2"
+host = "h2"
+network = "green"
+ip = "10.244.2.3/24"
+"#;
+
+/// VXLAN, GRE and Geneve networks between two hosts; two of them share a subnet and
+/// container IPs. Same-network pairs reach each other, other pairs never do; spoofed
+/// MAC or IP gets nothing through; no flow floods known MACs.
+#[test]
+fn controller_tunnels_isolation_spoofing() {
+    let topo = Topology::parse(TUNNELS_TOPO, "inline").unwrap();
+    let lab = Lab::up(&topo, &LabOptions::unwired()).unwrap();
+    let r = tunnels_body(&lab);
+    if let Err(e) = r {
+        lab.dump_logs();
+        panic!("{e:#}\n{}", controller_logs(&lab));
+    }
+}
+
+fn tunnels_body(lab: &Lab) -> Result<()> {
+    start_controller(lab, "1")?;
+    register(lab, &["h1", "h2"])?;
+    wait_synced(lab, &["h1", "h2"])?;
+    let mut eps = std::collections::BTreeMap::new();
+    for c in ["b1", "b2", "r1", "r2", "r3", "g1", "g2"] {
+        eps.insert(c, plug(lab, c)?);
+    }
+    wait_reachable(lab, &eps.values().collect::<Vec<_>>())?;
+    // MTU follows the tunnel type.
+    assert_eq!(eps["b1"].mtu, 1450);
+    assert_eq!(eps["r1"].mtu, 1458);
+    assert_eq!(eps["g1"].mtu, 1442);
+
+    // Full matrix (reply MAC checked): all same-network pairs, no cross-network pair.
+    let m = lab.pingall();
+    m.print();
+    if !m.all_as_expected() {
+        bail!("pingall not as expected:\n{m}");
+    }
+    if m.reached_count() != 2 + 6 + 2 {
+        bail!("unexpected reached count:\n{m}");
+    }
+
+    // The other tenant's twin address resolves to our own network's container only.
+    let b1 = lab.container("b1").unwrap();
+    let b2 = &eps["b2"];
+    if b1.neighbour_mac(addr(b2)).as_deref() != Some(b2.mac.as_str()) {
+        bail!("b1 resolved {} to {:?}", b2.ip, b1.neighbour_mac(addr(b2)));
+    }
+    // An address that exists only in red is unreachable from blue.
+    if b1.ping(addr(&eps["r3"]), 2) {
+        bail!("blue reached red's r3");
+    }
+
+    // No flooding flow for known MACs; flood only for group addresses; the
+    // installed set is exactly the controller's plan.
+    let status = lab.controller_status()?;
+    for h in ["h1", "h2"] {
+        let flows = lab.host(h).unwrap().dump_flows(BR_EX)?;
+        let mine = ours(&flows);
+        if mine.len() != flows.len() {
+            bail!("{h}: foreign flows present: {flows:#?}");
+        }
+        for f in &mine {
+            if f.contains("NORMAL") || f.contains("FLOOD") || f.contains("ALL") {
+                bail!("{h}: flooding action in {f}");
+            }
+            let outputs = f.matches("output:").count();
+            if outputs > 1 && !f.contains("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00") {
+                bail!("{h}: multi-output flow for a unicast destination: {f}");
+            }
+        }
+        for ep in eps.values() {
+            let n = mine
+                .iter()
+                .filter(|f| f.contains("table=30") && f.contains(&format!("dl_dst={}", ep.mac)))
+                .count();
+            if n != 1 {
+                bail!("{h}: {n} L2 flows for {} ({}): {mine:#?}", ep.container, ep.mac);
+            }
+        }
+        let st = status.iter().find(|s| s.name == h).unwrap();
+        if st.flows_desired as usize != mine.len() || st.drift != 0 {
+            bail!("{h}: controller says {st:?}, switch has {} flows", mine.len());
+        }
+    }
+
+    // MAC spoofing: b1 changes its MAC → nothing gets through; restoring it heals.
+    let b1ep = &eps["b1"];
+    assert!(b1.ping(addr(b2), 3), "baseline ping");
+    b1.run(&["ip", "link", "set", "eth0", "address", "02:aa:bb:cc:dd:ee"])?;
+    b1.run(&["ip", "neigh", "flush", "dev", "eth0"])?;
+    if b1.ping(addr(b2), 2) {
+        bail!("ping with a spoofed MAC went through");
+    }
+    b1.run(&["ip", "link", "set", "eth0", "address", &b1ep.mac])?;
+    b1.run(&["ip", "neigh", "flush", "dev", "eth0"])?;
+    if !b1.ping(addr(b2), 5) {
+        bail!("ping did not recover after restoring the MAC");
+    }
+    // IP spoofing: a second address on the right MAC gets nothing through either.
+    b1.run(&["ip", "addr", "add", "10.244.1.77/24", "dev", "eth0"])?;
+    let out = b1.exec(&["ping", "-n", "-q", "-c", "2", "-W", "1", "-I", "10.244.1.77", &addr(b2).to_string()])?;
+    if out.status.success() {
+        bail!("ping from a spoofed IP went through");
+    }
+    // Neither ARP nor IP from the spoofed address made it to b2.
+    let b2c = lab.container("b2").unwrap();
+    if b2c.neighbour_mac("10.244.1.77".parse().unwrap()).is_some() {
+        bail!("b2 learned the spoofed address");
+    }
+    Ok(())
+}
+
+const RESILIENCE_TOPO: &str = r#"
+name = "ctl-resilience"
+[[hosts]]
+name = "h1"
+[[hosts]]
+name = "h2"
+[[hosts]]
+name = "h3"
+[[networks]]
+name = "blue"
+vni = 4242
+subnet = "10.244.7.0/24"
+tunnel = "vxlan"
+[[containers]]
+name = "a1"
+host = "h1"
+network = "blue"
+ip = "10.244.7.2/24"
+[[containers]]
+name = "a2"
+host = "h2"
+network = "blue"
+ip = "10.244.7.3/24"
+[[containers]]
+name = "a3"
+host = "h3"
+network = "blue"
+ip = "10.244.7.4/24"
+"#;
+
+/// kill -9 of the controller during a continuous ping loses nothing and the flows are
+/// identical after restart; a restarted ovs-vswitchd gets its flows back; a host that
+/// joins later is meshed in.
+#[test]
+fn controller_resilience() {
+    let topo = Topology::parse(RESILIENCE_TOPO, "inline").unwrap();
+    let lab = Lab::up(&topo, &LabOptions::unwired()).unwrap();
+    let r = resilience_body(&lab);
+    if let Err(e) = r {
+        lab.dump_logs();
+        panic!("{e:#}\n{}", controller_logs(&lab));
+    }
+}
+
+fn flows_of(lab: &Lab, h: &str) -> Result<Vec<String>> {
+    lab.host(h).context("host")?.dump_flows(BR_EX)
+}
+
+fn resilience_body(lab: &Lab) -> Result<()> {
+    let pid = start_controller(lab, "1")?;
+    register(lab, &["h1", "h2"])?;
+    wait_synced(lab, &["h1", "h2"])?;
+    let a1 = plug(lab, "a1")?;
+    let a2 = plug(lab, "a2")?;
+    wait_reachable(lab, &[&a1, &a2])?;
+    let c1 = lab.container("a1").unwrap();
+    if !c1.ping(addr(&a2), 5) {
+        bail!("a1 cannot ping a2");
+    }
+    let before = [flows_of(lab, "h1")?, flows_of(lab, "h2")?];
+
+    // Continuous ping (50/s for 8 s) while the controller is killed and restarted.
+    let ping = c1
+        .command("ping")
+        .args(["-n", "-q", "-i", "0.02", "-c", "400", "-W", "1", &addr(&a2).to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(1500));
+    sh(Command::new("kill").args(["-9", &pid.to_string()]))?;
+    let _ = lab.stop_process(pid); // reap
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = Instant::now();
+    start_controller(lab, "2")?;
+    wait_synced(lab, &["h1", "h2"])?;
+    eprintln!("controller back and resynced in {:?}", t0.elapsed());
+    let out = ping.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !text.contains("400 packets transmitted, 400 packets received") {
+        bail!("packets lost across controller kill -9/restart:\n{text}");
+    }
+    let after = [flows_of(lab, "h1")?, flows_of(lab, "h2")?];
+    if before != after {
+        bail!("flows differ after restart:\nbefore {before:#?}\nafter {after:#?}");
+    }
+
+    // ovs-vswitchd restart on h2: flows come back (same set) and ping resumes.
+    lab.host("h2").unwrap().restart_vswitchd()?;
+    wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        Ok(flows_of(lab, "h2")? == before[1])
+    })
+    .with_context(|| format!("h2 flows after vswitchd restart: {:#?}", flows_of(lab, "h2")))?;
+    if !c1.ping(addr(&a2), 10) {
+        bail!("ping did not resume after the vswitchd restart");
+    }
+
+    // h3 joins later: tunnels to it appear on h1/h2 and a3 reaches everybody.
+    add_host(lab, "h3")?;
+    wait_synced(lab, &["h1", "h2", "h3"])?;
+    let a3 = plug(lab, "a3")?;
+    wait_reachable(lab, &[&a1, &a2, &a3])?;
+    for h in ["h1", "h2"] {
+        let ports = lab.host(h).unwrap().vsctl(&["list-ports", BR_EX])?;
+        if !ports.lines().any(|l| l == "vx-h3") {
+            bail!("{h} has no tunnel to h3: {ports}");
+        }
+    }
+    let c3 = lab.container("a3").unwrap();
+    if !c3.ping(addr(&a1), 5) || !c3.ping(addr(&a2), 5) || !c1.ping(addr(&a3), 5) {
+        bail!("late host h3 not meshed in");
+    }
+    Ok(())
+}
