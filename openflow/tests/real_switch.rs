@@ -295,12 +295,12 @@ async fn keepalive_keeps_idle_connection_up() {
     let ovs = Ovs::start().unwrap();
     let cfg = openflow::ConnectionConfig {
         echo_interval: Duration::from_millis(300),
-        inactivity_timeout: Duration::from_secs(2),
+        inactivity_timeout: Duration::from_secs(3),
         handshake_timeout: Duration::from_secs(10),
     };
     let sw = Switch::connect_with(&ovs.mgmt(), cfg).await.unwrap();
     // Idle well past the inactivity timeout: our echoes keep the peer talking.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(sw.is_connected());
     sw.barrier().await.unwrap();
     let ports = sw.port_desc().await.unwrap();
