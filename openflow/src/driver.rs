@@ -355,6 +355,21 @@ impl Switch {
             .await
     }
 
+    /// Atomically replaces every flow whose cookie matches `cookie` under `cookie_mask` (in
+    /// all tables) with `mods`: one atomic bundle of a DELETE plus the ADDs. Flows owned by
+    /// other cookies are untouched.
+    pub async fn replace_flows(
+        &self,
+        cookie: u64,
+        cookie_mask: u64,
+        mods: Vec<FlowMod>,
+    ) -> Result<()> {
+        let mut all = Vec::with_capacity(mods.len() + 1);
+        all.push(FlowMod::delete(0xff).cookie_masked(cookie, cookie_mask));
+        all.extend(mods);
+        self.bundle(all, true).await
+    }
+
     /// Next asynchronous event; `None` once the connection ended and all events were read.
     pub async fn next_event(&self) -> Option<SwitchEvent> {
         self.inner.events.lock().await.recv().await

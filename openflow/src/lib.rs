@@ -47,7 +47,8 @@
 //! sequence; a switch ERROR becomes `Error::Switch(ErrorMsg)` with `type_name()`/`code_name()`),
 //! `barrier()`, `send_flow_mods(mods)` (flow mods + barrier, first error returned),
 //! `bundle(mods, atomic)` (ONF bundle over OF1.3: OPEN, ADD each, barrier, COMMIT; any error
-//! discards the bundle), `flow_stats(table, cookie, cookie_mask)`, `port_desc()`,
+//! discards the bundle), `replace_flows(cookie, mask, mods)` (atomic delete-by-cookie + adds),
+//! `flow_stats(table, cookie, cookie_mask)`, `port_desc()`, `enable_all_async()`,
 //! `next_event()` (`SwitchEvent::Message(PACKET_IN | PORT_STATUS | FLOW_REMOVED | ...)` and
 //! finally `SwitchEvent::Disconnected`; pending requests then fail with `Error::Disconnected`).
 //! [`driver::Listener::bind`]`("ptcp:PORT[:IP]" | "tcp:IP:PORT" | "punix:PATH")` + `accept()`

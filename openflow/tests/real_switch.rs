@@ -159,6 +159,25 @@ async fn bundle_is_atomic() {
         .unwrap()
         .is_empty());
 
+    // Replace only our cookie's flows; a foreign flow survives.
+    sw.send_flow_mods(vec![FlowMod::add(5, 1).cookie(0x77).apply(vec![])])
+        .await
+        .unwrap();
+    let mine = FlowMod::add(0, 2)
+        .cookie(COOKIE)
+        .match_(Match::new().in_port(2))
+        .apply(vec![Action::output(1)]);
+    sw.replace_flows(COOKIE, u64::MAX, vec![mine])
+        .await
+        .unwrap();
+    assert_eq!(
+        ovs.dump_flows().unwrap(),
+        vec![
+            "cookie=0x10, priority=2,in_port=2 actions=output:1",
+            "cookie=0x77, table=5, priority=1 actions=drop",
+        ]
+    );
+
     // Replace everything atomically: delete all + add one.
     let only = FlowMod::add(0, 1).cookie(0x30).apply(vec![]);
     sw.bundle(vec![FlowMod::delete(0xff), only], true)
