@@ -156,3 +156,49 @@ async fn handshake_fails_on_incompatible_peer() {
     let (r, ()) = tokio::join!(Switch::from_stream(a, Default::default()), fake);
     assert!(matches!(r, Err(Error::Connection(_))), "{r:?}");
 }
+
+#[tokio::test]
+async fn silent_peer_times_out_instead_of_hanging() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let mut peer = Framed::new(b, OfCodec::default());
+    let cfg = ConnectionConfig {
+        echo_interval: std::time::Duration::from_millis(100),
+        inactivity_timeout: std::time::Duration::from_millis(400),
+        handshake_timeout: std::time::Duration::from_secs(5),
+    };
+    let fake = async {
+        let _ = recv(&mut peer).await;
+        send(&mut peer, 1, Message::hello()).await;
+        let (xid, _) = recv(&mut peer).await;
+        let f = SwitchFeatures {
+            datapath_id: 1,
+            n_buffers: 0,
+            n_tables: 1,
+            auxiliary_id: 0,
+            capabilities: 0,
+            reserved: 0,
+        };
+        send(&mut peer, xid, Message::FeaturesReply(f)).await;
+    };
+    let (sw, ()) = tokio::join!(Switch::from_stream(a, cfg), fake);
+    let sw = sw.unwrap();
+    // The peer stays connected but never answers (not even our echo).
+    let sw2 = sw.clone();
+    let pending = tokio::spawn(async move { sw2.barrier().await });
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(5), sw.next_event())
+        .await
+        .expect("no hang");
+    assert!(
+        matches!(ev, Some(SwitchEvent::Disconnected(ref r)) if r.contains("inactivity")),
+        "{ev:?}"
+    );
+    assert!(matches!(pending.await.unwrap(), Err(Error::Disconnected)));
+    // The peer saw our echo request before we gave up.
+    let mut saw_echo = false;
+    while let Some(Ok(f)) = peer.next().await {
+        if let Ok((_, Message::EchoRequest(_))) = Message::decode(&f) {
+            saw_echo = true;
+        }
+    }
+    assert!(saw_echo);
+}
