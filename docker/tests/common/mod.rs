@@ -289,7 +289,7 @@ impl Lab {
     pub fn host_links(&self) -> Vec<String> {
         links_in(&self.name)
             .into_iter()
-            .filter(|l| l != "lo" && l != "ovs-netdev" && l != "br0")
+            .filter(|l| l != "lo" && l != "ovs-netdev" && !l.starts_with("br"))
             .collect()
     }
 

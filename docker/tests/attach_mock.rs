@@ -1,0 +1,435 @@
+//! `attach`/`detach`/`list` against a test double of the controller's northbound API (the
+//! real `ovs_controller::api::NorthboundServer` trait served by jsonrpsee), with real OVS and
+//! namespaces. The double decides `bound` the way the controller's binding contract says (an
+//! Interface with `external_ids:iface-id=<id>` and `ofport > 0`, read back with ovs-vsctl) and
+//! `reachable` = bound, unless told to never report reachable. This exercises the CLI's side
+//! of the contract; the cross-host test with the real controller is separate.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use jsonrpsee::core::{async_trait, SubscriptionResult};
+use jsonrpsee::server::{PendingSubscriptionSink, Server, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use ovs_controller::api::*;
+
+#[derive(Debug, Default)]
+struct State {
+    endpoints: BTreeMap<String, Endpoint>,
+    next: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Double {
+    state: Arc<Mutex<State>>,
+    db: String,
+    never_reachable: bool,
+}
+
+fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, msg.into(), None::<()>)
+}
+
+#[async_trait]
+impl NorthboundServer for Double {
+    async fn network_create(&self, _: NetworkSpec) -> Result<Network, ErrorObjectOwned> {
+        Err(err(codes::INTERNAL, "not in the test double"))
+    }
+    async fn network_list(&self) -> Result<Vec<Network>, ErrorObjectOwned> {
+        Ok(vec![])
+    }
+    async fn network_delete(&self, _: String) -> Result<(), ErrorObjectOwned> {
+        Err(err(codes::INTERNAL, "not in the test double"))
+    }
+    async fn host_create(&self, _: HostSpec) -> Result<Host, ErrorObjectOwned> {
+        Err(err(codes::INTERNAL, "not in the test double"))
+    }
+    async fn host_list(&self) -> Result<Vec<Host>, ErrorObjectOwned> {
+        Ok(vec![])
+    }
+    async fn host_delete(&self, _: String) -> Result<(), ErrorObjectOwned> {
+        Err(err(codes::INTERNAL, "not in the test double"))
+    }
+    async fn endpoint_create(&self, spec: EndpointSpec) -> Result<Endpoint, ErrorObjectOwned> {
+        if spec.network != "blue" {
+            return Err(err(
+                codes::NOT_FOUND,
+                format!("no network {}", spec.network),
+            ));
+        }
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let n = st.next;
+        let ip = match spec.ip {
+            Some(ip) if ip.contains('/') => ip,
+            Some(ip) => format!("{ip}/24"),
+            None => format!("10.244.1.{}/24", 10 + n),
+        };
+        if st
+            .endpoints
+            .values()
+            .any(|e| e.ip.split('/').next() == ip.split('/').next())
+        {
+            return Err(err(codes::CONFLICT, format!("address {ip} is in use")));
+        }
+        let ep = Endpoint {
+            id: format!("ep-{n}-{}", std::process::id()),
+            network: spec.network,
+            host: spec.host,
+            container: spec.container,
+            interface: spec.interface.unwrap_or_else(|| "eth0".into()),
+            ip,
+            mac: spec
+                .mac
+                .unwrap_or_else(|| format!("02:0c:7e:00:00:{n:02x}")),
+            gateway: Some("10.244.1.1".into()),
+            mtu: 1450,
+            vni: 100,
+        };
+        st.endpoints.insert(ep.id.clone(), ep.clone());
+        Ok(ep)
+    }
+    async fn endpoint_get(&self, id: String) -> Result<EndpointStatus, ErrorObjectOwned> {
+        let ep = self.state.lock().unwrap().endpoints.get(&id).cloned();
+        let ep = ep.ok_or_else(|| err(codes::NOT_FOUND, format!("no endpoint {id}")))?;
+        let out = std::process::Command::new("ovs-vsctl")
+            .args([
+                &format!("--db={}", self.db),
+                "--data=bare",
+                "--no-heading",
+                "--columns=ofport",
+                "find",
+                "interface",
+                &format!("external_ids:iface-id={id}"),
+            ])
+            .output()
+            .unwrap();
+        let ofport: Option<u32> = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&p: &i64| p > 0)
+            .map(|p| p as u32);
+        let bound = ofport.is_some();
+        let reachable = bound && !self.never_reachable;
+        Ok(EndpointStatus {
+            endpoint: ep,
+            bound,
+            ofport,
+            reachable,
+            pending_hosts: if reachable { vec![] } else { vec!["h2".into()] },
+        })
+    }
+    async fn endpoint_list(&self, f: EndpointFilter) -> Result<Vec<Endpoint>, ErrorObjectOwned> {
+        let st = self.state.lock().unwrap();
+        Ok(st
+            .endpoints
+            .values()
+            .filter(|e| {
+                f.network.as_ref().is_none_or(|n| *n == e.network)
+                    && f.host.as_ref().is_none_or(|h| *h == e.host)
+            })
+            .cloned()
+            .collect())
+    }
+    async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
+        match self.state.lock().unwrap().endpoints.remove(&id) {
+            Some(_) => Ok(()),
+            None => Err(err(codes::NOT_FOUND, format!("no endpoint {id}"))),
+        }
+    }
+    async fn status(&self) -> Result<Vec<HostStatus>, ErrorObjectOwned> {
+        Ok(vec![])
+    }
+    async fn watch(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        pending
+            .reject(err(codes::INTERNAL, "not in the test double"))
+            .await;
+        Ok(())
+    }
+}
+
+struct Running {
+    state: Arc<Mutex<State>>,
+    url: String,
+    _handle: ServerHandle,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// Serves the double on 127.0.0.1 inside the lab's host namespace (where the CLI runs).
+fn serve(lab: &Lab, never_reachable: bool) -> Running {
+    let netns = format!("/run/netns/{}", lab.name);
+    let listener = std::thread::spawn(move || {
+        let f = std::fs::File::open(netns).unwrap();
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        l
+    })
+    .join()
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = Arc::new(Mutex::new(State::default()));
+    let d = Double {
+        state: state.clone(),
+        db: lab.db(),
+        never_reachable,
+    };
+    let (addr, handle): (SocketAddr, ServerHandle) = rt.block_on(async {
+        let server = Server::builder().build_from_tcp(listener).unwrap();
+        let addr = server.local_addr().unwrap();
+        (addr, server.start(d.into_rpc()))
+    });
+    Running {
+        state,
+        url: format!("http://{addr}"),
+        _handle: handle,
+        _rt: rt,
+    }
+}
+
+fn setup() -> (Lab, String) {
+    let mut lab = Lab::new("at");
+    lab.vsctl(&[
+        "add-br",
+        "br-ex",
+        "--",
+        "set",
+        "bridge",
+        "br-ex",
+        "datapath_type=netdev",
+    ]);
+    let (ns, _) = lab.container("c1");
+    (lab, ns)
+}
+
+#[test]
+fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
+    let (lab, ns) = setup();
+    let ctl = serve(&lab, false);
+    let out = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--host",
+            "h1",
+        ])
+        .args([
+            "--controller",
+            &ctl.url,
+            "--timeout",
+            "10",
+            "--interface",
+            "eth1",
+        ])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let eps: Vec<Endpoint> = ctl
+        .state
+        .lock()
+        .unwrap()
+        .endpoints
+        .values()
+        .cloned()
+        .collect();
+    assert_eq!(eps.len(), 1);
+    let ep = &eps[0];
+    let ifaces = lab.table("Interface", "name,external_ids,ofport");
+    let i = ifaces
+        .iter()
+        .find(|i| i["external_ids"].get("iface-id").is_some())
+        .expect("no iface-id interface");
+    assert_eq!(i["external_ids"]["iface-id"], ep.id.as_str());
+    assert_eq!(i["external_ids"]["attached-mac"], ep.mac.as_str());
+    assert_eq!(i["external_ids"]["container_id"], "c1");
+    assert_eq!(i["external_ids"]["container_iface"], "eth1");
+    assert!(i["ofport"].as_i64().unwrap() > 0);
+    assert!(
+        lab.ovsdb_view()
+            .iter()
+            .any(|l| l.starts_with("bridge br-ex ports=[\"PORT(c1/eth1)\"")),
+        "{:#?}",
+        lab.ovsdb_view()
+    );
+    let view = container_view(&ns);
+    assert!(
+        view.contains(&format!(
+            "link eth1 mtu=1450 mac=RANDOM up=true addrs=[\"{}\"]",
+            ep.ip
+        )),
+        "{view:#?}"
+    );
+    let link = sh("ip", &["-n", &ns, "-j", "link", "show", "eth1"]);
+    assert!(link.contains(&ep.mac), "{link}");
+    assert!(
+        view.iter()
+            .any(|l| l.contains("default") && l.contains("10.244.1.1")),
+        "{view:#?}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&ep.id), "{stdout}");
+
+    // list shows it (JSON).
+    let o = lab.ours(&["list", "--output", "json"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["endpoint"], ep.id.as_str());
+    assert_eq!(v[0]["bridge"], "br-ex");
+
+    // A second attach with the same address is refused by the controller's IPAM.
+    let (ip, _) = ep.ip.split_once('/').unwrap();
+    let o = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--host",
+            "h1",
+        ])
+        .args(["--controller", &ctl.url, "--interface", "eth2", "--ip", ip])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("already in use"),
+        "{}",
+        describe(&o)
+    );
+
+    // detach removes the port, the veth and the endpoint.
+    let o = lab
+        .ours_cmd(&[
+            "detach",
+            "c1",
+            "--network",
+            "blue",
+            "--host",
+            "h1",
+            "--controller",
+            &ctl.url,
+        ])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(ctl.state.lock().unwrap().endpoints.is_empty());
+    assert!(lab.host_links().is_empty(), "{:?}", lab.host_links());
+    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+}
+
+#[test]
+fn attach_times_out_and_rolls_back_port_and_endpoint() {
+    let (lab, ns) = setup();
+    let ctl = serve(&lab, true);
+    let before = lab.ovsdb_view();
+    let out = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--host",
+            "h1",
+        ])
+        .args([
+            "--controller",
+            &ctl.url,
+            "--timeout",
+            "2",
+            "--interface",
+            "eth1",
+        ])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not reachable after 2 s"), "{err}");
+    assert!(err.contains("bound=true"), "progress not printed: {err}");
+    assert!(
+        ctl.state.lock().unwrap().endpoints.is_empty(),
+        "endpoint not deleted"
+    );
+    assert_eq!(lab.ovsdb_view(), before, "port left in OVSDB");
+    assert!(lab.host_links().is_empty(), "{:?}", lab.host_links());
+    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+
+    // Unknown network: the controller's error is passed on, nothing is plumbed.
+    let out = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "red",
+            "--netns",
+            &ns,
+            "--host",
+            "h1",
+        ])
+        .args(["--controller", &ctl.url, "--interface", "eth1"])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no network red"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(lab.ovsdb_view(), before);
+}
+
+#[test]
+fn attach_reports_an_unreachable_controller_with_its_url() {
+    let (lab, ns) = setup();
+    // A port nobody listens on.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    drop(l);
+    let before = lab.ovsdb_view();
+    let out = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--host",
+            "h1",
+        ])
+        .args(["--controller", &url])
+        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot reach the controller at {url}")),
+        "{err}"
+    );
+    assert!(err.contains("OVS_CONTROLLER_URL"), "{err}");
+    assert_eq!(lab.ovsdb_view(), before);
+    assert!(lab.host_links().is_empty());
+}
