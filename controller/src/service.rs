@@ -74,6 +74,8 @@ pub struct HostRuntime {
     pub resyncs: u64,
     /// Identity of the current OpenFlow connection.
     pub connection: Option<Uuid>,
+    /// Bindings and ports were read from this host's OVSDB at least once.
+    pub observed: bool,
 }
 
 /// Process-wide counters for `/metrics`.
@@ -221,9 +223,12 @@ impl Core {
         let mut events = Vec::new();
         {
             let mut g = self.lock();
+            let rt = g.hosts.entry(host.to_string()).or_default();
+            let first = !rt.observed;
+            rt.observed = true;
             let old_b = g.observed.bindings.get(host).cloned().unwrap_or_default();
             let old_p = g.observed.ports.get(host).cloned().unwrap_or_default();
-            if old_b == bindings && old_p == ports {
+            if !first && old_b == bindings && old_p == ports {
                 return;
             }
             for (id, b) in &bindings {

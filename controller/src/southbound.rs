@@ -483,6 +483,17 @@ async fn sync_switch(
 ) -> Result<(), openflow::driver::Error> {
     let mut gen = core.changes();
     gen.borrow_and_update();
+    // Never plan from an empty view: after a controller restart the bindings
+    // come from OVSDB, and a resync without them would remove working flows.
+    while !core.with_host(host, |rt| rt.observed) {
+        tokio::select! {
+            r = gen.changed() => if r.is_err() { return Ok(()); },
+            ev = sw.next_event() => match ev {
+                None | Some(SwitchEvent::Disconnected(_)) => return Ok(()),
+                Some(_) => {}
+            },
+        }
+    }
     // Hitless full resync: one atomic bundle replaces all our flows.
     let t0 = Instant::now();
     let want = core.desired_flows(host);

@@ -444,7 +444,7 @@ fn resilience_body(lab: &Lab) -> Result<()> {
     eprintln!("controller back and resynced in {:?}", t0.elapsed());
     let out = ping.wait_with_output()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    if !text.contains("400 packets transmitted, 400 packets received") {
+    if !text.contains("400 packets transmitted, 400 received, 0% packet loss") {
         bail!("packets lost across controller kill -9/restart:\n{text}");
     }
     let after = [flows_of(lab, "h1")?, flows_of(lab, "h2")?];
