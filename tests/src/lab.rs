@@ -24,6 +24,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::state::{self, ProcRecord, RunState, RUN_ROOT};
 use crate::sys::{self, run};
 use crate::topology::{Ipv4Net, Topology};
+use crate::wire_controller::ControllerProc;
 
 /// The OVS schema shipped by Debian's openvswitch-common.
 pub const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
@@ -42,8 +43,9 @@ pub enum Wiring {
     /// No controller: `br-ex` in NORMAL mode, per-network VLAN tags on container ports,
     /// per-peer per-network tunnels (key = VNI) with split horizon.
     Plain,
-    /// The project's controller builds `br-ex` and its flows; containers are attached with
-    /// `ovs-docker-rs attach`. Not implemented in the harness yet.
+    /// The project's controller (`ovs-controller`, in the controller namespace) builds
+    /// `br-ex`, the tunnels and the flows; containers are attached with
+    /// `ovs-docker-rs attach` (see [`Lab::wire_controller`]).
     Controller,
 }
 
@@ -467,6 +469,7 @@ pub struct Lab {
     verbose: bool,
     step: AtomicU32,
     steps: u32,
+    controller: Mutex<Option<ControllerProc>>,
 }
 
 impl Lab {
@@ -534,10 +537,14 @@ impl Lab {
             keep_dir: keep,
         };
         st.save()?;
-        let steps = 2
-            + hosts.len() as u32
-            + u32::from(!containers.is_empty())
-            + u32::from(opts.wiring.is_some());
+        let wiring_steps = match opts.wiring {
+            None => 0,
+            Some(Wiring::Plain) => 1,
+            // controller, registration, switches, one attach per container
+            Some(Wiring::Controller) => 3 + containers.iter().filter(|c| c.ip.is_some()).count(),
+        };
+        let steps =
+            2 + hosts.len() as u32 + u32::from(!containers.is_empty()) + wiring_steps as u32;
         let mut lab = Lab {
             prefix,
             topology: topology.clone(),
@@ -551,17 +558,17 @@ impl Lab {
             verbose: opts.verbose,
             step: AtomicU32::new(0),
             steps,
+            controller: Mutex::new(None),
         };
         // From here on, Drop cleans up whatever was created.
         lab.build()?;
         if let Some(w) = opts.wiring {
-            lab.progress(&format!("wiring: {w:?}"));
             lab.wire(w)?;
         }
         Ok(lab)
     }
 
-    fn progress(&self, what: &str) {
+    pub(crate) fn progress(&self, what: &str) {
         let i = self.step.fetch_add(1, Ordering::Relaxed) + 1;
         if self.verbose {
             println!("[{i}/{}] {what}", self.steps.max(i));
@@ -677,12 +684,11 @@ impl Lab {
     /// Applies a wiring mode to the topology's containers.
     pub fn wire(&self, wiring: Wiring) -> Result<()> {
         match wiring {
-            Wiring::Plain => self.wire_plain(),
-            Wiring::Controller => bail!(
-                "todo: controller wiring is not implemented in ovs-lab yet (it needs the \
-                 controller and `ovs-docker-rs attach`); use LabOptions::unwired() and attach \
-                 the containers from the test"
-            ),
+            Wiring::Plain => {
+                self.progress("wiring: plain (br-ex NORMAL, VLAN per network, tunnel mesh)");
+                self.wire_plain()
+            }
+            Wiring::Controller => self.wire_controller(),
         }
     }
 
@@ -1016,11 +1022,25 @@ impl Lab {
         a.ping(ip, 3) && to_mac.is_some() && a.neighbour_mac(ip).as_deref() == to_mac
     }
 
-    /// Prints the tail of every host's OVS logs to stderr.
+    /// Prints the tail of every host's OVS logs (and of the controller log) to stderr.
     pub fn dump_logs(&self) {
         for h in &self.hosts {
             eprintln!("{}", h.log_tail(30));
         }
+        if self.controller_info().is_some() {
+            eprintln!("{}", self.controller_log_tail(60));
+        }
+    }
+
+    pub(crate) fn controller_info(&self) -> Option<ControllerProc> {
+        self.controller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_controller_info(&self, c: ControllerProc) {
+        *self.controller.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
     }
 }
 

@@ -31,6 +31,7 @@ mod state;
 mod sys;
 mod topology;
 mod wait;
+mod wire_controller;
 
 pub use lab::{
     check_environment, normalize_flow, Container, Host, Lab, LabOptions, Wiring, BR_EX, BR_PHY,
@@ -42,6 +43,10 @@ pub use topology::{
     ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, Topology, TopologyError, TunnelType,
 };
 pub use wait::{assert_flows_eventually, wait_until};
+pub use wire_controller::{
+    controller_binary, docker_binary, in_netns, locate_binary, CONTROLLER_BIN_ENV, DOCKER_BIN_ENV,
+    NORTHBOUND_PORT, OPENFLOW_PORT,
+};
 
 /// Removes every run whose owner process is dead (and that `ovs-lab up` did not detach).
 /// Never touches a live run. Returns the removed prefixes.

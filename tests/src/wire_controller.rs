@@ -1,0 +1,446 @@
+//! Controller wiring: the lab brought up THROUGH the project's controller and CLI.
+//!
+//! Contract ([`crate::Lab::wire_controller`]):
+//! 1. `ovs-controller` runs in the lab's controller namespace (tracked, killed on drop),
+//!    state in `<run dir>/controller/state.redb`, log (stdout + stderr, `RUST_LOG`
+//!    default `info,ovs_controller=debug`) in `<run dir>/controller.log`; the harness waits
+//!    until its northbound port ([`NORTHBOUND_PORT`]) answers a `status` call.
+//! 2. Every topology network and host is registered through the northbound API with the
+//!    generated `NorthboundClient` (over WebSocket, from a thread that entered the
+//!    controller namespace), then the harness waits until every host reports its OVSDB and
+//!    OpenFlow sessions up and `br-ex` exists.
+//! 3. Each topology container is attached with `ovs-docker-rs attach` run inside its host's
+//!    namespace (`--netns`, `--network`, `--ip` = the topology address, `--host`,
+//!    `--controller`, `--db`); a non-zero exit is an error that shows the CLI's output.
+//!    The address the controller hands out must be the topology's.
+//!
+//! Binaries are found through [`CONTROLLER_BIN_ENV`] / [`DOCKER_BIN_ENV`], else next to the
+//! running executable (or its parent directory when that is cargo's `deps/`); a missing
+//! binary is an error naming the `cargo build` command to run.
+
+use std::fs::File;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use nix::sched::{setns, CloneFlags};
+use ovs_controller::api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
+
+use crate::lab::{Lab, BR_EX};
+use crate::state::ProcRecord;
+use crate::sys;
+
+/// Environment variable: path of the `ovs-controller` binary.
+pub const CONTROLLER_BIN_ENV: &str = "OVS_CONTROLLER_BIN";
+/// Environment variable: path of the `ovs-docker-rs` binary.
+pub const DOCKER_BIN_ENV: &str = "OVS_DOCKER_RS_BIN";
+/// Northbound JSON-RPC port of the controller (HTTP and WebSocket).
+pub const NORTHBOUND_PORT: u16 = 7878;
+/// OpenFlow port the controller listens on.
+pub const OPENFLOW_PORT: u16 = 6653;
+
+/// How long to wait for the controller's northbound port, and for the switches.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The running controller of a lab.
+#[derive(Debug, Clone)]
+pub(crate) struct ControllerProc {
+    pub(crate) proc: ProcRecord,
+    pub(crate) log: PathBuf,
+}
+
+/// Finds binary `name`: `$env`, else next to the current executable (or in the parent of
+/// cargo's `deps/` directory). `build` is the command that produces it (for the error).
+pub fn locate_binary(name: &str, env: &str, build: &str) -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        bail!(
+            "{env}={} does not name a file (build it with `{build}`)",
+            p.display()
+        );
+    }
+    let exe = std::env::current_exe().context("cannot find the running executable")?;
+    let mut dirs = Vec::new();
+    if let Some(dir) = exe.parent() {
+        dirs.push(dir.to_path_buf());
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            if let Some(up) = dir.parent() {
+                dirs.push(up.to_path_buf());
+            }
+        }
+    }
+    for d in &dirs {
+        let p = d.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    bail!(
+        "{name} not found (looked in {}; or set {env}): build it with `{build}` \
+         (same CARGO_TARGET_DIR as ovs-lab)",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The `ovs-controller` binary (see [`locate_binary`]).
+pub fn controller_binary() -> Result<PathBuf> {
+    locate_binary(
+        "ovs-controller",
+        CONTROLLER_BIN_ENV,
+        "cargo build -p ovs-controller",
+    )
+}
+
+/// The `ovs-docker-rs` binary, checked to have the `attach` subcommand.
+pub fn docker_binary() -> Result<PathBuf> {
+    const BUILD: &str = "cargo build -p ovs-docker-rs --features controller";
+    let p = locate_binary("ovs-docker-rs", DOCKER_BIN_ENV, BUILD)?;
+    let out = std::process::Command::new(&p)
+        .args(["attach", "--help"])
+        .output()
+        .with_context(|| format!("cannot run {}", p.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} has no `attach` subcommand (built without the controller feature?): \
+             rebuild it with `{BUILD}`",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// Runs `f` on a thread that entered network namespace `ns` (`/run/netns/<ns>`).
+pub fn in_netns<T, F>(ns: &str, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T> + Send,
+{
+    let path = Path::new("/run/netns").join(ns);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let fd = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+            setns(&fd, CloneFlags::CLONE_NEWNET)
+                .with_context(|| format!("entering network namespace {ns}"))?;
+            f()
+        })
+        .join()
+        .map_err(|_| anyhow!("thread in namespace {ns} panicked"))?
+    })
+}
+
+impl Lab {
+    /// The controller's northbound URL (`http://<controller ip>:7878`, reachable from the
+    /// controller namespace and from the hosts over the underlay).
+    pub fn northbound_url(&self) -> String {
+        format!("http://{}:{NORTHBOUND_PORT}", self.controller_ip())
+    }
+
+    /// The controller process (pid and start time) if controller wiring started one.
+    pub fn controller_process(&self) -> Option<ProcRecord> {
+        self.controller_info().map(|c| c.proc)
+    }
+
+    /// The controller's log file, if controller wiring started one.
+    pub fn controller_log(&self) -> Option<PathBuf> {
+        self.controller_info().map(|c| c.log)
+    }
+
+    /// The last `n` lines of the controller log ("" if there is no controller).
+    pub fn controller_log_tail(&self, n: usize) -> String {
+        let Some(p) = self.controller_log() else {
+            return String::new();
+        };
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| format!("({e})"));
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(n);
+        let mut s = format!("==== {} (controller) ====\n", p.display());
+        for l in &lines[start..] {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Connects a northbound client from inside the controller namespace and runs `f`
+    /// with it (on a dedicated thread with its own tokio runtime).
+    pub fn northbound<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        T: Send,
+        F: FnOnce(WsClient) -> Fut + Send,
+        Fut: Future<Output = Result<T>>,
+    {
+        let url = format!("ws://{}:{NORTHBOUND_PORT}", self.controller_ip());
+        in_netns(self.controller_ns(), move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("tokio runtime")?;
+            rt.block_on(async move {
+                let client = WsClientBuilder::default()
+                    .connection_timeout(Duration::from_secs(5))
+                    .request_timeout(Duration::from_secs(30))
+                    .build(&url)
+                    .await
+                    .with_context(|| format!("connecting to the controller at {url}"))?;
+                f(client).await
+            })
+        })
+    }
+
+    /// Southbound status of every host, as the controller reports it.
+    pub fn controller_status(&self) -> Result<Vec<HostStatus>> {
+        self.northbound(|c| async move { Ok(c.status().await?) })
+    }
+
+    /// Controller wiring (see the module docs of `wire_controller.rs`): starts the
+    /// controller, registers networks and hosts, attaches every topology container with
+    /// `ovs-docker-rs attach`. On failure the error ends with the controller log's tail.
+    pub fn wire_controller(&self) -> Result<()> {
+        self.wire_controller_inner()
+            .map_err(|e| anyhow!("{e:#}\n{}", self.controller_log_tail(40)))
+            .context("controller wiring")
+    }
+
+    fn wire_controller_inner(&self) -> Result<()> {
+        let ctl_bin = controller_binary()?;
+        let docker_bin = docker_binary()?;
+        self.start_controller(&ctl_bin)?;
+        self.register_topology()?;
+        self.wait_switches()?;
+        for c in self.containers() {
+            let (Some(net), Some(ip)) = (&c.network, &c.ip) else {
+                continue;
+            };
+            let host = self
+                .host(&c.host)
+                .ok_or_else(|| anyhow!("container {}: unknown host {}", c.name, c.host))?;
+            self.progress(&format!(
+                "attach {} to {net} on {} ({ip}) with ovs-docker-rs",
+                c.name, c.host
+            ));
+            let mut cmd = host.command(&docker_bin.to_string_lossy());
+            cmd.arg("--db")
+                .arg(host.db_sock())
+                .arg("attach")
+                .arg(&c.name)
+                .arg("--netns")
+                .arg(c.netns_path())
+                .arg("--network")
+                .arg(net)
+                .arg("--ip")
+                .arg(ip.to_string())
+                .arg("--host")
+                .arg(&host.name)
+                .arg("--controller")
+                .arg(self.northbound_url());
+            let out = cmd
+                .output()
+                .with_context(|| format!("cannot run `{}`", sys::describe(&cmd)))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                bail!(
+                    "`{}` failed ({}):\n{}{}",
+                    sys::describe(&cmd),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr),
+                    stdout
+                );
+            }
+            let got = attached_ip(&stdout)
+                .with_context(|| format!("attach of {}: unexpected output {stdout:?}", c.name))?;
+            if got != ip.to_string() {
+                bail!(
+                    "attach of {}: the controller gave it {got}, the topology says {ip}",
+                    c.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn start_controller(&self, bin: &Path) -> Result<()> {
+        let ip = self.controller_ip();
+        let state_dir = self.run_dir().join("controller");
+        std::fs::create_dir_all(&state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        let log = self.run_dir().join("controller.log");
+        self.progress(&format!(
+            "controller: {} in {} ({ip}: openflow {OPENFLOW_PORT}, northbound {NORTHBOUND_PORT}, log {})",
+            bin.display(),
+            self.controller_ns(),
+            log.display()
+        ));
+        let f = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut cmd = self.controller_command(&bin.to_string_lossy());
+        cmd.arg("--listen")
+            .arg(format!("{ip}:{NORTHBOUND_PORT}"))
+            .arg("--openflow-listen")
+            .arg(format!("ptcp:{OPENFLOW_PORT}:{ip}"))
+            .arg("--metrics-listen")
+            .arg(format!("{ip}:9878"))
+            .arg("--state")
+            .arg(state_dir.join("state.redb"))
+            .arg("--datapath-type")
+            .arg("netdev")
+            .arg("--advertise")
+            .arg(format!("tcp:{ip}:{OPENFLOW_PORT}"))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,ovs_controller=debug".into()),
+            )
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(f.try_clone()?)
+            .stderr(f);
+        let pid = self.spawn_in_controller_ns(cmd)?;
+        let proc = ProcRecord {
+            pid,
+            start: sys::start_time(pid).unwrap_or(0),
+        };
+        self.set_controller_info(ControllerProc {
+            proc,
+            log: log.clone(),
+        });
+        let start = Instant::now();
+        let mut last: String;
+        loop {
+            if !proc.alive() {
+                bail!("ovs-controller (pid {pid}) exited during startup");
+            }
+            match self.controller_status() {
+                Ok(_) => return Ok(()),
+                Err(e) => last = format!("{e:#}"),
+            }
+            if start.elapsed() > STARTUP_TIMEOUT {
+                bail!(
+                    "ovs-controller's northbound {} did not answer within {STARTUP_TIMEOUT:?}: {last}",
+                    self.northbound_url()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn register_topology(&self) -> Result<()> {
+        let t = self.topology();
+        self.progress(&format!(
+            "controller: register {} networks, {} hosts",
+            t.networks.len(),
+            self.hosts().len()
+        ));
+        let nets: Vec<NetworkSpec> = t
+            .networks
+            .iter()
+            .map(|n| NetworkSpec {
+                name: n.name.clone(),
+                vni: n.vni,
+                subnet: n.subnet.to_string(),
+                gateway: None,
+                tunnel: Some(n.tunnel.ovs_type().to_string()),
+                mtu: None,
+            })
+            .collect();
+        let hosts: Vec<HostSpec> = self
+            .hosts()
+            .iter()
+            .map(|h| HostSpec {
+                name: h.name.clone(),
+                ovsdb: h.ovsdb_tcp(),
+                tunnel_ip: h.underlay_ip.to_string(),
+            })
+            .collect();
+        self.northbound(|c| async move {
+            for n in nets {
+                let name = n.name.clone();
+                c.network_create(n)
+                    .await
+                    .with_context(|| format!("network_create {name}"))?;
+            }
+            for h in hosts {
+                let name = h.name.clone();
+                c.host_create(h)
+                    .await
+                    .with_context(|| format!("host_create {name}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn wait_switches(&self) -> Result<()> {
+        self.progress(&format!(
+            "controller: waiting for {BR_EX}, OVSDB and OpenFlow sessions on every host"
+        ));
+        let mut last: Vec<HostStatus> = Vec::new();
+        let r = crate::wait_until(STARTUP_TIMEOUT, Duration::from_millis(200), || {
+            last = self.controller_status()?;
+            let sessions = self.hosts().iter().all(|h| {
+                last.iter()
+                    .any(|s| s.name == h.name && s.ovsdb_connected && s.openflow_connected)
+            });
+            Ok(sessions
+                && self
+                    .hosts()
+                    .iter()
+                    .all(|h| h.vsctl(&["br-exists", BR_EX]).is_ok()))
+        });
+        r.with_context(|| format!("switches not ready; last controller status: {last:?}"))
+    }
+}
+
+impl ProcRecord {
+    /// Whether this process is still running (same pid and start time, not a zombie).
+    pub fn alive(&self) -> bool {
+        sys::same_process(self.pid, self.start)
+    }
+}
+
+/// The `ip` field of `ovs-docker-rs attach`'s JSON line (the last line of its stdout).
+fn attached_ip(stdout: &str) -> Result<String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| anyhow!("no JSON line"))?;
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    v.get("ip")
+        .and_then(|i| i.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("no \"ip\" field"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn attached_ip_reads_the_json_line() {
+        let out =
+            "noise\n{\"endpoint\":\"x\",\"ip\":\"10.244.1.2/24\",\"mac\":\"02:00:00:00:00:01\"}\n";
+        assert_eq!(attached_ip(out).unwrap(), "10.244.1.2/24");
+        assert!(attached_ip("no json here").is_err());
+        assert!(attached_ip("{\"mac\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn missing_binary_names_the_build_command() {
+        let e = locate_binary(
+            "ovs-lab-no-such-binary",
+            "OVS_LAB_TEST_NO_SUCH_ENV",
+            "cargo build -p nothing",
+        )
+        .unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("cargo build -p nothing"), "{s}");
+        assert!(s.contains("OVS_LAB_TEST_NO_SUCH_ENV"), "{s}");
+    }
+}
