@@ -295,6 +295,10 @@ pub trait Northbound {
     /// Southbound status per host.
     #[method(name = "status")]
     async fn status(&self) -> Result<Vec<HostStatus>, ErrorObjectOwned>;
+    /// The desired flows of a host, one per line in `ovs-ofctl dump-flows
+    /// --no-stats` syntax (sorted), for comparison with the switch.
+    #[method(name = "host_flows")]
+    async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned>;
     /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
     #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event)]
     async fn watch(&self) -> SubscriptionResult;

@@ -96,13 +96,22 @@ pub enum Field {
     ArpSha(MacAddr),
 }
 
+/// C's `%#x` as OVS prints it: `0` for zero, `0x..` otherwise.
+fn c_hex(v: u64) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Field::Ip => f.write_str("ip"),
             Field::Arp => f.write_str("arp"),
-            Field::Reg0(v) => write!(f, "reg0={v:#x}"),
-            Field::TunId(v) => write!(f, "tun_id={v:#x}"),
+            Field::Reg0(v) => write!(f, "reg0={}", c_hex(u64::from(*v))),
+            Field::TunId(v) => write!(f, "tun_id={}", c_hex(*v)),
             Field::InPort(p) => write!(f, "in_port={p}"),
             Field::EthSrc(m) => write!(f, "dl_src={m}"),
             Field::EthDst(m) => write!(f, "dl_dst={m}"),
@@ -148,8 +157,8 @@ pub enum Act {
 impl fmt::Display for Act {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Act::SetTunId(v) => write!(f, "set_field:{v:#x}->tun_id"),
-            Act::SetReg0(v) => write!(f, "set_field:{v:#x}->reg0"),
+            Act::SetTunId(v) => write!(f, "set_field:{}->tun_id", c_hex(*v)),
+            Act::SetReg0(v) => write!(f, "set_field:{}->reg0", c_hex(u64::from(*v))),
             Act::MoveEthSrcToDst => f.write_str("move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]"),
             Act::SetEthSrc(m) => write!(f, "set_field:{m}->eth_src"),
             Act::SetArpOp(o) => write!(f, "set_field:{o}->arp_op"),
@@ -205,11 +214,12 @@ impl Flow {
 impl fmt::Display for Flow {
     /// ovs-ofctl style: `cookie=0x..., table=N, priority=P,match actions=...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cookie={:#x}, table={}, priority={}",
-            self.cookie, self.table, self.priority
-        )?;
+        // As `ovs-ofctl --no-stats dump-flows` prints it: table 0 is implicit.
+        write!(f, "cookie={:#x}, ", self.cookie)?;
+        if self.table != 0 {
+            write!(f, "table={}, ", self.table)?;
+        }
+        write!(f, "priority={}", self.priority)?;
         for m in &self.matches {
             write!(f, ",{m}")?;
         }
@@ -757,13 +767,15 @@ pub(crate) mod tests {
         let f = text(&plan_flows(&s, &o, "h1"));
         let has = |needle: &str| f.iter().any(|l| l.contains(needle));
         // classify
-        assert!(has("table=0, priority=100,in_port=5 actions=set_field:0x64->tun_id,set_field:0x0->reg0,goto_table:10"));
+        assert!(has("cookie=0xc7e020000000064, priority=100,in_port=5 actions=set_field:0x64->tun_id,set_field:0->reg0,goto_table:10"));
         assert!(has(
-            "table=0, priority=100,in_port=6 actions=set_field:0xc8->tun_id"
+            "cookie=0xc7e0200000000c8, priority=100,in_port=6 actions=set_field:0xc8->tun_id"
         ));
-        assert!(has("table=0, priority=100,tun_id=0x64,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
+        assert!(has("cookie=0xc7e020000000064, priority=100,tun_id=0x64,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
         // red uses gre to h3 (port 23), nothing of red goes to h2
-        assert!(has("table=0, priority=100,tun_id=0xc8,in_port=23 actions"));
+        assert!(has(
+            "cookie=0xc7e0200000000c8, priority=100,tun_id=0xc8,in_port=23 actions"
+        ));
         assert!(!has("tun_id=0xc8,in_port=22"));
         // port security
         assert!(has("table=10, priority=100,ip,in_port=5,dl_src=02:0c:7e:00:00:01,nw_src=10.244.1.2 actions=goto_table:20"));
@@ -774,13 +786,22 @@ pub(crate) mod tests {
         assert!(has(
             "table=30, priority=100,tun_id=0x64,dl_dst=02:0c:7e:00:00:01 actions=output:5"
         ));
-        assert!(has("table=30, priority=100,reg0=0x0,tun_id=0x64,dl_dst=02:0c:7e:00:00:02 actions=output:12"));
-        assert!(has("table=30, priority=100,reg0=0x0,tun_id=0xc8,dl_dst=02:0c:7e:00:00:04 actions=output:23"));
-        assert!(has("table=30, priority=50,reg0=0x0,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5,output:12"));
+        assert!(has(
+            "table=30, priority=100,reg0=0,tun_id=0x64,dl_dst=02:0c:7e:00:00:02 actions=output:12"
+        ));
+        assert!(has(
+            "table=30, priority=100,reg0=0,tun_id=0xc8,dl_dst=02:0c:7e:00:00:04 actions=output:23"
+        ));
+        assert!(has("table=30, priority=50,reg0=0,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5,output:12"));
         assert!(has("table=30, priority=50,reg0=0x1,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5"));
         // default drops in every table
         for t in tables::ALL {
-            assert!(has(&format!("table={t}, priority=0 actions=drop")), "{t}");
+            let want = if t == 0 {
+                "cookie=0xc7e010000000000, priority=0 actions=drop".to_string()
+            } else {
+                format!("table={t}, priority=0 actions=drop")
+            };
+            assert!(has(&want), "{t}");
         }
         // every flow ours
         assert!(plan_flows(&s, &o, "h1")

@@ -560,6 +560,19 @@ impl NorthboundServer for Northbound {
     async fn status(&self) -> Result<Vec<api::HostStatus>, ErrorObjectOwned> {
         Ok(self.0.status())
     }
+    async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned> {
+        if !self.0.state().hosts.contains_key(&name) {
+            return Err(CoreError::from(ModelError::UnknownHost(name)).into());
+        }
+        let mut v: Vec<String> = self
+            .0
+            .desired_flows(&name)
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        v.sort();
+        Ok(v)
+    }
     async fn watch(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
         let mut rx = self.0.events.subscribe();
         let sink = pending.accept().await?;

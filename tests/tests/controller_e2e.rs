@@ -51,7 +51,10 @@ fn controller_logs(lab: &Lab) -> String {
     if let Ok(rd) = std::fs::read_dir(&dir) {
         let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
-        for p in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "log")) {
+        for p in paths
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        {
             let text = std::fs::read_to_string(&p).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             out.push_str(&format!("==== {} ====\n", p.display()));
@@ -109,9 +112,11 @@ fn wait_synced(lab: &Lab, hosts: &[&str]) -> Result<()> {
     wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
         last = lab.controller_status()?;
         Ok(hosts.iter().all(|h| {
-            last.iter().any(|s| {
-                s.name == *h && s.ovsdb_connected && s.openflow_connected && s.drift == 0
-            }) && lab.host(h).is_some_and(|x| x.vsctl(&["br-exists", BR_EX]).is_ok())
+            last.iter()
+                .any(|s| s.name == *h && s.ovsdb_connected && s.openflow_connected && s.drift == 0)
+                && lab
+                    .host(h)
+                    .is_some_and(|x| x.vsctl(&["br-exists", BR_EX]).is_ok())
         }))
     })
     .with_context(|| format!("hosts not synced: {last:?}"))
@@ -148,11 +153,23 @@ fn plug(lab: &Lab, container: &str) -> Result<Endpoint> {
     let host = lab.host(&c.host).context("host")?;
     let tap = format!("tap{}", &ep.id[..8]);
     ip_cmd(&[
-        "-n", &host.netns, "link", "add", &tap, "type", "veth", "peer", "name", "eth0", "netns",
+        "-n",
+        &host.netns,
+        "link",
+        "add",
+        &tap,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
         &c.netns,
     ])?;
     let mtu = ep.mtu.to_string();
-    ip_cmd(&["-n", &c.netns, "link", "set", "eth0", "address", &ep.mac, "mtu", &mtu])?;
+    ip_cmd(&[
+        "-n", &c.netns, "link", "set", "eth0", "address", &ep.mac, "mtu", &mtu,
+    ])?;
     ip_cmd(&["-n", &c.netns, "addr", "add", &ep.ip, "dev", "eth0"])?;
     ip_cmd(&["-n", &c.netns, "link", "set", "eth0", "up"])?;
     ip_cmd(&["-n", &host.netns, "link", "set", &tap, "up"])?;
@@ -192,7 +209,11 @@ fn wait_reachable(lab: &Lab, eps: &[&Endpoint]) -> Result<()> {
 }
 
 fn ours(flows: &[String]) -> Vec<String> {
-    flows.iter().filter(|f| f.starts_with(CTL_PREFIX)).cloned().collect()
+    flows
+        .iter()
+        .filter(|f| f.starts_with(CTL_PREFIX))
+        .cloned()
+        .collect()
 }
 
 fn addr(ep: &Endpoint) -> Ipv4Addr {
@@ -330,12 +351,30 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
                 .filter(|f| f.contains("table=30") && f.contains(&format!("dl_dst={}", ep.mac)))
                 .count();
             if n != 1 {
-                bail!("{h}: {n} L2 flows for {} ({}): {mine:#?}", ep.container, ep.mac);
+                bail!(
+                    "{h}: {n} L2 flows for {} ({}): {mine:#?}",
+                    ep.container,
+                    ep.mac
+                );
             }
+        }
+        // The controller's plan, printed in ovs-ofctl syntax, is exactly the switch's view.
+        let name = h.to_string();
+        let mut plan = lab.northbound(|c| async move { Ok(c.host_flows(name).await?) })?;
+        plan.sort();
+        let mut sorted = mine.clone();
+        sorted.sort();
+        if plan != sorted {
+            let missing: Vec<_> = plan.iter().filter(|f| !sorted.contains(f)).collect();
+            let extra: Vec<_> = sorted.iter().filter(|f| !plan.contains(f)).collect();
+            bail!("{h}: plan and dump-flows differ\nonly in plan: {missing:#?}\nonly in switch: {extra:#?}");
         }
         let st = status.iter().find(|s| s.name == h).unwrap();
         if st.flows_desired as usize != mine.len() || st.drift != 0 {
-            bail!("{h}: controller says {st:?}, switch has {} flows", mine.len());
+            bail!(
+                "{h}: controller says {st:?}, switch has {} flows",
+                mine.len()
+            );
         }
     }
 
@@ -354,7 +393,18 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     }
     // IP spoofing: a second address on the right MAC gets nothing through either.
     b1.run(&["ip", "addr", "add", "10.244.1.77/24", "dev", "eth0"])?;
-    let out = b1.exec(&["ping", "-n", "-q", "-c", "2", "-W", "1", "-I", "10.244.1.77", &addr(b2).to_string()])?;
+    let out = b1.exec(&[
+        "ping",
+        "-n",
+        "-q",
+        "-c",
+        "2",
+        "-W",
+        "1",
+        "-I",
+        "10.244.1.77",
+        &addr(b2).to_string(),
+    ])?;
     if out.status.success() {
         bail!("ping from a spoofed IP went through");
     }
@@ -430,7 +480,17 @@ fn resilience_body(lab: &Lab) -> Result<()> {
     // Continuous ping (50/s for 8 s) while the controller is killed and restarted.
     let ping = c1
         .command("ping")
-        .args(["-n", "-q", "-i", "0.02", "-c", "400", "-W", "1", &addr(&a2).to_string()])
+        .args([
+            "-n",
+            "-q",
+            "-i",
+            "0.02",
+            "-c",
+            "400",
+            "-W",
+            "1",
+            &addr(&a2).to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -457,7 +517,12 @@ fn resilience_body(lab: &Lab) -> Result<()> {
     wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
         Ok(flows_of(lab, "h2")? == before[1])
     })
-    .with_context(|| format!("h2 flows after vswitchd restart: {:#?}", flows_of(lab, "h2")))?;
+    .with_context(|| {
+        format!(
+            "h2 flows after vswitchd restart: {:#?}",
+            flows_of(lab, "h2")
+        )
+    })?;
     if !c1.ping(addr(&a2), 10) {
         bail!("ping did not resume after the vswitchd restart");
     }
