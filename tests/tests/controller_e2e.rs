@@ -499,7 +499,7 @@ fn resilience_body(lab: &Lab) -> Result<()> {
     let _ = lab.stop_process(pid); // reap
     std::thread::sleep(Duration::from_secs(2));
     let t0 = Instant::now();
-    start_controller(lab, "2")?;
+    let pid2 = start_controller(lab, "2")?;
     wait_synced(lab, &["h1", "h2"])?;
     eprintln!("controller back and resynced in {:?}", t0.elapsed());
     let out = ping.wait_with_output()?;
@@ -541,6 +541,34 @@ fn resilience_body(lab: &Lab) -> Result<()> {
     let c3 = lab.container("a3").unwrap();
     if !c3.ping(addr(&a1), 5) || !c3.ping(addr(&a2), 5) || !c1.ping(addr(&a3), 5) {
         bail!("late host h3 not meshed in");
+    }
+
+    // Unplugging a3's port unbinds it; deleting the endpoint removes it from h1's flows.
+    let tap3 = format!("tap{}", &a3.id[..8]);
+    lab.host("h3").unwrap().vsctl(&["del-port", BR_EX, &tap3])?;
+    let id3 = a3.id.clone();
+    wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
+        let id = id3.clone();
+        let st = lab.northbound(|c| async move { Ok(c.endpoint_get(id).await?) })?;
+        Ok(!st.bound && st.ofport.is_none())
+    })
+    .context("a3 still bound after its port was removed")?;
+    let id = a3.id.clone();
+    lab.northbound(|c| async move { Ok(c.endpoint_delete(id).await?) })?;
+    wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
+        Ok(!flows_of(lab, "h1")?.iter().any(|f| f.contains(&a3.mac)))
+    })
+    .context("a3's MAC still in h1's flows after endpoint_delete")?;
+
+    // Graceful stop (SIGTERM): the process says so and exits; flows stay, ping works.
+    let flows_before_stop = flows_of(lab, "h1")?;
+    lab.stop_process(pid2)?;
+    let log = std::fs::read_to_string(lab.run_dir().join("ctl/controller-2.log"))?;
+    if !log.contains("SIGTERM") || !log.contains("shutting down") {
+        bail!("no graceful shutdown in the log");
+    }
+    if flows_of(lab, "h1")? != flows_before_stop || !c1.ping(addr(&a2), 3) {
+        bail!("data plane changed after the controller stopped");
     }
     Ok(())
 }

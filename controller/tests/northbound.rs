@@ -1,0 +1,180 @@
+//! The northbound API over real HTTP and WebSocket transports (no OVS needed):
+//! CRUD, stable error codes, IPAM through the API and the `watch` stream.
+#![allow(clippy::unwrap_used)]
+
+use jsonrpsee::core::client::Error as ClientError;
+use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::ws_client::WsClientBuilder;
+use ovs_controller::api::{
+    codes, EndpointFilter, EndpointSpec, Event, HostSpec, NetworkSpec, NorthboundClient,
+    NorthboundServer,
+};
+use ovs_controller::plan::PlanConfig;
+use ovs_controller::service::{Core, Northbound};
+use ovs_controller::store::RedbStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn code(e: ClientError) -> i32 {
+    match e {
+        ClientError::Call(o) => o.code(),
+        other => panic!("not a call error: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn crud_errors_and_watch_over_http_and_ws() {
+    let dir = std::env::temp_dir().join(format!("ctl-nb-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap());
+    let core = Core::new(store, PlanConfig::default()).unwrap();
+    let server = jsonrpsee::server::Server::builder()
+        .build("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.start(Northbound(core).into_rpc());
+    let http = HttpClientBuilder::default()
+        .build(format!("http://{addr}"))
+        .unwrap();
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{addr}"))
+        .await
+        .unwrap();
+    let mut sub = ws.watch().await.unwrap();
+
+    let n = http
+        .network_create(NetworkSpec {
+            name: "blue".into(),
+            vni: 100,
+            subnet: "10.244.1.0/24".into(),
+            gateway: Some("10.244.1.1".into()),
+            tunnel: Some("geneve".into()),
+            mtu: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!((n.tunnel.as_str(), n.mtu), ("geneve", 1442));
+    let ev = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ev,
+        Event::NetworkCreated {
+            name: "blue".into()
+        }
+    );
+
+    let dup = http
+        .network_create(NetworkSpec {
+            name: "red".into(),
+            vni: 100,
+            subnet: "10.244.1.0/24".into(),
+            gateway: None,
+            tunnel: None,
+            mtu: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(dup), codes::CONFLICT);
+    let bad = http
+        .network_create(NetworkSpec {
+            name: "red".into(),
+            vni: 1 << 24,
+            subnet: "10.244.1.0/24".into(),
+            gateway: None,
+            tunnel: None,
+            mtu: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(bad), codes::INVALID);
+
+    http.host_create(HostSpec {
+        name: "h1".into(),
+        ovsdb: "tcp:192.0.2.1:6640".into(),
+        tunnel_ip: "192.0.2.1".into(),
+    })
+    .await
+    .unwrap();
+    let spec = EndpointSpec {
+        network: "blue".into(),
+        host: "h1".into(),
+        container: "c1".into(),
+        interface: None,
+        ip: None,
+        mac: None,
+    };
+    let e = ws.endpoint_create(spec.clone()).await.unwrap();
+    assert_eq!(e.ip, "10.244.1.2/24"); // .1 is the gateway
+    assert_eq!(e.gateway.as_deref(), Some("10.244.1.1"));
+    assert_eq!((e.vni, e.mtu, e.interface.as_str()), (100, 1442, "eth0"));
+    assert!(e.mac.starts_with("02:0c:7e:"));
+    let e2 = http.endpoint_create(spec).await.unwrap();
+    assert_eq!(e2.ip, "10.244.1.3/24");
+    assert_ne!(e.mac, e2.mac);
+
+    let st = http.endpoint_get(e.id.clone()).await.unwrap();
+    assert!(!st.bound && !st.reachable && st.ofport.is_none());
+    assert_eq!(st.pending_hosts, ["h1"]);
+    let list = http
+        .endpoint_list(EndpointFilter {
+            network: Some("blue".into()),
+            host: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 2);
+    let none = http
+        .endpoint_list(EndpointFilter {
+            network: None,
+            host: Some("h9".into()),
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(
+        code(http.endpoint_get("nope".into()).await.unwrap_err()),
+        codes::NOT_FOUND
+    );
+    assert_eq!(
+        code(http.network_delete("blue".into()).await.unwrap_err()),
+        codes::IN_USE
+    );
+    assert_eq!(
+        code(http.host_delete("h1".into()).await.unwrap_err()),
+        codes::IN_USE
+    );
+    let flows = http.host_flows("h1".into()).await.unwrap();
+    assert!(
+        flows.iter().any(|f| f.contains("arp_tpa=10.244.1.3")),
+        "{flows:?}"
+    );
+    let status = http.status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert!(!status[0].ovsdb_connected && !status[0].openflow_connected);
+    http.endpoint_delete(e.id.clone()).await.unwrap();
+    http.endpoint_delete(e2.id.clone()).await.unwrap();
+    http.network_delete("blue".into()).await.unwrap();
+    http.host_delete("h1".into()).await.unwrap();
+    assert!(http.network_list().await.unwrap().is_empty());
+    assert!(http.host_list().await.unwrap().is_empty());
+
+    // The stream saw every change in order.
+    let mut seen = vec![];
+    while let Ok(Some(Ok(ev))) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await
+    {
+        seen.push(ev);
+    }
+    assert_eq!(
+        seen.first(),
+        Some(&Event::HostCreated { name: "h1".into() })
+    );
+    assert_eq!(seen.last(), Some(&Event::HostDeleted { name: "h1".into() }));
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    handle.stop().unwrap();
+    handle.stopped().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
