@@ -10,6 +10,7 @@
 mod docker_row;
 mod fixture;
 mod flows_row;
+mod lab_rows;
 mod ovsdb_row;
 mod stats;
 
@@ -46,6 +47,12 @@ struct Cli {
     /// The ovs-docker-rs binary (default: next to this executable).
     #[arg(long)]
     ovs_docker_rs: Option<PathBuf>,
+    /// Attaches for row 3b.
+    #[arg(long, default_value_t = 100)]
+    attaches: usize,
+    /// Seconds per iperf3 run (row 4).
+    #[arg(long, default_value_t = 5)]
+    iperf_secs: u32,
     /// The reference ovs-docker script.
     #[arg(long, default_value = "/usr/bin/ovs-docker")]
     ovs_docker: PathBuf,
@@ -80,11 +87,11 @@ fn real_main() -> Result<()> {
             write(&rows)?;
         }
     }
+    let rs = cli
+        .ovs_docker_rs
+        .clone()
+        .unwrap_or_else(|| sibling("ovs-docker-rs"));
     if cli.rows.contains(&3) {
-        let rs = cli
-            .ovs_docker_rs
-            .clone()
-            .unwrap_or_else(|| sibling("ovs-docker-rs"));
         rows.push(docker_row::run(
             &ovs,
             &rs,
@@ -92,17 +99,13 @@ fn real_main() -> Result<()> {
             cli.containers,
             rounds,
         ));
-        rows.push(Row::not_measured(
-            "3b. `ovs-docker-rs attach` to first cross-host ping",
-            "needs the controller (ovs-controller) serving attach requests in an `ovs_lab` topology; not wired into this benchmark in this run",
-        ));
         write(&rows)?;
     }
-    if cli.rows.contains(&4) {
-        rows.push(Row::not_measured(
-            "4. Overlay throughput (iperf3 container to container across two lab hosts)",
-            "the controller-pipeline side needs a working ovs-controller driving the lab; only the reference (NORMAL) side would be measurable, and a row without its pair is not reported",
-        ));
+    let want_3b = cli.rows.contains(&3);
+    let want_4 = cli.rows.contains(&4);
+    if want_3b || want_4 {
+        lab_measurements(&cli, &rs, rounds, want_3b, want_4, &mut rows);
+        write(&rows)?;
     }
     if cli.rows.contains(&5) {
         rows.push(Row::not_measured(
@@ -114,6 +117,61 @@ fn real_main() -> Result<()> {
     eprintln!("ovs-bench: wrote {}", cli.out.display());
     drop(ovs);
     Ok(())
+}
+
+const T3B: &str = "3b. `ovs-docker-rs attach` to first cross-host ping (controller)";
+const T4: &str = "4. Overlay throughput: iperf3 c1 (h1) -> c2 (h2) over VXLAN";
+
+/// Rows 3b and 4 (two-host labs with the controller); "not measured" with the reason
+/// when the controller lab cannot be brought up.
+fn lab_measurements(
+    cli: &Cli,
+    rs: &std::path::Path,
+    rounds: usize,
+    want_3b: bool,
+    want_4: bool,
+    rows: &mut Vec<Row>,
+) {
+    let skip = |rows: &mut Vec<Row>, why: &str| {
+        if want_3b {
+            rows.push(Row::not_measured(T3B, why));
+        }
+        if want_4 {
+            rows.push(Row::not_measured(T4, why));
+        }
+    };
+    let ctl_bin = sibling("ovs-controller");
+    if !ctl_bin.exists() && std::env::var_os("OVS_CONTROLLER_BIN").is_none() {
+        skip(rows, &format!("{} not built", ctl_bin.display()));
+        return;
+    }
+    eprintln!("[rows 3b/4] bringing up the two-host lab with controller wiring");
+    let mut ctl = match lab_rows::controller_lab() {
+        Ok(l) => l,
+        Err(e) => {
+            let why = format!("the two-host lab with controller wiring did not come up: {e:#}");
+            skip(rows, &why.replace('\n', " "));
+            return;
+        }
+    };
+    if want_3b {
+        rows.push(lab_rows::attach_to_ping(&mut ctl, rs, cli.attaches));
+    }
+    if want_4 {
+        if !lab_rows::have("iperf3") {
+            rows.push(Row::not_measured(T4, "iperf3 not installed"));
+            return;
+        }
+        eprintln!("[row 4] bringing up the two-host lab with plain wiring");
+        match lab_rows::plain_lab() {
+            Ok(plain) => rows.push(lab_rows::throughput(&ctl, &plain, rounds, cli.iperf_secs)),
+            Err(e) => {
+                let mut r = Row::new(T4, "");
+                r.fail(format!("plain lab did not come up: {e:#}"));
+                rows.push(r);
+            }
+        }
+    }
 }
 
 fn sibling(name: &str) -> PathBuf {

@@ -14,7 +14,7 @@ pub struct Series {
     pub label: String,
     /// True for the reference tool.
     pub reference: bool,
-    /// One value per successful round (milliseconds).
+    /// One value per successful sample (in the row's `value_unit`).
     pub ms: Vec<f64>,
 }
 
@@ -35,6 +35,8 @@ pub struct Row {
     pub notes: Vec<String>,
     /// Set when the row was not measured at all (the reason).
     pub not_measured: Option<String>,
+    /// Unit of the values (`ms` unless set).
+    pub value_unit: &'static str,
 }
 
 impl Row {
@@ -48,6 +50,7 @@ impl Row {
             failures: Vec::new(),
             notes: Vec::new(),
             not_measured: None,
+            value_unit: "ms",
         }
     }
 
@@ -103,7 +106,7 @@ impl Row {
             .and_then(|x| median(&x.ms));
         let _ = writeln!(
             s,
-            "| variant | rounds | median | min | max | ratio (median / reference median) |"
+            "| variant | samples | median | min | max | ratio (median / reference median) |"
         );
         let _ = writeln!(s, "|---|---|---|---|---|---|");
         for x in &self.series {
@@ -115,7 +118,8 @@ impl Row {
             };
             let min = x.ms.iter().cloned().fold(f64::INFINITY, f64::min);
             let max = x.ms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let f = |v: Option<f64>| v.map(fmt_ms).unwrap_or_else(|| "n/a".into());
+            let unit = self.value_unit;
+            let f = |v: Option<f64>| v.map(|v| fmt_val(v, unit)).unwrap_or_else(|| "n/a".into());
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} |",
@@ -147,11 +151,11 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn fmt_ms(v: f64) -> String {
+fn fmt_val(v: f64, unit: &str) -> String {
     if v >= 100.0 {
-        format!("{v:.0} ms")
+        format!("{v:.0} {unit}")
     } else {
-        format!("{v:.2} ms")
+        format!("{v:.2} {unit}")
     }
 }
 

@@ -1,0 +1,307 @@
+//! Rows 3b and 4: measurements that need two simulated hosts (`ovs_lab::Lab`) and the
+//! project's controller.
+//!
+//! 3b. `ovs-docker-rs attach` (controller IPAM, flows pushed by `ovs-controller`) of a new
+//!     container namespace on h1 until its first successful ping to a container on h2,
+//!     repeated; p50/p99. There is no reference tool for "attach to an overlay network", so
+//!     the row has no ratio.
+//! 4.  iperf3 TCP throughput, container c1 on h1 to c2 on h2 over VXLAN: the controller's
+//!     pipeline (`LabOptions::controller()`) vs the same OVS with plain wiring
+//!     (`LabOptions::plain()`, br-ex NORMAL). Both labs are up at the same time; rounds
+//!     alternate between them. Check: every iperf3 run finished and received data.
+
+use crate::stats::{ms, quantile, Row};
+use anyhow::{anyhow, bail, Context, Result};
+use ovs_lab::{Container, Lab, LabOptions, Topology};
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOPOLOGY: &str = r#"
+name = "bench-two-hosts"
+underlay = "192.0.2.0/24"
+
+[[hosts]]
+name = "h1"
+
+[[hosts]]
+name = "h2"
+
+[[networks]]
+name = "blue"
+vni = 100
+subnet = "10.244.1.0/24"
+tunnel = "vxlan"
+
+[[containers]]
+name = "c1"
+host = "h1"
+network = "blue"
+ip = "10.244.1.2/24"
+
+[[containers]]
+name = "c2"
+host = "h2"
+network = "blue"
+ip = "10.244.1.3/24"
+"#;
+
+fn topology() -> Result<Topology> {
+    Topology::parse(TOPOLOGY, "ovs-bench").map_err(|e| anyhow!("{e}"))
+}
+
+fn container_ip(lab: &Lab, name: &str) -> Result<Ipv4Addr> {
+    lab.container(name)
+        .and_then(|c| c.ip.as_ref())
+        .map(|n| n.addr)
+        .ok_or_else(|| anyhow!("container {name} has no address"))
+}
+
+/// Brings up the two-host lab with controller wiring.
+pub fn controller_lab() -> Result<Lab> {
+    Lab::up(&topology()?, &LabOptions::controller()).context("lab with controller wiring")
+}
+
+/// Brings up the two-host lab with plain (NORMAL) wiring.
+pub fn plain_lab() -> Result<Lab> {
+    Lab::up(&topology()?, &LabOptions::plain()).context("lab with plain wiring")
+}
+
+/// Waits for the first ping reply from `c` to `ip` (pings every 10 ms, gives up after 10 s).
+fn first_ping(c: &Container, ip: Ipv4Addr) -> Result<()> {
+    let mut cmd = c.command("ping");
+    cmd.args(["-n", "-i", "0.01", "-w", "10", &ip.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().context("spawn ping")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("no ping stdout"))?;
+    let mut ok = false;
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if line.contains("bytes from") {
+            ok = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if !ok {
+        bail!("no ping reply from {ip} within 10 s");
+    }
+    Ok(())
+}
+
+fn attach_json_ip(stdout: &str) -> Option<String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get("ip").and_then(|i| i.as_str()).map(str::to_string)
+}
+
+/// Row 3b: attach to first cross-host ping, `n` times.
+pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
+    let mut row = Row::new(
+        crate::T3B,
+        "from starting `ovs-docker-rs attach` (new namespace on h1) to the first ping reply from c2 on h2",
+    );
+    let s = row.add_series("ovs-docker-rs attach + controller flows", false);
+    row.notes.push("No reference tool attaches to an overlay network, so this row has no ratio. Two lab hosts (netns, OVS 3.1 userspace datapath, VXLAN), ovs-controller in the lab's controller namespace; pinging every 10 ms after attach returns; detach (not timed) after each sample.".into());
+    let url = lab.northbound_url();
+    let target = match container_ip(lab, "c2") {
+        Ok(ip) => ip,
+        Err(e) => {
+            row.fail(format!("{e:#}"));
+            return row;
+        }
+    };
+    let Some(h1) = lab.host("h1").cloned() else {
+        row.fail("no host h1".into());
+        return row;
+    };
+    for k in 0..n {
+        eprintln!("[row 3b] attach {}/{n}", k + 1);
+        let name = format!("a{k}");
+        let c = match lab.add_container("h1", &name) {
+            Ok(c) => c,
+            Err(e) => {
+                row.fail(format!("add namespace {name}: {e:#}"));
+                break;
+            }
+        };
+        let netns = c.netns_path().display().to_string();
+        let mut cmd = h1.command(&docker_rs.display().to_string());
+        cmd.args([
+            "--db",
+            &h1.db_sock(),
+            "attach",
+            &name,
+            "--netns",
+            &netns,
+            "--network",
+            "blue",
+            "--host",
+            "h1",
+            "--controller",
+            &url,
+        ]);
+        let t0 = Instant::now();
+        let out = match cmd.output() {
+            Ok(o) => o,
+            Err(e) => {
+                row.fail(format!("run attach: {e}"));
+                break;
+            }
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        if !out.status.success() {
+            row.fail(format!(
+                "attach {name} failed: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                stdout
+            ));
+            break;
+        }
+        if let Err(e) = first_ping(&c, target) {
+            row.fail(format!("{name}: {e:#}"));
+            break;
+        }
+        let dt = t0.elapsed();
+        row.series[s].ms.push(ms(dt));
+        if attach_json_ip(&stdout).is_none() {
+            row.fail(format!("{name}: attach printed no address: {stdout:?}"));
+            break;
+        }
+        let mut det = h1.command(&docker_rs.display().to_string());
+        det.args([
+            "--db",
+            &h1.db_sock(),
+            "detach",
+            &name,
+            "--netns",
+            &netns,
+            "--host",
+            "h1",
+            "--controller",
+            &url,
+        ]);
+        match det.output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                row.fail(format!(
+                    "detach {name}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+                break;
+            }
+            Err(e) => {
+                row.fail(format!("detach {name}: {e}"));
+                break;
+            }
+        }
+    }
+    let v = &row.series[s].ms;
+    if let (Some(p50), Some(p99)) = (quantile(v, 0.5), quantile(v, 0.99)) {
+        let line = format!("p50 {p50:.1} ms, p99 {p99:.1} ms over {} attaches", v.len());
+        row.notes.push(line);
+    }
+    if row.failures.is_empty() && !row.series[s].ms.is_empty() {
+        row.passed(format!(
+            "each of {} attaches got an address from the controller and reached c2 on h2 by ping",
+            row.series[s].ms.len()
+        ));
+    }
+    row
+}
+
+/// One iperf3 run from c1 to c2 of `lab`; Gbit/s received.
+fn iperf(lab: &Lab, secs: u32) -> Result<f64> {
+    let c1 = lab.container("c1").ok_or_else(|| anyhow!("no c1"))?;
+    let c2 = lab.container("c2").ok_or_else(|| anyhow!("no c2"))?;
+    let ip = container_ip(lab, "c2")?.to_string();
+    let mut server = c2.command("iperf3");
+    server
+        .args(["-s", "-1", "-B", &ip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = server.spawn().context("spawn iperf3 server")?;
+    let res = (|| -> Result<f64> {
+        let t0 = Instant::now();
+        loop {
+            let out = c1
+                .command("iperf3")
+                .args(["-c", &ip, "-t", &secs.to_string(), "-J"])
+                .output()
+                .context("iperf3 client")?;
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if out.status.success() {
+                let bps = v
+                    .pointer("/end/sum_received/bits_per_second")
+                    .and_then(serde_json::Value::as_f64)
+                    .ok_or_else(|| anyhow!("no sum_received in iperf3 output"))?;
+                let bytes = v
+                    .pointer("/end/sum_received/bytes")
+                    .and_then(serde_json::Value::as_f64)
+                    .unwrap_or(0.0);
+                if bytes <= 0.0 {
+                    bail!("iperf3 received no data");
+                }
+                return Ok(bps / 1e9);
+            }
+            if t0.elapsed() > Duration::from_secs(5 + u64::from(secs)) {
+                bail!(
+                    "iperf3 failed: {}",
+                    v.get("error").map(|e| e.to_string()).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    res
+}
+
+/// Row 4: throughput through the controller's pipeline vs plain NORMAL wiring.
+pub fn throughput(ctl: &Lab, plain: &Lab, rounds: usize, secs: u32) -> Row {
+    let mut row = Row::new(
+        crate::T4,
+        &format!("TCP throughput of one {secs} s iperf3 run (higher is better)"),
+    );
+    row.value_unit = "Gbit/s";
+    let a = row.add_series("controller pipeline (ovs-controller flows)", false);
+    let b = row.add_series("plain wiring: one NORMAL flow (reference)", true);
+    row.notes.push("Two simultaneous two-host labs (netns hosts, OVS 3.1 userspace datapath, VXLAN underlay over veth/br-phy); the same container pair in each. Ratio above 1 means the controller pipeline is faster.".into());
+    for round in 1..=rounds {
+        let order = if round % 2 == 1 { [a, b] } else { [b, a] };
+        for v in order {
+            eprintln!("[row 4] round {round}/{rounds}: {}", row.series[v].label);
+            let lab = if v == a { ctl } else { plain };
+            match iperf(lab, secs) {
+                Ok(g) => {
+                    row.series[v].ms.push(g);
+                    row.passed(format!(
+                        "every {secs} s iperf3 run c1 -> c2 completed and received data in both labs"
+                    ));
+                }
+                Err(e) => row.fail(format!("round {round}, {}: {e:#}", row.series[v].label)),
+            }
+        }
+    }
+    row
+}
+
+/// Kills nothing, starts nothing: whether `program` can be run (for early, honest skips).
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
