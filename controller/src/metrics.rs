@@ -57,6 +57,7 @@ pub fn render(core: &Core) -> String {
     let _ = writeln!(s, "# HELP ovsctl_resync_seconds_total Time spent in full resyncs.\n# TYPE ovsctl_resync_seconds_total counter\novsctl_resync_seconds_total {secs}");
     let _ = writeln!(s, "# HELP ovsctl_flow_updates_total Incremental flow updates.\n# TYPE ovsctl_flow_updates_total counter\novsctl_flow_updates_total {}", m.incremental.load(Ordering::Relaxed));
     let _ = writeln!(s, "# HELP ovsctl_ovsdb_transactions_total OVSDB reconcile transactions.\n# TYPE ovsctl_ovsdb_transactions_total counter\novsctl_ovsdb_transactions_total {}", m.ovsdb_txns.load(Ordering::Relaxed));
+    let _ = writeln!(s, "# HELP ovsctl_drift_repairs_total Full resyncs after an audit found drift.\n# TYPE ovsctl_drift_repairs_total counter\novsctl_drift_repairs_total {}", m.drift_repairs.load(Ordering::Relaxed));
     s
 }
 

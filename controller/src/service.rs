@@ -76,6 +76,8 @@ pub struct HostRuntime {
     pub connection: Option<Uuid>,
     /// Bindings and ports were read from this host's OVSDB at least once.
     pub observed: bool,
+    /// Flows found missing or extra by the last audit (0 once repaired).
+    pub audit_drift: u64,
 }
 
 /// Process-wide counters for `/metrics`.
@@ -89,6 +91,8 @@ pub struct Metrics {
     pub incremental: AtomicU64,
     /// OVSDB transactions sent.
     pub ovsdb_txns: AtomicU64,
+    /// Full resyncs triggered by a flow audit finding drift.
+    pub drift_repairs: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -493,7 +497,7 @@ impl Core {
                     openflow_connected: rt.openflow_connected,
                     flows_desired: want.len() as u64,
                     flows_installed: rt.installed.len() as u64,
-                    drift: (missing + extra) as u64,
+                    drift: (missing + extra) as u64 + rt.audit_drift,
                 }
             })
             .collect()

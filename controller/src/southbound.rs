@@ -16,7 +16,7 @@
 use crate::api::Event;
 use crate::model::TunnelType;
 use crate::ofconv;
-use crate::plan::{diff_flows, Binding, HostPlan, TunnelPort};
+use crate::plan::{diff_flows, Binding, Flow, HostPlan, TunnelPort, COOKIE_MASK, COOKIE_PREFIX};
 use crate::service::Core;
 use openflow::driver::{Listener, Switch, SwitchEvent};
 use ovsdb_client::vswitch::{string_map, Bridge, Controller, Interface, Port, TypedRow};
@@ -494,32 +494,10 @@ async fn sync_switch(
             },
         }
     }
-    // Hitless full resync: one atomic bundle replaces all our flows.
-    let t0 = Instant::now();
-    let want = core.desired_flows(host);
-    let mut mods = vec![ofconv::delete_ours()];
-    mods.extend(want.iter().map(ofconv::add));
-    sw.bundle(mods, true).await?;
-    sw.barrier().await?;
-    let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-    core.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
-    core.metrics
-        .resync_micros
-        .fetch_add(micros, Ordering::Relaxed);
-    let mut installed = want;
-    let n = installed.len() as u64;
-    core.with_host(host, |rt| {
-        if rt.connection == Some(conn) {
-            rt.installed = installed.clone();
-            rt.resyncs += 1;
-        }
-    });
-    tracing::info!(host, flows = n, micros, "full resync");
-    core.emit(Event::FlowsSynced {
-        host: host.to_string(),
-        flows: n,
-        full: true,
-    });
+    let mut installed = full_resync(core, host, sw, conn).await?;
+    let mut audit = tokio::time::interval(AUDIT_INTERVAL);
+    audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    audit.tick().await;
     loop {
         tokio::select! {
             r = gen.changed() => {
@@ -537,12 +515,67 @@ async fn sync_switch(
                 core.with_host(host, |rt| if rt.connection == Some(conn) { rt.installed = installed.clone(); });
                 core.emit(Event::FlowsSynced { host: host.to_string(), flows: n, full: false });
             }
+            _ = audit.tick() => {
+                // Observed state: our flows as the switch reports them. Someone
+                // deleting or adding flows with our cookie is repaired by a
+                // (hitless) full resync.
+                let stats = sw.flow_stats(None, COOKIE_PREFIX, COOKIE_MASK).await?;
+                let mut seen: Vec<(u8, u16, u64)> = stats.iter().map(|f| (f.table_id, f.priority, f.cookie)).collect();
+                let mut want: Vec<(u8, u16, u64)> = installed.iter().map(|f| (f.table, f.priority, f.cookie)).collect();
+                seen.sort_unstable();
+                want.sort_unstable();
+                if seen != want {
+                    let drift = seen.len().abs_diff(want.len()).max(1) as u64;
+                    tracing::warn!(host, switch = seen.len(), expected = want.len(), "flow drift detected, resyncing");
+                    core.metrics.drift_repairs.fetch_add(1, Ordering::Relaxed);
+                    core.with_host(host, |rt| if rt.connection == Some(conn) { rt.audit_drift = drift; });
+                    installed = full_resync(core, host, sw, conn).await?;
+                }
+            }
             ev = sw.next_event() => match ev {
                 None | Some(SwitchEvent::Disconnected(_)) => return Ok(()),
                 Some(_) => {}
             },
         }
     }
+}
+
+/// How often the flows in each switch are audited against what we installed.
+pub const AUDIT_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Replace all our flows with the desired set in one atomic bundle, then barrier.
+async fn full_resync(
+    core: &Core,
+    host: &str,
+    sw: &Switch,
+    conn: Uuid,
+) -> Result<BTreeSet<Flow>, openflow::driver::Error> {
+    let t0 = Instant::now();
+    let want = core.desired_flows(host);
+    let mut mods = vec![ofconv::delete_ours()];
+    mods.extend(want.iter().map(ofconv::add));
+    sw.bundle(mods, true).await?;
+    sw.barrier().await?;
+    let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+    core.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+    core.metrics
+        .resync_micros
+        .fetch_add(micros, Ordering::Relaxed);
+    let n = want.len() as u64;
+    core.with_host(host, |rt| {
+        if rt.connection == Some(conn) {
+            rt.installed = want.clone();
+            rt.resyncs += 1;
+            rt.audit_drift = 0;
+        }
+    });
+    tracing::info!(host, flows = n, micros, "full resync");
+    core.emit(Event::FlowsSynced {
+        host: host.to_string(),
+        flows: n,
+        full: true,
+    });
+    Ok(want)
 }
 
 /// Tunnel type of a port name we created, if any.

@@ -413,6 +413,30 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     if b2c.neighbour_mac("10.244.1.77".parse().unwrap()).is_some() {
         bail!("b2 learned the spoofed address");
     }
+    b1.run(&["ip", "addr", "del", "10.244.1.77/24", "dev", "eth0"])?;
+
+    // Drift repair: a flow of ours deleted behind the controller's back comes back;
+    // a foreign flow (other cookie) is left alone.
+    let h1 = lab.host("h1").unwrap();
+    let mgmt = h1.mgmt(BR_EX);
+    h1.ofctl(&[
+        "add-flow",
+        &mgmt,
+        "cookie=0x1234,table=99,priority=7,actions=drop",
+    ])?;
+    let before = h1.dump_flows(BR_EX)?;
+    let victim = format!("table=30,priority=100,tun_id=0x64,dl_dst={}", eps["b1"].mac);
+    h1.ofctl(&["--strict", "del-flows", &mgmt, &victim])?;
+    if h1.dump_flows(BR_EX)?.len() != before.len() - 1 {
+        bail!("test flow deletion did not happen");
+    }
+    wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+        Ok(h1.dump_flows(BR_EX)? == before)
+    })
+    .with_context(|| format!("deleted flow not restored: {:#?}", h1.dump_flows(BR_EX)))?;
+    if !lab.ping("b2", addr(&eps["b1"])) {
+        bail!("b2 cannot reach b1 after the drift repair");
+    }
     Ok(())
 }
 
@@ -559,6 +583,18 @@ fn resilience_body(lab: &Lab) -> Result<()> {
         Ok(!flows_of(lab, "h1")?.iter().any(|f| f.contains(&a3.mac)))
     })
     .context("a3's MAC still in h1's flows after endpoint_delete")?;
+
+    // Removing h3 (now without endpoints) removes the tunnels to it everywhere.
+    lab.northbound(|c| async move { Ok(c.host_delete("h3".into()).await?) })?;
+    wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
+        let p1 = lab.host("h1").unwrap().vsctl(&["list-ports", BR_EX])?;
+        let p2 = lab.host("h2").unwrap().vsctl(&["list-ports", BR_EX])?;
+        Ok(!p1.contains("vx-h3") && !p2.contains("vx-h3"))
+    })
+    .context("tunnels to the removed host h3 remain")?;
+    if !c1.ping(addr(&a2), 3) {
+        bail!("h1-h2 traffic broken by removing h3");
+    }
 
     // Graceful stop (SIGTERM): the process says so and exits; flows stay, ping works.
     let flows_before_stop = flows_of(lab, "h1")?;
