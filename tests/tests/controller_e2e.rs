@@ -316,6 +316,37 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
         bail!("unexpected reached count:\n{m}");
     }
 
+    // TCP across each tunnel type (needs the per-network MTU and tx offload off).
+    for (client, server) in [("b1", "b2"), ("r1", "r2"), ("g1", "g2")] {
+        let srv = lab.container(server).unwrap();
+        let mut cmd = srv.command("iperf3");
+        cmd.args(["-s", "-1", "-p", "5201"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let pid = lab.spawn_tracked(cmd)?;
+        let dst = addr(&eps[server]).to_string();
+        let cli = lab.container(client).unwrap();
+        let mut ok = false;
+        let mut last = String::new();
+        for _ in 0..20 {
+            let out = cli.exec(&["iperf3", "-c", &dst, "-p", "5201", "-n", "2M"])?;
+            last = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if out.status.success() {
+                ok = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = lab.stop_process(pid);
+        if !ok {
+            bail!("TCP {client} -> {server} failed: {last}");
+        }
+    }
+
     // The other tenant's twin address resolves to our own network's container only.
     let b1 = lab.container("b1").unwrap();
     let b2 = &eps["b2"];
