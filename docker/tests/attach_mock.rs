@@ -399,6 +399,70 @@ fn attach_times_out_and_rolls_back_port_and_endpoint() {
 }
 
 #[test]
+fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_fails() {
+    let (lab, ns) = setup();
+    lab.vsctl(&[
+        "set",
+        "Open_vSwitch",
+        ".",
+        "external_ids:system-id=odr-host-7",
+    ]);
+    let ctl = serve(&lab, false);
+    // Plumbing fails (the container already has `lo`): the endpoint must be deleted again.
+    let out = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--interface",
+            "lo",
+        ])
+        .args(["--controller", &ctl.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already has an interface named lo"), "{err}");
+    assert!(
+        err.contains("on odr-host-7"),
+        "host not taken from system-id: {err}"
+    );
+    assert!(
+        ctl.state.lock().unwrap().endpoints.is_empty(),
+        "endpoint not rolled back"
+    );
+    assert!(lab.host_links().is_empty());
+    // Without --host and with system-id set, the endpoint is created for that host.
+    let out = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--interface",
+            "eth1",
+        ])
+        .args(["--controller", &ctl.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let hosts: Vec<String> = ctl
+        .state
+        .lock()
+        .unwrap()
+        .endpoints
+        .values()
+        .map(|e| e.host.clone())
+        .collect();
+    assert_eq!(hosts, vec!["odr-host-7".to_string()]);
+}
+
+#[test]
 fn attach_reports_an_unreachable_controller_with_its_url() {
     let (lab, ns) = setup();
     // A port nobody listens on.

@@ -367,6 +367,19 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
         assert!(err.contains(want), "{a:?}: expected {want:?} in {err}");
         assert!(messages.insert(err.clone()), "message not distinct: {err}");
     }
+    // Docker engine unreachable (for a Docker container name).
+    let o = lab
+        .ours_cmd(&["add-port", "br0", "eth2", "some-docker-container"])
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/no-docker.sock", lab.dir.display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("cannot reach the Docker engine"), "{err}");
+    assert!(messages.insert(err));
     // OVSDB socket missing.
     let o = std::process::Command::new(BIN)
         .args([
