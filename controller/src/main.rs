@@ -69,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let file: FileConfig = match &cli.config {
@@ -126,8 +127,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding API {listen}"))?;
     let api_addr = server.local_addr()?;
+    let metrics_addr = metrics_l.local_addr()?;
+    let of_port = of.local_port();
     let handle = server.start(Northbound(core.clone()).into_rpc());
-    tracing::info!(%api_addr, of_listen, metrics_listen, state = %state.display(), ?cfg, "ovs-controller started");
+    tracing::info!(%api_addr, %metrics_addr, of_listen, ?of_port, state = %state.display(), ?cfg, "ovs-controller started");
 
     let tasks = [
         tokio::spawn(southbound::serve_openflow(

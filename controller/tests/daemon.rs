@@ -1,0 +1,160 @@
+//! The `ovs-controller` binary: TOML config, `/metrics`, northbound over HTTP,
+//! graceful SIGTERM and state kept across restarts (redb). No OVS needed.
+#![allow(clippy::unwrap_used)]
+
+use jsonrpsee::http_client::HttpClientBuilder;
+use ovs_controller::api::{NetworkSpec, NorthboundClient};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Daemon {
+    child: Child,
+    api: String,
+    metrics: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field(line: &str, key: &str) -> String {
+    let start = line.find(&format!("{key}=")).unwrap() + key.len() + 1;
+    line[start..].split_whitespace().next().unwrap().to_string()
+}
+
+fn start(config: &std::path::Path) -> Daemon {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = loop {
+        let l = lines
+            .next()
+            .expect("daemon exited before starting")
+            .unwrap();
+        if l.contains("ovs-controller started") {
+            break l;
+        }
+    };
+    // Keep draining stderr so the daemon never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Daemon {
+        child,
+        api: field(&line, "api_addr"),
+        metrics: field(&line, "metrics_addr"),
+    }
+}
+
+fn get_metrics(addr: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn sigterm_and_wait(d: &mut Daemon) -> std::process::ExitStatus {
+    let st = Command::new("kill")
+        .args(["-TERM", &d.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = d.child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_metrics_sigterm_and_persistence() {
+    let dir = std::env::temp_dir().join(format!("ctl-daemon-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("ctl.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nopenflow_listen = \"ptcp:0:127.0.0.1\"\n\
+             metrics_listen = \"127.0.0.1:0\"\nstate = \"{}\"\n\
+             advertise = \"tcp:127.0.0.1:6653\"\ndatapath_type = \"netdev\"\n",
+            dir.join("state/s.redb").display()
+        ),
+    )
+    .unwrap();
+    let mut d = start(&cfg);
+    let m = get_metrics(&d.metrics);
+    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    assert!(m.contains("ovsctl_networks 0\n"), "{m}");
+    let c = HttpClientBuilder::default()
+        .build(format!("http://{}", d.api))
+        .unwrap();
+    c.network_create(NetworkSpec {
+        name: "blue".into(),
+        vni: 5,
+        subnet: "10.1.0.0/16".into(),
+        gateway: None,
+        tunnel: Some("gre".into()),
+        mtu: Some(1400),
+    })
+    .await
+    .unwrap();
+    assert!(get_metrics(&d.metrics).contains("ovsctl_networks 1\n"));
+    let st = sigterm_and_wait(&mut d);
+    assert!(st.success(), "exit after SIGTERM: {st}");
+    drop(d);
+
+    // Restart: the network is still there.
+    let d = start(&cfg);
+    let c = HttpClientBuilder::default()
+        .build(format!("http://{}", d.api))
+        .unwrap();
+    let nets = c.network_list().await.unwrap();
+    assert_eq!(nets.len(), 1);
+    assert_eq!(
+        (nets[0].vni, nets[0].mtu, nets[0].tunnel.as_str()),
+        (5, 1400, "gre")
+    );
+    drop(d);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rejects_unknown_config_keys_and_missing_advertise() {
+    let dir = std::env::temp_dir().join(format!("ctl-daemon-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, "listne = \"127.0.0.1:0\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listne"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
+        .args(["--state"])
+        .arg(dir.join("s.redb"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--advertise"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
