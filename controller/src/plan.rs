@@ -334,6 +334,39 @@ pub struct HostPlan {
     pub flows: BTreeSet<Flow>,
 }
 
+impl fmt::Display for HostPlan {
+    /// Human-readable plan: bridge row, tunnel ports, then flows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = &self.bridge;
+        writeln!(
+            f,
+            "host {}: bridge {} datapath_type={} fail_mode={} protocols={} other_config:datapath-id={} controller={} ({})",
+            self.host, b.name, b.datapath_type, b.fail_mode, b.protocols, b.datapath_id, b.controller, b.connection_mode
+        )?;
+        for t in self.tunnels.values() {
+            writeln!(f, "  port {t}")?;
+        }
+        for fl in &self.flows {
+            writeln!(f, "  flow {fl}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TunnelPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} type={} options:remote_ip={} options:key=flow",
+            self.name, self.kind, self.remote_ip
+        )?;
+        if let Some(l) = self.local_ip {
+            write!(f, " options:local_ip={l}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Deterministic datapath id of a host (FNV-1a 64 of the name, top bit
 /// cleared so it never collides with OVS's random `0000...` style ids).
 pub fn datapath_id(host: &str) -> u64 {
@@ -418,8 +451,15 @@ pub fn plan_flows(state: &DesiredState, observed: &Observed, host: &str) -> BTre
     for t in tables::ALL {
         flows.insert(Flow::new(t, 0, dc, vec![], vec![]));
     }
-    for net in state.networks.values() {
-        let eps: Vec<&Endpoint> = state.endpoints_in(&net.name).collect();
+    // One pass over all endpoints: group by network, keep networks this host serves.
+    let mut by_net: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
+    for e in state.endpoints.values() {
+        by_net.entry(e.network.as_str()).or_default().push(e);
+    }
+    for (name, eps) in by_net {
+        let Some(net) = state.networks.get(name) else {
+            continue;
+        };
         if !eps.iter().any(|e| e.host == host) {
             continue; // this host does not serve the network
         }
@@ -624,6 +664,22 @@ impl HostDiff {
             && self.tunnels_add.is_empty()
             && self.tunnels_del.is_empty()
             && self.flows.is_empty()
+    }
+}
+
+impl fmt::Display for HostDiff {
+    /// `~ bridge`, `+ port ...`, `- port NAME`, then the flow diff.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bridge_changed {
+            writeln!(f, "~ bridge settings")?;
+        }
+        for t in &self.tunnels_add {
+            writeln!(f, "+ port {t}")?;
+        }
+        for t in &self.tunnels_del {
+            writeln!(f, "- port {t}")?;
+        }
+        write!(f, "{}", self.flows)
     }
 }
 
@@ -927,6 +983,14 @@ pub(crate) mod tests {
         let d = diff_plans(&after, &meshed);
         assert_eq!(d.len(), 4);
         assert_eq!(d["h1"].tunnels_add.len(), 2); // vx-h4, gre-h4
+        let text = d["h1"].to_string();
+        assert!(
+            text.contains("+ port gre-h4 type=gre options:remote_ip=192.0.2.4 options:key=flow"),
+            "{text}"
+        );
+        assert!(meshed["h4"]
+            .to_string()
+            .starts_with("host h4: bridge br-ex datapath_type=netdev fail_mode=secure"));
         s.hosts.remove("h4");
         let d = diff_plans(&meshed, &plan_all(&s, &o, &cfg));
         assert_eq!(d["h1"].tunnels_del, ["gre-h4", "vx-h4"]);
