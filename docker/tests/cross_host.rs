@@ -57,6 +57,47 @@ fn endpoints_on(lab: &Lab, host: &str) -> Result<usize> {
     })
 }
 
+/// Flows, ports and neighbour tables, for a failed ping.
+fn diag(lab: &Lab) -> String {
+    let mut out = String::new();
+    for h in lab.hosts() {
+        out.push_str(&format!("==== {} flows ====\n", h.name));
+        for f in h.dump_flows(BR_EX).unwrap_or_default() {
+            out.push_str(&f);
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "==== {} show ====\n{}\n",
+            h.name,
+            h.ofctl(&["show", BR_EX]).unwrap_or_default()
+        ));
+        out.push_str(&format!(
+            "==== {} interfaces ====\n{}\n",
+            h.name,
+            h.vsctl(&[
+                "--columns=name,ofport,error,external_ids,link_state",
+                "list",
+                "interface"
+            ])
+            .unwrap_or_default()
+        ));
+    }
+    for c in lab.containers() {
+        for args in [
+            &["ip", "-d", "link"][..],
+            &["ip", "neigh"][..],
+            &["ip", "addr"][..],
+        ] {
+            out.push_str(&format!(
+                "==== {} {args:?} ====\n{}\n",
+                c.name,
+                c.run(args).unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
 fn body(lab: &Lab) -> Result<()> {
     // Controller wiring: starts the controller, registers hosts and networks, and attaches
     // b1 and b2 with `ovs-docker-rs attach` (which waits for reachable == true).
@@ -65,7 +106,7 @@ fn body(lab: &Lab) -> Result<()> {
     let b2 = lab.container("b2").context("b2")?.clone();
     let ip2: Ipv4Addr = "10.244.1.3".parse()?;
     if !b1.ping(ip2, 15) {
-        bail!("b1 cannot ping b2 across hosts after attach");
+        bail!("b1 cannot ping b2 across hosts after attach\n{}", diag(lab));
     }
     // Container side as handed out by the controller.
     let link = b2.run(&["ip", "-j", "link", "show", "eth0"])?;
@@ -177,7 +218,7 @@ fn body(lab: &Lab) -> Result<()> {
         bail!("no reachability progress printed: {err}");
     }
     if !b1.ping(ip2, 15) {
-        bail!("b1 cannot ping b2 after re-attach");
+        bail!("b1 cannot ping b2 after re-attach\n{}", diag(lab));
     }
     Ok(())
 }
