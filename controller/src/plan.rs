@@ -802,6 +802,97 @@ pub(crate) mod tests {
         flows.iter().map(|f| f.to_string()).collect()
     }
 
+    /// 12 hosts, 5 networks (mixed tunnels, shared subnets), 300 endpoints: every host
+    /// knows exactly the endpoints of the networks it serves, once each.
+    #[test]
+    fn invariants_at_scale() {
+        let mut s = DesiredState::default();
+        let mut o = Observed::default();
+        let hosts: Vec<String> = (0..12).map(|i| format!("h{i}")).collect();
+        for (i, h) in hosts.iter().enumerate() {
+            let ip = format!("192.0.2.{}", i + 1);
+            s.hosts.insert(
+                h.clone(),
+                Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap(),
+            );
+        }
+        let kinds = ["vxlan", "gre", "geneve"];
+        for n in 0..5u32 {
+            let net = Network::new(
+                &format!("n{n}"),
+                10 + n,
+                "10.9.0.0/16",
+                None,
+                Some(kinds[n as usize % 3]),
+                None,
+            )
+            .unwrap();
+            s.networks.insert(net.name.clone(), net);
+        }
+        for i in 0..300u32 {
+            // Networks only on some hosts: n{k} lives on hosts k..k+5.
+            let net = i % 5;
+            let host = &hosts[((net + i / 5) % 6 + net) as usize % 12];
+            let e = Endpoint {
+                id: Uuid::from_u128(u128::from(i) + 1),
+                network: format!("n{net}"),
+                host: host.clone(),
+                container: format!("c{i}"),
+                interface: "eth0".into(),
+                mac: MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
+                ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 9, 1, 0)) + i / 5 + 1),
+                prefix_len: 16,
+            };
+            s.check_add_endpoint(&e).unwrap();
+            o.bindings
+                .entry(host.clone())
+                .or_default()
+                .insert(e.id, Binding { ofport: 100 + i });
+            s.endpoints.insert(e.id, e);
+        }
+        for h in &hosts {
+            let ports = o.ports.entry(h.clone()).or_default();
+            for (j, p) in hosts.iter().enumerate() {
+                for (k, t) in TunnelType::ALL.iter().enumerate() {
+                    ports.insert(tunnel_port_name(*t, p), 1000 + 10 * j as u32 + k as u32);
+                }
+            }
+        }
+        let plans = plan_all(&s, &o, &PlanConfig::default());
+        for h in &hosts {
+            let flows = &plans[h].flows;
+            let served: BTreeSet<&str> = s
+                .endpoints
+                .values()
+                .filter(|e| &e.host == h)
+                .map(|e| e.network.as_str())
+                .collect();
+            let expect: Vec<&Endpoint> = s
+                .endpoints
+                .values()
+                .filter(|e| served.contains(e.network.as_str()))
+                .collect();
+            let unicast = flows
+                .iter()
+                .filter(|f| f.table == tables::L2 && f.priority == 100)
+                .count();
+            let arp = flows
+                .iter()
+                .filter(|f| f.table == tables::ARP && f.priority == 100)
+                .count();
+            assert_eq!(unicast, expect.len(), "{h}");
+            assert_eq!(arp, expect.len(), "{h}");
+            for e in &expect {
+                let n = flows
+                    .iter()
+                    .filter(|f| f.matches.contains(&Field::EthDst(e.mac)))
+                    .count();
+                assert_eq!(n, 1, "{h} {}", e.mac);
+            }
+            assert_eq!(plans[h].tunnels.len(), 3 * 11);
+        }
+    }
+
     #[test]
     fn host_plan_rows() {
         let (s, o) = world();
