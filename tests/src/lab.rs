@@ -82,6 +82,14 @@ impl LabOptions {
         }
     }
 
+    /// Hosts, containers, wired through `ovs-controller` and `ovs-docker-rs attach`.
+    pub fn controller() -> Self {
+        LabOptions {
+            wiring: Some(Wiring::Controller),
+            ..Default::default()
+        }
+    }
+
     /// Hosts and container namespaces, nothing plugged (for controller tests).
     pub fn unwired() -> Self {
         LabOptions::default()
@@ -1022,10 +1030,23 @@ impl Lab {
         a.ping(ip, 3) && to_mac.is_some() && a.neighbour_mac(ip).as_deref() == to_mac
     }
 
-    /// Prints the tail of every host's OVS logs (and of the controller log) to stderr.
+    /// Prints the tail of every host's OVS logs, its `ovs-vsctl show` and `br-ex` flows
+    /// (and the controller log) to stderr.
     pub fn dump_logs(&self) {
         for h in &self.hosts {
             eprintln!("{}", h.log_tail(30));
+            match h.vsctl(&["show"]) {
+                Ok(s) => eprintln!("==== ovs-vsctl show ({}) ====\n{s}", h.name),
+                Err(e) => eprintln!("==== ovs-vsctl show ({}): {e:#}", h.name),
+            }
+            if let Ok(ports) =
+                h.vsctl(&["--columns=name,ofport", "--format=csv", "list", "Interface"])
+            {
+                eprintln!("==== ofports ({}) ====\n{ports}", h.name);
+            }
+            if let Ok(flows) = h.dump_flows(BR_EX) {
+                eprintln!("==== {BR_EX} flows ({}) ====\n{}", h.name, flows.join("\n"));
+            }
         }
         if self.controller_info().is_some() {
             eprintln!("{}", self.controller_log_tail(60));

@@ -10,7 +10,8 @@
 //! use ovs_lab::{Lab, LabOptions, Topology};
 //! # fn main() -> anyhow::Result<()> {
 //! let topo = Topology::load("topologies/two-hosts.toml")?;
-//! // Plain wiring (br-ex in NORMAL mode); use LabOptions::unwired() for controller tests.
+//! // Plain wiring (br-ex in NORMAL mode). LabOptions::controller() wires through
+//! // ovs-controller and `ovs-docker-rs attach`; LabOptions::unwired() plugs nothing.
 //! let lab = Lab::up(&topo, &LabOptions::plain())?;
 //! let h1 = lab.host("h1").expect("h1");
 //! println!("{} {} {}", h1.db_sock(), h1.ovsdb_tcp(), h1.mgmt("br-ex"));

@@ -102,7 +102,7 @@ pub fn controller_binary() -> Result<PathBuf> {
 
 /// The `ovs-docker-rs` binary, checked to have the `attach` subcommand.
 pub fn docker_binary() -> Result<PathBuf> {
-    const BUILD: &str = "cargo build -p ovs-docker-rs --features controller";
+    const BUILD: &str = "cargo build -p ovs-docker-rs";
     let p = locate_binary("ovs-docker-rs", DOCKER_BIN_ENV, BUILD)?;
     let out = std::process::Command::new(&p)
         .args(["attach", "--help"])
@@ -255,12 +255,27 @@ impl Lab {
                     stdout
                 );
             }
-            let got = attached_ip(&stdout)
+            let got = attached(&stdout)
                 .with_context(|| format!("attach of {}: unexpected output {stdout:?}", c.name))?;
-            if got != ip.to_string() {
+            if got.ip != ip.to_string() {
                 bail!(
-                    "attach of {}: the controller gave it {got}, the topology says {ip}",
-                    c.name
+                    "attach of {}: the controller gave it {}, the topology says {ip}",
+                    c.name,
+                    got.ip
+                );
+            }
+            // The CLI must leave its host-side veth administratively up; on the userspace
+            // datapath ovs-vswitchd may clear IFF_UP while adding the port (it sets
+            // PROMISC from cached flags) if the link was set up after the OVSDB add.
+            let link = sys::run_args("ip", &["-n", &host.netns, "-o", "link", "show", &got.port])?;
+            if !link_admin_up(&link) {
+                bail!(
+                    "`ovs-docker-rs attach` of {} succeeded but left its host-side veth {} on {} \
+                     administratively DOWN (container link has no carrier): {}",
+                    c.name,
+                    got.port,
+                    host.name,
+                    link.trim()
                 );
             }
         }
@@ -403,18 +418,38 @@ impl ProcRecord {
     }
 }
 
-/// The `ip` field of `ovs-docker-rs attach`'s JSON line (the last line of its stdout).
-fn attached_ip(stdout: &str) -> Result<String> {
+/// What `ovs-docker-rs attach` reports on its last JSON line.
+#[derive(Debug, PartialEq, Eq)]
+struct Attached {
+    ip: String,
+    port: String,
+}
+
+/// The `ip` and `port` fields of `ovs-docker-rs attach`'s JSON line (last one on stdout).
+fn attached(stdout: &str) -> Result<Attached> {
     let line = stdout
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('{'))
         .ok_or_else(|| anyhow!("no JSON line"))?;
     let v: serde_json::Value = serde_json::from_str(line)?;
-    v.get("ip")
-        .and_then(|i| i.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("no \"ip\" field"))
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(|i| i.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no {k:?} field"))
+    };
+    Ok(Attached {
+        ip: field("ip")?,
+        port: field("port")?,
+    })
+}
+
+/// Whether `ip -o link show` output has the UP flag in its `<...>` flag list.
+fn link_admin_up(line: &str) -> bool {
+    line.split_once('<')
+        .and_then(|(_, r)| r.split_once('>'))
+        .is_some_and(|(flags, _)| flags.split(',').any(|f| f == "UP"))
 }
 
 #[cfg(test)]
@@ -423,12 +458,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attached_ip_reads_the_json_line() {
-        let out =
-            "noise\n{\"endpoint\":\"x\",\"ip\":\"10.244.1.2/24\",\"mac\":\"02:00:00:00:00:01\"}\n";
-        assert_eq!(attached_ip(out).unwrap(), "10.244.1.2/24");
-        assert!(attached_ip("no json here").is_err());
-        assert!(attached_ip("{\"mac\":\"x\"}").is_err());
+    fn attached_reads_the_json_line() {
+        let out = "noise\n{\"endpoint\":\"x\",\"ip\":\"10.244.1.2/24\",\"port\":\"abc_l\"}\n";
+        assert_eq!(
+            attached(out).unwrap(),
+            Attached {
+                ip: "10.244.1.2/24".into(),
+                port: "abc_l".into()
+            }
+        );
+        assert!(attached("no json here").is_err());
+        assert!(attached("{\"ip\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn link_admin_up_reads_the_flags() {
+        let up = "6: a_l@if7: <BROADCAST,MULTICAST,PROMISC,UP,LOWER_UP> mtu 1450 qdisc noqueue";
+        let down = "6: a_l@if7: <BROADCAST,MULTICAST,PROMISC> mtu 1450 state DOWN UP";
+        assert!(link_admin_up(up));
+        assert!(!link_admin_up(down));
+        assert!(!link_admin_up("garbage"));
     }
 
     #[test]

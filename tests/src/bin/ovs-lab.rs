@@ -1,6 +1,7 @@
 //! `ovs-lab`: bring a topology up (and leave it running), check it with a pingall,
-//! tear runs down, or validate a topology file. Exit status: 0 success, 1 unexpected
-//! pingall result or error.
+//! tear runs down, or validate a topology file. By default topologies are wired through
+//! the project's controller and CLI (`--wiring controller`); `--wiring plain` is the
+//! controller-free reference. Exit status: 0 success, 1 unexpected pingall result or error.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,8 +28,10 @@ enum Cmd {
     Up {
         /// Topology file.
         file: PathBuf,
-        /// How containers are connected.
-        #[arg(long, default_value = "plain")]
+        /// How containers are connected: `controller` (ovs-controller + `ovs-docker-rs attach`,
+        /// binaries from the same target dir or OVS_CONTROLLER_BIN / OVS_DOCKER_RS_BIN) or
+        /// `plain` (no controller: br-ex NORMAL, the reference).
+        #[arg(long, default_value = "controller")]
         wiring: Wiring,
         /// Stay in the foreground owning the run until SIGINT/SIGTERM, then tear it down
         /// (if killed harder, the run is stale and the next `Lab::up` removes it).
@@ -39,8 +42,10 @@ enum Cmd {
     Check {
         /// Topology file.
         file: PathBuf,
-        /// How containers are connected.
-        #[arg(long, default_value = "plain")]
+        /// How containers are connected: `controller` (ovs-controller + `ovs-docker-rs attach`,
+        /// binaries from the same target dir or OVS_CONTROLLER_BIN / OVS_DOCKER_RS_BIN) or
+        /// `plain` (no controller: br-ex NORMAL, the reference).
+        #[arg(long, default_value = "controller")]
         wiring: Wiring,
         /// Leave the run up afterwards (detached, like `up`).
         #[arg(long)]
@@ -197,6 +202,16 @@ fn print_summary(lab: &Lab) {
         lab.controller_ns(),
         lab.controller_ip()
     );
+    if let Some(p) = lab.controller_process() {
+        println!(
+            "  ovs-controller pid {} northbound {} log {}",
+            p.pid,
+            lab.northbound_url(),
+            lab.controller_log()
+                .map(|l| l.display().to_string())
+                .unwrap_or_default()
+        );
+    }
     for h in lab.hosts() {
         println!(
             "  host {} ns {} underlay {} db {} ovsdb {}",

@@ -1,0 +1,200 @@
+//! Controller wiring on real OVS: topologies brought up THROUGH `ovs-controller` (in the
+//! lab's controller namespace) and `ovs-docker-rs attach` (in each host's namespace).
+//! The pingall matrix matches the topology (full mesh within a network, isolation between
+//! tenants with overlapping subnets, replies from the target's own MAC), the bridges are
+//! the controller's (fail_mode=secure, its flows, its tunnels), and teardown leaves nothing:
+//! no namespaces, no controller process, no state file.
+//!
+//! Needs root and the binaries `ovs-controller` and `ovs-docker-rs` in the same target
+//! directory as this test (`cargo build --workspace --bins`, as `scripts/test-all` does).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ovs_controller::api::{EndpointFilter, NorthboundClient};
+use ovs_lab::{Lab, LabOptions, Topology, BR_EX};
+
+fn topo(name: &str) -> Topology {
+    Topology::load(format!(
+        "{}/../topologies/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Fails with the build command to run when the binaries are missing.
+fn require_binaries() {
+    for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
+        if let Err(e) = r {
+            panic!("controller-wired tests need the workspace binaries: {e:#}");
+        }
+    }
+}
+
+fn up(name: &str) -> Lab {
+    require_binaries();
+    match Lab::up(&topo(name), &LabOptions::controller()) {
+        Ok(l) => l,
+        Err(e) => panic!("controller-wired bring-up of {name} failed: {e:#}"),
+    }
+}
+
+/// Everything the lab created is gone once it is dropped.
+fn assert_torn_down(lab: Lab) {
+    let ctl = lab.controller_process().expect("controller was started");
+    let netns = lab.netns_names();
+    let prefix = lab.prefix().to_string();
+    let run_dir = lab.run_dir().to_path_buf();
+    assert!(
+        ctl.alive(),
+        "controller pid {} died before teardown",
+        ctl.pid
+    );
+    drop(lab);
+    assert!(!ctl.alive(), "controller pid {} survived teardown", ctl.pid);
+    for ns in netns {
+        assert!(!Path::new("/run/netns").join(&ns).exists(), "{ns} left");
+    }
+    assert!(!run_dir.exists(), "{} left", run_dir.display());
+    assert!(!ovs_lab::list_runs().iter().any(|r| r.prefix == prefix));
+}
+
+/// The controller, not the harness, built br-ex: secure fail mode, the controller as its
+/// OpenFlow controller, flows installed and confirmed, every endpoint known.
+fn assert_controller_owns_bridges(lab: &Lab) {
+    let target = format!("tcp:{}:{}", lab.controller_ip(), ovs_lab::OPENFLOW_PORT);
+    for h in lab.hosts() {
+        assert_eq!(h.vsctl(&["get-fail-mode", BR_EX]).unwrap(), "secure");
+        assert_eq!(h.vsctl(&["get-controller", BR_EX]).unwrap(), target);
+        let flows = h.dump_flows(BR_EX).unwrap();
+        assert!(flows.len() > 1, "{}: flows {flows:?}", h.name);
+    }
+    let status = lab.controller_status().unwrap();
+    assert_eq!(status.len(), lab.hosts().len(), "{status:?}");
+    for s in &status {
+        assert!(s.ovsdb_connected && s.openflow_connected, "{s:?}");
+        assert!(s.flows_installed > 0, "{s:?}");
+    }
+    let eps = lab
+        .northbound(|c| async move { Ok(c.endpoint_list(EndpointFilter::default()).await?) })
+        .unwrap();
+    let topo_containers = &lab.topology().containers;
+    assert_eq!(eps.len(), topo_containers.len(), "{eps:?}");
+    for c in topo_containers {
+        let ep = eps.iter().find(|e| e.container == c.name).unwrap();
+        assert_eq!(ep.ip, c.ip.to_string());
+        assert_eq!((&ep.host, &ep.network), (&c.host, &c.network));
+        // The container's interface carries the controller's MAC.
+        let mac = lab.container(&c.name).unwrap().mac();
+        assert_eq!(mac.as_deref(), Some(ep.mac.as_str()), "{}", c.name);
+    }
+}
+
+#[test]
+fn two_hosts_through_controller_full_matrix_and_clean_teardown() {
+    let lab = up("two-hosts.toml");
+    let m = lab.pingall();
+    m.print();
+    assert!(m.all_as_expected(), "{m}");
+    assert_eq!(m.names.len(), 4);
+    assert_eq!(m.reached_count(), 12, "{m}");
+    assert_controller_owns_bridges(&lab);
+    assert_torn_down(lab);
+}
+
+#[test]
+fn multi_tenant_through_controller_isolation() {
+    let lab = up("multi-tenant.toml");
+    let m = lab.pingall();
+    m.print();
+    assert!(m.all_as_expected(), "{m}");
+    // red: 2 ordered pairs; green: 3 containers -> 6 ordered pairs; the other 12 isolated.
+    assert_eq!(m.reached_count(), 8, "{m}");
+    // Same IP in both tenants: the reply to red1 must come from red2, not green2.
+    let red1 = lab.container("red1").unwrap();
+    let red2 = lab.container("red2").unwrap();
+    let green2 = lab.container("green2").unwrap();
+    let ip = red2.ip.unwrap().addr;
+    assert!(red1.ping(ip, 3));
+    assert_eq!(red1.neighbour_mac(ip), red2.mac());
+    assert_ne!(red2.mac(), green2.mac());
+    // An address that exists only in green is unreachable from red.
+    assert!(!lab.ping("red1", "10.244.1.9".parse().unwrap()));
+    assert!(lab.ping("green1", "10.244.1.9".parse().unwrap()));
+    assert_controller_owns_bridges(&lab);
+    assert_torn_down(lab);
+}
+
+#[test]
+fn three_hosts_vxlan_and_gre_through_controller() {
+    let lab = up("three-hosts-mixed.toml");
+    let m = lab.pingall();
+    m.print();
+    assert!(m.all_as_expected(), "{m}");
+    // web: 3 containers -> 6 pairs; db: 2 -> 2 pairs.
+    assert_eq!(m.reached_count(), 8, "{m}");
+    // The controller built tunnels of both types on the host that has both networks.
+    let h1 = lab.host("h1").unwrap();
+    let types = h1
+        .vsctl(&["--columns=type", "--bare", "list", "Interface"])
+        .unwrap();
+    assert!(types.contains("vxlan"), "{types}");
+    assert!(types.contains("gre"), "{types}");
+    assert_controller_owns_bridges(&lab);
+    assert_torn_down(lab);
+}
+
+fn ovs_lab_cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `ovs-lab up` (controller wiring is the default) leaves the run and its controller
+/// running after it exits; `ovs-lab down` removes both.
+#[test]
+fn cli_up_detached_then_down_stops_the_controller() {
+    require_binaries();
+    let file = format!(
+        "{}/../topologies/two-hosts.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = ovs_lab_cli(&["up", &file]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let prefix = out
+        .lines()
+        .find_map(|l| l.strip_prefix("run "))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let pid: u32 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ovs-controller pid "))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let run = ovs_lab::list_runs()
+        .into_iter()
+        .find(|r| r.prefix == prefix)
+        .unwrap();
+    let ctl = *run.procs.iter().find(|p| p.pid == pid).unwrap();
+    assert!(ctl.alive(), "controller not running after up:\n{out}");
+    let o = ovs_lab_cli(&["down", &prefix]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!ctl.alive(), "controller {pid} survived `ovs-lab down`");
+    for ns in &run.netns {
+        assert!(!Path::new("/run/netns").join(ns).exists(), "{ns} left");
+    }
+}
