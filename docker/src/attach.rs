@@ -235,7 +235,11 @@ async fn plumb_and_wait(
         added.port, added.ofport
     );
 
-    match wait_reachable(client, url, &ep.id, Duration::from_secs(a.timeout)).await {
+    let waited = tokio::select! {
+        r = wait_reachable(client, url, &ep.id, Duration::from_secs(a.timeout)) => r,
+        _ = plumb::interrupted() => Err(Error::Interrupted),
+    };
+    match waited {
         Ok(()) => Ok(added.port),
         Err(e) => {
             let ovs = Ovs::connect(&s.db).await?;

@@ -333,7 +333,8 @@ async fn steps(
     })
 }
 
-async fn interrupted() {
+/// Resolves on the first SIGTERM, SIGINT or SIGHUP.
+pub async fn interrupted() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),

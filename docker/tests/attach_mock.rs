@@ -463,6 +463,50 @@ fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_f
 }
 
 #[test]
+fn sigterm_while_waiting_for_reachable_rolls_back() {
+    let (lab, ns) = setup();
+    let ctl = serve(&lab, true);
+    let before = lab.ovsdb_view();
+    let child = lab
+        .ours_cmd(&[
+            "attach",
+            "c1",
+            "--network",
+            "blue",
+            "--netns",
+            &ns,
+            "--host",
+            "h1",
+            "--interface",
+            "eth1",
+        ])
+        .args(["--controller", &ctl.url, "--timeout", "60"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lab.host_links().is_empty() || ctl.state.lock().unwrap().endpoints.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "attach never plumbed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    sh("kill", &["-TERM", &child.id().to_string()]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        ctl.state.lock().unwrap().endpoints.is_empty(),
+        "endpoint not deleted"
+    );
+    assert_eq!(lab.ovsdb_view(), before);
+    assert!(lab.host_links().is_empty());
+    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+}
+
+#[test]
 fn attach_reports_an_unreachable_controller_with_its_url() {
     let (lab, ns) = setup();
     // A port nobody listens on.
