@@ -184,15 +184,22 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
             &h1.db_sock(),
             "detach",
             &name,
-            "--netns",
-            &netns,
             "--host",
             "h1",
             "--controller",
             &url,
         ]);
         match det.output() {
-            Ok(o) if o.status.success() => {}
+            Ok(o) if o.status.success() => {
+                let links = c
+                    .exec(&["ip", "-o", "link", "show"])
+                    .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                    .unwrap_or_default();
+                if links.lines().any(|l| !l.contains(": lo:")) {
+                    row.fail(format!("{name}: interfaces left after detach: {links}"));
+                    break;
+                }
+            }
             Ok(o) => {
                 row.fail(format!(
                     "detach {name}: {}",
@@ -278,6 +285,15 @@ pub fn throughput(ctl: &Lab, plain: &Lab, rounds: usize, secs: u32) -> Row {
     let a = row.add_series("controller pipeline (ovs-controller flows)", false);
     let b = row.add_series("plain wiring: one NORMAL flow (reference)", true);
     row.notes.push("Two simultaneous two-host labs (netns hosts, OVS 3.1 userspace datapath, VXLAN underlay over veth/br-phy); the same container pair in each. Ratio above 1 means the controller pipeline is faster.".into());
+    for (what, lab) in [("controller lab", ctl), ("plain lab", plain)] {
+        match lab.host("h1").map(|h| h.dump_flows("br-ex")) {
+            Some(Ok(f)) => row
+                .notes
+                .push(format!("{what}: h1 br-ex has {} flows", f.len())),
+            Some(Err(e)) => row.fail(format!("{what}: dump-flows: {e:#}")),
+            None => row.fail(format!("{what}: no host h1")),
+        }
+    }
     for round in 1..=rounds {
         let order = if round % 2 == 1 { [a, b] } else { [b, a] };
         for v in order {
