@@ -201,15 +201,27 @@ impl Lab {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name, REFERENCE]).args(args);
         self.env(&mut c);
-        if fake {
-            let path = format!(
-                "{}:{}",
-                self.fake_docker.display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
-            c.env("PATH", path);
+        // The script also needs `uuidgen` (package uuid-runtime); shim it from the kernel's
+        // UUID source when it is not installed.
+        let shims = self.dir.join("shims");
+        std::fs::create_dir_all(&shims).unwrap();
+        if !Path::new("/usr/bin/uuidgen").exists() && !shims.join("uuidgen").exists() {
+            std::fs::write(
+                shims.join("uuidgen"),
+                "#!/bin/sh\ncat /proc/sys/kernel/random/uuid\n",
+            )
+            .unwrap();
+            sh("chmod", &["+x", shims.join("uuidgen").to_str().unwrap()]);
         }
-        c.stdin(Stdio::null());
+        let mut path = format!(
+            "{}:{}",
+            shims.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        if fake {
+            path = format!("{}:{path}", self.fake_docker.display());
+        }
+        c.env("PATH", path).stdin(Stdio::null());
         c.output().unwrap()
     }
 
@@ -559,8 +571,11 @@ pub fn describe(o: &Output) -> String {
     )
 }
 
-/// Whether the Docker engine answers.
+/// Whether the Docker engine answers (and busybox-static is there to build the image).
 pub fn docker_available() -> Result<(), String> {
+    if !Path::new("/bin/busybox").exists() {
+        return Err("/bin/busybox missing (install busybox-static)".into());
+    }
     match Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
