@@ -1,0 +1,686 @@
+//! One scale run against the real `ovs-controller` process.
+//!
+//! Contract: [`run`] starts `hosts` simulated hosts and a fresh controller
+//! (own state dir, loopback ports), provisions networks, hosts and endpoints
+//! through the northbound API, plugs every endpoint into its simulated host
+//! and measures, each bounded by the phase timeout:
+//! - convergence: until every switch holds exactly the flow set the
+//!   controller's own `plan::plan_flows` predicts for it (flow count and an
+//!   order-independent hash of (table, priority, match, cookie, instructions));
+//! - fan-out: create + plug one endpoint, until every host of that network
+//!   holds its new flow set (several samples);
+//! - restart: `kill -9`, start again on the same state, until every switch
+//!   has committed a new resync bundle and holds the expected set;
+//! - controller VmHWM and CPU time from `/proc`.
+//!
+//! Hosts are grouped `hosts_per_network` to a network (one VNI each, all
+//! vxlan); the controller still builds the full tunnel mesh (N-1 ports per
+//! host) because it plans tunnels to every registered host.
+//! Nothing is estimated: a phase that times out is reported as such.
+
+use crate::host::SimHost;
+use crate::ovsdb::Schema;
+use anyhow::Context;
+use futures::StreamExt;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
+use ovs_controller::model::{DesiredState, Endpoint, MacAddr, Network};
+use ovs_controller::ofconv;
+use ovs_controller::plan::{plan_flows, Observed};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Parameters of one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Simulated hosts.
+    pub hosts: usize,
+    /// Endpoints per host.
+    pub endpoints: usize,
+    /// Hosts sharing one network.
+    pub hosts_per_network: usize,
+    /// Fan-out samples.
+    pub fanout_samples: usize,
+    /// Timeout of each waiting phase.
+    pub timeout: Duration,
+    /// Path of the `ovs-controller` binary.
+    pub controller_bin: PathBuf,
+    /// Scratch directory (state db, logs).
+    pub work_dir: PathBuf,
+    /// Concurrent API requests while provisioning.
+    pub concurrency: usize,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Hosts.
+    pub hosts: usize,
+    /// Endpoints in total.
+    pub endpoints: usize,
+    /// Networks.
+    pub networks: usize,
+    /// Seconds to create networks, hosts and endpoints through the API.
+    pub provision_s: Option<f64>,
+    /// Seconds from the last plug until every switch held its planned set.
+    pub converge_s: Option<f64>,
+    /// Seconds from the first API call until convergence.
+    pub total_s: Option<f64>,
+    /// Min and max flows per switch at convergence.
+    pub flows_per_host: (usize, usize),
+    /// Flows over all switches.
+    pub total_flows: usize,
+    /// Tunnel interfaces per host.
+    pub tunnels_per_host: usize,
+    /// Fan-out latencies in milliseconds.
+    pub fanout_ms: Vec<f64>,
+    /// Seconds from restart until every switch was resynced.
+    pub restart_s: Option<f64>,
+    /// Controller VmHWM (KiB) over provisioning, convergence and fan-out.
+    pub hwm_kib: Option<u64>,
+    /// Controller CPU seconds (user+system) over the same span.
+    pub cpu_s: Option<f64>,
+    /// VmHWM (KiB) of the restarted controller after its resync.
+    pub restart_hwm_kib: Option<u64>,
+    /// Problems, timeouts.
+    pub notes: Vec<String>,
+}
+
+/// A controller child process.
+#[derive(Debug)]
+pub struct ControllerProc {
+    child: Child,
+    /// Northbound address.
+    pub api: String,
+    /// Process id.
+    pub pid: u32,
+}
+
+/// A free loopback TCP port (bound and released; racy but fine on loopback).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl ControllerProc {
+    /// Start `bin` with loopback listeners and `dir/state.redb`.
+    pub fn spawn(bin: &Path, dir: &Path, api: u16, of: u16, metrics: u16) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("controller.log"))?;
+        let child = Command::new(bin)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{api}"))
+            .arg("--openflow-listen")
+            .arg(format!("ptcp:{of}:127.0.0.1"))
+            .arg("--metrics-listen")
+            .arg(format!("127.0.0.1:{metrics}"))
+            .arg("--state")
+            .arg(dir.join("state.redb"))
+            .arg("--advertise")
+            .arg(format!("tcp:127.0.0.1:{of}"))
+            .arg("--datapath-type")
+            .arg("netdev")
+            .env(
+                "RUST_LOG",
+                std::env::var("OVS_SCALE_CONTROLLER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let pid = child.id();
+        Ok(ControllerProc {
+            child,
+            api: format!("127.0.0.1:{api}"),
+            pid,
+        })
+    }
+
+    /// HTTP client of the northbound API.
+    pub fn client(&self) -> anyhow::Result<HttpClient> {
+        Ok(HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(600))
+            .build(format!("http://{}", self.api))?)
+    }
+
+    /// Wait until the API answers.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<HttpClient> {
+        let c = self.client()?;
+        let t0 = Instant::now();
+        loop {
+            if c.network_list().await.is_ok() {
+                return Ok(c);
+            }
+            if let Some(st) = self.child.try_wait()? {
+                anyhow::bail!("controller exited early: {st}");
+            }
+            if t0.elapsed() > timeout {
+                anyhow::bail!("controller API not ready after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn proc_status(&self, key: &str) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        s.lines()
+            .find(|l| l.starts_with(key))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Peak resident set (VmHWM) in KiB.
+    pub fn hwm_kib(&self) -> Option<u64> {
+        self.proc_status("VmHWM:")
+    }
+
+    /// User + system CPU seconds (assumes 100 clock ticks per second).
+    pub fn cpu_s(&self) -> Option<f64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let rest = s.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ut: f64 = f.get(11)?.parse().ok()?;
+        let st: f64 = f.get(12)?.parse().ok()?;
+        Some((ut + st) / 100.0)
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ControllerProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Expected flow set summary of one switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// Flow count.
+    pub count: usize,
+    /// Sum of flow hashes.
+    pub fingerprint: u64,
+}
+
+/// The desired state the driver created, mirrored locally (per network).
+#[derive(Debug, Default)]
+pub struct World {
+    /// Network index of each host.
+    pub net_of_host: Vec<usize>,
+    /// Per network: a desired state holding just that network and its endpoints.
+    pub per_net: Vec<DesiredState>,
+    /// Endpoints created per host: (iface-id, interface name).
+    pub plugs: Vec<Vec<(String, String)>>,
+    /// Next free host offset per network.
+    pub next_ip: Vec<u32>,
+    /// Next MAC counter.
+    pub next_mac: u32,
+}
+
+/// Planned flows of host `h` (name `name`) as `(key, value)` summary, computed
+/// with the controller's own planner from the simulator's OVSDB contents.
+pub fn expect_for(world: &World, sim: &SimHost, h: usize) -> (Expect, usize) {
+    let (bindings, ports) = sim.observed();
+    let tunnels = ports.keys().filter(|p| p.starts_with("vx-")).count();
+    let mut obs = Observed::default();
+    obs.bindings.insert(sim.name.clone(), bindings);
+    obs.ports.insert(sim.name.clone(), ports);
+    let flows = plan_flows(&world.per_net[world.net_of_host[h]], &obs, &sim.name);
+    let fingerprint = flows
+        .iter()
+        .map(|f| crate::switch::flow_hash(&ofconv::add(f)))
+        .fold(0u64, u64::wrapping_add);
+    (
+        Expect {
+            count: flows.len(),
+            fingerprint,
+        },
+        tunnels,
+    )
+}
+
+fn subnet_bits(cfg: &Config) -> u32 {
+    let need =
+        (cfg.hosts_per_network.min(cfg.hosts) * cfg.endpoints + cfg.fanout_samples + 16) as u32;
+    need.next_power_of_two().trailing_zeros().max(4)
+}
+
+fn net_base(i: usize, bits: u32) -> u32 {
+    u32::from(Ipv4Addr::new(10, 0, 0, 0)) + ((i as u32) << bits)
+}
+
+/// Build the spec of the next endpoint on host `h` and record it locally
+/// once the controller returns it.
+fn next_spec(world: &mut World, cfg: &Config, h: usize, nets: &[Network]) -> EndpointSpec {
+    let n = world.net_of_host[h];
+    let bits = subnet_bits(cfg);
+    let ip = Ipv4Addr::from(net_base(n, bits) + 2 + world.next_ip[n]);
+    world.next_ip[n] += 1;
+    world.next_mac += 1;
+    let m = world.next_mac.to_be_bytes();
+    EndpointSpec {
+        network: nets[n].name.clone(),
+        host: format!("h{h}"),
+        container: format!("c{h}-{}", world.plugs[h].len()),
+        interface: None,
+        ip: Some(ip.to_string()),
+        mac: Some(format!(
+            "02:5e:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3]
+        )),
+    }
+}
+
+fn record(world: &mut World, h: usize, e: &ovs_controller::api::Endpoint) -> anyhow::Result<()> {
+    let n = world.net_of_host[h];
+    let (ip, len) = e.ip.split_once('/').context("endpoint ip without prefix")?;
+    let ep = Endpoint {
+        id: e.id.parse()?,
+        network: e.network.clone(),
+        host: e.host.clone(),
+        container: e.container.clone(),
+        interface: e.interface.clone(),
+        mac: e.mac.parse::<MacAddr>()?,
+        ip: ip.parse()?,
+        prefix_len: len.parse()?,
+    };
+    let ifname = format!("ve{}", &e.id[..8]);
+    world.plugs[h].push((e.id.clone(), ifname));
+    world.per_net[n].endpoints.insert(ep.id, ep);
+    Ok(())
+}
+
+/// Wait until every host in `which` holds `expect[h]` (and, when
+/// `min_bundles` is given, has committed more bundles than that). Returns the
+/// number of hosts done.
+async fn wait_hosts(
+    sims: &[SimHost],
+    which: &[usize],
+    expect: &BTreeMap<usize, Expect>,
+    min_bundles: Option<&BTreeMap<usize, u64>>,
+    timeout: Duration,
+    what: &str,
+) -> (usize, bool) {
+    let t0 = Instant::now();
+    let mut last = Instant::now();
+    let mut pending: Vec<usize> = which.to_vec();
+    loop {
+        pending.retain(|h| {
+            let (n, fp, _, bundles) = sims[*h].flow_state();
+            let e = expect[h];
+            let fresh = min_bundles.is_none_or(|m| bundles > m[h]);
+            !(n == e.count && fp == e.fingerprint && fresh)
+        });
+        if pending.is_empty() {
+            return (which.len(), true);
+        }
+        if t0.elapsed() > timeout {
+            return (which.len() - pending.len(), false);
+        }
+        if last.elapsed() > Duration::from_secs(5) {
+            last = Instant::now();
+            eprintln!(
+                "  {what}: {}/{} switches done after {:.0} s",
+                which.len() - pending.len(),
+                which.len(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Run one size.
+pub async fn run(cfg: &Config) -> anyhow::Result<Outcome> {
+    Ok(run_keep(cfg).await?.0)
+}
+
+/// Run one size and keep the simulated hosts and the mirrored desired state
+/// for inspection.
+pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<SimHost>>)> {
+    let mut out = Outcome {
+        hosts: cfg.hosts,
+        endpoints: cfg.hosts * cfg.endpoints,
+        ..Outcome::default()
+    };
+    let schema = Schema::load()?;
+    let _ = std::fs::remove_dir_all(&cfg.work_dir);
+    std::fs::create_dir_all(&cfg.work_dir)?;
+    eprintln!("[{} hosts] starting simulated hosts", cfg.hosts);
+    let mut sims = Vec::with_capacity(cfg.hosts);
+    for i in 0..cfg.hosts {
+        sims.push(SimHost::start(schema.clone(), &format!("h{i}"), "br-ex").await?);
+    }
+    let sims = Arc::new(sims);
+    let ports = (free_port()?, free_port()?, free_port()?);
+    let mut ctl = ControllerProc::spawn(
+        &cfg.controller_bin,
+        &cfg.work_dir,
+        ports.0,
+        ports.1,
+        ports.2,
+    )?;
+    let mut world = World::default();
+    let r = phases(cfg, &sims, &mut ctl, ports, &mut out, &mut world).await;
+    if out.hwm_kib.is_none() {
+        out.hwm_kib = ctl.hwm_kib();
+        out.cpu_s = ctl.cpu_s();
+    }
+    ctl.kill();
+    r?;
+    Ok((out, world, sims))
+}
+
+async fn phases(
+    cfg: &Config,
+    sims: &[SimHost],
+    ctl: &mut ControllerProc,
+    (api, of, metrics): (u16, u16, u16),
+    out: &mut Outcome,
+    world: &mut World,
+) -> anyhow::Result<()> {
+    let client = ctl.wait_ready(Duration::from_secs(30)).await?;
+    eprintln!(
+        "[{} hosts] controller pid {} on {}",
+        cfg.hosts, ctl.pid, ctl.api
+    );
+
+    // Provision.
+    let g = cfg.hosts_per_network.clamp(1, cfg.hosts.max(1));
+    let n_nets = cfg.hosts.div_ceil(g);
+    out.networks = n_nets;
+    let bits = subnet_bits(cfg);
+    let t_start = Instant::now();
+    let mut nets = Vec::new();
+    *world = World {
+        net_of_host: (0..cfg.hosts).map(|h| h / g).collect(),
+        plugs: vec![Vec::new(); cfg.hosts],
+        next_ip: vec![0; n_nets],
+        ..World::default()
+    };
+    for i in 0..n_nets {
+        let spec = NetworkSpec {
+            name: format!("n{i}"),
+            vni: 1000 + i as u32,
+            subnet: format!("{}/{}", Ipv4Addr::from(net_base(i, bits)), 32 - bits),
+            gateway: None,
+            tunnel: Some("vxlan".into()),
+            mtu: None,
+        };
+        client
+            .network_create(spec.clone())
+            .await
+            .context("network_create")?;
+        let net = Network::new(
+            &spec.name,
+            spec.vni,
+            &spec.subnet,
+            None,
+            Some("vxlan"),
+            None,
+        )?;
+        let mut st = DesiredState::default();
+        st.networks.insert(net.name.clone(), net.clone());
+        world.per_net.push(st);
+        nets.push(net);
+    }
+    for (i, s) in sims.iter().enumerate() {
+        let tip = Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 1)) + i as u32);
+        client
+            .host_create(HostSpec {
+                name: s.name.clone(),
+                ovsdb: s.remote(),
+                tunnel_ip: tip.to_string(),
+            })
+            .await
+            .context("host_create")?;
+    }
+    eprintln!(
+        "[{} hosts] {} networks and {} hosts created in {:.1} s; creating {} endpoints",
+        cfg.hosts,
+        n_nets,
+        cfg.hosts,
+        t_start.elapsed().as_secs_f64(),
+        out.endpoints
+    );
+    let mut specs = Vec::new();
+    for h in 0..cfg.hosts {
+        for _ in 0..cfg.endpoints {
+            specs.push((h, next_spec(world, cfg, h, &nets)));
+        }
+    }
+    let mut created = futures::stream::iter(specs.into_iter().map(|(h, s)| {
+        let c = client.clone();
+        async move { (h, c.endpoint_create(s).await) }
+    }))
+    .buffer_unordered(cfg.concurrency.max(1));
+    let mut done = 0usize;
+    let mut last = Instant::now();
+    while let Some((h, r)) = created.next().await {
+        let e = r.context("endpoint_create")?;
+        record(world, h, &e)?;
+        done += 1;
+        if last.elapsed() > Duration::from_secs(5) {
+            last = Instant::now();
+            eprintln!(
+                "  endpoints: {done}/{} after {:.0} s",
+                out.endpoints,
+                t_start.elapsed().as_secs_f64()
+            );
+        }
+        if t_start.elapsed() > cfg.timeout {
+            out.notes.push(format!(
+                "provisioning timed out: {done}/{} endpoints created after {:.0} s",
+                out.endpoints,
+                t_start.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+    }
+    drop(created);
+    out.provision_s = Some(t_start.elapsed().as_secs_f64());
+    eprintln!(
+        "[{} hosts] provisioned in {:.1} s; plugging endpoints",
+        cfg.hosts,
+        out.provision_s.unwrap_or(0.0)
+    );
+
+    // Plug every endpoint once the controller has created the bridge.
+    let mut unplugged: Vec<usize> = (0..cfg.hosts).collect();
+    while !unplugged.is_empty() {
+        unplugged.retain(|h| {
+            if !sims[*h].has_bridge() {
+                return true;
+            }
+            if let Err(e) = sims[*h].plug(&world.plugs[*h]) {
+                tracing::warn!("{e}");
+                return true;
+            }
+            false
+        });
+        if t_start.elapsed() > cfg.timeout {
+            out.notes.push(format!(
+                "timed out waiting for br-ex: {}/{} hosts had it after {:.0} s",
+                cfg.hosts - unplugged.len(),
+                cfg.hosts,
+                t_start.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t_plug = Instant::now();
+    eprintln!(
+        "[{} hosts] all endpoints plugged; waiting for tunnel ports and flows",
+        cfg.hosts
+    );
+
+    // Expected flow sets need every tunnel port numbered; compute them as hosts get there.
+    let mut expect: BTreeMap<usize, Expect> = BTreeMap::new();
+    let mut pending: Vec<usize> = (0..cfg.hosts).collect();
+    let all: Vec<usize> = (0..cfg.hosts).collect();
+    let mut last = Instant::now();
+    while !pending.is_empty() {
+        pending.retain(|h| {
+            let (e, tunnels) = expect_for(world, &sims[*h], *h);
+            if tunnels + 1 < cfg.hosts {
+                return true;
+            }
+            out.tunnels_per_host = tunnels;
+            expect.insert(*h, e);
+            false
+        });
+        if t_start.elapsed() > cfg.timeout {
+            out.notes.push(format!(
+                "timed out waiting for tunnel mesh: {}/{} hosts complete after {:.0} s",
+                cfg.hosts - pending.len(),
+                cfg.hosts,
+                t_start.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+        if last.elapsed() > Duration::from_secs(5) {
+            last = Instant::now();
+            eprintln!(
+                "  tunnel mesh: {}/{} hosts complete",
+                cfg.hosts - pending.len(),
+                cfg.hosts
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = cfg.timeout.saturating_sub(t_start.elapsed());
+    let (n_ok, ok) = wait_hosts(sims, &all, &expect, None, left, "convergence").await;
+    if !ok {
+        out.notes.push(format!(
+            "convergence timed out: {n_ok}/{} switches converged after {:.0} s",
+            cfg.hosts,
+            t_start.elapsed().as_secs_f64()
+        ));
+        return Ok(());
+    }
+    out.converge_s = Some(t_plug.elapsed().as_secs_f64());
+    out.total_s = Some(t_start.elapsed().as_secs_f64());
+    let counts: Vec<usize> = expect.values().map(|e| e.count).collect();
+    out.flows_per_host = (
+        counts.iter().copied().min().unwrap_or(0),
+        counts.iter().copied().max().unwrap_or(0),
+    );
+    out.total_flows = counts.iter().sum();
+    eprintln!(
+        "[{} hosts] converged {:.2} s after the last plug ({:.1} s total), {} flows",
+        cfg.hosts,
+        out.converge_s.unwrap_or(0.0),
+        out.total_s.unwrap_or(0.0),
+        out.total_flows
+    );
+
+    // Fan-out: one more endpoint on a host of network 0, until all its peers have it.
+    let group: Vec<usize> = (0..cfg.hosts)
+        .filter(|h| world.net_of_host[*h] == 0)
+        .collect();
+    for k in 0..cfg.fanout_samples {
+        let h = group[k % group.len()];
+        let spec = next_spec(world, cfg, h, &nets);
+        let t0 = Instant::now();
+        let e = client
+            .endpoint_create(spec)
+            .await
+            .context("endpoint_create (fan-out)")?;
+        record(world, h, &e)?;
+        let last_plug = world.plugs[h]
+            .last()
+            .cloned()
+            .into_iter()
+            .collect::<Vec<_>>();
+        sims[h].plug(&last_plug)?;
+        for g in &group {
+            expect.insert(*g, expect_for(world, &sims[*g], *g).0);
+        }
+        let (n_ok, ok) = wait_hosts(
+            sims,
+            &group,
+            &expect,
+            None,
+            Duration::from_secs(120),
+            "fan-out",
+        )
+        .await;
+        if !ok {
+            out.notes.push(format!(
+                "fan-out sample {k} timed out: {n_ok}/{} hosts after 120 s",
+                group.len()
+            ));
+            break;
+        }
+        out.fanout_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    eprintln!(
+        "[{} hosts] fan-out samples (ms): {:?}",
+        cfg.hosts, out.fanout_ms
+    );
+    out.hwm_kib = ctl.hwm_kib();
+    out.cpu_s = ctl.cpu_s();
+
+    // Restart: kill -9, start on the same state, until every switch resynced.
+    let bundles: BTreeMap<usize, u64> = (0..cfg.hosts)
+        .map(|h| (h, sims[h].flow_state().3))
+        .collect();
+    ctl.kill();
+    let t0 = Instant::now();
+    *ctl = ControllerProc::spawn(&cfg.controller_bin, &cfg.work_dir, api, of, metrics)?;
+    eprintln!(
+        "[{} hosts] restarted controller (pid {})",
+        cfg.hosts, ctl.pid
+    );
+    let (n_ok, ok) = wait_hosts(
+        sims,
+        &all,
+        &expect,
+        Some(&bundles),
+        cfg.timeout,
+        "restart resync",
+    )
+    .await;
+    if ok {
+        out.restart_s = Some(t0.elapsed().as_secs_f64());
+        eprintln!(
+            "[{} hosts] resynced after restart in {:.2} s",
+            cfg.hosts,
+            t0.elapsed().as_secs_f64()
+        );
+    } else {
+        out.notes.push(format!(
+            "restart resync timed out: {n_ok}/{} switches resynced after {:.0} s",
+            cfg.hosts,
+            t0.elapsed().as_secs_f64()
+        ));
+    }
+    out.restart_hwm_kib = ctl.hwm_kib();
+    Ok(())
+}
+
+/// The controller binary next to the current executable's target dir
+/// (`target/<profile>/ovs-controller`), if present.
+pub fn find_controller_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join("ovs-controller"))
+        .find(|p| p.is_file())
+}
