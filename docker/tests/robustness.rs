@@ -120,6 +120,48 @@ fn fifty_concurrent_add_ports_leave_no_duplicate_address_and_no_half_port() {
     assert_eq!(links_in(&ns), vec!["lo".to_string()]);
 }
 
+#[test]
+fn ovsdb_guard_alone_stops_duplicate_ports_without_the_host_lock() {
+    let mut lab = Lab::new("gd");
+    // Ten namespaces, one label: only OVSDB can tell that the runs collide.
+    let nss: Vec<String> = (0..10).map(|i| lab.container(&format!("n{i}")).0).collect();
+    let children: Vec<Child> = nss
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| {
+            lab.ours_cmd(&["add-port", "br0", "eth1", "same-label", "--netns", ns])
+                // A lock file per run: the host lock does not serialise them.
+                .env("OVS_DOCKER_RS_LOCK", lab.dir.join(format!("lock{i}")))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let wins = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        wins,
+        1,
+        "{:#?}",
+        outs.iter().map(describe).collect::<Vec<_>>()
+    );
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("Port already attached"),
+            "{}",
+            describe(o)
+        );
+    }
+    assert_eq!(consistent_ports(&lab).len(), 1);
+    let with_eth1 = nss
+        .iter()
+        .filter(|ns| links_in(ns).contains(&"eth1".to_string()))
+        .count();
+    assert_eq!(with_eth1, 1, "losers left an interface in their namespace");
+}
+
 /// The state a failed run must leave untouched.
 fn snapshot(lab: &Lab, ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     (lab.ovsdb_view(), links_in(&lab.name), container_view(ns))
