@@ -485,6 +485,11 @@ impl Lab {
     /// topology's container namespaces, then applies `opts.wiring`.
     pub fn up(topology: &Topology, opts: &LabOptions) -> Result<Lab> {
         check_environment()?;
+        if opts.wiring == Some(Wiring::Controller) {
+            // Fail before creating anything when the binaries are missing.
+            crate::controller_binary()?;
+            crate::docker_binary()?;
+        }
         let removed = state::cleanup_stale();
         if opts.verbose && !removed.is_empty() {
             println!("removed stale runs: {}", removed.join(", "));

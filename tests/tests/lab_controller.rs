@@ -198,3 +198,81 @@ fn cli_up_detached_then_down_stops_the_controller() {
         assert!(!Path::new("/run/netns").join(ns).exists(), "{ns} left");
     }
 }
+
+/// Runs `ovs-lab check two-hosts` with `env` set; returns the output after checking that it
+/// failed (exit 1) after bringing the lab up and left no namespaces of its run behind.
+fn check_fails_cleanly(env: &[(&str, &str)]) -> String {
+    let file = format!(
+        "{}/../topologies/two-hosts.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
+        .args(["check", &file])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let fabric = out
+        .split_whitespace()
+        .find(|w| w.ends_with("-fabric"))
+        .unwrap()
+        .to_string();
+    let prefix = fabric.trim_end_matches("-fabric");
+    assert!(!Path::new("/run/netns").join(&fabric).exists(), "{out}");
+    assert!(!ovs_lab::list_runs().iter().any(|r| r.prefix == prefix));
+    out
+}
+
+#[test]
+fn missing_or_failing_binaries_are_clear_errors() {
+    require_binaries();
+    // A binary that does not exist: the error names the variable and the build command,
+    // before anything is created.
+    let file = format!(
+        "{}/../topologies/two-hosts.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
+        .args(["check", &file])
+        .env("OVS_CONTROLLER_BIN", "/nonexistent/ovs-controller")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("OVS_CONTROLLER_BIN"), "{out}");
+    assert!(out.contains("cargo build -p ovs-controller"), "{out}");
+    assert!(!out.contains("-fabric"), "{out}");
+
+    // A controller that exits at once: reported as such, with its log.
+    let dir = std::env::temp_dir().join(format!("ovs-lab-fake-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ctl = dir.join("fake-controller");
+    std::fs::write(
+        &ctl,
+        "#!/bin/sh\necho 'fake controller: refusing to start' >&2\nexit 2\n",
+    )
+    .unwrap();
+    // An attach that fails: its exit status and its error output are shown.
+    let cli = dir.join("fake-docker");
+    std::fs::write(
+        &cli,
+        "#!/bin/sh\n[ \"$1\" = attach ] && [ \"$2\" = --help ] && exit 0\n\
+         echo \"fake attach: no luck for $*\" >&2\nexit 7\n",
+    )
+    .unwrap();
+    for f in [&ctl, &cli] {
+        Command::new("chmod").arg("+x").arg(f).status().unwrap();
+    }
+    let out = check_fails_cleanly(&[("OVS_CONTROLLER_BIN", ctl.to_str().unwrap())]);
+    assert!(out.contains("exited during startup"), "{out}");
+    assert!(out.contains("fake controller: refusing to start"), "{out}");
+
+    let out = check_fails_cleanly(&[("OVS_DOCKER_RS_BIN", cli.to_str().unwrap())]);
+    assert!(out.contains("exit status: 7"), "{out}");
+    assert!(out.contains("fake attach: no luck for"), "{out}");
+    assert!(out.contains("--network blue"), "{out}");
+    // The real controller ran and its log tail is part of the error.
+    assert!(out.contains("ovs-controller started"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
