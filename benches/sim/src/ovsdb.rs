@@ -78,6 +78,8 @@ pub struct Db {
     seq: u64,
     subscribers: Vec<mpsc::UnboundedSender<Arc<Commit>>>,
     of_target: watch::Sender<OfTarget>,
+    /// Connections accepted and requests handled, by method (diagnostics).
+    pub stats: BTreeMap<String, u64>,
 }
 
 /// A transaction error (becomes `{"error": ..., "details": ...}`).
@@ -107,6 +109,7 @@ impl Db {
             seq: 0,
             subscribers: Vec::new(),
             of_target: watch::channel(None).0,
+            stats: BTreeMap::new(),
         }
     }
 
@@ -179,9 +182,41 @@ impl Db {
         if structural {
             self.collect_garbage(&mut undo);
         }
+        if let Err(TxnErr(e, d)) = self.check_indexes(&undo) {
+            self.rollback(undo);
+            results.push(json!({"error": e, "details": d}));
+            return Json::Array(results);
+        }
         self.assign_ofports(&mut undo);
         self.commit(undo);
         Json::Array(results)
+    }
+
+    /// Schema indexes: no two rows of a touched table may share the values
+    /// of an index's columns.
+    fn check_indexes(&self, undo: &Undo) -> Result<(), TxnErr> {
+        let touched: BTreeSet<&String> = undo.iter().map(|(t, _, _)| t).collect();
+        for t in touched {
+            let Some(ts) = self.schema.parsed.table(t) else {
+                continue;
+            };
+            for idx in &ts.indexes {
+                let mut seen = std::collections::HashSet::new();
+                for (u, r) in self.table(t) {
+                    let key: Vec<String> = idx
+                        .iter()
+                        .map(|c| self.get(t, u, r, c).to_json().to_string())
+                        .collect();
+                    if !seen.insert(key.clone()) {
+                        return Err(TxnErr(
+                            "constraint violation",
+                            format!("{t}: duplicate {idx:?} = {key:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn rollback(&mut self, undo: Undo) {
@@ -907,7 +942,11 @@ impl MonitorSub {
 pub async fn serve(db: Arc<Mutex<Db>>, stream: TcpStream) -> anyhow::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut framed = Framed::new(stream, JsonFramer::default());
-    let (_, mut commits) = lock(&db).subscribe();
+    let (_, mut commits) = {
+        let mut g = lock(&db);
+        *g.stats.entry("connections".into()).or_default() += 1;
+        g.subscribe()
+    };
     let mut monitors: Vec<MonitorSub> = Vec::new();
     loop {
         tokio::select! {
@@ -921,10 +960,21 @@ pub async fn serve(db: Arc<Mutex<Db>>, stream: TcpStream) -> anyhow::Result<()> 
                 if id.is_null() {
                     continue; // notification
                 }
-                let reply = {
+                let (reply, notes) = {
                     let mut g = lock(&db);
-                    handle(&mut g, &method, &params, &mut monitors)
+                    *g.stats.entry(method.clone()).or_default() += 1;
+                    let r = handle(&mut g, &method, &params, &mut monitors);
+                    // Like ovsdb-server, send the updates a transaction
+                    // caused before its reply.
+                    let mut notes = Vec::new();
+                    while let Ok(c) = commits.try_recv() {
+                        notes.extend(notifications(&g, &monitors, &c));
+                    }
+                    (r, notes)
                 };
+                for n in notes {
+                    framed.feed(n).await?;
+                }
                 let out = match reply {
                     Ok(r) => json!({"id": id, "result": r, "error": null}),
                     Err(e) => json!({"id": id, "result": null, "error": e}),
@@ -933,23 +983,27 @@ pub async fn serve(db: Arc<Mutex<Db>>, stream: TcpStream) -> anyhow::Result<()> 
             }
             c = commits.recv() => {
                 let Some(c) = c else { return Ok(()) };
-                let notes: Vec<Json> = {
-                    let g = lock(&db);
-                    monitors.iter().filter_map(|m| {
-                        let u = m.update(&g, &c)?;
-                        Some(match m.version {
-                            1 => json!({"method": "update", "params": [m.id, u], "id": null}),
-                            2 => json!({"method": "update2", "params": [m.id, u], "id": null}),
-                            _ => json!({"method": "update3", "params": [m.id, txn_id(c.seq), u], "id": null}),
-                        })
-                    }).collect()
-                };
+                let notes = notifications(&lock(&db), &monitors, &c);
                 for n in notes {
                     framed.send(n).await?;
                 }
             }
         }
     }
+}
+
+fn notifications(db: &Db, monitors: &[MonitorSub], c: &Commit) -> Vec<Json> {
+    monitors
+        .iter()
+        .filter_map(|m| {
+            let u = m.update(db, c)?;
+            Some(match m.version {
+                1 => json!({"method": "update", "params": [m.id, u], "id": null}),
+                2 => json!({"method": "update2", "params": [m.id, u], "id": null}),
+                _ => json!({"method": "update3", "params": [m.id, txn_id(c.seq), u], "id": null}),
+            })
+        })
+        .collect()
 }
 
 fn txn_id(seq: u64) -> String {
@@ -1054,6 +1108,17 @@ mod tests {
             *d.of_target().borrow(),
             Some(("tcp:127.0.0.1:6653".to_string(), 0x0c7e_0000_0000_0001))
         );
+    }
+
+    #[test]
+    fn duplicate_index_is_a_constraint_violation() {
+        let mut d = db();
+        txn(&mut d, bridge_txn());
+        let r = txn(&mut d, bridge_txn());
+        let last = r.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["error"], "constraint violation", "{r}");
+        assert_eq!(d.count("Bridge"), 1);
+        assert_eq!(d.count("Interface"), 1);
     }
 
     #[test]

@@ -513,11 +513,23 @@ async fn phases(
             false
         });
         if t_start.elapsed() > cfg.timeout {
+            let diag: Vec<String> = unplugged
+                .iter()
+                .take(3)
+                .map(|h| {
+                    format!(
+                        "{}: {:?}",
+                        sims[*h].name,
+                        crate::ovsdb::lock(&sims[*h].db).stats
+                    )
+                })
+                .collect();
             out.notes.push(format!(
-                "timed out waiting for br-ex: {}/{} hosts had it after {:.0} s",
+                "timed out waiting for br-ex: {}/{} hosts had it after {:.0} s (missing: {})",
                 cfg.hosts - unplugged.len(),
                 cfg.hosts,
-                t_start.elapsed().as_secs_f64()
+                t_start.elapsed().as_secs_f64(),
+                diag.join(", ")
             ));
             return Ok(());
         }
