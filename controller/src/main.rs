@@ -47,6 +47,10 @@ struct Cli {
     /// Set options:local_ip on tunnel ports.
     #[arg(long)]
     set_local_ip: bool,
+    /// Print every host's plan (OVSDB rows and flows, from the stored desired state
+    /// only: no bindings or tunnel ofports are known offline) and exit.
+    #[arg(long)]
+    print_plan: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,10 +99,13 @@ async fn main() -> anyhow::Result<()> {
         .state
         .or(file.state)
         .unwrap_or_else(|| "/var/lib/ovs-controller/state.redb".into());
-    let advertise = cli
-        .advertise
-        .or(file.advertise)
-        .context("--advertise tcp:IP:PORT is required (the address switches connect to)")?;
+    let advertise = match cli.advertise.or(file.advertise) {
+        Some(a) => a,
+        None if cli.print_plan => "tcp:127.0.0.1:6653".into(),
+        None => {
+            anyhow::bail!("--advertise tcp:IP:PORT is required (the address switches connect to)")
+        }
+    };
     let cfg = PlanConfig {
         bridge: cli.bridge.or(file.bridge).unwrap_or_else(|| "br-ex".into()),
         datapath_type: cli
@@ -113,6 +120,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let store =
         Arc::new(RedbStore::open(&state).with_context(|| format!("opening {}", state.display()))?);
+    if cli.print_plan {
+        let desired = ovs_controller::store::load_state(store.as_ref())?;
+        let observed = ovs_controller::plan::Observed::default();
+        for plan in ovs_controller::plan::plan_all(&desired, &observed, &cfg).values() {
+            print!("{plan}");
+        }
+        return Ok(());
+    }
     let core = Core::new(store, cfg.clone())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 

@@ -508,6 +508,7 @@ async fn sync_switch(
                 let mut mods: Vec<_> = d.deletes.iter().map(ofconv::delete_strict).collect();
                 mods.extend(d.adds.iter().map(ofconv::add));
                 tracing::info!(host, adds = d.adds.len(), deletes = d.deletes.len(), "flow update");
+                tracing::debug!(host, "flow diff:\n{d}");
                 sw.send_flow_mods(mods).await?; // ends with a barrier
                 core.metrics.incremental.fetch_add(1, Ordering::Relaxed);
                 installed = want;

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use jsonrpsee::http_client::HttpClientBuilder;
-use ovs_controller::api::{NetworkSpec, NorthboundClient};
+use ovs_controller::api::{HostSpec, NetworkSpec, NorthboundClient};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,6 +53,29 @@ fn start(config: &std::path::Path) -> Daemon {
         api: field(&line, "api_addr"),
         metrics: field(&line, "metrics_addr"),
     }
+}
+
+/// Runs a one-shot command, killing it if it takes longer than 20 s.
+fn run_bounded(cmd: &mut Command) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{cmd:?} did not finish: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn get_metrics(addr: &str) -> String {
@@ -115,6 +138,16 @@ async fn config_metrics_sigterm_and_persistence() {
     })
     .await
     .unwrap();
+    for (name, ip) in [("h1", "192.0.2.1"), ("h2", "192.0.2.2")] {
+        c.host_create(HostSpec {
+            name: name.into(),
+            // Nobody listens there: the OVSDB task just keeps retrying.
+            ovsdb: format!("tcp:{ip}:6640"),
+            tunnel_ip: ip.into(),
+        })
+        .await
+        .unwrap();
+    }
     assert!(get_metrics(&d.metrics).contains("ovsctl_networks 1\n"));
     let st = sigterm_and_wait(&mut d);
     assert!(st.success(), "exit after SIGTERM: {st}");
@@ -132,6 +165,32 @@ async fn config_metrics_sigterm_and_persistence() {
         (5, 1400, "gre")
     );
     drop(d);
+
+    // Offline plan printing from the same state file.
+    let out = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--print-plan"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("host h1: bridge br-ex datapath_type=netdev fail_mode=secure"),
+        "{text}"
+    );
+    assert!(
+        text.contains("port gre-h2 type=gre options:remote_ip=192.0.2.2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("flow cookie=0xc7e010000000000, priority=0 actions=drop"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
