@@ -292,6 +292,10 @@ async fn steps(
         .await?;
     s.fail_point("configure")?;
 
+    // The host side must be up before ovs-vswitchd opens it: the userspace datapath
+    // can clear IFF_UP when it opens a device that is down, and a later set_up races
+    // with that (seen: ~4% of attaches left the host veth down, no carrier).
+    link::set_up(&host, host_link.index).await?;
     let mut ext = spec.extra_external_ids.clone();
     ext.insert(CONTAINER_ID.into(), c.label.clone());
     ext.insert(CONTAINER_IFACE.into(), spec.interface.clone());
@@ -316,7 +320,6 @@ async fn steps(
     }
     s.fail_point("ovsdb")?;
 
-    link::set_up(&host, host_link.index).await?;
     ovs.wait_applied(next_cfg, s.ovs_timeout).await?;
     let (err, ofport) = ovs.iface_status(&host_name).await?;
     if let Some(error) = err {

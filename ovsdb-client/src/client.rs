@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::datum::Uuid;
 use crate::error::Error;
 use crate::framing::DEFAULT_MAX_MESSAGE;
-use crate::monitor::{monitor_requests_json, parse_table_updates, MonitorRequest, MonitorUpdate, TableUpdates, UpdateVersion};
+use crate::monitor::{
+    monitor_requests_json, parse_table_updates, MonitorRequest, MonitorUpdate, TableUpdates,
+    UpdateVersion,
+};
 use crate::ops::{parse_transact_result, transact_params, OpResult, Operation};
 use crate::protocol::{Event, Session};
 use crate::schema::DatabaseSchema;
@@ -53,10 +56,16 @@ impl std::str::FromStr for Remote {
             "punix" => Remote::PUnix(rest.into()),
             "ptcp" => {
                 let (port, ip) = match rest.split_once(':') {
-                    Some((p, ip)) => (p, ip.trim_start_matches('[').trim_end_matches(']').to_string()),
+                    Some((p, ip)) => (
+                        p,
+                        ip.trim_start_matches('[').trim_end_matches(']').to_string(),
+                    ),
                     None => (rest, "0.0.0.0".to_string()),
                 };
-                Remote::PTcp { port: port.parse().map_err(|_| bad())?, ip }
+                Remote::PTcp {
+                    port: port.parse().map_err(|_| bad())?,
+                    ip,
+                }
             }
             _ => return Err(bad()),
         })
@@ -75,7 +84,10 @@ pub struct ClientOptions {
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { probe_interval: Some(Duration::from_secs(5)), max_message: DEFAULT_MAX_MESSAGE }
+        ClientOptions {
+            probe_interval: Some(Duration::from_secs(5)),
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
     }
 }
 
@@ -126,8 +138,16 @@ pub struct Monitor {
 }
 
 enum Command {
-    Request { id: u64, method: String, params: Json, reply: oneshot::Sender<Result<Json, Error>> },
-    Notify { method: String, params: Json },
+    Request {
+        id: u64,
+        method: String,
+        params: Json,
+        reply: oneshot::Sender<Result<Json, Error>>,
+    },
+    Notify {
+        method: String,
+        params: Json,
+    },
 }
 
 #[derive(Debug)]
@@ -177,7 +197,9 @@ impl Client {
                 Ok(Self::from_stream(s, opts))
             }
             Remote::Ssl(_) => Err(Error::Unsupported("ssl: remotes".into())),
-            _ => Err(Error::BadRemote(format!("{remote} is passive; use Listener::bind"))),
+            _ => Err(Error::BadRemote(format!(
+                "{remote} is passive; use Listener::bind"
+            ))),
         }
     }
 
@@ -188,9 +210,17 @@ impl Client {
     {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (closed_tx, closed_rx) = watch::channel(false);
-        let shared = Arc::new(Shared { monitors: Mutex::new(HashMap::new()), locks: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared {
+            monitors: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+        });
         tokio::spawn(run(stream, opts, cmd_rx, shared.clone(), closed_tx));
-        Client { cmd: cmd_tx, shared, next_id: Arc::new(AtomicU64::new(1)), closed: closed_rx }
+        Client {
+            cmd: cmd_tx,
+            shared,
+            next_id: Arc::new(AtomicU64::new(1)),
+            closed: closed_rx,
+        }
     }
 
     /// True once the connection is gone.
@@ -216,10 +246,20 @@ impl Client {
     }
 
     /// Like [`Client::request`] with an id from [`Client::alloc_id`].
-    pub async fn request_with_id(&self, id: u64, method: &str, params: Json) -> Result<Json, Error> {
+    pub async fn request_with_id(
+        &self,
+        id: u64,
+        method: &str,
+        params: Json,
+    ) -> Result<Json, Error> {
         let (tx, rx) = oneshot::channel();
         self.cmd
-            .send(Command::Request { id, method: method.to_string(), params, reply: tx })
+            .send(Command::Request {
+                id,
+                method: method.to_string(),
+                params,
+                reply: tx,
+            })
             .map_err(|_| Error::Disconnected)?;
         rx.await.map_err(|_| Error::Disconnected)?
     }
@@ -227,7 +267,10 @@ impl Client {
     /// Send a notification (no reply).
     pub fn notify(&self, method: &str, params: Json) -> Result<(), Error> {
         self.cmd
-            .send(Command::Notify { method: method.to_string(), params })
+            .send(Command::Notify {
+                method: method.to_string(),
+                params,
+            })
             .map_err(|_| Error::Disconnected)
     }
 
@@ -255,9 +298,16 @@ impl Client {
     }
 
     /// `transact` with an id from [`Client::alloc_id`], so it can be [`Client::cancel`]led.
-    pub async fn transact_with_id(&self, id: u64, db: &str, ops: Vec<Operation>) -> Result<Vec<OpResult>, Error> {
+    pub async fn transact_with_id(
+        &self,
+        id: u64,
+        db: &str,
+        ops: Vec<Operation>,
+    ) -> Result<Vec<OpResult>, Error> {
         let n = ops.len();
-        let r = self.request_with_id(id, "transact", transact_params(db, &ops)).await?;
+        let r = self
+            .request_with_id(id, "transact", transact_params(db, &ops))
+            .await?;
         parse_transact_result(&r, n)
     }
 
@@ -273,7 +323,9 @@ impl Client {
 
     /// `set_db_change_aware`.
     pub async fn set_db_change_aware(&self, aware: bool) -> Result<(), Error> {
-        self.request("set_db_change_aware", json!([aware])).await.map(|_| ())
+        self.request("set_db_change_aware", json!([aware]))
+            .await
+            .map(|_| ())
     }
 
     fn new_monitor_id(&self) -> (String, mpsc::UnboundedReceiver<MonitorUpdate>) {
@@ -288,9 +340,19 @@ impl Client {
     }
 
     /// `monitor` (update notifications, v1).
-    pub async fn monitor_v1(&self, db: &str, reqs: &BTreeMap<String, MonitorRequest>) -> Result<Monitor, Error> {
+    pub async fn monitor_v1(
+        &self,
+        db: &str,
+        reqs: &BTreeMap<String, MonitorRequest>,
+    ) -> Result<Monitor, Error> {
         let (id, rx) = self.new_monitor_id();
-        match self.request("monitor", json!([db, id, monitor_requests_json(reqs, false)])).await {
+        match self
+            .request(
+                "monitor",
+                json!([db, id, monitor_requests_json(reqs, false)]),
+            )
+            .await
+        {
             Ok(r) => Ok(Monitor {
                 id,
                 version: UpdateVersion::V1,
@@ -307,9 +369,19 @@ impl Client {
     }
 
     /// `monitor_cond` (update2).
-    pub async fn monitor_cond(&self, db: &str, reqs: &BTreeMap<String, MonitorRequest>) -> Result<Monitor, Error> {
+    pub async fn monitor_cond(
+        &self,
+        db: &str,
+        reqs: &BTreeMap<String, MonitorRequest>,
+    ) -> Result<Monitor, Error> {
         let (id, rx) = self.new_monitor_id();
-        match self.request("monitor_cond", json!([db, id, monitor_requests_json(reqs, true)])).await {
+        match self
+            .request(
+                "monitor_cond",
+                json!([db, id, monitor_requests_json(reqs, true)]),
+            )
+            .await
+        {
             Ok(r) => Ok(Monitor {
                 id,
                 version: UpdateVersion::V2,
@@ -336,7 +408,10 @@ impl Client {
         let (id, rx) = self.new_monitor_id();
         let since = last_txn_id.unwrap_or("00000000-0000-0000-0000-000000000000");
         match self
-            .request("monitor_cond_since", json!([db, id, monitor_requests_json(reqs, true), since]))
+            .request(
+                "monitor_cond_since",
+                json!([db, id, monitor_requests_json(reqs, true), since]),
+            )
             .await
         {
             Ok(r) => {
@@ -534,7 +609,11 @@ async fn run<S>(
     let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
 }
 
-fn dispatch(ev: Event, waiting: &mut HashMap<u64, oneshot::Sender<Result<Json, Error>>>, shared: &Shared) {
+fn dispatch(
+    ev: Event,
+    waiting: &mut HashMap<u64, oneshot::Sender<Result<Json, Error>>>,
+    shared: &Shared,
+) {
     match ev {
         Event::Response { id, result, .. } => {
             if let Some(w) = waiting.remove(&id) {
@@ -542,18 +621,27 @@ fn dispatch(ev: Event, waiting: &mut HashMap<u64, oneshot::Sender<Result<Json, E
             }
         }
         Event::Notification { method, params } => match method.as_str() {
-            "update" | "update2" | "update3" => match MonitorUpdate::from_notification(&method, &params) {
-                Ok((id, upd)) => {
-                    let key = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
-                    if let Some(tx) = lock_mutex(&shared.monitors).get(&key) {
-                        let _ = tx.send(upd);
+            "update" | "update2" | "update3" => {
+                match MonitorUpdate::from_notification(&method, &params) {
+                    Ok((id, upd)) => {
+                        let key = id
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| id.to_string());
+                        if let Some(tx) = lock_mutex(&shared.monitors).get(&key) {
+                            let _ = tx.send(upd);
+                        }
                     }
+                    Err(e) => tracing::warn!("ovsdb: bad {method}: {e}"),
                 }
-                Err(e) => tracing::warn!("ovsdb: bad {method}: {e}"),
-            },
+            }
             "locked" | "stolen" => {
                 if let Some(name) = params.get(0).and_then(Json::as_str) {
-                    let ev = if method == "locked" { LockEvent::Locked } else { LockEvent::Stolen };
+                    let ev = if method == "locked" {
+                        LockEvent::Locked
+                    } else {
+                        LockEvent::Stolen
+                    };
                     if let Some(tx) = lock_mutex(&shared.locks).get(name) {
                         let _ = tx.send(ev);
                     }
@@ -561,7 +649,9 @@ fn dispatch(ev: Event, waiting: &mut HashMap<u64, oneshot::Sender<Result<Json, E
             }
             other => tracing::debug!("ovsdb: ignoring notification {other}"),
         },
-        Event::Request { method, .. } => tracing::debug!("ovsdb: server sent unsupported request {method}"),
+        Event::Request { method, .. } => {
+            tracing::debug!("ovsdb: server sent unsupported request {method}")
+        }
     }
 }
 
@@ -581,14 +671,23 @@ impl Listener {
     pub async fn bind_with(remote: &str, opts: ClientOptions) -> Result<Listener, Error> {
         match remote.parse::<Remote>()? {
             Remote::PTcp { port, ip } => {
-                let addr = if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") };
-                Ok(Listener::Tcp(tokio::net::TcpListener::bind(addr).await?, opts))
+                let addr = if ip.contains(':') {
+                    format!("[{ip}]:{port}")
+                } else {
+                    format!("{ip}:{port}")
+                };
+                Ok(Listener::Tcp(
+                    tokio::net::TcpListener::bind(addr).await?,
+                    opts,
+                ))
             }
             Remote::PUnix(p) => {
                 let _ = std::fs::remove_file(&p);
                 Ok(Listener::Unix(tokio::net::UnixListener::bind(&p)?, opts, p))
             }
-            _ => Err(Error::BadRemote(format!("{remote} is not passive (ptcp:/punix:)"))),
+            _ => Err(Error::BadRemote(format!(
+                "{remote} is not passive (ptcp:/punix:)"
+            ))),
         }
     }
 

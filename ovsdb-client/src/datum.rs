@@ -127,9 +127,7 @@ impl Atom {
                 }
             }
             Json::Array(a) if a.len() == 2 => match (&a[0], &a[1]) {
-                (Json::String(tag), Json::String(s)) if tag == "uuid" => {
-                    Ok(Atom::Uuid(s.parse()?))
-                }
+                (Json::String(tag), Json::String(s)) if tag == "uuid" => Ok(Atom::Uuid(s.parse()?)),
                 (Json::String(tag), Json::String(s)) if tag == "named-uuid" => {
                     if s.is_empty() {
                         return Err(Error::Malformed("empty named-uuid".into()));
@@ -278,9 +276,7 @@ impl Value {
     /// set/map elements is ignored.
     pub fn same_as(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::Map(a), Value::Map(b)) => {
-                a.len() == b.len() && a.iter().all(|p| b.contains(p))
-            }
+            (Value::Map(a), Value::Map(b)) => a.len() == b.len() && a.iter().all(|p| b.contains(p)),
             (Value::Map(a), other) | (other, Value::Map(a)) => a.is_empty() && other.is_empty(),
             _ => {
                 let (a, b) = (self.as_set(), other.as_set());
@@ -332,7 +328,10 @@ impl Value {
                 match (&a[0], &a[1]) {
                     (Json::String(t), Json::Array(items)) if t == "set" => {
                         return Ok(Value::Set(
-                            items.iter().map(Atom::from_json).collect::<Result<_, _>>()?,
+                            items
+                                .iter()
+                                .map(Atom::from_json)
+                                .collect::<Result<_, _>>()?,
                         ));
                     }
                     (Json::String(t), Json::Array(items)) if t == "map" => {

@@ -36,9 +36,10 @@ impl Error {
     pub fn is_unknown_method(&self) -> bool {
         match self {
             Error::Rpc(j) => {
-                let s = j.as_str().map(str::to_string).or_else(|| {
-                    j.get("error").and_then(|e| e.as_str()).map(str::to_string)
-                });
+                let s = j
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| j.get("error").and_then(|e| e.as_str()).map(str::to_string));
                 s.as_deref() == Some("unknown method")
             }
             _ => false,

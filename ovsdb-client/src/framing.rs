@@ -34,7 +34,14 @@ impl Default for JsonFramer {
 
 impl JsonFramer {
     pub fn new(max_len: usize) -> Self {
-        JsonFramer { max_len, pos: 0, depth: 0, in_string: false, escape: false, started: false }
+        JsonFramer {
+            max_len,
+            pos: 0,
+            depth: 0,
+            in_string: false,
+            escape: false,
+            started: false,
+        }
     }
 
     fn reset(&mut self) {
@@ -50,7 +57,10 @@ impl JsonFramer {
     /// Returns `Ok(None)` if more bytes are needed.
     pub fn scan(&mut self, buf: &mut BytesMut) -> Result<Option<usize>, Error> {
         if !self.started {
-            let ws = buf.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')).count();
+            let ws = buf
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .count();
             buf.advance(ws);
             match buf.first() {
                 None => return Ok(None),

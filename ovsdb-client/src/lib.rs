@@ -107,7 +107,9 @@ pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor, Remo
 pub use datum::{row_from_json, row_to_json, Atom, Row, Uuid, Value};
 pub use error::{Error, TxnError, TxnErrorKind};
 pub use framing::JsonFramer;
-pub use monitor::{MonitorRequest, MonitorSelect, MonitorUpdate, RowUpdate, TableUpdates, UpdateVersion};
+pub use monitor::{
+    MonitorRequest, MonitorSelect, MonitorUpdate, RowUpdate, TableUpdates, UpdateVersion,
+};
 pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitUntil};
 pub use protocol::{Event, Message, Session};
 pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient};

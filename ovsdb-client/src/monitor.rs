@@ -18,7 +18,12 @@ pub struct MonitorSelect {
 
 impl Default for MonitorSelect {
     fn default() -> Self {
-        MonitorSelect { initial: true, insert: true, delete: true, modify: true }
+        MonitorSelect {
+            initial: true,
+            insert: true,
+            delete: true,
+            modify: true,
+        }
     }
 }
 
@@ -37,7 +42,10 @@ impl MonitorRequest {
         Self::default()
     }
     pub fn columns(cols: &[&str]) -> Self {
-        MonitorRequest { columns: Some(cols.iter().map(|s| s.to_string()).collect()), ..Default::default() }
+        MonitorRequest {
+            columns: Some(cols.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        }
     }
     pub fn to_json(&self, with_where: bool) -> Json {
         let mut o = Map::new();
@@ -46,7 +54,10 @@ impl MonitorRequest {
         }
         if with_where {
             if let Some(w) = &self.where_ {
-                o.insert("where".into(), Json::Array(w.iter().map(Condition::to_json).collect()));
+                o.insert(
+                    "where".into(),
+                    Json::Array(w.iter().map(Condition::to_json).collect()),
+                );
             }
         }
         if let Some(s) = &self.select {
@@ -61,7 +72,11 @@ impl MonitorRequest {
 
 /// Build the `<monitor-requests>` object.
 pub fn monitor_requests_json(reqs: &BTreeMap<String, MonitorRequest>, with_where: bool) -> Json {
-    Json::Object(reqs.iter().map(|(t, r)| (t.clone(), json!([r.to_json(with_where)]))).collect())
+    Json::Object(
+        reqs.iter()
+            .map(|(t, r)| (t.clone(), json!([r.to_json(with_where)])))
+            .collect(),
+    )
 }
 
 /// Notification format in use.
@@ -99,16 +114,25 @@ pub fn parse_table_updates(j: &Json, version: UpdateVersion) -> Result<TableUpda
     if j.is_null() {
         return Ok(out);
     }
-    let tables = j.as_object().ok_or_else(|| Error::Malformed("table-updates is not an object".into()))?;
+    let tables = j
+        .as_object()
+        .ok_or_else(|| Error::Malformed("table-updates is not an object".into()))?;
     for (tname, rows) in tables {
-        let rows = rows.as_object().ok_or_else(|| Error::Malformed("table-update is not an object".into()))?;
+        let rows = rows
+            .as_object()
+            .ok_or_else(|| Error::Malformed("table-update is not an object".into()))?;
         let mut t = BTreeMap::new();
         for (u, ru) in rows {
             let uuid: Uuid = u.parse()?;
-            let o = ru.as_object().ok_or_else(|| Error::Malformed("row-update is not an object".into()))?;
+            let o = ru
+                .as_object()
+                .ok_or_else(|| Error::Malformed("row-update is not an object".into()))?;
             let get = |k: &str| o.get(k).map(row_from_json).transpose();
             let upd = match version {
-                UpdateVersion::V1 => RowUpdate::V1 { old: get("old")?, new: get("new")? },
+                UpdateVersion::V1 => RowUpdate::V1 {
+                    old: get("old")?,
+                    new: get("new")?,
+                },
                 _ => {
                     if let Some(r) = get("initial")? {
                         RowUpdate::Initial(r)
@@ -117,7 +141,12 @@ pub fn parse_table_updates(j: &Json, version: UpdateVersion) -> Result<TableUpda
                     } else if let Some(r) = get("modify")? {
                         RowUpdate::Modify(r)
                     } else if o.contains_key("delete") {
-                        RowUpdate::Delete(o.get("delete").filter(|d| d.is_object()).map(row_from_json).transpose()?)
+                        RowUpdate::Delete(
+                            o.get("delete")
+                                .filter(|d| d.is_object())
+                                .map(row_from_json)
+                                .transpose()?,
+                        )
                     } else {
                         return Err(Error::Malformed(format!("bad row-update2: {ru}")));
                     }
@@ -143,7 +172,9 @@ impl MonitorUpdate {
     /// Parse the params of an `update`/`update2`/`update3` notification.
     /// Returns the monitor id (as JSON) and the update.
     pub fn from_notification(method: &str, params: &Json) -> Result<(Json, MonitorUpdate), Error> {
-        let p = params.as_array().ok_or_else(|| Error::Malformed("params not an array".into()))?;
+        let p = params
+            .as_array()
+            .ok_or_else(|| Error::Malformed("params not an array".into()))?;
         let (version, min) = match method {
             "update" => (UpdateVersion::V1, 2),
             "update2" => (UpdateVersion::V2, 2),
@@ -158,6 +189,13 @@ impl MonitorUpdate {
         } else {
             (None, &p[1])
         };
-        Ok((p[0].clone(), MonitorUpdate { version, last_txn_id, updates: parse_table_updates(upd, version)? }))
+        Ok((
+            p[0].clone(),
+            MonitorUpdate {
+                version,
+                last_txn_id,
+                updates: parse_table_updates(upd, version)?,
+            },
+        ))
     }
 }

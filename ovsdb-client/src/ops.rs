@@ -43,7 +43,11 @@ pub struct Condition {
 
 impl Condition {
     pub fn new(column: impl Into<String>, function: Function, value: impl Into<Value>) -> Self {
-        Condition { column: column.into(), function, value: value.into() }
+        Condition {
+            column: column.into(),
+            function,
+            value: value.into(),
+        }
     }
     pub fn eq(column: impl Into<String>, value: impl Into<Value>) -> Self {
         Self::new(column, Function::Eq, value)
@@ -102,7 +106,11 @@ pub struct Mutation {
 
 impl Mutation {
     pub fn new(column: impl Into<String>, mutator: Mutator, value: impl Into<Value>) -> Self {
-        Mutation { column: column.into(), mutator, value: value.into() }
+        Mutation {
+            column: column.into(),
+            mutator,
+            value: value.into(),
+        }
     }
     pub fn insert(column: impl Into<String>, value: impl Into<Value>) -> Self {
         Self::new(column, Mutator::Insert, value)
@@ -125,11 +133,31 @@ pub enum WaitUntil {
 /// One operation of a `transact` request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Insert { table: String, row: Row, uuid_name: Option<String>, uuid: Option<Uuid> },
-    Select { table: String, conditions: Vec<Condition>, columns: Option<Vec<String>> },
-    Update { table: String, conditions: Vec<Condition>, row: Row },
-    Mutate { table: String, conditions: Vec<Condition>, mutations: Vec<Mutation> },
-    Delete { table: String, conditions: Vec<Condition> },
+    Insert {
+        table: String,
+        row: Row,
+        uuid_name: Option<String>,
+        uuid: Option<Uuid>,
+    },
+    Select {
+        table: String,
+        conditions: Vec<Condition>,
+        columns: Option<Vec<String>>,
+    },
+    Update {
+        table: String,
+        conditions: Vec<Condition>,
+        row: Row,
+    },
+    Mutate {
+        table: String,
+        conditions: Vec<Condition>,
+        mutations: Vec<Mutation>,
+    },
+    Delete {
+        table: String,
+        conditions: Vec<Condition>,
+    },
     Wait {
         table: String,
         conditions: Vec<Condition>,
@@ -138,16 +166,25 @@ pub enum Operation {
         rows: Vec<Row>,
         timeout_ms: Option<u64>,
     },
-    Commit { durable: bool },
+    Commit {
+        durable: bool,
+    },
     Abort,
     Comment(String),
-    Assert { lock: String },
+    Assert {
+        lock: String,
+    },
 }
 
 impl Operation {
     /// `insert` without a uuid-name; chain [`Operation::with_uuid_name`].
     pub fn insert(table: impl Into<String>, row: Row) -> Self {
-        Operation::Insert { table: table.into(), row, uuid_name: None, uuid: None }
+        Operation::Insert {
+            table: table.into(),
+            row,
+            uuid_name: None,
+            uuid: None,
+        }
     }
     /// Set the `uuid-name` of an insert (no effect on other operations).
     pub fn with_uuid_name(mut self, name: impl Into<String>) -> Self {
@@ -157,7 +194,11 @@ impl Operation {
         self
     }
     pub fn select(table: impl Into<String>, conditions: Vec<Condition>) -> Self {
-        Operation::Select { table: table.into(), conditions, columns: None }
+        Operation::Select {
+            table: table.into(),
+            conditions,
+            columns: None,
+        }
     }
     /// Restrict the columns of a select.
     pub fn with_columns(mut self, cols: &[&str]) -> Self {
@@ -167,13 +208,28 @@ impl Operation {
         self
     }
     pub fn update(table: impl Into<String>, conditions: Vec<Condition>, row: Row) -> Self {
-        Operation::Update { table: table.into(), conditions, row }
+        Operation::Update {
+            table: table.into(),
+            conditions,
+            row,
+        }
     }
-    pub fn mutate(table: impl Into<String>, conditions: Vec<Condition>, mutations: Vec<Mutation>) -> Self {
-        Operation::Mutate { table: table.into(), conditions, mutations }
+    pub fn mutate(
+        table: impl Into<String>,
+        conditions: Vec<Condition>,
+        mutations: Vec<Mutation>,
+    ) -> Self {
+        Operation::Mutate {
+            table: table.into(),
+            conditions,
+            mutations,
+        }
     }
     pub fn delete(table: impl Into<String>, conditions: Vec<Condition>) -> Self {
-        Operation::Delete { table: table.into(), conditions }
+        Operation::Delete {
+            table: table.into(),
+            conditions,
+        }
     }
     pub fn wait(
         table: impl Into<String>,
@@ -209,7 +265,12 @@ impl Operation {
         let conds = |c: &[Condition]| Json::Array(c.iter().map(Condition::to_json).collect());
         let mut o = Map::new();
         match self {
-            Operation::Insert { table, row, uuid_name, uuid } => {
+            Operation::Insert {
+                table,
+                row,
+                uuid_name,
+                uuid,
+            } => {
                 o.insert("op".into(), "insert".into());
                 o.insert("table".into(), table.clone().into());
                 o.insert("row".into(), row_to_json(row));
@@ -220,7 +281,11 @@ impl Operation {
                     o.insert("uuid".into(), u.to_string().into());
                 }
             }
-            Operation::Select { table, conditions, columns } => {
+            Operation::Select {
+                table,
+                conditions,
+                columns,
+            } => {
                 o.insert("op".into(), "select".into());
                 o.insert("table".into(), table.clone().into());
                 o.insert("where".into(), conds(conditions));
@@ -228,13 +293,21 @@ impl Operation {
                     o.insert("columns".into(), json!(c));
                 }
             }
-            Operation::Update { table, conditions, row } => {
+            Operation::Update {
+                table,
+                conditions,
+                row,
+            } => {
                 o.insert("op".into(), "update".into());
                 o.insert("table".into(), table.clone().into());
                 o.insert("where".into(), conds(conditions));
                 o.insert("row".into(), row_to_json(row));
             }
-            Operation::Mutate { table, conditions, mutations } => {
+            Operation::Mutate {
+                table,
+                conditions,
+                mutations,
+            } => {
                 o.insert("op".into(), "mutate".into());
                 o.insert("table".into(), table.clone().into());
                 o.insert("where".into(), conds(conditions));
@@ -248,7 +321,14 @@ impl Operation {
                 o.insert("table".into(), table.clone().into());
                 o.insert("where".into(), conds(conditions));
             }
-            Operation::Wait { table, conditions, columns, until, rows, timeout_ms } => {
+            Operation::Wait {
+                table,
+                conditions,
+                columns,
+                until,
+                rows,
+                timeout_ms,
+            } => {
                 o.insert("op".into(), "wait".into());
                 o.insert("table".into(), table.clone().into());
                 o.insert("where".into(), conds(conditions));
@@ -261,7 +341,10 @@ impl Operation {
                     }
                     .into(),
                 );
-                o.insert("rows".into(), Json::Array(rows.iter().map(row_to_json).collect()));
+                o.insert(
+                    "rows".into(),
+                    Json::Array(rows.iter().map(row_to_json).collect()),
+                );
                 if let Some(t) = timeout_ms {
                     o.insert("timeout".into(), json!(t));
                 }
@@ -338,7 +421,10 @@ pub fn parse_transact_result(result: &Json, n_ops: usize) -> Result<Vec<OpResult
             }));
         }
     }
-    let out: Vec<OpResult> = arr.iter().map(OpResult::from_json).collect::<Result<_, _>>()?;
+    let out: Vec<OpResult> = arr
+        .iter()
+        .map(OpResult::from_json)
+        .collect::<Result<_, _>>()?;
     if out.len() < n_ops {
         return Err(Error::Malformed(format!(
             "transact returned {} results for {} operations",

@@ -17,9 +17,20 @@ use crate::framing::JsonFramer;
 /// A classified JSON-RPC 1.0 message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    Request { id: Json, method: String, params: Json },
-    Notification { method: String, params: Json },
-    Response { id: Json, result: Json, error: Json },
+    Request {
+        id: Json,
+        method: String,
+        params: Json,
+    },
+    Notification {
+        method: String,
+        params: Json,
+    },
+    Response {
+        id: Json,
+        result: Json,
+        error: Json,
+    },
 }
 
 impl Message {
@@ -42,7 +53,9 @@ impl Message {
                 Some(id) => Ok(Message::Request { id, method, params }),
             }
         } else if o.contains_key("result") || o.contains_key("error") {
-            let id = o.remove("id").ok_or_else(|| Error::Malformed("response without id".into()))?;
+            let id = o
+                .remove("id")
+                .ok_or_else(|| Error::Malformed("response without id".into()))?;
             Ok(Message::Response {
                 id,
                 result: o.remove("result").unwrap_or(Json::Null),
@@ -55,9 +68,15 @@ impl Message {
 
     pub fn to_json(&self) -> Json {
         match self {
-            Message::Request { id, method, params } => json!({"method": method, "params": params, "id": id}),
-            Message::Notification { method, params } => json!({"method": method, "params": params, "id": null}),
-            Message::Response { id, result, error } => json!({"id": id, "result": result, "error": error}),
+            Message::Request { id, method, params } => {
+                json!({"method": method, "params": params, "id": id})
+            }
+            Message::Notification { method, params } => {
+                json!({"method": method, "params": params, "id": null})
+            }
+            Message::Response { id, result, error } => {
+                json!({"id": id, "result": result, "error": error})
+            }
         }
     }
 }
@@ -66,11 +85,19 @@ impl Message {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// Reply to one of our requests (`Err` holds the JSON-RPC `error` member).
-    Response { id: u64, method: String, result: Result<Json, Json> },
+    Response {
+        id: u64,
+        method: String,
+        result: Result<Json, Json>,
+    },
     /// A notification (`update*`, `locked`, `stolen`, ...).
     Notification { method: String, params: Json },
     /// A request from the server other than `echo` (already answered with an error).
-    Request { id: Json, method: String, params: Json },
+    Request {
+        id: Json,
+        method: String,
+        params: Json,
+    },
 }
 
 /// Sans-IO JSON-RPC session state.
@@ -121,11 +148,18 @@ impl Session {
     /// Queue a request with a caller-chosen id (must be unique among outstanding ones).
     pub fn send_request_with_id(&mut self, id: u64, method: &str, params: Json) {
         self.pending.insert(id, method.to_string());
-        self.write(&Message::Request { id: json!(id), method: method.into(), params });
+        self.write(&Message::Request {
+            id: json!(id),
+            method: method.into(),
+            params,
+        });
     }
 
     pub fn send_notification(&mut self, method: &str, params: Json) {
-        self.write(&Message::Notification { method: method.into(), params });
+        self.write(&Message::Notification {
+            method: method.into(),
+            params,
+        });
     }
 
     pub fn send_response(&mut self, id: Json, result: Json, error: Json) {
@@ -189,16 +223,27 @@ impl Session {
                 }
             }
             Message::Notification { method, params } => {
-                self.events.push_back(Event::Notification { method, params });
+                self.events
+                    .push_back(Event::Notification { method, params });
             }
             Message::Response { id, result, error } => {
                 let Some(n) = id.as_u64() else {
                     // e.g. the reply to our own probe ("echo" id) or foreign ids.
                     return;
                 };
-                let Some(method) = self.pending.remove(&n) else { return };
-                let result = if error.is_null() { Ok(result) } else { Err(error) };
-                self.events.push_back(Event::Response { id: n, method, result });
+                let Some(method) = self.pending.remove(&n) else {
+                    return;
+                };
+                let result = if error.is_null() {
+                    Ok(result)
+                } else {
+                    Err(error)
+                };
+                self.events.push_back(Event::Response {
+                    id: n,
+                    method,
+                    result,
+                });
             }
         }
     }
@@ -218,10 +263,16 @@ impl Session {
 
     /// Drive the inactivity probe.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        let Some(iv) = self.probe_interval else { return Ok(()) };
+        let Some(iv) = self.probe_interval else {
+            return Ok(());
+        };
         match self.probe_sent {
             None if now >= self.last_rx + iv => {
-                self.write(&Message::Request { id: json!("echo"), method: "echo".into(), params: json!([]) });
+                self.write(&Message::Request {
+                    id: json!("echo"),
+                    method: "echo".into(),
+                    params: json!([]),
+                });
                 self.probe_sent = Some(now);
             }
             Some(sent) if now >= sent + iv => return Err(Error::ProbeTimeout),

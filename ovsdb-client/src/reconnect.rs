@@ -72,7 +72,12 @@ pub struct ReconnectingClient {
 impl ReconnectingClient {
     /// Start connecting to `remote` (active `tcp:`/`unix:`) and monitor
     /// `tables` of `db`. Returns immediately; see [`ReconnectingClient::wait_synced`].
-    pub fn start(remote: &str, db: &str, tables: BTreeMap<String, MonitorRequest>, opts: ReconnectOptions) -> Self {
+    pub fn start(
+        remote: &str,
+        db: &str,
+        tables: BTreeMap<String, MonitorRequest>,
+        opts: ReconnectOptions,
+    ) -> Self {
         let (changes, _) = broadcast::channel(4096);
         let inner = Arc::new(Inner {
             replica: Mutex::new(Replica::new(None)),
@@ -81,8 +86,18 @@ impl ReconnectingClient {
             state: watch::channel(ConnState::Connecting).0,
             locks: watch::channel(BTreeMap::new()).0,
         });
-        let h = tokio::spawn(run(inner.clone(), remote.to_string(), db.to_string(), tables, opts));
-        ReconnectingClient { inner, db: db.to_string(), task: Arc::new(h.abort_handle()) }
+        let h = tokio::spawn(run(
+            inner.clone(),
+            remote.to_string(),
+            db.to_string(),
+            tables,
+            opts,
+        ));
+        ReconnectingClient {
+            inner,
+            db: db.to_string(),
+            task: Arc::new(h.abort_handle()),
+        }
     }
 
     /// Follow an already connected [`Client`] (e.g. one accepted by a passive
@@ -108,7 +123,11 @@ impl ReconnectingClient {
             i2.client.send_replace(None);
             i2.state.send_replace(ConnState::Closed);
         });
-        ReconnectingClient { inner, db: db.to_string(), task: Arc::new(h.abort_handle()) }
+        ReconnectingClient {
+            inner,
+            db: db.to_string(),
+            task: Arc::new(h.abort_handle()),
+        }
     }
 
     /// Lock and read the replica.
@@ -129,7 +148,9 @@ impl ReconnectingClient {
     /// Wait until the replica is synced (at least `generation` times in total).
     pub async fn wait_synced_n(&self, generation: u64) {
         let mut rx = self.inner.state.subscribe();
-        let _ = rx.wait_for(|s| matches!(s, ConnState::Synced(n) if *n >= generation)).await;
+        let _ = rx
+            .wait_for(|s| matches!(s, ConnState::Synced(n) if *n >= generation))
+            .await;
     }
 
     /// Wait until the connection of an [`ReconnectingClient::attach`]ed client is closed.
@@ -140,7 +161,12 @@ impl ReconnectingClient {
 
     /// Whether we currently hold `lock` (one of [`ReconnectOptions::locks`]).
     pub fn has_lock(&self, lock: &str) -> bool {
-        self.inner.locks.borrow().get(lock).copied().unwrap_or(false)
+        self.inner
+            .locks
+            .borrow()
+            .get(lock)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Wait until we hold `lock` (one of [`ReconnectOptions::locks`]).
@@ -180,13 +206,29 @@ impl ReconnectingClient {
     }
 }
 
-async fn run(inner: Arc<Inner>, remote: String, db: String, tables: BTreeMap<String, MonitorRequest>, opts: ReconnectOptions) {
+async fn run(
+    inner: Arc<Inner>,
+    remote: String,
+    db: String,
+    tables: BTreeMap<String, MonitorRequest>,
+    opts: ReconnectOptions,
+) {
     let mut backoff = opts.min_backoff;
     let mut generation = 0u64;
     let names: Vec<String> = tables.keys().cloned().collect();
     loop {
         inner.state.send_replace(ConnState::Connecting);
-        match session(&inner, &remote, &db, &tables, &names, &opts, &mut generation).await {
+        match session(
+            &inner,
+            &remote,
+            &db,
+            &tables,
+            &names,
+            &opts,
+            &mut generation,
+        )
+        .await
+        {
             Ok(()) => backoff = opts.min_backoff,
             Err(e) => tracing::info!("ovsdb {remote}: {e}"),
         }
@@ -209,7 +251,9 @@ async fn session(
 ) -> Result<(), Error> {
     let client = Client::connect_with(remote, opts.client.clone()).await?;
     let r = follow(inner, client, db, tables, names, &opts.locks, generation).await;
-    inner.locks.send_modify(|m| m.values_mut().for_each(|v| *v = false));
+    inner
+        .locks
+        .send_modify(|m| m.values_mut().for_each(|v| *v = false));
     r
 }
 
@@ -239,7 +283,11 @@ async fn follow(
         } else {
             r.resync(names, &mon.initial)
         };
-        r.set_last_txn_id(if mon.version == UpdateVersion::V3 { mon.last_txn_id.clone() } else { None });
+        r.set_last_txn_id(if mon.version == UpdateVersion::V3 {
+            mon.last_txn_id.clone()
+        } else {
+            None
+        });
         ch
     };
     for c in changes {
@@ -265,7 +313,11 @@ async fn follow(
     inner.client.send_replace(Some(client.clone()));
     inner.state.send_replace(ConnState::Synced(*generation));
     while let Some(u) = mon.updates.recv().await {
-        let ch = inner.replica.lock().unwrap_or_else(|e| e.into_inner()).apply_update(&u);
+        let ch = inner
+            .replica
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply_update(&u);
         for c in ch {
             let _ = inner.changes.send(c);
         }

@@ -48,7 +48,11 @@ pub fn apply_column_diff(old: Option<&Value>, diff: &Value, ty: Option<&ColumnTy
     let composite = match ty {
         Some(t) => t.is_composite(),
         // Without a schema: treat multi-element sets as composite.
-        None => is_map || matches!(diff, Value::Set(s) if s.len() > 1) || matches!(old, Some(Value::Set(s)) if s.len() > 1),
+        None => {
+            is_map
+                || matches!(diff, Value::Set(s) if s.len() > 1)
+                || matches!(old, Some(Value::Set(s)) if s.len() > 1)
+        }
     };
     if !composite {
         return diff.clone();
@@ -81,7 +85,12 @@ pub fn apply_column_diff(old: Option<&Value>, diff: &Value, ty: Option<&ColumnTy
 
 impl Replica {
     pub fn new(schema: Option<DatabaseSchema>) -> Self {
-        Replica { schema, tables: HashMap::new(), last_txn_id: None, columns: HashMap::new() }
+        Replica {
+            schema,
+            tables: HashMap::new(),
+            last_txn_id: None,
+            columns: HashMap::new(),
+        }
     }
     pub fn set_schema(&mut self, schema: DatabaseSchema) {
         self.schema = Some(schema);
@@ -93,13 +102,16 @@ impl Replica {
         self.columns.insert(table.to_string(), columns);
     }
     fn fill_defaults(&self, table: &str, row: &mut Row) {
-        let Some(ts) = self.schema.as_ref().and_then(|s| s.table(table)) else { return };
+        let Some(ts) = self.schema.as_ref().and_then(|s| s.table(table)) else {
+            return;
+        };
         let cols = self.columns.get(table).cloned().flatten();
         for (name, c) in &ts.columns {
             if cols.as_ref().is_some_and(|cs| !cs.contains(name)) {
                 continue;
             }
-            row.entry(name.clone()).or_insert_with(|| c.column_type.default_value());
+            row.entry(name.clone())
+                .or_insert_with(|| c.column_type.default_value());
         }
     }
     pub fn schema(&self) -> Option<&DatabaseSchema> {
@@ -124,7 +136,10 @@ impl Replica {
     }
     /// Rows of `table` whose column `col` is the string `val`.
     pub fn find_by(&self, table: &str, col: &str, val: &str) -> Vec<(Uuid, &Row)> {
-        self.table(table).filter(|(_, r)| r.get(col).and_then(Value::as_str) == Some(val)).map(|(u, r)| (*u, r)).collect()
+        self.table(table)
+            .filter(|(_, r)| r.get(col).and_then(Value::as_str) == Some(val))
+            .map(|(u, r)| (*u, r))
+            .collect()
     }
     pub fn len(&self, table: &str) -> usize {
         self.tables.get(table).map_or(0, HashMap::len)
@@ -176,7 +191,9 @@ impl Replica {
                         self.coerce_row(tname, r);
                     }
                 }
-                RowUpdate::Initial(r) | RowUpdate::Insert(r) | RowUpdate::Modify(r) => self.coerce_row(tname, r),
+                RowUpdate::Initial(r) | RowUpdate::Insert(r) | RowUpdate::Modify(r) => {
+                    self.coerce_row(tname, r)
+                }
                 RowUpdate::Delete(r) => {
                     if let Some(r) = r {
                         self.coerce_row(tname, r);
@@ -200,9 +217,19 @@ impl Replica {
         };
         let schema = self.schema.as_ref();
         let table = self.tables.entry(tname.to_string()).or_default();
-        let change = |kind, old, new| Some(RowChange { table: tname.to_string(), uuid, kind, old, new });
+        let change = |kind, old, new| {
+            Some(RowChange {
+                table: tname.to_string(),
+                uuid,
+                kind,
+                old,
+                new,
+            })
+        };
         match ru {
-            RowUpdate::V1 { new: Some(new), .. } | RowUpdate::Initial(new) | RowUpdate::Insert(new) => {
+            RowUpdate::V1 { new: Some(new), .. }
+            | RowUpdate::Initial(new)
+            | RowUpdate::Insert(new) => {
                 let prev = table.get(&uuid).cloned();
                 let mut row = prev.clone().unwrap_or_default();
                 for (k, v) in new {
@@ -250,7 +277,13 @@ impl Replica {
             let old_t = self.tables.remove(t.as_str()).unwrap_or_default();
             for (u, old) in &old_t {
                 match new_t.get(u) {
-                    None => out.push(RowChange { table: t.clone(), uuid: *u, kind: ChangeKind::Delete, old: Some(old.clone()), new: None }),
+                    None => out.push(RowChange {
+                        table: t.clone(),
+                        uuid: *u,
+                        kind: ChangeKind::Delete,
+                        old: Some(old.clone()),
+                        new: None,
+                    }),
                     Some(n) if n != old => out.push(RowChange {
                         table: t.clone(),
                         uuid: *u,
@@ -263,7 +296,13 @@ impl Replica {
             }
             for (u, n) in &new_t {
                 if !old_t.contains_key(u) {
-                    out.push(RowChange { table: t.clone(), uuid: *u, kind: ChangeKind::Insert, old: None, new: Some(n.clone()) });
+                    out.push(RowChange {
+                        table: t.clone(),
+                        uuid: *u,
+                        kind: ChangeKind::Insert,
+                        old: None,
+                        new: Some(n.clone()),
+                    });
                 }
             }
             self.tables.insert(t.clone(), std::mem::take(&mut new_t));

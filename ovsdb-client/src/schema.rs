@@ -110,15 +110,24 @@ impl ColumnType {
                         .ok_or_else(|| Error::Malformed("type without key".into()))?,
                 )?;
                 let value = o.get("value").map(BaseType::parse).transpose()?;
-                let min = o.get("min").map_or(Some(1), Json::as_u64).ok_or_else(|| {
-                    Error::Malformed("bad min".into())
-                })?;
+                let min = o
+                    .get("min")
+                    .map_or(Some(1), Json::as_u64)
+                    .ok_or_else(|| Error::Malformed("bad min".into()))?;
                 let max = match o.get("max") {
                     None => Some(1),
                     Some(Json::String(s)) if s == "unlimited" => None,
-                    Some(m) => Some(m.as_u64().ok_or_else(|| Error::Malformed("bad max".into()))?),
+                    Some(m) => Some(
+                        m.as_u64()
+                            .ok_or_else(|| Error::Malformed("bad max".into()))?,
+                    ),
                 };
-                Ok(ColumnType { key, value, min, max })
+                Ok(ColumnType {
+                    key,
+                    value,
+                    min,
+                    max,
+                })
             }
             _ => Err(Error::Malformed(format!("bad column type {j}"))),
         }
@@ -231,7 +240,9 @@ impl DatabaseSchema {
                     a.iter()
                         .filter_map(|ix| {
                             ix.as_array().map(|cols| {
-                                cols.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()
+                                cols.iter()
+                                    .filter_map(|c| c.as_str().map(str::to_string))
+                                    .collect()
                             })
                         })
                         .collect()
@@ -260,6 +271,10 @@ impl DatabaseSchema {
         self.tables.get(name)
     }
     pub fn column_type(&self, table: &str, column: &str) -> Option<&ColumnType> {
-        self.tables.get(table)?.columns.get(column).map(|c| &c.column_type)
+        self.tables
+            .get(table)?
+            .columns
+            .get(column)
+            .map(|c| &c.column_type)
     }
 }

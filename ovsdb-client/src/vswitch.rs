@@ -29,9 +29,13 @@ impl Shape {
     pub fn compatible(&self, t: &ColumnType) -> bool {
         match *self {
             Shape::Scalar(a) => t.is_scalar() && t.key.atomic == a,
-            Shape::Optional(a) => !t.is_map() && t.min == 0 && t.max == Some(1) && t.key.atomic == a,
+            Shape::Optional(a) => {
+                !t.is_map() && t.min == 0 && t.max == Some(1) && t.key.atomic == a
+            }
             Shape::Set(a) => !t.is_map() && t.is_composite() && t.key.atomic == a,
-            Shape::Map(k, v) => t.is_map() && t.key.atomic == k && t.value.as_ref().map(|v| v.atomic) == Some(v),
+            Shape::Map(k, v) => {
+                t.is_map() && t.key.atomic == k && t.value.as_ref().map(|v| v.atomic) == Some(v)
+            }
         }
     }
 }
@@ -45,7 +49,9 @@ pub trait TypedRow: Sized {
 
     /// All rows of this table in a replica.
     fn all(r: &Replica) -> Vec<Self> {
-        r.table(Self::TABLE).map(|(u, row)| Self::from_row(*u, row)).collect()
+        r.table(Self::TABLE)
+            .map(|(u, row)| Self::from_row(*u, row))
+            .collect()
     }
     fn get(r: &Replica, u: &Uuid) -> Option<Self> {
         r.get(Self::TABLE, u).map(|row| Self::from_row(*u, row))
@@ -58,7 +64,9 @@ pub fn check_schema(schema: &DatabaseSchema) -> Result<(), Error> {
         for (col, shape) in T::COLUMNS {
             match s.column_type(T::TABLE, col) {
                 None => errs.push(format!("{}.{col} missing", T::TABLE)),
-                Some(t) if !shape.compatible(t) => errs.push(format!("{}.{col}: {t:?} is not {shape:?}", T::TABLE)),
+                Some(t) if !shape.compatible(t) => {
+                    errs.push(format!("{}.{col}: {t:?} is not {shape:?}", T::TABLE))
+                }
                 _ => {}
             }
         }
@@ -78,7 +86,10 @@ pub fn check_schema(schema: &DatabaseSchema) -> Result<(), Error> {
 }
 
 fn s(row: &Row, c: &str) -> String {
-    row.get(c).and_then(Value::as_str).unwrap_or_default().to_string()
+    row.get(c)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 fn os(row: &Row, c: &str) -> Option<String> {
     row.get(c).and_then(Value::as_str).map(str::to_string)
@@ -96,15 +107,27 @@ fn smap(row: &Row, c: &str) -> BTreeMap<String, String> {
     row.get(c).map(Value::to_string_map).unwrap_or_default()
 }
 fn sset(row: &Row, c: &str) -> Vec<String> {
-    row.get(c).map(|v| v.iter_set().filter_map(|a| a.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    row.get(c)
+        .map(|v| {
+            v.iter_set()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 fn iset(row: &Row, c: &str) -> Vec<i64> {
-    row.get(c).map(|v| v.iter_set().filter_map(Atom::as_i64).collect()).unwrap_or_default()
+    row.get(c)
+        .map(|v| v.iter_set().filter_map(Atom::as_i64).collect())
+        .unwrap_or_default()
 }
 
 /// A string map value.
 pub fn string_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Map(m.iter().map(|(k, v)| (Atom::string(k.clone()), Atom::string(v.clone()))).collect())
+    Value::Map(
+        m.iter()
+            .map(|(k, v)| (Atom::string(k.clone()), Atom::string(v.clone())))
+            .collect(),
+    )
 }
 fn opt<T: Into<Atom>>(v: Option<T>) -> Value {
     Value::Set(v.into_iter().map(Into::into).collect())
@@ -362,7 +385,10 @@ pub struct NewInterface {
 
 impl NewInterface {
     pub fn new(name: impl Into<String>) -> Self {
-        NewInterface { name: name.into(), ..Default::default() }
+        NewInterface {
+            name: name.into(),
+            ..Default::default()
+        }
     }
     pub fn with_type(mut self, t: impl Into<String>) -> Self {
         self.type_ = t.into();
@@ -403,7 +429,10 @@ pub fn add_port_ops(bridge: &str, iface: &NewInterface, tag: Option<i64>) -> Vec
         Operation::mutate(
             "Bridge",
             vec![Condition::eq("name", bridge)],
-            vec![Mutation::insert("ports", Value::Set(vec![Atom::named("new_port")]))],
+            vec![Mutation::insert(
+                "ports",
+                Value::Set(vec![Atom::named("new_port")]),
+            )],
         ),
     ]
 }
@@ -414,46 +443,79 @@ pub fn del_port_ops(bridge: &str, port: Uuid) -> Vec<Operation> {
     vec![Operation::mutate(
         "Bridge",
         vec![Condition::eq("name", bridge)],
-        vec![Mutation::delete("ports", Value::Set(vec![Atom::Uuid(port)]))],
+        vec![Mutation::delete(
+            "ports",
+            Value::Set(vec![Atom::Uuid(port)]),
+        )],
     )]
 }
 
 /// Operations creating bridge `name` (with its internal port) and attaching
 /// it to the root row. Result index 2 holds the Bridge uuid.
-pub fn add_bridge_ops(name: &str, fail_mode: Option<&str>, protocols: &[&str], datapath_type: &str) -> Vec<Operation> {
+pub fn add_bridge_ops(
+    name: &str,
+    fail_mode: Option<&str>,
+    protocols: &[&str],
+    datapath_type: &str,
+) -> Vec<Operation> {
     let mut br = Row::new();
     br.insert("name".into(), Value::string(name));
     br.insert("ports".into(), Value::Set(vec![Atom::named("br_port")]));
     br.insert("fail_mode".into(), opt(fail_mode.map(str::to_string)));
-    br.insert("protocols".into(), Value::set(protocols.iter().map(|p| p.to_string())));
+    br.insert(
+        "protocols".into(),
+        Value::set(protocols.iter().map(|p| p.to_string())),
+    );
     br.insert("datapath_type".into(), Value::string(datapath_type));
     let mut port = Row::new();
     port.insert("name".into(), Value::string(name));
     port.insert("interfaces".into(), Value::named_uuid("br_iface"));
     vec![
-        Operation::insert("Interface", NewInterface::new(name).with_type("internal").to_row()).with_uuid_name("br_iface"),
+        Operation::insert(
+            "Interface",
+            NewInterface::new(name).with_type("internal").to_row(),
+        )
+        .with_uuid_name("br_iface"),
         Operation::insert("Port", port).with_uuid_name("br_port"),
         Operation::insert("Bridge", br).with_uuid_name("br"),
-        Operation::mutate("Open_vSwitch", vec![], vec![Mutation::insert("bridges", Value::Set(vec![Atom::named("br")]))]),
+        Operation::mutate(
+            "Open_vSwitch",
+            vec![],
+            vec![Mutation::insert(
+                "bridges",
+                Value::Set(vec![Atom::named("br")]),
+            )],
+        ),
     ]
 }
 
 /// Operations replacing the controllers of bridge `bridge` with `targets`
 /// (e.g. `tcp:10.0.0.1:6653`); old Controller rows are garbage-collected.
-pub fn set_controller_ops(bridge: &str, targets: &[&str], connection_mode: Option<&str>) -> Vec<Operation> {
+pub fn set_controller_ops(
+    bridge: &str,
+    targets: &[&str],
+    connection_mode: Option<&str>,
+) -> Vec<Operation> {
     let mut ops = vec![];
     let mut refs = vec![];
     for (i, t) in targets.iter().enumerate() {
         let mut r = Row::new();
         r.insert("target".into(), Value::string(*t));
-        r.insert("connection_mode".into(), opt(connection_mode.map(str::to_string)));
+        r.insert(
+            "connection_mode".into(),
+            opt(connection_mode.map(str::to_string)),
+        );
         let n = format!("ctl{i}");
         refs.push(Atom::named(n.clone()));
         ops.push(Operation::insert("Controller", r).with_uuid_name(n));
     }
     let mut upd = Row::new();
     upd.insert("controller".into(), Value::Set(refs));
-    ops.push(Operation::update("Bridge", vec![Condition::eq("name", bridge)], upd));
+    ops.push(Operation::update(
+        "Bridge",
+        vec![Condition::eq("name", bridge)],
+        upd,
+    ));
     ops
 }
 

@@ -19,7 +19,10 @@ macro_rules! need_server {
 }
 
 async fn root_uuid(c: &Client) -> Uuid {
-    let r = c.transact(DB, vec![Operation::select("Open_vSwitch", vec![])]).await.unwrap();
+    let r = c
+        .transact(DB, vec![Operation::select("Open_vSwitch", vec![])])
+        .await
+        .unwrap();
     r[0].rows.as_ref().unwrap()[0]["_uuid"].as_uuid().unwrap()
 }
 
@@ -36,10 +39,18 @@ async fn list_dbs_schema_tcp_and_unix() {
         let ifc = schema.table("Interface").unwrap();
         let ofport = &ifc.column("ofport").unwrap().column_type;
         assert!(ofport.is_optional());
-        let ports = &schema.table("Bridge").unwrap().column("ports").unwrap().column_type;
+        let ports = &schema
+            .table("Bridge")
+            .unwrap()
+            .column("ports")
+            .unwrap()
+            .column_type;
         assert_eq!(ports.key.ref_table.as_deref(), Some("Port"));
         assert_eq!(ports.max, None);
-        assert_eq!(c.echo(serde_json::json!(["hi"])).await.unwrap(), serde_json::json!(["hi"]));
+        assert_eq!(
+            c.echo(serde_json::json!(["hi"])).await.unwrap(),
+            serde_json::json!(["hi"])
+        );
     }
 }
 
@@ -83,7 +94,10 @@ async fn create_bridge_in_one_transaction_and_read_with_vsctl() {
     assert_eq!(res[5].count, Some(1));
 
     let out = s.vsctl_ok(&["--columns=_uuid,name,fail_mode", "list", "Bridge"]);
-    assert!(out.contains("brx") && out.contains(&bridge_uuid.to_string()) && out.contains("secure"), "{out}");
+    assert!(
+        out.contains("brx") && out.contains(&bridge_uuid.to_string()) && out.contains("secure"),
+        "{out}"
+    );
     let out = s.vsctl_ok(&["list-ports", "brx"]);
     assert_eq!(out.trim(), "veth1", "{out}");
     let out = s.vsctl_ok(&["get", "Interface", "veth1", "external_ids:container_id"]);
@@ -99,7 +113,10 @@ async fn create_bridge_in_one_transaction_and_read_with_vsctl() {
             DB,
             vec![Operation::select(
                 "Interface",
-                vec![Condition::includes("external_ids", Value::map([("container_id", "c1")]))],
+                vec![Condition::includes(
+                    "external_ids",
+                    Value::map([("container_id", "c1")]),
+                )],
             )
             .with_columns(&["_uuid", "name"])],
         )
@@ -109,7 +126,13 @@ async fn create_bridge_in_one_transaction_and_read_with_vsctl() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["name"].as_str(), Some("veth1"));
     let port = c
-        .transact(DB, vec![Operation::select("Port", vec![Condition::eq("name", "veth1")])])
+        .transact(
+            DB,
+            vec![Operation::select(
+                "Port",
+                vec![Condition::eq("name", "veth1")],
+            )],
+        )
         .await
         .unwrap()[0]
         .rows
@@ -121,7 +144,11 @@ async fn create_bridge_in_one_transaction_and_read_with_vsctl() {
         .transact(
             DB,
             vec![
-                Operation::mutate("Bridge", vec![Condition::eq("name", "brx")], vec![Mutation::delete("ports", Value::uuid(port))]),
+                Operation::mutate(
+                    "Bridge",
+                    vec![Condition::eq("name", "brx")],
+                    vec![Mutation::delete("ports", Value::uuid(port))],
+                ),
                 Operation::delete("Port", vec![Condition::uuid(port)]),
             ],
         )
@@ -143,7 +170,10 @@ async fn transaction_errors_are_typed() {
             DB,
             vec![
                 Operation::comment("x"),
-                Operation::insert("Port", row! { "name" => "p", "interfaces" => Value::uuid(Uuid::new_v4()) }),
+                Operation::insert(
+                    "Port",
+                    row! { "name" => "p", "interfaces" => Value::uuid(Uuid::new_v4()) },
+                ),
             ],
         )
         .await
@@ -157,28 +187,56 @@ async fn transaction_errors_are_typed() {
     }
     // Constraint violation: Interface.ofport_request has maxInteger 65279.
     let e = c
-        .transact(DB, vec![Operation::insert("Interface", row! { "name" => "i", "ofport_request" => 70000i64 })])
+        .transact(
+            DB,
+            vec![Operation::insert(
+                "Interface",
+                row! { "name" => "i", "ofport_request" => 70000i64 },
+            )],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::ConstraintViolation), "{e:?}");
+    assert!(
+        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::ConstraintViolation),
+        "{e:?}"
+    );
     // wait with timeout 0 on a condition that is false → "timed out", index 1.
     let e = c
         .transact(
             DB,
             vec![
                 Operation::comment("c"),
-                Operation::wait("Bridge", vec![], &["name"], WaitUntil::Eq, vec![row! {"name" => "nope"}], Some(0)),
+                Operation::wait(
+                    "Bridge",
+                    vec![],
+                    &["name"],
+                    WaitUntil::Eq,
+                    vec![row! {"name" => "nope"}],
+                    Some(0),
+                ),
             ],
         )
         .await
         .unwrap_err();
-    assert!(matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::TimedOut && t.index == 1), "{e:?}");
+    assert!(
+        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::TimedOut && t.index == 1),
+        "{e:?}"
+    );
     // assert on a lock we don't hold → "not owner".
-    let e = c.transact(DB, vec![Operation::assert_lock("nolock")]).await.unwrap_err();
-    assert!(matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::NotOwner), "{e:?}");
+    let e = c
+        .transact(DB, vec![Operation::assert_lock("nolock")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::NotOwner),
+        "{e:?}"
+    );
     // abort → "aborted".
     let e = c.transact(DB, vec![Operation::abort()]).await.unwrap_err();
-    assert!(matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::Aborted), "{e:?}");
+    assert!(
+        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::Aborted),
+        "{e:?}"
+    );
     // commit durable succeeds.
     c.transact(DB, vec![Operation::commit(true)]).await.unwrap();
 }
@@ -197,7 +255,10 @@ async fn pipelined_transacts_from_many_tasks() {
                 vec![Operation::mutate(
                     "Open_vSwitch",
                     vec![],
-                    vec![Mutation::insert("external_ids", Value::map([(format!("k{i}"), "v")]))],
+                    vec![Mutation::insert(
+                        "external_ids",
+                        Value::map([(format!("k{i}"), "v")]),
+                    )],
                 )],
             )
             .await
@@ -209,16 +270,30 @@ async fn pipelined_transacts_from_many_tasks() {
     for h in hs {
         h.await.unwrap();
     }
-    let r = c.transact(DB, vec![Operation::select("Open_vSwitch", vec![])]).await.unwrap();
-    assert_eq!(r[0].rows.as_ref().unwrap()[0]["external_ids"].as_map().len(), 50);
+    let r = c
+        .transact(DB, vec![Operation::select("Open_vSwitch", vec![])])
+        .await
+        .unwrap();
+    assert_eq!(
+        r[0].rows.as_ref().unwrap()[0]["external_ids"]
+            .as_map()
+            .len(),
+        50
+    );
     let _ = Duration::from_secs(0);
 }
 
 fn tables(names: &[&str]) -> std::collections::BTreeMap<String, MonitorRequest> {
-    names.iter().map(|n| (n.to_string(), MonitorRequest::all())).collect()
+    names
+        .iter()
+        .map(|n| (n.to_string(), MonitorRequest::all()))
+        .collect()
 }
 
-async fn next_change(rx: &mut tokio::sync::broadcast::Receiver<RowChange>, pred: impl Fn(&RowChange) -> bool) -> RowChange {
+async fn next_change(
+    rx: &mut tokio::sync::broadcast::Receiver<RowChange>,
+    pred: impl Fn(&RowChange) -> bool,
+) -> RowChange {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let c = rx.recv().await.unwrap();
@@ -232,30 +307,76 @@ async fn next_change(rx: &mut tokio::sync::broadcast::Receiver<RowChange>, pred:
 }
 
 fn fast_reconnect() -> ReconnectOptions {
-    ReconnectOptions { min_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(1), ..Default::default() }
+    ReconnectOptions {
+        min_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(1),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
 async fn vsctl_change_appears_in_replica() {
     need_server!();
     let s = Server::start();
-    let rc = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge", "Port", "Interface"]), fast_reconnect());
+    let rc = ReconnectingClient::start(
+        &s.unix_remote(),
+        DB,
+        tables(&["Bridge", "Port", "Interface"]),
+        fast_reconnect(),
+    );
     let mut ev = rc.subscribe();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
     assert_eq!(rc.replica().len("Bridge"), 0);
-    s.vsctl_ok(&["add-br", "br0", "--", "set", "Interface", "br0", "external_ids:a=1"]);
-    let c = next_change(&mut ev, |c| c.table == "Interface" && c.kind == ChangeKind::Insert).await;
+    s.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "Interface",
+        "br0",
+        "external_ids:a=1",
+    ]);
+    let c = next_change(&mut ev, |c| {
+        c.table == "Interface" && c.kind == ChangeKind::Insert
+    })
+    .await;
     assert_eq!(c.new.as_ref().unwrap()["name"].as_str(), Some("br0"));
-    s.vsctl_ok(&["set", "Interface", "br0", "external_ids:b=2", "ofport_request=7", "--", "remove", "Interface", "br0", "external_ids", "a"]);
-    let c = next_change(&mut ev, |c| c.table == "Interface" && c.kind == ChangeKind::Modify).await;
+    s.vsctl_ok(&[
+        "set",
+        "Interface",
+        "br0",
+        "external_ids:b=2",
+        "ofport_request=7",
+        "--",
+        "remove",
+        "Interface",
+        "br0",
+        "external_ids",
+        "a",
+    ]);
+    let c = next_change(&mut ev, |c| {
+        c.table == "Interface" && c.kind == ChangeKind::Modify
+    })
+    .await;
     let new = c.new.unwrap();
-    assert_eq!(new["external_ids"].to_string_map(), [("b".to_string(), "2".to_string())].into());
+    assert_eq!(
+        new["external_ids"].to_string_map(),
+        [("b".to_string(), "2".to_string())].into()
+    );
     assert_eq!(new["ofport_request"].as_i64(), Some(7));
     s.vsctl_ok(&["add-port", "br0", "p1", "--", "add-port", "br0", "p2"]);
-    next_change(&mut ev, |c| c.table == "Bridge" && c.kind == ChangeKind::Modify).await;
+    next_change(&mut ev, |c| {
+        c.table == "Bridge" && c.kind == ChangeKind::Modify
+    })
+    .await;
     // The replica agrees with a fresh select.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let fresh = rc.transact(vec![Operation::select("Bridge", vec![])]).await.unwrap();
+    let fresh = rc
+        .transact(vec![Operation::select("Bridge", vec![])])
+        .await
+        .unwrap();
     let row = &fresh[0].rows.as_ref().unwrap()[0];
     let rep = rc.replica();
     let (_, rrow) = rep.find_by("Bridge", "name", "br0")[0];
@@ -268,7 +389,19 @@ async fn vsctl_change_appears_in_replica() {
 async fn monitor_v1_and_v2_and_v3_agree() {
     need_server!();
     let s = Server::start();
-    s.vsctl_ok(&["add-br", "br0", "--", "add-port", "br0", "x", "--", "set", "Interface", "x", "type=internal"]);
+    s.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "add-port",
+        "br0",
+        "x",
+        "--",
+        "set",
+        "Interface",
+        "x",
+        "type=internal",
+    ]);
     let c = Client::connect(&s.unix_remote()).await.unwrap();
     let schema = c.get_schema(DB).await.unwrap();
     let t = tables(&["Interface", "Port", "Bridge"]);
@@ -287,13 +420,36 @@ async fn monitor_v1_and_v2_and_v3_agree() {
         reps.push(r);
         mons.push(m);
     }
-    s.vsctl_ok(&["set", "Interface", "x", "external_ids:k=v", "--", "set", "Port", "x", "trunks=1,2,3"]);
-    s.vsctl_ok(&["set", "Port", "x", "trunks=2,3,4", "--", "set", "Interface", "x", "external_ids:k=w"]);
+    s.vsctl_ok(&[
+        "set",
+        "Interface",
+        "x",
+        "external_ids:k=v",
+        "--",
+        "set",
+        "Port",
+        "x",
+        "trunks=1,2,3",
+    ]);
+    s.vsctl_ok(&[
+        "set",
+        "Port",
+        "x",
+        "trunks=2,3,4",
+        "--",
+        "set",
+        "Interface",
+        "x",
+        "external_ids:k=w",
+    ]);
     s.vsctl_ok(&["del-port", "br0", "x"]);
     s.vsctl_ok(&["add-port", "br0", "y"]);
     for (m, r) in mons.iter_mut().zip(reps.iter_mut()) {
         for _ in 0..4 {
-            let u = tokio::time::timeout(Duration::from_secs(10), m.updates.recv()).await.unwrap().unwrap();
+            let u = tokio::time::timeout(Duration::from_secs(10), m.updates.recv())
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(u.version, m.version);
             r.apply_update(&u);
         }
@@ -322,10 +478,19 @@ async fn monitor_v1_and_v2_and_v3_agree() {
 async fn reconnect_after_server_restart_resyncs_replica() {
     need_server!();
     let s = Server::start();
-    s.vsctl_ok(&["add-br", "br1", "--", "add-br", "br2", "--", "add-port", "br2", "p2"]);
-    let rc = ReconnectingClient::start(&s.tcp_remote(), DB, tables(&["Open_vSwitch", "Bridge", "Port"]), fast_reconnect());
+    s.vsctl_ok(&[
+        "add-br", "br1", "--", "add-br", "br2", "--", "add-port", "br2", "p2",
+    ]);
+    let rc = ReconnectingClient::start(
+        &s.tcp_remote(),
+        DB,
+        tables(&["Open_vSwitch", "Bridge", "Port"]),
+        fast_reconnect(),
+    );
     let mut ev = rc.subscribe();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
     assert_eq!(rc.replica().len("Bridge"), 2);
     let br2 = rc.replica().find_by("Bridge", "name", "br2")[0].0;
 
@@ -347,19 +512,33 @@ async fn reconnect_after_server_restart_resyncs_replica() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     s.launch();
 
-    let c = next_change(&mut ev, |c| c.table == "Bridge" && c.kind == ChangeKind::Delete).await;
+    let c = next_change(&mut ev, |c| {
+        c.table == "Bridge" && c.kind == ChangeKind::Delete
+    })
+    .await;
     assert_eq!(c.uuid, br2);
-    tokio::time::timeout(Duration::from_secs(20), rc.wait_synced_n(2)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), rc.wait_synced_n(2))
+        .await
+        .unwrap();
     {
         let r = rc.replica();
         assert_eq!(r.len("Bridge"), 1);
         assert_eq!(r.find_by("Port", "name", "p2").len(), 0);
         let (_, b1) = r.find_by("Bridge", "name", "br1")[0];
-        assert_eq!(b1["external_ids"].to_string_map().get("while").map(String::as_str), Some("down"));
+        assert_eq!(
+            b1["external_ids"]
+                .to_string_map()
+                .get("while")
+                .map(String::as_str),
+            Some("down")
+        );
     }
     // And it keeps following changes on the new connection.
     s.vsctl_ok(&["add-br", "br3"]);
-    let c = next_change(&mut ev, |c| c.table == "Bridge" && c.kind == ChangeKind::Insert).await;
+    let c = next_change(&mut ev, |c| {
+        c.table == "Bridge" && c.kind == ChangeKind::Insert
+    })
+    .await;
     assert_eq!(c.new.unwrap()["name"].as_str(), Some("br3"));
     rc.shutdown();
 }
@@ -375,17 +554,36 @@ async fn lock_contention_unlock_and_steal() {
     let mut l2 = c2.lock("ctl").await.unwrap();
     assert!(!l2.locked);
     // c2 can't assert the lock.
-    let e = c2.transact(DB, vec![Operation::assert_lock("ctl")]).await.unwrap_err();
-    assert!(matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::NotOwner), "{e:?}");
-    c1.transact(DB, vec![Operation::assert_lock("ctl")]).await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(300), l2.wait_locked()).await.is_err());
+    let e = c2
+        .transact(DB, vec![Operation::assert_lock("ctl")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::NotOwner),
+        "{e:?}"
+    );
+    c1.transact(DB, vec![Operation::assert_lock("ctl")])
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), l2.wait_locked())
+            .await
+            .is_err()
+    );
     c1.unlock("ctl").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), l2.wait_locked()).await.unwrap().unwrap();
-    c2.transact(DB, vec![Operation::assert_lock("ctl")]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), l2.wait_locked())
+        .await
+        .unwrap()
+        .unwrap();
+    c2.transact(DB, vec![Operation::assert_lock("ctl")])
+        .await
+        .unwrap();
     // c1 steals; c2 is told.
     l1 = c1.steal("ctl").await.unwrap();
     assert!(l1.locked);
-    let ev = tokio::time::timeout(Duration::from_secs(5), l2.events.recv()).await.unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(5), l2.events.recv())
+        .await
+        .unwrap();
     assert_eq!(ev, Some(LockEvent::Stolen));
 }
 
@@ -394,14 +592,24 @@ async fn server_echo_is_answered_when_idle() {
     need_server!();
     let s = Server::start();
     // ovsdb-server probes TCP clients every 5 s and drops them after 10 s of silence.
-    let c = Client::connect_with(&s.tcp_remote(), ClientOptions { probe_interval: None, ..Default::default() })
-        .await
-        .unwrap();
+    let c = Client::connect_with(
+        &s.tcp_remote(),
+        ClientOptions {
+            probe_interval: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     c.list_dbs().await.unwrap();
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert!(!c.is_closed(), "server dropped us:\n{}", s.log());
     c.list_dbs().await.unwrap();
-    assert!(!s.log().contains("no response to inactivity probe"), "{}", s.log());
+    assert!(
+        !s.log().contains("no response to inactivity probe"),
+        "{}",
+        s.log()
+    );
 }
 
 #[tokio::test]
@@ -410,7 +618,10 @@ async fn our_probe_keeps_idle_connection_alive() {
     let s = Server::start();
     let c = Client::connect_with(
         &s.unix_remote(),
-        ClientOptions { probe_interval: Some(Duration::from_millis(200)), ..Default::default() },
+        ClientOptions {
+            probe_interval: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
@@ -425,11 +636,19 @@ async fn passive_punix_accepts_active_server() {
     let dir = std::env::temp_dir().join(format!("ovsdb-listen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("ctl.sock");
-    let l = Listener::bind(&format!("punix:{}", sock.display())).await.unwrap();
+    let l = Listener::bind(&format!("punix:{}", sock.display()))
+        .await
+        .unwrap();
     let s = Server::start_with(vec![format!("unix:{}", sock.display())]);
-    let c = tokio::time::timeout(Duration::from_secs(15), l.accept()).await.unwrap().unwrap();
+    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(c.list_dbs().await.unwrap().contains(&DB.to_string()));
-    let r = c.transact(DB, vec![Operation::select("Open_vSwitch", vec![])]).await.unwrap();
+    let r = c
+        .transact(DB, vec![Operation::select("Open_vSwitch", vec![])])
+        .await
+        .unwrap();
     assert_eq!(r[0].rows.as_ref().unwrap().len(), 1);
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
@@ -441,7 +660,10 @@ async fn passive_ptcp_accepts_active_server() {
     let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let s = Server::start_with(vec![format!("tcp:127.0.0.1:{port}")]);
-    let c = tokio::time::timeout(Duration::from_secs(15), l.accept()).await.unwrap().unwrap();
+    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(c.list_dbs().await.unwrap().contains(&DB.to_string()));
     drop(s);
 }
@@ -457,7 +679,14 @@ async fn cancel_a_blocked_wait() {
         c2.transact_with_id(
             id,
             DB,
-            vec![Operation::wait("Bridge", vec![], &["name"], WaitUntil::Eq, vec![row! {"name" => "never"}], None)],
+            vec![Operation::wait(
+                "Bridge",
+                vec![],
+                &["name"],
+                WaitUntil::Eq,
+                vec![row! {"name" => "never"}],
+                None,
+            )],
         )
         .await
     });
@@ -495,19 +724,39 @@ async fn vswitch_helpers_build_bridge_ports_controller() {
     );
     rc.wait_synced().await;
     let mut ev = rc.subscribe();
-    let r = rc.transact(vswitch::add_bridge_ops("br-ex", Some("secure"), &["OpenFlow13"], "system")).await.unwrap();
+    let r = rc
+        .transact(vswitch::add_bridge_ops(
+            "br-ex",
+            Some("secure"),
+            &["OpenFlow13"],
+            "system",
+        ))
+        .await
+        .unwrap();
     let br_uuid = r[2].uuid.unwrap();
     let r = rc
         .transact(vswitch::add_port_ops(
             "br-ex",
-            &vswitch::NewInterface::new("vx0").with_type("vxlan").option("remote_ip", "10.0.0.2").external_id("peer", "h2"),
+            &vswitch::NewInterface::new("vx0")
+                .with_type("vxlan")
+                .option("remote_ip", "10.0.0.2")
+                .external_id("peer", "h2"),
             None,
         ))
         .await
         .unwrap();
     let port_uuid = r[1].uuid.unwrap();
-    rc.transact(vswitch::set_controller_ops("br-ex", &["tcp:127.0.0.1:6653"], Some("out-of-band"))).await.unwrap();
-    next_change(&mut ev, |c| c.table == "Controller" && c.kind == ChangeKind::Insert).await;
+    rc.transact(vswitch::set_controller_ops(
+        "br-ex",
+        &["tcp:127.0.0.1:6653"],
+        Some("out-of-band"),
+    ))
+    .await
+    .unwrap();
+    next_change(&mut ev, |c| {
+        c.table == "Controller" && c.kind == ChangeKind::Insert
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     {
         let rep = rc.replica();
@@ -523,21 +772,40 @@ async fn vswitch_helpers_build_bridge_ports_controller() {
         let ifs = vswitch::Interface::all(&rep);
         let vx = ifs.iter().find(|i| i.name == "vx0").unwrap();
         assert_eq!(vx.type_, "vxlan");
-        assert_eq!(vx.options.get("remote_ip").map(String::as_str), Some("10.0.0.2"));
+        assert_eq!(
+            vx.options.get("remote_ip").map(String::as_str),
+            Some("10.0.0.2")
+        );
         assert_eq!(vx.ofport, None);
         let root = &vswitch::OpenVSwitch::all(&rep)[0];
         assert_eq!(root.bridges, vec![br_uuid]);
     }
-    assert_eq!(s.vsctl_ok(&["get-controller", "br-ex"]).trim(), "tcp:127.0.0.1:6653");
-    assert_eq!(s.vsctl_ok(&["get", "Interface", "vx0", "options:remote_ip"]).trim().trim_matches('"'), "10.0.0.2");
+    assert_eq!(
+        s.vsctl_ok(&["get-controller", "br-ex"]).trim(),
+        "tcp:127.0.0.1:6653"
+    );
+    assert_eq!(
+        s.vsctl_ok(&["get", "Interface", "vx0", "options:remote_ip"])
+            .trim()
+            .trim_matches('"'),
+        "10.0.0.2"
+    );
     // Find by external_ids and delete.
     let found = rc
-        .transact(vec![Operation::select("Port", vec![vswitch::external_id_is("peer", "h2")])])
+        .transact(vec![Operation::select(
+            "Port",
+            vec![vswitch::external_id_is("peer", "h2")],
+        )])
         .await
         .unwrap();
     assert_eq!(found[0].rows.as_ref().unwrap().len(), 1);
-    rc.transact(vswitch::del_port_ops("br-ex", port_uuid)).await.unwrap();
-    let c = next_change(&mut ev, |c| c.table == "Interface" && c.kind == ChangeKind::Delete).await;
+    rc.transact(vswitch::del_port_ops("br-ex", port_uuid))
+        .await
+        .unwrap();
+    let c = next_change(&mut ev, |c| {
+        c.table == "Interface" && c.kind == ChangeKind::Delete
+    })
+    .await;
     assert_eq!(c.old.unwrap()["name"].as_str(), Some("vx0"));
     assert_eq!(s.vsctl_ok(&["list-ports", "br-ex"]).trim(), "");
     rc.shutdown();
@@ -549,15 +817,36 @@ async fn passive_listener_with_attached_replica() {
     let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let s = Server::start_with(vec![format!("tcp:127.0.0.1:{port}")]);
-    let c = tokio::time::timeout(Duration::from_secs(15), l.accept()).await.unwrap().unwrap();
+    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
+        .await
+        .unwrap()
+        .unwrap();
     let rc = ReconnectingClient::attach(c, DB, tables(&["Interface"]));
     let mut ev = rc.subscribe();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
-    s.vsctl_ok(&["add-br", "brp", "--", "set", "Interface", "brp", "external_ids:iface-id=x"]);
-    let c = next_change(&mut ev, |c| c.table == "Interface" && c.kind == ChangeKind::Insert).await;
-    assert_eq!(c.new.unwrap()["external_ids"].to_string_map()["iface-id"], "x");
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
+    s.vsctl_ok(&[
+        "add-br",
+        "brp",
+        "--",
+        "set",
+        "Interface",
+        "brp",
+        "external_ids:iface-id=x",
+    ]);
+    let c = next_change(&mut ev, |c| {
+        c.table == "Interface" && c.kind == ChangeKind::Insert
+    })
+    .await;
+    assert_eq!(
+        c.new.unwrap()["external_ids"].to_string_map()["iface-id"],
+        "x"
+    );
     s.kill();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_closed()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_closed())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -567,23 +856,45 @@ async fn forced_reconnect_without_restart_keeps_replica_exact() {
     s.vsctl_ok(&["add-br", "bra"]);
     let rc = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), fast_reconnect());
     let mut ev = rc.subscribe();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
     while ev.try_recv().is_ok() {}
     // Make the server drop every connection, then change things right away.
     s.appctl(&["ovsdb-server/reconnect"]);
     s.vsctl_ok(&["add-br", "brb", "--", "del-br", "bra"]);
-    tokio::time::timeout(Duration::from_secs(20), rc.wait_synced_n(2)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), rc.wait_synced_n(2))
+        .await
+        .unwrap();
     let mut seen = vec![];
     while let Ok(c) = ev.try_recv() {
-        seen.push((c.kind, c.new.or(c.old).unwrap()["name"].as_str().unwrap().to_string()));
+        seen.push((
+            c.kind,
+            c.new.or(c.old).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
     }
     // Whether the change raced the reconnect or not, the events describe it exactly once.
     tokio::time::sleep(Duration::from_millis(300)).await;
     while let Ok(c) = ev.try_recv() {
-        seen.push((c.kind, c.new.or(c.old).unwrap()["name"].as_str().unwrap().to_string()));
+        seen.push((
+            c.kind,
+            c.new.or(c.old).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
     }
-    assert!(seen.contains(&(ChangeKind::Insert, "brb".into())), "{seen:?}");
-    assert!(seen.contains(&(ChangeKind::Delete, "bra".into())), "{seen:?}");
+    assert!(
+        seen.contains(&(ChangeKind::Insert, "brb".into())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(ChangeKind::Delete, "bra".into())),
+        "{seen:?}"
+    );
     assert_eq!(seen.len(), 2, "{seen:?}");
     let r = rc.replica();
     assert_eq!(r.len("Bridge"), 1);
@@ -599,7 +910,11 @@ async fn monitor_cond_with_where_and_cond_change() {
     let only = |name: &str| -> std::collections::BTreeMap<String, MonitorRequest> {
         [(
             "Bridge".to_string(),
-            MonitorRequest { columns: Some(vec!["name".into()]), where_: Some(vec![Condition::eq("name", name)]), select: None },
+            MonitorRequest {
+                columns: Some(vec!["name".into()]),
+                where_: Some(vec![Condition::eq("name", name)]),
+                select: None,
+            },
         )]
         .into()
     };
@@ -609,7 +924,9 @@ async fn monitor_cond_with_where_and_cond_change() {
             .map(|t| {
                 t.values()
                     .filter_map(|r| match r {
-                        RowUpdate::Initial(r) | RowUpdate::Insert(r) => r["name"].as_str().map(str::to_string),
+                        RowUpdate::Initial(r) | RowUpdate::Insert(r) => {
+                            r["name"].as_str().map(str::to_string)
+                        }
                         _ => None,
                     })
                     .collect()
@@ -617,11 +934,17 @@ async fn monitor_cond_with_where_and_cond_change() {
             .unwrap_or_default()
     };
     assert_eq!(names(&m.initial), vec!["b1".to_string()]);
-    c.monitor_cond_change(&mut m, &[("Bridge".to_string(), vec![Condition::eq("name", "b2")])].into())
-        .await
-        .unwrap();
+    c.monitor_cond_change(
+        &mut m,
+        &[("Bridge".to_string(), vec![Condition::eq("name", "b2")])].into(),
+    )
+    .await
+    .unwrap();
     // The server sends b1 deleted and b2 as initial/insert in an update2.
-    let u = tokio::time::timeout(Duration::from_secs(5), m.updates.recv()).await.unwrap().unwrap();
+    let u = tokio::time::timeout(Duration::from_secs(5), m.updates.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(names(&u.updates), vec!["b2".to_string()]);
     c.monitor_cancel(&m.id).await.unwrap();
 }
@@ -631,7 +954,9 @@ async fn dropping_reconnecting_client_closes_connection() {
     need_server!();
     let s = Server::start();
     let rc = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), fast_reconnect());
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
     let c = rc.client().await;
     let rc2 = rc.clone();
     drop(rc);
@@ -648,14 +973,25 @@ async fn dropping_reconnecting_client_closes_connection() {
 async fn reconnecting_clients_hand_over_a_lock() {
     need_server!();
     let s = Server::start();
-    let opts = || ReconnectOptions { locks: vec!["leader".into()], ..fast_reconnect() };
+    let opts = || ReconnectOptions {
+        locks: vec!["leader".into()],
+        ..fast_reconnect()
+    };
     let a = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), opts());
-    tokio::time::timeout(Duration::from_secs(10), a.wait_lock("leader")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), a.wait_lock("leader"))
+        .await
+        .unwrap();
     let b = ReconnectingClient::start(&s.unix_remote(), DB, tables(&["Bridge"]), opts());
-    tokio::time::timeout(Duration::from_secs(10), b.wait_synced()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), b.wait_synced())
+        .await
+        .unwrap();
     assert!(a.has_lock("leader"));
     assert!(!b.has_lock("leader"));
     drop(a);
-    tokio::time::timeout(Duration::from_secs(10), b.wait_lock("leader")).await.unwrap();
-    b.transact(vec![Operation::assert_lock("leader")]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), b.wait_lock("leader"))
+        .await
+        .unwrap();
+    b.transact(vec![Operation::assert_lock("leader")])
+        .await
+        .unwrap();
 }

@@ -18,7 +18,8 @@ fn frame_all(framer: &mut JsonFramer, chunks: &[&[u8]]) -> Result<Vec<serde_json
     Ok(out)
 }
 
-const TRICKY: &str = r#"{"method":"echo","params":["a}\"]{[\\","\u00e9\ud83d\ude00 {\"x\":1}"],"id":"\\"}"#;
+const TRICKY: &str =
+    r#"{"method":"echo","params":["a}\"]{[\\","\u00e9\ud83d\ude00 {\"x\":1}"],"id":"\\"}"#;
 
 #[test]
 fn framing_strings_escapes_and_braces() {
@@ -47,10 +48,17 @@ fn framing_byte_by_byte_and_arbitrary_splits() {
     let whole = frame_all(&mut JsonFramer::default(), &[bytes]).unwrap();
     assert_eq!(whole.len(), 4);
     let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-    assert_eq!(frame_all(&mut JsonFramer::default(), &singles).unwrap(), whole);
+    assert_eq!(
+        frame_all(&mut JsonFramer::default(), &singles).unwrap(),
+        whole
+    );
     for split in 0..bytes.len() {
         let (a, b) = bytes.split_at(split);
-        assert_eq!(frame_all(&mut JsonFramer::default(), &[a, b]).unwrap(), whole, "split at {split}");
+        assert_eq!(
+            frame_all(&mut JsonFramer::default(), &[a, b]).unwrap(),
+            whole,
+            "split at {split}"
+        );
     }
     // Escape split across reads: backslash at the end of a chunk.
     let s = br#"{"a":"x\"y"}"#;
@@ -61,12 +69,26 @@ fn framing_byte_by_byte_and_arbitrary_splits() {
 
 #[test]
 fn framing_rejects_bad_input_without_panicking() {
-    for bad in [&b"x"[..], b"]", b"}", b"123", b"\"str\"", b"{\"a\":}", b"{]", b"[}"] {
+    for bad in [
+        &b"x"[..],
+        b"]",
+        b"}",
+        b"123",
+        b"\"str\"",
+        b"{\"a\":}",
+        b"{]",
+        b"[}",
+    ] {
         let r = frame_all(&mut JsonFramer::default(), &[bad]);
         assert!(r.is_err(), "{:?} should fail", String::from_utf8_lossy(bad));
     }
     // Incomplete input is not an error, just pending.
-    assert_eq!(frame_all(&mut JsonFramer::default(), &[b"{\"a\":[1,2"]).unwrap().len(), 0);
+    assert_eq!(
+        frame_all(&mut JsonFramer::default(), &[b"{\"a\":[1,2"])
+            .unwrap()
+            .len(),
+        0
+    );
     // Invalid UTF-8 inside a string is a JSON error, not a panic.
     assert!(frame_all(&mut JsonFramer::default(), &[b"[\"\xff\xfe\"]"]).is_err());
 }
@@ -75,15 +97,26 @@ fn framing_rejects_bad_input_without_panicking() {
 fn framing_oversize_is_an_error() {
     let mut f = JsonFramer::new(100);
     let big = format!("[\"{}\"]", "a".repeat(200));
-    assert!(matches!(frame_all(&mut f, &[big.as_bytes()]), Err(Error::TooLarge(_))));
+    assert!(matches!(
+        frame_all(&mut f, &[big.as_bytes()]),
+        Err(Error::TooLarge(_))
+    ));
     // Also when it arrives in small pieces, and before the value completes.
     let mut f = JsonFramer::new(100);
     let chunks: Vec<&[u8]> = big.as_bytes()[..150].chunks(7).collect();
-    assert!(matches!(frame_all(&mut f, &chunks), Err(Error::TooLarge(_))));
+    assert!(matches!(
+        frame_all(&mut f, &chunks),
+        Err(Error::TooLarge(_))
+    ));
     // Exactly at the limit is fine.
     let ok = format!("[\"{}\"]", "a".repeat(96));
     assert_eq!(ok.len(), 100);
-    assert_eq!(frame_all(&mut JsonFramer::new(100), &[ok.as_bytes()]).unwrap().len(), 1);
+    assert_eq!(
+        frame_all(&mut JsonFramer::new(100), &[ok.as_bytes()])
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -108,8 +141,16 @@ fn datum_round_trips() {
         let v = Value::from_json(&j).unwrap();
         assert_eq!(v.to_json(), j, "{j}");
     }
-    assert_eq!(Value::from_json(&json!(["uuid", u.to_string()])).unwrap().as_uuid(), Some(u));
-    assert_eq!(Value::from_json(&json!(["set", ["a"]])).unwrap().as_str(), Some("a"));
+    assert_eq!(
+        Value::from_json(&json!(["uuid", u.to_string()]))
+            .unwrap()
+            .as_uuid(),
+        Some(u)
+    );
+    assert_eq!(
+        Value::from_json(&json!(["set", ["a"]])).unwrap().as_str(),
+        Some("a")
+    );
     let m = Value::from_json(&json!(["map", [["a", "1"], ["b", "2"]]])).unwrap();
     assert_eq!(m.to_string_map().len(), 2);
     assert!(Value::set([1i64, 2]).same_as(&Value::set([2i64, 1])));
@@ -165,20 +206,46 @@ fn schema_parse() {
     assert!(m.is_map() && m.is_composite());
     assert_eq!(m.value.as_ref().unwrap().max_integer, Some(9));
     assert!(DatabaseSchema::from_json(&json!({"name": "x"})).is_err());
-    assert!(DatabaseSchema::from_json(&json!({"name": "x", "tables": {"A": {"columns": {"c": {"type": "nope"}}}}})).is_err());
+    assert!(DatabaseSchema::from_json(
+        &json!({"name": "x", "tables": {"A": {"columns": {"c": {"type": "nope"}}}}})
+    )
+    .is_err());
 }
 
 #[test]
 fn operations_serialize_like_rfc() {
     let op = Operation::insert("Bridge", row! {"name" => "br0"}).with_uuid_name("b");
-    assert_eq!(op.to_json(), json!({"op": "insert", "table": "Bridge", "row": {"name": "br0"}, "uuid-name": "b"}));
-    let op = Operation::mutate("T", vec![Condition::eq("a", 1i64)], vec![Mutation::new("n", Mutator::Add, 2i64)]);
-    assert_eq!(op.to_json(), json!({"op": "mutate", "table": "T", "where": [["a", "==", 1]], "mutations": [["n", "+=", 2]]}));
-    let op = Operation::wait("T", vec![], &["a"], WaitUntil::Ne, vec![row! {"a" => 1i64}], Some(10));
+    assert_eq!(
+        op.to_json(),
+        json!({"op": "insert", "table": "Bridge", "row": {"name": "br0"}, "uuid-name": "b"})
+    );
+    let op = Operation::mutate(
+        "T",
+        vec![Condition::eq("a", 1i64)],
+        vec![Mutation::new("n", Mutator::Add, 2i64)],
+    );
+    assert_eq!(
+        op.to_json(),
+        json!({"op": "mutate", "table": "T", "where": [["a", "==", 1]], "mutations": [["n", "+=", 2]]})
+    );
+    let op = Operation::wait(
+        "T",
+        vec![],
+        &["a"],
+        WaitUntil::Ne,
+        vec![row! {"a" => 1i64}],
+        Some(10),
+    );
     assert_eq!(op.to_json()["until"], json!("!="));
     assert_eq!(op.to_json()["timeout"], json!(10));
-    assert_eq!(Operation::commit(true).to_json(), json!({"op": "commit", "durable": true}));
-    assert_eq!(Operation::assert_lock("l").to_json(), json!({"op": "assert", "lock": "l"}));
+    assert_eq!(
+        Operation::commit(true).to_json(),
+        json!({"op": "commit", "durable": true})
+    );
+    assert_eq!(
+        Operation::assert_lock("l").to_json(),
+        json!({"op": "assert", "lock": "l"})
+    );
 }
 
 #[test]
@@ -206,8 +273,14 @@ fn transact_results_and_errors() {
         e => panic!("{e:?}"),
     }
     // Commit-time error: extra element past the operations.
-    let e = ovsdb_client::ops::parse_transact_result(&json!([{}, {"error": "referential integrity violation"}]), 1).unwrap_err();
-    assert!(matches!(e, Error::Transaction(t) if t.index == 1 && t.kind == TxnErrorKind::ReferentialIntegrityViolation));
+    let e = ovsdb_client::ops::parse_transact_result(
+        &json!([{}, {"error": "referential integrity violation"}]),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Transaction(t) if t.index == 1 && t.kind == TxnErrorKind::ReferentialIntegrityViolation)
+    );
 }
 
 #[test]
@@ -219,17 +292,30 @@ fn session_matches_responses_answers_echo_and_probes() {
     let sent: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(sent, json!({"method": "list_dbs", "params": [], "id": id}));
     // Response split over two reads, plus an echo request and a notification in one read.
-    let resp = format!(r#"{{"id":{id},"result":["Open_vSwitch"],"error":null}}{{"method":"echo","params":[],"id":"echo"}}"#);
+    let resp = format!(
+        r#"{{"id":{id},"result":["Open_vSwitch"],"error":null}}{{"method":"echo","params":[],"id":"echo"}}"#
+    );
     let (a, b) = resp.as_bytes().split_at(10);
     s.receive(a, t0).unwrap();
     assert!(s.poll_event().is_none());
     s.receive(b, t0).unwrap();
-    s.receive(br#"{"method":"locked","params":["l"],"id":null}"#, t0).unwrap();
+    s.receive(br#"{"method":"locked","params":["l"],"id":null}"#, t0)
+        .unwrap();
     assert_eq!(
         s.poll_event(),
-        Some(Event::Response { id, method: "list_dbs".into(), result: Ok(json!(["Open_vSwitch"])) })
+        Some(Event::Response {
+            id,
+            method: "list_dbs".into(),
+            result: Ok(json!(["Open_vSwitch"]))
+        })
     );
-    assert_eq!(s.poll_event(), Some(Event::Notification { method: "locked".into(), params: json!(["l"]) }));
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Notification {
+            method: "locked".into(),
+            params: json!(["l"])
+        })
+    );
     let echo: serde_json::Value = serde_json::from_slice(&s.take_output().unwrap()).unwrap();
     assert_eq!(echo, json!({"id": "echo", "result": [], "error": null}));
     // Probe: idle 5 s → echo request; another 5 s without data → timeout.
@@ -237,10 +323,17 @@ fn session_matches_responses_answers_echo_and_probes() {
     s.handle_timeout(t0 + Duration::from_secs(5)).unwrap();
     let probe: serde_json::Value = serde_json::from_slice(&s.take_output().unwrap()).unwrap();
     assert_eq!(probe["method"], json!("echo"));
-    assert!(matches!(s.handle_timeout(t0 + Duration::from_secs(10)), Err(Error::ProbeTimeout)));
+    assert!(matches!(
+        s.handle_timeout(t0 + Duration::from_secs(10)),
+        Err(Error::ProbeTimeout)
+    ));
     // Error responses.
     let id2 = s.send_request("monitor_cond_since", json!([]));
-    s.receive(format!(r#"{{"id":{id2},"result":null,"error":"unknown method"}}"#).as_bytes(), t0).unwrap();
+    s.receive(
+        format!(r#"{{"id":{id2},"result":null,"error":"unknown method"}}"#).as_bytes(),
+        t0,
+    )
+    .unwrap();
     match s.poll_event() {
         Some(Event::Response { result: Err(e), .. }) => assert!(Error::Rpc(e).is_unknown_method()),
         e => panic!("{e:?}"),
@@ -251,14 +344,48 @@ fn session_matches_responses_answers_echo_and_probes() {
 
 #[test]
 fn remotes_parse() {
-    assert_eq!("tcp:127.0.0.1:6640".parse::<Remote>().unwrap(), Remote::Tcp("127.0.0.1:6640".into()));
-    assert_eq!("tcp:[::1]:6640".parse::<Remote>().unwrap(), Remote::Tcp("[::1]:6640".into()));
-    assert_eq!("unix:/x/db.sock".parse::<Remote>().unwrap(), Remote::Unix("/x/db.sock".into()));
-    assert_eq!("ptcp:6640".parse::<Remote>().unwrap(), Remote::PTcp { port: 6640, ip: "0.0.0.0".into() });
-    assert_eq!("ptcp:6640:127.0.0.1".parse::<Remote>().unwrap(), Remote::PTcp { port: 6640, ip: "127.0.0.1".into() });
-    assert_eq!("punix:/s".parse::<Remote>().unwrap(), Remote::PUnix("/s".into()));
-    assert!(matches!("ssl:1.2.3.4:6640".parse::<Remote>().unwrap(), Remote::Ssl(_)));
-    for bad in ["", "tcp:", "tcp:1.2.3.4", "ptcp:x", "foo:bar", "tcp:1.2.3.4:99999"] {
+    assert_eq!(
+        "tcp:127.0.0.1:6640".parse::<Remote>().unwrap(),
+        Remote::Tcp("127.0.0.1:6640".into())
+    );
+    assert_eq!(
+        "tcp:[::1]:6640".parse::<Remote>().unwrap(),
+        Remote::Tcp("[::1]:6640".into())
+    );
+    assert_eq!(
+        "unix:/x/db.sock".parse::<Remote>().unwrap(),
+        Remote::Unix("/x/db.sock".into())
+    );
+    assert_eq!(
+        "ptcp:6640".parse::<Remote>().unwrap(),
+        Remote::PTcp {
+            port: 6640,
+            ip: "0.0.0.0".into()
+        }
+    );
+    assert_eq!(
+        "ptcp:6640:127.0.0.1".parse::<Remote>().unwrap(),
+        Remote::PTcp {
+            port: 6640,
+            ip: "127.0.0.1".into()
+        }
+    );
+    assert_eq!(
+        "punix:/s".parse::<Remote>().unwrap(),
+        Remote::PUnix("/s".into())
+    );
+    assert!(matches!(
+        "ssl:1.2.3.4:6640".parse::<Remote>().unwrap(),
+        Remote::Ssl(_)
+    ));
+    for bad in [
+        "",
+        "tcp:",
+        "tcp:1.2.3.4",
+        "ptcp:x",
+        "foo:bar",
+        "tcp:1.2.3.4:99999",
+    ] {
         assert!(bad.parse::<Remote>().is_err(), "{bad}");
     }
 }
@@ -304,11 +431,17 @@ fn replica_update2_set_and_map_diffs() {
     assert!(row["n"].is_empty());
     assert_eq!(ch[0].old.as_ref().unwrap()["n"].as_i64(), Some(5));
     // Single-element set diff (sent as a bare atom) toggles membership.
-    r.apply_update(&upd("update2", json!(["m", {"A": {u.clone(): {"modify": {"s": "x", "n": 7}}}}])));
+    r.apply_update(&upd(
+        "update2",
+        json!(["m", {"A": {u.clone(): {"modify": {"s": "x", "n": 7}}}}]),
+    ));
     let row = r.get("A", &uu).unwrap();
     assert!(row["s"].same_as(&Value::set(["z"])));
     assert_eq!(row["n"].as_i64(), Some(7));
-    let ch = r.apply_update(&upd("update2", json!(["m", {"A": {u.clone(): {"delete": null}}}])));
+    let ch = r.apply_update(&upd(
+        "update2",
+        json!(["m", {"A": {u.clone(): {"delete": null}}}]),
+    ));
     assert_eq!(ch[0].kind, ChangeKind::Delete);
     assert_eq!(r.len("A"), 0);
 }
@@ -317,26 +450,43 @@ fn replica_update2_set_and_map_diffs() {
 fn replica_update1_and_update3() {
     let u = Uuid::new_v4().to_string();
     let mut r = Replica::new(None);
-    r.apply_update(&upd("update", json!([null, {"A": {u.clone(): {"new": {"name": "a", "s": ["set", ["x"]]}}}}])));
+    r.apply_update(&upd(
+        "update",
+        json!([null, {"A": {u.clone(): {"new": {"name": "a", "s": ["set", ["x"]]}}}}]),
+    ));
     let ch = r.apply_update(&upd(
         "update",
         json!([null, {"A": {u.clone(): {"old": {"s": ["set", ["x"]]}, "new": {"name": "a", "s": ["set", ["x", "y"]]}}}}]),
     ));
     assert_eq!(ch[0].kind, ChangeKind::Modify);
     assert_eq!(r.get("A", &u.parse().unwrap()).unwrap()["s"].len(), 2);
-    r.apply_update(&upd("update", json!([null, {"A": {u.clone(): {"old": {"name": "a"}}}}])));
+    r.apply_update(&upd(
+        "update",
+        json!([null, {"A": {u.clone(): {"old": {"name": "a"}}}}]),
+    ));
     assert_eq!(r.len("A"), 0);
 
     let mut r = Replica::new(Some(schema()));
     r.set_monitored_columns("A", None);
-    r.apply_update(&upd("update3", json!(["m", "txn-1", {"A": {u.clone(): {"insert": {"name": "b"}}}}])));
+    r.apply_update(&upd(
+        "update3",
+        json!(["m", "txn-1", {"A": {u.clone(): {"insert": {"name": "b"}}}}]),
+    ));
     assert_eq!(r.last_txn_id(), Some("txn-1"));
     // Defaults were filled for omitted columns.
     let row = r.get("A", &u.parse().unwrap()).unwrap();
     assert!(row["m"].is_empty() && row["s"].is_empty());
-    r.apply_update(&upd("update3", json!(["m", "txn-2", {"A": {u.clone(): {"modify": {"m": ["map", [["a", "b"]]]}}}}])));
+    r.apply_update(&upd(
+        "update3",
+        json!(["m", "txn-2", {"A": {u.clone(): {"modify": {"m": ["map", [["a", "b"]]]}}}}]),
+    ));
     assert_eq!(r.last_txn_id(), Some("txn-2"));
-    assert_eq!(r.get("A", &u.parse().unwrap()).unwrap()["m"].to_string_map().len(), 1);
+    assert_eq!(
+        r.get("A", &u.parse().unwrap()).unwrap()["m"]
+            .to_string_map()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -351,7 +501,8 @@ fn replica_resync_emits_deletes_and_modifies() {
         &["A".to_string()],
         &init(json!({"A": {a.to_string(): {"initial": {"name": "a2"}}, c.to_string(): {"initial": {"name": "c"}}}})),
     );
-    let kinds: std::collections::BTreeMap<Uuid, ChangeKind> = ch.iter().map(|c| (c.uuid, c.kind)).collect();
+    let kinds: std::collections::BTreeMap<Uuid, ChangeKind> =
+        ch.iter().map(|c| (c.uuid, c.kind)).collect();
     assert_eq!(kinds[&a], ChangeKind::Modify);
     assert_eq!(kinds[&b], ChangeKind::Delete);
     assert_eq!(kinds[&c], ChangeKind::Insert);
@@ -365,8 +516,16 @@ fn replica_resync_emits_deletes_and_modifies() {
 #[test]
 fn monitor_update_parse_rejects_garbage() {
     assert!(MonitorUpdate::from_notification("update2", &json!(["m"])).is_err());
-    assert!(MonitorUpdate::from_notification("update2", &json!(["m", {"A": {"not-uuid": {"insert": {}}}}])).is_err());
-    assert!(MonitorUpdate::from_notification("update2", &json!(["m", {"A": {Uuid::new_v4().to_string(): {"bogus": {}}}}])).is_err());
+    assert!(MonitorUpdate::from_notification(
+        "update2",
+        &json!(["m", {"A": {"not-uuid": {"insert": {}}}}])
+    )
+    .is_err());
+    assert!(MonitorUpdate::from_notification(
+        "update2",
+        &json!(["m", {"A": {Uuid::new_v4().to_string(): {"bogus": {}}}}])
+    )
+    .is_err());
     assert!(MonitorUpdate::from_notification("update3", &json!(["m", {}])).is_err());
     assert!(MonitorUpdate::from_notification("nope", &json!([])).is_err());
 }
@@ -408,7 +567,10 @@ fn replica_coerces_reals_with_schema() {
     .unwrap();
     let u = Uuid::new_v4();
     let mut r = Replica::new(Some(s));
-    r.apply_update(&upd("update2", json!(["m", {"A": {u.to_string(): {"insert": {"r": 1, "m": ["map", [["a", 2]]]}}}}])));
+    r.apply_update(&upd(
+        "update2",
+        json!(["m", {"A": {u.to_string(): {"insert": {"r": 1, "m": ["map", [["a", 2]]]}}}}]),
+    ));
     let row = r.get("A", &u).unwrap();
     assert_eq!(row["r"], Value::Atom(Atom::Real(1.0)));
     assert_eq!(row["m"].as_map()[0].1, Atom::Real(2.0));

@@ -172,9 +172,6 @@ fn cleanup_stale_never_touches_a_live_run() {
     // Unwired: no br-ex yet, containers have only loopback.
     assert!(!lab.hosts()[0].vsctl(&["list-br"]).unwrap().contains(BR_EX));
     assert!(lab.containers()[0].mac().is_none());
-    // Controller wiring is not implemented: a clear error, not a silent success.
-    let e = lab.wire(ovs_lab::Wiring::Controller).unwrap_err();
-    assert!(e.to_string().contains("todo"), "{e}");
 }
 
 #[test]

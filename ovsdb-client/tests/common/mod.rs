@@ -16,13 +16,20 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
     pub fn available() -> bool {
         Path::new(SCHEMA).exists()
-            && Command::new("ovsdb-server").arg("--version").output().is_ok()
+            && Command::new("ovsdb-server")
+                .arg("--version")
+                .output()
+                .is_ok()
     }
 
     pub fn start() -> Server {
@@ -45,11 +52,19 @@ impl Server {
             .status()
             .unwrap();
         assert!(st.success(), "ovsdb-tool create failed");
-        let s = Server { dir, port: free_port(), extra_remotes };
+        let s = Server {
+            dir,
+            port: free_port(),
+            extra_remotes,
+        };
         s.launch();
         // Initialize the root row like ovs-ctl does.
         let out = s.vsctl(&["init"]);
-        assert!(out.status.success(), "ovs-vsctl init: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ovs-vsctl init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         s
     }
 
@@ -63,16 +78,28 @@ impl Server {
             cmd.arg(format!("--remote={r}"));
         }
         let st = cmd
-            .arg(format!("--pidfile={}", d.join("ovsdb-server.pid").display()))
+            .arg(format!(
+                "--pidfile={}",
+                d.join("ovsdb-server.pid").display()
+            ))
             .arg("--detach")
             .arg("--no-chdir")
-            .arg(format!("--log-file={}", d.join("ovsdb-server.log").display()))
+            .arg(format!(
+                "--log-file={}",
+                d.join("ovsdb-server.log").display()
+            ))
             .arg(format!("--unixctl={}", self.ctl().display()))
             .status()
             .unwrap();
-        assert!(st.success(), "ovsdb-server failed to start:\n{}", self.log());
+        assert!(
+            st.success(),
+            "ovsdb-server failed to start:\n{}",
+            self.log()
+        );
         for _ in 0..100 {
-            if self.sock().exists() && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.sock().exists()
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -97,7 +124,11 @@ impl Server {
     }
 
     pub fn pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.dir.join("ovsdb-server.pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.dir.join("ovsdb-server.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Kill the server (by pid) and wait for it to exit.
@@ -139,7 +170,12 @@ impl Server {
     }
 
     pub fn appctl(&self, args: &[&str]) -> String {
-        let o = Command::new("ovs-appctl").arg("-t").arg(self.ctl()).args(args).output().unwrap();
+        let o = Command::new("ovs-appctl")
+            .arg("-t")
+            .arg(self.ctl())
+            .args(args)
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 }
@@ -147,7 +183,11 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("---- ovsdb-server log ({}) ----\n{}", self.dir.display(), self.log());
+            eprintln!(
+                "---- ovsdb-server log ({}) ----\n{}",
+                self.dir.display(),
+                self.log()
+            );
         }
         self.kill();
         if !std::thread::panicking() {
