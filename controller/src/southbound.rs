@@ -509,7 +509,9 @@ async fn sync_switch(
                 mods.extend(d.adds.iter().map(ofconv::add));
                 tracing::info!(host, adds = d.adds.len(), deletes = d.deletes.len(), "flow update");
                 tracing::debug!(host, "flow diff:\n{d}");
-                sw.send_flow_mods(mods).await?; // ends with a barrier
+                // Atomic too: a moved endpoint never has half its flows.
+                sw.bundle(mods, true).await?;
+                sw.barrier().await?;
                 core.metrics.incremental.fetch_add(1, Ordering::Relaxed);
                 installed = want;
                 let n = installed.len() as u64;
