@@ -6,7 +6,8 @@
 //! `other_config:datapath-id`, the switch connects to it and reconnects one
 //! second after every disconnect (ovs-vswitchd's minimum backoff).
 //! [`SimHost::plug`] does what `ovs-docker-rs` does for a container: adds an
-//! Interface + Port with `external_ids:iface-id` to the bridge. Dropping the
+//! Interface + Port with `external_ids:iface-id` to the bridge (creating a
+//! bare bridge first if needed). Dropping the
 //! host (or [`SimHost::stop`]) ends all its tasks and connections.
 
 use crate::ovsdb::{self, Db, Schema};
@@ -17,6 +18,7 @@ use ovsdb_client::vswitch::{Bridge, Controller, Interface, Port, TypedRow};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::{JoinHandle, JoinSet};
@@ -33,12 +35,21 @@ pub struct SimHost {
     /// The switch.
     pub switch: Arc<Mutex<SwitchState>>,
     bridge: String,
+    online: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl SimHost {
-    /// Start a host serving OVSDB on a fresh loopback port.
-    pub async fn start(schema: Arc<Schema>, name: &str, bridge: &str) -> anyhow::Result<SimHost> {
+    /// Start a host on a fresh loopback port. While offline, OVSDB
+    /// connections are accepted and closed at once (like a host that is down).
+    pub async fn start(
+        schema: Arc<Schema>,
+        name: &str,
+        bridge: &str,
+        online: bool,
+    ) -> anyhow::Result<SimHost> {
+        let online = Arc::new(AtomicBool::new(online));
+        let is_online = online.clone();
         let db = Arc::new(Mutex::new(Db::new(schema, bridge)));
         let switch = Arc::new(Mutex::new(SwitchState::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -49,6 +60,7 @@ impl SimHost {
             let mut conns = JoinSet::new();
             loop {
                 match listener.accept().await {
+                    Ok((s, _)) if !is_online.load(Ordering::Relaxed) => drop(s),
                     Ok((s, _)) => {
                         let db = accept_db.clone();
                         let host = host.clone();
@@ -90,8 +102,14 @@ impl SimHost {
             db,
             switch,
             bridge: bridge.to_string(),
+            online,
             tasks: vec![accept, of],
         })
+    }
+
+    /// Bring the host up or down (new OVSDB connections only).
+    pub fn set_online(&self, up: bool) {
+        self.online.store(up, Ordering::Relaxed);
     }
 
     /// OVSDB remote to register with the controller.
@@ -109,7 +127,8 @@ impl SimHost {
     }
 
     /// Plug endpoints `(iface-id, interface name)` into the bridge in one
-    /// transaction; fails if the bridge does not exist yet.
+    /// transaction, creating a bare bridge (name and internal port only; the
+    /// controller configures the rest) if there is none yet.
     pub fn plug(&self, endpoints: &[(String, String)]) -> anyhow::Result<()> {
         let mut ops = vec![json!(ovsdb::DB_NAME)];
         let mut ports = Vec::new();
@@ -122,14 +141,24 @@ impl SimHost {
             );
             ports.push(json!(["named-uuid", format!("p{n}")]));
         }
-        ops.push(
-            json!({"op": "mutate", "table": "Bridge", "where": [["name", "==", self.bridge]],
-            "mutations": [["ports", "insert", ["set", ports]]]}),
-        );
-        ops.push(
-            json!({"op": "wait", "table": "Bridge", "where": [["name", "==", self.bridge]],
-            "columns": ["name"], "until": "==", "rows": [{"name": self.bridge}]}),
-        );
+        if self.has_bridge() {
+            ops.push(
+                json!({"op": "mutate", "table": "Bridge", "where": [["name", "==", self.bridge]],
+                "mutations": [["ports", "insert", ["set", ports]]]}),
+            );
+        } else {
+            ports.push(json!(["named-uuid", "bp"]));
+            ops.push(
+                json!({"op": "insert", "table": "Interface", "uuid-name": "bi",
+                "row": {"name": self.bridge, "type": "internal"}}),
+            );
+            ops.push(json!({"op": "insert", "table": "Port", "uuid-name": "bp",
+                "row": {"name": self.bridge, "interfaces": ["named-uuid", "bi"]}}));
+            ops.push(json!({"op": "insert", "table": "Bridge", "uuid-name": "br",
+                "row": {"name": self.bridge, "ports": ["set", ports]}}));
+            ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": [],
+                "mutations": [["bridges", "insert", ["set", [["named-uuid", "br"]]]]]}));
+        }
         let r = ovsdb::lock(&self.db).transact(&json!(ops));
         if let Some(e) = r
             .as_array()

@@ -19,18 +19,34 @@ fn controller_bin() -> std::path::PathBuf {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_hosts_converge_to_the_planned_flows() {
-    let cfg = Config {
+fn config(online_provisioning: bool) -> Config {
+    Config {
         hosts: 3,
         endpoints: 2,
         hosts_per_network: 3,
         fanout_samples: 2,
         timeout: Duration::from_secs(60),
         controller_bin: controller_bin(),
-        work_dir: std::env::temp_dir().join(format!("ovs-sim-smoke-{}", std::process::id())),
+        work_dir: std::env::temp_dir().join(format!(
+            "ovs-sim-smoke-{}-{online_provisioning}",
+            std::process::id()
+        )),
         concurrency: 2,
-    };
+        online_provisioning,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_cold_sync_to_the_planned_flows() {
+    check(config(false)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_provisioned_online_converge_to_the_planned_flows() {
+    check(config(true)).await;
+}
+
+async fn check(cfg: Config) {
     let (o, world, sims) = scenario::run_keep(&cfg).await.unwrap();
     assert!(o.notes.is_empty(), "{:?}", o.notes);
     assert!(o.converge_s.is_some());
