@@ -202,6 +202,23 @@ impl SimHost {
         (s.table.len(), s.table.fingerprint(), s.connected, s.bundles)
     }
 
+    /// Interfaces named `prefix*` that have an ofport.
+    pub fn numbered_tunnels(&self, prefix: &str) -> usize {
+        let g = ovsdb::lock(&self.db);
+        let n = g
+            .table("Interface")
+            .filter(|(_, r)| {
+                r.get("name")
+                    .and_then(ovsdb_client::Value::as_str)
+                    .is_some_and(|n| n.starts_with(prefix))
+                    && r.get("ofport")
+                        .and_then(ovsdb_client::Value::as_i64)
+                        .is_some()
+            })
+            .count();
+        n
+    }
+
     /// Number of rows in an OVSDB table.
     pub fn rows(&self, table: &str) -> usize {
         ovsdb::lock(&self.db).count(table)

@@ -349,7 +349,7 @@ async fn wait_hosts(
                 t0.elapsed().as_secs_f64()
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -586,6 +586,10 @@ async fn phases(
     let mut last = Instant::now();
     while !pending.is_empty() {
         pending.retain(|h| {
+            // Cheap check first: planning is only worth it once the mesh is complete.
+            if sims[*h].numbered_tunnels("vx-") + 1 < cfg.hosts {
+                return true;
+            }
             let (e, tunnels) = expect_for(world, &sims[*h], *h);
             if tunnels + 1 < cfg.hosts {
                 return true;
@@ -611,7 +615,7 @@ async fn phases(
                 cfg.hosts
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let left = cfg.timeout.saturating_sub(t_plug.elapsed());
     let (n_ok, ok) = wait_hosts(sims, &all, &expect, None, left, "convergence").await;
