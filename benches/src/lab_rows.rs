@@ -276,7 +276,13 @@ fn iperf(lab: &Lab, secs: u32) -> Result<f64> {
                 let bps = v
                     .pointer("/end/sum_received/bits_per_second")
                     .and_then(serde_json::Value::as_f64)
-                    .ok_or_else(|| anyhow!("no sum_received in iperf3 output"))?;
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "no sum_received in iperf3 output (iperf3 error: {}; stderr: {})",
+                            v.get("error").map(|e| e.to_string()).unwrap_or_default(),
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        )
+                    })?;
                 let bytes = v
                     .pointer("/end/sum_received/bytes")
                     .and_then(serde_json::Value::as_f64)
