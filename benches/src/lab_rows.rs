@@ -272,7 +272,12 @@ fn iperf(lab: &Lab, secs: u32) -> Result<f64> {
                 .output()
                 .context("iperf3 client")?;
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            if out.status.success() {
+            // iperf3 -J exits 0 even when it could not connect (server not listening yet).
+            let refused = v
+                .get("error")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|e| e.contains("unable to connect"));
+            if out.status.success() && !refused {
                 let bps = v
                     .pointer("/end/sum_received/bits_per_second")
                     .and_then(serde_json::Value::as_f64)
