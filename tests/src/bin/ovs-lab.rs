@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use nix::sys::signal::{SigSet, Signal};
 use ovs_lab::{Lab, LabOptions, Topology, Wiring};
 
 #[derive(Debug, Parser)]
@@ -97,24 +96,38 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             foreground,
         } => {
             let t = Topology::load(&file)?;
+            // With --foreground, catch SIGINT/SIGTERM/SIGHUP with a real handler before
+            // anything starts: a blocked-signal mask on one thread is not enough once the
+            // lab runs other threads (the kernel would deliver to an unmasked one and the
+            // default action kills us without teardown). Handlers, unlike masks, are reset
+            // on exec, so the OVS daemons and the controller are unaffected. A signal that
+            // arrives during bring-up tears down as soon as it is complete.
+            let mut signals = if foreground {
+                Some(signal_hook::iterator::Signals::new([
+                    signal_hook::consts::SIGINT,
+                    signal_hook::consts::SIGTERM,
+                    signal_hook::consts::SIGHUP,
+                ])?)
+            } else {
+                None
+            };
             let lab = Lab::up(&t, &opts(wiring))?;
             print_summary(&lab);
-            if foreground {
-                // Block the signals only now: children started earlier (the OVS daemons)
-                // must not inherit a mask that ignores SIGTERM.
-                let mut set = SigSet::empty();
-                for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-                    set.add(sig);
-                }
-                set.thread_block()?;
+            if let Some(signals) = signals.as_mut() {
                 println!(
                     "ready (foreground; owner pid {}; Ctrl-C or SIGTERM tears down)",
                     std::process::id()
                 );
-                let sig = set.wait()?;
-                set.thread_unblock()?;
+                let sig = signals
+                    .forever()
+                    .next()
+                    .unwrap_or(signal_hook::consts::SIGTERM);
                 // stdout may be gone by now (a closed pipe): never panic before teardown.
-                let _ = writeln!(std::io::stdout(), "{sig}: tearing down {}", lab.prefix());
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "signal {sig}: tearing down {}",
+                    lab.prefix()
+                );
                 drop(lab);
                 return Ok(ExitCode::SUCCESS);
             }
