@@ -135,6 +135,11 @@ pub struct Monitor {
     pub initial: TableUpdates,
     /// Update notifications; ends when the connection closes.
     pub updates: mpsc::UnboundedReceiver<MonitorUpdate>,
+    /// How many updates the connection has queued on `updates` so far. The
+    /// server sends a transaction's update before its reply, so reading this
+    /// after a `transact` reply tells how many updates to apply before a
+    /// replica shows that transaction.
+    pub delivered: Arc<AtomicU64>,
 }
 
 enum Command {
@@ -150,9 +155,16 @@ enum Command {
     },
 }
 
+/// Where the reader delivers one monitor's updates, and how many it delivered.
+#[derive(Debug, Clone)]
+struct MonitorTx {
+    tx: mpsc::UnboundedSender<MonitorUpdate>,
+    delivered: Arc<AtomicU64>,
+}
+
 #[derive(Debug)]
 struct Shared {
-    monitors: Mutex<HashMap<String, mpsc::UnboundedSender<MonitorUpdate>>>,
+    monitors: Mutex<HashMap<String, MonitorTx>>,
     locks: Mutex<HashMap<String, mpsc::UnboundedSender<LockEvent>>>,
 }
 
@@ -328,11 +340,24 @@ impl Client {
             .map(|_| ())
     }
 
-    fn new_monitor_id(&self) -> (String, mpsc::UnboundedReceiver<MonitorUpdate>) {
+    fn new_monitor_id(
+        &self,
+    ) -> (
+        String,
+        mpsc::UnboundedReceiver<MonitorUpdate>,
+        Arc<AtomicU64>,
+    ) {
         let id = format!("m{}", self.alloc_id());
         let (tx, rx) = mpsc::unbounded_channel();
-        lock_mutex(&self.shared.monitors).insert(id.clone(), tx);
-        (id, rx)
+        let delivered = Arc::new(AtomicU64::new(0));
+        lock_mutex(&self.shared.monitors).insert(
+            id.clone(),
+            MonitorTx {
+                tx,
+                delivered: delivered.clone(),
+            },
+        );
+        (id, rx, delivered)
     }
 
     fn drop_monitor(&self, id: &str) {
@@ -345,7 +370,7 @@ impl Client {
         db: &str,
         reqs: &BTreeMap<String, MonitorRequest>,
     ) -> Result<Monitor, Error> {
-        let (id, rx) = self.new_monitor_id();
+        let (id, rx, delivered) = self.new_monitor_id();
         match self
             .request(
                 "monitor",
@@ -360,6 +385,7 @@ impl Client {
                 last_txn_id: None,
                 initial: parse_table_updates(&r, UpdateVersion::V1)?,
                 updates: rx,
+                delivered,
             }),
             Err(e) => {
                 self.drop_monitor(&id);
@@ -374,7 +400,7 @@ impl Client {
         db: &str,
         reqs: &BTreeMap<String, MonitorRequest>,
     ) -> Result<Monitor, Error> {
-        let (id, rx) = self.new_monitor_id();
+        let (id, rx, delivered) = self.new_monitor_id();
         match self
             .request(
                 "monitor_cond",
@@ -389,6 +415,7 @@ impl Client {
                 last_txn_id: None,
                 initial: parse_table_updates(&r, UpdateVersion::V2)?,
                 updates: rx,
+                delivered,
             }),
             Err(e) => {
                 self.drop_monitor(&id);
@@ -405,7 +432,7 @@ impl Client {
         reqs: &BTreeMap<String, MonitorRequest>,
         last_txn_id: Option<&str>,
     ) -> Result<Monitor, Error> {
-        let (id, rx) = self.new_monitor_id();
+        let (id, rx, delivered) = self.new_monitor_id();
         let since = last_txn_id.unwrap_or("00000000-0000-0000-0000-000000000000");
         match self
             .request(
@@ -425,6 +452,7 @@ impl Client {
                     last_txn_id: a[1].as_str().map(str::to_string),
                     initial: parse_table_updates(&a[2], UpdateVersion::V3)?,
                     updates: rx,
+                    delivered,
                 })
             }
             Err(e) => {
@@ -628,8 +656,11 @@ fn dispatch(
                             .as_str()
                             .map(str::to_string)
                             .unwrap_or_else(|| id.to_string());
-                        if let Some(tx) = lock_mutex(&shared.monitors).get(&key) {
-                            let _ = tx.send(upd);
+                        if let Some(m) = lock_mutex(&shared.monitors).get(&key) {
+                            // Count before sending: a reader of the count then
+                            // knows the update is already queued.
+                            m.delivered.fetch_add(1, Ordering::SeqCst);
+                            let _ = m.tx.send(upd);
                         }
                     }
                     Err(e) => tracing::warn!("ovsdb: bad {method}: {e}"),

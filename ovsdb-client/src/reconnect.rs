@@ -8,6 +8,7 @@
 //! the correct Insert/Modify/Delete events.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -59,6 +60,32 @@ struct Inner {
     client: watch::Sender<Option<Client>>,
     state: watch::Sender<ConnState>,
     locks: watch::Sender<BTreeMap<String, bool>>,
+    /// The current session and the count of updates its monitor queued.
+    delivered: Mutex<Option<(u64, Arc<AtomicU64>)>>,
+    /// (session, updates applied to the replica in that session); session 0
+    /// means no session.
+    applied: watch::Sender<(u64, u64)>,
+}
+
+impl Inner {
+    fn new() -> Inner {
+        let (changes, _) = broadcast::channel(4096);
+        Inner {
+            replica: Mutex::new(Replica::new(None)),
+            changes,
+            client: watch::channel(None).0,
+            state: watch::channel(ConnState::Connecting).0,
+            locks: watch::channel(BTreeMap::new()).0,
+            delivered: Mutex::new(None),
+            applied: watch::channel((0, 0)).0,
+        }
+    }
+
+    /// The session ended: waiters for applied updates give up on it.
+    fn end_session(&self) {
+        *self.delivered.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.applied.send_replace((0, 0));
+    }
 }
 
 /// A self-healing client with a replica of the monitored tables.
@@ -78,14 +105,7 @@ impl ReconnectingClient {
         tables: BTreeMap<String, MonitorRequest>,
         opts: ReconnectOptions,
     ) -> Self {
-        let (changes, _) = broadcast::channel(4096);
-        let inner = Arc::new(Inner {
-            replica: Mutex::new(Replica::new(None)),
-            changes,
-            client: watch::channel(None).0,
-            state: watch::channel(ConnState::Connecting).0,
-            locks: watch::channel(BTreeMap::new()).0,
-        });
+        let inner = Arc::new(Inner::new());
         let h = tokio::spawn(run(
             inner.clone(),
             remote.to_string(),
@@ -105,14 +125,7 @@ impl ReconnectingClient {
     /// without reconnecting: monitors `tables`, keeps the replica and publishes
     /// events until the connection closes (then the state becomes [`ConnState::Closed`]).
     pub fn attach(client: Client, db: &str, tables: BTreeMap<String, MonitorRequest>) -> Self {
-        let (changes, _) = broadcast::channel(4096);
-        let inner = Arc::new(Inner {
-            replica: Mutex::new(Replica::new(None)),
-            changes,
-            client: watch::channel(None).0,
-            state: watch::channel(ConnState::Connecting).0,
-            locks: watch::channel(BTreeMap::new()).0,
-        });
+        let inner = Arc::new(Inner::new());
         let names: Vec<String> = tables.keys().cloned().collect();
         let (i2, db2) = (inner.clone(), db.to_string());
         let h = tokio::spawn(async move {
@@ -121,6 +134,7 @@ impl ReconnectingClient {
                 tracing::info!("ovsdb: {e}");
             }
             i2.client.send_replace(None);
+            i2.end_session();
             i2.state.send_replace(ConnState::Closed);
         });
         ReconnectingClient {
@@ -196,8 +210,33 @@ impl ReconnectingClient {
     }
 
     /// `transact` on the current connection (not retried on disconnect).
+    ///
+    /// Read-your-writes: when it returns Ok, the replica already shows the
+    /// transaction's effect on the monitored columns (the server sends the
+    /// update before the reply; this waits until that update is applied), so
+    /// a caller planning its next transaction from the replica never repeats
+    /// this one. If the connection drops meanwhile it returns at once; the
+    /// next session's resync then shows the committed state.
     pub async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<OpResult>, Error> {
-        self.client().await.transact(&self.db, ops).await
+        let res = self.client().await.transact(&self.db, ops).await?;
+        self.wait_applied().await;
+        Ok(res)
+    }
+
+    /// Wait until every update queued so far in this session is in the replica.
+    async fn wait_applied(&self) {
+        let cur = self
+            .inner
+            .delivered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some((session, delivered)) = cur else {
+            return;
+        };
+        let target = delivered.load(Ordering::SeqCst);
+        let mut rx = self.inner.applied.subscribe();
+        let _ = rx.wait_for(|(s, n)| *s != session || *n >= target).await;
     }
 
     /// Stop the background task.
@@ -233,6 +272,7 @@ async fn run(
             Err(e) => tracing::info!("ovsdb {remote}: {e}"),
         }
         inner.client.send_replace(None);
+        inner.end_session();
         inner.state.send_replace(ConnState::Backoff(backoff));
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(opts.max_backoff);
@@ -310,14 +350,21 @@ async fn follow(
         });
     }
     *generation += 1;
+    let session = *generation;
+    *inner.delivered.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((session, mon.delivered.clone()));
+    inner.applied.send_replace((session, 0));
     inner.client.send_replace(Some(client.clone()));
     inner.state.send_replace(ConnState::Synced(*generation));
+    let mut applied = 0u64;
     while let Some(u) = mon.updates.recv().await {
         let ch = inner
             .replica
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .apply_update(&u);
+        applied += 1;
+        inner.applied.send_replace((session, applied));
         for c in ch {
             let _ = inner.changes.send(c);
         }

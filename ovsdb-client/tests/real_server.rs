@@ -314,6 +314,59 @@ fn fast_reconnect() -> ReconnectOptions {
     }
 }
 
+/// Read-your-writes: right after `ReconnectingClient::transact` returns, the
+/// replica shows the transaction (200 times in a row, each checked at once, no
+/// waiting). Planning the next transaction from a replica that has not seen the
+/// last one re-sends inserts, which the server rejects as duplicate names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transact_returns_after_replica_shows_it() {
+    need_server!();
+    let s = Server::start();
+    let rc = ReconnectingClient::start(
+        &s.unix_remote(),
+        DB,
+        tables(&["Open_vSwitch", "Bridge", "Port", "Interface"]),
+        fast_reconnect(),
+    );
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
+    for n in 0..200 {
+        // Bridge, Port and Interface are not root tables: the bridge must be
+        // referenced from Open_vSwitch or the server garbage-collects it all.
+        let name = format!("b{n}");
+        let mut i = Row::new();
+        i.insert("name".into(), Value::string(&name));
+        i.insert("type".into(), Value::string("internal"));
+        let mut p = Row::new();
+        p.insert("name".into(), Value::string(&name));
+        p.insert("interfaces".into(), Value::named_uuid("i"));
+        let mut b = Row::new();
+        b.insert("name".into(), Value::string(&name));
+        b.insert("ports".into(), Value::named_uuid("p"));
+        let ops = vec![
+            Operation::insert("Interface", i).with_uuid_name("i"),
+            Operation::insert("Port", p).with_uuid_name("p"),
+            Operation::insert("Bridge", b).with_uuid_name("b"),
+            Operation::mutate(
+                "Open_vSwitch",
+                vec![],
+                vec![Mutation::insert(
+                    "bridges",
+                    Value::Set(vec![Atom::named("b")]),
+                )],
+            ),
+        ];
+        let r = tokio::time::timeout(Duration::from_secs(10), rc.transact(ops))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.len(), 4);
+        let seen = rc.replica().find_by("Interface", "name", &name).len();
+        assert_eq!(seen, 1, "transaction {n} not yet in the replica on return");
+    }
+}
+
 #[tokio::test]
 async fn vsctl_change_appears_in_replica() {
     need_server!();
