@@ -271,6 +271,35 @@ impl Switch {
         Ok(out)
     }
 
+    /// Aggregate stats (packets, bytes, flow count) of one table (or all),
+    /// filtered by cookie under `cookie_mask`: a cheap way to count flows.
+    pub async fn aggregate_stats(
+        &self,
+        table: Option<u8>,
+        cookie: u64,
+        cookie_mask: u64,
+    ) -> Result<crate::message::AggregateStats> {
+        let req = FlowStatsRequest {
+            table_id: table.unwrap_or(0xff),
+            cookie,
+            cookie_mask,
+            ..FlowStatsRequest::default()
+        };
+        let parts = self
+            .request(Message::MultipartRequest(MultipartRequest {
+                flags: 0,
+                body: MultipartRequestBody::Aggregate(req),
+            }))
+            .await?;
+        match parts.into_iter().next() {
+            Some(Message::MultipartReply(r)) => match r.body {
+                MultipartReplyBody::Aggregate(a) => Ok(a),
+                other => Err(Error::Unexpected(format!("{other:?}"))),
+            },
+            other => Err(Error::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// Asks for every PACKET_IN, PORT_STATUS and FLOW_REMOVED reason (SET_ASYNC). OVS sends
     /// service connections such as `br0.mgmt` no FLOW_REMOVED until asked.
     pub async fn enable_all_async(&self) -> Result<()> {
@@ -560,16 +589,68 @@ impl Listener {
     }
 
     /// Waits for a switch to connect and finish the handshake.
+    ///
+    /// The handshake runs inside this call, so a peer that connects and stays
+    /// silent delays the next accept; a server with many switches should use
+    /// [`Listener::accept_stream`] and run [`Incoming::handshake`] in its own task.
     pub async fn accept(&self) -> Result<Switch> {
-        match &self.kind {
-            ListenerKind::Tcp(l) => {
-                let (s, _) = l.accept().await?;
-                Switch::from_stream(s, self.cfg.clone()).await
-            }
-            ListenerKind::Unix(l) => {
-                let (s, _) = l.accept().await?;
-                Switch::from_stream(s, self.cfg.clone()).await
-            }
+        self.accept_stream().await?.handshake().await
+    }
+
+    /// Waits for a connection only; the OpenFlow handshake is left to
+    /// [`Incoming::handshake`].
+    pub async fn accept_stream(&self) -> Result<Incoming> {
+        let stream = match &self.kind {
+            ListenerKind::Tcp(l) => IncomingStream::Tcp(l.accept().await?.0),
+            ListenerKind::Unix(l) => IncomingStream::Unix(l.accept().await?.0),
+        };
+        Ok(Incoming {
+            stream,
+            cfg: self.cfg.clone(),
+        })
+    }
+}
+
+enum IncomingStream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// An accepted connection whose OpenFlow handshake has not run yet.
+pub struct Incoming {
+    stream: IncomingStream,
+    cfg: ConnectionConfig,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming").finish_non_exhaustive()
+    }
+}
+
+impl Incoming {
+    /// Peer address (TCP only).
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.stream {
+            IncomingStream::Tcp(s) => s.peer_addr().ok(),
+            IncomingStream::Unix(_) => None,
+        }
+    }
+
+    /// HELLO, version negotiation and FEATURES; fails with
+    /// [`Error::Timeout`] if the peer does not finish within `limit`.
+    pub async fn handshake_within(self, limit: Duration) -> Result<Switch> {
+        match tokio::time::timeout(limit, self.handshake()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// HELLO, version negotiation and FEATURES.
+    pub async fn handshake(self) -> Result<Switch> {
+        match self.stream {
+            IncomingStream::Tcp(s) => Switch::from_stream(s, self.cfg).await,
+            IncomingStream::Unix(s) => Switch::from_stream(s, self.cfg).await,
         }
     }
 }

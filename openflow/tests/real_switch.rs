@@ -108,6 +108,13 @@ async fn installs_flows_and_reads_them_back() {
         1
     );
     assert_eq!(sw.flow_stats(None, 0x99, u64::MAX).await.unwrap().len(), 0);
+    // Aggregate: the same filters, counted by the switch.
+    let agg = sw.aggregate_stats(None, COOKIE, u64::MAX).await.unwrap();
+    assert_eq!(agg.flow_count, 3);
+    let agg = sw.aggregate_stats(Some(1), COOKIE, u64::MAX).await.unwrap();
+    assert_eq!(agg.flow_count, 1);
+    let agg = sw.aggregate_stats(None, 0x99, u64::MAX).await.unwrap();
+    assert_eq!(agg.flow_count, 0);
 
     // Delete by cookie.
     sw.send_flow_mods(vec![FlowMod::delete(0xff).cookie_masked(COOKIE, u64::MAX)])
@@ -203,11 +210,23 @@ fn listener_accepts_switch_and_sees_disconnect() {
             .unwrap();
         rt.block_on(async move {
             let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
-            port_tx.send(l.local_port().unwrap()).unwrap();
-            let sw = tokio::time::timeout(Duration::from_secs(30), l.accept())
+            let port = l.local_port().unwrap();
+            // A peer that connects and never speaks must not hold up the switch:
+            // accept_stream returns at once and its handshake times out alone.
+            let silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
-                .expect("switch connected in time")
                 .unwrap();
+            let stalled = l.accept_stream().await.unwrap();
+            let stalled = tokio::spawn(stalled.handshake_within(Duration::from_millis(500)));
+            port_tx.send(port).unwrap();
+            let sw = tokio::time::timeout(Duration::from_secs(30), async {
+                l.accept_stream().await?.handshake().await
+            })
+            .await
+            .expect("switch connected in time")
+            .unwrap();
+            assert!(matches!(stalled.await.unwrap(), Err(Error::Timeout)));
+            drop(silent);
             assert_ne!(sw.datapath_id(), 0);
             sw.barrier().await.unwrap();
             sw.send_flow_mods(vec![FlowMod::add(0, 9).cookie(0x40).apply(vec![])])
