@@ -1,21 +1,28 @@
 //! Address management: IPv4 addresses and MACs for new endpoints.
 //!
-//! Contract: [`allocate_ip`] returns the lowest address of the subnet that is
-//! not the network, broadcast or gateway address and not used by another
-//! endpoint of the same network; [`allocate_mac`] returns a locally
-//! administered unicast MAC `02:0c:7e:xx:xx:xx` from a per-controller counter,
-//! skipping any MAC already in use. Both are pure.
+//! Contract (all pure):
+//! - [`allocate_ip_among`] returns the lowest address of the subnet that is
+//!   not the network, broadcast or gateway address and not in use;
+//! - [`mac_for`] derives the MAC from the network's VNI and the IPv4 address
+//!   (`02:64:0a:f4:01:02` is 10.244.1.2 in VNI 100: locally administered,
+//!   unicast, low 14 VNI bits, then the 4 address bytes), so re-attaching with
+//!   the same IP gets the same MAC and peers' ARP caches stay right, and the
+//!   same IP in two networks gets two MACs;
+//! - [`allocate_mac_among`] is the fallback when that MAC is taken (a
+//!   user-chosen MAC): `02:0c:7e:xx:xx:xx` from a per-controller counter.
+//!
+//! Callers pass only the addresses of the one network concerned, so an
+//! allocation costs the size of that network.
 
 use crate::model::{DesiredState, MacAddr, ModelError, Network};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-/// MAC prefix of controller-allocated MACs (locally administered, unicast).
+/// MAC prefix of counter-allocated MACs (locally administered, unicast).
 pub const MAC_PREFIX: [u8; 3] = [0x02, 0x0c, 0x7e];
 
-/// Lowest free address in `net`.
-pub fn allocate_ip(state: &DesiredState, net: &Network) -> Result<Ipv4Addr, ModelError> {
-    let used: BTreeSet<Ipv4Addr> = state.endpoints_in(&net.name).map(|e| e.ip).collect();
+/// Lowest free address in `net`, given the addresses in use there.
+pub fn allocate_ip_among(net: &Network, used: &BTreeSet<Ipv4Addr>) -> Result<Ipv4Addr, ModelError> {
     let first = u32::from(net.subnet.addr) + 1;
     let last = u32::from(net.subnet.broadcast());
     (first..last)
@@ -24,9 +31,22 @@ pub fn allocate_ip(state: &DesiredState, net: &Network) -> Result<Ipv4Addr, Mode
         .ok_or_else(|| ModelError::SubnetExhausted(net.subnet, net.name.clone()))
 }
 
-/// Next free MAC after `counter`; returns the MAC and the new counter value.
-pub fn allocate_mac(state: &DesiredState, counter: u64) -> (MacAddr, u64) {
-    let used: BTreeSet<MacAddr> = state.endpoints.values().map(|e| e.mac).collect();
+/// Lowest free address in `net` (scans the whole state; see [`allocate_ip_among`]).
+pub fn allocate_ip(state: &DesiredState, net: &Network) -> Result<Ipv4Addr, ModelError> {
+    let used: BTreeSet<Ipv4Addr> = state.endpoints_in(&net.name).map(|e| e.ip).collect();
+    allocate_ip_among(net, &used)
+}
+
+/// The MAC of address `ip` in the network with `vni`.
+pub fn mac_for(vni: u32, ip: Ipv4Addr) -> MacAddr {
+    let v = (vni & 0x3fff) as u16;
+    let [a, b, c, d] = ip.octets();
+    MacAddr([(((v >> 8) as u8) << 2) | 0x02, v as u8, a, b, c, d])
+}
+
+/// Next counter MAC after `counter` not in `used`; returns the MAC and the
+/// new counter value.
+pub fn allocate_mac_among(used: &BTreeSet<MacAddr>, counter: u64) -> (MacAddr, u64) {
     let mut c = counter;
     loop {
         c = (c % 0xff_ffff) + 1; // 1..=0xffffff, wraps around
@@ -42,6 +62,22 @@ pub fn allocate_mac(state: &DesiredState, counter: u64) -> (MacAddr, u64) {
         if !used.contains(&mac) || c == counter {
             return (mac, c);
         }
+    }
+}
+
+/// MAC for `ip` in `net`: [`mac_for`] unless another endpoint of the network
+/// uses it, then the next free counter MAC. Returns the MAC and the counter.
+pub fn allocate_mac(
+    net: &Network,
+    ip: Ipv4Addr,
+    used: &BTreeSet<MacAddr>,
+    counter: u64,
+) -> (MacAddr, u64) {
+    let mac = mac_for(net.vni, ip);
+    if used.contains(&mac) {
+        allocate_mac_among(used, counter)
+    } else {
+        (mac, counter)
     }
 }
 
@@ -65,7 +101,8 @@ mod tests {
 
     fn add(s: &mut DesiredState, n: &Network, counter: &mut u64) -> Result<Endpoint, ModelError> {
         let ip = allocate_ip(s, n)?;
-        let (mac, c) = allocate_mac(s, *counter);
+        let used: BTreeSet<MacAddr> = s.endpoints_in(&n.name).map(|e| e.mac).collect();
+        let (mac, c) = allocate_mac(n, ip, &used, *counter);
         *counter = c;
         let e = Endpoint {
             id: Uuid::new_v4(),
@@ -120,20 +157,40 @@ mod tests {
         let macs: BTreeSet<_> = s.endpoints.values().map(|e| e.mac).collect();
         assert_eq!(ips.len(), 254);
         assert_eq!(macs.len(), 254);
-        assert!(macs
-            .iter()
-            .all(|m| m.0[..3] == MAC_PREFIX && !m.is_multicast()));
+        assert!(macs.iter().all(|m| m.0[0] & 0x03 == 0x02));
+        assert!(s.endpoints.values().all(|e| e.mac == mac_for(1, e.ip)));
     }
 
     #[test]
-    fn mac_skips_used() {
+    fn mac_is_derived_from_vni_and_ip() {
+        let ip: Ipv4Addr = "10.244.1.2".parse().unwrap();
+        assert_eq!(mac_for(100, ip).to_string(), "02:64:0a:f4:01:02");
+        assert_eq!(mac_for(200, ip).to_string(), "02:c8:0a:f4:01:02");
+        // High VNI bits land in the first byte, keeping it unicast + local.
+        let m = mac_for(0x3fff, ip);
+        assert_eq!(m.to_string(), "fe:ff:0a:f4:01:02");
+        assert!(!m.is_multicast() && m.0[0] & 0x02 == 0x02);
+        // The same IP again (re-attach) gives the same MAC.
+        assert_eq!(mac_for(100, ip), mac_for(100, ip));
+    }
+
+    #[test]
+    fn mac_falls_back_to_counter_when_taken() {
         let (mut s, n) = state("10.1.0.0/24", None);
         let mut c = 0;
         let e = add(&mut s, &n, &mut c).unwrap();
-        assert_eq!(e.mac.to_string(), "02:0c:7e:00:00:01");
-        // Counter reset (e.g. lost): the used MAC is skipped.
-        let (m, c2) = allocate_mac(&s, 0);
+        assert_eq!(e.mac, mac_for(1, e.ip));
+        assert_eq!(c, 0);
+        // A user took the derived MAC of the next address: the counter is used.
+        let next: Ipv4Addr = "10.1.0.2".parse().unwrap();
+        let used = BTreeSet::from([e.mac, mac_for(1, next)]);
+        let (m, c2) = allocate_mac(&n, next, &used, 0);
+        assert_eq!(m.to_string(), "02:0c:7e:00:00:01");
+        assert_eq!(c2, 1);
+        // Counter MACs in use are skipped.
+        let used = BTreeSet::from([m]);
+        let (m, c3) = allocate_mac_among(&used, 0);
         assert_eq!(m.to_string(), "02:0c:7e:00:00:02");
-        assert_eq!(c2, 2);
+        assert_eq!(c3, 2);
     }
 }

@@ -458,6 +458,16 @@ impl DesiredState {
 
     /// Check that `e` may be added (references exist, address usable and unique).
     pub fn check_add_endpoint(&self, e: &Endpoint) -> Result<(), ModelError> {
+        self.check_add_endpoint_among(e, self.endpoints_in(&e.network))
+    }
+
+    /// [`DesiredState::check_add_endpoint`] given the endpoints of `e`'s
+    /// network (callers with an index avoid scanning every endpoint).
+    pub fn check_add_endpoint_among<'a>(
+        &self,
+        e: &Endpoint,
+        same_network: impl Iterator<Item = &'a Endpoint>,
+    ) -> Result<(), ModelError> {
         let net = self
             .networks
             .get(&e.network)
@@ -471,7 +481,7 @@ impl DesiredState {
                 subnet: net.subnet,
             });
         }
-        for o in self.endpoints.values().filter(|o| o.network == e.network) {
+        for o in same_network.filter(|o| o.network == e.network) {
             if o.mac == e.mac {
                 return Err(ModelError::DuplicateMac {
                     mac: e.mac,

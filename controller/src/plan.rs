@@ -384,9 +384,162 @@ pub fn tunnel_port_name(kind: TunnelType, peer: &str) -> String {
     format!("{}{}", kind.port_prefix(), peer)
 }
 
-/// Tunnel types used by at least one network.
-fn tunnel_types(state: &DesiredState) -> BTreeSet<TunnelType> {
-    state.networks.values().map(|n| n.tunnel).collect()
+/// Endpoints by network and by host, kept next to a [`DesiredState`] so that
+/// planning one host costs the size of the networks it serves, not the size of
+/// the whole state. [`Index::of`] builds it; whoever mutates the state keeps it
+/// current with [`Index::insert`] / [`Index::remove`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Index {
+    /// network → endpoint ids.
+    eps: BTreeMap<String, BTreeSet<Uuid>>,
+    /// network → host → number of its endpoints there.
+    net_hosts: BTreeMap<String, BTreeMap<String, usize>>,
+    /// host → network → number of its endpoints there.
+    host_nets: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl Index {
+    /// Index every endpoint of `state`.
+    pub fn of(state: &DesiredState) -> Index {
+        let mut ix = Index::default();
+        for e in state.endpoints.values() {
+            ix.insert(e);
+        }
+        ix
+    }
+
+    /// Record a new endpoint.
+    pub fn insert(&mut self, e: &Endpoint) {
+        if self.eps.entry(e.network.clone()).or_default().insert(e.id) {
+            *self
+                .net_hosts
+                .entry(e.network.clone())
+                .or_default()
+                .entry(e.host.clone())
+                .or_default() += 1;
+            *self
+                .host_nets
+                .entry(e.host.clone())
+                .or_default()
+                .entry(e.network.clone())
+                .or_default() += 1;
+        }
+    }
+
+    /// Forget an endpoint.
+    pub fn remove(&mut self, e: &Endpoint) {
+        let Some(ids) = self.eps.get_mut(&e.network) else {
+            return;
+        };
+        if !ids.remove(&e.id) {
+            return;
+        }
+        if ids.is_empty() {
+            self.eps.remove(&e.network);
+        }
+        fn dec(m: &mut BTreeMap<String, BTreeMap<String, usize>>, a: &str, b: &str) {
+            if let Some(inner) = m.get_mut(a) {
+                if let Some(n) = inner.get_mut(b) {
+                    *n -= 1;
+                    if *n == 0 {
+                        inner.remove(b);
+                    }
+                }
+                if inner.is_empty() {
+                    m.remove(a);
+                }
+            }
+        }
+        dec(&mut self.net_hosts, &e.network, &e.host);
+        dec(&mut self.host_nets, &e.host, &e.network);
+    }
+
+    /// Endpoints of `network`, in id order.
+    pub fn endpoints_in<'a>(
+        &'a self,
+        state: &'a DesiredState,
+        network: &str,
+    ) -> impl Iterator<Item = &'a Endpoint> + 'a {
+        self.eps
+            .get(network)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| state.endpoints.get(id))
+    }
+
+    /// Number of endpoints in `network`.
+    pub fn count_in(&self, network: &str) -> usize {
+        self.eps.get(network).map_or(0, BTreeSet::len)
+    }
+
+    /// Networks with at least one endpoint on `host`.
+    pub fn networks_of<'a>(&'a self, host: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.host_nets
+            .get(host)
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
+    }
+
+    /// Hosts with at least one endpoint in `network`.
+    pub fn hosts_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.net_hosts
+            .get(network)
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
+    }
+
+    /// Number of endpoints on `host`.
+    pub fn count_on(&self, host: &str) -> usize {
+        self.host_nets.get(host).map_or(0, |m| m.values().sum())
+    }
+}
+
+/// The bridge row of `host`.
+pub fn plan_bridge(cfg: &PlanConfig, host: &str) -> BridgePlan {
+    BridgePlan {
+        name: cfg.bridge.clone(),
+        datapath_type: cfg.datapath_type.clone(),
+        fail_mode: "secure".into(),
+        protocols: "OpenFlow13".into(),
+        datapath_id: format!("{:016x}", datapath_id(host)),
+        controller: cfg.controller_target.clone(),
+        connection_mode: "out-of-band".into(),
+    }
+}
+
+/// Tunnel ports of `host`: one per (tunnel type, peer) for every peer that
+/// has endpoints in a network of that type where `host` has endpoints too.
+/// Hosts that share no network get no tunnel between them, so the port count
+/// grows with the network sizes, not with the number of hosts squared.
+pub fn plan_tunnels(
+    state: &DesiredState,
+    index: &Index,
+    cfg: &PlanConfig,
+    host: &str,
+) -> BTreeMap<String, TunnelPort> {
+    let mut tunnels = BTreeMap::new();
+    let Some(me) = state.hosts.get(host) else {
+        return tunnels;
+    };
+    for name in index.networks_of(host) {
+        let Some(net) = state.networks.get(name) else {
+            continue;
+        };
+        for peer in index.hosts_in(name).filter(|p| *p != host) {
+            let Some(p) = state.hosts.get(peer) else {
+                continue;
+            };
+            let name = tunnel_port_name(net.tunnel, peer);
+            tunnels.entry(name.clone()).or_insert_with(|| TunnelPort {
+                name,
+                kind: net.tunnel,
+                peer: peer.to_string(),
+                remote_ip: p.tunnel_ip,
+                local_ip: cfg.set_local_ip.then_some(me.tunnel_ip),
+            });
+        }
+    }
+    tunnels
 }
 
 /// Compute the plan of `host`.
@@ -396,37 +549,23 @@ pub fn plan_host(
     cfg: &PlanConfig,
     host: &str,
 ) -> Option<HostPlan> {
-    let me = state.hosts.get(host)?;
-    let bridge = BridgePlan {
-        name: cfg.bridge.clone(),
-        datapath_type: cfg.datapath_type.clone(),
-        fail_mode: "secure".into(),
-        protocols: "OpenFlow13".into(),
-        datapath_id: format!("{:016x}", datapath_id(host)),
-        controller: cfg.controller_target.clone(),
-        connection_mode: "out-of-band".into(),
-    };
-    let mut tunnels = BTreeMap::new();
-    for kind in tunnel_types(state) {
-        for peer in state.hosts.values().filter(|p| p.name != host) {
-            let name = tunnel_port_name(kind, &peer.name);
-            tunnels.insert(
-                name.clone(),
-                TunnelPort {
-                    name,
-                    kind,
-                    peer: peer.name.clone(),
-                    remote_ip: peer.tunnel_ip,
-                    local_ip: cfg.set_local_ip.then_some(me.tunnel_ip),
-                },
-            );
-        }
-    }
+    plan_host_with(state, &Index::of(state), observed, cfg, host)
+}
+
+/// [`plan_host`] with a prebuilt index.
+pub fn plan_host_with(
+    state: &DesiredState,
+    index: &Index,
+    observed: &Observed,
+    cfg: &PlanConfig,
+    host: &str,
+) -> Option<HostPlan> {
+    state.hosts.get(host)?;
     Some(HostPlan {
         host: host.to_string(),
-        bridge,
-        tunnels,
-        flows: plan_flows(state, observed, host),
+        bridge: plan_bridge(cfg, host),
+        tunnels: plan_tunnels(state, index, cfg, host),
+        flows: plan_flows_with(state, index, observed, host),
     })
 }
 
@@ -436,33 +575,37 @@ pub fn plan_all(
     observed: &Observed,
     cfg: &PlanConfig,
 ) -> BTreeMap<String, HostPlan> {
+    let index = Index::of(state);
     state
         .hosts
         .keys()
-        .filter_map(|h| plan_host(state, observed, cfg, h).map(|p| (h.clone(), p)))
+        .filter_map(|h| plan_host_with(state, &index, observed, cfg, h).map(|p| (h.clone(), p)))
         .collect()
 }
 
 /// The flow set of `host`.
 pub fn plan_flows(state: &DesiredState, observed: &Observed, host: &str) -> BTreeSet<Flow> {
+    plan_flows_with(state, &Index::of(state), observed, host)
+}
+
+/// [`plan_flows`] with a prebuilt index.
+pub fn plan_flows_with(
+    state: &DesiredState,
+    index: &Index,
+    observed: &Observed,
+    host: &str,
+) -> BTreeSet<Flow> {
     use tables::*;
     let mut flows = BTreeSet::new();
     let dc = cookie(FlowKind::Default, 0);
     for t in tables::ALL {
         flows.insert(Flow::new(t, 0, dc, vec![], vec![]));
     }
-    // One pass over all endpoints: group by network, keep networks this host serves.
-    let mut by_net: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
-    for e in state.endpoints.values() {
-        by_net.entry(e.network.as_str()).or_default().push(e);
-    }
-    for (name, eps) in by_net {
+    for name in index.networks_of(host) {
         let Some(net) = state.networks.get(name) else {
             continue;
         };
-        if !eps.iter().any(|e| e.host == host) {
-            continue; // this host does not serve the network
-        }
+        let eps: Vec<&Endpoint> = index.endpoints_in(state, name).collect();
         let vni = u64::from(net.vni);
         let tun = Field::TunId(vni);
         // Peers with endpoints of this network, and our tunnel ofport to each.
@@ -859,6 +1002,7 @@ pub(crate) mod tests {
             }
         }
         let plans = plan_all(&s, &o, &PlanConfig::default());
+        let mut meshed_hosts = 0;
         for h in &hosts {
             let flows = &plans[h].flows;
             let served: BTreeSet<&str> = s
@@ -889,8 +1033,18 @@ pub(crate) mod tests {
                     .count();
                 assert_eq!(n, 1, "{h} {}", e.mac);
             }
-            assert_eq!(plans[h].tunnels.len(), 3 * 11);
+            // Naive reference: (type, peer) for every network shared with a peer.
+            let want_tunnels: BTreeSet<String> = s
+                .endpoints
+                .values()
+                .filter(|e| &e.host != h && served.contains(e.network.as_str()))
+                .map(|e| tunnel_port_name(s.networks[&e.network].tunnel, &e.host))
+                .collect();
+            let got: BTreeSet<String> = plans[h].tunnels.keys().cloned().collect();
+            assert_eq!(got, want_tunnels, "{h}");
+            meshed_hosts += usize::from(!got.is_empty());
         }
+        assert!(meshed_hosts >= 6, "{meshed_hosts}");
     }
 
     #[test]
@@ -902,9 +1056,13 @@ pub(crate) mod tests {
         assert_eq!(p.bridge.datapath_id.len(), 16);
         assert_eq!(p.bridge.datapath_id, format!("{:016x}", datapath_id("h1")));
         assert_ne!(datapath_id("h1"), datapath_id("h2"));
+        // Tunnels only towards hosts sharing a network, of that network's type:
+        // blue (vxlan) with h2, red (gre) with h3; h2 and h3 share nothing.
         let names: Vec<&str> = p.tunnels.keys().map(String::as_str).collect();
-        assert_eq!(names, ["gre-h2", "gre-h3", "vx-h2", "vx-h3"]);
-        assert_eq!(p.tunnels["vx-h3"].remote_ip.to_string(), "192.0.2.3");
+        assert_eq!(names, ["gre-h3", "vx-h2"]);
+        assert_eq!(p.tunnels["gre-h3"].remote_ip.to_string(), "192.0.2.3");
+        let p2 = plan_host(&s, &o, &cfg, "h2").unwrap();
+        assert_eq!(p2.tunnels.keys().collect::<Vec<_>>(), ["vx-h1"]);
         assert!(plan_host(&s, &o, &cfg, "nope").is_none());
     }
 
@@ -1065,26 +1223,48 @@ pub(crate) mod tests {
         );
         assert!(d["h1"].flows.deletes.is_empty());
         assert!(!d["h1"].flows.adds.is_empty());
-        // Adding a host re-meshes everyone (new tunnel ports), removing deletes its plan.
+        // A new host without endpoints gets a bridge and no tunnels; nobody
+        // else changes.
         s.hosts.insert(
             "h4".into(),
             Host::new("h4", "tcp:192.0.2.4:6640", "192.0.2.4").unwrap(),
         );
-        let meshed = plan_all(&s, &o, &cfg);
-        let d = diff_plans(&after, &meshed);
-        assert_eq!(d.len(), 4);
-        assert_eq!(d["h1"].tunnels_add.len(), 2); // vx-h4, gre-h4
-        let text = d["h1"].to_string();
-        assert!(
-            text.contains("+ port gre-h4 type=gre options:remote_ip=192.0.2.4 options:key=flow"),
-            "{text}"
-        );
-        assert!(meshed["h4"]
+        let joined = plan_all(&s, &o, &cfg);
+        let d = diff_plans(&after, &joined);
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["h4"]);
+        assert!(joined["h4"].tunnels.is_empty());
+        assert!(joined["h4"]
             .to_string()
             .starts_with("host h4: bridge br-ex datapath_type=netdev fail_mode=secure"));
+        // Its first blue endpoint meshes it with the blue hosts h1 and h2 only.
+        let e4 = Endpoint {
+            id: Uuid::from_u128(98),
+            network: "blue".into(),
+            host: "h4".into(),
+            container: "y".into(),
+            interface: "eth0".into(),
+            mac: "02:0c:7e:00:00:0a".parse().unwrap(),
+            ip: "10.244.1.10".parse().unwrap(),
+            prefix_len: 24,
+        };
+        s.endpoints.insert(e4.id, e4.clone());
+        let meshed = plan_all(&s, &o, &cfg);
+        let d = diff_plans(&joined, &meshed);
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["h1", "h2", "h4"]);
+        assert_eq!(d["h1"].tunnels_add.len(), 1); // vx-h4
+        let text = d["h1"].to_string();
+        assert!(
+            text.contains("+ port vx-h4 type=vxlan options:remote_ip=192.0.2.4 options:key=flow"),
+            "{text}"
+        );
+        assert_eq!(
+            meshed["h4"].tunnels.keys().collect::<Vec<_>>(),
+            ["vx-h1", "vx-h2"]
+        );
+        s.endpoints.remove(&e4.id);
         s.hosts.remove("h4");
         let d = diff_plans(&meshed, &plan_all(&s, &o, &cfg));
-        assert_eq!(d["h1"].tunnels_del, ["gre-h4", "vx-h4"]);
+        assert_eq!(d["h1"].tunnels_del, ["vx-h4"]);
         assert!(d["h4"].flows.adds.is_empty() && !d["h4"].flows.deletes.is_empty());
     }
 }

@@ -2,19 +2,26 @@
 //! status behind one lock, plus the northbound API implementation.
 //!
 //! Contract: every mutation of desired state is validated, persisted to the
-//! [`Store`] in one atomic write, then applied in memory; every change of
-//! desired or observed state bumps a generation on a `watch` channel that the
-//! southbound drivers wait on. The lock is never held across an `await`.
+//! [`Store`] in one atomic write, then applied in memory (with the
+//! [`Index`] of endpoints by network and host kept in step). A change marks
+//! only the hosts it affects: their cached desired flows are dropped and their
+//! own `watch` generation is bumped, which wakes that host's OVSDB and
+//! OpenFlow drivers and nobody else's (an endpoint create touches the hosts of
+//! its network; a binding or port number seen on a host touches that host).
+//! Adding or removing a host also bumps the host-set generation the
+//! supervisor waits on. The lock is never held across an `await`.
 
 use crate::api::{self, codes, Event, NorthboundServer};
 use crate::ipam;
 use crate::model::{DesiredState, Endpoint, Host, MacAddr, ModelError, Network};
-use crate::plan::{self, Binding, Field, Flow, HostPlan, Observed, PlanConfig};
+use crate::plan::{
+    self, Binding, BridgePlan, Field, Flow, HostPlan, Index, Observed, PlanConfig, TunnelPort,
+};
 use crate::store::{self, Kind, Store, StoreError, Write};
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,8 +75,9 @@ pub struct HostRuntime {
     pub ovsdb_connected: bool,
     /// OpenFlow connection from br-ex up.
     pub openflow_connected: bool,
-    /// Flows confirmed by barrier on the current connection.
-    pub installed: BTreeSet<Flow>,
+    /// Flows confirmed by barrier on the current connection (shared with the
+    /// desired-flow cache when in sync).
+    pub installed: Arc<BTreeSet<Flow>>,
     /// Full resyncs done.
     pub resyncs: u64,
     /// Identity of the current OpenFlow connection.
@@ -98,9 +106,45 @@ pub struct Metrics {
 #[derive(Debug, Default)]
 struct Inner {
     state: DesiredState,
+    index: Index,
     observed: Observed,
     hosts: BTreeMap<String, HostRuntime>,
     mac_counter: u64,
+    /// Desired flows per host, computed on demand, dropped when the host is touched.
+    desired: HashMap<String, Arc<BTreeSet<Flow>>>,
+    /// Per-host change generations.
+    notify: HashMap<String, watch::Sender<u64>>,
+}
+
+impl Inner {
+    /// Mark `hosts` changed: forget their cached flows and wake their drivers.
+    fn touch<'a>(&mut self, hosts: impl IntoIterator<Item = &'a str>) {
+        for h in hosts {
+            self.desired.remove(h);
+            if let Some(tx) = self.notify.get(h) {
+                tx.send_modify(|g| *g += 1);
+            }
+        }
+    }
+
+    fn desired_flows(&mut self, host: &str) -> Arc<BTreeSet<Flow>> {
+        if let Some(f) = self.desired.get(host) {
+            return f.clone();
+        }
+        let f = Arc::new(plan::plan_flows_with(
+            &self.state,
+            &self.index,
+            &self.observed,
+            host,
+        ));
+        self.desired.insert(host.to_string(), f.clone());
+        f
+    }
+
+    /// Hosts with endpoints in `network`.
+    fn hosts_in(&self, network: &str) -> Vec<String> {
+        self.index.hosts_in(network).map(str::to_string).collect()
+    }
 }
 
 /// Shared controller state.
@@ -154,6 +198,7 @@ impl Core {
     /// Load the desired state from `store`.
     pub fn new(store: Arc<dyn Store>, cfg: PlanConfig) -> Result<Arc<Core>, CoreError> {
         let state = store::load_state(store.as_ref())?;
+        let index = Index::of(&state);
         let mac_counter = store::get_counter(store.as_ref(), "mac_counter")?;
         let (events, _) = broadcast::channel(1024);
         Ok(Arc::new(Core {
@@ -161,6 +206,7 @@ impl Core {
             cfg,
             inner: Mutex::new(Inner {
                 state,
+                index,
                 mac_counter,
                 ..Inner::default()
             }),
@@ -179,14 +225,24 @@ impl Core {
         let _ = self.events.send(e);
     }
 
-    /// Wake the drivers.
-    pub fn bump(&self) {
+    /// Wake the host supervisor (the set of hosts changed).
+    fn hosts_changed(&self) {
         self.generation.send_modify(|g| *g += 1);
     }
 
-    /// Receiver of change generations.
-    pub fn changes(&self) -> watch::Receiver<u64> {
+    /// Receiver of host-set generations (hosts added or removed).
+    pub fn host_set_changes(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
+    }
+
+    /// Receiver of `host`'s change generations: bumped whenever its plan may
+    /// have changed.
+    pub fn host_changes(&self, host: &str) -> watch::Receiver<u64> {
+        self.lock()
+            .notify
+            .entry(host.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
     }
 
     /// Snapshot of the desired state.
@@ -194,16 +250,37 @@ impl Core {
         self.lock().state.clone()
     }
 
-    /// Plan of one host from the current desired and observed state.
-    pub fn plan_host(&self, host: &str) -> Option<HostPlan> {
-        let g = self.lock();
-        plan::plan_host(&g.state, &g.observed, &self.cfg, host)
+    /// Snapshot of the registered hosts.
+    pub fn hosts(&self) -> BTreeMap<String, Host> {
+        self.lock().state.hosts.clone()
     }
 
-    /// Desired flows of one host.
-    pub fn desired_flows(&self, host: &str) -> BTreeSet<Flow> {
+    /// Plan of one host from the current desired and observed state.
+    pub fn plan_host(&self, host: &str) -> Option<HostPlan> {
+        let mut g = self.lock();
+        g.state.hosts.get(host)?;
+        let flows = g.desired_flows(host);
+        Some(HostPlan {
+            host: host.to_string(),
+            bridge: plan::plan_bridge(&self.cfg, host),
+            tunnels: plan::plan_tunnels(&g.state, &g.index, &self.cfg, host),
+            flows: (*flows).clone(),
+        })
+    }
+
+    /// The OVSDB part of one host's plan: bridge row and tunnel ports.
+    pub fn plan_switch(&self, host: &str) -> Option<(BridgePlan, BTreeMap<String, TunnelPort>)> {
         let g = self.lock();
-        plan::plan_flows(&g.state, &g.observed, host)
+        g.state.hosts.get(host)?;
+        Some((
+            plan::plan_bridge(&self.cfg, host),
+            plan::plan_tunnels(&g.state, &g.index, &self.cfg, host),
+        ))
+    }
+
+    /// Desired flows of one host (cached until the host is touched).
+    pub fn desired_flows(&self, host: &str) -> Arc<BTreeSet<Flow>> {
+        self.lock().desired_flows(host)
     }
 
     /// Host whose deterministic datapath id is `dpid`.
@@ -217,7 +294,8 @@ impl Core {
     }
 
     /// Replace the observed bindings and port numbers of `host`; emits
-    /// bind/unbind events and bumps the generation if anything changed.
+    /// bind/unbind events and touches the host if anything changed (only its
+    /// own flows depend on its bindings and tunnel port numbers).
     pub fn set_observed(
         &self,
         host: &str,
@@ -252,11 +330,11 @@ impl Core {
             }
             g.observed.bindings.insert(host.to_string(), bindings);
             g.observed.ports.insert(host.to_string(), ports);
+            g.touch([host]);
         }
         for e in events {
             self.emit(e);
         }
-        self.bump();
     }
 
     /// Update the runtime status of `host`.
@@ -271,6 +349,7 @@ impl Core {
         g.observed.bindings.remove(host);
         g.observed.ports.remove(host);
         g.hosts.remove(host);
+        g.touch([host]);
     }
 
     /// Create a network.
@@ -290,10 +369,10 @@ impl Core {
                 .apply(&[Write::put(Kind::Network, &n.name, &n)])?;
             g.state.networks.insert(n.name.clone(), n.clone());
         }
+        // A network without endpoints is on no host: nothing to replan.
         self.emit(Event::NetworkCreated {
             name: n.name.clone(),
         });
-        self.bump();
         Ok(n)
     }
 
@@ -304,7 +383,7 @@ impl Core {
             if !g.state.networks.contains_key(name) {
                 return Err(ModelError::UnknownNetwork(name.to_string()).into());
             }
-            let used = g.state.endpoints_in(name).count();
+            let used = g.index.count_in(name);
             if used > 0 {
                 return Err(ModelError::InUse(format!("network {name:?}"), used).into());
             }
@@ -314,7 +393,6 @@ impl Core {
         self.emit(Event::NetworkDeleted {
             name: name.to_string(),
         });
-        self.bump();
         Ok(())
     }
 
@@ -326,11 +404,13 @@ impl Core {
             g.state.check_add_host(&h)?;
             self.store.apply(&[Write::put(Kind::Host, &h.name, &h)])?;
             g.state.hosts.insert(h.name.clone(), h.clone());
+            // No endpoints yet: no other host plans anything towards it.
+            g.touch([h.name.as_str()]);
         }
         self.emit(Event::HostCreated {
             name: h.name.clone(),
         });
-        self.bump();
+        self.hosts_changed();
         Ok(h)
     }
 
@@ -341,22 +421,18 @@ impl Core {
             if !g.state.hosts.contains_key(name) {
                 return Err(ModelError::UnknownHost(name.to_string()).into());
             }
-            let used = g
-                .state
-                .endpoints
-                .values()
-                .filter(|e| e.host == name)
-                .count();
+            let used = g.index.count_on(name);
             if used > 0 {
                 return Err(ModelError::InUse(format!("host {name:?}"), used).into());
             }
             self.store.delete(Kind::Host, name)?;
             g.state.hosts.remove(name);
+            g.touch([name]);
         }
         self.emit(Event::HostDeleted {
             name: name.to_string(),
         });
-        self.bump();
+        self.hosts_changed();
         Ok(())
     }
 
@@ -387,11 +463,25 @@ impl Core {
                     addr.parse::<Ipv4Addr>()
                         .map_err(|_| ModelError::InvalidAddress(text.clone()))?
                 }
-                None => ipam::allocate_ip(&g.state, &net)?,
+                None => {
+                    let used: BTreeSet<Ipv4Addr> = g
+                        .index
+                        .endpoints_in(&g.state, &net.name)
+                        .map(|e| e.ip)
+                        .collect();
+                    ipam::allocate_ip_among(&net, &used)?
+                }
             };
             let (mac, counter) = match &spec.mac {
                 Some(m) => (m.parse::<MacAddr>()?, g.mac_counter),
-                None => ipam::allocate_mac(&g.state, g.mac_counter),
+                None => {
+                    let used: BTreeSet<MacAddr> = g
+                        .index
+                        .endpoints_in(&g.state, &net.name)
+                        .map(|e| e.mac)
+                        .collect();
+                    ipam::allocate_mac(&net, ip, &used, g.mac_counter)
+                }
             };
             let e = Endpoint {
                 id: Uuid::new_v4(),
@@ -403,19 +493,22 @@ impl Core {
                 ip,
                 prefix_len: net.subnet.len,
             };
-            g.state.check_add_endpoint(&e)?;
+            g.state
+                .check_add_endpoint_among(&e, g.index.endpoints_in(&g.state, &net.name))?;
             self.store.apply(&[
                 Write::put(Kind::Endpoint, e.id.to_string(), &e),
                 Write::put(Kind::Meta, "mac_counter", &counter),
             ])?;
             g.mac_counter = counter;
+            g.index.insert(&e);
             g.state.endpoints.insert(e.id, e.clone());
+            let hosts = g.hosts_in(&e.network);
+            g.touch(hosts.iter().map(String::as_str));
             (e, net)
         };
         self.emit(Event::EndpointCreated {
             id: e.id.to_string(),
         });
-        self.bump();
         Ok(to_api_endpoint(&e, Some(&net)))
     }
 
@@ -428,51 +521,52 @@ impl Core {
         let uid = Self::parse_id(id)?;
         {
             let mut g = self.lock();
-            if !g.state.endpoints.contains_key(&uid) {
+            let Some(e) = g.state.endpoints.get(&uid).cloned() else {
                 return Err(ModelError::UnknownEndpoint(id.to_string()).into());
-            }
+            };
             self.store.delete(Kind::Endpoint, &uid.to_string())?;
+            let hosts = g.hosts_in(&e.network);
+            g.index.remove(&e);
             g.state.endpoints.remove(&uid);
+            g.touch(hosts.iter().map(String::as_str));
         }
         self.emit(Event::EndpointDeleted {
             id: uid.to_string(),
         });
-        self.bump();
         Ok(())
     }
 
     /// Endpoint with binding and reachability.
     pub fn endpoint_status(&self, id: &str) -> Result<api::EndpointStatus, CoreError> {
         let uid = Self::parse_id(id)?;
-        let g = self.lock();
+        let mut g = self.lock();
         let e = g
             .state
             .endpoints
             .get(&uid)
+            .cloned()
             .ok_or_else(|| ModelError::UnknownEndpoint(id.to_string()))?;
-        let net = g.state.networks.get(&e.network);
-        let binding = g.observed.binding(e);
-        // Hosts that must know this endpoint: its own and every host with
-        // endpoints in the same network.
-        let hosts: BTreeSet<&str> = std::iter::once(e.host.as_str())
-            .chain(g.state.endpoints_in(&e.network).map(|o| o.host.as_str()))
-            .collect();
+        let net = g.state.networks.get(&e.network).cloned();
+        let binding = g.observed.binding(&e);
+        // Hosts that must know this endpoint: every host with endpoints in
+        // its network (its own included).
+        let hosts = g.hosts_in(&e.network);
         let mut pending = Vec::new();
-        for h in hosts {
-            let want = plan::plan_flows(&g.state, &g.observed, h);
+        for h in &hosts {
+            let want = g.desired_flows(h);
             let has_unicast = want
                 .iter()
                 .any(|f| f.table == plan::tables::L2 && f.matches.contains(&Field::EthDst(e.mac)));
-            let synced = g
-                .hosts
-                .get(h)
-                .is_some_and(|rt| rt.openflow_connected && want.is_subset(&rt.installed));
+            let synced = g.hosts.get(h).is_some_and(|rt| {
+                rt.openflow_connected
+                    && (Arc::ptr_eq(&want, &rt.installed) || want.is_subset(&rt.installed))
+            });
             if !(has_unicast && synced) {
-                pending.push(h.to_string());
+                pending.push(h.clone());
             }
         }
         Ok(api::EndpointStatus {
-            endpoint: to_api_endpoint(e, net),
+            endpoint: to_api_endpoint(&e, net.as_ref()),
             bound: binding.is_some(),
             ofport: binding.map(|b| b.ofport),
             reachable: pending.is_empty(),
@@ -480,19 +574,51 @@ impl Core {
         })
     }
 
+    /// Endpoints matching `filter`.
+    pub fn list_endpoints(&self, filter: &api::EndpointFilter) -> Vec<api::Endpoint> {
+        let g = self.lock();
+        let to_api = |e: &Endpoint| to_api_endpoint(e, g.state.networks.get(&e.network));
+        match &filter.network {
+            Some(n) => g
+                .index
+                .endpoints_in(&g.state, n)
+                .filter(|e| filter.host.as_ref().is_none_or(|h| *h == e.host))
+                .map(to_api)
+                .collect(),
+            None => g
+                .state
+                .endpoints
+                .values()
+                .filter(|e| filter.host.as_ref().is_none_or(|h| *h == e.host))
+                .map(to_api)
+                .collect(),
+        }
+    }
+
+    /// All networks.
+    pub fn networks(&self) -> Vec<Network> {
+        self.lock().state.networks.values().cloned().collect()
+    }
+
     /// Per-host status.
     pub fn status(&self) -> Vec<api::HostStatus> {
-        let g = self.lock();
-        g.state
-            .hosts
-            .keys()
+        let mut g = self.lock();
+        let names: Vec<String> = g.state.hosts.keys().cloned().collect();
+        names
+            .into_iter()
             .map(|h| {
-                let want = plan::plan_flows(&g.state, &g.observed, h);
-                let rt = g.hosts.get(h).cloned().unwrap_or_default();
-                let missing = want.difference(&rt.installed).count();
-                let extra = rt.installed.iter().filter(|f| !want.contains(f)).count();
+                let want = g.desired_flows(&h);
+                let rt = g.hosts.get(&h).cloned().unwrap_or_default();
+                let (missing, extra) = if Arc::ptr_eq(&want, &rt.installed) {
+                    (0, 0)
+                } else {
+                    (
+                        want.difference(&rt.installed).count(),
+                        rt.installed.iter().filter(|f| !want.contains(f)).count(),
+                    )
+                };
                 api::HostStatus {
-                    name: h.clone(),
+                    name: h,
                     ovsdb_connected: rt.ovsdb_connected,
                     openflow_connected: rt.openflow_connected,
                     flows_desired: want.len() as u64,
@@ -517,13 +643,7 @@ impl NorthboundServer for Northbound {
         Ok(to_api_network(&self.0.create_network(&spec)?))
     }
     async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
-        Ok(self
-            .0
-            .state()
-            .networks
-            .values()
-            .map(to_api_network)
-            .collect())
+        Ok(self.0.networks().iter().map(to_api_network).collect())
     }
     async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
         Ok(self.0.delete_network(&name)?)
@@ -532,7 +652,7 @@ impl NorthboundServer for Northbound {
         Ok(to_api_host(&self.0.create_host(&spec)?))
     }
     async fn host_list(&self) -> Result<Vec<api::Host>, ErrorObjectOwned> {
-        Ok(self.0.state().hosts.values().map(to_api_host).collect())
+        Ok(self.0.hosts().values().map(to_api_host).collect())
     }
     async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
         Ok(self.0.delete_host(&name)?)
@@ -550,13 +670,7 @@ impl NorthboundServer for Northbound {
         &self,
         filter: api::EndpointFilter,
     ) -> Result<Vec<api::Endpoint>, ErrorObjectOwned> {
-        let s = self.0.state();
-        Ok(s.endpoints
-            .values()
-            .filter(|e| filter.network.as_ref().is_none_or(|n| *n == e.network))
-            .filter(|e| filter.host.as_ref().is_none_or(|h| *h == e.host))
-            .map(|e| to_api_endpoint(e, s.networks.get(&e.network)))
-            .collect())
+        Ok(self.0.list_endpoints(&filter))
     }
     async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
         Ok(self.0.delete_endpoint(&id)?)
@@ -565,7 +679,7 @@ impl NorthboundServer for Northbound {
         Ok(self.0.status())
     }
     async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned> {
-        if !self.0.state().hosts.contains_key(&name) {
+        if !self.0.hosts().contains_key(&name) {
             return Err(CoreError::from(ModelError::UnknownHost(name)).into());
         }
         let mut v: Vec<String> = self

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use jsonrpsee::http_client::HttpClientBuilder;
-use ovs_controller::api::{HostSpec, NetworkSpec, NorthboundClient};
+use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -164,6 +164,24 @@ async fn config_metrics_sigterm_and_persistence() {
         (nets[0].vni, nets[0].mtu, nets[0].tunnel.as_str()),
         (5, 1400, "gre")
     );
+    // One endpoint per host: they now share blue, so each gets a gre tunnel
+    // to the other (hosts sharing no network get none). No MAC given: it is
+    // derived from the VNI and the allocated IP.
+    for h in ["h1", "h2"] {
+        let e = c
+            .endpoint_create(EndpointSpec {
+                network: "blue".into(),
+                host: h.into(),
+                container: format!("c-{h}"),
+                interface: None,
+                ip: None,
+                mac: None,
+            })
+            .await
+            .unwrap();
+        let ip = e.ip.split('/').next().unwrap().parse().unwrap();
+        assert_eq!(e.mac, ovs_controller::ipam::mac_for(5, ip).to_string());
+    }
     drop(d);
 
     // Offline plan printing from the same state file.
