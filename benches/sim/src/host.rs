@@ -202,6 +202,34 @@ impl SimHost {
         (s.table.len(), s.table.fingerprint(), s.connected, s.bundles)
     }
 
+    /// Sequence number of the last OVSDB commit.
+    pub fn db_seq(&self) -> u64 {
+        ovsdb::lock(&self.db).seq()
+    }
+
+    /// Connections on which the controller synchronised the flow table
+    /// (bundle commit or flow/aggregate stats request, once per connection).
+    pub fn synced(&self) -> u64 {
+        switch::lock(&self.switch).synced
+    }
+
+    /// How many of the interfaces `names` exist with an ofport.
+    pub fn numbered(&self, names: &std::collections::BTreeSet<String>) -> usize {
+        let g = ovsdb::lock(&self.db);
+        let n = g
+            .table("Interface")
+            .filter(|(_, r)| {
+                r.get("name")
+                    .and_then(ovsdb_client::Value::as_str)
+                    .is_some_and(|n| names.contains(n))
+                    && r.get("ofport")
+                        .and_then(ovsdb_client::Value::as_i64)
+                        .is_some()
+            })
+            .count();
+        n
+    }
+
     /// Interfaces named `prefix*` that have an ofport.
     pub fn numbered_tunnels(&self, prefix: &str) -> usize {
         let g = ovsdb::lock(&self.db);

@@ -43,6 +43,10 @@ struct Cli {
     /// Scratch directory.
     #[arg(long, default_value = "/tmp/ovs-scale")]
     work_dir: PathBuf,
+    /// Also write the outcomes as JSON (one array entry per size), rewritten
+    /// after every size.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn fmt_s(v: Option<f64>) -> String {
@@ -70,12 +74,14 @@ fn row(o: &Outcome, hpn: usize) -> String {
         None => "—".into(),
     };
     format!(
-        "| {} | {} | {} × {} | {} | {} | {} | {}–{} ({} total) | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} × {} | {}–{} ({} total) | {} | {} | {}–{} ({} total) | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         o.hosts,
         o.endpoints,
         o.networks,
         hpn.min(o.hosts),
+        o.tunnels_min,
         o.tunnels_per_host,
+        o.total_tunnels,
         fmt_s(o.provision_s),
         fmt_s(o.converge_s),
         o.flows_per_host.0,
@@ -87,6 +93,8 @@ fn row(o: &Outcome, hpn: usize) -> String {
         fmt_mib(o.hwm_kib),
         fmt_mib(o.restart_hwm_kib),
         o.cpu_s.map_or("—".into(), |c| format!("{c:.1}")),
+        o.sim_cpu_s.map_or("—".into(), |c| format!("{c:.1}")),
+        fmt_mib(o.sim_hwm_kib),
         if o.notes.is_empty() { "ok".into() } else { o.notes.join("; ") },
     )
 }
@@ -124,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut rows = String::new();
+    let mut outcomes = Vec::new();
     for &hosts in &cli.hosts {
         let cfg = Config {
             hosts,
@@ -147,6 +156,10 @@ async fn main() -> anyhow::Result<()> {
         };
         eprintln!("[{hosts} hosts] {o:?}");
         rows.push_str(&row(&o, cli.hosts_per_network));
+        outcomes.push(o);
+        if let Some(j) = &cli.json {
+            std::fs::write(j, serde_json::to_string_pretty(&outcomes)?)?;
+        }
     }
     let cmd: Vec<String> = std::env::args().collect();
     let mut md = String::new();
@@ -159,8 +172,8 @@ async fn main() -> anyhow::Result<()> {
         bin.display()
     );
     md.push_str(
-        "| hosts | endpoints | networks × hosts | tunnels/host | provision s | converge s | flows/switch | first call → converged s | fan-out ms median (min–max) | restart resync s | ctl VmHWM MiB | ctl VmHWM after restart MiB | ctl CPU s | notes |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| hosts | endpoints | networks × hosts | tunnels/host | provision s | converge s | flows/switch | first call → converged s | fan-out ms median (min–max) | restart resync s | ctl VmHWM MiB | ctl VmHWM after restart MiB | ctl CPU s | sim CPU s | sim VmHWM MiB | notes |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     md.push_str(&rows);
     md.push_str(

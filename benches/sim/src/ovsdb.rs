@@ -123,6 +123,11 @@ impl Db {
         self.tables.get(table).into_iter().flat_map(|t| t.iter())
     }
 
+    /// Sequence number of the last commit (changes whenever the database does).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Number of rows in `table`.
     pub fn count(&self, table: &str) -> usize {
         self.tables.get(table).map_or(0, BTreeMap::len)

@@ -18,8 +18,16 @@
 //! - controller VmHWM and CPU time from `/proc`.
 //!
 //! Hosts are grouped `hosts_per_network` to a network (one VNI each, all
-//! vxlan); the controller still builds the full tunnel mesh (N-1 ports per
-//! host) because it plans tunnels to every registered host.
+//! vxlan). The tunnel ports each host should get come from the controller's
+//! own `plan::plan_host` (its `.tunnels`), the flows from the same plan, so
+//! the simulator follows whatever mesh rule the controller implements. Every
+//! host has endpoints in exactly one network, so each host is planned on a
+//! desired state holding all hosts but only its own network and that
+//! network's endpoints (cheap at 100 000 endpoints); after provisioning this
+//! is checked against planning on the full state for a few hosts.
+//! Waiting is cheap: a host's OVSDB contents are only re-examined when its
+//! commit sequence number moved, and the flow check compares a count and an
+//! incrementally maintained fingerprint.
 //! Nothing is estimated: a phase that times out is reported as such.
 
 use crate::host::SimHost;
@@ -28,10 +36,11 @@ use anyhow::Context;
 use futures::StreamExt;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
-use ovs_controller::model::{DesiredState, Endpoint, MacAddr, Network};
+use ovs_controller::model::{DesiredState, Endpoint, Host, MacAddr, Network};
 use ovs_controller::ofconv;
-use ovs_controller::plan::{plan_flows, Observed};
-use std::collections::BTreeMap;
+use ovs_controller::plan::{plan_flows, plan_host, Observed, PlanConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -64,7 +73,7 @@ pub struct Config {
 }
 
 /// What one run measured.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Outcome {
     /// Hosts.
     pub hosts: usize,
@@ -83,8 +92,13 @@ pub struct Outcome {
     pub flows_per_host: (usize, usize),
     /// Flows over all switches.
     pub total_flows: usize,
-    /// Tunnel interfaces per host.
+    /// Tunnel interfaces per host (as planned by the controller's
+    /// `plan_host`; max over hosts).
     pub tunnels_per_host: usize,
+    /// Min tunnel interfaces per host.
+    pub tunnels_min: usize,
+    /// Tunnel interfaces over all hosts.
+    pub total_tunnels: usize,
     /// Fan-out latencies in milliseconds.
     pub fanout_ms: Vec<f64>,
     /// Seconds from restart until every switch was resynced.
@@ -95,8 +109,58 @@ pub struct Outcome {
     pub cpu_s: Option<f64>,
     /// VmHWM (KiB) of the restarted controller after its resync.
     pub restart_hwm_kib: Option<u64>,
+    /// Controller CPU seconds during the cold sync (start to converged).
+    pub converge_ctl_cpu_s: Option<f64>,
+    /// Simulator process CPU seconds during the cold sync.
+    pub converge_sim_cpu_s: Option<f64>,
+    /// Controller CPU seconds during the restart resync.
+    pub restart_ctl_cpu_s: Option<f64>,
+    /// Simulator process CPU seconds during the restart resync.
+    pub restart_sim_cpu_s: Option<f64>,
+    /// Simulator process CPU seconds over the same span as `cpu_s`.
+    pub sim_cpu_s: Option<f64>,
+    /// Simulator (this process) VmHWM in KiB at the end of the run.
+    pub sim_hwm_kib: Option<u64>,
+    /// Seconds the driver spent computing expected plans (part of the
+    /// simulator's CPU).
+    pub driver_plan_s: f64,
+    /// Seconds to start the simulated hosts.
+    pub start_s: Option<f64>,
     /// Problems, timeouts.
     pub notes: Vec<String>,
+}
+
+/// `/proc/self` CPU seconds (user + system).
+pub fn self_cpu_s() -> Option<f64> {
+    proc_cpu_s("self")
+}
+
+/// `/proc/self` VmHWM in KiB.
+pub fn self_hwm_kib() -> Option<u64> {
+    proc_status_kib("self", "VmHWM:")
+}
+
+fn proc_cpu_s(pid: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11)?.parse().ok()?;
+    let st: f64 = f.get(12)?.parse().ok()?;
+    Some((ut + st) / 100.0)
+}
+
+fn proc_status_kib(pid: &str, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn diff(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? - b?)
 }
 
 /// A controller child process.
@@ -223,6 +287,8 @@ pub struct Expect {
     pub count: usize,
     /// Sum of flow hashes.
     pub fingerprint: u64,
+    /// Tunnel ports planned for the host.
+    pub tunnels: usize,
 }
 
 /// The desired state the driver created, mirrored locally (per network).
@@ -230,7 +296,8 @@ pub struct Expect {
 pub struct World {
     /// Network index of each host.
     pub net_of_host: Vec<usize>,
-    /// Per network: a desired state holding just that network and its endpoints.
+    /// Per network: a desired state holding every host, just that network
+    /// and its endpoints.
     pub per_net: Vec<DesiredState>,
     /// Endpoints created per host: (iface-id, interface name).
     pub plugs: Vec<Vec<(String, String)>>,
@@ -238,28 +305,101 @@ pub struct World {
     pub next_ip: Vec<u32>,
     /// Next MAC counter.
     pub next_mac: u32,
+    /// Seconds spent planning expectations.
+    pub plan_s: f64,
 }
 
-/// Planned flows of host `h` (name `name`) as `(key, value)` summary, computed
-/// with the controller's own planner from the simulator's OVSDB contents.
-pub fn expect_for(world: &World, sim: &SimHost, h: usize) -> (Expect, usize) {
+impl World {
+    /// The desired state with every host, network and endpoint.
+    pub fn full_state(&self) -> DesiredState {
+        let mut st = DesiredState::default();
+        for n in &self.per_net {
+            if st.hosts.is_empty() {
+                st.hosts = n.hosts.clone();
+            }
+            st.networks.extend(n.networks.clone());
+            st.endpoints.extend(n.endpoints.clone());
+        }
+        st
+    }
+}
+
+/// The controller's view of simulated host `sim`, as `Observed`.
+pub fn observed_of(sim: &SimHost) -> Observed {
     let (bindings, ports) = sim.observed();
-    let tunnels = ports.keys().filter(|p| p.starts_with("vx-")).count();
     let mut obs = Observed::default();
     obs.bindings.insert(sim.name.clone(), bindings);
     obs.ports.insert(sim.name.clone(), ports);
-    let flows = plan_flows(&world.per_net[world.net_of_host[h]], &obs, &sim.name);
+    obs
+}
+
+fn summarize(flows: &BTreeSet<ovs_controller::plan::Flow>, tunnels: usize) -> Expect {
     let fingerprint = flows
         .iter()
         .map(|f| crate::switch::flow_hash(&ofconv::add(f)))
         .fold(0u64, u64::wrapping_add);
-    (
-        Expect {
-            count: flows.len(),
-            fingerprint,
-        },
+    Expect {
+        count: flows.len(),
+        fingerprint,
         tunnels,
-    )
+    }
+}
+
+/// Planned flows (and tunnel count) of host `h`, computed with the
+/// controller's own `plan_host` from the simulator's OVSDB contents.
+pub fn expect_for(world: &mut World, sim: &SimHost, h: usize) -> Expect {
+    let t0 = Instant::now();
+    let obs = observed_of(sim);
+    let st = &world.per_net[world.net_of_host[h]];
+    let e = match plan_host(st, &obs, &PlanConfig::default(), &sim.name) {
+        Some(p) => summarize(&p.flows, p.tunnels.len()),
+        None => summarize(&plan_flows(st, &obs, &sim.name), 0),
+    };
+    world.plan_s += t0.elapsed().as_secs_f64();
+    e
+}
+
+/// Names of the tunnel ports the controller's `plan_host` gives host `h`.
+pub fn expected_tunnels(world: &mut World, h: usize) -> BTreeSet<String> {
+    let t0 = Instant::now();
+    let st = &world.per_net[world.net_of_host[h]];
+    let name = format!("h{h}");
+    let r = plan_host(st, &Observed::default(), &PlanConfig::default(), &name)
+        .map(|p| p.tunnels.into_keys().collect())
+        .unwrap_or_default();
+    world.plan_s += t0.elapsed().as_secs_f64();
+    r
+}
+
+/// Check for a few hosts that planning on the per-network state gives the
+/// same tunnels and flows as planning on the full desired state; returns a
+/// description of the first difference.
+pub fn check_per_net_planning(world: &World, sims: &[SimHost]) -> Option<String> {
+    let full = world.full_state();
+    let n = sims.len();
+    let mut picks = vec![0, n / 2, n.saturating_sub(1)];
+    picks.dedup();
+    for h in picks {
+        let Some(sim) = sims.get(h) else { continue };
+        let obs = observed_of(sim);
+        let cfg = PlanConfig::default();
+        let a = plan_host(&full, &obs, &cfg, &sim.name);
+        let b = plan_host(&world.per_net[world.net_of_host[h]], &obs, &cfg, &sim.name);
+        match (a, b) {
+            (Some(a), Some(b)) if a.tunnels == b.tunnels && a.flows == b.flows => {}
+            (a, b) => {
+                return Some(format!(
+                    "{}: full-state plan ({:?} tunnels, {:?} flows) != per-network plan ({:?} tunnels, {:?} flows)",
+                    sim.name,
+                    a.as_ref().map(|p| p.tunnels.len()),
+                    a.as_ref().map(|p| p.flows.len()),
+                    b.as_ref().map(|p| p.tunnels.len()),
+                    b.as_ref().map(|p| p.flows.len()),
+                ))
+            }
+        }
+    }
+    None
 }
 
 fn subnet_bits(cfg: &Config) -> u32 {
@@ -314,13 +454,14 @@ fn record(world: &mut World, h: usize, e: &ovs_controller::api::Endpoint) -> any
 }
 
 /// Wait until every host in `which` holds `expect[h]` (and, when
-/// `min_bundles` is given, has committed more bundles than that). Returns the
-/// number of hosts done.
+/// `min_synced` is given, has been synchronised on a connection newer than
+/// that count). Returns the number of hosts done. The check is O(1) per host
+/// (flow count and incrementally kept fingerprint).
 async fn wait_hosts(
     sims: &[SimHost],
     which: &[usize],
     expect: &BTreeMap<usize, Expect>,
-    min_bundles: Option<&BTreeMap<usize, u64>>,
+    min_synced: Option<&BTreeMap<usize, u64>>,
     timeout: Duration,
     what: &str,
 ) -> (usize, bool) {
@@ -329,9 +470,9 @@ async fn wait_hosts(
     let mut pending: Vec<usize> = which.to_vec();
     loop {
         pending.retain(|h| {
-            let (n, fp, _, bundles) = sims[*h].flow_state();
+            let (n, fp, _, _) = sims[*h].flow_state();
             let e = expect[h];
-            let fresh = min_bundles.is_none_or(|m| bundles > m[h]);
+            let fresh = min_synced.is_none_or(|m| sims[*h].synced() > m[h]);
             !(n == e.count && fp == e.fingerprint && fresh)
         });
         if pending.is_empty() {
@@ -340,7 +481,7 @@ async fn wait_hosts(
         if t0.elapsed() > timeout {
             return (which.len() - pending.len(), false);
         }
-        if last.elapsed() > Duration::from_secs(5) {
+        if last.elapsed() > Duration::from_secs(10) {
             last = Instant::now();
             eprintln!(
                 "  {what}: {}/{} switches done after {:.0} s",
@@ -370,6 +511,7 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
     let _ = std::fs::remove_dir_all(&cfg.work_dir);
     std::fs::create_dir_all(&cfg.work_dir)?;
     eprintln!("[{} hosts] starting simulated hosts", cfg.hosts);
+    let t0 = Instant::now();
     let mut sims = Vec::with_capacity(cfg.hosts);
     for i in 0..cfg.hosts {
         sims.push(
@@ -382,6 +524,7 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
             .await?,
         );
     }
+    out.start_s = Some(t0.elapsed().as_secs_f64());
     let sims = Arc::new(sims);
     let ports = (free_port()?, free_port()?, free_port()?);
     let mut ctl = ControllerProc::spawn(
@@ -398,10 +541,13 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
         out.cpu_s = ctl.cpu_s();
     }
     ctl.kill();
+    out.driver_plan_s = world.plan_s;
+    out.sim_hwm_kib = self_hwm_kib();
     r?;
     Ok((out, world, sims))
 }
 
+#[allow(clippy::too_many_lines)]
 async fn phases(
     cfg: &Config,
     sims: &[SimHost],
@@ -422,6 +568,7 @@ async fn phases(
     out.networks = n_nets;
     let bits = subnet_bits(cfg);
     let t_start = Instant::now();
+    let sim_cpu0 = self_cpu_s();
     let mut nets = Vec::new();
     *world = World {
         net_of_host: (0..cfg.hosts).map(|h| h / g).collect(),
@@ -455,9 +602,10 @@ async fn phases(
         world.per_net.push(st);
         nets.push(net);
     }
+    let mut hosts: BTreeMap<String, Host> = BTreeMap::new();
     for (i, s) in sims.iter().enumerate() {
         let tip = Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 1)) + i as u32);
-        client
+        let h = client
             .host_create(HostSpec {
                 name: s.name.clone(),
                 ovsdb: s.remote(),
@@ -465,7 +613,13 @@ async fn phases(
             })
             .await
             .context("host_create")?;
+        let h = Host::new(&h.name, &h.ovsdb, &h.tunnel_ip)?;
+        hosts.insert(h.name.clone(), h);
     }
+    for st in &mut world.per_net {
+        st.hosts = hosts.clone();
+    }
+    drop(hosts);
     eprintln!(
         "[{} hosts] {} networks and {} hosts created in {:.1} s; creating {} endpoints",
         cfg.hosts,
@@ -491,7 +645,7 @@ async fn phases(
         let e = r.context("endpoint_create")?;
         record(world, h, &e)?;
         done += 1;
-        if last.elapsed() > Duration::from_secs(5) {
+        if last.elapsed() > Duration::from_secs(10) {
             last = Instant::now();
             eprintln!(
                 "  endpoints: {done}/{} after {:.0} s",
@@ -551,7 +705,7 @@ async fn phases(
                 ));
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         (client, Instant::now())
     } else {
@@ -560,6 +714,9 @@ async fn phases(
         // fresh controller process with every host up: a cold full sync.
         for (h, sim) in sims.iter().enumerate() {
             sim.plug(&world.plugs[h])?;
+        }
+        if let Some(d) = check_per_net_planning(world, sims) {
+            out.notes.push(format!("driver planning check: {d}"));
         }
         ctl.kill();
         for sim in sims {
@@ -574,48 +731,70 @@ async fn phases(
         );
         (c, t0)
     };
+    let sim_cpu_sync0 = self_cpu_s();
+    let ctl_cpu_sync0 = if cfg.online_provisioning {
+        ctl.cpu_s()
+    } else {
+        Some(0.0)
+    };
+    // Tunnel ports the controller's planner gives each host.
+    let want_tunnels: Vec<BTreeSet<String>> =
+        (0..cfg.hosts).map(|h| expected_tunnels(world, h)).collect();
+    let counts: Vec<usize> = want_tunnels.iter().map(BTreeSet::len).collect();
+    out.tunnels_per_host = counts.iter().copied().max().unwrap_or(0);
+    out.tunnels_min = counts.iter().copied().min().unwrap_or(0);
+    out.total_tunnels = counts.iter().sum();
     eprintln!(
-        "[{} hosts] all endpoints plugged; waiting for tunnel ports and flows",
-        cfg.hosts
+        "[{} hosts] all endpoints plugged; waiting for {} tunnel ports ({}–{} per host) and flows",
+        cfg.hosts, out.total_tunnels, out.tunnels_min, out.tunnels_per_host
     );
 
-    // Expected flow sets need every tunnel port numbered; compute them as hosts get there.
+    // Expected flow sets need every tunnel port numbered; compute each
+    // host's once its planned tunnels exist, re-examining a host only when
+    // its database changed.
     let mut expect: BTreeMap<usize, Expect> = BTreeMap::new();
     let mut pending: Vec<usize> = (0..cfg.hosts).collect();
+    let mut seen_seq = vec![u64::MAX; cfg.hosts];
     let all: Vec<usize> = (0..cfg.hosts).collect();
     let mut last = Instant::now();
     while !pending.is_empty() {
-        pending.retain(|h| {
-            // Cheap check first: planning is only worth it once the mesh is complete.
-            if sims[*h].numbered_tunnels("vx-") + 1 < cfg.hosts {
-                return true;
+        let mut still = Vec::with_capacity(pending.len());
+        for h in pending {
+            let seq = sims[h].db_seq();
+            if seq == seen_seq[h] {
+                still.push(h);
+                continue;
             }
-            let (e, tunnels) = expect_for(world, &sims[*h], *h);
-            if tunnels + 1 < cfg.hosts {
-                return true;
+            seen_seq[h] = seq;
+            if sims[h].numbered(&want_tunnels[h]) < want_tunnels[h].len() {
+                still.push(h);
+                continue;
             }
-            out.tunnels_per_host = tunnels;
-            expect.insert(*h, e);
-            false
-        });
+            let e = expect_for(world, &sims[h], h);
+            expect.insert(h, e);
+        }
+        pending = still;
         if t_plug.elapsed() > cfg.timeout {
             out.notes.push(format!(
-                "timed out waiting for tunnel mesh: {}/{} hosts complete after {:.0} s",
+                "timed out waiting for the planned tunnel ports: {}/{} hosts complete after {:.0} s",
                 cfg.hosts - pending.len(),
                 cfg.hosts,
                 t_plug.elapsed().as_secs_f64()
             ));
             return Ok(());
         }
-        if last.elapsed() > Duration::from_secs(5) {
+        if last.elapsed() > Duration::from_secs(10) {
             last = Instant::now();
             eprintln!(
-                "  tunnel mesh: {}/{} hosts complete",
+                "  tunnel ports: {}/{} hosts complete after {:.0} s",
                 cfg.hosts - pending.len(),
-                cfg.hosts
+                cfg.hosts,
+                t_plug.elapsed().as_secs_f64()
             );
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     let left = cfg.timeout.saturating_sub(t_plug.elapsed());
     let (n_ok, ok) = wait_hosts(sims, &all, &expect, None, left, "convergence").await;
@@ -629,6 +808,8 @@ async fn phases(
     }
     out.converge_s = Some(t_plug.elapsed().as_secs_f64());
     out.total_s = Some(t_start.elapsed().as_secs_f64());
+    out.converge_ctl_cpu_s = diff(ctl.cpu_s(), ctl_cpu_sync0);
+    out.converge_sim_cpu_s = diff(self_cpu_s(), sim_cpu_sync0);
     let counts: Vec<usize> = expect.values().map(|e| e.count).collect();
     out.flows_per_host = (
         counts.iter().copied().min().unwrap_or(0),
@@ -636,17 +817,20 @@ async fn phases(
     );
     out.total_flows = counts.iter().sum();
     eprintln!(
-        "[{} hosts] converged {:.2} s after sync start ({:.1} s since the first API call), {} flows",
+        "[{} hosts] converged {:.2} s after sync start ({:.1} s since the first API call), {} flows; CPU s controller {:.1}, simulator {:.1}",
         cfg.hosts,
         out.converge_s.unwrap_or(0.0),
         out.total_s.unwrap_or(0.0),
-        out.total_flows
+        out.total_flows,
+        out.converge_ctl_cpu_s.unwrap_or(f64::NAN),
+        out.converge_sim_cpu_s.unwrap_or(f64::NAN),
     );
 
     // Fan-out: one more endpoint on a host of network 0, until all its peers have it.
     let group: Vec<usize> = (0..cfg.hosts)
         .filter(|h| world.net_of_host[*h] == 0)
         .collect();
+    let fan_timeout = cfg.timeout.min(Duration::from_secs(120));
     for k in 0..cfg.fanout_samples {
         let h = group[k % group.len()];
         let spec = next_spec(world, cfg, h, &nets);
@@ -663,21 +847,15 @@ async fn phases(
             .collect::<Vec<_>>();
         sims[h].plug(&last_plug)?;
         for g in &group {
-            expect.insert(*g, expect_for(world, &sims[*g], *g).0);
+            let e = expect_for(world, &sims[*g], *g);
+            expect.insert(*g, e);
         }
-        let (n_ok, ok) = wait_hosts(
-            sims,
-            &group,
-            &expect,
-            None,
-            Duration::from_secs(120),
-            "fan-out",
-        )
-        .await;
+        let (n_ok, ok) = wait_hosts(sims, &group, &expect, None, fan_timeout, "fan-out").await;
         if !ok {
             out.notes.push(format!(
-                "fan-out sample {k} timed out: {n_ok}/{} hosts after 120 s",
-                group.len()
+                "fan-out sample {k} timed out: {n_ok}/{} hosts after {} s",
+                group.len(),
+                fan_timeout.as_secs()
             ));
             break;
         }
@@ -689,13 +867,13 @@ async fn phases(
     );
     out.hwm_kib = ctl.hwm_kib();
     out.cpu_s = ctl.cpu_s();
+    out.sim_cpu_s = diff(self_cpu_s(), sim_cpu0);
 
     // Restart: kill -9, start on the same state, until every switch resynced.
-    let bundles: BTreeMap<usize, u64> = (0..cfg.hosts)
-        .map(|h| (h, sims[h].flow_state().3))
-        .collect();
+    let synced: BTreeMap<usize, u64> = (0..cfg.hosts).map(|h| (h, sims[h].synced())).collect();
     ctl.kill();
     let t0 = Instant::now();
+    let sim_cpu_r0 = self_cpu_s();
     *ctl = ControllerProc::spawn(&cfg.controller_bin, &cfg.work_dir, api, of, metrics)?;
     eprintln!(
         "[{} hosts] restarted controller (pid {})",
@@ -705,13 +883,15 @@ async fn phases(
         sims,
         &all,
         &expect,
-        Some(&bundles),
+        Some(&synced),
         cfg.timeout,
         "restart resync",
     )
     .await;
     if ok {
         out.restart_s = Some(t0.elapsed().as_secs_f64());
+        out.restart_ctl_cpu_s = ctl.cpu_s();
+        out.restart_sim_cpu_s = diff(self_cpu_s(), sim_cpu_r0);
         eprintln!(
             "[{} hosts] resynced after restart in {:.2} s",
             cfg.hosts,

@@ -146,21 +146,35 @@ impl FlowTable {
         }
     }
 
-    fn selected(&self, fm: &FlowMod, strict: bool) -> Vec<FlowKey> {
+    fn selecting<'a>(
+        &'a self,
+        fm: &'a FlowMod,
+        strict: bool,
+    ) -> impl Iterator<Item = (&'a FlowKey, &'a FlowVal)> + 'a {
         let want = encode_match(&fm.match_);
-        self.flows
-            .iter()
-            .filter(|(k, v)| {
-                (fm.table_id == 0xff || k.table == fm.table_id)
-                    && (v.cookie & fm.cookie_mask) == (fm.cookie & fm.cookie_mask)
-                    && if strict {
-                        k.priority == fm.priority && k.match_bytes == want
-                    } else {
-                        loose_match(&k.match_bytes, &fm.match_)
-                    }
-            })
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.flows.iter().filter(move |(k, v)| {
+            (fm.table_id == 0xff || k.table == fm.table_id)
+                && (v.cookie & fm.cookie_mask) == (fm.cookie & fm.cookie_mask)
+                && if strict {
+                    k.priority == fm.priority && k.match_bytes == want
+                } else {
+                    loose_match(&k.match_bytes, &fm.match_)
+                }
+        })
+    }
+
+    fn selected(&self, fm: &FlowMod, strict: bool) -> Vec<FlowKey> {
+        self.selecting(fm, strict).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Number of flows a flow-stats request would return (OFPMP_AGGREGATE
+    /// flow_count): table (0xff = all), cookie under cookie_mask, non-strict
+    /// match; out_port/out_group are taken as ANY.
+    pub fn count(&self, table_id: u8, cookie: u64, cookie_mask: u64, m: &Match) -> usize {
+        let probe = FlowMod::delete(table_id)
+            .cookie_masked(cookie, cookie_mask)
+            .match_(m.clone());
+        self.selecting(&probe, false).count()
     }
 
     /// Apply one FLOW_MOD.
@@ -239,6 +253,15 @@ pub struct SwitchState {
     pub bundles: u64,
     /// Ports (number, name) for PORT_DESC.
     pub ports: BTreeMap<u32, String>,
+    /// Connections on which the controller synchronised: committed a bundle
+    /// or asked for flow or aggregate stats (counted once per connection).
+    pub synced: u64,
+    /// Flow-stats requests answered.
+    pub flow_stats_requests: u64,
+    /// Aggregate-stats requests answered.
+    pub aggregate_requests: u64,
+    /// Flow mods received (directly or in bundles).
+    pub flow_mods_received: u64,
 }
 
 /// Lock shared switch state, ignoring poisoning.
@@ -282,6 +305,13 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
         miss_send_len: 128,
     };
     let mut async_cfg = AsyncConfig { masks: [0; 6] };
+    let mut synced_here = false;
+    let mark_synced = |s: &mut SwitchState, here: &mut bool| {
+        if !*here {
+            *here = true;
+            s.synced += 1;
+        }
+    };
     let result = async {
         while let Some(frame) = framed.next().await {
             let frame = frame?;
@@ -318,7 +348,11 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                     role: if r.role == 0 { 1 } else { r.role },
                     generation_id: r.generation_id,
                 })),
-                Message::FlowMod(fm) => lock(&state).table.apply(&fm),
+                Message::FlowMod(fm) => {
+                    let mut s = lock(&state);
+                    s.flow_mods_received += 1;
+                    s.table.apply(&fm);
+                }
                 Message::BundleControl(bc) => {
                     let reply = |typ| {
                         Message::BundleControl(BundleControl {
@@ -341,6 +375,8 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                                 s.table.apply(fm);
                             }
                             s.bundles += 1;
+                            s.flow_mods_received += mods.len() as u64;
+                            mark_synced(&mut s, &mut synced_here);
                             drop(s);
                             out.push(reply(bundle_ctrl::COMMIT_REPLY));
                         }
@@ -366,7 +402,9 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                             dp_desc: desc("br-ex"),
                         })),
                         MultipartRequestBody::Flow(r) => {
-                            let s = lock(&state);
+                            let mut s = lock(&state);
+                            s.flow_stats_requests += 1;
+                            mark_synced(&mut s, &mut synced_here);
                             Some(MultipartReplyBody::Flow(s.table.stats(
                                 r.table_id,
                                 r.cookie,
@@ -375,11 +413,12 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                             )))
                         }
                         MultipartRequestBody::Aggregate(r) => {
-                            let s = lock(&state);
+                            let mut s = lock(&state);
+                            s.aggregate_requests += 1;
+                            mark_synced(&mut s, &mut synced_here);
                             let n = s
                                 .table
-                                .stats(r.table_id, r.cookie, r.cookie_mask, &r.match_)
-                                .len();
+                                .count(r.table_id, r.cookie, r.cookie_mask, &r.match_);
                             Some(MultipartReplyBody::Aggregate(AggregateStats {
                                 packet_count: 0,
                                 byte_count: 0,
@@ -459,6 +498,9 @@ mod tests {
         assert_eq!(t.fingerprint(), flow_hash(&b));
         let foreign = FlowMod::add(10, 1).cookie(0x42);
         t.apply(&foreign);
+        assert_eq!(t.count(0xff, 0x0c7e << 48, 0xffff << 48, &Match::new()), 1);
+        assert_eq!(t.count(0xff, 0, 0, &Match::new()), 2);
+        assert_eq!(t.count(0, 0x0c7e << 48, 0xffff << 48, &Match::new()), 1);
         t.apply(&FlowMod::delete(0xff).cookie_masked(0x0c7e << 48, 0xffff << 48));
         assert_eq!(t.len(), 1);
         assert_eq!(t.fingerprint(), flow_hash(&foreign));
@@ -483,6 +525,9 @@ mod tests {
         t.apply(&FlowMod::add(0, 7).match_(Match::new().in_port(3).eth_type(0x0800)));
         t.apply(&FlowMod::add(0, 8).match_(Match::new().in_port(4)));
         assert_eq!(t.stats(0xff, 0, 0, &Match::new().in_port(3)).len(), 1);
+        assert_eq!(t.count(0xff, 0, 0, &Match::new().in_port(3)), 1);
+        assert_eq!(t.count(0xff, 0, 0, &Match::new()), 2);
+        assert_eq!(t.count(1, 0, 0, &Match::new()), 0);
         t.apply(&FlowMod::delete(0).match_(Match::new().in_port(4)));
         assert_eq!(t.len(), 1);
     }
