@@ -809,6 +809,85 @@ mod tests {
     }
 
     #[test]
+    fn changes_wake_only_the_hosts_they_affect() {
+        let c = core();
+        let mut blue = net("blue", 10);
+        blue.subnet = "10.1.0.0/24".into();
+        blue.gateway = None;
+        c.create_network(&blue).unwrap();
+        c.create_network(&api::NetworkSpec {
+            name: "red".into(),
+            vni: 11,
+            subnet: "10.2.0.0/24".into(),
+            gateway: None,
+            tunnel: Some("gre".into()),
+            mtu: None,
+        })
+        .unwrap();
+        for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
+            c.create_host(&api::HostSpec {
+                name: (*h).into(),
+                ovsdb: format!("tcp:192.0.2.{}:6640", i + 1),
+                tunnel_ip: format!("192.0.2.{}", i + 1),
+            })
+            .unwrap();
+        }
+        let mut rx: Vec<_> = ["h1", "h2", "h3"]
+            .iter()
+            .map(|h| c.host_changes(h))
+            .collect();
+        let woken = |rx: &mut Vec<watch::Receiver<u64>>| -> Vec<bool> {
+            rx.iter_mut()
+                .map(|r| {
+                    r.has_changed().unwrap() && {
+                        r.borrow_and_update();
+                        true
+                    }
+                })
+                .collect()
+        };
+        // blue on h1 and h2, red on h3.
+        c.create_endpoint(&ep("blue", "h1")).unwrap();
+        assert_eq!(woken(&mut rx), [true, false, false]);
+        let b2 = c.create_endpoint(&ep("blue", "h2")).unwrap();
+        assert_eq!(woken(&mut rx), [true, true, false]);
+        c.create_endpoint(&ep("red", "h3")).unwrap();
+        assert_eq!(woken(&mut rx), [false, false, true]);
+        // Cached flows: the same Arc until the host is touched.
+        let f1 = c.desired_flows("h1");
+        assert!(Arc::ptr_eq(&f1, &c.desired_flows("h1")));
+        // A binding seen on h2 touches h2 only.
+        c.set_observed(
+            "h2",
+            BTreeMap::from([(Uuid::parse_str(&b2.id).unwrap(), Binding { ofport: 7 })]),
+            BTreeMap::new(),
+        );
+        assert_eq!(woken(&mut rx), [false, true, false]);
+        assert!(Arc::ptr_eq(&f1, &c.desired_flows("h1")));
+        // Deleting a blue endpoint touches the blue hosts; networks and hosts
+        // without endpoints touch nobody else.
+        c.delete_endpoint(&b2.id).unwrap();
+        assert_eq!(woken(&mut rx), [true, true, false]);
+        assert!(!Arc::ptr_eq(&f1, &c.desired_flows("h1")));
+        c.create_network(&net("green", 12)).unwrap();
+        c.create_host(&api::HostSpec {
+            name: "h4".into(),
+            ovsdb: "tcp:192.0.2.4:6640".into(),
+            tunnel_ip: "192.0.2.4".into(),
+        })
+        .unwrap();
+        assert_eq!(woken(&mut rx), [false, false, false]);
+        // Tunnels: h1 and h3 share no network.
+        assert!(c.plan_switch("h1").unwrap().1.is_empty());
+        c.create_endpoint(&ep("red", "h1")).unwrap();
+        assert_eq!(woken(&mut rx), [true, false, true]);
+        assert_eq!(
+            c.plan_switch("h1").unwrap().1.keys().collect::<Vec<_>>(),
+            ["gre-h3"]
+        );
+    }
+
+    #[test]
     fn state_survives_restart_with_same_store() {
         let store: Arc<dyn Store> = Arc::new(MemStore::new());
         let c = Core::new(store.clone(), PlanConfig::default()).unwrap();
