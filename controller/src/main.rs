@@ -47,6 +47,10 @@ struct Cli {
     /// Set options:local_ip on tunnel ports.
     #[arg(long)]
     set_local_ip: bool,
+    /// Compare whole flows (match, cookie, actions) every N audits of 3 s; the
+    /// others only count our flows [default: 10].
+    #[arg(long)]
+    audit_full_every: Option<u64>,
     /// Print every host's plan (OVSDB rows and flows, from the stored desired state
     /// only: no bindings or tunnel ofports are known offline) and exit.
     #[arg(long)]
@@ -64,6 +68,7 @@ struct FileConfig {
     advertise: Option<String>,
     bridge: Option<String>,
     set_local_ip: Option<bool>,
+    audit_full_every: Option<u64>,
 }
 
 #[tokio::main]
@@ -128,7 +133,16 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let audit_full_every = cli
+        .audit_full_every
+        .or(file.audit_full_every)
+        .unwrap_or(southbound::FULL_AUDIT_EVERY);
+    if audit_full_every == 0 {
+        anyhow::bail!("--audit-full-every must be at least 1");
+    }
     let core = Core::new(store, cfg.clone())?;
+    core.audit_full_every
+        .store(audit_full_every, std::sync::atomic::Ordering::Relaxed);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
     let of = openflow::driver::Listener::bind(&of_listen)

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 /// Render all metrics.
 pub fn render(core: &Core) -> String {
     let status = core.status();
-    let state = core.state();
+    let (endpoints, networks) = core.counts();
     let mut s = String::new();
     let m = &core.metrics;
     let _ = writeln!(
@@ -46,11 +46,10 @@ pub fn render(core: &Core) -> String {
             h.name, h.flows_desired
         );
     }
-    let _ = writeln!(s, "# HELP ovsctl_endpoints Endpoints in the desired state.\n# TYPE ovsctl_endpoints gauge\novsctl_endpoints {}", state.endpoints.len());
+    let _ = writeln!(s, "# HELP ovsctl_endpoints Endpoints in the desired state.\n# TYPE ovsctl_endpoints gauge\novsctl_endpoints {endpoints}");
     let _ = writeln!(
         s,
-        "# HELP ovsctl_networks Networks.\n# TYPE ovsctl_networks gauge\novsctl_networks {}",
-        state.networks.len()
+        "# HELP ovsctl_networks Networks.\n# TYPE ovsctl_networks gauge\novsctl_networks {networks}"
     );
     let _ = writeln!(s, "# HELP ovsctl_resyncs_total Full bundle resyncs.\n# TYPE ovsctl_resyncs_total counter\novsctl_resyncs_total {}", m.resyncs.load(Ordering::Relaxed));
     let secs = m.resync_micros.load(Ordering::Relaxed) as f64 / 1e6;
@@ -58,6 +57,7 @@ pub fn render(core: &Core) -> String {
     let _ = writeln!(s, "# HELP ovsctl_flow_updates_total Incremental flow updates.\n# TYPE ovsctl_flow_updates_total counter\novsctl_flow_updates_total {}", m.incremental.load(Ordering::Relaxed));
     let _ = writeln!(s, "# HELP ovsctl_ovsdb_transactions_total OVSDB reconcile transactions.\n# TYPE ovsctl_ovsdb_transactions_total counter\novsctl_ovsdb_transactions_total {}", m.ovsdb_txns.load(Ordering::Relaxed));
     let _ = writeln!(s, "# HELP ovsctl_drift_repairs_total Full resyncs after an audit found drift.\n# TYPE ovsctl_drift_repairs_total counter\novsctl_drift_repairs_total {}", m.drift_repairs.load(Ordering::Relaxed));
+    let _ = writeln!(s, "# HELP ovsctl_flow_audits_total Flow audits (counts and full compares).\n# TYPE ovsctl_flow_audits_total counter\novsctl_flow_audits_total {}", m.audits.load(Ordering::Relaxed));
     s
 }
 

@@ -5,9 +5,13 @@
 //! priority and match, our cookie); [`delete_ours`] removes every flow
 //! carrying our cookie prefix in all tables. Match fields are emitted in the
 //! plan's sorted order, which puts `dl_type` before fields that need it.
+//! [`fingerprint_of`] and [`fingerprint_stats`] agree for a flow and the
+//! switch's report of it (match fields in any order), so audits can compare
+//! whole flows, actions included, as sets of numbers.
 
 use crate::plan::{Act, Field, Flow, COOKIE_MASK, COOKIE_PREFIX};
-use openflow::{Action, FlowMod, Match, OxmKind, OFPP_IN_PORT};
+use openflow::{Action, FlowMod, FlowStats, Instruction, Match, OxmKind, OFPP_IN_PORT};
+use std::hash::{Hash, Hasher};
 
 /// The OpenFlow match of a flow.
 pub fn match_of(f: &Flow) -> Match {
@@ -73,11 +77,89 @@ pub fn delete_ours() -> FlowMod {
     FlowMod::delete(0xff).cookie_masked(COOKIE_PREFIX, COOKIE_MASK)
 }
 
+/// Order-independent fingerprint of a flow: table, priority, cookie, the set
+/// of match fields and the instructions.
+pub fn fingerprint(
+    table: u8,
+    priority: u16,
+    cookie: u64,
+    m: &Match,
+    instructions: &[Instruction],
+) -> u64 {
+    let fields = m.fields.iter().fold(0u64, |acc, f| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        f.hash(&mut h);
+        acc.wrapping_add(h.finish())
+    });
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (table, priority, cookie, fields, instructions).hash(&mut h);
+    h.finish()
+}
+
+/// Fingerprint of a planned flow as we install it.
+pub fn fingerprint_of(f: &Flow) -> u64 {
+    let fm = add(f);
+    fingerprint(
+        fm.table_id,
+        fm.priority,
+        fm.cookie,
+        &fm.match_,
+        &fm.instructions,
+    )
+}
+
+/// Fingerprint of a flow as the switch reports it.
+pub fn fingerprint_stats(s: &FlowStats) -> u64 {
+    fingerprint(s.table_id, s.priority, s.cookie, &s.match_, &s.instructions)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::plan::FlowKind;
+
+    #[test]
+    fn fingerprint_ignores_field_order_but_not_actions() {
+        let f = Flow {
+            table: 30,
+            priority: 100,
+            matches: vec![
+                Field::TunId(100),
+                Field::Reg0(0),
+                Field::EthDst("02:64:0a:f4:01:02".parse().unwrap()),
+            ],
+            cookie: crate::plan::cookie(FlowKind::Unicast, 100),
+            actions: vec![Act::Output(7)],
+        };
+        let fm = add(&f);
+        let mut m = fm.match_.clone();
+        m.fields.reverse();
+        let stats = FlowStats {
+            table_id: fm.table_id,
+            duration_sec: 1,
+            duration_nsec: 2,
+            priority: fm.priority,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            flags: 0,
+            cookie: fm.cookie,
+            packet_count: 3,
+            byte_count: 4,
+            match_: m,
+            instructions: fm.instructions.clone(),
+        };
+        assert_eq!(fingerprint_stats(&stats), fingerprint_of(&f));
+        let mut other = f.clone();
+        other.actions = vec![Act::Output(8)];
+        assert_ne!(fingerprint_of(&other), fingerprint_of(&f));
+        let mut other = f.clone();
+        other.cookie += 1;
+        assert_ne!(fingerprint_of(&other), fingerprint_of(&f));
+        let mut dropped = stats.clone();
+        dropped.match_.fields.pop();
+        assert_ne!(fingerprint_stats(&dropped), fingerprint_of(&f));
+    }
 
     #[test]
     fn text_matches_plan_display() {

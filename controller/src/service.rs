@@ -101,6 +101,8 @@ pub struct Metrics {
     pub ovsdb_txns: AtomicU64,
     /// Full resyncs triggered by a flow audit finding drift.
     pub drift_repairs: AtomicU64,
+    /// Flow audits done (count or full).
+    pub audits: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +160,8 @@ pub struct Core {
     generation: watch::Sender<u64>,
     /// Counters.
     pub metrics: Metrics,
+    /// Every this many flow audits compare whole flows instead of counting.
+    pub audit_full_every: AtomicU64,
 }
 
 fn to_api_network(n: &Network) -> api::Network {
@@ -213,6 +217,7 @@ impl Core {
             events,
             generation: watch::channel(0).0,
             metrics: Metrics::default(),
+            audit_full_every: AtomicU64::new(crate::southbound::FULL_AUDIT_EVERY),
         }))
     }
 
@@ -248,6 +253,12 @@ impl Core {
     /// Snapshot of the desired state.
     pub fn state(&self) -> DesiredState {
         self.lock().state.clone()
+    }
+
+    /// Number of (endpoints, networks).
+    pub fn counts(&self) -> (usize, usize) {
+        let g = self.lock();
+        (g.state.endpoints.len(), g.state.networks.len())
     }
 
     /// Snapshot of the registered hosts.

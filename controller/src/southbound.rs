@@ -17,7 +17,8 @@
 //!   bundle: delete our cookie, add all; then barrier) and then sends
 //!   incremental diffs whenever that host's plan changes. An audit counts our
 //!   flows every [`AUDIT_INTERVAL`] (OFPMP_AGGREGATE) and compares the full
-//!   list every [`FULL_AUDIT_EVERY`] audits; drift triggers a full resync.
+//!   flows (match, cookie, actions) every [`FULL_AUDIT_EVERY`] audits by
+//!   default; drift triggers a full resync.
 
 use crate::api::Event;
 use crate::model::TunnelType;
@@ -585,10 +586,14 @@ async fn sync_switch(
                 // (hitless) full resync. Counting is cheap; the full list is
                 // compared every FULL_AUDIT_EVERY audits.
                 audits += 1;
-                let drift = if audits % FULL_AUDIT_EVERY == 0 {
+                core.metrics.audits.fetch_add(1, Ordering::Relaxed);
+                let every = core.audit_full_every.load(Ordering::Relaxed).max(1);
+                let drift = if audits % every == 0 {
+                    // Whole flows: match, cookie and actions (someone changing
+                    // the actions of one of our flows is drift too).
                     let stats = sw.flow_stats(None, COOKIE_PREFIX, COOKIE_MASK).await?;
-                    let mut seen: Vec<(u8, u16, u64)> = stats.iter().map(|f| (f.table_id, f.priority, f.cookie)).collect();
-                    let mut want: Vec<(u8, u16, u64)> = installed.iter().map(|f| (f.table, f.priority, f.cookie)).collect();
+                    let mut seen: Vec<u64> = stats.iter().map(ofconv::fingerprint_stats).collect();
+                    let mut want: Vec<u64> = installed.iter().map(ofconv::fingerprint_of).collect();
                     seen.sort_unstable();
                     want.sort_unstable();
                     (seen != want).then_some((seen.len(), want.len()))
@@ -616,7 +621,8 @@ async fn sync_switch(
 /// How often the flows in each switch are counted against what we installed.
 pub const AUDIT_INTERVAL: Duration = Duration::from_secs(3);
 
-/// Every this many audits, the full flow list is compared instead of the count.
+/// Default: every this many audits, the full flow list (match, cookie,
+/// actions) is compared instead of the count (`--audit-full-every`).
 pub const FULL_AUDIT_EVERY: u64 = 10;
 
 /// Replace all our flows with the desired set in one atomic bundle, then barrier.

@@ -33,6 +33,10 @@ fn start_controller(lab: &Lab, tag: &str) -> Result<u32> {
         .arg(dir.join("state.redb"))
         .arg("--advertise")
         .arg(format!("tcp:{ip}:6653"))
+        // Every audit compares whole flows (default: every 10th), so drift in
+        // actions is found within 3 s and a false positive would show quickly.
+        .arg("--audit-full-every")
+        .arg("1")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -43,6 +47,25 @@ fn start_controller(lab: &Lab, tag: &str) -> Result<u32> {
     })
     .context("controller did not answer")?;
     Ok(pid)
+}
+
+/// The controller's `/metrics` value of `name` (a plain counter or gauge).
+fn metric(lab: &Lab, name: &str) -> Result<u64> {
+    use std::io::{Read, Write};
+    let addr = format!("{}:9878", lab.controller_ip());
+    let text = ovs_lab::in_netns(lab.controller_ns(), move || {
+        let mut s = std::net::TcpStream::connect(&addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    })?;
+    let line = text
+        .lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .with_context(|| format!("no {name} in /metrics:\n{text}"))?;
+    Ok(line.rsplit(' ').next().unwrap_or("").parse()?)
 }
 
 fn controller_logs(lab: &Lab) -> String {
@@ -446,6 +469,18 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     }
     b1.run(&["ip", "addr", "del", "10.244.1.77/24", "dev", "eth0"])?;
 
+    // No false drift: after several whole-flow audits of every host (match, cookie and
+    // actions as OVS reports them), nothing was found to repair.
+    let audits0 = metric(lab, "ovsctl_flow_audits_total")?;
+    wait_until(Duration::from_secs(20), Duration::from_millis(500), || {
+        Ok(metric(lab, "ovsctl_flow_audits_total")? >= audits0 + 6)
+    })
+    .context("audits did not run")?;
+    let repairs = metric(lab, "ovsctl_drift_repairs_total")?;
+    if repairs != 0 {
+        bail!("{repairs} drift repairs without any drift");
+    }
+
     // Drift repair: a flow of ours deleted behind the controller's back comes back;
     // a foreign flow (other cookie) is left alone.
     let h1 = lab.host("h1").unwrap();
@@ -467,6 +502,27 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     .with_context(|| format!("deleted flow not restored: {:#?}", h1.dump_flows(BR_EX)))?;
     if !lab.ping("b2", addr(&eps["b1"])) {
         bail!("b2 cannot reach b1 after the drift repair");
+    }
+    // Same flow, same cookie, other actions (the flow count does not change): the
+    // whole-flow audit finds it and the resync puts the right actions back.
+    h1.ofctl(&[
+        "--strict",
+        "mod-flows",
+        &mgmt,
+        &format!("{victim},actions=drop"),
+    ])?;
+    if h1.dump_flows(BR_EX)? == before {
+        bail!("test flow modification did not happen");
+    }
+    wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+        Ok(h1.dump_flows(BR_EX)? == before)
+    })
+    .with_context(|| format!("modified flow not restored: {:#?}", h1.dump_flows(BR_EX)))?;
+    if metric(lab, "ovsctl_drift_repairs_total")? < 2 {
+        bail!("drift repairs not counted");
+    }
+    if !lab.ping("b2", addr(&eps["b1"])) {
+        bail!("b2 cannot reach b1 after the second drift repair");
     }
     Ok(())
 }
