@@ -239,6 +239,32 @@ impl Switch {
         Ok(())
     }
 
+    /// Sends one multipart request and returns the bodies of all reply parts.
+    async fn multipart(&self, body: MultipartRequestBody) -> Result<Vec<MultipartReplyBody>> {
+        let parts = self
+            .request(Message::MultipartRequest(MultipartRequest {
+                flags: 0,
+                body,
+            }))
+            .await?;
+        parts
+            .into_iter()
+            .map(|p| match p {
+                Message::MultipartReply(r) => Ok(r.body),
+                other => Err(Error::Unexpected(format!("{other:?}"))),
+            })
+            .collect()
+    }
+
+    fn stats_request(table: Option<u8>, cookie: u64, cookie_mask: u64) -> FlowStatsRequest {
+        FlowStatsRequest {
+            table_id: table.unwrap_or(0xff),
+            cookie,
+            cookie_mask,
+            ..FlowStatsRequest::default()
+        }
+    }
+
     /// Flow stats of one table (or all), filtered by cookie under `cookie_mask`.
     pub async fn flow_stats(
         &self,
@@ -246,25 +272,11 @@ impl Switch {
         cookie: u64,
         cookie_mask: u64,
     ) -> Result<Vec<FlowStats>> {
-        let req = FlowStatsRequest {
-            table_id: table.unwrap_or(0xff),
-            cookie,
-            cookie_mask,
-            ..FlowStatsRequest::default()
-        };
-        let parts = self
-            .request(Message::MultipartRequest(MultipartRequest {
-                flags: 0,
-                body: MultipartRequestBody::Flow(req),
-            }))
-            .await?;
+        let req = Self::stats_request(table, cookie, cookie_mask);
         let mut out = Vec::new();
-        for p in parts {
-            match p {
-                Message::MultipartReply(r) => match r.body {
-                    MultipartReplyBody::Flow(v) => out.extend(v),
-                    other => return Err(Error::Unexpected(format!("{other:?}"))),
-                },
+        for body in self.multipart(MultipartRequestBody::Flow(req)).await? {
+            match body {
+                MultipartReplyBody::Flow(v) => out.extend(v),
                 other => return Err(Error::Unexpected(format!("{other:?}"))),
             }
         }
@@ -279,23 +291,14 @@ impl Switch {
         cookie: u64,
         cookie_mask: u64,
     ) -> Result<crate::message::AggregateStats> {
-        let req = FlowStatsRequest {
-            table_id: table.unwrap_or(0xff),
-            cookie,
-            cookie_mask,
-            ..FlowStatsRequest::default()
-        };
-        let parts = self
-            .request(Message::MultipartRequest(MultipartRequest {
-                flags: 0,
-                body: MultipartRequestBody::Aggregate(req),
-            }))
-            .await?;
-        match parts.into_iter().next() {
-            Some(Message::MultipartReply(r)) => match r.body {
-                MultipartReplyBody::Aggregate(a) => Ok(a),
-                other => Err(Error::Unexpected(format!("{other:?}"))),
-            },
+        let req = Self::stats_request(table, cookie, cookie_mask);
+        match self
+            .multipart(MultipartRequestBody::Aggregate(req))
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some(MultipartReplyBody::Aggregate(a)) => Ok(a),
             other => Err(Error::Unexpected(format!("{other:?}"))),
         }
     }
@@ -310,19 +313,10 @@ impl Switch {
 
     /// All ports (OFPMP_PORT_DESC).
     pub async fn port_desc(&self) -> Result<Vec<crate::message::Port>> {
-        let parts = self
-            .request(Message::MultipartRequest(MultipartRequest {
-                flags: 0,
-                body: MultipartRequestBody::PortDesc,
-            }))
-            .await?;
         let mut out = Vec::new();
-        for p in parts {
-            match p {
-                Message::MultipartReply(r) => match r.body {
-                    MultipartReplyBody::PortDesc(v) => out.extend(v),
-                    other => return Err(Error::Unexpected(format!("{other:?}"))),
-                },
+        for body in self.multipart(MultipartRequestBody::PortDesc).await? {
+            match body {
+                MultipartReplyBody::PortDesc(v) => out.extend(v),
                 other => return Err(Error::Unexpected(format!("{other:?}"))),
             }
         }
