@@ -12,6 +12,7 @@ mod fixture;
 mod flows_row;
 mod lab_rows;
 mod ovsdb_row;
+mod scale_row;
 mod stats;
 
 use anyhow::{Context, Result};
@@ -56,6 +57,24 @@ struct Cli {
     /// The reference ovs-docker script.
     #[arg(long, default_value = "/usr/bin/ovs-docker")]
     ovs_docker: PathBuf,
+    /// Row 5: simulated host counts (one scale run each).
+    #[arg(long, value_delimiter = ',', default_value = "100,500,2000")]
+    scale_hosts: Vec<usize>,
+    /// Row 5: endpoints per simulated host.
+    #[arg(long, default_value_t = 50)]
+    scale_endpoints: usize,
+    /// Row 5: hosts per network (one VNI per group).
+    #[arg(long, default_value_t = 20)]
+    scale_hosts_per_network: usize,
+    /// Row 5: one-attach fan-out samples per size.
+    #[arg(long, default_value_t = 5)]
+    scale_fanout_samples: usize,
+    /// Row 5: timeout of each phase of one size, in seconds.
+    #[arg(long, default_value_t = 600)]
+    scale_timeout: u64,
+    /// Row 5: the ovs-scale binary (default: next to this executable).
+    #[arg(long)]
+    ovs_scale: Option<PathBuf>,
 }
 
 fn main() {
@@ -71,10 +90,11 @@ fn real_main() -> Result<()> {
     let rounds = cli.rounds.max(1);
     let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
     let started = now_utc();
+    let t_run = std::time::Instant::now();
     let ovs = fixture::Ovs::start().context("starting ovsdb-server/ovs-vswitchd")?;
     let mut rows: Vec<Row> = Vec::new();
     let write = |rows: &[Row]| -> Result<()> {
-        let md = report(&command_line, &started, rounds, rows);
+        let md = report(&command_line, &started, t_run.elapsed(), rounds, rows);
         std::fs::write(&cli.out, md).with_context(|| format!("writing {}", cli.out.display()))
     };
     if cli.rows.contains(&1) {
@@ -108,10 +128,27 @@ fn real_main() -> Result<()> {
         write(&rows)?;
     }
     if cli.rows.contains(&5) {
-        rows.push(Row::not_measured(
-            "5. Controller scale with simulated switches (100/500/2000 hosts x 50 endpoints)",
-            "not run by ovs-bench: the simulated-switch driver `ovs-scale` (benches/sim, written separately) measures this and writes its own report (benches/SCALE.md when it has been run); ovs-bench does not copy or invent its numbers",
+        let controller = std::env::var_os("OVS_CONTROLLER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| sibling("ovs-controller"));
+        let t0 = std::time::Instant::now();
+        let mut row = scale_row::run(&scale_row::Params {
+            hosts: cli.scale_hosts.clone(),
+            endpoints: cli.scale_endpoints,
+            hosts_per_network: cli.scale_hosts_per_network,
+            fanout_samples: cli.scale_fanout_samples,
+            timeout: cli.scale_timeout,
+            ovs_scale: cli
+                .ovs_scale
+                .clone()
+                .unwrap_or_else(|| sibling("ovs-scale")),
+            controller,
+        });
+        row.notes.push(format!(
+            "Row 5 took {:.0} s wall in this run.",
+            t0.elapsed().as_secs_f64()
         ));
+        rows.push(row);
     }
     write(&rows)?;
     eprintln!("ovs-bench: wrote {}", cli.out.display());
@@ -193,7 +230,13 @@ fn now_utc() -> String {
     sh("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"])
 }
 
-fn report(command_line: &str, started: &str, rounds: usize, rows: &[Row]) -> String {
+fn report(
+    command_line: &str,
+    started: &str,
+    elapsed: std::time::Duration,
+    rounds: usize,
+    rows: &[Row],
+) -> String {
     let ovs = sh("ovs-vswitchd", &["--version"]);
     let ovs_first = ovs.lines().next().unwrap_or("unknown");
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -208,7 +251,11 @@ fn report(command_line: &str, started: &str, rounds: usize, rows: &[Row]) -> Str
     let mut s = String::new();
     s.push_str("# ovs-bench report\n\n");
     s.push_str(&format!("- Command: `{command_line}`\n"));
-    s.push_str(&format!("- Started: {started}; written: {}\n", now_utc()));
+    s.push_str(&format!(
+        "- Started: {started}; written: {} ({:.0} s after the start)\n",
+        now_utc(),
+        elapsed.as_secs_f64()
+    ));
     s.push_str(&format!(
         "- Machine: nproc {}, {cpu}, kernel {}\n",
         sh("nproc", &[]),

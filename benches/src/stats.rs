@@ -37,6 +37,9 @@ pub struct Row {
     pub not_measured: Option<String>,
     /// Unit of the values (`ms` unless set).
     pub value_unit: &'static str,
+    /// A Markdown table printed instead of the variant table (rows without a
+    /// reference, e.g. the scale row).
+    pub body: Option<String>,
 }
 
 impl Row {
@@ -51,6 +54,7 @@ impl Row {
             notes: Vec::new(),
             not_measured: None,
             value_unit: "ms",
+            body: None,
         }
     }
 
@@ -99,6 +103,12 @@ impl Row {
         };
         let _ = writeln!(s, "Work check: **{status}**\n");
         let _ = writeln!(s, "Unit: {}\n", self.unit);
+        if let Some(b) = &self.body {
+            s.push_str(b);
+            s.push('\n');
+            self.tail(&mut s);
+            return s;
+        }
         let refmed = self
             .series
             .iter()
@@ -132,6 +142,11 @@ impl Row {
             );
         }
         s.push('\n');
+        self.tail(&mut s);
+        s
+    }
+
+    fn tail(&self, s: &mut String) {
         for c in &self.checks {
             let _ = writeln!(s, "- check passed: {c}");
         }
@@ -142,7 +157,6 @@ impl Row {
             let _ = writeln!(s, "- {n}");
         }
         s.push('\n');
-        s
     }
 }
 

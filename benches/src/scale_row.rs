@@ -1,0 +1,332 @@
+//! Row 5: controller scale with simulated switches.
+//!
+//! Contract: for every host count, spawn the `ovs-scale` binary (crate
+//! `ovs-sim`, built next to `ovs-bench`) as its own process group with
+//! `--json`, forward its progress to stderr, and turn its outcome into one
+//! table line. `ovs-scale` bounds every phase with `--timeout`; on top of
+//! that a wall-clock limit per size kills the whole process group (the
+//! simulator and the controller it started). A size that did not finish, or
+//! whose process failed, is a line saying what happened, and the next sizes
+//! still run. There is no reference tool for this row.
+
+use crate::stats::{median, Row};
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Title of the row.
+pub const TITLE: &str = "5. Controller scale with simulated switches";
+
+/// Parameters of row 5.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Host counts, one scale run each.
+    pub hosts: Vec<usize>,
+    /// Endpoints per host.
+    pub endpoints: usize,
+    /// Hosts per network.
+    pub hosts_per_network: usize,
+    /// Fan-out samples per size.
+    pub fanout_samples: usize,
+    /// Timeout of each phase of one size, seconds.
+    pub timeout: u64,
+    /// The `ovs-scale` binary.
+    pub ovs_scale: PathBuf,
+    /// The `ovs-controller` binary.
+    pub controller: PathBuf,
+}
+
+/// What `ovs-scale --json` writes per size (the fields this row uses).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Outcome {
+    hosts: usize,
+    endpoints: usize,
+    networks: usize,
+    provision_s: Option<f64>,
+    converge_s: Option<f64>,
+    flows_per_host: (usize, usize),
+    total_flows: usize,
+    tunnels_per_host: usize,
+    tunnels_min: usize,
+    total_tunnels: usize,
+    fanout_ms: Vec<f64>,
+    restart_s: Option<f64>,
+    hwm_kib: Option<u64>,
+    cpu_s: Option<f64>,
+    restart_hwm_kib: Option<u64>,
+    converge_ctl_cpu_s: Option<f64>,
+    converge_sim_cpu_s: Option<f64>,
+    restart_ctl_cpu_s: Option<f64>,
+    restart_sim_cpu_s: Option<f64>,
+    sim_cpu_s: Option<f64>,
+    sim_hwm_kib: Option<u64>,
+    driver_plan_s: f64,
+    notes: Vec<String>,
+}
+
+fn s2(v: Option<f64>) -> String {
+    v.map_or("—".into(), |s| format!("{s:.1}"))
+}
+
+fn mib(v: Option<u64>) -> String {
+    v.map_or("—".into(), |k| format!("{:.0}", k as f64 / 1024.0))
+}
+
+fn open_files_limit() -> Option<usize> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
+/// Outcome of one `ovs-scale` process.
+enum SizeResult {
+    Done(Box<Outcome>),
+    Failed(String),
+}
+
+fn run_size(p: &Params, hosts: usize, dir: &Path) -> SizeResult {
+    let json = dir.join(format!("scale-{hosts}.json"));
+    let md = dir.join(format!("scale-{hosts}.md"));
+    let _ = std::fs::remove_file(&json);
+    // Phases: provisioning, tunnels + convergence, fan-out (≤ 120 s per
+    // sample), restart; plus start-up and teardown.
+    let fan = p.fanout_samples as u64 * p.timeout.min(120);
+    let wall = Duration::from_secs(3 * p.timeout + fan + 180);
+    let mut cmd = Command::new(&p.ovs_scale);
+    cmd.arg("--hosts")
+        .arg(hosts.to_string())
+        .arg("--endpoints")
+        .arg(p.endpoints.to_string())
+        .arg("--hosts-per-network")
+        .arg(p.hosts_per_network.to_string())
+        .arg("--fanout-samples")
+        .arg(p.fanout_samples.to_string())
+        .arg("--timeout")
+        .arg(p.timeout.to_string())
+        .arg("--controller-bin")
+        .arg(&p.controller)
+        .arg("--out")
+        .arg(&md)
+        .arg("--json")
+        .arg(&json)
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    eprintln!(
+        "[row 5] {hosts} hosts x {} endpoints: {} (phase timeout {} s, wall limit {} s)",
+        p.endpoints,
+        p.ovs_scale.display(),
+        p.timeout,
+        wall.as_secs()
+    );
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return SizeResult::Failed(format!("could not start ovs-scale: {e}")),
+    };
+    let pid = child.id();
+    // Forward progress, keep the tail for the report.
+    let tail = Arc::new(Mutex::new(Vec::<String>::new()));
+    let fwd = child.stderr.take().map(|err| {
+        let tail = tail.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("  | {line}");
+                let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                t.push(line);
+                if t.len() > 5 {
+                    t.remove(0);
+                }
+            }
+        })
+    });
+    let t0 = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if t0.elapsed() > wall => break None,
+            Ok(None) => std::thread::sleep(Duration::from_millis(500)),
+            Err(e) => {
+                eprintln!("[row 5] waiting for ovs-scale: {e}");
+                break None;
+            }
+        }
+    };
+    let killed = status.is_none();
+    // The whole process group: ovs-scale and the controller it started.
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg("--")
+        .arg(format!("-{pid}"))
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+    if let Some(f) = fwd {
+        let _ = f.join();
+    }
+    let tail = tail.lock().unwrap_or_else(|e| e.into_inner()).join(" / ");
+    let parsed: Option<Outcome> = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|s| serde_json::from_str::<Vec<Outcome>>(&s).ok())
+        .and_then(|v| v.into_iter().next());
+    match (parsed, killed, status) {
+        (Some(o), _, _) => SizeResult::Done(Box::new(o)),
+        (None, true, _) => SizeResult::Failed(format!(
+            "killed after the wall limit of {} s without a result (last output: {tail})",
+            wall.as_secs()
+        )),
+        (None, false, st) => SizeResult::Failed(format!(
+            "ovs-scale exited ({}) without a result (last output: {tail})",
+            st.map_or("unknown status".into(), |s| s.to_string())
+        )),
+    }
+}
+
+/// Run row 5 for every size in `p.hosts`.
+pub fn run(p: &Params) -> Row {
+    let mut row = Row::new(
+        &format!(
+            "{TITLE} ({} hosts x {} endpoints)",
+            p.hosts
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("/"),
+            p.endpoints
+        ),
+        "seconds / milliseconds / MiB as named per column; one `ovs-scale` run per size",
+    );
+    if !p.ovs_scale.is_file() {
+        row.not_measured = Some(format!(
+            "{} not built (`cargo build --release -p ovs-sim`)",
+            p.ovs_scale.display()
+        ));
+        return row;
+    }
+    if !p.controller.is_file() {
+        row.not_measured = Some(format!("{} not built", p.controller.display()));
+        return row;
+    }
+    let max = p.hosts.iter().copied().max().unwrap_or(0);
+    if let Some(n) = open_files_limit() {
+        if n < max * 6 + 256 {
+            row.notes.push(format!(
+                "RLIMIT_NOFILE is {n}, low for {max} hosts (the simulator holds ~3 sockets per host, the controller ~2); `scripts/bench` raises it with `ulimit -n`"
+            ));
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("ovs-bench-scale-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| hosts | endpoints | networks × hosts | tunnel ports / host (total) | flows / switch (total) | cold full sync s | restart resync s | one-attach fan-out ms median (min–max, n) | controller VmHWM MiB (after restart) | controller CPU s: sync / restart / whole run | simulator CPU s: sync / restart / whole run | simulator VmHWM MiB | provisioning s | status |"
+    );
+    let _ = writeln!(
+        t,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let mut all_ok = true;
+    for &hosts in &p.hosts {
+        let started = Instant::now();
+        let line = match run_size(p, hosts, &dir) {
+            SizeResult::Done(o) => {
+                let ok = o.notes.is_empty()
+                    && o.converge_s.is_some()
+                    && o.restart_s.is_some()
+                    && o.fanout_ms.len() == p.fanout_samples;
+                if ok {
+                    row.passed(format!(
+                        "{hosts} hosts: every simulated switch held exactly the flow set the controller's own `plan::plan_host` predicts (count + fingerprint) after the cold sync, after each fan-out and after the restart; every planned tunnel port existed with an ofport"
+                    ));
+                } else {
+                    all_ok = false;
+                    row.fail(format!("{hosts} hosts: {}", o.notes.join("; ")));
+                }
+                let fan = match median(&o.fanout_ms) {
+                    Some(m) => format!(
+                        "{m:.0} ({:.0}–{:.0}, n={})",
+                        o.fanout_ms.iter().copied().fold(f64::INFINITY, f64::min),
+                        o.fanout_ms.iter().copied().fold(0.0, f64::max),
+                        o.fanout_ms.len()
+                    ),
+                    None => "—".into(),
+                };
+                if o.driver_plan_s > 0.0 {
+                    row.notes.push(format!(
+                        "{hosts} hosts: the driver spent {:.1} s computing expected plans (included in the simulator's CPU); run took {:.0} s wall",
+                        o.driver_plan_s,
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+                format!(
+                    "| {} | {} | {} × {} | {}–{} ({}) | {}–{} ({}) | {} | {} | {} | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} |",
+                    o.hosts,
+                    o.endpoints,
+                    o.networks,
+                    p.hosts_per_network.min(o.hosts),
+                    o.tunnels_min,
+                    o.tunnels_per_host,
+                    o.total_tunnels,
+                    o.flows_per_host.0,
+                    o.flows_per_host.1,
+                    o.total_flows,
+                    s2(o.converge_s),
+                    s2(o.restart_s),
+                    fan,
+                    mib(o.hwm_kib),
+                    mib(o.restart_hwm_kib),
+                    s2(o.converge_ctl_cpu_s),
+                    s2(o.restart_ctl_cpu_s),
+                    s2(o.cpu_s),
+                    s2(o.converge_sim_cpu_s),
+                    s2(o.restart_sim_cpu_s),
+                    s2(o.sim_cpu_s),
+                    mib(o.sim_hwm_kib),
+                    s2(o.provision_s),
+                    if ok {
+                        "ok".to_string()
+                    } else {
+                        format!("**did not finish:** {}", o.notes.join("; "))
+                    }
+                )
+            }
+            SizeResult::Failed(why) => {
+                all_ok = false;
+                row.fail(format!("{hosts} hosts: {why}"));
+                format!(
+                    "| {hosts} | {} | — | — | — | — | — | — | — | — | — | — | — | **did not finish:** {} |",
+                    hosts * p.endpoints,
+                    why.replace('|', "/")
+                )
+            }
+        };
+        let _ = writeln!(t, "{line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    row.body = Some(t);
+    if all_ok {
+        row.notes.insert(0, "all sizes finished".into());
+    }
+    row.notes.push(format!(
+        "No reference tool: ovs-vsctl/ovs-ofctl have no controller to compare with, so this row has no ratio. Simulated hosts (crate `ovs-sim`): per host an in-process OVSDB server (real vswitch schema, monitors, transactions) and an OpenFlow 1.3 switch (flow table, bundles, flow/aggregate stats), all in one `ovs-scale` process next to the real `ovs-controller` process; {} hosts per network (one VNI each, vxlan), {} endpoints per host with explicit IP/MAC.",
+        p.hosts_per_network, p.endpoints
+    ));
+    row.notes.push(
+        "Cold full sync: hosts are down while networks, hosts and endpoints are created through the northbound API; then every host comes up with a bare `br-ex` and its endpoints' ports plugged, and a fresh controller process starts on the stored state. Measured from that start until every switch has its planned tunnel ports and exactly its planned flow set (bridge config, tunnels and flows all made by the controller). Restart resync: `kill -9`, start again on the same state, until every switch was synchronised on a new connection and holds the planned set (includes the simulated switches' 1 s reconnect delay). Fan-out: `endpoint_create` + plug of one endpoint until every host of its network holds its new flow set. VmHWM and CPU (user+system) from /proc; \"sync\" = the cold full sync, \"whole run\" = provisioning through fan-out. The controller and the simulator share the same 2 cores, so CPU seconds of one are time the other could not use.".into(),
+    );
+    row
+}
