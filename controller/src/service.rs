@@ -506,13 +506,27 @@ impl Core {
             };
             g.state
                 .check_add_endpoint_among(&e, g.index.endpoints_in(&g.state, &net.name))?;
-            self.store.apply(&[
-                Write::put(Kind::Endpoint, e.id.to_string(), &e),
-                Write::put(Kind::Meta, "mac_counter", &counter),
-            ])?;
+            // Reserve: concurrent creates see the address as taken and network
+            // or host deletes see the endpoint, while the write below runs
+            // without the lock. Nobody is woken before it is durable.
+            let counter_changed = counter != g.mac_counter;
             g.mac_counter = counter;
             g.index.insert(&e);
             g.state.endpoints.insert(e.id, e.clone());
+            drop(g);
+            let mut writes = vec![Write::put(Kind::Endpoint, e.id.to_string(), &e)];
+            if counter_changed {
+                writes.push(Write::put(Kind::Meta, "mac_counter", &counter));
+            }
+            let persisted = self.store.apply(&writes);
+            let mut g = self.lock();
+            if let Err(err) = persisted {
+                let hosts = g.hosts_in(&e.network);
+                g.index.remove(&e);
+                g.state.endpoints.remove(&e.id);
+                g.touch(hosts.iter().map(String::as_str));
+                return Err(err.into());
+            }
             let hosts = g.hosts_in(&e.network);
             g.touch(hosts.iter().map(String::as_str));
             (e, net)
@@ -532,13 +546,22 @@ impl Core {
         let uid = Self::parse_id(id)?;
         {
             let mut g = self.lock();
-            let Some(e) = g.state.endpoints.get(&uid).cloned() else {
+            let Some(e) = g.state.endpoints.remove(&uid) else {
                 return Err(ModelError::UnknownEndpoint(id.to_string()).into());
             };
-            self.store.delete(Kind::Endpoint, &uid.to_string())?;
+            // Taken out of the state (a concurrent delete gets NOT_FOUND), but
+            // its hosts keep its flows until the delete is durable.
             let hosts = g.hosts_in(&e.network);
             g.index.remove(&e);
-            g.state.endpoints.remove(&uid);
+            drop(g);
+            let persisted = self.store.delete(Kind::Endpoint, &uid.to_string());
+            let mut g = self.lock();
+            if let Err(err) = persisted {
+                g.index.insert(&e);
+                g.state.endpoints.insert(uid, e);
+                g.touch(hosts.iter().map(String::as_str));
+                return Err(err.into());
+            }
             g.touch(hosts.iter().map(String::as_str));
         }
         self.emit(Event::EndpointDeleted {
@@ -645,34 +668,55 @@ impl Core {
 #[derive(Debug, Clone)]
 pub struct Northbound(pub Arc<Core>);
 
+impl Northbound {
+    /// Run a mutation (which waits for a durable write) on the blocking pool,
+    /// so the drivers' runtime threads never wait for a disk flush.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Core) -> Result<T, CoreError> + Send + 'static,
+    ) -> Result<T, ErrorObjectOwned> {
+        let core = self.0.clone();
+        match tokio::task::spawn_blocking(move || f(&core)).await {
+            Ok(r) => r.map_err(Into::into),
+            Err(e) => Err(ErrorObjectOwned::owned(
+                codes::INTERNAL,
+                format!("request task failed: {e}"),
+                None::<()>,
+            )),
+        }
+    }
+}
+
 #[async_trait]
 impl NorthboundServer for Northbound {
     async fn network_create(
         &self,
         spec: api::NetworkSpec,
     ) -> Result<api::Network, ErrorObjectOwned> {
-        Ok(to_api_network(&self.0.create_network(&spec)?))
+        let n = self.blocking(move |c| c.create_network(&spec)).await?;
+        Ok(to_api_network(&n))
     }
     async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
         Ok(self.0.networks().iter().map(to_api_network).collect())
     }
     async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
-        Ok(self.0.delete_network(&name)?)
+        self.blocking(move |c| c.delete_network(&name)).await
     }
     async fn host_create(&self, spec: api::HostSpec) -> Result<api::Host, ErrorObjectOwned> {
-        Ok(to_api_host(&self.0.create_host(&spec)?))
+        let h = self.blocking(move |c| c.create_host(&spec)).await?;
+        Ok(to_api_host(&h))
     }
     async fn host_list(&self) -> Result<Vec<api::Host>, ErrorObjectOwned> {
         Ok(self.0.hosts().values().map(to_api_host).collect())
     }
     async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
-        Ok(self.0.delete_host(&name)?)
+        self.blocking(move |c| c.delete_host(&name)).await
     }
     async fn endpoint_create(
         &self,
         spec: api::EndpointSpec,
     ) -> Result<api::Endpoint, ErrorObjectOwned> {
-        Ok(self.0.create_endpoint(&spec)?)
+        self.blocking(move |c| c.create_endpoint(&spec)).await
     }
     async fn endpoint_get(&self, id: String) -> Result<api::EndpointStatus, ErrorObjectOwned> {
         Ok(self.0.endpoint_status(&id)?)
@@ -684,7 +728,7 @@ impl NorthboundServer for Northbound {
         Ok(self.0.list_endpoints(&filter))
     }
     async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
-        Ok(self.0.delete_endpoint(&id)?)
+        self.blocking(move |c| c.delete_endpoint(&id)).await
     }
     async fn status(&self) -> Result<Vec<api::HostStatus>, ErrorObjectOwned> {
         Ok(self.0.status())
@@ -896,6 +940,57 @@ mod tests {
             c.plan_switch("h1").unwrap().1.keys().collect::<Vec<_>>(),
             ["gre-h3"]
         );
+    }
+
+    /// A store whose writes fail while `fail` is set.
+    #[derive(Debug, Default)]
+    struct FlakyStore {
+        inner: MemStore,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl Store for FlakyStore {
+        fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(kind, key)
+        }
+        fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+            self.inner.list(kind)
+        }
+        fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Db("disk full".into()));
+            }
+            self.inner.apply(writes)
+        }
+    }
+
+    #[test]
+    fn failed_writes_leave_state_and_flows_unchanged() {
+        let store = Arc::new(FlakyStore::default());
+        let c = Core::new(store.clone(), PlanConfig::default()).unwrap();
+        c.create_network(&net("blue", 10)).unwrap();
+        c.create_host(&api::HostSpec {
+            name: "h1".into(),
+            ovsdb: "tcp:192.0.2.1:6640".into(),
+            tunnel_ip: "192.0.2.1".into(),
+        })
+        .unwrap();
+        let a = c.create_endpoint(&ep("blue", "h1")).unwrap();
+        let flows = c.desired_flows("h1");
+        store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = c.create_endpoint(&ep("blue", "h1")).unwrap_err();
+        assert_eq!(err.code(), codes::INTERNAL);
+        assert!(err.to_string().contains("disk full"), "{err}");
+        let err = c.delete_endpoint(&a.id).unwrap_err();
+        assert_eq!(err.code(), codes::INTERNAL);
+        // Nothing changed: one endpoint, same flows, the address not consumed.
+        assert_eq!(c.state().endpoints.len(), 1);
+        assert_eq!(*c.desired_flows("h1"), *flows);
+        store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        let b = c.create_endpoint(&ep("blue", "h1")).unwrap();
+        assert_eq!(b.ip, "10.244.1.3/29");
+        c.delete_endpoint(&a.id).unwrap();
+        assert_eq!(c.state().endpoints.len(), 1);
     }
 
     #[test]
