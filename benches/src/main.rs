@@ -132,18 +132,27 @@ fn real_main() -> Result<()> {
             .map(PathBuf::from)
             .unwrap_or_else(|| sibling("ovs-controller"));
         let t0 = std::time::Instant::now();
-        let mut row = scale_row::run(&scale_row::Params {
-            hosts: cli.scale_hosts.clone(),
-            endpoints: cli.scale_endpoints,
-            hosts_per_network: cli.scale_hosts_per_network,
-            fanout_samples: cli.scale_fanout_samples,
-            timeout: cli.scale_timeout,
-            ovs_scale: cli
-                .ovs_scale
-                .clone()
-                .unwrap_or_else(|| sibling("ovs-scale")),
-            controller,
-        });
+        let done = rows.clone();
+        let mut partial = |r: &Row| {
+            let mut v = done.clone();
+            v.push(r.clone());
+            let _ = write(&v);
+        };
+        let mut row = scale_row::run(
+            &scale_row::Params {
+                hosts: cli.scale_hosts.clone(),
+                endpoints: cli.scale_endpoints,
+                hosts_per_network: cli.scale_hosts_per_network,
+                fanout_samples: cli.scale_fanout_samples,
+                timeout: cli.scale_timeout,
+                ovs_scale: cli
+                    .ovs_scale
+                    .clone()
+                    .unwrap_or_else(|| sibling("ovs-scale")),
+                controller,
+            },
+            &mut partial,
+        );
         row.notes.push(format!(
             "Row 5 took {:.0} s wall in this run.",
             t0.elapsed().as_secs_f64()

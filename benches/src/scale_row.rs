@@ -67,6 +67,7 @@ struct Outcome {
     sim_cpu_s: Option<f64>,
     sim_hwm_kib: Option<u64>,
     driver_plan_s: f64,
+    switch_requests: (u64, u64, u64, u64),
     notes: Vec<String>,
 }
 
@@ -195,8 +196,9 @@ fn run_size(p: &Params, hosts: usize, dir: &Path) -> SizeResult {
     }
 }
 
-/// Run row 5 for every size in `p.hosts`.
-pub fn run(p: &Params) -> Row {
+/// Run row 5 for every size in `p.hosts`; `partial` gets the row as it
+/// stands after every size (so an interrupted run keeps the sizes done).
+pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
     let mut row = Row::new(
         &format!(
             "{TITLE} ({} hosts x {} endpoints)",
@@ -265,13 +267,23 @@ pub fn run(p: &Params) -> Row {
                     ),
                     None => "—".into(),
                 };
-                if o.driver_plan_s > 0.0 {
-                    row.notes.push(format!(
-                        "{hosts} hosts: the driver spent {:.1} s computing expected plans (included in the simulator's CPU); run took {:.0} s wall",
-                        o.driver_plan_s,
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
+                let cores = |cpu: Option<f64>, wall: Option<f64>| match (cpu, wall) {
+                    (Some(c), Some(w)) if w > 0.0 => format!("{:.2}", c / w),
+                    _ => "—".into(),
+                };
+                row.notes.push(format!(
+                    "{hosts} hosts: average cores used during the cold sync: controller {}, simulator {}; during the restart resync: controller {}, simulator {} (of 2). The simulator's CPU includes {:.1} s wall of the driver computing expected plans with `plan_host`. The simulated switches answered {} aggregate-stats and {} flow-stats requests and committed {} bundles ({} flow mods received). This size took {:.0} s wall.",
+                    cores(o.converge_ctl_cpu_s, o.converge_s),
+                    cores(o.converge_sim_cpu_s, o.converge_s),
+                    cores(o.restart_ctl_cpu_s, o.restart_s),
+                    cores(o.restart_sim_cpu_s, o.restart_s),
+                    o.driver_plan_s,
+                    o.switch_requests.0,
+                    o.switch_requests.1,
+                    o.switch_requests.2,
+                    o.switch_requests.3,
+                    started.elapsed().as_secs_f64()
+                ));
                 format!(
                     "| {} | {} | {} × {} | {}–{} ({}) | {}–{} ({}) | {} | {} | {} | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} |",
                     o.hosts,
@@ -315,6 +327,8 @@ pub fn run(p: &Params) -> Row {
             }
         };
         let _ = writeln!(t, "{line}");
+        row.body = Some(t.clone());
+        partial(&row);
     }
     let _ = std::fs::remove_dir_all(&dir);
     row.body = Some(t);

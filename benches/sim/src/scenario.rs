@@ -38,7 +38,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
 use ovs_controller::model::{DesiredState, Endpoint, Host, MacAddr, Network};
 use ovs_controller::ofconv;
-use ovs_controller::plan::{plan_flows, plan_host, Observed, PlanConfig};
+use ovs_controller::plan::{plan_flows, plan_host, plan_tunnels, Index, Observed, PlanConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -126,6 +126,9 @@ pub struct Outcome {
     pub driver_plan_s: f64,
     /// Seconds to start the simulated hosts.
     pub start_s: Option<f64>,
+    /// Requests the simulated switches answered over the whole run:
+    /// (aggregate stats, flow stats, bundles committed, flow mods received).
+    pub switch_requests: (u64, u64, u64, u64),
     /// Problems, timeouts.
     pub notes: Vec<String>,
 }
@@ -133,6 +136,11 @@ pub struct Outcome {
 /// `/proc/self` CPU seconds (user + system).
 pub fn self_cpu_s() -> Option<f64> {
     proc_cpu_s("self")
+}
+
+/// `/proc/self` VmRSS in MiB (for progress lines).
+pub fn self_rss_mib() -> u64 {
+    proc_status_kib("self", "VmRSS:").unwrap_or(0) / 1024
 }
 
 /// `/proc/self` VmHWM in KiB.
@@ -252,6 +260,11 @@ impl ControllerProc {
             .ok()
     }
 
+    /// Resident set (VmRSS) in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.proc_status("VmRSS:")
+    }
+
     /// Peak resident set (VmHWM) in KiB.
     pub fn hwm_kib(&self) -> Option<u64> {
         self.proc_status("VmHWM:")
@@ -364,9 +377,9 @@ pub fn expected_tunnels(world: &mut World, h: usize) -> BTreeSet<String> {
     let t0 = Instant::now();
     let st = &world.per_net[world.net_of_host[h]];
     let name = format!("h{h}");
-    let r = plan_host(st, &Observed::default(), &PlanConfig::default(), &name)
-        .map(|p| p.tunnels.into_keys().collect())
-        .unwrap_or_default();
+    let r = plan_tunnels(st, &Index::of(st), &PlanConfig::default(), &name)
+        .into_keys()
+        .collect();
     world.plan_s += t0.elapsed().as_secs_f64();
     r
 }
@@ -542,6 +555,13 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
     }
     ctl.kill();
     out.driver_plan_s = world.plan_s;
+    for sim in sims.iter() {
+        let s = crate::switch::lock(&sim.switch);
+        out.switch_requests.0 += s.aggregate_requests;
+        out.switch_requests.1 += s.flow_stats_requests;
+        out.switch_requests.2 += s.bundles;
+        out.switch_requests.3 += s.flow_mods_received;
+    }
     out.sim_hwm_kib = self_hwm_kib();
     r?;
     Ok((out, world, sims))
@@ -726,8 +746,10 @@ async fn phases(
         *ctl = ControllerProc::spawn(&cfg.controller_bin, &cfg.work_dir, api, of, metrics)?;
         let c = ctl.wait_ready(Duration::from_secs(60)).await?;
         eprintln!(
-            "[{} hosts] hosts up, controller restarted (pid {}) for the cold sync",
-            cfg.hosts, ctl.pid
+            "[{} hosts] hosts up, controller restarted (pid {}) for the cold sync; simulator RSS {} MiB",
+            cfg.hosts,
+            ctl.pid,
+            self_rss_mib()
         );
         (c, t0)
     };
@@ -817,13 +839,15 @@ async fn phases(
     );
     out.total_flows = counts.iter().sum();
     eprintln!(
-        "[{} hosts] converged {:.2} s after sync start ({:.1} s since the first API call), {} flows; CPU s controller {:.1}, simulator {:.1}",
+        "[{} hosts] converged {:.2} s after sync start ({:.1} s since the first API call), {} flows; CPU s controller {:.1}, simulator {:.1}; RSS MiB controller {}, simulator {}",
         cfg.hosts,
         out.converge_s.unwrap_or(0.0),
         out.total_s.unwrap_or(0.0),
         out.total_flows,
         out.converge_ctl_cpu_s.unwrap_or(f64::NAN),
         out.converge_sim_cpu_s.unwrap_or(f64::NAN),
+        ctl.rss_kib().unwrap_or(0) / 1024,
+        self_rss_mib(),
     );
 
     // Fan-out: one more endpoint on a host of network 0, until all its peers have it.

@@ -92,6 +92,30 @@ pub fn key_val(fm: &FlowMod) -> (FlowKey, FlowVal) {
     )
 }
 
+/// A flow mod waiting in a bundle: adds are kept in their compact stored
+/// form (a decoded `FlowMod` is several times larger), so 2000 switches
+/// receiving their full-resync bundles at once do not hold 2000 decoded
+/// copies of their flow tables.
+#[derive(Debug)]
+pub enum Pending {
+    /// An ADD, as the key and value it installs.
+    Add(FlowKey, FlowVal),
+    /// Any other command.
+    Other(Box<FlowMod>),
+}
+
+impl Pending {
+    /// Compact `fm`.
+    pub fn of(fm: FlowMod) -> Pending {
+        if fm.command == FlowModCommand::Add {
+            let (k, v) = key_val(&fm);
+            Pending::Add(k, v)
+        } else {
+            Pending::Other(Box::new(fm))
+        }
+    }
+}
+
 /// A switch flow table.
 #[derive(Debug, Default)]
 pub struct FlowTable {
@@ -175,6 +199,17 @@ impl FlowTable {
             .cookie_masked(cookie, cookie_mask)
             .match_(m.clone());
         self.selecting(&probe, false).count()
+    }
+
+    /// Apply one bundled flow mod.
+    pub fn apply_pending(&mut self, p: Pending) {
+        match p {
+            Pending::Add(k, v) => {
+                self.mods_applied += 1;
+                self.insert(k, v);
+            }
+            Pending::Other(fm) => self.apply(&fm),
+        }
     }
 
     /// Apply one FLOW_MOD.
@@ -299,7 +334,7 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
     let _ = stream.set_nodelay(true);
     let mut framed = Framed::new(stream, OfCodec::default());
     framed.send(Message::hello().encode(0)).await?;
-    let mut bundles: HashMap<u32, Vec<FlowMod>> = HashMap::new();
+    let mut bundles: HashMap<u32, Vec<Pending>> = HashMap::new();
     let mut config = SwitchConfig {
         flags: 0,
         miss_send_len: 128,
@@ -370,12 +405,13 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                         bundle_ctrl::CLOSE_REQUEST => out.push(reply(bundle_ctrl::CLOSE_REPLY)),
                         bundle_ctrl::COMMIT_REQUEST => {
                             let mods = bundles.remove(&bc.bundle_id).unwrap_or_default();
+                            let n = mods.len() as u64;
                             let mut s = lock(&state);
-                            for fm in &mods {
-                                s.table.apply(fm);
+                            for p in mods {
+                                s.table.apply_pending(p);
                             }
                             s.bundles += 1;
-                            s.flow_mods_received += mods.len() as u64;
+                            s.flow_mods_received += n;
                             mark_synced(&mut s, &mut synced_here);
                             drop(s);
                             out.push(reply(bundle_ctrl::COMMIT_REPLY));
@@ -389,7 +425,10 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                 }
                 Message::BundleAdd(ba) => {
                     if let Message::FlowMod(fm) = *ba.message {
-                        bundles.entry(ba.bundle_id).or_default().push(fm);
+                        bundles
+                            .entry(ba.bundle_id)
+                            .or_default()
+                            .push(Pending::of(fm));
                     }
                 }
                 Message::MultipartRequest(req) => {
