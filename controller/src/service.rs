@@ -162,7 +162,13 @@ pub struct Core {
     pub metrics: Metrics,
     /// Every this many flow audits compare whole flows instead of counting.
     pub audit_full_every: AtomicU64,
+    /// Full resyncs (whole flow set encoded and in flight) allowed at once:
+    /// bounds the memory of a cold start with thousands of switches.
+    pub resync_slots: tokio::sync::Semaphore,
 }
+
+/// Default number of concurrent full resyncs.
+pub const RESYNC_SLOTS: usize = 8;
 
 fn to_api_network(n: &Network) -> api::Network {
     api::Network {
@@ -218,6 +224,7 @@ impl Core {
             generation: watch::channel(0).0,
             metrics: Metrics::default(),
             audit_full_every: AtomicU64::new(crate::southbound::FULL_AUDIT_EVERY),
+            resync_slots: tokio::sync::Semaphore::new(RESYNC_SLOTS),
         }))
     }
 

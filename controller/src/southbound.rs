@@ -632,6 +632,8 @@ async fn full_resync(
     sw: &Switch,
     conn: Uuid,
 ) -> Result<Arc<BTreeSet<Flow>>, openflow::driver::Error> {
+    // Closed only at shutdown; then resync without a slot.
+    let _slot = core.resync_slots.acquire().await.ok();
     let t0 = Instant::now();
     let want = core.desired_flows(host);
     let mut mods = vec![ofconv::delete_ours()];
