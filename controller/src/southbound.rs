@@ -380,6 +380,10 @@ async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
                 probe_interval: Some(OVSDB_PROBE),
                 ..ClientOptions::default()
             },
+            // We re-read the whole replica on every wake-up, so a lagging
+            // subscription loses nothing; a big buffer per host would cost
+            // hundreds of MiB with thousands of hosts.
+            event_capacity: 64,
             ..ReconnectOptions::default()
         },
     ));

@@ -226,6 +226,21 @@ impl Connection {
         self.events.pop_front()
     }
 
+    /// Gives back the memory of queues and maps that are empty but grew large
+    /// (e.g. after a bundle of thousands of tracked messages).
+    pub fn shrink_idle(&mut self) {
+        const KEEP: usize = 64;
+        if self.pending.is_empty() && self.pending.capacity() > KEEP {
+            self.pending.shrink_to(KEEP);
+        }
+        if self.out.is_empty() && self.out.capacity() > KEEP {
+            self.out.shrink_to(KEEP);
+        }
+        if self.events.is_empty() && self.events.capacity() > KEEP {
+            self.events.shrink_to(KEEP);
+        }
+    }
+
     /// xids of requests still waiting.
     pub fn pending_xids(&self) -> Vec<u32> {
         self.pending.keys().copied().collect()
@@ -519,5 +534,19 @@ mod tests {
             result: Ok(vec![Message::BarrierReply])
         }));
         assert!(c.pending_xids().is_empty());
+        // A burst of 5000 tracked messages grows the queues; once idle they
+        // shrink again.
+        for _ in 0..5000 {
+            c.send_tracked(Message::BarrierRequest);
+        }
+        let bar = c.request(Message::BarrierRequest);
+        while c.poll_transmit().is_some() {}
+        c.handle_frame(now, &Message::BarrierReply.encode(bar))
+            .expect("bar");
+        assert!(c.pending.capacity() >= 5000 && c.events.len() == 5001);
+        while c.poll_event().is_some() {}
+        c.shrink_idle();
+        assert!(c.pending.capacity() < 1000, "{}", c.pending.capacity());
+        assert!(c.events.capacity() < 1000 && c.out.capacity() < 1000);
     }
 }

@@ -418,6 +418,9 @@ fn encode_msg(xid: u32, msg: Message) -> Vec<u8> {
     }
 }
 
+/// Capacity kept by idle per-connection queues and maps.
+const IDLE_CAPACITY: usize = 64;
+
 async fn run<S>(
     mut framed: Framed<S, OfCodec>,
     mut conn: Connection,
@@ -464,6 +467,12 @@ async fn run<S>(
                 }
             }
         }
+        // A big bundle leaves thousands of buckets behind; give them back once
+        // idle, or a controller with thousands of switches keeps them all.
+        if waiting.is_empty() && waiting.capacity() > IDLE_CAPACITY {
+            waiting.shrink_to(IDLE_CAPACITY);
+        }
+        conn.shrink_idle();
         let deadline = tokio::time::Instant::from_std(conn.poll_timeout());
         tokio::select! {
             frame = framed.next() => match frame {

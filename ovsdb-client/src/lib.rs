@@ -112,6 +112,6 @@ pub use monitor::{
 };
 pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitUntil};
 pub use protocol::{Event, Message, Session};
-pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient};
+pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient, DEFAULT_EVENT_CAPACITY};
 pub use replica::{apply_column_diff, ChangeKind, Replica, RowChange};
 pub use schema::{AtomicType, BaseType, ColumnSchema, ColumnType, DatabaseSchema, TableSchema};

@@ -29,7 +29,14 @@ pub struct ReconnectOptions {
     /// Locks to (re-)request after every (re)connect; see
     /// [`ReconnectingClient::has_lock`] / [`ReconnectingClient::wait_lock`].
     pub locks: Vec<String>,
+    /// Capacity of the [`RowChange`] broadcast (allocated up front; a
+    /// subscriber that falls further behind gets `Lagged` and should re-read
+    /// the replica). A process following thousands of servers wants it small.
+    pub event_capacity: usize,
 }
+
+/// Default [`ReconnectOptions::event_capacity`].
+pub const DEFAULT_EVENT_CAPACITY: usize = 4096;
 
 impl Default for ReconnectOptions {
     fn default() -> Self {
@@ -38,6 +45,7 @@ impl Default for ReconnectOptions {
             max_backoff: Duration::from_secs(8),
             client: ClientOptions::default(),
             locks: Vec::new(),
+            event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
 }
@@ -68,8 +76,8 @@ struct Inner {
 }
 
 impl Inner {
-    fn new() -> Inner {
-        let (changes, _) = broadcast::channel(4096);
+    fn new(event_capacity: usize) -> Inner {
+        let (changes, _) = broadcast::channel(event_capacity.max(1));
         Inner {
             replica: Mutex::new(Replica::new(None)),
             changes,
@@ -105,7 +113,7 @@ impl ReconnectingClient {
         tables: BTreeMap<String, MonitorRequest>,
         opts: ReconnectOptions,
     ) -> Self {
-        let inner = Arc::new(Inner::new());
+        let inner = Arc::new(Inner::new(opts.event_capacity));
         let h = tokio::spawn(run(
             inner.clone(),
             remote.to_string(),
@@ -125,7 +133,7 @@ impl ReconnectingClient {
     /// without reconnecting: monitors `tables`, keeps the replica and publishes
     /// events until the connection closes (then the state becomes [`ConnState::Closed`]).
     pub fn attach(client: Client, db: &str, tables: BTreeMap<String, MonitorRequest>) -> Self {
-        let inner = Arc::new(Inner::new());
+        let inner = Arc::new(Inner::new(DEFAULT_EVENT_CAPACITY));
         let names: Vec<String> = tables.keys().cloned().collect();
         let (i2, db2) = (inner.clone(), db.to_string());
         let h = tokio::spawn(async move {
