@@ -268,6 +268,11 @@ impl Core {
         (g.state.endpoints.len(), g.state.networks.len())
     }
 
+    /// Whether `host` is registered.
+    pub fn has_host(&self, host: &str) -> bool {
+        self.lock().state.hosts.contains_key(host)
+    }
+
     /// Snapshot of the registered hosts.
     pub fn hosts(&self) -> BTreeMap<String, Host> {
         self.lock().state.hosts.clone()

@@ -322,6 +322,45 @@ pub fn ovsdb_ops(
     ops
 }
 
+/// The transaction taking a removed host off the overlay: our tunnel ports
+/// leave `bridge` and, if it points at `controller` only, the bridge's
+/// controller is cleared. The bridge itself and every other port stay.
+pub fn decommission_ops(bridge: &str, controller: &str, view: &SwitchView) -> Vec<Operation> {
+    let Some(br) = view.bridges.get(bridge) else {
+        return vec![];
+    };
+    let by_name = vec![Condition::eq("name", bridge)];
+    let mut ops = Vec::new();
+    let ours: Vec<Atom> = view
+        .bridge_ifaces(bridge)
+        .into_iter()
+        .filter(|(p, _)| p.external_ids.get(OWNER_KEY).map(String::as_str) == Some("tunnel"))
+        .map(|(p, _)| p.uuid)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(Atom::Uuid)
+        .collect();
+    if !ours.is_empty() {
+        ops.push(Operation::mutate(
+            "Bridge",
+            by_name.clone(),
+            vec![Mutation::delete("ports", Value::Set(ours))],
+        ));
+    }
+    let only_ours = !br.controller.is_empty()
+        && br.controller.iter().all(|u| {
+            view.controllers
+                .get(u)
+                .is_some_and(|c| c.target == controller)
+        });
+    if only_ours {
+        let mut u = Row::new();
+        u.insert("controller".into(), Value::Set(vec![]));
+        ops.push(Operation::update("Bridge", by_name, u));
+    }
+    ops
+}
+
 /// Resolves once `rx` holds `true` (or its sender is gone).
 pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -337,7 +376,18 @@ pub async fn supervise_hosts(core: Arc<Core>, mut shutdown: watch::Receiver<bool
         tasks.retain(|name, (remote, task)| {
             let keep = hosts.get(name).is_some_and(|h| &h.ovsdb == remote);
             if !keep {
-                task.abort();
+                if hosts.contains_key(name) {
+                    // Same host, other OVSDB address: start over.
+                    task.abort();
+                } else {
+                    // Removed: the task takes our ports and controller off
+                    // the host and ends; it gets a few seconds for that.
+                    let abort = task.abort_handle();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(DECOMMISSION_TIMEOUT).await;
+                        abort.abort();
+                    });
+                }
                 core.forget_host(name);
             }
             keep
@@ -364,6 +414,9 @@ impl Drop for ClientGuard {
         self.0.shutdown();
     }
 }
+
+/// Time a removed host's task has to take our ports off the host.
+pub const DECOMMISSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Our inactivity probe on OVSDB sessions. Longer than ovsdb-server's 5 s
 /// default: a busy controller (thousands of hosts resyncing) must not tear
@@ -426,7 +479,26 @@ async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
             // Our own touch above is already reflected in what we plan now.
             gen.borrow_and_update();
             let due = retry_at.is_none_or(|t| tokio::time::Instant::now() >= t);
-            if let (Some((bridge, tunnels)), true) = (core.plan_switch(&host), due) {
+            let plan = core.plan_switch(&host);
+            if plan.is_none() {
+                let ops = decommission_ops(&core.cfg.bridge, &core.cfg.controller_target, &view);
+                let n = ops.len();
+                let r = if ops.is_empty() {
+                    Ok(())
+                } else {
+                    rc.0.transact(ops).await.map(|_| ())
+                };
+                match r {
+                    Ok(()) => tracing::info!(
+                        host,
+                        n,
+                        "host removed: our tunnel ports and controller taken off its bridge"
+                    ),
+                    Err(e) => tracing::warn!(host, "host removed, cleanup failed: {e}"),
+                }
+                return;
+            }
+            if let (Some((bridge, tunnels)), true) = (plan, due) {
                 let ops = ovsdb_ops(&bridge, &tunnels, &view);
                 if !ops.is_empty() {
                     core.metrics.ovsdb_txns.fetch_add(1, Ordering::Relaxed);
@@ -564,6 +636,10 @@ async fn sync_switch(
             r = gen.changed() => {
                 if r.is_err() { return Ok(()); }
                 gen.borrow_and_update();
+                if !core.has_host(host) {
+                    tracing::info!(host, "host removed: closing its OpenFlow session");
+                    return Ok(());
+                }
                 let want = core.desired_flows(host);
                 if Arc::ptr_eq(&want, &installed) { continue; }
                 let d = diff_flows(&installed, &want);
@@ -779,6 +855,42 @@ mod tests {
         v.bridges.get_mut("br-ex").unwrap().fail_mode = Some("standalone".into());
         let ops = ovsdb_ops(&old.bridge, &old.tunnels, &v);
         assert!(format!("{ops:?}").contains("secure"));
+    }
+
+    #[test]
+    fn decommission_takes_off_only_our_ports_and_controller() {
+        let (s, o) = world();
+        let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
+        let mut v = view_of(&plan);
+        let fi = Interface {
+            uuid: uuid(),
+            name: "veth-c1".into(),
+            ofport: Some(3),
+            ..Default::default()
+        };
+        let fp = Port {
+            uuid: uuid(),
+            name: "veth-c1".into(),
+            interfaces: vec![fi.uuid],
+            ..Default::default()
+        };
+        v.bridges.get_mut("br-ex").unwrap().ports.push(fp.uuid);
+        v.interfaces.insert(fi.uuid, fi);
+        v.ports.insert(fp.uuid, fp.clone());
+        let target = plan.bridge.controller.clone();
+        let ops = decommission_ops("br-ex", &target, &v);
+        assert_eq!(ops.len(), 2, "{ops:?}");
+        let text = format!("{ops:?}");
+        // Both tunnels (gre-h3, vx-h2) go, the container port stays.
+        assert_eq!(text.matches("Uuid(").count(), plan.tunnels.len(), "{text}");
+        assert!(!text.contains(&fp.uuid.to_string()), "{text}");
+        assert!(text.contains("controller"), "{text}");
+        // Somebody else's controller is left alone; a missing bridge needs nothing.
+        assert_eq!(
+            decommission_ops("br-ex", "tcp:198.51.100.1:6653", &v).len(),
+            1
+        );
+        assert!(decommission_ops("br-other", &target, &v).is_empty());
     }
 
     #[test]

@@ -679,6 +679,14 @@ fn resilience_body(lab: &Lab) -> Result<()> {
         Ok(!p1.contains("vx-h3") && !p2.contains("vx-h3"))
     })
     .context("tunnels to the removed host h3 remain")?;
+    // And h3 itself is taken off the overlay: no tunnel ports of ours, no controller.
+    wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
+        let h3 = lab.host("h3").unwrap();
+        let ports = h3.vsctl(&["list-ports", BR_EX])?;
+        let ctl = h3.vsctl(&["get-controller", BR_EX])?;
+        Ok(!ports.lines().any(|l| l.starts_with("vx-")) && ctl.trim().is_empty())
+    })
+    .context("the removed host h3 still has our tunnels or controller")?;
     if !c1.ping(addr(&a2), 3) {
         bail!("h1-h2 traffic broken by removing h3");
     }
