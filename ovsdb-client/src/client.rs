@@ -364,26 +364,23 @@ impl Client {
         lock_mutex(&self.shared.monitors).remove(id);
     }
 
-    /// `monitor` (update notifications, v1).
-    pub async fn monitor_v1(
+    /// Registers a monitor id, sends `method` with the params built for that
+    /// id and parses the initial contents; the id is dropped again on any error.
+    async fn start_monitor(
         &self,
-        db: &str,
-        reqs: &BTreeMap<String, MonitorRequest>,
+        method: &str,
+        version: UpdateVersion,
+        params: impl FnOnce(&str) -> Json,
     ) -> Result<Monitor, Error> {
         let (id, rx, delivered) = self.new_monitor_id();
-        match self
-            .request(
-                "monitor",
-                json!([db, id, monitor_requests_json(reqs, false)]),
-            )
-            .await
-        {
-            Ok(r) => Ok(Monitor {
+        let reply = self.request(method, params(&id)).await;
+        match reply.and_then(|r| parse_monitor_reply(&r, version)) {
+            Ok((found, last_txn_id, initial)) => Ok(Monitor {
                 id,
-                version: UpdateVersion::V1,
-                found: false,
-                last_txn_id: None,
-                initial: parse_table_updates(&r, UpdateVersion::V1)?,
+                version,
+                found,
+                last_txn_id,
+                initial,
                 updates: rx,
                 delivered,
             }),
@@ -394,34 +391,28 @@ impl Client {
         }
     }
 
+    /// `monitor` (update notifications, v1).
+    pub async fn monitor_v1(
+        &self,
+        db: &str,
+        reqs: &BTreeMap<String, MonitorRequest>,
+    ) -> Result<Monitor, Error> {
+        self.start_monitor("monitor", UpdateVersion::V1, |id| {
+            json!([db, id, monitor_requests_json(reqs, false)])
+        })
+        .await
+    }
+
     /// `monitor_cond` (update2).
     pub async fn monitor_cond(
         &self,
         db: &str,
         reqs: &BTreeMap<String, MonitorRequest>,
     ) -> Result<Monitor, Error> {
-        let (id, rx, delivered) = self.new_monitor_id();
-        match self
-            .request(
-                "monitor_cond",
-                json!([db, id, monitor_requests_json(reqs, true)]),
-            )
-            .await
-        {
-            Ok(r) => Ok(Monitor {
-                id,
-                version: UpdateVersion::V2,
-                found: false,
-                last_txn_id: None,
-                initial: parse_table_updates(&r, UpdateVersion::V2)?,
-                updates: rx,
-                delivered,
-            }),
-            Err(e) => {
-                self.drop_monitor(&id);
-                Err(e)
-            }
-        }
+        self.start_monitor("monitor_cond", UpdateVersion::V2, |id| {
+            json!([db, id, monitor_requests_json(reqs, true)])
+        })
+        .await
     }
 
     /// `monitor_cond_since` (update3). With `last_txn_id`, the server may
@@ -432,34 +423,11 @@ impl Client {
         reqs: &BTreeMap<String, MonitorRequest>,
         last_txn_id: Option<&str>,
     ) -> Result<Monitor, Error> {
-        let (id, rx, delivered) = self.new_monitor_id();
         let since = last_txn_id.unwrap_or("00000000-0000-0000-0000-000000000000");
-        match self
-            .request(
-                "monitor_cond_since",
-                json!([db, id, monitor_requests_json(reqs, true), since]),
-            )
-            .await
-        {
-            Ok(r) => {
-                let a = r.as_array().filter(|a| a.len() == 3).ok_or_else(|| {
-                    Error::Malformed(format!("bad monitor_cond_since reply: {r}"))
-                })?;
-                Ok(Monitor {
-                    id,
-                    version: UpdateVersion::V3,
-                    found: a[0].as_bool().unwrap_or(false),
-                    last_txn_id: a[1].as_str().map(str::to_string),
-                    initial: parse_table_updates(&a[2], UpdateVersion::V3)?,
-                    updates: rx,
-                    delivered,
-                })
-            }
-            Err(e) => {
-                self.drop_monitor(&id);
-                Err(e)
-            }
-        }
+        self.start_monitor("monitor_cond_since", UpdateVersion::V3, |id| {
+            json!([db, id, monitor_requests_json(reqs, true), since])
+        })
+        .await
     }
 
     /// Monitor with the best method the server supports:
@@ -752,4 +720,23 @@ impl Drop for Listener {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// (found, last_txn_id, initial contents) of a monitor reply of `version`.
+fn parse_monitor_reply(
+    r: &Json,
+    version: UpdateVersion,
+) -> Result<(bool, Option<String>, TableUpdates), Error> {
+    if version != UpdateVersion::V3 {
+        return Ok((false, None, parse_table_updates(r, version)?));
+    }
+    let a = r
+        .as_array()
+        .filter(|a| a.len() == 3)
+        .ok_or_else(|| Error::Malformed(format!("bad monitor_cond_since reply: {r}")))?;
+    Ok((
+        a[0].as_bool().unwrap_or(false),
+        a[1].as_str().map(str::to_string),
+        parse_table_updates(&a[2], UpdateVersion::V3)?,
+    ))
 }
