@@ -68,6 +68,7 @@ struct Outcome {
     sim_hwm_kib: Option<u64>,
     driver_plan_s: f64,
     switch_requests: (u64, u64, u64, u64),
+    mesh_s: Option<f64>,
     notes: Vec<String>,
 }
 
@@ -235,7 +236,7 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| hosts | endpoints | networks × hosts | tunnel ports / host (total) | flows / switch (total) | cold full sync s | restart resync s | one-attach fan-out ms median (min–max, n) | controller VmHWM MiB (after restart) | controller CPU s: sync / restart / whole run | simulator CPU s: sync / restart / whole run | simulator VmHWM MiB | provisioning s | status |"
+        "| hosts | endpoints | networks × hosts | tunnel ports / host (total) | flows / switch (total) | cold full sync s (tunnel ports done s) | restart resync s | one-attach fan-out ms median (min–max, n) | controller VmHWM MiB (after restart) | controller CPU s: sync / restart / whole run | simulator CPU s: sync / restart / whole run | simulator VmHWM MiB | provisioning s | status |"
     );
     let _ = writeln!(
         t,
@@ -285,7 +286,7 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
                     started.elapsed().as_secs_f64()
                 ));
                 format!(
-                    "| {} | {} | {} × {} | {}–{} ({}) | {}–{} ({}) | {} | {} | {} | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} |",
+                    "| {} | {} | {} × {} | {}–{} ({}) | {}–{} ({}) | {} ({}) | {} | {} | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} |",
                     o.hosts,
                     o.endpoints,
                     o.networks,
@@ -297,6 +298,7 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
                     o.flows_per_host.1,
                     o.total_flows,
                     s2(o.converge_s),
+                    s2(o.mesh_s),
                     s2(o.restart_s),
                     fan,
                     mib(o.hwm_kib),

@@ -23,6 +23,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::{JoinHandle, JoinSet};
 
+/// See [`SimHost::snapshot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snap {
+    /// Flows in the table.
+    pub flows: usize,
+    /// Table fingerprint.
+    pub fingerprint: u64,
+    /// Last change of the table.
+    pub changed_at: Option<std::time::Instant>,
+    /// Connections on which the controller synchronised.
+    pub synced: u64,
+    /// When `synced` last moved.
+    pub synced_at: Option<std::time::Instant>,
+}
+
 /// A running simulated host.
 #[derive(Debug)]
 pub struct SimHost {
@@ -200,6 +215,19 @@ impl SimHost {
     pub fn flow_state(&self) -> (usize, u64, bool, u64) {
         let s = switch::lock(&self.switch);
         (s.table.len(), s.table.fingerprint(), s.connected, s.bundles)
+    }
+
+    /// Flow count, fingerprint, when the table last changed, sync count and
+    /// when that last moved.
+    pub fn snapshot(&self) -> Snap {
+        let s = switch::lock(&self.switch);
+        Snap {
+            flows: s.table.len(),
+            fingerprint: s.table.fingerprint(),
+            changed_at: s.changed_at,
+            synced: s.synced,
+            synced_at: s.synced_at,
+        }
     }
 
     /// Sequence number of the last OVSDB commit.

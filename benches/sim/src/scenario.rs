@@ -126,6 +126,9 @@ pub struct Outcome {
     pub driver_plan_s: f64,
     /// Seconds to start the simulated hosts.
     pub start_s: Option<f64>,
+    /// Seconds from the sync start until every planned tunnel port existed
+    /// with an ofport (as polled, ≤ 200 ms late).
+    pub mesh_s: Option<f64>,
     /// Requests the simulated switches answered over the whole run:
     /// (aggregate stats, flow stats, bundles committed, flow mods received).
     pub switch_requests: (u64, u64, u64, u64),
@@ -466,38 +469,153 @@ fn record(world: &mut World, h: usize, e: &ovs_controller::api::Endpoint) -> any
     Ok(())
 }
 
-/// Wait until every host in `which` holds `expect[h]` (and, when
-/// `min_synced` is given, has been synchronised on a connection newer than
-/// that count). Returns the number of hosts done. The check is O(1) per host
-/// (flow count and incrementally kept fingerprint).
-async fn wait_hosts(
+/// How long every switch's table must have been unchanged (all at the same
+/// time) before the driver plans and compares them. This only decides
+/// *when* the driver looks; the measured instant is each switch's own
+/// timestamp of its last change, so the driver's planning stays out of the
+/// measured path (unless the controller pauses longer than this mid-way).
+const QUIET: Duration = Duration::from_millis(300);
+
+/// What [`settle`] found.
+#[derive(Debug, Clone, Copy)]
+pub struct Settled {
+    /// Latest instant at which a host reached its final state.
+    pub at: Instant,
+    /// (controller, simulator) CPU seconds when the last verification round
+    /// started (before the driver planned anything in that round).
+    pub cpu: (Option<f64>, Option<f64>),
+}
+
+/// Cached expectations: host → (OVSDB seq they were planned at, expectation).
+pub type ExpectCache = BTreeMap<usize, (u64, Expect)>;
+
+/// Wait until every host in `which` holds exactly the flow set the
+/// controller's `plan_host` gives it (with `want_tunnels`: once its planned
+/// tunnel ports exist; with `min_synced`: once it was synchronised on a
+/// connection newer than that count). Returns the latest instant at which a
+/// host reached its final state (its table's last change, or for a resync
+/// that changed nothing, the sync itself), or the number of hosts done when
+/// `timeout` expires. Polling is O(1) per host; hosts are only planned when
+/// all of `which` are quiet (see [`QUIET`]), and a host is planned again
+/// only when its table or its database changed since the last comparison.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    world: &mut World,
     sims: &[SimHost],
     which: &[usize],
-    expect: &BTreeMap<usize, Expect>,
+    want_tunnels: Option<&[BTreeSet<String>]>,
     min_synced: Option<&BTreeMap<usize, u64>>,
+    cache: &mut ExpectCache,
+    ctl_pid: u32,
     timeout: Duration,
     what: &str,
-) -> (usize, bool) {
+) -> Result<Settled, usize> {
     let t0 = Instant::now();
     let mut last = Instant::now();
     let mut pending: Vec<usize> = which.to_vec();
+    // Verified state per host: (flows, fingerprint, db seq, instant).
+    let mut done: BTreeMap<usize, (usize, u64, u64, Instant)> = BTreeMap::new();
+    // State last found wrong: (flows, fingerprint, db seq).
+    let mut wrong: BTreeMap<usize, (usize, u64, u64)> = BTreeMap::new();
+    let mut cpu: (Option<f64>, Option<f64>);
     loop {
-        pending.retain(|h| {
-            let (n, fp, _, _) = sims[*h].flow_state();
-            let e = expect[h];
-            let fresh = min_synced.is_none_or(|m| sims[*h].synced() > m[h]);
-            !(n == e.count && fp == e.fingerprint && fresh)
+        let now = Instant::now();
+        let gate_open = which.iter().all(|h| {
+            let s = sims[*h].snapshot();
+            min_synced.is_none_or(|m| s.synced > m[h])
+                && s.changed_at.is_some_and(|c| now.duration_since(c) >= QUIET)
         });
+        if !gate_open {
+            if t0.elapsed() > timeout {
+                return Err(done.len());
+            }
+            if last.elapsed() > Duration::from_secs(10) {
+                last = Instant::now();
+                let changing = which
+                    .iter()
+                    .filter(|h| {
+                        sims[**h]
+                            .snapshot()
+                            .changed_at
+                            .is_none_or(|c| now.duration_since(c) < QUIET)
+                    })
+                    .count();
+                eprintln!(
+                    "  {what}: {changing}/{} switches without flows or still changing after {:.0} s",
+                    which.len(),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        cpu = (proc_cpu_s(&ctl_pid.to_string()), self_cpu_s());
+        let mut still = Vec::with_capacity(pending.len());
+        for h in pending {
+            let s = sims[h].snapshot();
+            let seq = sims[h].db_seq();
+            let state = (s.flows, s.fingerprint, seq);
+            if wrong.get(&h) == Some(&state) {
+                still.push(h);
+                continue;
+            }
+            if let Some(w) = want_tunnels {
+                if sims[h].numbered(&w[h]) < w[h].len() {
+                    wrong.insert(h, state);
+                    still.push(h);
+                    continue;
+                }
+            }
+            let e = match cache.get(&h) {
+                Some((q, e)) if *q == seq => *e,
+                _ => {
+                    let e = expect_for(world, &sims[h], h);
+                    cache.insert(h, (seq, e));
+                    e
+                }
+            };
+            if s.flows == e.count && s.fingerprint == e.fingerprint {
+                let at = [s.changed_at, min_synced.and(s.synced_at)]
+                    .into_iter()
+                    .flatten()
+                    .max()
+                    .unwrap_or(t0);
+                done.insert(h, (s.flows, s.fingerprint, seq, at));
+            } else {
+                wrong.insert(h, state);
+                still.push(h);
+            }
+        }
+        pending = still;
         if pending.is_empty() {
-            return (which.len(), true);
+            // Nobody may have moved since it was verified.
+            for h in which {
+                let s = sims[*h].snapshot();
+                let seq = sims[*h].db_seq();
+                if done
+                    .get(h)
+                    .is_none_or(|d| (d.0, d.1, d.2) != (s.flows, s.fingerprint, seq))
+                {
+                    pending.push(*h);
+                }
+            }
+            if pending.is_empty() {
+                return Ok(Settled {
+                    at: done.values().map(|d| d.3).max().unwrap_or(t0),
+                    cpu,
+                });
+            }
+            for h in &pending {
+                done.remove(h);
+            }
         }
         if t0.elapsed() > timeout {
-            return (which.len() - pending.len(), false);
+            return Err(which.len() - pending.len());
         }
         if last.elapsed() > Duration::from_secs(10) {
             last = Instant::now();
             eprintln!(
-                "  {what}: {}/{} switches done after {:.0} s",
+                "  {what}: {}/{} switches verified after {:.0} s",
                 which.len() - pending.len(),
                 which.len(),
                 t0.elapsed().as_secs_f64()
@@ -774,7 +892,6 @@ async fn phases(
     // Expected flow sets need every tunnel port numbered; compute each
     // host's once its planned tunnels exist, re-examining a host only when
     // its database changed.
-    let mut expect: BTreeMap<usize, Expect> = BTreeMap::new();
     let mut pending: Vec<usize> = (0..cfg.hosts).collect();
     let mut seen_seq = vec![u64::MAX; cfg.hosts];
     let all: Vec<usize> = (0..cfg.hosts).collect();
@@ -790,10 +907,7 @@ async fn phases(
             seen_seq[h] = seq;
             if sims[h].numbered(&want_tunnels[h]) < want_tunnels[h].len() {
                 still.push(h);
-                continue;
             }
-            let e = expect_for(world, &sims[h], h);
-            expect.insert(h, e);
         }
         pending = still;
         if t_plug.elapsed() > cfg.timeout {
@@ -818,20 +932,39 @@ async fn phases(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    out.mesh_s = Some(t_plug.elapsed().as_secs_f64());
     let left = cfg.timeout.saturating_sub(t_plug.elapsed());
-    let (n_ok, ok) = wait_hosts(sims, &all, &expect, None, left, "convergence").await;
-    if !ok {
-        out.notes.push(format!(
-            "convergence timed out: {n_ok}/{} switches converged after {:.0} s",
-            cfg.hosts,
-            t_plug.elapsed().as_secs_f64()
-        ));
-        return Ok(());
-    }
-    out.converge_s = Some(t_plug.elapsed().as_secs_f64());
-    out.total_s = Some(t_start.elapsed().as_secs_f64());
-    out.converge_ctl_cpu_s = diff(ctl.cpu_s(), ctl_cpu_sync0);
-    out.converge_sim_cpu_s = diff(self_cpu_s(), sim_cpu_sync0);
+    let mut cache = ExpectCache::new();
+    let r = settle(
+        world,
+        sims,
+        &all,
+        Some(&want_tunnels),
+        None,
+        &mut cache,
+        ctl.pid,
+        left,
+        "convergence",
+    )
+    .await;
+    let settled = match r {
+        Ok(x) => x,
+        Err(n_ok) => {
+            out.notes.push(format!(
+                "convergence timed out: {n_ok}/{} switches converged after {:.0} s",
+                cfg.hosts,
+                t_plug.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+    };
+    let at = settled.at;
+    out.converge_s = Some(at.saturating_duration_since(t_plug).as_secs_f64());
+    out.total_s = Some(at.saturating_duration_since(t_start).as_secs_f64());
+    let (c_ctl, c_sim) = settled.cpu;
+    out.converge_ctl_cpu_s = diff(c_ctl, ctl_cpu_sync0);
+    out.converge_sim_cpu_s = diff(c_sim, sim_cpu_sync0);
+    let expect: BTreeMap<usize, Expect> = cache.iter().map(|(h, (_, e))| (*h, *e)).collect();
     let counts: Vec<usize> = expect.values().map(|e| e.count).collect();
     out.flows_per_host = (
         counts.iter().copied().min().unwrap_or(0),
@@ -870,20 +1003,35 @@ async fn phases(
             .into_iter()
             .collect::<Vec<_>>();
         sims[h].plug(&last_plug)?;
+        // The desired state changed: plan the group again.
         for g in &group {
-            let e = expect_for(world, &sims[*g], *g);
-            expect.insert(*g, e);
+            cache.remove(g);
         }
-        let (n_ok, ok) = wait_hosts(sims, &group, &expect, None, fan_timeout, "fan-out").await;
-        if !ok {
-            out.notes.push(format!(
-                "fan-out sample {k} timed out: {n_ok}/{} hosts after {} s",
-                group.len(),
-                fan_timeout.as_secs()
-            ));
-            break;
+        match settle(
+            world,
+            sims,
+            &group,
+            None,
+            None,
+            &mut cache,
+            ctl.pid,
+            fan_timeout,
+            "fan-out",
+        )
+        .await
+        {
+            Ok(x) => out
+                .fanout_ms
+                .push(x.at.saturating_duration_since(t0).as_secs_f64() * 1000.0),
+            Err(n_ok) => {
+                out.notes.push(format!(
+                    "fan-out sample {k} timed out: {n_ok}/{} hosts after {} s",
+                    group.len(),
+                    fan_timeout.as_secs()
+                ));
+                break;
+            }
         }
-        out.fanout_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
     eprintln!(
         "[{} hosts] fan-out samples (ms): {:?}",
@@ -903,25 +1051,28 @@ async fn phases(
         "[{} hosts] restarted controller (pid {})",
         cfg.hosts, ctl.pid
     );
-    let (n_ok, ok) = wait_hosts(
+    let r = settle(
+        world,
         sims,
         &all,
-        &expect,
+        None,
         Some(&synced),
+        &mut cache,
+        ctl.pid,
         cfg.timeout,
         "restart resync",
     )
     .await;
-    if ok {
-        out.restart_s = Some(t0.elapsed().as_secs_f64());
-        out.restart_ctl_cpu_s = ctl.cpu_s();
-        out.restart_sim_cpu_s = diff(self_cpu_s(), sim_cpu_r0);
+    if let Ok(x) = r {
+        let secs = x.at.saturating_duration_since(t0).as_secs_f64();
+        out.restart_s = Some(secs);
+        out.restart_ctl_cpu_s = x.cpu.0;
+        out.restart_sim_cpu_s = diff(x.cpu.1, sim_cpu_r0);
         eprintln!(
-            "[{} hosts] resynced after restart in {:.2} s",
-            cfg.hosts,
-            t0.elapsed().as_secs_f64()
+            "[{} hosts] resynced after restart in {secs:.2} s",
+            cfg.hosts
         );
-    } else {
+    } else if let Err(n_ok) = r {
         out.notes.push(format!(
             "restart resync timed out: {n_ok}/{} switches resynced after {:.0} s",
             cfg.hosts,

@@ -27,6 +27,7 @@ use openflow::{
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
@@ -297,6 +298,19 @@ pub struct SwitchState {
     pub aggregate_requests: u64,
     /// Flow mods received (directly or in bundles).
     pub flow_mods_received: u64,
+    /// When the flow table last changed (count or fingerprint differs after
+    /// a flow mod or a committed bundle).
+    pub changed_at: Option<Instant>,
+    /// When `synced` last moved.
+    pub synced_at: Option<Instant>,
+}
+
+impl SwitchState {
+    fn note_change(&mut self, before: (usize, u64)) {
+        if (self.table.len(), self.table.fingerprint()) != before {
+            self.changed_at = Some(Instant::now());
+        }
+    }
 }
 
 /// Lock shared switch state, ignoring poisoning.
@@ -345,6 +359,7 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
         if !*here {
             *here = true;
             s.synced += 1;
+            s.synced_at = Some(Instant::now());
         }
     };
     let result = async {
@@ -386,7 +401,9 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                 Message::FlowMod(fm) => {
                     let mut s = lock(&state);
                     s.flow_mods_received += 1;
+                    let before = (s.table.len(), s.table.fingerprint());
                     s.table.apply(&fm);
+                    s.note_change(before);
                 }
                 Message::BundleControl(bc) => {
                     let reply = |typ| {
@@ -407,9 +424,11 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
                             let mods = bundles.remove(&bc.bundle_id).unwrap_or_default();
                             let n = mods.len() as u64;
                             let mut s = lock(&state);
+                            let before = (s.table.len(), s.table.fingerprint());
                             for p in mods {
                                 s.table.apply_pending(p);
                             }
+                            s.note_change(before);
                             s.bundles += 1;
                             s.flow_mods_received += n;
                             mark_synced(&mut s, &mut synced_here);
