@@ -89,7 +89,7 @@ fn real_main() -> Result<()> {
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let rounds = cli.rounds.max(1);
     let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
-    let started = now_utc();
+    let started = format!("{} (load average {})", now_utc(), loadavg());
     let t_run = std::time::Instant::now();
     let ovs = fixture::Ovs::start().context("starting ovsdb-server/ovs-vswitchd")?;
     let mut rows: Vec<Row> = Vec::new();
@@ -235,6 +235,13 @@ fn sh(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_else(|e| format!("({cmd}: {e})"))
 }
 
+/// The 1/5/15-minute load averages (other work on the machine shows here).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn now_utc() -> String {
     sh("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"])
 }
@@ -261,9 +268,10 @@ fn report(
     s.push_str("# ovs-bench report\n\n");
     s.push_str(&format!("- Command: `{command_line}`\n"));
     s.push_str(&format!(
-        "- Started: {started}; written: {} ({:.0} s after the start)\n",
+        "- Started: {started}; written: {} ({:.0} s after the start; load average {})\n",
         now_utc(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        loadavg()
     ));
     s.push_str(&format!(
         "- Machine: nproc {}, {cpu}, kernel {}\n",

@@ -69,6 +69,8 @@ struct Outcome {
     driver_plan_s: f64,
     switch_requests: (u64, u64, u64, u64),
     mesh_s: Option<f64>,
+    ctl_log: Vec<String>,
+    probe_disconnects: u64,
     notes: Vec<String>,
 }
 
@@ -245,6 +247,7 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
     let mut all_ok = true;
     for &hosts in &p.hosts {
         let started = Instant::now();
+        let load0 = crate::loadavg();
         let line = match run_size(p, hosts, &dir) {
             SizeResult::Done(o) => {
                 let ok = o.notes.is_empty()
@@ -268,12 +271,24 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
                     ),
                     None => "—".into(),
                 };
+                if !o.ctl_log.is_empty() {
+                    row.notes.push(format!(
+                        "{hosts} hosts: controller log warnings/errors (count × message, digits as N): {}",
+                        o.ctl_log.join("; ").replace('|', "/")
+                    ));
+                }
+                if o.probe_disconnects > 0 {
+                    row.notes.push(format!(
+                        "{hosts} hosts: {} simulated OpenFlow connections were dropped by the switch's inactivity probe (nothing from the controller for 2 × 5 s) and reconnected",
+                        o.probe_disconnects
+                    ));
+                }
                 let cores = |cpu: Option<f64>, wall: Option<f64>| match (cpu, wall) {
                     (Some(c), Some(w)) if w > 0.0 => format!("{:.2}", c / w),
                     _ => "—".into(),
                 };
                 row.notes.push(format!(
-                    "{hosts} hosts: average cores used during the cold sync: controller {}, simulator {}; during the restart resync: controller {}, simulator {} (of 2). The simulator's CPU includes {:.1} s wall of the driver computing expected plans with `plan_host`. The simulated switches answered {} aggregate-stats and {} flow-stats requests and committed {} bundles ({} flow mods received). This size took {:.0} s wall.",
+                    "{hosts} hosts: average cores used during the cold sync: controller {}, simulator {}; during the restart resync: controller {}, simulator {} (of 2). The simulator's CPU includes {:.1} s wall of the driver computing expected plans with `plan_host`. The simulated switches answered {} aggregate-stats and {} flow-stats requests and committed {} bundles ({} flow mods received). This size took {:.0} s wall; load average {} at its start, {} at its end.",
                     cores(o.converge_ctl_cpu_s, o.converge_s),
                     cores(o.converge_sim_cpu_s, o.converge_s),
                     cores(o.restart_ctl_cpu_s, o.restart_s),
@@ -283,7 +298,9 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
                     o.switch_requests.1,
                     o.switch_requests.2,
                     o.switch_requests.3,
-                    started.elapsed().as_secs_f64()
+                    started.elapsed().as_secs_f64(),
+                    load0,
+                    crate::loadavg()
                 ));
                 format!(
                     "| {} | {} | {} × {} | {}–{} ({}) | {}–{} ({}) | {} ({}) | {} | {} | {} ({}) | {} / {} / {} | {} / {} / {} | {} | {} | {} |",

@@ -129,6 +129,12 @@ pub struct Outcome {
     /// Seconds from the sync start until every planned tunnel port existed
     /// with an ofport (as polled, ≤ 200 ms late).
     pub mesh_s: Option<f64>,
+    /// Controller log (RUST_LOG=warn): count per distinct warning/error
+    /// (digits and addresses folded), most frequent first.
+    pub ctl_log: Vec<String>,
+    /// OpenFlow connections the simulated switches dropped because the
+    /// controller sent nothing for two probe intervals.
+    pub probe_disconnects: u64,
     /// Requests the simulated switches answered over the whole run:
     /// (aggregate stats, flow stats, bundles committed, flow mods received).
     pub switch_requests: (u64, u64, u64, u64),
@@ -172,6 +178,55 @@ fn proc_status_kib(pid: &str, key: &str) -> Option<u64> {
 
 fn diff(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? - b?)
+}
+
+/// Count the controller log's WARN/ERROR lines by message, with digits
+/// folded to `N`; the 8 most frequent as "count × message".
+pub fn log_summary(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for line in text.lines() {
+        let plain: String = {
+            // Strip ANSI colour codes.
+            let mut o = String::with_capacity(line.len());
+            let mut esc = false;
+            for c in line.chars() {
+                match (esc, c) {
+                    (false, '\u{1b}') => esc = true,
+                    (true, 'm') => esc = false,
+                    (true, _) => {}
+                    (false, c) => o.push(c),
+                }
+            }
+            o
+        };
+        let Some(pos) = plain.find(" WARN ").or_else(|| plain.find(" ERROR ")) else {
+            continue;
+        };
+        let mut msg = String::new();
+        let mut last_digit = false;
+        for c in plain[pos + 1..].chars() {
+            if c.is_ascii_digit() {
+                if !last_digit {
+                    msg.push('N');
+                }
+                last_digit = true;
+            } else {
+                msg.push(c);
+                last_digit = false;
+            }
+        }
+        let msg: String = msg.chars().take(200).collect();
+        *counts.entry(msg).or_default() += 1;
+    }
+    let mut v: Vec<(usize, String)> = counts.into_iter().map(|(m, n)| (n, m)).collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.into_iter()
+        .take(8)
+        .map(|(n, m)| format!("{n} × {m}"))
+        .collect()
 }
 
 /// A controller child process.
@@ -540,9 +595,13 @@ async fn settle(
                             .is_none_or(|c| now.duration_since(c) < QUIET)
                     })
                     .count();
+                let unsynced = min_synced.map_or(0, |m| {
+                    which.iter().filter(|h| sims[**h].synced() <= m[*h]).count()
+                });
                 eprintln!(
-                    "  {what}: {changing}/{} switches without flows or still changing after {:.0} s",
+                    "  {what}: {changing}/{} switches without flows or changed < {} ms ago, {unsynced} not synchronised yet, after {:.0} s",
                     which.len(),
+                    QUIET.as_millis(),
                     t0.elapsed().as_secs_f64()
                 );
             }
@@ -679,7 +738,9 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
         out.switch_requests.1 += s.flow_stats_requests;
         out.switch_requests.2 += s.bundles;
         out.switch_requests.3 += s.flow_mods_received;
+        out.probe_disconnects += s.probe_disconnects;
     }
+    out.ctl_log = log_summary(&cfg.work_dir.join("controller.log"));
     out.sim_hwm_kib = self_hwm_kib();
     r?;
     Ok((out, world, sims))
@@ -1073,10 +1134,16 @@ async fn phases(
             cfg.hosts
         );
     } else if let Err(n_ok) = r {
+        let unsynced: Vec<&str> = (0..cfg.hosts)
+            .filter(|h| sims[*h].synced() <= synced[h])
+            .map(|h| sims[h].name.as_str())
+            .collect();
         out.notes.push(format!(
-            "restart resync timed out: {n_ok}/{} switches resynced after {:.0} s",
+            "restart resync timed out: {n_ok}/{} switches verified after {:.0} s; {} switches never synchronised by the new controller (e.g. {})",
             cfg.hosts,
-            t0.elapsed().as_secs_f64()
+            t0.elapsed().as_secs_f64(),
+            unsynced.len(),
+            unsynced.iter().take(5).copied().collect::<Vec<_>>().join(", ")
         ));
     }
     out.restart_hwm_kib = ctl.hwm_kib();

@@ -303,7 +303,12 @@ pub struct SwitchState {
     pub changed_at: Option<Instant>,
     /// When `synced` last moved.
     pub synced_at: Option<Instant>,
+    /// Connections dropped by the inactivity probe.
+    pub probe_disconnects: u64,
 }
+
+/// Inactivity probe interval (ovs-vswitchd's default is 5 s).
+pub const PROBE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl SwitchState {
     fn note_change(&mut self, before: (usize, u64)) {
@@ -363,8 +368,29 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
         }
     };
     let result = async {
-        while let Some(frame) = framed.next().await {
-            let frame = frame?;
+        // Like ovs-vswitchd's inactivity probe: after PROBE without a message
+        // send an echo request; disconnect (and reconnect) if still nothing
+        // arrives within another PROBE.
+        let mut echo_sent = false;
+        loop {
+            let frame = match tokio::time::timeout(PROBE, framed.next()).await {
+                Ok(Some(f)) => {
+                    echo_sent = false;
+                    f?
+                }
+                Ok(None) => break,
+                Err(_) if echo_sent => {
+                    lock(&state).probe_disconnects += 1;
+                    anyhow::bail!("inactivity probe: no message from the controller");
+                }
+                Err(_) => {
+                    echo_sent = true;
+                    framed
+                        .send(Message::EchoRequest(Default::default()).encode(0xffff_fff0))
+                        .await?;
+                    continue;
+                }
+            };
             let (xid, msg) = match Message::decode(&frame) {
                 Ok(x) => x,
                 Err(e) => {
