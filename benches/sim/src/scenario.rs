@@ -222,7 +222,7 @@ pub fn log_summary(path: &Path) -> Vec<String> {
         *counts.entry(msg).or_default() += 1;
     }
     let mut v: Vec<(usize, String)> = counts.into_iter().map(|(m, n)| (n, m)).collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|x| std::cmp::Reverse(x.0));
     v.into_iter()
         .take(8)
         .map(|(n, m)| format!("{n} × {m}"))
