@@ -447,6 +447,8 @@ async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
     // After a failed transaction: when to try again, and the next delay.
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut retry_delay = Duration::from_secs(1);
+    // The last transaction that committed, to notice one that does not stick.
+    let mut last_committed: Option<String> = None;
     loop {
         let synced = matches!(*st.borrow_and_update(), ConnState::Synced(_));
         if synced != was_connected {
@@ -500,13 +502,29 @@ async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
             }
             if let (Some((bridge, tunnels)), true) = (plan, due) {
                 let ops = ovsdb_ops(&bridge, &tunnels, &view);
-                if !ops.is_empty() {
+                let text = (!ops.is_empty()).then(|| format!("{ops:?}"));
+                if text.is_none() {
+                    last_committed = None;
+                }
+                if text.is_some() && text == last_committed {
+                    // It committed and the replica shows that, yet the same
+                    // change is wanted again: the server does not keep it
+                    // (or someone undoes it). Back off instead of spinning.
+                    tracing::warn!(
+                        host,
+                        "ovsdb: the last transaction did not stick; retry in {retry_delay:?}"
+                    );
+                    last_committed = None;
+                    retry_at = Some(tokio::time::Instant::now() + retry_delay);
+                    retry_delay = (retry_delay * 2).min(Duration::from_secs(30));
+                } else if !ops.is_empty() {
                     core.metrics.ovsdb_txns.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(host, n = ops.len(), "ovsdb reconcile");
                     match rc.0.transact(ops).await {
                         Ok(_) => {
                             // The replica now shows the transaction: plan again
                             // at once (usually nothing left to do).
+                            last_committed = text;
                             retry_at = None;
                             retry_delay = Duration::from_secs(1);
                             continue;
