@@ -2,7 +2,7 @@
 //! and write a Markdown table of convergence, fan-out, restart and memory.
 //!
 //! Example: `ovs-scale --hosts 100,500 --endpoints 50 --controller-bin
-//! target/release/ovs-controller --out benches/SCALE.md`.
+//! target/release/ovs-controller --out /tmp/scale.md` (ovs-bench row 5 runs it once per size).
 
 use clap::Parser;
 use ovs_sim::scenario::{self, Config, Outcome};
@@ -38,7 +38,7 @@ struct Cli {
     #[arg(long)]
     controller_bin: Option<PathBuf>,
     /// Markdown output file.
-    #[arg(long, default_value = "benches/SCALE.md")]
+    #[arg(long, default_value = "scale-report.md")]
     out: PathBuf,
     /// Scratch directory.
     #[arg(long, default_value = "/tmp/ovs-scale")]
