@@ -226,7 +226,24 @@ fn listener_accepts_switch_and_sees_disconnect() {
             .expect("switch connected in time")
             .unwrap();
             assert!(matches!(stalled.await.unwrap(), Err(Error::Timeout)));
-            drop(silent);
+            // The timed-out connection is closed (the peer sees our HELLO, then EOF),
+            // so a real switch reconnects instead of waiting on a dead session.
+            let mut silent = silent;
+            let mut got = Vec::new();
+            let n = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::io::AsyncReadExt::read_to_end(&mut silent, &mut got),
+            )
+            .await
+            .expect("timed-out handshake must close the socket")
+            .unwrap();
+            // One OFPT_HELLO (type 0) whose length is all we got.
+            assert!(n >= 8 && got[1] == 0, "{got:02x?}");
+            assert_eq!(
+                usize::from(u16::from_be_bytes([got[2], got[3]])),
+                n,
+                "{got:02x?}"
+            );
             assert_ne!(sw.datapath_id(), 0);
             sw.barrier().await.unwrap();
             sw.send_flow_mods(vec![FlowMod::add(0, 9).cookie(0x40).apply(vec![])])
