@@ -954,6 +954,19 @@ mod tests {
         );
     }
 
+    /// A core on `store` with network blue and host h1.
+    fn blue_on_h1(store: Arc<dyn Store>) -> Arc<Core> {
+        let c = Core::new(store, PlanConfig::default()).unwrap();
+        c.create_network(&net("blue", 10)).unwrap();
+        c.create_host(&api::HostSpec {
+            name: "h1".into(),
+            ovsdb: "tcp:192.0.2.1:6640".into(),
+            tunnel_ip: "192.0.2.1".into(),
+        })
+        .unwrap();
+        c
+    }
+
     /// A store whose writes fail while `fail` is set.
     #[derive(Debug, Default)]
     struct FlakyStore {
@@ -979,14 +992,7 @@ mod tests {
     #[test]
     fn failed_writes_leave_state_and_flows_unchanged() {
         let store = Arc::new(FlakyStore::default());
-        let c = Core::new(store.clone(), PlanConfig::default()).unwrap();
-        c.create_network(&net("blue", 10)).unwrap();
-        c.create_host(&api::HostSpec {
-            name: "h1".into(),
-            ovsdb: "tcp:192.0.2.1:6640".into(),
-            tunnel_ip: "192.0.2.1".into(),
-        })
-        .unwrap();
+        let c = blue_on_h1(store.clone());
         let a = c.create_endpoint(&ep("blue", "h1")).unwrap();
         let flows = c.desired_flows("h1");
         store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -1008,14 +1014,7 @@ mod tests {
     #[test]
     fn state_survives_restart_with_same_store() {
         let store: Arc<dyn Store> = Arc::new(MemStore::new());
-        let c = Core::new(store.clone(), PlanConfig::default()).unwrap();
-        c.create_network(&net("blue", 10)).unwrap();
-        c.create_host(&api::HostSpec {
-            name: "h1".into(),
-            ovsdb: "tcp:192.0.2.1:6640".into(),
-            tunnel_ip: "192.0.2.1".into(),
-        })
-        .unwrap();
+        let c = blue_on_h1(store.clone());
         let a = c.create_endpoint(&ep("blue", "h1")).unwrap();
         drop(c);
         let c = Core::new(store, PlanConfig::default()).unwrap();

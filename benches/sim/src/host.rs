@@ -241,15 +241,15 @@ impl SimHost {
         switch::lock(&self.switch).synced
     }
 
-    /// How many of the interfaces `names` exist with an ofport.
-    pub fn numbered(&self, names: &std::collections::BTreeSet<String>) -> usize {
+    /// Interfaces with an ofport whose name satisfies `pick`.
+    fn count_numbered(&self, pick: impl Fn(&str) -> bool) -> usize {
         let g = ovsdb::lock(&self.db);
         let n = g
             .table("Interface")
             .filter(|(_, r)| {
                 r.get("name")
                     .and_then(ovsdb_client::Value::as_str)
-                    .is_some_and(|n| names.contains(n))
+                    .is_some_and(&pick)
                     && r.get("ofport")
                         .and_then(ovsdb_client::Value::as_i64)
                         .is_some()
@@ -258,21 +258,14 @@ impl SimHost {
         n
     }
 
+    /// How many of the interfaces `names` exist with an ofport.
+    pub fn numbered(&self, names: &std::collections::BTreeSet<String>) -> usize {
+        self.count_numbered(|n| names.contains(n))
+    }
+
     /// Interfaces named `prefix*` that have an ofport.
     pub fn numbered_tunnels(&self, prefix: &str) -> usize {
-        let g = ovsdb::lock(&self.db);
-        let n = g
-            .table("Interface")
-            .filter(|(_, r)| {
-                r.get("name")
-                    .and_then(ovsdb_client::Value::as_str)
-                    .is_some_and(|n| n.starts_with(prefix))
-                    && r.get("ofport")
-                        .and_then(ovsdb_client::Value::as_i64)
-                        .is_some()
-            })
-            .count();
-        n
+        self.count_numbered(|n| n.starts_with(prefix))
     }
 
     /// Number of rows in an OVSDB table.
