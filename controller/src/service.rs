@@ -647,14 +647,20 @@ impl Core {
     }
 
     /// Per-host status.
+    ///
+    /// The lock is taken once per host (planning a host whose cached flows
+    /// were dropped takes a moment; thousands of them in one go would stall
+    /// every driver), and the comparisons run without it.
     pub fn status(&self) -> Vec<api::HostStatus> {
-        let mut g = self.lock();
-        let names: Vec<String> = g.state.hosts.keys().cloned().collect();
+        let names: Vec<String> = self.lock().state.hosts.keys().cloned().collect();
         names
             .into_iter()
             .map(|h| {
-                let want = g.desired_flows(&h);
-                let rt = g.hosts.get(&h).cloned().unwrap_or_default();
+                let (want, rt) = {
+                    let mut g = self.lock();
+                    let rt = g.hosts.get(&h).cloned().unwrap_or_default();
+                    (g.desired_flows(&h), rt)
+                };
                 let (missing, extra) = if Arc::ptr_eq(&want, &rt.installed) {
                     (0, 0)
                 } else {
