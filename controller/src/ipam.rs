@@ -7,7 +7,8 @@
 //!   (`02:64:0a:f4:01:02` is 10.244.1.2 in VNI 100: locally administered,
 //!   unicast, low 14 VNI bits, then the 4 address bytes), so re-attaching with
 //!   the same IP gets the same MAC and peers' ARP caches stay right, and the
-//!   same IP in two networks gets two MACs;
+//!   same IP in two networks gets two MACs unless their VNIs agree in the
+//!   low 14 bits (harmless: MACs only need to be unique within a network);
 //! - [`allocate_mac_among`] is the fallback when that MAC is taken (a
 //!   user-chosen MAC): `02:0c:7e:xx:xx:xx` from a per-controller counter.
 //!

@@ -374,7 +374,9 @@ pub async fn supervise_hosts(core: Arc<Core>, mut shutdown: watch::Receiver<bool
         gen.borrow_and_update();
         let hosts = core.hosts();
         tasks.retain(|name, (remote, task)| {
-            let keep = hosts.get(name).is_some_and(|h| &h.ovsdb == remote);
+            // A finished task (it decommissioned a host that was then
+            // registered again before we looked) is started afresh below.
+            let keep = !task.is_finished() && hosts.get(name).is_some_and(|h| &h.ovsdb == remote);
             if !keep {
                 if hosts.contains_key(name) {
                     // Same host, other OVSDB address: start over.
