@@ -1474,10 +1474,22 @@ impl Message {
                         let flags = r.u16("bundle add")?;
                         let ih = Header::parse(r.peek_rest())?;
                         let inner = r.take(usize::from(ih.length), "bundle inner message")?;
-                        let (inner_xid, message) = Message::decode(inner)?;
-                        if matches!(message, Message::BundleAdd(_)) {
+                        // Refuse nesting before decoding the inner message: a
+                        // frame of thousands of nested bundle adds would
+                        // otherwise recurse until the stack overflows.
+                        let word = |at: usize| {
+                            inner
+                                .get(at..at + 4)
+                                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                                .map(u32::from_be_bytes)
+                        };
+                        if ih.typ == t::EXPERIMENTER
+                            && word(8) == Some(ONF_EXPERIMENTER_ID)
+                            && word(12) == Some(ONFT_BUNDLE_ADD_MESSAGE)
+                        {
                             return Err(DecodeError::Invalid("bundle add nested in bundle add"));
                         }
+                        let (inner_xid, message) = Message::decode(inner)?;
                         Message::BundleAdd(BundleAdd {
                             bundle_id,
                             flags,

@@ -488,6 +488,35 @@ fn rejects_nested_bundle_add() {
     ));
 }
 
+/// Thousands of nested bundle adds in one 64 KiB frame (hand-built, as a hostile
+/// peer would send it): an error, not a stack overflow.
+#[test]
+fn deeply_nested_bundle_add_is_an_error_not_a_crash() {
+    // Innermost: a barrier request.
+    let mut msg: Vec<u8> = vec![4, 20, 0, 8, 0, 0, 0, 1];
+    // Each level: header(8) experimenter(4) exp_type(4) bundle_id(4) pad(2) flags(2).
+    while msg.len() + 24 <= usize::from(u16::MAX) {
+        let len = (msg.len() + 24) as u16;
+        let mut outer = vec![4, 4];
+        outer.extend_from_slice(&len.to_be_bytes());
+        outer.extend_from_slice(&1u32.to_be_bytes());
+        outer.extend_from_slice(&0x4F4E_4600u32.to_be_bytes());
+        outer.extend_from_slice(&2301u32.to_be_bytes());
+        outer.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+        outer.extend_from_slice(&msg);
+        msg = outer;
+    }
+    assert!(msg.len() > 60_000);
+    // Run on a small stack so a recursive decoder fails here, not only in production.
+    let r = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || Message::decode(&msg).map(|_| ()))
+        .unwrap()
+        .join()
+        .expect("decoder must not overflow the stack");
+    assert!(matches!(r, Err(DecodeError::Invalid(_))), "{r:?}");
+}
+
 #[test]
 fn rejects_nested_ct() {
     let ct = |actions| {
