@@ -75,6 +75,19 @@ struct Inner {
     applied: watch::Sender<(u64, u64)>,
 }
 
+/// Dropped when the background task ends or is aborted (`shutdown`, last
+/// handle dropped): releases the connection, wakes every `transact` waiting
+/// for its update, and marks the client closed.
+struct TaskGuard(Arc<Inner>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.client.send_replace(None);
+        self.0.end_session();
+        self.0.state.send_replace(ConnState::Closed);
+    }
+}
+
 impl Inner {
     fn new(event_capacity: usize) -> Inner {
         let (changes, _) = broadcast::channel(event_capacity.max(1));
@@ -114,13 +127,12 @@ impl ReconnectingClient {
         opts: ReconnectOptions,
     ) -> Self {
         let inner = Arc::new(Inner::new(opts.event_capacity));
-        let h = tokio::spawn(run(
-            inner.clone(),
-            remote.to_string(),
-            db.to_string(),
-            tables,
-            opts,
-        ));
+        let guard = TaskGuard(inner.clone());
+        let (remote, db2) = (remote.to_string(), db.to_string());
+        let h = tokio::spawn(async move {
+            run(guard.0.clone(), remote, db2, tables, opts).await;
+            drop(guard);
+        });
         ReconnectingClient {
             inner,
             db: db.to_string(),
@@ -137,13 +149,12 @@ impl ReconnectingClient {
         let names: Vec<String> = tables.keys().cloned().collect();
         let (i2, db2) = (inner.clone(), db.to_string());
         let h = tokio::spawn(async move {
+            // Also on abort: no waiter is left behind, the connection is released.
+            let _guard = TaskGuard(i2.clone());
             let mut generation = 0;
             if let Err(e) = follow(&i2, client, &db2, &tables, &names, &[], &mut generation).await {
                 tracing::info!("ovsdb: {e}");
             }
-            i2.client.send_replace(None);
-            i2.end_session();
-            i2.state.send_replace(ConnState::Closed);
         });
         ReconnectingClient {
             inner,
@@ -225,8 +236,13 @@ impl ReconnectingClient {
     /// a caller planning its next transaction from the replica never repeats
     /// this one. If the connection drops meanwhile it returns at once; the
     /// next session's resync then shows the committed state.
+    /// After [`ReconnectingClient::shutdown`] it fails with [`Error::Disconnected`].
     pub async fn transact(&self, ops: Vec<Operation>) -> Result<Vec<OpResult>, Error> {
-        let res = self.client().await.transact(&self.db, ops).await?;
+        let client = tokio::select! {
+            c = self.client() => c,
+            _ = self.wait_closed() => return Err(Error::Disconnected),
+        };
+        let res = client.transact(&self.db, ops).await?;
         self.wait_applied().await;
         Ok(res)
     }
