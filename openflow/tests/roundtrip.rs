@@ -318,6 +318,10 @@ fn every_message_type_roundtrips() {
 #[test]
 fn ofp_print_accepts_our_messages() {
     if Command::new("ovs-ofctl").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("OVS_TESTS_STRICT").is_none(),
+            "ovs-ofctl missing (OVS_TESTS_STRICT is set, so no skipping)"
+        );
         eprintln!("ovs-ofctl missing: skipped");
         return;
     }
