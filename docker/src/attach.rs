@@ -312,7 +312,15 @@ pub async fn detach(s: &Settings, a: DetachArgs) -> anyhow::Result<()> {
             Err(ClientError::Call(obj)) if obj.code() == codes::NOT_FOUND => None,
             Err(e) => return Err(rpc_err(&url, "endpoint_get", e).into()),
         };
-        if a.network.is_some() && network.is_some() && network != a.network {
+        if a.network.is_some() && network != a.network {
+            if network.is_none() {
+                // An orphan (the controller has no endpoint for it): which network it
+                // served is unknown, so `--network` cannot claim it.
+                eprintln!(
+                    "left port {} (endpoint {id} unknown to the controller; detach without --network removes it)",
+                    p.name
+                );
+            }
             continue;
         }
         plumb::remove_port(s, &ovs, &p).await?;

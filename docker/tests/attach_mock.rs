@@ -539,3 +539,51 @@ fn attach_reports_an_unreachable_controller_with_its_url() {
     assert_eq!(lab.ovsdb_view(), before);
     assert!(lab.host_links().is_empty());
 }
+
+/// A port whose endpoint the controller no longer knows (an orphan) is left alone by
+/// `detach --network X`, which cannot tell its network, and removed by a plain `detach`.
+#[test]
+fn detach_with_network_leaves_orphan_ports_alone() {
+    let (lab, ns) = setup();
+    let ctl = serve(&lab, false);
+    let run = |args: &[&str]| {
+        lab.ours_cmd(args)
+            .args(["--controller", &ctl.url])
+            .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "attach",
+        "c1",
+        "--network",
+        "blue",
+        "--netns",
+        &ns,
+        "--host",
+        "h1",
+        "--timeout",
+        "10",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    // The controller forgets the endpoint behind our back.
+    ctl.state.lock().unwrap().endpoints.clear();
+    // Nothing of blue is left to detach: an error that names the orphan it left.
+    let out = run(&["detach", "c1", "--network", "blue", "--host", "h1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown to the controller"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        err.contains("no controller-managed attachment"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(lab.host_links().len(), 1, "{:?}", lab.host_links());
+    let out = run(&["detach", "c1", "--host", "h1"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(lab.host_links().is_empty(), "{:?}", lab.host_links());
+}
