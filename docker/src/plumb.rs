@@ -455,6 +455,8 @@ pub async fn set_vlan(
     vlan: u16,
     use_docker: bool,
 ) -> Result<()> {
+    // Serialised with add-port/del-port like every other command on this host.
+    let _lock = HostLock::acquire().await?;
     let ovs = Ovs::connect(&s.db).await?;
     let m = Matcher::new(container, use_docker).await;
     let ports = find_ports(&ovs, &m, Some(interface)).await?;
