@@ -1,5 +1,6 @@
-//! The `ovs-lab` binary's error paths: clear messages and exit status 1, nothing left
-//! behind when a bring-up fails. Needs root (and `setpriv` for the not-root case).
+//! The `ovs-lab` binary's error paths: clear messages and exit status 1 (that nothing is
+//! left behind after a run is checked in `lab_controller.rs` and `lab_stale.rs`). Needs
+//! root (and `setpriv` for the not-root case).
 #![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Output};
