@@ -53,6 +53,21 @@ pub enum DecodeError {
     Invalid(&'static str),
 }
 
+/// Why a value could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// A length does not fit its wire field (e.g. a message over 65535 bytes, an OXM
+    /// payload over 255 bytes).
+    #[error("{what} of {len} bytes does not fit its length field")]
+    TooLong {
+        /// Structure whose length overflowed.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
 /// Result alias for decoders.
 pub type Result<T> = std::result::Result<T, DecodeError>;
 

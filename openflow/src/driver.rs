@@ -6,6 +6,33 @@
 //! Every request resolves: with the reply, with the switch's ERROR ([`Error::Switch`]), or
 //! with [`Error::Disconnected`] when the connection ends; asynchronous messages and the
 //! disconnect itself arrive through [`Switch::next_event`].
+//!
+//! ```no_run
+//! use openflow::{Action, FlowMod, Match, OFPP_IN_PORT, OxmKind};
+//! use openflow::driver::Switch;
+//! # async fn demo() -> Result<(), openflow::driver::Error> {
+//! let sw = Switch::connect("unix:/var/run/openvswitch/br0.mgmt").await?;
+//! println!("dpid {:016x}", sw.datapath_id());
+//! let fm = FlowMod::add(0, 100)
+//!     .cookie(0x42)
+//!     .match_(Match::new().in_port(3).eth_dst([2, 0, 0, 0, 0, 1]))
+//!     .apply(vec![Action::output(4)]);
+//! println!("{fm}"); // ADD cookie=0x42,priority=100,in_port=3,dl_dst=02:00:00:00:00:01 actions=output:4
+//! sw.bundle(vec![fm], true).await?; // atomic: all or nothing
+//! let flows = sw.flow_stats(None, 0x42, u64::MAX).await?;
+//! // ARP responder rewrite:
+//! let _arp = vec![
+//!     Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),
+//!     Action::set_field(OxmKind::EthSrc, [2, 0, 0, 0, 0, 1]),
+//!     Action::set_field(OxmKind::ArpOp, 2u16.to_be_bytes()),
+//!     Action::move_field(OxmKind::ArpSha, OxmKind::ArpTha),
+//!     Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
+//!     Action::set_field(OxmKind::ArpSha, [2, 0, 0, 0, 0, 1]),
+//!     Action::set_field(OxmKind::ArpSpa, [10, 0, 0, 1]),
+//!     Action::output(OFPP_IN_PORT),
+//! ];
+//! # let _ = flows; Ok(()) }
+//! ```
 
 use crate::connection::{Connection, ConnectionConfig, ConnectionError, Event, RequestError};
 use crate::framing::OfCodec;

@@ -1,42 +1,33 @@
 //! Sans-IO OpenFlow 1.3 codec (with Nicira NXM and ONF bundle extensions) and a tokio
 //! switch-connection driver.
 //!
+//! Feature `tokio` (default) adds [`driver`] and the tokio-util [`OfCodec`]; without it the
+//! crate depends on neither tokio nor futures and holds the codec, [`framing::frame_len`]
+//! and the sans-IO [`Connection`] (the quinn-proto / quinn split).
+//!
 //! Layers, bottom up:
 //! - [`codec`]: bounds-checked [`Reader`] and typed [`DecodeError`].
 //! - [`oxm`]: match fields ([`Oxm`], [`OxmKind`]) and [`Match`] with builders.
 //! - [`action`]: [`Action`], including Nicira resubmit/reg_load/reg_move/learn/ct/conjunction/note,
 //!   and [`Instruction`].
 //! - [`message`]: [`Message`] with `decode`/`encode`, [`FlowMod`], multipart bodies, bundles.
-//! - [`framing`]: [`OfCodec`] for tokio-util (`Framed`).
+//! - [`framing`]: sans-IO [`framing::frame_len`], and [`OfCodec`] for tokio-util (`Framed`).
 //! - [`connection`]: the sans-IO [`Connection`] state machine (handshake, echo, xid matching,
 //!   multipart assembly, error matching).
-//! - [`driver`]: tokio [`driver::Switch`] handle and [`driver::Listener`].
+//! - [`driver`] (feature `tokio`): tokio [`driver::Switch`] handle and [`driver::Listener`].
 //!
-//! ```no_run
-//! use openflow::{Action, FlowMod, Match, OFPP_IN_PORT, OxmKind};
-//! use openflow::driver::Switch;
-//! # async fn demo() -> Result<(), openflow::driver::Error> {
-//! let sw = Switch::connect("unix:/var/run/openvswitch/br0.mgmt").await?;
-//! println!("dpid {:016x}", sw.datapath_id());
+//! ```
+//! use openflow::{Action, FlowMod, Match, Message};
 //! let fm = FlowMod::add(0, 100)
 //!     .cookie(0x42)
 //!     .match_(Match::new().in_port(3).eth_dst([2, 0, 0, 0, 0, 1]))
 //!     .apply(vec![Action::output(4)]);
-//! println!("{fm}"); // ADD cookie=0x42,priority=100,in_port=3,dl_dst=02:00:00:00:00:01 actions=output:4
-//! sw.bundle(vec![fm], true).await?; // atomic: all or nothing
-//! let flows = sw.flow_stats(None, 0x42, u64::MAX).await?;
-//! // ARP responder rewrite:
-//! let _arp = vec![
-//!     Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),
-//!     Action::set_field(OxmKind::EthSrc, [2, 0, 0, 0, 0, 1]),
-//!     Action::set_field(OxmKind::ArpOp, 2u16.to_be_bytes()),
-//!     Action::move_field(OxmKind::ArpSha, OxmKind::ArpTha),
-//!     Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
-//!     Action::set_field(OxmKind::ArpSha, [2, 0, 0, 0, 0, 1]),
-//!     Action::set_field(OxmKind::ArpSpa, [10, 0, 0, 1]),
-//!     Action::output(OFPP_IN_PORT),
-//! ];
-//! # let _ = flows; Ok(()) }
+//! assert_eq!(
+//!     fm.to_string(),
+//!     "ADD cookie=0x42,priority=100,in_port=3,dl_dst=02:00:00:00:00:01 actions=output:4"
+//! );
+//! let bytes = Message::FlowMod(fm.clone()).try_encode(7).expect("fits in 64 KiB");
+//! assert_eq!(Message::decode(&bytes).ok(), Some((7, Message::FlowMod(fm))));
 //! ```
 //!
 //! Raw codec use: `let (xid, msg) = Message::decode(&bytes)?; let bytes = msg.encode(xid);`.
@@ -61,6 +52,7 @@ pub mod action;
 pub mod codec;
 pub mod connection;
 mod display;
+#[cfg(feature = "tokio")]
 pub mod driver;
 pub mod framing;
 pub mod message;
@@ -70,9 +62,11 @@ pub use action::{
     Action, Ct, FieldRef, Instruction, Learn, NX_VENDOR_ID, OFPCML_NO_BUFFER, OFPG_ANY, OFPP_ALL,
     OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL, OFPP_TABLE,
 };
-pub use codec::{DecodeError, Reader};
+pub use codec::{DecodeError, EncodeError, Reader};
 pub use connection::{Connection, ConnectionConfig, ConnectionError, Event};
+#[cfg(feature = "tokio")]
 pub use framing::OfCodec;
+pub use framing::{frame_len, FrameError};
 pub use message::{
     AggregateStats, BundleAdd, BundleControl, Desc, ErrorMsg, FlowMod, FlowModCommand, FlowStats,
     FlowStatsRequest, Header, Message, MultipartReply, MultipartReplyBody, MultipartRequest,

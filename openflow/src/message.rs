@@ -7,7 +7,7 @@
 //! message types, multipart types and experimenters are kept raw and round-trip.
 
 use crate::action::{Action, Instruction};
-use crate::codec::{cstr, fixed_bytes, put_fixed, DecodeError, Put, Reader, Result};
+use crate::codec::{cstr, fixed_bytes, put_fixed, DecodeError, EncodeError, Put, Reader, Result};
 use crate::oxm::Match;
 
 /// OpenFlow 1.3 wire version.
@@ -1218,6 +1218,19 @@ impl Message {
         let mut w = Vec::with_capacity(64);
         self.encode_into(xid, &mut w);
         w
+    }
+
+    /// Encodes like [`Message::encode`], but fails with [`EncodeError`] when the message or
+    /// any nested length field does not fit its wire width (instead of a saturated length).
+    pub fn try_encode(&self, xid: u32) -> std::result::Result<Vec<u8>, EncodeError> {
+        let w = self.encode(xid);
+        if w.len() > usize::from(u16::MAX) {
+            return Err(EncodeError::TooLong {
+                what: "message",
+                len: w.len(),
+            });
+        }
+        Ok(w)
     }
 
     /// Appends the whole message (header included) to `w`.
