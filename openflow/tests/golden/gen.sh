@@ -30,6 +30,7 @@ fi
 run() { echo "# ${*//$P/SOCK}"; python3 capture.py $P "$UP" $EXTRA -- "$@" 2>&1 | grep -v '^$' ; }
 EXTRA=
 {
+echo "## $(ovs-ofctl --version | head -1), $(dpkg-query -W -f='openvswitch-common ${Version}' openvswitch-common 2>/dev/null || echo 'package version unknown'); regenerate with tests/golden/gen.sh"
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=100,in_port=3,actions=output:4'
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=1,priority=200,cookie=0x77,tun_src=1.2.3.4,tun_dst=5.6.7.8,reg3=0x5/0xff,ct_state=+trk-new,ct_zone=3,ct_mark=7,tcp,tp_dst=80,actions=output:2'
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=0,priority=300,arp,arp_op=1,arp_tpa=10.0.0.1,actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:00:00:00:00:01->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:02:00:00:00:00:01->arp_sha,set_field:10.0.0.1->arp_spa,IN_PORT'
