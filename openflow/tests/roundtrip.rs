@@ -317,14 +317,7 @@ fn every_message_type_roundtrips() {
 
 #[test]
 fn ofp_print_accepts_our_messages() {
-    if Command::new("ovs-ofctl").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("OVS_TESTS_STRICT").is_none(),
-            "ovs-ofctl missing (OVS_TESTS_STRICT is set, so no skipping)"
-        );
-        eprintln!("ovs-ofctl missing: skipped");
-        return;
-    }
+    ovs_testbed::require!(ovs_testbed::Peer::OvsOfctl);
     for mut m in all_messages() {
         if let Message::FlowMod(f) = &mut m {
             // OVS rightly rejects our made-up experimenter instruction.
@@ -353,9 +346,7 @@ fn ofp_print_accepts_our_messages() {
 
 #[test]
 fn ofp_print_shows_arp_responder_text() {
-    if Command::new("ovs-ofctl").arg("--version").output().is_err() {
-        return;
-    }
+    ovs_testbed::require!(ovs_testbed::Peer::OvsOfctl);
     let fm = FlowMod::add(0, 300)
         .match_(Match::new().eth_type(0x0806).arp_op(1))
         .apply(vec![
@@ -539,9 +530,7 @@ fn rejects_nested_ct() {
 
 #[test]
 fn error_names_match_ofp_print() {
-    if Command::new("ovs-ofctl").arg("--version").output().is_err() {
-        return;
-    }
+    ovs_testbed::require!(ovs_testbed::Peer::OvsOfctl);
     let mut cases: Vec<ErrorMsg> = Vec::new();
     for (typ, n) in [
         (0u16, 2u16),

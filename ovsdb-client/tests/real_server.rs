@@ -11,14 +11,7 @@ const DB: &str = "Open_vSwitch";
 
 macro_rules! need_server {
     () => {
-        if !Server::available() {
-            assert!(
-                std::env::var_os("OVS_TESTS_STRICT").is_none(),
-                "ovsdb-server not installed (OVS_TESTS_STRICT is set, so no skipping)"
-            );
-            eprintln!("ovsdb-server not installed; skipping");
-            return;
-        }
+        ovs_testbed::require!(ovs_testbed::Peer::OvsdbServer)
     };
 }
 

@@ -1,197 +1,74 @@
-//! Test fixture: a real ovsdb-server on a temp dir with the vswitch schema.
+//! Real-ovsdb-server fixture for the OVSDB client tests, on the workspace's test bed
+//! (`ovs-testbed`): ovsdb-server alone (no ovs-vswitchd), vswitch schema, in a fresh run
+//! directory, on a unix socket and a loopback TCP port.
+//!
+//! Contract: the test skips (or fails under `OVS_TESTS_STRICT`) through the test bed's
+//! `require!` before starting one; dropping a [`Server`] stops only its own daemon (by pid)
+//! and removes its directory, or prints the server log and keeps it if the test failed.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 
-pub const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
-
-static N: AtomicUsize = AtomicUsize::new(0);
-
+/// One ovsdb-server with the `Open_vSwitch` database, initialised like `ovs-ctl` does.
 pub struct Server {
+    /// The run directory (`conf.db`, `db.sock`, log).
     pub dir: PathBuf,
-    pub port: u16,
-    pub extra_remotes: Vec<String>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    ovs: ovs_testbed::Ovs,
 }
 
 impl Server {
-    pub fn available() -> bool {
-        Path::new(SCHEMA).exists()
-            && Command::new("ovsdb-server")
-                .arg("--version")
-                .output()
-                .is_ok()
-    }
-
     pub fn start() -> Server {
         Self::start_with(vec![])
     }
 
     /// Start with additional `--remote=` arguments (e.g. `unix:OUR_SOCKET`).
     pub fn start_with(extra_remotes: Vec<String>) -> Server {
-        let dir = std::env::temp_dir().join(format!(
-            "ovsdb-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("ovsdb-tool")
-            .arg("create")
-            .arg(dir.join("conf.db"))
-            .arg(SCHEMA)
-            .status()
-            .unwrap();
-        assert!(st.success(), "ovsdb-tool create failed");
-        let s = Server {
-            dir,
-            port: free_port(),
-            extra_remotes,
-        };
-        s.launch();
-        // Initialize the root row like ovs-ctl does.
-        let out = s.vsctl(&["init"]);
-        assert!(
-            out.status.success(),
-            "ovs-vsctl init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        s
+        let mut b = ovs_testbed::Ovs::builder("ovsdb")
+            .no_vswitchd()
+            .tcp_loopback()
+            .vsctl_timeout(10);
+        for r in extra_remotes {
+            b = b.remote(r);
+        }
+        let ovs = b.start().unwrap_or_else(|e| panic!("{e}"));
+        Server {
+            dir: ovs.dir().to_path_buf(),
+            ovs,
+        }
     }
 
+    /// Starts the server again (after [`Server::kill`]), same database, same remotes.
     pub fn launch(&self) {
-        let d = &self.dir;
-        let mut cmd = Command::new("ovsdb-server");
-        cmd.arg(d.join("conf.db"))
-            .arg(format!("--remote=punix:{}", self.sock().display()))
-            .arg(format!("--remote=ptcp:{}:127.0.0.1", self.port));
-        for r in &self.extra_remotes {
-            cmd.arg(format!("--remote={r}"));
+        if let Err(e) = self.ovs.start_ovsdb() {
+            panic!("ovsdb-server did not come up: {e}\n{}", self.log());
         }
-        let st = cmd
-            .arg(format!(
-                "--pidfile={}",
-                d.join("ovsdb-server.pid").display()
-            ))
-            .arg("--detach")
-            .arg("--no-chdir")
-            .arg(format!(
-                "--log-file={}",
-                d.join("ovsdb-server.log").display()
-            ))
-            .arg(format!("--unixctl={}", self.ctl().display()))
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "ovsdb-server failed to start:\n{}",
-            self.log()
-        );
-        for _ in 0..100 {
-            if self.sock().exists()
-                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-            {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!("ovsdb-server did not come up:\n{}", self.log());
     }
 
-    pub fn sock(&self) -> PathBuf {
-        self.dir.join("db.sock")
-    }
-    pub fn ctl(&self) -> PathBuf {
-        self.dir.join("ovsdb-server.ctl")
-    }
     pub fn unix_remote(&self) -> String {
-        format!("unix:{}", self.sock().display())
+        self.ovs.db()
     }
     pub fn tcp_remote(&self) -> String {
-        format!("tcp:127.0.0.1:{}", self.port)
+        self.ovs.tcp_remote().unwrap()
     }
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("ovsdb-server.log")).unwrap_or_default()
+        self.ovs.log("ovsdb-server.log")
     }
 
-    pub fn pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.dir.join("ovsdb-server.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    /// Kill the server (by pid) and wait for it to exit.
+    /// Kill the server (SIGKILL, by pid) and wait for it to exit.
     pub fn kill(&self) {
-        if let Some(pid) = self.pid() {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            for _ in 0..100 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            let _ = std::fs::remove_file(self.dir.join("ovsdb-server.pid"));
-            let _ = std::fs::remove_file(self.sock());
-            let _ = std::fs::remove_file(self.ctl());
-        }
+        self.ovs.kill_ovsdb();
     }
 
-    pub fn vsctl(&self, args: &[&str]) -> std::process::Output {
-        Command::new("ovs-vsctl")
-            .arg(format!("--db={}", self.unix_remote()))
-            .arg("--timeout=10")
-            .arg("--no-wait")
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// ovs-vsctl that must succeed; returns stdout.
+    /// ovs-vsctl (`--no-wait`) that must succeed; returns stdout.
     pub fn vsctl_ok(&self, args: &[&str]) -> String {
-        let o = self.vsctl(args);
-        assert!(
-            o.status.success(),
-            "ovs-vsctl {args:?} failed: {}\nserver log:\n{}",
-            String::from_utf8_lossy(&o.stderr),
-            self.log()
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        match self.ovs.vsctl(args) {
+            Ok(out) => out,
+            Err(e) => panic!("ovs-vsctl {args:?}: {e}\nserver log:\n{}", self.log()),
+        }
     }
 
+    /// ovs-appctl against the server; its stdout (empty on failure).
     pub fn appctl(&self, args: &[&str]) -> String {
-        let o = Command::new("ovs-appctl")
-            .arg("-t")
-            .arg(self.ctl())
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "---- ovsdb-server log ({}) ----\n{}",
-                self.dir.display(),
-                self.log()
-            );
-        }
-        self.kill();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        self.ovs.ovsdb_appctl(args).unwrap_or_default()
     }
 }
