@@ -1,9 +1,12 @@
-//! Bounds-checked byte reading and length-patching writing helpers.
+//! The wire toolkit every layout is written with: [`Reader`], [`Writer`] and [`Wire`].
 //!
 //! Contract: every `Reader` accessor checks bounds and returns [`DecodeError`] instead of
-//! panicking; `sub(len)` carves a nested reader so a nested structure can never read past its
-//! own declared length. Writers append to a `Vec<u8>`; lengths are patched in after the body
-//! is written (`patch_u16`) and 8-byte alignment is added with `pad_to_8`.
+//! panicking; `sub(len)` / `sub_tlv` carve a nested reader so a nested structure can never
+//! read past its own declared length. A [`Writer`] appends big-endian fields; lengths are
+//! patched in after the body is written (`patch_len16`, `patch_len8`) and 8-byte alignment
+//! is added with `pad_to_8`. A length that does not fit its field is written saturated and
+//! remembered: [`Writer::finish`] reports it as [`EncodeError::TooLong`]. Each wire
+//! structure implements [`Wire`] once (parse and emit side by side, beside its type).
 
 use thiserror::Error;
 
@@ -125,6 +128,16 @@ impl<'a> Reader<'a> {
         Ok(Reader::new(self.take(n, what)?))
     }
 
+    /// A nested reader over the next TLV-like entry, whose u16 length at `len_at` covers
+    /// the whole entry and must be at least `min` and a multiple of 8.
+    pub fn sub_tlv(&mut self, len_at: usize, min: usize, what: &'static str) -> Result<Reader<'a>> {
+        let len = usize::from(self.peek_u16(len_at, what)?);
+        if len < min || len % 8 != 0 {
+            return Err(DecodeError::Misaligned { what, len });
+        }
+        self.sub(len, what)
+    }
+
     /// Skips `n` bytes.
     pub fn skip(&mut self, n: usize, what: &'static str) -> Result<()> {
         self.take(n, what).map(|_| ())
@@ -178,40 +191,161 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Appends big-endian integers to a byte vector.
-pub(crate) trait Put {
-    fn put_u8(&mut self, v: u8);
-    fn put_u16(&mut self, v: u16);
-    fn put_u32(&mut self, v: u32);
-    fn put_u64(&mut self, v: u64);
-    fn put_zeros(&mut self, n: usize);
-    fn pad_to_8(&mut self, start: usize);
-    fn patch_u16(&mut self, at: usize, v: usize);
+/// A wire structure: parsed from a reader bounded by its enclosing structure, emitted to a
+/// [`Writer`]. Parse and emit live together in one `impl` beside the type.
+pub trait Wire: Sized {
+    /// Reads one value.
+    fn parse(r: &mut Reader<'_>) -> Result<Self>;
+
+    /// Appends the wire form (lengths filled in after the body is written).
+    fn emit(&self, w: &mut Writer);
+
+    /// Encoded size in bytes (by emitting into a scratch writer unless overridden).
+    fn wire_len(&self) -> usize {
+        let mut w = Writer::new();
+        self.emit(&mut w);
+        w.len()
+    }
 }
 
-impl Put for Vec<u8> {
-    fn put_u8(&mut self, v: u8) {
-        self.push(v);
+/// Parses values until the reader is empty (the reader must hold exactly the list).
+pub fn parse_list<T: Wire>(r: &mut Reader<'_>) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    while !r.is_empty() {
+        v.push(T::parse(r)?);
     }
-    fn put_u16(&mut self, v: u16) {
-        self.extend_from_slice(&v.to_be_bytes());
+    Ok(v)
+}
+
+/// Emits every value of a list.
+pub fn emit_list<T: Wire>(list: &[T], w: &mut Writer) {
+    for x in list {
+        x.emit(w);
     }
-    fn put_u32(&mut self, v: u32) {
-        self.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Emits into `buf` (appending); overflowing lengths are saturated, as the old
+/// `encode(&mut Vec<u8>)` methods did.
+pub(crate) fn emit_into<T: Wire>(x: &T, buf: &mut Vec<u8>) {
+    let mut w = Writer::from_vec(std::mem::take(buf));
+    x.emit(&mut w);
+    *buf = w.into_vec();
+}
+
+/// Appends big-endian fields; patches lengths after the fact and remembers the first one
+/// that did not fit.
+#[derive(Debug, Default, Clone)]
+pub struct Writer {
+    buf: Vec<u8>,
+    overflow: Option<EncodeError>,
+}
+
+impl Writer {
+    /// Empty writer.
+    pub fn new() -> Self {
+        Writer::default()
     }
-    fn put_u64(&mut self, v: u64) {
-        self.extend_from_slice(&v.to_be_bytes());
+
+    /// Empty writer with room for `n` bytes.
+    pub fn with_capacity(n: usize) -> Self {
+        Writer::from_vec(Vec::with_capacity(n))
     }
-    fn put_zeros(&mut self, n: usize) {
-        self.resize(self.len() + n, 0);
+
+    /// Writer that appends to `buf`.
+    pub fn from_vec(buf: Vec<u8>) -> Self {
+        Writer {
+            buf,
+            overflow: None,
+        }
     }
-    fn pad_to_8(&mut self, start: usize) {
-        let l = self.len() - start;
+
+    /// Bytes written so far (offsets for `patch_len16` are positions in this count).
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The bytes, with any overflowing length saturated.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The bytes, or the first length that did not fit its field.
+    pub fn finish(self) -> std::result::Result<Vec<u8>, EncodeError> {
+        match self.overflow {
+            Some(e) => Err(e),
+            None => Ok(self.buf),
+        }
+    }
+
+    /// Appends a u8.
+    pub fn put_u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    /// Appends a big-endian u16.
+    pub fn put_u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    /// Appends a big-endian u32.
+    pub fn put_u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    /// Appends a big-endian u64.
+    pub fn put_u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    /// Appends `n` zero bytes.
+    pub fn put_zeros(&mut self, n: usize) {
+        self.buf.resize(self.buf.len() + n, 0);
+    }
+    /// Appends raw bytes.
+    pub fn put_bytes(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+    /// Zero-pads so that the bytes since `start` are a multiple of 8.
+    pub fn pad_to_8(&mut self, start: usize) {
+        let l = self.buf.len() - start;
         self.put_zeros(pad8(l) - l);
     }
-    fn patch_u16(&mut self, at: usize, v: usize) {
-        let v = u16::try_from(v).unwrap_or(u16::MAX);
-        self[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    /// Writes `len` into the u16 field at `at` (saturating and remembering an overflow).
+    pub fn patch_len16(&mut self, at: usize, len: usize, what: &'static str) {
+        let v = u16::try_from(len).unwrap_or_else(|_| {
+            self.note_overflow(what, len);
+            u16::MAX
+        });
+        if let Some(b) = self.buf.get_mut(at..at + 2) {
+            b.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+    /// Writes `len` into the u8 field at `at` (saturating and remembering an overflow).
+    pub fn patch_len8(&mut self, at: usize, len: usize, what: &'static str) {
+        let v = u8::try_from(len).unwrap_or_else(|_| {
+            self.note_overflow(what, len);
+            u8::MAX
+        });
+        if let Some(b) = self.buf.get_mut(at) {
+            *b = v;
+        }
+    }
+    /// Appends a u16 length known up front (saturating and remembering an overflow).
+    pub fn put_len16(&mut self, len: usize, what: &'static str) {
+        let at = self.len();
+        self.put_u16(0);
+        self.patch_len16(at, len, what);
+    }
+    /// Writes `b` into a fixed `n`-byte NUL-padded field (truncating).
+    pub fn put_fixed(&mut self, b: &[u8], n: usize) {
+        let take = b.len().min(n);
+        self.buf.extend_from_slice(&b[..take]);
+        self.put_zeros(n - take);
+    }
+    fn note_overflow(&mut self, what: &'static str, len: usize) {
+        self.overflow
+            .get_or_insert(EncodeError::TooLong { what, len });
     }
 }
 
@@ -233,13 +367,6 @@ pub(crate) fn fixed_bytes(r: &mut Reader<'_>, n: usize, what: &'static str) -> R
     Ok(s[..end].to_vec())
 }
 
-/// Writes a fixed-size NUL-padded string field (truncating).
-pub(crate) fn put_fixed(w: &mut Vec<u8>, b: &[u8], n: usize) {
-    let take = b.len().min(n);
-    w.extend_from_slice(&b[..take]);
-    w.put_zeros(n - take);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +386,42 @@ mod tests {
         let mut s = r.sub(2, "s").expect("sub");
         assert!(s.u32("u").is_err());
         assert_eq!(r.remaining(), 3);
+    }
+
+    #[test]
+    fn writer_reports_a_length_that_does_not_fit() {
+        let mut w = Writer::new();
+        w.put_u16(0);
+        w.put_zeros(70_000);
+        w.patch_len16(0, w.len(), "thing");
+        assert_eq!(w.clone().into_vec()[..2], [0xff, 0xff]);
+        assert_eq!(
+            w.finish(),
+            Err(EncodeError::TooLong {
+                what: "thing",
+                len: 70_002
+            })
+        );
+        let mut w = Writer::new();
+        w.put_u8(0);
+        w.patch_len8(0, 256, "oxm");
+        assert!(w.finish().is_err());
+    }
+
+    #[test]
+    fn sub_tlv_checks_length_and_alignment() {
+        let b = [0u8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(
+            Reader::new(&b).sub_tlv(0, 8, "entry"),
+            Err(DecodeError::Misaligned {
+                what: "entry",
+                len: 12
+            })
+        ));
+        let b = [0u8, 8, 0, 0, 0, 0, 0, 0, 1];
+        let mut r = Reader::new(&b);
+        assert_eq!(r.sub_tlv(0, 8, "entry").map(|s| s.remaining()), Ok(8));
+        assert_eq!(r.remaining(), 1);
     }
 
     #[test]

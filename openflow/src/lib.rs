@@ -6,11 +6,14 @@
 //! and the sans-IO [`Connection`] (the quinn-proto / quinn split).
 //!
 //! Layers, bottom up:
-//! - [`codec`]: bounds-checked [`Reader`] and typed [`DecodeError`].
+//! - [`codec`]: the wire toolkit: bounds-checked [`Reader`], length-patching [`Writer`], the
+//!   [`Wire`] trait every layout implements once (parse and emit side by side), typed
+//!   [`DecodeError`] / [`EncodeError`].
 //! - [`oxm`]: match fields ([`Oxm`], [`OxmKind`]) and [`Match`] with builders.
 //! - [`action`]: [`Action`], including Nicira resubmit/reg_load/reg_move/learn/ct/conjunction/note,
 //!   and [`Instruction`].
-//! - [`message`]: [`Message`] with `decode`/`encode`, [`FlowMod`], multipart bodies, bundles.
+//! - [`message`]: [`Message`] with `decode`/`encode`/`try_encode`, one module per message
+//!   family (handshake, error, flow mod, packet, bundle, multipart).
 //! - [`framing`]: sans-IO [`framing::frame_len`], and [`OfCodec`] for tokio-util (`Framed`).
 //! - [`connection`]: the sans-IO [`Connection`] state machine (handshake, echo, xid matching,
 //!   multipart assembly, error matching).
@@ -62,7 +65,7 @@ pub use action::{
     Action, Ct, FieldRef, Instruction, Learn, NX_VENDOR_ID, OFPCML_NO_BUFFER, OFPG_ANY, OFPP_ALL,
     OFPP_ANY, OFPP_CONTROLLER, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL, OFPP_TABLE,
 };
-pub use codec::{DecodeError, EncodeError, Reader};
+pub use codec::{DecodeError, EncodeError, Reader, Wire, Writer};
 pub use connection::{Connection, ConnectionConfig, ConnectionError, Event};
 #[cfg(feature = "tokio")]
 pub use framing::OfCodec;

@@ -5,7 +5,7 @@
 //! on decode; unknown classes/fields (and experimenter OXMs) are kept raw and round-trip
 //! byte for byte. [`Match`] is a list of OXMs encoded as `ofp_match` (type OXM, padded to 8).
 
-use crate::codec::{DecodeError, Put, Reader, Result};
+use crate::codec::{emit_into, pad8, DecodeError, Reader, Result, Wire, Writer};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// An Ethernet address.
@@ -295,26 +295,34 @@ impl Oxm {
         be_u64(&self.value)
     }
 
-    /// Appends the wire form.
+    /// Appends the wire form (compatibility wrapper over [`Wire::emit`]).
     pub fn encode(&self, w: &mut Vec<u8>) {
-        let (class, field) = self.kind.class_field();
-        let payload = self.wire_len() - 4;
-        let h = (u32::from(class) << 16)
-            | (u32::from(field & 0x7f) << 9)
-            | (u32::from(self.mask.is_some()) << 8)
-            | (payload as u32 & 0xff);
-        w.put_u32(h);
-        if let OxmKind::Experimenter { experimenter, .. } = self.kind {
-            w.put_u32(experimenter);
-        }
-        w.extend_from_slice(&self.value);
-        if let Some(m) = &self.mask {
-            w.extend_from_slice(m);
-        }
+        emit_into(self, w);
     }
 
-    /// Reads one OXM TLV.
+    /// Reads one OXM TLV (compatibility wrapper over [`Wire::parse`]).
     pub fn decode(r: &mut Reader<'_>) -> Result<Oxm> {
+        Oxm::parse(r)
+    }
+
+    /// `name=value[/mask]` in ovs-ofctl style.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("{}={}", self.kind.name(), fmt_value(self.kind, &self.value));
+        if let Some(m) = &self.mask {
+            s.push('/');
+            s.push_str(&fmt_value(self.kind, m));
+        }
+        s
+    }
+
+    /// Value only, formatted for the field (`set_field:VALUE->field`).
+    pub fn value_text(&self) -> String {
+        fmt_value(self.kind, &self.value)
+    }
+}
+
+impl Wire for Oxm {
+    fn parse(r: &mut Reader<'_>) -> Result<Oxm> {
         let h = r.u32("oxm header")?;
         let class = (h >> 16) as u16;
         let field = ((h >> 9) & 0x7f) as u8;
@@ -355,19 +363,26 @@ impl Oxm {
         })
     }
 
-    /// `name=value[/mask]` in ovs-ofctl style.
-    pub fn to_text(&self) -> String {
-        let mut s = format!("{}={}", self.kind.name(), fmt_value(self.kind, &self.value));
-        if let Some(m) = &self.mask {
-            s.push('/');
-            s.push_str(&fmt_value(self.kind, m));
+    fn emit(&self, w: &mut Writer) {
+        let (class, field) = self.kind.class_field();
+        let start = w.len();
+        w.put_u32(
+            (u32::from(class) << 16)
+                | (u32::from(field & 0x7f) << 9)
+                | (u32::from(self.mask.is_some()) << 8),
+        );
+        if let OxmKind::Experimenter { experimenter, .. } = self.kind {
+            w.put_u32(experimenter);
         }
-        s
+        w.put_bytes(&self.value);
+        if let Some(m) = &self.mask {
+            w.put_bytes(m);
+        }
+        w.patch_len8(start + 3, w.len() - start - 4, "oxm");
     }
 
-    /// Value only, formatted for the field (`set_field:VALUE->field`).
-    pub fn value_text(&self) -> String {
-        fmt_value(self.kind, &self.value)
+    fn wire_len(&self) -> usize {
+        Oxm::wire_len(self)
     }
 }
 
@@ -621,26 +636,25 @@ impl Match {
         Match { fields }
     }
 
-    /// Appends `ofp_match` (type OXM, length, fields, padding to 8).
+    /// Appends `ofp_match` (compatibility wrapper over [`Wire::emit`]).
     pub fn encode(&self, w: &mut Vec<u8>) {
-        let start = w.len();
-        w.put_u16(OFPMT_OXM);
-        w.put_u16(0);
-        for f in &self.fields {
-            f.encode(w);
-        }
-        let len = w.len() - start;
-        w.patch_u16(start + 2, len);
-        w.pad_to_8(start);
+        emit_into(self, w);
     }
 
     /// Encoded size including padding.
     pub fn wire_len(&self) -> usize {
-        crate::codec::pad8(4 + self.fields.iter().map(Oxm::wire_len).sum::<usize>())
+        pad8(4 + self.fields.iter().map(Oxm::wire_len).sum::<usize>())
     }
 
-    /// Reads `ofp_match` including its padding.
+    /// Reads `ofp_match` including its padding (compatibility wrapper over [`Wire::parse`]).
     pub fn decode(r: &mut Reader<'_>) -> Result<Match> {
+        Match::parse(r)
+    }
+}
+
+/// `ofp_match`: type OXM, length (without padding), the fields, padding to 8.
+impl Wire for Match {
+    fn parse(r: &mut Reader<'_>) -> Result<Match> {
         let typ = r.peek_u16(0, "match type")?;
         let len = usize::from(r.peek_u16(2, "match length")?);
         if typ != OFPMT_OXM {
@@ -651,12 +665,27 @@ impl Match {
         }
         let mut m = r.sub(len, "match")?;
         m.skip(4, "match header")?;
-        r.skip(crate::codec::pad8(len) - len, "match padding")?;
+        r.skip(pad8(len) - len, "match padding")?;
         let mut fields = Vec::new();
         while !m.is_empty() {
-            fields.push(Oxm::decode(&mut m)?);
+            fields.push(Oxm::parse(&mut m)?);
         }
         Ok(Match { fields })
+    }
+
+    fn emit(&self, w: &mut Writer) {
+        let start = w.len();
+        w.put_u16(OFPMT_OXM);
+        w.put_u16(0);
+        for f in &self.fields {
+            f.emit(w);
+        }
+        w.patch_len16(start + 2, w.len() - start, "match");
+        w.pad_to_8(start);
+    }
+
+    fn wire_len(&self) -> usize {
+        Match::wire_len(self)
     }
 }
 
@@ -684,6 +713,30 @@ mod tests {
         // masked with odd payload
         let b = [0x00, 0x01, 0x07, 0x07, 0, 0, 0, 0, 0, 0, 0];
         assert!(Oxm::decode(&mut Reader::new(&b)).is_err());
+    }
+
+    #[test]
+    fn oxm_payload_over_255_bytes_is_an_encode_error() {
+        let big = Oxm::new(
+            OxmKind::Other {
+                class: 0x8000,
+                field: 99,
+            },
+            vec![0; 252],
+        );
+        let mut w = Writer::new();
+        big.emit(&mut w);
+        assert!(w.finish().is_ok(), "252-byte payload fits");
+        let too_big = Oxm::new(big.kind, vec![0; 256]);
+        let mut w = Writer::new();
+        Match::new().with(too_big).emit(&mut w);
+        assert_eq!(
+            w.finish(),
+            Err(crate::codec::EncodeError::TooLong {
+                what: "oxm",
+                len: 256
+            })
+        );
     }
 
     #[test]

@@ -1,0 +1,329 @@
+//! Nicira (experimenter 0x00002320) actions: resubmit, reg_load, reg_load2, reg_move,
+//! learn, conjunction, ct and note, plus the field references they use.
+//!
+//! Contract: `parse` sees the action body after the Nicira subtype and returns `None` for
+//! subtypes it does not know (the caller keeps those raw); fixed-size subtypes check their
+//! exact length; `ct` may nest actions one level deep, no more. `emit` writes the body after
+//! the experimenter id; the caller pads the TLV to 8 and fills in its length.
+
+use super::Action;
+use crate::codec::{DecodeError, Reader, Result, Wire, Writer};
+use crate::oxm::{Oxm, OxmKind};
+
+/// A field reference used by `reg_move`/`reg_load` (NXM/OXM header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FieldRef {
+    /// 32-bit NXM/OXM header (class, field, hasmask, length).
+    pub header: u32,
+    /// Experimenter id when the class is 0xffff.
+    pub experimenter: Option<u32>,
+}
+
+impl FieldRef {
+    /// The reference OVS uses for `kind` (NXM numbering where it exists).
+    pub fn of(kind: OxmKind) -> FieldRef {
+        FieldRef {
+            header: kind.nxm_header(),
+            experimenter: None,
+        }
+    }
+
+    /// The field this refers to.
+    pub fn kind(&self) -> OxmKind {
+        match self.experimenter {
+            Some(experimenter) => OxmKind::Experimenter {
+                experimenter,
+                field: ((self.header >> 9) & 0x7f) as u8,
+            },
+            None => OxmKind::from_header(self.header),
+        }
+    }
+
+    /// Field width in bits as given by the header's length byte.
+    pub fn bits(&self) -> u16 {
+        let len = (self.header & 0xff) as u16;
+        let len = if self.header & 0x100 != 0 {
+            len / 2
+        } else {
+            len
+        };
+        len * 8
+    }
+}
+
+impl Wire for FieldRef {
+    fn parse(r: &mut Reader<'_>) -> Result<FieldRef> {
+        let header = r.u32("field ref")?;
+        let experimenter = if header >> 16 == 0xffff {
+            Some(r.u32("field ref experimenter")?)
+        } else {
+            None
+        };
+        Ok(FieldRef {
+            header,
+            experimenter,
+        })
+    }
+
+    fn emit(&self, w: &mut Writer) {
+        w.put_u32(self.header);
+        if let Some(e) = self.experimenter {
+            w.put_u32(e);
+        }
+    }
+}
+
+/// NXAST_CT parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ct {
+    /// NX_CT_F_COMMIT (1), NX_CT_F_FORCE (2).
+    pub flags: u16,
+    /// Zone source field header (0 = immediate zone).
+    pub zone_src: u32,
+    /// Immediate zone, or ofs_nbits of `zone_src`.
+    pub zone: u16,
+    /// Recirculation table (255 = none).
+    pub recirc_table: u8,
+    /// ALG port (0 = none).
+    pub alg: u16,
+    /// Nested actions (e.g. `exec(set_field:...->ct_mark)`).
+    pub actions: Vec<Action>,
+}
+
+/// NXAST_LEARN parameters; flow-mod specs are kept raw.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Learn {
+    /// Idle timeout of learned flows.
+    pub idle_timeout: u16,
+    /// Hard timeout of learned flows.
+    pub hard_timeout: u16,
+    /// Priority of learned flows.
+    pub priority: u16,
+    /// Cookie of learned flows.
+    pub cookie: u64,
+    /// NX_LEARN_F_* flags.
+    pub flags: u16,
+    /// Table of learned flows.
+    pub table_id: u8,
+    /// Finish idle timeout.
+    pub fin_idle_timeout: u16,
+    /// Finish hard timeout.
+    pub fin_hard_timeout: u16,
+    /// Raw flow_mod_spec bytes (including trailing padding).
+    pub specs: Vec<u8>,
+}
+
+const NXAST_RESUBMIT: u16 = 1;
+const NXAST_REG_MOVE: u16 = 6;
+const NXAST_REG_LOAD: u16 = 7;
+const NXAST_NOTE: u16 = 8;
+const NXAST_RESUBMIT_TABLE: u16 = 14;
+const NXAST_LEARN: u16 = 16;
+const NXAST_REG_LOAD2: u16 = 33;
+const NXAST_CONJUNCTION: u16 = 34;
+const NXAST_CT: u16 = 35;
+
+/// Parses the body of Nicira subtype `sub` (TLV length `len`); `None` if unknown.
+pub(super) fn parse(sub: u16, a: &mut Reader<'_>, len: usize, depth: u8) -> Result<Option<Action>> {
+    Ok(Some(match sub {
+        NXAST_RESUBMIT | NXAST_RESUBMIT_TABLE => {
+            if len != 16 {
+                return Err(DecodeError::BadLength {
+                    what: "resubmit",
+                    len,
+                });
+            }
+            let in_port = a.u16("resubmit in_port")?;
+            let table = if sub == NXAST_RESUBMIT {
+                None
+            } else {
+                Some(a.u8("resubmit table")?)
+            };
+            Action::Resubmit { in_port, table }
+        }
+        NXAST_REG_LOAD => {
+            if len != 24 {
+                return Err(DecodeError::BadLength {
+                    what: "reg_load",
+                    len,
+                });
+            }
+            let ofs_nbits = a.u16("reg_load ofs_nbits")?;
+            let header = a.u32("reg_load dst")?;
+            let value = a.u64("reg_load value")?;
+            Action::RegLoad {
+                ofs_nbits,
+                dst: FieldRef {
+                    header,
+                    experimenter: None,
+                },
+                value,
+            }
+        }
+        NXAST_REG_LOAD2 => Action::RegLoad2(Oxm::parse(a)?),
+        NXAST_REG_MOVE => {
+            let n_bits = a.u16("reg_move n_bits")?;
+            let src_ofs = a.u16("reg_move src_ofs")?;
+            let dst_ofs = a.u16("reg_move dst_ofs")?;
+            let src = FieldRef::parse(a)?;
+            let dst = FieldRef::parse(a)?;
+            Action::RegMove {
+                n_bits,
+                src_ofs,
+                dst_ofs,
+                src,
+                dst,
+            }
+        }
+        NXAST_LEARN => {
+            let idle_timeout = a.u16("learn")?;
+            let hard_timeout = a.u16("learn")?;
+            let priority = a.u16("learn")?;
+            let cookie = a.u64("learn")?;
+            let flags = a.u16("learn")?;
+            let table_id = a.u8("learn")?;
+            a.skip(1, "learn")?;
+            let fin_idle_timeout = a.u16("learn")?;
+            let fin_hard_timeout = a.u16("learn")?;
+            Action::Learn(Learn {
+                idle_timeout,
+                hard_timeout,
+                priority,
+                cookie,
+                flags,
+                table_id,
+                fin_idle_timeout,
+                fin_hard_timeout,
+                specs: a.rest().to_vec(),
+            })
+        }
+        NXAST_CONJUNCTION => {
+            if len != 16 {
+                return Err(DecodeError::BadLength {
+                    what: "conjunction",
+                    len,
+                });
+            }
+            let clause = a.u8("conjunction")?;
+            let n_clauses = a.u8("conjunction")?;
+            let id = a.u32("conjunction")?;
+            Action::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            }
+        }
+        NXAST_CT => {
+            let flags = a.u16("ct")?;
+            let zone_src = a.u32("ct")?;
+            let zone = a.u16("ct")?;
+            let recirc_table = a.u8("ct")?;
+            a.skip(3, "ct")?;
+            let alg = a.u16("ct")?;
+            if depth > 0 {
+                return Err(DecodeError::Invalid("ct nested in ct"));
+            }
+            let mut actions = Vec::new();
+            while !a.is_empty() {
+                actions.push(Action::parse_at(a, depth + 1)?);
+            }
+            Action::Ct(Ct {
+                flags,
+                zone_src,
+                zone,
+                recirc_table,
+                alg,
+                actions,
+            })
+        }
+        NXAST_NOTE => Action::Note(a.rest().to_vec()),
+        _ => return Ok(None),
+    }))
+}
+
+/// Writes the body of a Nicira action (subtype onwards); other actions write nothing.
+pub(super) fn emit(a: &Action, w: &mut Writer) {
+    match a {
+        Action::Resubmit { in_port, table } => match table {
+            None => {
+                w.put_u16(NXAST_RESUBMIT);
+                w.put_u16(*in_port);
+                w.put_zeros(4);
+            }
+            Some(t) => {
+                w.put_u16(NXAST_RESUBMIT_TABLE);
+                w.put_u16(*in_port);
+                w.put_u8(*t);
+                w.put_zeros(3);
+            }
+        },
+        Action::RegLoad {
+            ofs_nbits,
+            dst,
+            value,
+        } => {
+            w.put_u16(NXAST_REG_LOAD);
+            w.put_u16(*ofs_nbits);
+            w.put_u32(dst.header);
+            w.put_u64(*value);
+        }
+        Action::RegLoad2(oxm) => {
+            w.put_u16(NXAST_REG_LOAD2);
+            oxm.emit(w);
+        }
+        Action::RegMove {
+            n_bits,
+            src_ofs,
+            dst_ofs,
+            src,
+            dst,
+        } => {
+            w.put_u16(NXAST_REG_MOVE);
+            w.put_u16(*n_bits);
+            w.put_u16(*src_ofs);
+            w.put_u16(*dst_ofs);
+            src.emit(w);
+            dst.emit(w);
+        }
+        Action::Learn(l) => {
+            w.put_u16(NXAST_LEARN);
+            w.put_u16(l.idle_timeout);
+            w.put_u16(l.hard_timeout);
+            w.put_u16(l.priority);
+            w.put_u64(l.cookie);
+            w.put_u16(l.flags);
+            w.put_u8(l.table_id);
+            w.put_u8(0);
+            w.put_u16(l.fin_idle_timeout);
+            w.put_u16(l.fin_hard_timeout);
+            w.put_bytes(&l.specs);
+        }
+        Action::Conjunction {
+            id,
+            clause,
+            n_clauses,
+        } => {
+            w.put_u16(NXAST_CONJUNCTION);
+            w.put_u8(*clause);
+            w.put_u8(*n_clauses);
+            w.put_u32(*id);
+        }
+        Action::Ct(ct) => {
+            w.put_u16(NXAST_CT);
+            w.put_u16(ct.flags);
+            w.put_u32(ct.zone_src);
+            w.put_u16(ct.zone);
+            w.put_u8(ct.recirc_table);
+            w.put_zeros(3);
+            w.put_u16(ct.alg);
+            for a in &ct.actions {
+                a.emit(w);
+            }
+        }
+        Action::Note(n) => {
+            w.put_u16(NXAST_NOTE);
+            w.put_bytes(n);
+        }
+        _ => {}
+    }
+}
