@@ -4,6 +4,8 @@
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+
+use ovs_remote::{Remote, OVSDB_PORT};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,56 +23,6 @@ use crate::monitor::{
 use crate::ops::{parse_transact_result, transact_params, OpResult, Operation};
 use crate::protocol::{Event, Session};
 use crate::schema::DatabaseSchema;
-
-/// Where to connect / listen. `ssl:` is reserved for later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Remote {
-    /// `tcp:HOST:PORT` (IPv6 as `tcp:[::1]:6640`).
-    Tcp(String),
-    /// `unix:PATH`.
-    Unix(PathBuf),
-    /// `ptcp:PORT[:IP]` — listen; the IP defaults to 0.0.0.0.
-    PTcp { port: u16, ip: String },
-    /// `punix:PATH` — listen on a Unix socket.
-    PUnix(PathBuf),
-    /// `ssl:HOST:PORT` — not implemented yet.
-    Ssl(String),
-}
-
-impl std::str::FromStr for Remote {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = || Error::BadRemote(s.to_string());
-        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        Ok(match kind {
-            "tcp" => {
-                let (_, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-                port.parse::<u16>().map_err(|_| bad())?;
-                Remote::Tcp(rest.to_string())
-            }
-            "ssl" => Remote::Ssl(rest.to_string()),
-            "unix" => Remote::Unix(rest.into()),
-            "punix" => Remote::PUnix(rest.into()),
-            "ptcp" => {
-                let (port, ip) = match rest.split_once(':') {
-                    Some((p, ip)) => (
-                        p,
-                        ip.trim_start_matches('[').trim_end_matches(']').to_string(),
-                    ),
-                    None => (rest, "0.0.0.0".to_string()),
-                };
-                Remote::PTcp {
-                    port: port.parse().map_err(|_| bad())?,
-                    ip,
-                }
-            }
-            _ => return Err(bad()),
-        })
-    }
-}
 
 /// Connection options.
 #[derive(Debug, Clone)]
@@ -192,15 +144,24 @@ fn lock_mutex<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Client {
-    /// Connect to `tcp:IP:PORT` or `unix:PATH` with default options.
+    /// Connect to `tcp:HOST[:PORT]` or `unix:PATH` with default options.
     pub async fn connect(remote: &str) -> Result<Client, Error> {
         Self::connect_with(remote, ClientOptions::default()).await
     }
 
+    /// Parse `remote` ([`Remote::parse`], default port 6640) and connect.
     pub async fn connect_with(remote: &str, opts: ClientOptions) -> Result<Client, Error> {
-        match remote.parse::<Remote>()? {
-            Remote::Tcp(addr) => {
-                let s = tokio::net::TcpStream::connect(addr).await?;
+        Self::connect_to(&Remote::parse(remote, OVSDB_PORT)?, opts).await
+    }
+
+    /// Connect to an active remote (`tcp:` or `unix:`; `ssl:` is not implemented yet).
+    pub async fn connect_to(remote: &Remote, opts: ClientOptions) -> Result<Client, Error> {
+        match remote {
+            Remote::Tcp { .. } => {
+                let (host, port) = remote
+                    .connect_addr()
+                    .ok_or_else(|| Error::WrongRemote(remote.to_string(), "active"))?;
+                let s = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
                 s.set_nodelay(true)?;
                 Ok(Self::from_stream(s, opts))
             }
@@ -208,10 +169,8 @@ impl Client {
                 let s = tokio::net::UnixStream::connect(p).await?;
                 Ok(Self::from_stream(s, opts))
             }
-            Remote::Ssl(_) => Err(Error::Unsupported("ssl: remotes".into())),
-            _ => Err(Error::BadRemote(format!(
-                "{remote} is passive; use Listener::bind"
-            ))),
+            Remote::Ssl { .. } => Err(Error::Unsupported("ssl: remotes".into())),
+            _ => Err(Error::WrongRemote(remote.to_string(), "active")),
         }
     }
 
@@ -663,30 +622,38 @@ pub enum Listener {
 }
 
 impl Listener {
+    /// Bind `ptcp:[PORT][:IP]` or `punix:PATH` with default options.
     pub async fn bind(remote: &str) -> Result<Listener, Error> {
         Self::bind_with(remote, ClientOptions::default()).await
     }
 
+    /// Parse `remote` ([`Remote::parse`], default port 6640) and bind it.
     pub async fn bind_with(remote: &str, opts: ClientOptions) -> Result<Listener, Error> {
-        match remote.parse::<Remote>()? {
-            Remote::PTcp { port, ip } => {
-                let addr = if ip.contains(':') {
-                    format!("[{ip}]:{port}")
-                } else {
-                    format!("{ip}:{port}")
-                };
+        Self::bind_to(&Remote::parse(remote, OVSDB_PORT)?, opts).await
+    }
+
+    /// Bind a passive remote (`ptcp:` or `punix:`; `pssl:` is not implemented yet).
+    pub async fn bind_to(remote: &Remote, opts: ClientOptions) -> Result<Listener, Error> {
+        match remote {
+            Remote::PTcp { .. } => {
+                let addr = remote
+                    .listen_addr()
+                    .ok_or_else(|| Error::WrongRemote(remote.to_string(), "passive"))?;
                 Ok(Listener::Tcp(
                     tokio::net::TcpListener::bind(addr).await?,
                     opts,
                 ))
             }
             Remote::PUnix(p) => {
-                let _ = std::fs::remove_file(&p);
-                Ok(Listener::Unix(tokio::net::UnixListener::bind(&p)?, opts, p))
+                let _ = std::fs::remove_file(p);
+                Ok(Listener::Unix(
+                    tokio::net::UnixListener::bind(p)?,
+                    opts,
+                    p.clone(),
+                ))
             }
-            _ => Err(Error::BadRemote(format!(
-                "{remote} is not passive (ptcp:/punix:)"
-            ))),
+            Remote::PSsl { .. } => Err(Error::Unsupported("pssl: remotes".into())),
+            _ => Err(Error::WrongRemote(remote.to_string(), "passive")),
         }
     }
 

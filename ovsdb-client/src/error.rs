@@ -25,8 +25,12 @@ pub enum Error {
     ProbeTimeout,
     #[error("request timed out")]
     Timeout,
-    #[error("invalid remote {0:?} (expected tcp:IP:PORT, unix:PATH, ptcp:PORT[:IP], punix:PATH)")]
-    BadRemote(String),
+    /// A remote string that does not parse (the error names input and cause).
+    #[error("invalid remote {0}")]
+    BadRemote(#[from] ovs_remote::RemoteError),
+    /// A passive remote where an active one is needed, or the reverse.
+    #[error("remote {0} is not {1} (active: tcp:, unix:; passive: ptcp:, punix:)")]
+    WrongRemote(String, &'static str),
     #[error("unsupported: {0}")]
     Unsupported(String),
 }

@@ -89,7 +89,9 @@
 //! * Locks taken with [`Client::lock`] are per connection; list them in
 //!   [`ReconnectOptions::locks`] to have [`ReconnectingClient`] re-request them
 //!   after every reconnect.
-//! * `ssl:` remotes parse ([`Remote::Ssl`]) but are not implemented yet.
+//! * Remote strings are parsed by [`ovs_remote::Remote`] (re-exported as
+//!   [`Remote`]); `ssl:`/`pssl:` parse but are refused with
+//!   [`Error::Unsupported`] until TLS lands.
 
 pub mod client;
 pub mod datum;
@@ -103,7 +105,7 @@ pub mod replica;
 pub mod schema;
 pub mod vswitch;
 
-pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor, Remote};
+pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor};
 pub use datum::{row_from_json, row_to_json, Atom, Row, Uuid, Value};
 pub use error::{Error, TxnError, TxnErrorKind};
 pub use framing::JsonFramer;
@@ -111,6 +113,7 @@ pub use monitor::{
     MonitorRequest, MonitorSelect, MonitorUpdate, RowUpdate, TableUpdates, UpdateVersion,
 };
 pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitUntil};
+pub use ovs_remote::{self, Backoff, Remote, RemoteError, OVSDB_PORT};
 pub use protocol::{Event, Message, Session};
 pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient, DEFAULT_EVENT_CAPACITY};
 pub use replica::{apply_column_diff, ChangeKind, Replica, RowChange};

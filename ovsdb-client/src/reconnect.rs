@@ -1,5 +1,5 @@
-//! [`ReconnectingClient`]: keeps a connection up with OVS-style backoff
-//! (1 s doubling to 8 s), re-monitors after each reconnect and keeps a
+//! [`ReconnectingClient`]: keeps a connection up with a jittered
+//! exponential [`Backoff`] (1 s doubling to 8 s by default), re-monitors after each reconnect and keeps a
 //! [`Replica`] in sync, publishing [`RowChange`] events.
 //!
 //! On reconnect it uses `monitor_cond_since` with the replica's last
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use ovs_remote::Backoff;
 use tokio::sync::{broadcast, watch};
 
 use crate::client::{Client, ClientOptions};
@@ -20,11 +21,15 @@ use crate::monitor::{MonitorRequest, UpdateVersion};
 use crate::ops::{OpResult, Operation};
 use crate::replica::{Replica, RowChange};
 
-/// Backoff parameters.
+/// Reconnect parameters.
 #[derive(Debug, Clone)]
 pub struct ReconnectOptions {
+    /// First delay before reconnecting; doubles after each failed session.
     pub min_backoff: Duration,
+    /// Largest delay between attempts.
     pub max_backoff: Duration,
+    /// Seed for the backoff jitter (`None`: from the OS); tests set it.
+    pub backoff_seed: Option<u64>,
     pub client: ClientOptions,
     /// Locks to (re-)request after every (re)connect; see
     /// [`ReconnectingClient::has_lock`] / [`ReconnectingClient::wait_lock`].
@@ -43,6 +48,7 @@ impl Default for ReconnectOptions {
         ReconnectOptions {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(8),
+            backoff_seed: None,
             client: ClientOptions::default(),
             locks: Vec::new(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
@@ -276,7 +282,10 @@ async fn run(
     tables: BTreeMap<String, MonitorRequest>,
     opts: ReconnectOptions,
 ) {
-    let mut backoff = opts.min_backoff;
+    let mut backoff = match opts.backoff_seed {
+        Some(seed) => Backoff::with_seed(opts.min_backoff, opts.max_backoff, seed),
+        None => Backoff::new(opts.min_backoff, opts.max_backoff),
+    };
     let mut generation = 0u64;
     let names: Vec<String> = tables.keys().cloned().collect();
     loop {
@@ -292,14 +301,14 @@ async fn run(
         )
         .await
         {
-            Ok(()) => backoff = opts.min_backoff,
+            Ok(()) => backoff.reset(),
             Err(e) => tracing::info!("ovsdb {remote}: {e}"),
         }
         inner.client.send_replace(None);
         inner.end_session();
-        inner.state.send_replace(ConnState::Backoff(backoff));
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(opts.max_backoff);
+        let delay = backoff.next_delay();
+        inner.state.send_replace(ConnState::Backoff(delay));
+        tokio::time::sleep(delay).await;
     }
 }
 

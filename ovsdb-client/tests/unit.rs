@@ -342,52 +342,58 @@ fn session_matches_responses_answers_echo_and_probes() {
     assert!(s.receive(b"{\"foo\":1}", t0).is_err());
 }
 
+/// The client parses remotes with the shared `ovs-remote` parser (tested in
+/// full there): OVSDB's default port, and a typed error naming the input.
 #[test]
 fn remotes_parse() {
+    use ovsdb_client::ovs_remote::Host;
+    let p = |s: &str| Remote::parse(s, ovsdb_client::OVSDB_PORT);
     assert_eq!(
-        "tcp:127.0.0.1:6640".parse::<Remote>().unwrap(),
-        Remote::Tcp("127.0.0.1:6640".into())
+        p("tcp:127.0.0.1:6640").unwrap(),
+        Remote::Tcp {
+            host: Host::Ip("127.0.0.1".parse().unwrap()),
+            port: 6640
+        }
     );
+    assert_eq!(p("tcp:[::1]").unwrap().to_string(), "tcp:[::1]:6640");
     assert_eq!(
-        "tcp:[::1]:6640".parse::<Remote>().unwrap(),
-        Remote::Tcp("[::1]:6640".into())
-    );
-    assert_eq!(
-        "unix:/x/db.sock".parse::<Remote>().unwrap(),
+        p("unix:/x/db.sock").unwrap(),
         Remote::Unix("/x/db.sock".into())
     );
     assert_eq!(
-        "ptcp:6640".parse::<Remote>().unwrap(),
-        Remote::PTcp {
-            port: 6640,
-            ip: "0.0.0.0".into()
-        }
+        p("ptcp:6640").unwrap().listen_addr(),
+        Some("0.0.0.0:6640".parse().unwrap())
     );
     assert_eq!(
-        "ptcp:6640:127.0.0.1".parse::<Remote>().unwrap(),
-        Remote::PTcp {
-            port: 6640,
-            ip: "127.0.0.1".into()
-        }
+        p("ptcp:6640:127.0.0.1").unwrap().listen_addr(),
+        Some("127.0.0.1:6640".parse().unwrap())
     );
+    assert_eq!(p("punix:/s").unwrap(), Remote::PUnix("/s".into()));
+    assert!(p("ssl:1.2.3.4:6640").unwrap().is_tls());
+    for bad in ["", "tcp:", "ptcp:x", "foo:bar", "tcp:1.2.3.4:99999"] {
+        assert!(p(bad).is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn connect_and_bind_refuse_the_wrong_direction_and_tls() {
+    let e = Client::connect("ptcp:6640").await.unwrap_err();
+    assert!(matches!(e, Error::WrongRemote(_, "active")), "{e}");
+    let e = Client::connect("tcp:garbage:zz").await.unwrap_err();
     assert_eq!(
-        "punix:/s".parse::<Remote>().unwrap(),
-        Remote::PUnix("/s".into())
+        e.to_string(),
+        r#"invalid remote "tcp:garbage:zz": port "zz" is not a number"#
     );
     assert!(matches!(
-        "ssl:1.2.3.4:6640".parse::<Remote>().unwrap(),
-        Remote::Ssl(_)
+        Client::connect("ssl:127.0.0.1:1").await.unwrap_err(),
+        Error::Unsupported(_)
     ));
-    for bad in [
-        "",
-        "tcp:",
-        "tcp:1.2.3.4",
-        "ptcp:x",
-        "foo:bar",
-        "tcp:1.2.3.4:99999",
-    ] {
-        assert!(bad.parse::<Remote>().is_err(), "{bad}");
-    }
+    let e = Listener::bind("tcp:127.0.0.1:6640").await.unwrap_err();
+    assert!(matches!(e, Error::WrongRemote(_, "passive")), "{e}");
+    assert!(matches!(
+        Listener::bind("pssl:0:127.0.0.1").await.unwrap_err(),
+        Error::Unsupported(_)
+    ));
 }
 
 fn schema() -> DatabaseSchema {
