@@ -1,15 +1,23 @@
 //! `ovs-controller`: a central Open vSwitch controller.
 //!
-//! Data flows one way: desired state ([`store`]) → per-host plan ([`plan`],
-//! pure) → per-host drivers (OVSDB transaction, OpenFlow bundle) → observed
-//! state → status ([`api`]).
+//! Data flows one way, one folder per stage: desired state ([`state`]) →
+//! per-host plan ([`plan`], pure) → per-host drivers ([`southbound`]: OVSDB
+//! transaction, OpenFlow bundle) → observed state → status ([`northbound`]).
+//! [`service`] holds the shared runtime state the stages meet in.
 
 pub mod api;
-pub mod ipam;
-pub mod metrics;
-pub mod model;
-pub mod ofconv;
+pub mod northbound;
 pub mod plan;
 pub mod service;
 pub mod southbound;
-pub mod store;
+pub mod state;
+
+pub use northbound::metrics;
+pub use southbound::flow_encode as ofconv;
+pub use state::{ipam, store};
+
+/// The model types under their old path (`ovs_controller::model::…`).
+pub mod model {
+    pub use crate::state::desired::DesiredState;
+    pub use crate::state::model::*;
+}

@@ -11,16 +11,16 @@
 //! Adding or removing a host also bumps the host-set generation the
 //! supervisor waits on. The lock is never held across an `await`.
 
-use crate::api::{self, codes, Event, NorthboundServer};
-use crate::ipam;
-use crate::model::{DesiredState, Endpoint, Host, MacAddr, ModelError, Network};
+use crate::api::{self, codes, Event};
+use crate::northbound::rpc::to_api_endpoint;
+pub use crate::northbound::rpc::Northbound;
 use crate::plan::{
     self, Binding, BridgePlan, Field, Flow, HostPlan, Index, Observed, PlanConfig, TunnelPort,
 };
-use crate::store::{self, Kind, Store, StoreError, Write};
-use jsonrpsee::core::{async_trait, SubscriptionResult};
-use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use crate::state::desired::DesiredState;
+use crate::state::ipam;
+use crate::state::model::{Endpoint, Host, MacAddr, ModelError, Network};
+use crate::state::store::{self, Kind, Store, StoreError, Write};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicU64;
@@ -59,12 +59,6 @@ impl CoreError {
                 _ => codes::INVALID,
             },
         }
-    }
-}
-
-impl From<CoreError> for ErrorObjectOwned {
-    fn from(e: CoreError) -> Self {
-        ErrorObjectOwned::owned(e.code(), e.to_string(), None::<()>)
     }
 }
 
@@ -170,40 +164,6 @@ pub struct Core {
 /// Default number of concurrent full resyncs.
 pub const RESYNC_SLOTS: usize = 8;
 
-fn to_api_network(n: &Network) -> api::Network {
-    api::Network {
-        name: n.name.clone(),
-        vni: n.vni,
-        subnet: n.subnet.to_string(),
-        gateway: n.gateway.map(|g| g.to_string()),
-        tunnel: n.tunnel.to_string(),
-        mtu: n.mtu,
-    }
-}
-
-fn to_api_host(h: &Host) -> api::Host {
-    api::Host {
-        name: h.name.clone(),
-        ovsdb: h.ovsdb.clone(),
-        tunnel_ip: h.tunnel_ip.to_string(),
-    }
-}
-
-fn to_api_endpoint(e: &Endpoint, n: Option<&Network>) -> api::Endpoint {
-    api::Endpoint {
-        id: e.id.to_string(),
-        network: e.network.clone(),
-        host: e.host.clone(),
-        container: e.container.clone(),
-        interface: e.interface.clone(),
-        ip: format!("{}/{}", e.ip, e.prefix_len),
-        mac: e.mac.to_string(),
-        gateway: n.and_then(|n| n.gateway).map(|g| g.to_string()),
-        mtu: n.map_or(1500, |n| n.mtu),
-        vni: n.map_or(0, |n| n.vni),
-    }
-}
-
 impl Core {
     /// Load the desired state from `store`.
     pub fn new(store: Arc<dyn Store>, cfg: PlanConfig) -> Result<Arc<Core>, CoreError> {
@@ -230,6 +190,11 @@ impl Core {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A receiver of every event published from now on.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     /// Publish an event to `watch` subscribers.
@@ -683,114 +648,11 @@ impl Core {
 }
 
 /// The northbound API server, a thin wrapper over [`Core`].
-#[derive(Debug, Clone)]
-pub struct Northbound(pub Arc<Core>);
-
-impl Northbound {
-    /// Run a mutation (which waits for a durable write) on the blocking pool,
-    /// so the drivers' runtime threads never wait for a disk flush.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Core) -> Result<T, CoreError> + Send + 'static,
-    ) -> Result<T, ErrorObjectOwned> {
-        let core = self.0.clone();
-        match tokio::task::spawn_blocking(move || f(&core)).await {
-            Ok(r) => r.map_err(Into::into),
-            Err(e) => Err(ErrorObjectOwned::owned(
-                codes::INTERNAL,
-                format!("request task failed: {e}"),
-                None::<()>,
-            )),
-        }
-    }
-}
-
-#[async_trait]
-impl NorthboundServer for Northbound {
-    async fn network_create(
-        &self,
-        spec: api::NetworkSpec,
-    ) -> Result<api::Network, ErrorObjectOwned> {
-        let n = self.blocking(move |c| c.create_network(&spec)).await?;
-        Ok(to_api_network(&n))
-    }
-    async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
-        Ok(self.0.networks().iter().map(to_api_network).collect())
-    }
-    async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
-        self.blocking(move |c| c.delete_network(&name)).await
-    }
-    async fn host_create(&self, spec: api::HostSpec) -> Result<api::Host, ErrorObjectOwned> {
-        let h = self.blocking(move |c| c.create_host(&spec)).await?;
-        Ok(to_api_host(&h))
-    }
-    async fn host_list(&self) -> Result<Vec<api::Host>, ErrorObjectOwned> {
-        Ok(self.0.hosts().values().map(to_api_host).collect())
-    }
-    async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
-        self.blocking(move |c| c.delete_host(&name)).await
-    }
-    async fn endpoint_create(
-        &self,
-        spec: api::EndpointSpec,
-    ) -> Result<api::Endpoint, ErrorObjectOwned> {
-        self.blocking(move |c| c.create_endpoint(&spec)).await
-    }
-    async fn endpoint_get(&self, id: String) -> Result<api::EndpointStatus, ErrorObjectOwned> {
-        Ok(self.0.endpoint_status(&id)?)
-    }
-    async fn endpoint_list(
-        &self,
-        filter: api::EndpointFilter,
-    ) -> Result<Vec<api::Endpoint>, ErrorObjectOwned> {
-        Ok(self.0.list_endpoints(&filter))
-    }
-    async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
-        self.blocking(move |c| c.delete_endpoint(&id)).await
-    }
-    async fn status(&self) -> Result<Vec<api::HostStatus>, ErrorObjectOwned> {
-        Ok(self.0.status())
-    }
-    async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned> {
-        if !self.0.hosts().contains_key(&name) {
-            return Err(CoreError::from(ModelError::UnknownHost(name)).into());
-        }
-        let mut v: Vec<String> = self
-            .0
-            .desired_flows(&name)
-            .iter()
-            .map(|f| f.to_string())
-            .collect();
-        v.sort();
-        Ok(v)
-    }
-    async fn watch(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        let mut rx = self.0.events.subscribe();
-        let sink = pending.accept().await?;
-        loop {
-            tokio::select! {
-                _ = sink.closed() => break,
-                ev = rx.recv() => match ev {
-                    Ok(ev) => {
-                        let msg = SubscriptionMessage::from_json(&ev)?;
-                        if sink.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::store::MemStore;
+    use crate::state::store::MemStore;
 
     fn core() -> Arc<Core> {
         Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap()

@@ -6,7 +6,8 @@
 //! [`MemStore`] is for unit tests. [`load_state`] reads everything back into a
 //! [`DesiredState`].
 
-use crate::model::{DesiredState, Endpoint, Host, Network};
+use crate::state::desired::DesiredState;
+use crate::state::model::{Endpoint, Host, Network};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -248,7 +249,7 @@ pub fn get_counter(store: &dyn Store, name: &str) -> Result<u64, StoreError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::Network;
+    use crate::state::model::Network;
 
     fn exercise(s: &dyn Store) {
         let n = Network::new("blue", 7, "10.0.0.0/24", None, None, None).unwrap();

@@ -66,7 +66,7 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::
     loop {
         let (mut sock, _) = tokio::select! {
             r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
-            _ = crate::southbound::stopped(&mut shutdown) => return,
+            _ = crate::southbound::supervisor::stopped(&mut shutdown) => return,
         };
         let core = core.clone();
         tokio::spawn(async move {
@@ -97,7 +97,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::plan::PlanConfig;
-    use crate::store::MemStore;
+    use crate::state::store::MemStore;
 
     #[tokio::test]
     async fn serves_prometheus_text() {

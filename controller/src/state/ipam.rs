@@ -15,7 +15,8 @@
 //! Callers pass only the addresses of the one network concerned, so an
 //! allocation costs the size of that network.
 
-use crate::model::{DesiredState, MacAddr, ModelError, Network};
+use crate::state::desired::DesiredState;
+use crate::state::model::{MacAddr, ModelError, Network};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -86,7 +87,7 @@ pub fn allocate_mac(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::{Endpoint, Host};
+    use crate::state::model::{Endpoint, Host};
     use uuid::Uuid;
 
     fn state(subnet: &str, gw: Option<&str>) -> (DesiredState, Network) {

@@ -1,0 +1,128 @@
+//! Bridge and tunnel planning: the `br-ex` row and the tunnel ports a host
+//! should have.
+//!
+//! Contract (pure): [`plan_bridge`] depends on the host name and the
+//! [`PlanConfig`] only; [`plan_tunnels`] gives one port per (tunnel type,
+//! peer) for every peer sharing a network with the host.
+
+use crate::plan::PlanConfig;
+use crate::state::desired::DesiredState;
+use crate::state::index::Index;
+use crate::state::model::TunnelType;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// A tunnel port the host's bridge should have.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TunnelPort {
+    /// Port and interface name, e.g. `vx-h2`.
+    pub name: String,
+    /// Encapsulation.
+    pub kind: TunnelType,
+    /// Peer host name.
+    pub peer: String,
+    /// Peer underlay address.
+    pub remote_ip: Ipv4Addr,
+    /// Our underlay address if options:local_ip is set.
+    pub local_ip: Option<Ipv4Addr>,
+}
+
+/// The bridge row a host should have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgePlan {
+    /// Bridge name.
+    pub name: String,
+    /// datapath_type.
+    pub datapath_type: String,
+    /// fail_mode (always `secure`).
+    pub fail_mode: String,
+    /// protocols (always `OpenFlow13`).
+    pub protocols: String,
+    /// other_config:datapath-id, 16 hex digits.
+    pub datapath_id: String,
+    /// Controller target.
+    pub controller: String,
+    /// Controller connection_mode (always `out-of-band`).
+    pub connection_mode: String,
+}
+
+impl fmt::Display for TunnelPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} type={} options:remote_ip={} options:key=flow",
+            self.name, self.kind, self.remote_ip
+        )?;
+        if let Some(l) = self.local_ip {
+            write!(f, " options:local_ip={l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Deterministic datapath id of a host (FNV-1a 64 of the name, top bit
+/// cleared so it never collides with OVS's random `0000...` style ids).
+pub fn datapath_id(host: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h & 0x0000_ffff_ffff_ffff) | (0x0c7e << 48)
+}
+
+/// Name of the tunnel port towards `peer` of type `kind` (≤ 15 chars for
+/// names accepted by [`crate::model::check_name`]).
+pub fn tunnel_port_name(kind: TunnelType, peer: &str) -> String {
+    format!("{}{}", kind.port_prefix(), peer)
+}
+
+/// The bridge row of `host`.
+pub fn plan_bridge(cfg: &PlanConfig, host: &str) -> BridgePlan {
+    BridgePlan {
+        name: cfg.bridge.clone(),
+        datapath_type: cfg.datapath_type.clone(),
+        fail_mode: "secure".into(),
+        protocols: "OpenFlow13".into(),
+        datapath_id: format!("{:016x}", datapath_id(host)),
+        controller: cfg.controller_target.clone(),
+        connection_mode: "out-of-band".into(),
+    }
+}
+
+/// Tunnel ports of `host`: one per (tunnel type, peer) for every peer that
+/// has endpoints in a network of that type where `host` has endpoints too.
+/// Hosts that share no network get no tunnel between them, so the port count
+/// grows with the network sizes, not with the number of hosts squared.
+pub fn plan_tunnels(
+    state: &DesiredState,
+    index: &Index,
+    cfg: &PlanConfig,
+    host: &str,
+) -> BTreeMap<String, TunnelPort> {
+    let mut tunnels = BTreeMap::new();
+    let Some(me) = state.hosts.get(host) else {
+        return tunnels;
+    };
+    for name in index.networks_of(host) {
+        let Some(net) = state.networks.get(name) else {
+            continue;
+        };
+        for peer in index.hosts_in(name).filter(|p| *p != host) {
+            let Some(p) = state.hosts.get(peer) else {
+                continue;
+            };
+            let name = tunnel_port_name(net.tunnel, peer);
+            tunnels.entry(name.clone()).or_insert_with(|| TunnelPort {
+                name,
+                kind: net.tunnel,
+                peer: peer.to_string(),
+                remote_ip: p.tunnel_ip,
+                local_ip: cfg.set_local_ip.then_some(me.tunnel_ip),
+            });
+        }
+    }
+    tunnels
+}

@@ -1,0 +1,391 @@
+//! Unit tests of the planner, and the test world other modules' tests share.
+#![allow(clippy::unwrap_used)]
+use super::*;
+use crate::state::model::{Host, MacAddr, Network, TunnelType};
+use std::net::Ipv4Addr;
+
+/// h1, h2, h3; networks blue (vxlan, VNI 100) and red (gre, VNI 200) with
+/// the SAME subnet. blue: a@h1, b@h2; red: c@h1, d@h3.
+pub(crate) fn world() -> (DesiredState, Observed) {
+    let mut s = DesiredState::default();
+    for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
+        let ip = format!("192.0.2.{}", i + 1);
+        s.hosts.insert(
+            h.to_string(),
+            Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap(),
+        );
+    }
+    s.networks.insert(
+        "blue".into(),
+        Network::new("blue", 100, "10.244.1.0/24", None, None, None).unwrap(),
+    );
+    s.networks.insert(
+        "red".into(),
+        Network::new("red", 200, "10.244.1.0/24", None, Some("gre"), None).unwrap(),
+    );
+    let mut o = Observed::default();
+    for (n, (net, host, ip, mac, port)) in [
+        ("blue", "h1", "10.244.1.2", "02:0c:7e:00:00:01", 5u32),
+        ("blue", "h2", "10.244.1.3", "02:0c:7e:00:00:02", 5),
+        ("red", "h1", "10.244.1.2", "02:0c:7e:00:00:03", 6),
+        ("red", "h3", "10.244.1.3", "02:0c:7e:00:00:04", 5),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let e = Endpoint {
+            id: Uuid::from_u128(n as u128 + 1),
+            network: net.into(),
+            host: host.into(),
+            container: format!("c{n}"),
+            interface: "eth0".into(),
+            mac: mac.parse().unwrap(),
+            ip: ip.parse().unwrap(),
+            prefix_len: 24,
+        };
+        s.check_add_endpoint(&e).unwrap();
+        o.bindings
+            .entry(host.into())
+            .or_default()
+            .insert(e.id, Binding { ofport: port });
+        s.endpoints.insert(e.id, e);
+    }
+    // Tunnel ports: ofport 1x = vxlan, 2x = gre, x = peer index.
+    for h in ["h1", "h2", "h3"] {
+        let ports = o.ports.entry(h.into()).or_default();
+        for (i, p) in ["h1", "h2", "h3"].iter().enumerate() {
+            if *p != h {
+                ports.insert(tunnel_port_name(TunnelType::Vxlan, p), 11 + i as u32);
+                ports.insert(tunnel_port_name(TunnelType::Gre, p), 21 + i as u32);
+            }
+        }
+    }
+    (s, o)
+}
+
+fn text(flows: &BTreeSet<Flow>) -> Vec<String> {
+    flows.iter().map(|f| f.to_string()).collect()
+}
+
+/// 12 hosts, 5 networks (mixed tunnels, shared subnets), 300 endpoints: every host
+/// knows exactly the endpoints of the networks it serves, once each.
+#[test]
+fn invariants_at_scale() {
+    let mut s = DesiredState::default();
+    let mut o = Observed::default();
+    let hosts: Vec<String> = (0..12).map(|i| format!("h{i}")).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        let ip = format!("192.0.2.{}", i + 1);
+        s.hosts.insert(
+            h.clone(),
+            Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap(),
+        );
+    }
+    let kinds = ["vxlan", "gre", "geneve"];
+    for n in 0..5u32 {
+        let net = Network::new(
+            &format!("n{n}"),
+            10 + n,
+            "10.9.0.0/16",
+            None,
+            Some(kinds[n as usize % 3]),
+            None,
+        )
+        .unwrap();
+        s.networks.insert(net.name.clone(), net);
+    }
+    for i in 0..300u32 {
+        // Networks only on some hosts: n{k} lives on hosts k..k+5.
+        let net = i % 5;
+        let host = &hosts[((net + i / 5) % 6 + net) as usize % 12];
+        let e = Endpoint {
+            id: Uuid::from_u128(u128::from(i) + 1),
+            network: format!("n{net}"),
+            host: host.clone(),
+            container: format!("c{i}"),
+            interface: "eth0".into(),
+            mac: MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
+            ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 9, 1, 0)) + i / 5 + 1),
+            prefix_len: 16,
+        };
+        s.check_add_endpoint(&e).unwrap();
+        o.bindings
+            .entry(host.clone())
+            .or_default()
+            .insert(e.id, Binding { ofport: 100 + i });
+        s.endpoints.insert(e.id, e);
+    }
+    for h in &hosts {
+        let ports = o.ports.entry(h.clone()).or_default();
+        for (j, p) in hosts.iter().enumerate() {
+            for (k, t) in TunnelType::ALL.iter().enumerate() {
+                ports.insert(tunnel_port_name(*t, p), 1000 + 10 * j as u32 + k as u32);
+            }
+        }
+    }
+    let plans = plan_all(&s, &o, &PlanConfig::default());
+    let mut meshed_hosts = 0;
+    for h in &hosts {
+        let flows = &plans[h].flows;
+        let served: BTreeSet<&str> = s
+            .endpoints
+            .values()
+            .filter(|e| &e.host == h)
+            .map(|e| e.network.as_str())
+            .collect();
+        let expect: Vec<&Endpoint> = s
+            .endpoints
+            .values()
+            .filter(|e| served.contains(e.network.as_str()))
+            .collect();
+        let unicast = flows
+            .iter()
+            .filter(|f| f.table == tables::L2 && f.priority == 100)
+            .count();
+        let arp = flows
+            .iter()
+            .filter(|f| f.table == tables::ARP && f.priority == 100)
+            .count();
+        assert_eq!(unicast, expect.len(), "{h}");
+        assert_eq!(arp, expect.len(), "{h}");
+        for e in &expect {
+            let n = flows
+                .iter()
+                .filter(|f| f.matches.contains(&Field::EthDst(e.mac)))
+                .count();
+            assert_eq!(n, 1, "{h} {}", e.mac);
+        }
+        // Naive reference: (type, peer) for every network shared with a peer.
+        let want_tunnels: BTreeSet<String> = s
+            .endpoints
+            .values()
+            .filter(|e| &e.host != h && served.contains(e.network.as_str()))
+            .map(|e| tunnel_port_name(s.networks[&e.network].tunnel, &e.host))
+            .collect();
+        let got: BTreeSet<String> = plans[h].tunnels.keys().cloned().collect();
+        assert_eq!(got, want_tunnels, "{h}");
+        meshed_hosts += usize::from(!got.is_empty());
+    }
+    assert!(meshed_hosts >= 6, "{meshed_hosts}");
+}
+
+#[test]
+fn host_plan_rows() {
+    let (s, o) = world();
+    let cfg = PlanConfig::default();
+    let p = plan_host(&s, &o, &cfg, "h1").unwrap();
+    assert_eq!(p.bridge.fail_mode, "secure");
+    assert_eq!(p.bridge.datapath_id.len(), 16);
+    assert_eq!(p.bridge.datapath_id, format!("{:016x}", datapath_id("h1")));
+    assert_ne!(datapath_id("h1"), datapath_id("h2"));
+    // Tunnels only towards hosts sharing a network, of that network's type:
+    // blue (vxlan) with h2, red (gre) with h3; h2 and h3 share nothing.
+    let names: Vec<&str> = p.tunnels.keys().map(String::as_str).collect();
+    assert_eq!(names, ["gre-h3", "vx-h2"]);
+    assert_eq!(p.tunnels["gre-h3"].remote_ip.to_string(), "192.0.2.3");
+    let p2 = plan_host(&s, &o, &cfg, "h2").unwrap();
+    assert_eq!(p2.tunnels.keys().collect::<Vec<_>>(), ["vx-h1"]);
+    assert!(plan_host(&s, &o, &cfg, "nope").is_none());
+}
+
+#[test]
+fn pipeline_for_h1() {
+    let (s, o) = world();
+    let f = text(&plan_flows(&s, &o, "h1"));
+    let has = |needle: &str| f.iter().any(|l| l.contains(needle));
+    // classify
+    assert!(has("cookie=0xc7e020000000064, priority=100,in_port=5 actions=set_field:0x64->tun_id,set_field:0->reg0,goto_table:10"));
+    assert!(has(
+        "cookie=0xc7e0200000000c8, priority=100,in_port=6 actions=set_field:0xc8->tun_id"
+    ));
+    assert!(has("cookie=0xc7e020000000064, priority=100,tun_id=0x64,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
+    // red uses gre to h3 (port 23), nothing of red goes to h2
+    assert!(has(
+        "cookie=0xc7e0200000000c8, priority=100,tun_id=0xc8,in_port=23 actions"
+    ));
+    assert!(!has("tun_id=0xc8,in_port=22"));
+    // port security
+    assert!(has("table=10, priority=100,ip,in_port=5,dl_src=02:0c:7e:00:00:01,nw_src=10.244.1.2 actions=goto_table:20"));
+    assert!(has("table=10, priority=100,arp,in_port=5,dl_src=02:0c:7e:00:00:01,arp_spa=10.244.1.2,arp_sha=02:0c:7e:00:00:01 actions=goto_table:20"));
+    // ARP responder for the remote endpoint b
+    assert!(has("table=20, priority=100,arp,tun_id=0x64,arp_tpa=10.244.1.3,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:0c:7e:00:00:02->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:02:0c:7e:00:00:02->arp_sha,set_field:10.244.1.3->arp_spa,IN_PORT"));
+    // L2
+    assert!(has(
+        "table=30, priority=100,tun_id=0x64,dl_dst=02:0c:7e:00:00:01 actions=output:5"
+    ));
+    assert!(has(
+        "table=30, priority=100,reg0=0,tun_id=0x64,dl_dst=02:0c:7e:00:00:02 actions=output:12"
+    ));
+    assert!(has(
+        "table=30, priority=100,reg0=0,tun_id=0xc8,dl_dst=02:0c:7e:00:00:04 actions=output:23"
+    ));
+    assert!(has("table=30, priority=50,reg0=0,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5,output:12"));
+    assert!(has("table=30, priority=50,reg0=0x1,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5"));
+    // default drops in every table
+    for t in tables::ALL {
+        let want = if t == 0 {
+            "cookie=0xc7e010000000000, priority=0 actions=drop".to_string()
+        } else {
+            format!("table={t}, priority=0 actions=drop")
+        };
+        assert!(has(&want), "{t}");
+    }
+    // every flow ours
+    assert!(plan_flows(&s, &o, "h1")
+        .iter()
+        .all(|f| f.cookie & COOKIE_MASK == COOKIE_PREFIX));
+}
+
+#[test]
+fn no_flood_flow_for_known_macs_and_isolation() {
+    let (s, o) = world();
+    for h in ["h1", "h2", "h3"] {
+        let flows = plan_flows(&s, &o, h);
+        for f in &flows {
+            // Never NORMAL/FLOOD; flooding only for group-bit destinations.
+            if f.table == tables::L2 && f.actions.len() > 1 {
+                assert!(f.matches.contains(&Field::EthDstMulticast), "{f}");
+            }
+            // A flow never mixes two VNIs.
+            let tuns: BTreeSet<u64> = f
+                .matches
+                .iter()
+                .chain(std::iter::empty())
+                .filter_map(|m| {
+                    if let Field::TunId(v) = m {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                })
+                .chain(f.actions.iter().filter_map(|a| {
+                    if let Act::SetTunId(v) = a {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                }))
+                .collect();
+            assert!(tuns.len() <= 1, "{f}");
+        }
+    }
+    // h2 serves only blue: no red (0xc8) flow at all.
+    assert!(!text(&plan_flows(&s, &o, "h2"))
+        .iter()
+        .any(|l| l.contains("0xc8")));
+}
+
+#[test]
+fn unbound_local_endpoint_gets_no_port_flows() {
+    let (s, mut o) = world();
+    o.bindings
+        .get_mut("h1")
+        .unwrap()
+        .remove(&Uuid::from_u128(1));
+    let f = text(&plan_flows(&s, &o, "h1"));
+    assert!(!f.iter().any(|l| l.contains("in_port=5")));
+    // but remote hosts still know where it lives
+    let f2 = text(&plan_flows(&s, &o, "h2"));
+    assert!(f2
+        .iter()
+        .any(|l| l.contains("dl_dst=02:0c:7e:00:00:01 actions=output:11")));
+}
+
+#[test]
+fn diff_flows_adds_and_deletes() {
+    let (s, o) = world();
+    let a = plan_flows(&s, &o, "h1");
+    assert!(diff_flows(&a, &a).is_empty());
+    let empty = BTreeSet::new();
+    let d = diff_flows(&empty, &a);
+    assert_eq!(d.adds.len(), a.len());
+    assert!(d.deletes.is_empty());
+    let d = diff_flows(&a, &empty);
+    assert_eq!(d.deletes.len(), a.len());
+    // Changing actions of one key is an add (replace), not a delete.
+    let mut b = a.clone();
+    let f = b
+        .iter()
+        .find(|f| f.table == tables::L2 && f.priority == 100)
+        .unwrap()
+        .clone();
+    b.remove(&f);
+    let mut g = f.clone();
+    g.actions = vec![Act::Output(99)];
+    b.insert(g.clone());
+    let d = diff_flows(&a, &b);
+    assert_eq!(d.adds, vec![g]);
+    assert!(d.deletes.is_empty());
+    assert!(d.to_string().starts_with("+ cookie="));
+}
+
+#[test]
+fn only_changed_hosts_in_plan_diff() {
+    let (mut s, o) = world();
+    let cfg = PlanConfig::default();
+    let before = plan_all(&s, &o, &cfg);
+    assert!(diff_plans(&before, &before).is_empty());
+    // A new red endpoint on h3 (unbound yet): h1 learns its MAC/ARP, h3 too; h2 untouched.
+    let e = Endpoint {
+        id: Uuid::from_u128(99),
+        network: "red".into(),
+        host: "h3".into(),
+        container: "x".into(),
+        interface: "eth0".into(),
+        mac: "02:0c:7e:00:00:09".parse().unwrap(),
+        ip: "10.244.1.9".parse().unwrap(),
+        prefix_len: 24,
+    };
+    s.endpoints.insert(e.id, e);
+    let after = plan_all(&s, &o, &cfg);
+    let d = diff_plans(&before, &after);
+    assert_eq!(
+        d.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["h1", "h3"]
+    );
+    assert!(d["h1"].flows.deletes.is_empty());
+    assert!(!d["h1"].flows.adds.is_empty());
+    // A new host without endpoints gets a bridge and no tunnels; nobody
+    // else changes.
+    s.hosts.insert(
+        "h4".into(),
+        Host::new("h4", "tcp:192.0.2.4:6640", "192.0.2.4").unwrap(),
+    );
+    let joined = plan_all(&s, &o, &cfg);
+    let d = diff_plans(&after, &joined);
+    assert_eq!(d.keys().collect::<Vec<_>>(), ["h4"]);
+    assert!(joined["h4"].tunnels.is_empty());
+    assert!(joined["h4"]
+        .to_string()
+        .starts_with("host h4: bridge br-ex datapath_type=netdev fail_mode=secure"));
+    // Its first blue endpoint meshes it with the blue hosts h1 and h2 only.
+    let e4 = Endpoint {
+        id: Uuid::from_u128(98),
+        network: "blue".into(),
+        host: "h4".into(),
+        container: "y".into(),
+        interface: "eth0".into(),
+        mac: "02:0c:7e:00:00:0a".parse().unwrap(),
+        ip: "10.244.1.10".parse().unwrap(),
+        prefix_len: 24,
+    };
+    s.endpoints.insert(e4.id, e4.clone());
+    let meshed = plan_all(&s, &o, &cfg);
+    let d = diff_plans(&joined, &meshed);
+    assert_eq!(d.keys().collect::<Vec<_>>(), ["h1", "h2", "h4"]);
+    assert_eq!(d["h1"].tunnels_add.len(), 1); // vx-h4
+    let text = d["h1"].to_string();
+    assert!(
+        text.contains("+ port vx-h4 type=vxlan options:remote_ip=192.0.2.4 options:key=flow"),
+        "{text}"
+    );
+    assert_eq!(
+        meshed["h4"].tunnels.keys().collect::<Vec<_>>(),
+        ["vx-h1", "vx-h2"]
+    );
+    s.endpoints.remove(&e4.id);
+    s.hosts.remove("h4");
+    let d = diff_plans(&meshed, &plan_all(&s, &o, &cfg));
+    assert_eq!(d["h1"].tunnels_del, ["vx-h4"]);
+    assert!(d["h4"].flows.adds.is_empty() && !d["h4"].flows.deletes.is_empty());
+}

@@ -1,0 +1,166 @@
+//! The OVSDB driver of one host.
+//!
+//! Contract: [`host_ovsdb`] keeps a reconnecting session with the host's
+//! ovsdb-server, feeds its bindings and ports into the core, wakes on its own
+//! host's changes only, coalesces bursts of row updates, and after a
+//! transaction plans again only from a replica that already shows it
+//! (read-your-writes), so a transaction is never sent twice. A failed
+//! transaction is retried with backoff.
+
+use crate::api::Event;
+use crate::service::Core;
+use crate::southbound::ovsdb_ops::{
+    decommission_ops, monitor_tables, observe, ovsdb_ops, SwitchView,
+};
+use ovsdb_client::{ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct ClientGuard(ReconnectingClient);
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+/// Time a removed host's task has to take our ports off the host.
+pub const DECOMMISSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Our inactivity probe on OVSDB sessions. Longer than ovsdb-server's 5 s
+/// default: a busy controller (thousands of hosts resyncing) must not tear
+/// down healthy sessions, each of which then reloads the whole replica.
+pub const OVSDB_PROBE: Duration = Duration::from_secs(15);
+
+/// Drive host `host` through its OVSDB `remote` until the host is removed
+/// (then decommission it) or the core goes away.
+pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
+    let rc = ClientGuard(ReconnectingClient::start(
+        &remote,
+        "Open_vSwitch",
+        monitor_tables(),
+        ReconnectOptions {
+            client: ClientOptions {
+                probe_interval: Some(OVSDB_PROBE),
+                ..ClientOptions::default()
+            },
+            // We re-read the whole replica on every wake-up, so a lagging
+            // subscription loses nothing; a big buffer per host would cost
+            // hundreds of MiB with thousands of hosts.
+            event_capacity: 64,
+            ..ReconnectOptions::default()
+        },
+    ));
+    let mut changes = rc.0.subscribe();
+    let mut st = rc.0.state();
+    let mut gen = core.host_changes(&host);
+    let mut was_connected = false;
+    // After a failed transaction: when to try again, and the next delay.
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut retry_delay = Duration::from_secs(1);
+    // The last transaction that committed, to notice one that does not stick.
+    let mut last_committed: Option<String> = None;
+    loop {
+        let synced = matches!(*st.borrow_and_update(), ConnState::Synced(_));
+        if synced != was_connected {
+            was_connected = synced;
+            retry_at = None;
+            core.with_host(&host, |rt| rt.ovsdb_connected = synced);
+            core.emit(if synced {
+                Event::Connected {
+                    host: host.clone(),
+                    channel: "ovsdb".into(),
+                }
+            } else {
+                Event::Disconnected {
+                    host: host.clone(),
+                    channel: "ovsdb".into(),
+                }
+            });
+            tracing::info!(host, synced, "ovsdb session");
+        }
+        if synced {
+            // Row events up to here are all in this view.
+            while !matches!(
+                changes.try_recv(),
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty
+                    | tokio::sync::broadcast::error::TryRecvError::Closed)
+            ) {}
+            let view = SwitchView::from_replica(&rc.0.replica());
+            let (bindings, ports) = observe(&view, &core.cfg.bridge);
+            core.set_observed(&host, bindings, ports);
+            // Our own touch above is already reflected in what we plan now.
+            gen.borrow_and_update();
+            let due = retry_at.is_none_or(|t| tokio::time::Instant::now() >= t);
+            let plan = core.plan_switch(&host);
+            if plan.is_none() {
+                let ops = decommission_ops(&core.cfg.bridge, &core.cfg.controller_target, &view);
+                let n = ops.len();
+                let r = if ops.is_empty() {
+                    Ok(())
+                } else {
+                    rc.0.transact(ops).await.map(|_| ())
+                };
+                match r {
+                    Ok(()) => tracing::info!(
+                        host,
+                        n,
+                        "host removed: our tunnel ports and controller taken off its bridge"
+                    ),
+                    Err(e) => tracing::warn!(host, "host removed, cleanup failed: {e}"),
+                }
+                return;
+            }
+            if let (Some((bridge, tunnels)), true) = (plan, due) {
+                let ops = ovsdb_ops(&bridge, &tunnels, &view);
+                let text = (!ops.is_empty()).then(|| format!("{ops:?}"));
+                if text.is_none() {
+                    last_committed = None;
+                }
+                if text.is_some() && text == last_committed {
+                    // It committed and the replica shows that, yet the same
+                    // change is wanted again: the server does not keep it
+                    // (or someone undoes it). Back off instead of spinning.
+                    tracing::warn!(
+                        host,
+                        "ovsdb: the last transaction did not stick; retry in {retry_delay:?}"
+                    );
+                    last_committed = None;
+                    retry_at = Some(tokio::time::Instant::now() + retry_delay);
+                    retry_delay = (retry_delay * 2).min(Duration::from_secs(30));
+                } else if !ops.is_empty() {
+                    core.metrics.ovsdb_txns.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(host, n = ops.len(), "ovsdb reconcile");
+                    match rc.0.transact(ops).await {
+                        Ok(_) => {
+                            // The replica now shows the transaction: plan again
+                            // at once (usually nothing left to do).
+                            last_committed = text;
+                            retry_at = None;
+                            retry_delay = Duration::from_secs(1);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                host,
+                                "ovsdb transaction failed (retry in {retry_delay:?}): {e}"
+                            );
+                            retry_at = Some(tokio::time::Instant::now() + retry_delay);
+                            retry_delay = (retry_delay * 2).min(Duration::from_secs(30));
+                        }
+                    }
+                }
+            }
+        }
+        let wake =
+            retry_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(30));
+        tokio::select! {
+            r = changes.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r { break; }
+            }
+            r = st.changed() => if r.is_err() { break },
+            r = gen.changed() => if r.is_err() { break },
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}

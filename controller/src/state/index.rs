@@ -1,0 +1,121 @@
+//! Endpoints of a [`DesiredState`] indexed by network and by host.
+//!
+//! Contract: an [`Index`] built with [`Index::of`] and kept current with
+//! [`Index::insert`] / [`Index::remove`] answers "endpoints of this network",
+//! "hosts of this network" and "networks of this host" in the size of the
+//! answer, not of the whole state.
+
+use crate::state::desired::DesiredState;
+use crate::state::model::Endpoint;
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// Endpoints by network and by host, kept next to a [`DesiredState`] so that
+/// planning one host costs the size of the networks it serves, not the size of
+/// the whole state. [`Index::of`] builds it; whoever mutates the state keeps it
+/// current with [`Index::insert`] / [`Index::remove`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Index {
+    /// network → endpoint ids.
+    eps: BTreeMap<String, BTreeSet<Uuid>>,
+    /// network → host → number of its endpoints there.
+    net_hosts: BTreeMap<String, BTreeMap<String, usize>>,
+    /// host → network → number of its endpoints there.
+    host_nets: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl Index {
+    /// Index every endpoint of `state`.
+    pub fn of(state: &DesiredState) -> Index {
+        let mut ix = Index::default();
+        for e in state.endpoints.values() {
+            ix.insert(e);
+        }
+        ix
+    }
+
+    /// Record a new endpoint.
+    pub fn insert(&mut self, e: &Endpoint) {
+        if self.eps.entry(e.network.clone()).or_default().insert(e.id) {
+            *self
+                .net_hosts
+                .entry(e.network.clone())
+                .or_default()
+                .entry(e.host.clone())
+                .or_default() += 1;
+            *self
+                .host_nets
+                .entry(e.host.clone())
+                .or_default()
+                .entry(e.network.clone())
+                .or_default() += 1;
+        }
+    }
+
+    /// Forget an endpoint.
+    pub fn remove(&mut self, e: &Endpoint) {
+        let Some(ids) = self.eps.get_mut(&e.network) else {
+            return;
+        };
+        if !ids.remove(&e.id) {
+            return;
+        }
+        if ids.is_empty() {
+            self.eps.remove(&e.network);
+        }
+        fn dec(m: &mut BTreeMap<String, BTreeMap<String, usize>>, a: &str, b: &str) {
+            if let Some(inner) = m.get_mut(a) {
+                if let Some(n) = inner.get_mut(b) {
+                    *n -= 1;
+                    if *n == 0 {
+                        inner.remove(b);
+                    }
+                }
+                if inner.is_empty() {
+                    m.remove(a);
+                }
+            }
+        }
+        dec(&mut self.net_hosts, &e.network, &e.host);
+        dec(&mut self.host_nets, &e.host, &e.network);
+    }
+
+    /// Endpoints of `network`, in id order.
+    pub fn endpoints_in<'a>(
+        &'a self,
+        state: &'a DesiredState,
+        network: &str,
+    ) -> impl Iterator<Item = &'a Endpoint> + 'a {
+        self.eps
+            .get(network)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| state.endpoints.get(id))
+    }
+
+    /// Number of endpoints in `network`.
+    pub fn count_in(&self, network: &str) -> usize {
+        self.eps.get(network).map_or(0, BTreeSet::len)
+    }
+
+    /// Networks with at least one endpoint on `host`.
+    pub fn networks_of<'a>(&'a self, host: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.host_nets
+            .get(host)
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
+    }
+
+    /// Hosts with at least one endpoint in `network`.
+    pub fn hosts_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.net_hosts
+            .get(network)
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
+    }
+
+    /// Number of endpoints on `host`.
+    pub fn count_on(&self, host: &str) -> usize {
+        self.host_nets.get(host).map_or(0, |m| m.values().sum())
+    }
+}

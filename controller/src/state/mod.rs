@@ -1,0 +1,9 @@
+//! Desired state: the model and its validation, the [`desired::DesiredState`]
+//! with its [`index::Index`], the persistent [`store`], and address
+//! management ([`ipam`]).
+
+pub mod desired;
+pub mod index;
+pub mod ipam;
+pub mod model;
+pub mod store;
