@@ -12,7 +12,8 @@
 
 use crate::codec::DecodeError;
 use crate::message::{
-    ErrorMsg, Header, HelloElement, Message, SwitchFeatures, OFPMPF_MORE, OFP_VERSION,
+    msg_type, set_xid, ErrorMsg, Header, HelloElement, Message, SwitchFeatures, OFPMPF_MORE,
+    OFP_VERSION,
 };
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -172,8 +173,9 @@ impl Connection {
         xid
     }
 
-    fn track(&mut self, msg: Message, expect: Expect) -> u32 {
+    fn track(&mut self, mut bytes: Vec<u8>, expect: Expect) -> u32 {
         let xid = self.alloc_xid();
+        set_xid(&mut bytes, xid);
         self.seq += 1;
         self.pending.insert(
             xid,
@@ -183,37 +185,55 @@ impl Connection {
                 parts: Vec::new(),
             },
         );
-        self.out.push_back(msg.encode(xid));
+        self.out.push_back(bytes);
         xid
     }
 
     /// Queues a request whose reply (or ERROR) resolves it; returns the xid.
     pub fn request(&mut self, msg: Message) -> u32 {
-        let expect = if msg == Message::BarrierRequest {
+        self.request_encoded(msg.encode(0))
+    }
+
+    /// Like [`Connection::request`] for an already-encoded message: its xid (and a bundle
+    /// add's inner xid) is overwritten with a fresh one. Lets the caller encode once, check
+    /// the size, and hand over only bytes.
+    pub fn request_encoded(&mut self, bytes: Vec<u8>) -> u32 {
+        let expect = if bytes.get(1) == Some(&msg_type::BARRIER_REQUEST) {
             Expect::Barrier
         } else {
             Expect::Reply
         };
-        self.track(msg, expect)
+        self.track(bytes, expect)
     }
 
     /// Queues a message that has no success reply: it resolves with its ERROR, or with
     /// `Ok(vec![])` when the reply to a later barrier arrives.
     pub fn send_tracked(&mut self, msg: Message) -> u32 {
-        self.track(msg, Expect::ErrorOnly)
+        self.send_tracked_encoded(msg.encode(0))
     }
 
-    /// Queues already-encoded bytes (the caller chose the xid with `alloc_xid`).
+    /// Like [`Connection::send_tracked`] for an already-encoded message (xid overwritten).
+    pub fn send_tracked_encoded(&mut self, bytes: Vec<u8>) -> u32 {
+        self.track(bytes, Expect::ErrorOnly)
+    }
+
+    /// Queues an already-encoded message with a fresh xid, expecting nothing back.
+    pub fn send_encoded(&mut self, mut bytes: Vec<u8>) -> u32 {
+        let xid = self.alloc_xid();
+        set_xid(&mut bytes, xid);
+        self.out.push_back(bytes);
+        xid
+    }
+
+    /// Queues already-encoded bytes as they are (the caller chose the xid with `alloc_xid`).
     pub fn queue_raw(&mut self, bytes: Vec<u8>) {
         self.out.push_back(bytes);
     }
 
-    /// Replaces the most recently queued message (used to rewrite a request whose body
-    /// must embed its own xid, such as a bundle add).
-    pub fn replace_last_queued(&mut self, bytes: Vec<u8>) {
-        if let Some(last) = self.out.back_mut() {
-            *last = bytes;
-        }
+    /// Forgets a pending request (its caller gave up, e.g. after a timeout); a reply that
+    /// still arrives is then reported as [`Event::Async`]. Returns whether it was pending.
+    pub fn cancel(&mut self, xid: u32) -> bool {
+        self.pending.remove(&xid).is_some()
     }
 
     /// Next bytes to write, if any.
@@ -534,6 +554,15 @@ mod tests {
             result: Ok(vec![Message::BarrierReply])
         }));
         assert!(c.pending_xids().is_empty());
+        // Encoded requests get a fresh xid and the same matching.
+        while c.poll_transmit().is_some() {}
+        let x = c.request_encoded(Message::GetConfigRequest.encode(0));
+        while let Some(b) = c.poll_transmit() {
+            assert_eq!(Message::decode(&b).map(|m| m.0).ok(), Some(x));
+        }
+        c.handle_frame(now, &Message::BarrierReply.encode(x))
+            .expect("reply");
+        assert!(matches!(c.poll_event(), Some(Event::Reply { xid, result: Ok(_) }) if xid == x));
         // A burst of 5000 tracked messages grows the queues; once idle they
         // shrink again.
         for _ in 0..5000 {
@@ -548,5 +577,20 @@ mod tests {
         c.shrink_idle();
         assert!(c.pending.capacity() < 1000, "{}", c.pending.capacity());
         assert!(c.events.capacity() < 1000 && c.out.capacity() < 1000);
+    }
+
+    #[test]
+    fn cancelled_request_is_forgotten_and_its_late_reply_is_async() {
+        let (mut c, now) = handshake();
+        let x = c.request(Message::GetConfigRequest);
+        assert!(c.cancel(x));
+        assert!(!c.cancel(x));
+        assert!(c.pending_xids().is_empty());
+        let late = Message::GetConfigReply(crate::message::SwitchConfig {
+            flags: 0,
+            miss_send_len: 128,
+        });
+        c.handle_frame(now, &late.encode(x)).expect("late reply");
+        assert_eq!(c.poll_event(), Some(Event::Async(late)));
     }
 }

@@ -202,3 +202,126 @@ async fn silent_peer_times_out_instead_of_hanging() {
     }
     assert!(saw_echo);
 }
+
+#[tokio::test]
+async fn timed_out_request_is_forgotten_not_kept_until_disconnect() {
+    let (sw, mut peer) = connected().await;
+    sw.set_request_timeout(std::time::Duration::from_millis(200));
+    let r = sw.request(Message::GetConfigRequest).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    let (xid, m) = recv(&mut peer).await;
+    assert_eq!(m, Message::GetConfigRequest);
+    // The connection task drops the abandoned entry within its sweep period.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while sw.requests_in_flight() != 0 {
+        assert!(std::time::Instant::now() < deadline, "entry kept");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // A reply that still comes is an unsolicited message, and the connection works.
+    let late = Message::GetConfigReply(SwitchConfig {
+        flags: 0,
+        miss_send_len: 128,
+    });
+    send(&mut peer, xid, late.clone()).await;
+    assert_eq!(sw.next_event().await, Some(SwitchEvent::Message(late)));
+    sw.set_request_timeout(std::time::Duration::from_secs(5));
+    let sw2 = sw.clone();
+    let barrier = tokio::spawn(async move { sw2.barrier().await });
+    let (bx, _) = recv(&mut peer).await;
+    send(&mut peer, bx, Message::BarrierReply).await;
+    barrier.await.unwrap().unwrap();
+    assert_eq!(sw.requests_in_flight(), 0);
+}
+
+#[tokio::test]
+async fn oversized_flow_mod_is_too_large_and_the_connection_survives() {
+    let (sw, mut peer) = connected().await;
+    // 5000 outputs of 16 bytes: about 80 KiB, over OpenFlow's 16-bit length.
+    let big = FlowMod::add(0, 1).apply(vec![Action::output(1); 5000]);
+    assert!(matches!(
+        sw.bundle(vec![FlowMod::add(0, 2), big.clone()], true).await,
+        Err(Error::TooLarge(n)) if n > 65535
+    ));
+    assert!(matches!(
+        sw.send_flow_mods(vec![big.clone()]).await,
+        Err(Error::TooLarge(_))
+    ));
+    assert!(matches!(
+        sw.send(Message::FlowMod(big)).await,
+        Err(Error::TooLarge(_))
+    ));
+    // Nothing was sent: the next frame the switch sees is this barrier.
+    let sw2 = sw.clone();
+    let barrier = tokio::spawn(async move { sw2.barrier().await });
+    let (bx, m) = recv(&mut peer).await;
+    assert_eq!(m, Message::BarrierRequest);
+    send(&mut peer, bx, Message::BarrierReply).await;
+    barrier.await.unwrap().unwrap();
+    assert!(sw.is_connected());
+}
+
+#[tokio::test]
+async fn tls_remotes_parse_but_are_refused_until_tls_exists() {
+    use openflow::driver::Listener;
+    assert!(matches!(
+        Switch::connect("ssl:127.0.0.1:6653").await,
+        Err(Error::Unsupported { .. })
+    ));
+    assert!(matches!(
+        Listener::bind("pssl:0:127.0.0.1").await,
+        Err(Error::Unsupported { .. })
+    ));
+    // A passive remote cannot be connected to, an active unix one not bound.
+    assert!(matches!(
+        Switch::connect("ptcp:6653").await,
+        Err(Error::BadTarget(_))
+    ));
+    assert!(matches!(
+        Listener::bind("unix:/tmp/x").await,
+        Err(Error::BadTarget(_))
+    ));
+}
+
+#[tokio::test]
+async fn accepted_stream_is_handed_out_before_the_handshake() {
+    use openflow::driver::{Listener, Stream};
+    let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
+    let port = l.local_port().unwrap();
+    let client = tokio::spawn(async move {
+        let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut peer = Framed::new(s, OfCodec::default());
+        let (_, hello) = recv_tcp(&mut peer).await;
+        assert_eq!(hello, Message::hello());
+        peer.send(Message::hello().encode(1)).await.unwrap();
+        let (xid, _) = recv_tcp(&mut peer).await;
+        let f = SwitchFeatures {
+            datapath_id: 7,
+            n_buffers: 0,
+            n_tables: 1,
+            auxiliary_id: 0,
+            capabilities: 0,
+            reserved: 0,
+        };
+        peer.send(Message::FeaturesReply(f).encode(xid))
+            .await
+            .unwrap();
+        peer
+    });
+    let inc = l.accept_stream().await.unwrap();
+    assert!(inc.peer_addr().is_some());
+    // A caller (TLS, next) takes the plain stream and runs the protocol over it.
+    let cfg = inc.config().clone();
+    let Stream::Tcp(tcp) = inc.into_stream() else {
+        panic!("tcp listener gave a non-tcp stream")
+    };
+    let sw = Switch::from_stream(tcp, cfg).await.unwrap();
+    assert_eq!(sw.datapath_id(), 7);
+    drop(client.await.unwrap());
+}
+
+async fn recv_tcp(p: &mut Framed<tokio::net::TcpStream, OfCodec>) -> (u32, Message) {
+    let f = p.next().await.unwrap().unwrap();
+    Message::decode(&f).unwrap()
+}
