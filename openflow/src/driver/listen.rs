@@ -75,6 +75,10 @@ pub async fn connect_stream(target: &str) -> Result<Stream> {
     }
 }
 
+/// Why an active remote cannot be bound.
+const NOT_PASSIVE: &str =
+    "not a listening remote (want ptcp:[PORT][:IP], punix:PATH or tcp:IP:PORT)";
+
 enum ListenerKind {
     Tcp(TcpListener),
     Unix(UnixListener),
@@ -109,9 +113,7 @@ impl Listener {
             } => ListenerKind::Tcp(TcpListener::bind((*ip, *port)).await?),
             Remote::PUnix(p) => ListenerKind::Unix(UnixListener::bind(p)?),
             Remote::PSsl { .. } => return Err(no_tls(&remote)),
-            _ => return Err(Error::BadTarget(format!(
-                "{spec}: not a listening remote (want ptcp:[PORT][:IP], punix:PATH or tcp:IP:PORT)"
-            ))),
+            _ => return Err(Error::BadTarget(format!("{spec}: {NOT_PASSIVE}"))),
         };
         Ok(Listener {
             kind,
