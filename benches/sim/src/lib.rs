@@ -1,10 +1,9 @@
-//! `ovs-sim`: lightweight simulated Open vSwitch hosts for controller scale
-//! runs. Each [`host::SimHost`] is an in-process OVSDB server ([`ovsdb`])
-//! plus an OpenFlow switch ([`switch`]) that dials the controller named in
-//! its database; [`scenario`] drives the real `ovs-controller` binary
-//! against many of them and measures convergence, fan-out and restart.
+//! `ovs-sim`: controller scale runs with simulated Open vSwitch hosts. The
+//! hosts themselves (an in-process OVSDB server plus an OpenFlow switch
+//! each) are the crate `ovs-simhost`; [`scenario`] drives the real
+//! `ovs-controller` binary against many of them and measures convergence,
+//! fan-out and restart, and [`observe`] reads a simulated host the way the
+//! controller does.
 
-pub mod host;
-pub mod ovsdb;
+pub mod observe;
 pub mod scenario;
-pub mod switch;

@@ -30,8 +30,6 @@
 //! incrementally maintained fingerprint.
 //! Nothing is estimated: a phase that times out is reported as such.
 
-use crate::host::SimHost;
-use crate::ovsdb::Schema;
 use anyhow::Context;
 use futures::StreamExt;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -39,6 +37,8 @@ use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient}
 use ovs_controller::model::{DesiredState, Endpoint, Host, MacAddr, Network};
 use ovs_controller::ofconv;
 use ovs_controller::plan::{plan_flows, plan_host, plan_tunnels, Index, Observed, PlanConfig};
+use ovs_simhost::ovsdb::Schema;
+use ovs_simhost::SimHost;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -397,7 +397,7 @@ impl World {
 
 /// The controller's view of simulated host `sim`, as `Observed`.
 pub fn observed_of(sim: &SimHost) -> Observed {
-    let (bindings, ports) = sim.observed();
+    let (bindings, ports) = crate::observe::observed(sim);
     let mut obs = Observed::default();
     obs.bindings.insert(sim.name.clone(), bindings);
     obs.ports.insert(sim.name.clone(), ports);
@@ -407,7 +407,7 @@ pub fn observed_of(sim: &SimHost) -> Observed {
 fn summarize(flows: &BTreeSet<ovs_controller::plan::Flow>, tunnels: usize) -> Expect {
     let fingerprint = flows
         .iter()
-        .map(|f| crate::switch::flow_hash(&ofconv::add(f)))
+        .map(|f| ovs_simhost::switch::flow_hash(&ofconv::add(f)))
         .fold(0u64, u64::wrapping_add);
     Expect {
         count: flows.len(),
@@ -733,7 +733,7 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
     ctl.kill();
     out.driver_plan_s = world.plan_s;
     for sim in sims.iter() {
-        let s = crate::switch::lock(&sim.switch);
+        let s = ovs_simhost::switch::lock(&sim.switch);
         out.switch_requests.0 += s.aggregate_requests;
         out.switch_requests.1 += s.flow_stats_requests;
         out.switch_requests.2 += s.bundles;
@@ -891,7 +891,7 @@ async fn phases(
                         format!(
                             "{}: {:?}",
                             sims[*h].name,
-                            crate::ovsdb::lock(&sims[*h].db).stats
+                            ovs_simhost::ovsdb::lock(&sims[*h].db).stats
                         )
                     })
                     .collect();

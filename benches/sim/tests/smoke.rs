@@ -55,7 +55,7 @@ async fn check(cfg: Config) {
     assert_eq!(o.tunnels_per_host, 2);
     // Exact flow sets, not just counts and hashes.
     for (h, sim) in sims.iter().enumerate() {
-        let (b, p) = sim.observed();
+        let (b, p) = ovs_sim::observe::observed(sim);
         assert_eq!(
             b.len(),
             world.plugs[h].len(),
@@ -67,9 +67,9 @@ async fn check(cfg: Config) {
         obs.ports.insert(sim.name.clone(), p);
         let want: BTreeSet<_> = plan_flows(&world.per_net[0], &obs, &sim.name)
             .iter()
-            .map(|f| ovs_sim::switch::key_val(&ofconv::add(f)))
+            .map(|f| ovs_simhost::switch::key_val(&ofconv::add(f)))
             .collect();
-        let s = ovs_sim::switch::lock(&sim.switch);
+        let s = ovs_simhost::switch::lock(&sim.switch);
         let have: BTreeSet<_> = s
             .table
             .iter()

@@ -12,10 +12,12 @@
 //! - [`FlowTable::fingerprint`] is an order-independent sum of per-flow
 //!   hashes; [`flow_hash`] gives the same hash for a planned `FlowMod`, which
 //!   is how the driver checks a switch holds exactly the planned flow set.
-//! - [`run`] connects to the controller like ovs-vswitchd: HELLO, FEATURES
-//!   with the configured datapath id, answers ECHO, BARRIER, GET_CONFIG,
-//!   ROLE, GET_ASYNC, multipart DESC/FLOW/AGGREGATE/TABLE/PORT_DESC, applies
-//!   flow mods and ONF bundles (applied at COMMIT, all at once).
+//! - [`serve`] is the switch side of one controller connection over any byte
+//!   stream, like ovs-vswitchd: HELLO, FEATURES with the configured datapath
+//!   id, answers ECHO, BARRIER, GET_CONFIG, ROLE, GET_ASYNC, multipart
+//!   DESC/FLOW/AGGREGATE/TABLE/PORT_DESC, applies flow mods and ONF bundles
+//!   (applied at COMMIT, all at once), and probes an idle controller every
+//!   [`PROBE`]. [`run`] dials a `tcp:` target first.
 
 use futures::{SinkExt, StreamExt};
 use openflow::message::{bundle_ctrl, AsyncConfig, Role, SwitchConfig};
@@ -28,6 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
@@ -351,6 +354,15 @@ pub async fn run(state: Arc<Mutex<SwitchState>>, addr: &str, dpid: u64) -> anyho
         .ok_or_else(|| anyhow::anyhow!("unsupported controller target {addr}"))?;
     let stream = TcpStream::connect(hostport).await?;
     let _ = stream.set_nodelay(true);
+    serve(state, stream, dpid).await
+}
+
+/// Be datapath `dpid` on an already connected `stream` until the controller
+/// closes it (or the inactivity probe gives up on it).
+pub async fn serve<S>(state: Arc<Mutex<SwitchState>>, stream: S, dpid: u64) -> anyhow::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut framed = Framed::new(stream, OfCodec::default());
     framed.send(Message::hello().encode(0)).await?;
     let mut bundles: HashMap<u32, Vec<Pending>> = HashMap::new();

@@ -1,27 +1,45 @@
-//! One simulated host: an OVSDB server on its own loopback port and an
-//! OpenFlow switch that connects to whatever controller the database names.
+//! One simulated host: an OVSDB server and an OpenFlow switch that connects
+//! to whatever controller the database names.
 //!
-//! Contract: [`SimHost::start`] binds `127.0.0.1:0` and serves OVSDB there;
+//! Contract: [`SimHost::start`] binds `127.0.0.1:0` and serves OVSDB there,
+//! and its switch dials the `tcp:` controller target (the scale runs);
+//! [`SimHost::in_memory`] has no socket at all: [`SimHost::connect_ovsdb`]
+//! opens an in-memory connection to its server and the switch reaches the
+//! controller through the given [`Dial`] (the driver tests, which run under
+//! tokio's paused clock and so must not wait on real sockets). Either way,
 //! as soon as the bridge has a controller target and
 //! `other_config:datapath-id`, the switch connects to it and reconnects one
 //! second after every disconnect (ovs-vswitchd's minimum backoff).
 //! [`SimHost::plug`] does what `ovs-docker-rs` does for a container: adds an
 //! Interface + Port with `external_ids:iface-id` to the bridge (creating a
-//! bare bridge first if needed). Dropping the
-//! host (or [`SimHost::stop`]) ends all its tasks and connections.
+//! bare bridge first if needed). Dropping the host (or [`SimHost::stop`])
+//! ends all its tasks and connections.
 
 use crate::ovsdb::{self, Db, Schema};
 use crate::switch::{self, SwitchState};
-use ovs_controller::plan::Binding;
-use ovs_controller::southbound::{observe, SwitchView};
-use ovsdb_client::vswitch::{Bridge, Controller, Interface, Port, TypedRow};
+use futures::future::BoxFuture;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
+
+/// A byte stream a connection can run over.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+/// A boxed [`Stream`].
+pub type BoxStream = Box<dyn Stream>;
+
+/// How an in-memory host's switch reaches the controller target (the
+/// `Controller.target` string in its database).
+pub type Dial = Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<BoxStream>> + Send + Sync>;
+
+/// Buffer of each direction of an in-memory connection.
+pub const DUPLEX_BUFFER: usize = 256 * 1024;
 
 /// See [`SimHost::snapshot`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,19 +57,46 @@ pub struct Snap {
 }
 
 /// A running simulated host.
-#[derive(Debug)]
 pub struct SimHost {
     /// Host name.
     pub name: String,
-    /// OVSDB listen address.
-    pub addr: SocketAddr,
+    /// OVSDB listen address (`None` for an in-memory host).
+    pub addr: Option<SocketAddr>,
     /// The database.
     pub db: Arc<Mutex<Db>>,
     /// The switch.
     pub switch: Arc<Mutex<SwitchState>>,
     bridge: String,
     online: Arc<AtomicBool>,
+    conns: Arc<Mutex<JoinSet<()>>>,
+    kick: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHost")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("bridge", &self.bridge)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock_conns(c: &Mutex<JoinSet<()>>) -> std::sync::MutexGuard<'_, JoinSet<()>> {
+    c.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Serve one OVSDB connection of `host` in `conns`.
+fn spawn_ovsdb<S: Stream>(conns: &Mutex<JoinSet<()>>, db: Arc<Mutex<Db>>, host: &str, s: S) {
+    let host = host.to_string();
+    let mut conns = lock_conns(conns);
+    while conns.try_join_next().is_some() {}
+    conns.spawn(async move {
+        if let Err(e) = ovsdb::serve(db, s).await {
+            tracing::debug!(host, "ovsdb connection: {e}");
+        }
+    });
 }
 
 impl SimHost {
@@ -63,39 +108,52 @@ impl SimHost {
         bridge: &str,
         online: bool,
     ) -> anyhow::Result<SimHost> {
-        let online = Arc::new(AtomicBool::new(online));
-        let is_online = online.clone();
-        let db = Arc::new(Mutex::new(Db::new(schema, bridge)));
-        let switch = Arc::new(Mutex::new(SwitchState::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let accept_db = db.clone();
-        let host = name.to_string();
-        let accept = tokio::spawn(async move {
-            let mut conns = JoinSet::new();
+        let dial: Dial = Arc::new(|target: String| {
+            Box::pin(async move {
+                let hostport = target.strip_prefix("tcp:").ok_or_else(|| {
+                    std::io::Error::other(format!("unsupported controller target {target}"))
+                })?;
+                let s = tokio::net::TcpStream::connect(hostport).await?;
+                let _ = s.set_nodelay(true);
+                Ok(Box::new(s) as BoxStream)
+            })
+        });
+        let mut host = Self::new(schema, name, bridge, online, dial);
+        host.addr = Some(addr);
+        let (is_online, db, conns) = (host.online.clone(), host.db.clone(), host.conns.clone());
+        let name = name.to_string();
+        host.tasks.push(tokio::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((s, _)) if !is_online.load(Ordering::Relaxed) => drop(s),
                     Ok((s, _)) => {
-                        let db = accept_db.clone();
-                        let host = host.clone();
-                        conns.spawn(async move {
-                            if let Err(e) = ovsdb::serve(db, s).await {
-                                tracing::debug!(host, "ovsdb connection: {e}");
-                            }
-                        });
+                        let _ = s.set_nodelay(true);
+                        spawn_ovsdb(&conns, db.clone(), &name, s);
                     }
                     Err(e) => {
                         tracing::warn!("accept: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
-                while conns.try_join_next().is_some() {}
             }
-        });
+        }));
+        Ok(host)
+    }
+
+    /// Start a host without sockets: OVSDB through [`SimHost::connect_ovsdb`],
+    /// OpenFlow through `dial`.
+    pub fn in_memory(schema: Arc<Schema>, name: &str, bridge: &str, dial: Dial) -> SimHost {
+        Self::new(schema, name, bridge, true, dial)
+    }
+
+    fn new(schema: Arc<Schema>, name: &str, bridge: &str, online: bool, dial: Dial) -> SimHost {
+        let db = Arc::new(Mutex::new(Db::new(schema, bridge)));
+        let switch = Arc::new(Mutex::new(SwitchState::default()));
+        let kick = Arc::new(Notify::new());
         let mut target = ovsdb::lock(&db).of_target();
-        let sw = switch.clone();
-        let host = name.to_string();
+        let (sw, host, kicked) = (switch.clone(), name.to_string(), kick.clone());
         let of = tokio::spawn(async move {
             loop {
                 let t = match target.wait_for(Option::is_some).await {
@@ -105,21 +163,58 @@ impl SimHost {
                 let Some((addr, dpid)) = t else {
                     continue;
                 };
-                if let Err(e) = switch::run(sw.clone(), &addr, dpid).await {
-                    tracing::debug!(host, "openflow connection: {e}");
+                let session = async {
+                    let stream = dial(addr).await?;
+                    switch::serve(sw.clone(), stream, dpid).await
+                };
+                tokio::select! {
+                    r = session => if let Err(e) = r {
+                        tracing::debug!(host, "openflow connection: {e}");
+                    },
+                    _ = kicked.notified() => tracing::debug!(host, "openflow connection dropped"),
                 }
+                switch::lock(&sw).connected = false;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
-        Ok(SimHost {
+        SimHost {
             name: name.to_string(),
-            addr,
+            addr: None,
             db,
             switch,
             bridge: bridge.to_string(),
-            online,
-            tasks: vec![accept, of],
-        })
+            online: Arc::new(AtomicBool::new(online)),
+            conns: Arc::new(Mutex::new(JoinSet::new())),
+            kick,
+            tasks: vec![of],
+        }
+    }
+
+    /// A new in-memory OVSDB connection to this host's server (refused while
+    /// the host is offline).
+    pub fn connect_ovsdb(&self) -> std::io::Result<DuplexStream> {
+        if !self.online.load(Ordering::Relaxed) {
+            return Err(std::io::ErrorKind::ConnectionRefused.into());
+        }
+        let (ours, theirs) = tokio::io::duplex(DUPLEX_BUFFER);
+        spawn_ovsdb(&self.conns, self.db.clone(), &self.name, theirs);
+        Ok(ours)
+    }
+
+    /// Close every OVSDB connection now (the host stays up).
+    pub fn drop_ovsdb_connections(&self) {
+        lock_conns(&self.conns).abort_all();
+    }
+
+    /// Close the switch's controller connection now; it reconnects one
+    /// second later.
+    pub fn drop_openflow_connection(&self) {
+        self.kick.notify_waiters();
+    }
+
+    /// Name of the bridge the switch serves.
+    pub fn bridge(&self) -> &str {
+        &self.bridge
     }
 
     /// Bring the host up or down (new OVSDB connections only).
@@ -128,8 +223,15 @@ impl SimHost {
     }
 
     /// OVSDB remote to register with the controller.
+    ///
+    /// An in-memory host has no address; its remote is
+    /// `unix:/run/ovs-simhost/NAME/db.sock`, a path that exists nowhere, for
+    /// a test's connector to map back to [`SimHost::connect_ovsdb`].
     pub fn remote(&self) -> String {
-        format!("tcp:{}", self.addr)
+        match self.addr {
+            Some(a) => format!("tcp:{a}"),
+            None => format!("unix:/run/ovs-simhost/{}/db.sock", self.name),
+        }
     }
 
     /// Whether the controller has created the bridge.
@@ -182,33 +284,6 @@ impl SimHost {
             anyhow::bail!("{}: plug failed: {e}", self.name);
         }
         Ok(())
-    }
-
-    /// The controller's view of this host: endpoint bindings and port numbers
-    /// (computed with the controller's own `observe`).
-    pub fn observed(&self) -> (BTreeMap<uuid::Uuid, Binding>, BTreeMap<String, u32>) {
-        let g = ovsdb::lock(&self.db);
-        let view = SwitchView {
-            bridges: g
-                .table(Bridge::TABLE)
-                .map(|(u, r)| Bridge::from_row(*u, r))
-                .map(|b| (b.name.clone(), b))
-                .collect(),
-            ports: g
-                .table(Port::TABLE)
-                .map(|(u, r)| (*u, Port::from_row(*u, r)))
-                .collect(),
-            interfaces: g
-                .table(Interface::TABLE)
-                .map(|(u, r)| (*u, Interface::from_row(*u, r)))
-                .collect(),
-            controllers: g
-                .table(Controller::TABLE)
-                .map(|(u, r)| (*u, Controller::from_row(*u, r)))
-                .collect(),
-        };
-        drop(g);
-        observe(&view, &self.bridge)
     }
 
     /// (flow count, fingerprint, connected, bundles committed).
@@ -278,6 +353,7 @@ impl SimHost {
         for t in self.tasks.drain(..) {
             t.abort();
         }
+        lock_conns(&self.conns).abort_all();
     }
 }
 
