@@ -195,8 +195,9 @@ fn serve(lab: &Lab, never_reachable: bool) -> Running {
     }
 }
 
-fn setup() -> (Lab, String) {
-    let mut lab = Lab::new("at");
+/// None: root or OVS is missing and the test skips (the test bed's policy).
+fn setup() -> Option<(Lab, String)> {
+    let mut lab = Lab::start("at")?;
     lab.vsctl(&[
         "add-br",
         "br-ex",
@@ -207,12 +208,14 @@ fn setup() -> (Lab, String) {
         "datapath_type=netdev",
     ]);
     let (ns, _) = lab.container("c1");
-    (lab, ns)
+    Some((lab, ns))
 }
 
 #[test]
 fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
-    let (lab, ns) = setup();
+    let Some((lab, ns)) = setup() else {
+        return;
+    };
     let ctl = serve(&lab, false);
     let out = lab
         .ours_cmd(&[
@@ -336,7 +339,9 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
 
 #[test]
 fn attach_times_out_and_rolls_back_port_and_endpoint() {
-    let (lab, ns) = setup();
+    let Some((lab, ns)) = setup() else {
+        return;
+    };
     let ctl = serve(&lab, true);
     let before = lab.ovsdb_view();
     let out = lab
@@ -400,7 +405,9 @@ fn attach_times_out_and_rolls_back_port_and_endpoint() {
 
 #[test]
 fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_fails() {
-    let (lab, ns) = setup();
+    let Some((lab, ns)) = setup() else {
+        return;
+    };
     lab.vsctl(&[
         "set",
         "Open_vSwitch",
@@ -464,7 +471,9 @@ fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_f
 
 #[test]
 fn sigterm_while_waiting_for_reachable_rolls_back() {
-    let (lab, ns) = setup();
+    let Some((lab, ns)) = setup() else {
+        return;
+    };
     let ctl = serve(&lab, true);
     let before = lab.ovsdb_view();
     let child = lab
@@ -508,7 +517,9 @@ fn sigterm_while_waiting_for_reachable_rolls_back() {
 
 #[test]
 fn attach_reports_an_unreachable_controller_with_its_url() {
-    let (lab, ns) = setup();
+    let Some((lab, ns)) = setup() else {
+        return;
+    };
     // A port nobody listens on.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
@@ -544,7 +555,9 @@ fn attach_reports_an_unreachable_controller_with_its_url() {
 /// `detach --network X`, which cannot tell its network, and removed by a plain `detach`.
 #[test]
 fn detach_with_network_leaves_orphan_ports_alone() {
-    let (lab, ns) = setup();
+    let Some((lab, ns)) = setup() else {
+        return;
+    };
     let ctl = serve(&lab, false);
     let run = |args: &[&str]| {
         lab.ours_cmd(args)

@@ -12,22 +12,9 @@ use std::process::Output;
 use common::*;
 
 fn engine() -> bool {
-    match docker_available() {
-        Ok(()) => {
-            busybox_image();
-            true
-        }
-        Err(e) => {
-            // Straight to stderr (not eprintln!, which the test harness captures).
-            use std::io::Write as _;
-            assert!(
-                std::env::var_os("OVS_TESTS_STRICT").is_none(),
-                "Docker engine needed (OVS_TESTS_STRICT is set, so no skipping): {e}"
-            );
-            let _ = writeln!(std::io::stderr(), "SKIPPED: Docker tests: {e}");
-            false
-        }
-    }
+    ovs_testbed::require!(ovs_testbed::Peer::DockerEngine => false);
+    busybox_image();
+    true
 }
 
 /// Runs one step, asserts success, returns (OVSDB view, container view).
@@ -41,7 +28,9 @@ fn drop_in_matches_reference_on_docker_containers() {
     if !engine() {
         return;
     }
-    let mut a = Lab::new("da");
+    let Some(mut a) = Lab::start("da") else {
+        return;
+    };
     let b = Lab::new("db");
     let name = format!("odr-web-{}", std::process::id());
     docker_run(&name);
@@ -122,7 +111,9 @@ fn containers_match_by_name_or_id_and_stopped_ones_are_refused() {
     if !engine() {
         return;
     }
-    let mut lab = Lab::new("dn");
+    let Some(mut lab) = Lab::start("dn") else {
+        return;
+    };
     let name = format!("odr-db-{}", std::process::id());
     let id = docker_run(&name);
     lab.own_docker_container(&name);

@@ -29,7 +29,9 @@ fn consistent_ports(lab: &Lab) -> Vec<String> {
 
 #[test]
 fn fifty_concurrent_add_ports_leave_no_duplicate_address_and_no_half_port() {
-    let mut lab = Lab::new("cc");
+    let Some(mut lab) = Lab::start("cc") else {
+        return;
+    };
     let (ns, _) = lab.container("c1");
     // 50 runs with distinct interfaces; runs 40..49 reuse the addresses of runs 0..9, so
     // exactly one of each such pair may win.
@@ -122,7 +124,9 @@ fn fifty_concurrent_add_ports_leave_no_duplicate_address_and_no_half_port() {
 
 #[test]
 fn ovsdb_guard_alone_stops_duplicate_ports_without_the_host_lock() {
-    let mut lab = Lab::new("gd");
+    let Some(mut lab) = Lab::start("gd") else {
+        return;
+    };
     // Ten namespaces, one label: only OVSDB can tell that the runs collide.
     let nss: Vec<String> = (0..10).map(|i| lab.container(&format!("n{i}")).0).collect();
     let children: Vec<Child> = nss
@@ -169,7 +173,9 @@ fn snapshot(lab: &Lab, ns: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
 
 #[test]
 fn failure_at_any_step_leaves_nothing_behind() {
-    let mut lab = Lab::new("rb");
+    let Some(mut lab) = Lab::start("rb") else {
+        return;
+    };
     let (ns, _) = lab.container("c1");
     // One good port so that rollback must not touch existing state.
     let o = lab.ours(&[
@@ -276,7 +282,11 @@ fn failure_at_any_step_leaves_nothing_behind() {
 
 #[test]
 fn each_bad_input_has_its_own_error_and_exit_1() {
-    let mut lab = Lab::new("er");
+    // The not-root case runs our binary through setpriv.
+    ovs_testbed::require!(ovs_testbed::Peer::Setpriv);
+    let Some(mut lab) = Lab::start("er") else {
+        return;
+    };
     let (ns, _) = lab.container("c1");
     let ok = lab.ours(&[
         "add-port",

@@ -42,5 +42,5 @@ pub mod process;
 mod skip;
 
 pub use error::Error;
-pub use ovs::{normalize_flow, Bridge, Builder, Instance, Ovs, OVS_SCHEMA};
+pub use ovs::{free_port, normalize_flow, Bridge, Builder, Instance, Ovs, OVS_SCHEMA};
 pub use skip::{announce_skip, check, strict, Missing, Peer, STRICT_ENV};

@@ -89,7 +89,7 @@ pub struct Builder {
     netns: NetnsChoice,
     vswitchd: bool,
     dummy: bool,
-    tcp_loopback: bool,
+    tcp_port: Option<u16>,
     remotes: Vec<String>,
     bridges: Vec<Bridge>,
     env: Vec<(String, String)>,
@@ -106,7 +106,7 @@ impl Builder {
             netns: NetnsChoice::Host,
             vswitchd: true,
             dummy: false,
-            tcp_loopback: false,
+            tcp_port: None,
             remotes: Vec::new(),
             bridges: Vec::new(),
             env: Vec::new(),
@@ -153,9 +153,10 @@ impl Builder {
         self
     }
 
-    /// Also listen on `ptcp:PORT:127.0.0.1` (a free port; see [`Instance::tcp_remote`]).
-    pub fn tcp_loopback(mut self) -> Builder {
-        self.tcp_loopback = true;
+    /// Also listen on `ptcp:PORT:127.0.0.1` (see [`Instance::tcp_remote`]; [`free_port`]
+    /// picks one).
+    pub fn tcp_loopback(mut self, port: u16) -> Builder {
+        self.tcp_port = Some(port);
         self
     }
 
@@ -206,49 +207,51 @@ impl Builder {
         p
     }
 
-    /// Starts the daemons and creates the bridges. On error everything started so far is
-    /// stopped again, and the error carries the daemon logs.
-    pub fn start(self) -> Result<Ovs, Error> {
+    /// The handle of the instance [`Builder::start`] will run (nothing is started): for
+    /// callers that need the paths and helpers before the daemons run.
+    pub fn instance(&self) -> Instance {
         let dir = self
             .dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("ovs-testbed").join(&self.name));
-        let (netns, owns_netns) = match &self.netns {
-            NetnsChoice::Host => (None, false),
-            NetnsChoice::Fresh => (Some(self.name.clone()), true),
-            NetnsChoice::Named(n) => (Some(n.clone()), true),
-            NetnsChoice::Existing(n) => (Some(n.clone()), false),
-        };
-        let tcp_port = if self.tcp_loopback {
-            Some(free_port()?)
-        } else {
-            None
+        let netns = match &self.netns {
+            NetnsChoice::Host => None,
+            NetnsChoice::Fresh => Some(self.name.clone()),
+            NetnsChoice::Named(n) | NetnsChoice::Existing(n) => Some(n.clone()),
         };
         let mut remotes = Vec::new();
-        if let Some(port) = tcp_port {
+        if let Some(port) = self.tcp_port {
             remotes.push(format!("ptcp:{port}:127.0.0.1"));
         }
         remotes.extend(self.remotes.iter().cloned());
-        if self.dir.is_none() {
-            let _ = std::fs::remove_dir_all(&dir);
+        Instance {
+            name: self.name.clone(),
+            dir,
+            netns,
+            env: self.env.clone(),
+            vsctl_timeout: self.vsctl_timeout,
+            remotes,
+            tcp_port: self.tcp_port,
+            dummy: self.dummy,
+            vswitchd: self.vswitchd,
         }
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+    }
+
+    /// Starts the daemons and creates the bridges. On error everything started so far is
+    /// stopped again, and the error carries the daemon logs.
+    pub fn start(self) -> Result<Ovs, Error> {
+        let inst = self.instance();
+        let owns_netns = matches!(self.netns, NetnsChoice::Fresh | NetnsChoice::Named(_));
+        if self.dir.is_none() {
+            let _ = std::fs::remove_dir_all(&inst.dir);
+        }
+        std::fs::create_dir_all(&inst.dir).map_err(|source| Error::Io {
             what: "creating run directory",
-            path: dir.clone(),
+            path: inst.dir.clone(),
             source,
         })?;
         let mut ovs = Ovs {
-            inst: Instance {
-                name: self.name.clone(),
-                dir,
-                netns,
-                env: self.env.clone(),
-                vsctl_timeout: self.vsctl_timeout,
-                remotes,
-                tcp_port,
-                dummy: self.dummy,
-                vswitchd: self.vswitchd,
-            },
+            inst,
             owns_netns: false,
             keep_dir: self.keep_dir,
             armed: true,
@@ -264,7 +267,8 @@ impl Builder {
     }
 }
 
-fn free_port() -> Result<u16, Error> {
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released).
+pub fn free_port() -> Result<u16, Error> {
     let io = |source| Error::Io {
         what: "binding a free port on",
         path: PathBuf::from("127.0.0.1:0"),

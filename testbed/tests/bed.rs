@@ -54,7 +54,9 @@ fn namespaced_instance_works_and_drop_leaves_nothing() {
 
 #[test]
 fn ovsdb_only_on_loopback_tcp_survives_kill_and_restart() {
-    let b = Ovs::builder("tbdb").no_vswitchd().tcp_loopback();
+    let b = Ovs::builder("tbdb")
+        .no_vswitchd()
+        .tcp_loopback(ovs_testbed::free_port().unwrap());
     require!(peers: b.peers());
     let ovs = b.start().unwrap();
     assert!(ovs.netns().is_none());

@@ -1,8 +1,10 @@
 //! Test fixture: one simulated host = a fresh network namespace with its own ovsdb-server and
-//! ovs-vswitchd (userspace datapath, bridge `br0`), run directory under /tmp; "containers" are
-//! bare network namespaces kept alive by a `sleep` (so they also have a PID for the reference
-//! `ovs-docker` through a fake `docker inspect`). Everything is torn down in `Drop`, also on
-//! panic, and the OVS logs are printed when the test failed.
+//! ovs-vswitchd (userspace datapath, bridge `br0`), started through the workspace's test bed
+//! (`ovs-testbed`); "containers" are bare network namespaces kept alive by a `sleep` (so they
+//! also have a PID for the reference `ovs-docker` through a fake `docker inspect`).
+//! Everything is torn down in `Drop`, also on panic, and the OVS logs are printed when the
+//! test failed. [`Lab::start`] applies the test bed's skip policy (the test skips when root
+//! or OVS is missing, and fails instead under `OVS_TESTS_STRICT`).
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use ovs_testbed::{require, Bridge, Ovs};
 use serde_json::Value as Json;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -58,70 +61,40 @@ pub struct Lab {
     pub fake_docker: PathBuf,
     containers: Vec<NsContainer>,
     docker_containers: Vec<String>,
+    // Last: dropped after the containers are gone.
+    ovs: Ovs,
 }
 
 impl Lab {
+    /// [`Lab::new`] under the skip policy: None (after saying why) when root or OVS is
+    /// missing; a failure instead under `OVS_TESTS_STRICT`.
+    pub fn start(tag: &str) -> Option<Lab> {
+        require!(peers: Self::builder(tag).peers() => None);
+        Some(Lab::new(tag))
+    }
+
+    fn builder(tag: &str) -> ovs_testbed::Builder {
+        Ovs::builder(&format!("odr{tag}"))
+            .netns()
+            .bridge(Bridge::new("br0"))
+    }
+
     /// Starts ovsdb-server + ovs-vswitchd in a fresh namespace and creates `br0` (netdev).
+    /// Panics when that fails: call it after [`Lab::start`] (or the test bed's `require!`)
+    /// checked the peers.
     pub fn new(tag: &str) -> Lab {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("odr{}{tag}{n}", std::process::id() % 100000);
-        let dir = PathBuf::from(format!("/tmp/ovs-docker-rs-tests/{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let ovs = Self::builder(tag).start().unwrap_or_else(|e| panic!("{e}"));
+        let dir = ovs.dir().to_path_buf();
         let fake_docker = dir.join("fakebin");
         std::fs::create_dir_all(&fake_docker).unwrap();
         let lab = Lab {
-            name: name.clone(),
-            dir: dir.clone(),
+            name: ovs.netns().unwrap().to_string(),
+            dir,
             fake_docker,
             containers: vec![],
             docker_containers: vec![],
+            ovs,
         };
-        sh("ip", &["netns", "add", &name]);
-        sh(
-            "ip",
-            &["netns", "exec", &name, "ip", "link", "set", "lo", "up"],
-        );
-        let d = dir.to_str().unwrap();
-        sh(
-            "ovsdb-tool",
-            &[
-                "create",
-                &format!("{d}/conf.db"),
-                "/usr/share/openvswitch/vswitch.ovsschema",
-            ],
-        );
-        lab.in_ns(
-            "ovsdb-server",
-            &[
-                &format!("{d}/conf.db"),
-                &format!("--remote=punix:{d}/db.sock"),
-                &format!("--pidfile={d}/ovsdb-server.pid"),
-                "--detach",
-                &format!("--log-file={d}/ovsdb-server.log"),
-                &format!("--unixctl={d}/ovsdb-server.ctl"),
-            ],
-        );
-        lab.vsctl(&["--no-wait", "init"]);
-        lab.in_ns(
-            "ovs-vswitchd",
-            &[
-                &format!("unix:{d}/db.sock"),
-                &format!("--pidfile={d}/ovs-vswitchd.pid"),
-                "--detach",
-                &format!("--log-file={d}/ovs-vswitchd.log"),
-                &format!("--unixctl={d}/ovs-vswitchd.ctl"),
-            ],
-        );
-        lab.vsctl(&[
-            "add-br",
-            "br0",
-            "--",
-            "set",
-            "bridge",
-            "br0",
-            "datapath_type=netdev",
-        ]);
         // The reference calls `docker inspect -f '{{.State.Pid}}' NAME`; answer from pid files.
         let fake = lab.fake_docker.join("docker");
         std::fs::write(
@@ -137,40 +110,23 @@ impl Lab {
         lab
     }
 
-    fn env(&self, c: &mut Command) {
-        let d = self.dir.to_str().unwrap();
-        c.env("OVS_RUNDIR", d)
-            .env("OVS_LOGDIR", d)
-            .env("OVS_DBDIR", d)
-            .env("OVS_SYSCONFDIR", d)
-            .env("OVS_DOCKER_RS_LOCK", self.dir.join("lock"));
-    }
-
-    fn in_ns(&self, cmd: &str, args: &[&str]) -> String {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, cmd]).args(args);
-        self.env(&mut c);
-        let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    /// A command in the host namespace with the OVS_* dirs and our per-host lock path.
+    fn command(&self, program: &str) -> Command {
+        let mut c = self.ovs.command(program);
+        c.env("OVS_DOCKER_RS_LOCK", self.dir.join("lock"));
+        c
     }
 
     /// `unix:DIR/db.sock`.
     pub fn db(&self) -> String {
-        format!("unix:{}/db.sock", self.dir.display())
+        self.ovs.db()
     }
 
     /// `ovs-vsctl --db=... ARGS` (panics on failure).
     pub fn vsctl(&self, args: &[&str]) -> String {
-        let db = format!("--db={}", self.db());
-        let mut a = vec![db.as_str()];
-        a.extend_from_slice(args);
-        self.in_ns("ovs-vsctl", &a)
+        self.ovs
+            .vsctl(args)
+            .unwrap_or_else(|e| panic!("ovs-vsctl {args:?}: {e}"))
     }
 
     /// Runs `ovs-docker-rs --db=... ARGS` inside the host namespace.
@@ -180,10 +136,8 @@ impl Lab {
 
     /// The command for [`Lab::ours`] (to spawn it).
     pub fn ours_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, BIN, "--db", &self.db()])
-            .args(args);
-        self.env(&mut c);
+        let mut c = self.command(BIN);
+        c.args(["--db", &self.db()]).args(args);
         c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -198,9 +152,8 @@ impl Lab {
 
     /// Runs the reference with the fake `docker` (`fake`) or the real one.
     pub fn reference_with(&self, args: &[&str], fake: bool) -> Output {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, REFERENCE]).args(args);
-        self.env(&mut c);
+        let mut c = self.command(REFERENCE);
+        c.args(args);
         // The script also needs `uuidgen` (package uuid-runtime); shim it from the kernel's
         // UUID source when it is not installed.
         let shims = self.dir.join("shims");
@@ -416,24 +369,12 @@ impl Lab {
             })
             .collect()
     }
-
-    fn dump_logs(&self) {
-        for f in ["ovsdb-server.log", "ovs-vswitchd.log"] {
-            if let Ok(s) = std::fs::read_to_string(self.dir.join(f)) {
-                let tail: Vec<&str> = s.lines().rev().take(40).collect();
-                eprintln!("---- {} {f} (last 40 lines) ----", self.name);
-                for l in tail.iter().rev() {
-                    eprintln!("{l}");
-                }
-            }
-        }
-    }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.dump_logs();
+            // The OVS logs follow when `ovs` is dropped.
             eprintln!("---- {} host links: {:?}", self.name, links_in(&self.name));
         }
         for name in &self.docker_containers {
@@ -443,17 +384,6 @@ impl Drop for Lab {
             let _ = c.child.kill();
             let _ = c.child.wait();
             let _ = Command::new("ip").args(["netns", "del", &c.netns]).output();
-        }
-        for pidfile in ["ovs-vswitchd.pid", "ovsdb-server.pid"] {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join(pidfile)) {
-                let _ = Command::new("kill").arg(pid.trim()).output();
-            }
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }
@@ -569,21 +499,6 @@ pub fn describe(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// Whether the Docker engine answers (and busybox-static is there to build the image).
-pub fn docker_available() -> Result<(), String> {
-    if !Path::new("/bin/busybox").exists() {
-        return Err("/bin/busybox missing (install busybox-static)".into());
-    }
-    match Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-    {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).into_owned()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// Builds `local/busybox` from busybox-static if it is not there yet.

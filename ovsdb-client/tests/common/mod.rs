@@ -25,7 +25,7 @@ impl Server {
     pub fn start_with(extra_remotes: Vec<String>) -> Server {
         let mut b = ovs_testbed::Ovs::builder("ovsdb")
             .no_vswitchd()
-            .tcp_loopback()
+            .tcp_loopback(ovs_testbed::free_port().unwrap())
             .vsctl_timeout(10);
         for r in extra_remotes {
             b = b.remote(r);
