@@ -9,10 +9,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use futures::TryStreamExt;
-use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::{LinkAttribute, LinkFlag, LinkMessage};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
-use rtnetlink::{Handle, IpVersion};
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::error::{netlink_errno, Error, Result};
 
@@ -48,7 +48,7 @@ fn link_info(m: &LinkMessage) -> LinkInfo {
         name: String::new(),
         mtu: None,
         mac: None,
-        up: m.header.flags.contains(&LinkFlag::Up),
+        up: m.header.flags.contains(LinkFlags::Up),
     };
     for a in &m.attributes {
         match a {
@@ -103,8 +103,7 @@ pub async fn list(handle: &Handle) -> Result<Vec<LinkInfo>> {
 pub async fn create_veth(handle: &Handle, host: &str, peer: &str) -> Result<()> {
     handle
         .link()
-        .add()
-        .veth(host.to_string(), peer.to_string())
+        .add(LinkVeth::new(host, peer).build())
         .execute()
         .await
         .map_err(|e| Error::netlink(format!("create veth {host}/{peer}"), e))
@@ -136,59 +135,44 @@ pub async fn delete_by_name(handle: &Handle, name: &str) -> Result<bool> {
     }
 }
 
-/// Moves a link into the namespace referred to by `netns_fd`.
-pub async fn move_to_netns(handle: &Handle, index: u32, netns_fd: RawFd) -> Result<()> {
+/// Sends one `RTM_SETLINK` built from `change`; `op` names it in the error.
+async fn set(handle: &Handle, change: LinkMessageBuilder<LinkUnspec>, op: String) -> Result<()> {
     handle
         .link()
-        .set(index)
-        .setns_by_fd(netns_fd)
+        .set(change.build())
         .execute()
         .await
-        .map_err(|e| Error::netlink(format!("move link {index} to netns"), e))
+        .map_err(|e| Error::netlink(op, e))
+}
+
+/// Moves a link into the namespace referred to by `netns_fd`.
+pub async fn move_to_netns(handle: &Handle, index: u32, netns_fd: RawFd) -> Result<()> {
+    let change = LinkUnspec::new_with_index(index).setns_by_fd(netns_fd);
+    set(handle, change, format!("move link {index} to netns")).await
 }
 
 /// Renames a (down) link.
 pub async fn rename(handle: &Handle, index: u32, name: &str) -> Result<()> {
-    handle
-        .link()
-        .set(index)
-        .name(name.to_string())
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("rename link {index} to {name}"), e))
+    let change = LinkUnspec::new_with_index(index).name(name);
+    set(handle, change, format!("rename link {index} to {name}")).await
 }
 
 /// Sets the MTU.
 pub async fn set_mtu(handle: &Handle, index: u32, mtu: u32) -> Result<()> {
-    handle
-        .link()
-        .set(index)
-        .mtu(mtu)
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("set mtu {mtu} on link {index}"), e))
+    let change = LinkUnspec::new_with_index(index).mtu(mtu);
+    set(handle, change, format!("set mtu {mtu} on link {index}")).await
 }
 
 /// Sets the MAC address.
 pub async fn set_mac(handle: &Handle, index: u32, mac: [u8; 6]) -> Result<()> {
-    handle
-        .link()
-        .set(index)
-        .address(mac.to_vec())
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("set mac on link {index}"), e))
+    let change = LinkUnspec::new_with_index(index).address(mac.to_vec());
+    set(handle, change, format!("set mac on link {index}")).await
 }
 
 /// Sets the link administratively up.
 pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
-    handle
-        .link()
-        .set(index)
-        .up()
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("set link {index} up"), e))
+    let change = LinkUnspec::new_with_index(index).up();
+    set(handle, change, format!("set link {index} up")).await
 }
 
 /// All addresses of the namespace.
@@ -232,12 +216,17 @@ pub async fn add_address(handle: &Handle, index: u32, ip: IpAddr, prefix: u8) ->
         .map_err(|e| Error::netlink(format!("add address {ip}/{prefix} on link {index}"), e))
 }
 
-/// The gateway of the main table's default route for `gw`'s family, if there is one.
+/// The gateway of the main table's default route for the IPv6 (`v6`) or IPv4 family:
+/// `None` without a default route, `Some(None)` for one without a gateway.
 pub async fn default_route(handle: &Handle, v6: bool) -> Result<Option<Option<IpAddr>>> {
-    let ver = if v6 { IpVersion::V6 } else { IpVersion::V4 };
+    let filter = if v6 {
+        RouteMessageBuilder::<Ipv6Addr>::new().build()
+    } else {
+        RouteMessageBuilder::<Ipv4Addr>::new().build()
+    };
     let routes: Vec<_> = handle
         .route()
-        .get(ver)
+        .get(filter)
         .execute()
         .try_collect()
         .await
@@ -264,29 +253,22 @@ pub async fn default_route(handle: &Handle, v6: bool) -> Result<Option<Option<Ip
 /// Adds `default via gw dev <index>` to the main table. The route is bound to the new
 /// interface so that it disappears with it (a rollback must not leave it on another one).
 pub async fn add_default_route(handle: &Handle, gw: IpAddr, index: u32) -> Result<()> {
-    let r = match gw {
-        IpAddr::V4(g) => {
-            handle
-                .route()
-                .add()
-                .v4()
-                .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
-                .output_interface(index)
-                .gateway(g)
-                .execute()
-                .await
-        }
-        IpAddr::V6(g) => {
-            handle
-                .route()
-                .add()
-                .v6()
-                .destination_prefix(Ipv6Addr::UNSPECIFIED, 0)
-                .output_interface(index)
-                .gateway(g)
-                .execute()
-                .await
-        }
+    let route = match gw {
+        IpAddr::V4(g) => RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
+            .output_interface(index)
+            .gateway(g)
+            .build(),
+        IpAddr::V6(g) => RouteMessageBuilder::<Ipv6Addr>::new()
+            .destination_prefix(Ipv6Addr::UNSPECIFIED, 0)
+            .output_interface(index)
+            .gateway(g)
+            .build(),
     };
-    r.map_err(|e| Error::netlink(format!("add default route via {gw}"), e))
+    handle
+        .route()
+        .add(route)
+        .execute()
+        .await
+        .map_err(|e| Error::netlink(format!("add default route via {gw}"), e))
 }
