@@ -4,7 +4,7 @@
 //! which stays part of the frame. [`frame_len`] is the sans-IO core: given the bytes
 //! received so far it says how long the first frame is, or that more bytes are needed, and
 //! rejects lengths under 8 or over the limit with [`FrameError`] (the stream cannot be
-//! resynchronised after that). [`OfCodec`] (feature `tokio`) is a thin tokio-util
+//! resynchronised after that). `OfCodec` (feature `tokio`) is a thin tokio-util
 //! `Decoder`/`Encoder` adapter over it.
 
 use thiserror::Error;

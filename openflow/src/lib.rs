@@ -1,7 +1,7 @@
 //! Sans-IO OpenFlow 1.3 codec (with Nicira NXM and ONF bundle extensions) and a tokio
 //! switch-connection driver.
 //!
-//! Feature `tokio` (default) adds [`driver`] and the tokio-util [`OfCodec`]; without it the
+//! Feature `tokio` (default) adds `driver` and the tokio-util `OfCodec`; without it the
 //! crate depends on neither tokio nor futures and holds the codec, [`framing::frame_len`]
 //! and the sans-IO [`Connection`] (the quinn-proto / quinn split).
 //!
@@ -14,10 +14,10 @@
 //!   and [`Instruction`].
 //! - [`message`]: [`Message`] with `decode`/`encode`/`try_encode`, one module per message
 //!   family (handshake, error, flow mod, packet, bundle, multipart).
-//! - [`framing`]: sans-IO [`framing::frame_len`], and [`OfCodec`] for tokio-util (`Framed`).
+//! - [`framing`]: sans-IO [`framing::frame_len`], and `OfCodec` for tokio-util (`Framed`).
 //! - [`connection`]: the sans-IO [`Connection`] state machine (handshake, echo, xid matching,
 //!   multipart assembly, error matching).
-//! - [`driver`] (feature `tokio`): tokio [`driver::Switch`] handle and [`driver::Listener`].
+//! - `driver` (feature `tokio`): tokio `driver::Switch` handle and `driver::Listener`.
 //!
 //! ```
 //! use openflow::{Action, FlowMod, Match, Message};
@@ -35,8 +35,9 @@
 //!
 //! Raw codec use: `let (xid, msg) = Message::decode(&bytes)?; let bytes = msg.encode(xid);`.
 //!
-//! Driver API summary ([`driver::Switch`], cloneable, usable from many tasks):
-//! `connect("unix:PATH" | "tcp:IP:PORT")`, `datapath_id()`, `features()`, `send(msg)`
+//! Driver API summary (feature `tokio`; `driver::Switch`, cloneable, usable from many
+//! tasks): `connect("unix:PATH" | "tcp:HOST[:PORT]")` (remotes parsed by `ovs-remote`) or
+//! `from_stream(any AsyncRead + AsyncWrite)`, `datapath_id()`, `features()`, `send(msg)`
 //! (fire-and-forget), `request(msg) -> Vec<Message>` (one reply or the whole multipart
 //! sequence; a switch ERROR becomes `Error::Switch(ErrorMsg)` with `type_name()`/`code_name()`),
 //! `barrier()`, `send_flow_mods(mods)` (flow mods + barrier, first error returned),
@@ -45,8 +46,11 @@
 //! `flow_stats(table, cookie, cookie_mask)`, `port_desc()`, `enable_all_async()`,
 //! `next_event()` (`SwitchEvent::Message(PACKET_IN | PORT_STATUS | FLOW_REMOVED | ...)` and
 //! finally `SwitchEvent::Disconnected`; pending requests then fail with `Error::Disconnected`).
-//! [`driver::Listener::bind`]`("ptcp:PORT[:IP]" | "tcp:IP:PORT" | "punix:PATH")` + `accept()`
-//! yields a `Switch` for switches that connect to us (`ovs-vsctl set-controller`).
+//! A message over 64 KiB is `Error::TooLarge` before anything is sent; a request times out
+//! after `set_request_timeout` (30 s). `driver::Listener::bind("ptcp:[PORT][:IP]" |
+//! "tcp:IP:PORT" | "punix:PATH")` + `accept()` yields a `Switch` for switches that connect
+//! to us (`ovs-vsctl set-controller`); `accept_stream()` hands out the stream before the
+//! handshake (where TLS will wrap it).
 //!
 //! Comparing desired and observed flows: `FlowStats::to_flow_mod()` and
 //! `Match::normalized()` (OVS reorders match fields), or the ovs-ofctl-like `Display` text.

@@ -38,7 +38,7 @@ macro_rules! oxm_kinds {
         #[non_exhaustive]
         pub enum OxmKind {
             $( $(#[$doc])* $var, )*
-            /// Nicira register `reg0`..`reg15` (NXM_NX_REG<n>).
+            /// Nicira register `reg0`..`reg15` (`NXM_NX_REG<n>`).
             Reg(u8),
             /// Any other non-experimenter field, kept raw.
             Other {

@@ -123,117 +123,88 @@ const NXAST_REG_LOAD2: u16 = 33;
 const NXAST_CONJUNCTION: u16 = 34;
 const NXAST_CT: u16 = 35;
 
-/// Parses the body of Nicira subtype `sub` (TLV length `len`); `None` if unknown.
+/// The exact TLV length of a fixed-size Nicira subtype.
+fn fixed_len(sub: u16) -> Option<(usize, &'static str)> {
+    match sub {
+        NXAST_RESUBMIT | NXAST_RESUBMIT_TABLE => Some((16, "resubmit")),
+        NXAST_REG_LOAD => Some((24, "reg_load")),
+        NXAST_CONJUNCTION => Some((16, "conjunction")),
+        _ => None,
+    }
+}
+
+/// Parses the body of Nicira subtype `sub` (TLV length `len`); `None` if unknown. Fields
+/// are read in wire order (struct expressions evaluate in the order written).
 pub(super) fn parse(sub: u16, a: &mut Reader<'_>, len: usize, depth: u8) -> Result<Option<Action>> {
+    if let Some((want, what)) = fixed_len(sub) {
+        if len != want {
+            return Err(DecodeError::BadLength { what, len });
+        }
+    }
     Ok(Some(match sub {
-        NXAST_RESUBMIT | NXAST_RESUBMIT_TABLE => {
-            if len != 16 {
-                return Err(DecodeError::BadLength {
-                    what: "resubmit",
-                    len,
-                });
-            }
-            let in_port = a.u16("resubmit in_port")?;
-            let table = if sub == NXAST_RESUBMIT {
-                None
-            } else {
-                Some(a.u8("resubmit table")?)
-            };
-            Action::Resubmit { in_port, table }
-        }
-        NXAST_REG_LOAD => {
-            if len != 24 {
-                return Err(DecodeError::BadLength {
-                    what: "reg_load",
-                    len,
-                });
-            }
-            let ofs_nbits = a.u16("reg_load ofs_nbits")?;
-            let header = a.u32("reg_load dst")?;
-            let value = a.u64("reg_load value")?;
-            Action::RegLoad {
-                ofs_nbits,
-                dst: FieldRef {
-                    header,
-                    experimenter: None,
-                },
-                value,
-            }
-        }
+        NXAST_RESUBMIT => Action::Resubmit {
+            in_port: a.u16("resubmit in_port")?,
+            table: None,
+        },
+        NXAST_RESUBMIT_TABLE => Action::Resubmit {
+            in_port: a.u16("resubmit in_port")?,
+            table: Some(a.u8("resubmit table")?),
+        },
+        NXAST_REG_LOAD => Action::RegLoad {
+            ofs_nbits: a.u16("reg_load ofs_nbits")?,
+            dst: FieldRef {
+                header: a.u32("reg_load dst")?,
+                experimenter: None,
+            },
+            value: a.u64("reg_load value")?,
+        },
         NXAST_REG_LOAD2 => Action::RegLoad2(Oxm::parse(a)?),
-        NXAST_REG_MOVE => {
-            let n_bits = a.u16("reg_move n_bits")?;
-            let src_ofs = a.u16("reg_move src_ofs")?;
-            let dst_ofs = a.u16("reg_move dst_ofs")?;
-            let src = FieldRef::parse(a)?;
-            let dst = FieldRef::parse(a)?;
-            Action::RegMove {
-                n_bits,
-                src_ofs,
-                dst_ofs,
-                src,
-                dst,
-            }
-        }
-        NXAST_LEARN => {
-            let idle_timeout = a.u16("learn")?;
-            let hard_timeout = a.u16("learn")?;
-            let priority = a.u16("learn")?;
-            let cookie = a.u64("learn")?;
-            let flags = a.u16("learn")?;
-            let table_id = a.u8("learn")?;
-            a.skip(1, "learn")?;
-            let fin_idle_timeout = a.u16("learn")?;
-            let fin_hard_timeout = a.u16("learn")?;
-            Action::Learn(Learn {
-                idle_timeout,
-                hard_timeout,
-                priority,
-                cookie,
-                flags,
-                table_id,
-                fin_idle_timeout,
-                fin_hard_timeout,
-                specs: a.rest().to_vec(),
-            })
-        }
-        NXAST_CONJUNCTION => {
-            if len != 16 {
-                return Err(DecodeError::BadLength {
-                    what: "conjunction",
-                    len,
-                });
-            }
-            let clause = a.u8("conjunction")?;
-            let n_clauses = a.u8("conjunction")?;
-            let id = a.u32("conjunction")?;
-            Action::Conjunction {
-                id,
-                clause,
-                n_clauses,
-            }
-        }
+        NXAST_REG_MOVE => Action::RegMove {
+            n_bits: a.u16("reg_move n_bits")?,
+            src_ofs: a.u16("reg_move src_ofs")?,
+            dst_ofs: a.u16("reg_move dst_ofs")?,
+            src: FieldRef::parse(a)?,
+            dst: FieldRef::parse(a)?,
+        },
+        NXAST_LEARN => Action::Learn(Learn {
+            idle_timeout: a.u16("learn")?,
+            hard_timeout: a.u16("learn")?,
+            priority: a.u16("learn")?,
+            cookie: a.u64("learn")?,
+            flags: a.u16("learn")?,
+            table_id: a.u8("learn")?,
+            fin_idle_timeout: {
+                a.skip(1, "learn pad")?;
+                a.u16("learn")?
+            },
+            fin_hard_timeout: a.u16("learn")?,
+            specs: a.rest().to_vec(),
+        }),
+        NXAST_CONJUNCTION => Action::Conjunction {
+            clause: a.u8("conjunction")?,
+            n_clauses: a.u8("conjunction")?,
+            id: a.u32("conjunction")?,
+        },
         NXAST_CT => {
-            let flags = a.u16("ct")?;
-            let zone_src = a.u32("ct")?;
-            let zone = a.u16("ct")?;
-            let recirc_table = a.u8("ct")?;
-            a.skip(3, "ct")?;
-            let alg = a.u16("ct")?;
             if depth > 0 {
                 return Err(DecodeError::Invalid("ct nested in ct"));
             }
-            let mut actions = Vec::new();
-            while !a.is_empty() {
-                actions.push(Action::parse_at(a, depth + 1)?);
-            }
             Action::Ct(Ct {
-                flags,
-                zone_src,
-                zone,
-                recirc_table,
-                alg,
-                actions,
+                flags: a.u16("ct")?,
+                zone_src: a.u32("ct")?,
+                zone: a.u16("ct")?,
+                recirc_table: a.u8("ct")?,
+                alg: {
+                    a.skip(3, "ct pad")?;
+                    a.u16("ct")?
+                },
+                actions: {
+                    let mut actions = Vec::new();
+                    while !a.is_empty() {
+                        actions.push(Action::parse_at(a, depth + 1)?);
+                    }
+                    actions
+                },
             })
         }
         NXAST_NOTE => Action::Note(a.rest().to_vec()),
