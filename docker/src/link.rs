@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
@@ -88,14 +88,19 @@ pub async fn require(handle: &Handle, name: &str) -> Result<LinkInfo> {
 
 /// All links of the namespace.
 pub async fn list(handle: &Handle) -> Result<Vec<LinkInfo>> {
-    let msgs: Vec<LinkMessage> = handle
-        .link()
-        .get()
-        .execute()
+    let msgs = dump(handle.link().get().execute(), "dump links").await?;
+    Ok(msgs.iter().map(link_info).collect())
+}
+
+/// Collects one dump; `op` names it in the error.
+async fn dump<T>(
+    replies: impl Stream<Item = std::result::Result<T, rtnetlink::Error>>,
+    op: &'static str,
+) -> Result<Vec<T>> {
+    replies
         .try_collect()
         .await
-        .map_err(|e| Error::netlink("dump links", e))?;
-    Ok(msgs.iter().map(link_info).collect())
+        .map_err(|e| Error::netlink(op, e))
 }
 
 /// Creates a veth pair `host` <-> `peer` in this namespace (both ends down except as the
@@ -177,13 +182,7 @@ pub async fn set_up(handle: &Handle, index: u32) -> Result<()> {
 
 /// All addresses of the namespace.
 pub async fn addresses(handle: &Handle) -> Result<Vec<Addr>> {
-    let msgs: Vec<_> = handle
-        .address()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| Error::netlink("dump addresses", e))?;
+    let msgs = dump(handle.address().get().execute(), "dump addresses").await?;
     let mut out = Vec::new();
     for m in msgs {
         // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on p2p links).
@@ -224,13 +223,7 @@ pub async fn default_route(handle: &Handle, v6: bool) -> Result<Option<Option<Ip
     } else {
         RouteMessageBuilder::<Ipv4Addr>::new().build()
     };
-    let routes: Vec<_> = handle
-        .route()
-        .get(filter)
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| Error::netlink("dump routes", e))?;
+    let routes = dump(handle.route().get(filter).execute(), "dump routes").await?;
     for r in routes {
         if r.header.destination_prefix_length == 0
             && r.header.kind == RouteType::Unicast

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use ovs_docker::plumb::{self, PortSpec, Settings, Target};
 use ovs_docker::{parse, Error};
+use ovsdb_client::{Remote, OVSDB_PORT};
 
 #[cfg(feature = "controller")]
 mod attach;
@@ -24,9 +25,10 @@ struct Cli {
         long,
         global = true,
         env = "OVS_DOCKER_DB",
-        default_value = "unix:/var/run/openvswitch/db.sock"
+        default_value = "unix:/var/run/openvswitch/db.sock",
+        value_parser = |s: &str| Remote::parse(s, OVSDB_PORT)
     )]
-    db: String,
+    db: Remote,
     /// Seconds to wait for ovs-vswitchd to apply a change (ovs-docker uses ovs-vsctl --timeout=60).
     #[arg(long, global = true, default_value_t = 60)]
     ovs_timeout: u64,
@@ -193,7 +195,7 @@ fn require_root() -> Result<(), Error> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings {
-        db: cli.db.clone(),
+        db: cli.db,
         ovs_timeout: Duration::from_secs(cli.ovs_timeout),
         fail_after: None,
     };

@@ -9,12 +9,11 @@
 //! catch up (`cur_cfg`), as `ovs-vsctl` does without `--no-wait`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ovsdb_client::{
-    row, Atom, Client, Condition, Mutation, Mutator, OpResult, Operation, Row, Uuid, Value,
-    WaitUntil,
+    row, Atom, Client, ClientOptions, Condition, Mutation, Mutator, OpResult, Operation, Remote,
+    Row, Uuid, Value, WaitUntil,
 };
 
 use crate::error::{Error, Result};
@@ -87,18 +86,20 @@ pub struct NewPort<'a> {
 }
 
 impl Ovs {
-    /// Connects to `db` (`unix:PATH` or `tcp:IP:PORT`); a missing unix socket is its own error.
-    pub async fn connect(db: &str) -> Result<Self> {
-        if let Some(path) = db.strip_prefix("unix:") {
-            let p = PathBuf::from(path);
-            if !p.exists() {
-                return Err(Error::OvsdbSocketMissing { path: p });
+    /// Connects to the active remote `db` (`unix:PATH`, `tcp:HOST[:PORT]`); a missing unix
+    /// socket is its own error.
+    pub async fn connect(db: &Remote) -> Result<Self> {
+        if let Remote::Unix(path) = db {
+            if !path.exists() {
+                return Err(Error::OvsdbSocketMissing { path: path.clone() });
             }
         }
-        let client = Client::connect(db).await.map_err(|source| Error::Ovsdb {
-            db: db.to_string(),
-            source: Box::new(source),
-        })?;
+        let client = Client::connect_to(db, ClientOptions::default())
+            .await
+            .map_err(|source| Error::Ovsdb {
+                db: db.to_string(),
+                source: Box::new(source),
+            })?;
         Ok(Ovs {
             client,
             db: db.to_string(),
@@ -220,41 +221,26 @@ impl Ovs {
         ))];
         // Guard 0: the bridge exists.
         let bridge_guard = ops.len();
-        ops.push(Operation::wait(
+        ops.push(guard(
             "Bridge",
-            vec![Condition::eq("name", p.bridge)],
-            &["name"],
-            WaitUntil::Eq,
+            Condition::eq("name", p.bridge),
             vec![row! { "name" => p.bridge }],
-            Some(0),
         ));
         // Guards 1..: no interface already attached for (alias, iface).
         let alias_guards = ops.len()..ops.len() + p.container_aliases.len();
         for alias in p.container_aliases {
-            ops.push(Operation::wait(
+            let attached = Value::map([
+                (CONTAINER_ID, alias.as_str()),
+                (CONTAINER_IFACE, p.container_iface),
+            ]);
+            ops.push(guard(
                 "Interface",
-                vec![Condition::includes(
-                    "external_ids",
-                    Value::map([
-                        (CONTAINER_ID, alias.as_str()),
-                        (CONTAINER_IFACE, p.container_iface),
-                    ]),
-                )],
-                &["name"],
-                WaitUntil::Eq,
+                Condition::includes("external_ids", attached),
                 vec![],
-                Some(0),
             ));
         }
         let name_guard = ops.len();
-        ops.push(Operation::wait(
-            "Interface",
-            vec![Condition::eq("name", p.name)],
-            &["name"],
-            WaitUntil::Eq,
-            vec![],
-            Some(0),
-        ));
+        ops.push(guard("Interface", Condition::eq("name", p.name), vec![]));
         ops.push(
             Operation::insert(
                 "Interface",
@@ -388,6 +374,12 @@ impl Ovs {
             .and_then(|v| v.iter_set().next().and_then(Atom::as_i64));
         Ok((error, ofport))
     }
+}
+
+/// A `wait` that fails the transaction at once unless the `name`s of the `table` rows
+/// matching `cond` are exactly `rows` (empty: no such row).
+fn guard(table: &str, cond: Condition, rows: Vec<Row>) -> Operation {
+    Operation::wait(table, vec![cond], &["name"], WaitUntil::Eq, rows, Some(0))
 }
 
 fn uuid_col(r: &Row, col: &str) -> Result<Uuid> {

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
@@ -120,18 +121,25 @@ pub fn fmt_mac(m: &[u8; 6]) -> String {
 
 /// Parses an MTU (68..=65535, the IPv4 minimum up to the netlink maximum).
 pub fn mtu(s: &str) -> Result<u32> {
-    s.parse::<u32>()
-        .ok()
-        .filter(|m| (68..=65535).contains(m))
-        .ok_or_else(|| Error::invalid("MTU", s, "expected an integer from 68 to 65535"))
+    in_range("MTU", s, 68..=65535, "expected an integer from 68 to 65535")
 }
 
 /// Parses a VLAN tag (0..=4095, the range of the Port `tag` column).
 pub fn vlan(s: &str) -> Result<u16> {
-    s.parse::<u16>()
+    in_range("VLAN", s, 0..=4095, "expected 0..4095")
+}
+
+/// Parses an integer `what` and checks it lies in `range`.
+fn in_range<T: FromStr + PartialOrd>(
+    what: &'static str,
+    s: &str,
+    range: RangeInclusive<T>,
+    reason: &str,
+) -> Result<T> {
+    s.parse::<T>()
         .ok()
-        .filter(|v| *v <= 4095)
-        .ok_or_else(|| Error::invalid("VLAN", s, "expected 0..4095"))
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| Error::invalid(what, s, reason))
 }
 
 #[cfg(test)]

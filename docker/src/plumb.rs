@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ovsdb_client::Remote;
+
 use crate::docker::{self, Container};
 use crate::error::{Error, Result};
 use crate::lock::HostLock;
@@ -90,8 +92,8 @@ pub async fn resolve(container: &str, target: &Target) -> Result<Resolved> {
 /// Settings shared by all commands.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// OVSDB remote.
-    pub db: String,
+    /// OVSDB remote (`--db`).
+    pub db: Remote,
     /// How long to wait for ovs-vswitchd to apply a change.
     pub ovs_timeout: Duration,
     /// Tests only: fail right after this step (`veth`, `move`, `configure`, `ovsdb`, `applied`).

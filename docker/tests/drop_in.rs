@@ -22,6 +22,20 @@ fn both(ours: &Lab, reference: &Lab, ours_args: &[&str], ref_args: &[&str]) -> i
     o.status.code().unwrap()
 }
 
+/// The same `args` on both must exit with `code`.
+fn same(ours: &Lab, reference: &Lab, args: &[&str], code: i32) {
+    assert_eq!(both(ours, reference, args, args), code, "{args:?}");
+}
+
+/// The two containers (namespaces) must look the same from inside.
+fn same_container(ours: &str, reference: &str, what: &str) {
+    assert_eq!(
+        container_view(ours),
+        container_view(reference),
+        "container {what} differs"
+    );
+}
+
 fn assert_same(ours: &Lab, reference: &Lab, what: &str) {
     let (a, b) = (ours.ovsdb_view(), reference.ovsdb_view());
     assert_eq!(a, b, "OVSDB differs after {what}");
@@ -66,11 +80,7 @@ fn drop_in_commands_match_reference_on_netns_containers() {
         view.contains(&"bridge br0 ports=[\"PORT(c1/eth1)\", \"br0\"]".to_string()),
         "{view:#?}"
     );
-    assert_eq!(
-        container_view(&a1),
-        container_view(&b1),
-        "container c1 differs"
-    );
+    same_container(&a1, &b1, "c1");
 
     // Space-separated option form for ours only (the script only knows `=`).
     assert_eq!(
@@ -101,16 +111,8 @@ fn drop_in_commands_match_reference_on_netns_containers() {
         0
     );
     assert_same(&a, &b, "add-port eth2 c1 / eth1 c2");
-    assert_eq!(
-        container_view(&a1),
-        container_view(&b1),
-        "container c1 differs"
-    );
-    assert_eq!(
-        container_view(&a2),
-        container_view(&b2),
-        "container c2 differs"
-    );
+    same_container(&a1, &b1, "c1");
+    same_container(&a2, &b2, "c2");
 
     // Our extras: MTU on the host end too, TX checksum offload off in the container.
     let host_eth1 = a.port_of("c1", "eth1");
@@ -123,15 +125,7 @@ fn drop_in_commands_match_reference_on_netns_containers() {
     );
 
     // set-vlan, duplicates and missing ports: same results and exit codes.
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["set-vlan", "br0", "eth1", "c1", "5"],
-            &["set-vlan", "br0", "eth1", "c1", "5"]
-        ),
-        0
-    );
+    same(&a, &b, &["set-vlan", "br0", "eth1", "c1", "5"], 0);
     assert_eq!(
         both(
             &a,
@@ -141,45 +135,18 @@ fn drop_in_commands_match_reference_on_netns_containers() {
         ),
         1
     );
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["set-vlan", "br0", "eth9", "c1", "5"],
-            &["set-vlan", "br0", "eth9", "c1", "5"]
-        ),
-        1
-    );
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["del-port", "br0", "eth9", "c1"],
-            &["del-port", "br0", "eth9", "c1"]
-        ),
-        1
-    );
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["del-ports", "br0", "nosuch"],
-            &["del-ports", "br0", "nosuch"]
-        ),
-        0
-    );
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["add-port", "br0", "eth3", "c1", "--bogus=1"],
-            &["add-port", "br0", "eth3", "c1", "--bogus=1"]
-        ),
-        1
-    );
-    assert_eq!(both(&a, &b, &["add-port", "br0"], &["add-port", "br0"]), 1);
-    assert_eq!(both(&a, &b, &["frobnicate"], &["frobnicate"]), 1);
-    assert_eq!(both(&a, &b, &["--help"], &["--help"]), 0);
+    let cases: [(&[&str], i32); 7] = [
+        (&["set-vlan", "br0", "eth9", "c1", "5"], 1),
+        (&["del-port", "br0", "eth9", "c1"], 1),
+        (&["del-ports", "br0", "nosuch"], 0),
+        (&["add-port", "br0", "eth3", "c1", "--bogus=1"], 1),
+        (&["add-port", "br0"], 1),
+        (&["frobnicate"], 1),
+        (&["--help"], 0),
+    ];
+    for (args, code) in cases {
+        same(&a, &b, args, code);
+    }
     assert_same(&a, &b, "set-vlan and failing commands");
     assert!(a
         .ovsdb_view()
@@ -187,50 +154,18 @@ fn drop_in_commands_match_reference_on_netns_containers() {
         .any(|l| l.starts_with("port PORT(c1/eth1) interfaces=[\"PORT(c1/eth1)\"] tag=5")));
 
     // del-port, then del-ports.
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["del-port", "br0", "eth2", "c1"],
-            &["del-port", "br0", "eth2", "c1"]
-        ),
-        0
-    );
+    same(&a, &b, &["del-port", "br0", "eth2", "c1"], 0);
     assert_same(&a, &b, "del-port eth2 c1");
-    assert_eq!(
-        container_view(&a1),
-        container_view(&b1),
-        "container c1 differs after del-port"
-    );
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["del-ports", "br0", "c1"],
-            &["del-ports", "br0", "c1"]
-        ),
-        0
-    );
-    assert_eq!(
-        both(
-            &a,
-            &b,
-            &["del-ports", "br0", "c2"],
-            &["del-ports", "br0", "c2"]
-        ),
-        0
-    );
+    same_container(&a1, &b1, "c1 after del-port");
+    same(&a, &b, &["del-ports", "br0", "c1"], 0);
+    same(&a, &b, &["del-ports", "br0", "c2"], 0);
     assert_same(&a, &b, "del-ports");
     assert_eq!(
         a.host_links(),
         Vec::<String>::new(),
         "veths left on the host"
     );
-    assert_eq!(
-        container_view(&a1),
-        container_view(&b1),
-        "container c1 differs after del-ports"
-    );
+    same_container(&a1, &b1, "c1 after del-ports");
     assert!(
         links_in(&a1).iter().all(|l| l == "lo"),
         "container c1 keeps {:?}",

@@ -300,51 +300,36 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
     assert!(ok.status.success(), "{}", describe(&ok));
     let db = lab.db();
     let missing_db = format!("unix:{}/nope.sock", lab.dir.display());
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    let cases: [(&[&str], &str); 12] = [
         (
-            vec!["add-port", "br0", "eth2", "no-such-container-xyz"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            &["add-port", "br0", "eth2", "no-such-container-xyz"],
             "unknown container",
         ),
         (
-            vec![
+            &[
                 "add-port",
                 "br0",
                 "eth2",
                 "c1",
                 "--netns",
                 "no-such-netns-xyz",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
+            ],
             "cannot open network namespace",
         ),
         (
-            vec!["add-port", "br9", "eth2", "c1", "--netns", &ns]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            &["add-port", "br9", "eth2", "c1", "--netns", &ns],
             "bridge br9 does not exist",
         ),
         (
-            vec!["add-port", "br0", "eth2345678901234", "c1", "--netns", &ns]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            &["add-port", "br0", "eth2345678901234", "c1", "--netns", &ns],
             "too long",
         ),
         (
-            vec!["add-port", "br0", "eth1", "c1", "--netns", &ns]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            &["add-port", "br0", "eth1", "c1", "--netns", &ns],
             "Port already attached",
         ),
         (
-            vec![
+            &[
                 "add-port",
                 "br0",
                 "eth2",
@@ -352,21 +337,15 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
                 "--netns",
                 &ns,
                 "--ipaddress=10.244.5.2/24",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
+            ],
             "already in use",
         ),
         (
-            vec!["add-port", "br0", "lo", "c1", "--netns", &ns]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            &["add-port", "br0", "lo", "c1", "--netns", &ns],
             "already has an interface named lo",
         ),
         (
-            vec![
+            &[
                 "add-port",
                 "br0",
                 "eth2",
@@ -374,14 +353,11 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
                 "--netns",
                 &ns,
                 "--macaddress=01:00:5e:00:00:01",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
+            ],
             "invalid MAC",
         ),
         (
-            vec![
+            &[
                 "add-port",
                 "br0",
                 "eth2",
@@ -389,31 +365,25 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
                 "--netns",
                 &ns,
                 "--ipaddress=10.1.1.1/40",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
+            ],
             "invalid address",
         ),
         (
-            vec!["add-port", "br0", "eth2", "c1", "--netns", &ns, "--mtu=10"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            &["add-port", "br0", "eth2", "c1", "--netns", &ns, "--mtu=10"],
             "invalid MTU",
         ),
+        (&["set-vlan", "br0", "eth1", "c1", "5000"], "invalid VLAN"),
+        // --db after the command overrides the lab's; it is parsed before anything runs.
         (
-            vec!["set-vlan", "br0", "eth1", "c1", "5000"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            "invalid VLAN",
+            &[
+                "add-port", "br0", "eth2", "c1", "--netns", &ns, "--db", "db.sock",
+            ],
+            "for '--db <DB>': \"db.sock\": no kind",
         ),
     ];
     let mut messages = std::collections::BTreeSet::new();
-    for (args, want) in &cases {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = lab.ours(&a);
+    for (a, want) in cases {
+        let o = lab.ours(a);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert_eq!(o.status.code(), Some(1), "{a:?}: {}", describe(&o));
         assert!(err.contains(want), "{a:?}: expected {want:?} in {err}");
