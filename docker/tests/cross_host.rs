@@ -14,28 +14,11 @@ use anyhow::{bail, Context, Result};
 use ovs_controller::api::{EndpointFilter, NorthboundClient};
 use ovs_lab::{docker_binary, Lab, LabOptions, Topology, Wiring, BR_EX};
 
-const TOPO: &str = r#"
-name = "odr-xhost"
-[[hosts]]
-name = "h1"
-[[hosts]]
-name = "h2"
-[[networks]]
-name = "blue"
-vni = 100
-subnet = "10.244.1.0/24"
-tunnel = "vxlan"
-[[containers]]
-name = "b1"
-host = "h1"
-network = "blue"
-ip = "10.244.1.2/24"
-[[containers]]
-name = "b2"
-host = "h2"
-network = "blue"
-ip = "10.244.1.3/24"
-"#;
+/// The shipped two-host topology: c1, c2 on h1 and c3, c4 on h2, all in VXLAN network blue.
+fn topology() -> Topology {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies/two-hosts.toml");
+    Topology::load(path).unwrap()
+}
 
 fn cli(lab: &Lab, host: &str, args: &[&str]) -> Result<Output> {
     let h = lab.host(host).context("host")?;
@@ -45,16 +28,21 @@ fn cli(lab: &Lab, host: &str, args: &[&str]) -> Result<Output> {
     Ok(cmd.output()?)
 }
 
-fn endpoints_on(lab: &Lab, host: &str) -> Result<usize> {
+/// The containers with an endpoint in network blue on `host`, sorted.
+fn endpoints_on(lab: &Lab, host: &str) -> Result<Vec<String>> {
     let host = host.to_string();
-    lab.northbound(|c| async move {
+    let mut names: Vec<String> = lab.northbound(|c| async move {
         Ok(c.endpoint_list(EndpointFilter {
             network: Some("blue".into()),
             host: Some(host),
         })
         .await?
-        .len())
-    })
+        .into_iter()
+        .map(|e| e.container)
+        .collect())
+    })?;
+    names.sort();
+    Ok(names)
 }
 
 /// Flows, ports and neighbour tables, for a failed ping.
@@ -100,22 +88,23 @@ fn diag(lab: &Lab) -> String {
 
 fn body(lab: &Lab) -> Result<()> {
     // Controller wiring: starts the controller, registers hosts and networks, and attaches
-    // b1 and b2 with `ovs-docker-rs attach` (which waits for reachable == true).
+    // every container with `ovs-docker-rs attach` (which waits for reachable == true).
+    // c1 (h1) and c3 (h2) are the pair under test; c4 stays on h2 throughout.
     lab.wire(Wiring::Controller)?;
-    let b1 = lab.container("b1").context("b1")?.clone();
-    let b2 = lab.container("b2").context("b2")?.clone();
-    let ip2: Ipv4Addr = "10.244.1.3".parse()?;
-    if !b1.ping(ip2, 15) {
-        bail!("b1 cannot ping b2 across hosts after attach\n{}", diag(lab));
+    let c1 = lab.container("c1").context("c1")?.clone();
+    let c3 = lab.container("c3").context("c3")?.clone();
+    let ip3: Ipv4Addr = "10.244.1.4".parse()?;
+    if !c1.ping(ip3, 15) {
+        bail!("c1 cannot ping c3 across hosts after attach\n{}", diag(lab));
     }
     // Container side as handed out by the controller.
-    let link = b2.run(&["ip", "-j", "link", "show", "eth0"])?;
+    let link = c3.run(&["ip", "-j", "link", "show", "eth0"])?;
     if !link.contains("\"mtu\":1450") {
-        bail!("b2 eth0 MTU is not 1450: {link}");
+        bail!("c3 eth0 MTU is not 1450: {link}");
     }
-    let k = b2.run(&["ethtool", "-k", "eth0"])?;
+    let k = c3.run(&["ethtool", "-k", "eth0"])?;
     if !k.contains("tx-checksumming: off") {
-        bail!("tx offload on in b2: {k}");
+        bail!("tx offload on in c3: {k}");
     }
     // OVSDB on h2: one br-ex port carrying iface-id and container ids.
     let h2 = lab.host("h2").context("h2")?;
@@ -125,7 +114,7 @@ fn body(lab: &Lab) -> Result<()> {
         "--columns=external_ids",
         "find",
         "interface",
-        "external_ids:container_id=b2",
+        "external_ids:container_id=c3",
     ])?;
     if !(ids.contains("iface-id=")
         && ids.contains("attached-mac=")
@@ -133,25 +122,30 @@ fn body(lab: &Lab) -> Result<()> {
     {
         bail!("unexpected external_ids on h2: {ids}");
     }
-    // list on h2 shows the endpoint.
+    // list on h2 shows both ports on br-ex with their endpoints.
     let o = cli(lab, "h2", &["list", "--output", "json"])?;
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
-    if v.as_array().map(|a| a.len()) != Some(1)
-        || v[0]["bridge"] != BR_EX
-        || v[0]["endpoint"].is_null()
+    let rows = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    if rows.len() != 2
+        || rows
+            .iter()
+            .any(|r| r["bridge"] != BR_EX || r["endpoint"].is_null())
     {
         bail!("list on h2: {v}");
     }
+    if endpoints_on(lab, "h2")? != ["c3", "c4"] {
+        bail!("endpoints on h2: {:?}", endpoints_on(lab, "h2")?);
+    }
 
-    // detach b2: port and endpoint gone, path broken.
-    let mac2 = b2.mac().context("b2 has no MAC")?;
+    // detach c3: port and endpoint gone, path broken.
+    let mac3 = c3.mac().context("c3 has no MAC")?;
     let url = lab.northbound_url();
     let o = cli(
         lab,
         "h2",
         &[
             "detach",
-            "b2",
+            "c3",
             "--network",
             "blue",
             "--host",
@@ -163,8 +157,10 @@ fn body(lab: &Lab) -> Result<()> {
     if !o.status.success() {
         bail!("detach failed: {}", String::from_utf8_lossy(&o.stderr));
     }
-    if endpoints_on(lab, "h2")? != 0 {
-        bail!("endpoint of b2 still at the controller");
+    // Only c3's endpoint goes; c4's, on the same host and network, stays.
+    let left = endpoints_on(lab, "h2")?;
+    if left != ["c4"] {
+        bail!("endpoints on h2 after detaching c3: {left:?}");
     }
     let left = h2.vsctl(&[
         "--data=bare",
@@ -172,31 +168,31 @@ fn body(lab: &Lab) -> Result<()> {
         "--columns=name",
         "find",
         "interface",
-        "external_ids:container_id=b2",
+        "external_ids:container_id=c3",
     ])?;
     if !left.trim().is_empty() {
         bail!("port left on h2: {left}");
     }
-    if b1.ping(ip2, 2) {
-        bail!("b1 still reaches b2 after detach");
+    if c1.ping(ip3, 2) {
+        bail!("c1 still reaches c3 after detach");
     }
 
     // attach again with our CLI explicitly, same address and no MAC: the controller derives
-    // the MAC from the VNI and the address, so b2 gets its old MAC back and b1's neighbour
+    // the MAC from the VNI and the address, so c3 gets its old MAC back and c1's neighbour
     // entry stays valid: reachable again at once.
-    let netns = b2.netns_path();
+    let netns = c3.netns_path();
     let o = cli(
         lab,
         "h2",
         &[
             "attach",
-            "b2",
+            "c3",
             "--network",
             "blue",
             "--netns",
             &netns.to_string_lossy(),
             "--ip",
-            "10.244.1.3/24",
+            "10.244.1.4/24",
             "--host",
             "h2",
             "--controller",
@@ -216,20 +212,19 @@ fn body(lab: &Lab) -> Result<()> {
     if !err.contains("reachable=true") {
         bail!("no reachability progress printed: {err}");
     }
-    let mac2_again = b2.mac().context("b2 has no MAC after re-attach")?;
-    if mac2_again != mac2 {
-        bail!("re-attach with the same IP changed b2's MAC: {mac2} -> {mac2_again}");
+    let mac3_again = c3.mac().context("c3 has no MAC after re-attach")?;
+    if mac3_again != mac3 {
+        bail!("re-attach with the same IP changed c3's MAC: {mac3} -> {mac3_again}");
     }
-    if !b1.ping(ip2, 15) {
-        bail!("b1 cannot ping b2 after re-attach\n{}", diag(lab));
+    if !c1.ping(ip3, 15) {
+        bail!("c1 cannot ping c3 after re-attach\n{}", diag(lab));
     }
     Ok(())
 }
 
 #[test]
 fn attach_across_hosts_with_the_real_controller() {
-    let topo = Topology::parse(TOPO, "inline").unwrap();
-    let lab = Lab::up(&topo, &LabOptions::unwired()).unwrap();
+    let lab = Lab::up(&topology(), &LabOptions::unwired()).unwrap();
     if let Err(e) = body(&lab) {
         lab.dump_logs();
         panic!("{e:#}\n{}", lab.controller_log_tail(60));
