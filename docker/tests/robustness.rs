@@ -5,9 +5,24 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Child;
+use std::process::{Child, Output};
 
 use common::*;
+
+/// `add-port br0 IFACE c1 --netns NS EXTRA...`.
+fn add_c1<'a>(iface: &'a str, ns: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["add-port", "br0", iface, "c1", "--netns", ns];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Asserts exit status 1 with `want` on stderr; returns stderr.
+fn fails_with(o: &Output, want: &str) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{}", describe(o));
+    assert!(err.contains(want), "expected {want:?} in {}", describe(o));
+    err
+}
 
 /// Every OVSDB container port has its host veth and vice versa; returns the port names.
 fn consistent_ports(lab: &Lab) -> Vec<String> {
@@ -38,19 +53,8 @@ fn fifty_concurrent_add_ports_leave_no_duplicate_address_and_no_half_port() {
     let mut children: Vec<(usize, Child)> = Vec::new();
     for i in 0..50usize {
         let iface = format!("e{i}");
-        let ip = format!("10.244.7.{}/24", 10 + (i % 40));
-        let c = lab
-            .ours_cmd(&[
-                "add-port",
-                "br0",
-                &iface,
-                "c1",
-                "--netns",
-                &ns,
-                &format!("--ipaddress={ip}"),
-            ])
-            .spawn()
-            .unwrap();
+        let ip = format!("--ipaddress=10.244.7.{}/24", 10 + (i % 40));
+        let c = lab.ours_cmd(&add_c1(&iface, &ns, &[&ip])).spawn().unwrap();
         children.push((i, c));
     }
     let mut ok = Vec::new();
@@ -101,11 +105,7 @@ fn fifty_concurrent_add_ports_leave_no_duplicate_address_and_no_half_port() {
 
     // Ten concurrent runs for the same (container, interface): exactly one wins.
     let children: Vec<Child> = (0..10)
-        .map(|_| {
-            lab.ours_cmd(&["add-port", "br0", "same", "c1", "--netns", &ns])
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| lab.ours_cmd(&add_c1("same", &ns, &[])).spawn().unwrap())
         .collect();
     let wins = children
         .into_iter()
@@ -178,36 +178,22 @@ fn failure_at_any_step_leaves_nothing_behind() {
     };
     let (ns, _) = lab.container("c1");
     // One good port so that rollback must not touch existing state.
-    let o = lab.ours(&[
-        "add-port",
-        "br0",
-        "eth0",
-        "c1",
-        "--netns",
-        &ns,
-        "--ipaddress=10.244.9.1/24",
-    ]);
+    let o = lab.ours(&add_c1("eth0", &ns, &["--ipaddress=10.244.9.1/24"]));
     assert!(o.status.success(), "{}", describe(&o));
     let before = snapshot(&lab, &ns);
     for step in ["veth", "move", "configure", "ovsdb", "applied"] {
-        let o = lab.ours(&[
-            "add-port",
-            "br0",
+        let fail = format!("--fail-after={step}");
+        let o = lab.ours(&add_c1(
             "eth1",
-            "c1",
-            "--netns",
             &ns,
-            "--ipaddress=10.244.9.2/24",
-            "--gateway=10.244.9.254",
-            "--mtu=1400",
-            &format!("--fail-after={step}"),
-        ]);
-        assert_eq!(o.status.code(), Some(1), "step {step}: {}", describe(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            err.contains(&format!("injected failure after step {step}")),
-            "{err}"
-        );
+            &[
+                "--ipaddress=10.244.9.2/24",
+                "--gateway=10.244.9.254",
+                "--mtu=1400",
+                &fail,
+            ],
+        ));
+        fails_with(&o, &format!("injected failure after step {step}"));
         assert_eq!(
             snapshot(&lab, &ns),
             before,
@@ -217,22 +203,12 @@ fn failure_at_any_step_leaves_nothing_behind() {
     }
     // A real (not injected) failure half-way: the gateway is not on-link, so adding the route
     // fails after the veth was created, moved, renamed and addressed.
-    let o = lab.ours(&[
-        "add-port",
-        "br0",
+    let o = lab.ours(&add_c1(
         "eth1",
-        "c1",
-        "--netns",
         &ns,
-        "--ipaddress=10.244.9.2/24",
-        "--gateway=192.0.2.1",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("default route"),
-        "{}",
-        describe(&o)
-    );
+        &["--ipaddress=10.244.9.2/24", "--gateway=192.0.2.1"],
+    ));
+    fails_with(&o, "default route");
     assert_eq!(
         snapshot(&lab, &ns),
         before,
@@ -247,15 +223,7 @@ fn failure_at_any_step_leaves_nothing_behind() {
         .unwrap();
     sh("kill", &["-STOP", &vswitchd.to_string()]);
     let child = lab
-        .ours_cmd(&[
-            "add-port",
-            "br0",
-            "eth1",
-            "c1",
-            "--netns",
-            &ns,
-            "--ipaddress=10.244.9.2/24",
-        ])
+        .ours_cmd(&add_c1("eth1", &ns, &["--ipaddress=10.244.9.2/24"]))
         .spawn()
         .unwrap();
     // Wait until the port is in OVSDB (the run is then blocked on cur_cfg).
@@ -271,12 +239,7 @@ fn failure_at_any_step_leaves_nothing_behind() {
     sh("kill", &["-TERM", &child.id().to_string()]);
     let out = child.wait_with_output().unwrap();
     sh("kill", &["-CONT", &vswitchd.to_string()]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
-        "{}",
-        describe(&out)
-    );
+    fails_with(&out, "interrupted");
     assert_eq!(snapshot(&lab, &ns), before, "leftovers after SIGTERM");
 }
 
@@ -288,105 +251,52 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
         return;
     };
     let (ns, _) = lab.container("c1");
-    let ok = lab.ours(&[
-        "add-port",
-        "br0",
-        "eth1",
-        "c1",
-        "--netns",
-        &ns,
-        "--ipaddress=10.244.5.2/24",
-    ]);
+    let ok = lab.ours(&add_c1("eth1", &ns, &["--ipaddress=10.244.5.2/24"]));
     assert!(ok.status.success(), "{}", describe(&ok));
     let db = lab.db();
     let missing_db = format!("unix:{}/nope.sock", lab.dir.display());
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(Vec<&str>, &str); 12] = [
         (
-            &["add-port", "br0", "eth2", "no-such-container-xyz"],
+            vec!["add-port", "br0", "eth2", "no-such-container-xyz"],
             "unknown container",
         ),
         (
-            &[
-                "add-port",
-                "br0",
-                "eth2",
-                "c1",
-                "--netns",
-                "no-such-netns-xyz",
-            ],
+            add_c1("eth2", "no-such-netns-xyz", &[]),
             "cannot open network namespace",
         ),
         (
-            &["add-port", "br9", "eth2", "c1", "--netns", &ns],
+            vec!["add-port", "br9", "eth2", "c1", "--netns", &ns],
             "bridge br9 does not exist",
         ),
+        (add_c1("eth2345678901234", &ns, &[]), "too long"),
+        (add_c1("eth1", &ns, &[]), "Port already attached"),
         (
-            &["add-port", "br0", "eth2345678901234", "c1", "--netns", &ns],
-            "too long",
-        ),
-        (
-            &["add-port", "br0", "eth1", "c1", "--netns", &ns],
-            "Port already attached",
-        ),
-        (
-            &[
-                "add-port",
-                "br0",
-                "eth2",
-                "c1",
-                "--netns",
-                &ns,
-                "--ipaddress=10.244.5.2/24",
-            ],
+            add_c1("eth2", &ns, &["--ipaddress=10.244.5.2/24"]),
             "already in use",
         ),
+        (add_c1("lo", &ns, &[]), "already has an interface named lo"),
         (
-            &["add-port", "br0", "lo", "c1", "--netns", &ns],
-            "already has an interface named lo",
-        ),
-        (
-            &[
-                "add-port",
-                "br0",
-                "eth2",
-                "c1",
-                "--netns",
-                &ns,
-                "--macaddress=01:00:5e:00:00:01",
-            ],
+            add_c1("eth2", &ns, &["--macaddress=01:00:5e:00:00:01"]),
             "invalid MAC",
         ),
         (
-            &[
-                "add-port",
-                "br0",
-                "eth2",
-                "c1",
-                "--netns",
-                &ns,
-                "--ipaddress=10.1.1.1/40",
-            ],
+            add_c1("eth2", &ns, &["--ipaddress=10.1.1.1/40"]),
             "invalid address",
         ),
+        (add_c1("eth2", &ns, &["--mtu=10"]), "invalid MTU"),
         (
-            &["add-port", "br0", "eth2", "c1", "--netns", &ns, "--mtu=10"],
-            "invalid MTU",
+            vec!["set-vlan", "br0", "eth1", "c1", "5000"],
+            "invalid VLAN",
         ),
-        (&["set-vlan", "br0", "eth1", "c1", "5000"], "invalid VLAN"),
         // --db after the command overrides the lab's; it is parsed before anything runs.
         (
-            &[
-                "add-port", "br0", "eth2", "c1", "--netns", &ns, "--db", "db.sock",
-            ],
+            add_c1("eth2", &ns, &["--db", "db.sock"]),
             "for '--db <DB>': \"db.sock\": no kind",
         ),
     ];
     let mut messages = std::collections::BTreeSet::new();
-    for (a, want) in cases {
-        let o = lab.ours(a);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(1), "{a:?}: {}", describe(&o));
-        assert!(err.contains(want), "{a:?}: expected {want:?} in {err}");
+    for (a, want) in &cases {
+        let err = fails_with(&lab.ours(a), want);
         assert!(messages.insert(err.clone()), "message not distinct: {err}");
     }
     // Docker engine unreachable (for a Docker container name).
@@ -398,31 +308,16 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
         )
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(err.contains("cannot reach the Docker engine"), "{err}");
-    assert!(messages.insert(err));
+    assert!(messages.insert(fails_with(&o, "cannot reach the Docker engine")));
     // OVSDB socket missing.
     let o = std::process::Command::new(BIN)
-        .args([
-            "--db",
-            &missing_db,
-            "add-port",
-            "br0",
-            "eth2",
-            "c1",
-            "--netns",
-            &ns,
-        ])
+        .args(["--db", &missing_db])
+        .args(add_c1("eth2", &ns, &[]))
         .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(
-        err.contains("OVSDB socket") && err.contains("nope.sock"),
-        "{err}"
-    );
+    let err = fails_with(&o, "OVSDB socket");
+    assert!(err.contains("nope.sock"), "{err}");
     assert!(messages.insert(err));
     // Not root: drop privileges with setpriv.
     let o = std::process::Command::new("setpriv")
@@ -433,21 +328,11 @@ fn each_bad_input_has_its_own_error_and_exit_1() {
             BIN,
             "--db",
             &db,
-            "add-port",
-            "br0",
-            "eth2",
-            "c1",
-            "--netns",
-            &ns,
         ])
+        .args(add_c1("eth2", &ns, &[]))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("must be run as root"),
-        "{}",
-        describe(&o)
-    );
+    fails_with(&o, "must be run as root");
     // None of the failures changed anything.
     assert_eq!(consistent_ports(&lab).len(), 1);
 }
