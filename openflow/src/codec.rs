@@ -131,11 +131,17 @@ impl<'a> Reader<'a> {
     /// A nested reader over the next TLV-like entry, whose u16 length at `len_at` covers
     /// the whole entry and must be at least `min` and a multiple of 8.
     pub fn sub_tlv(&mut self, len_at: usize, min: usize, what: &'static str) -> Result<Reader<'a>> {
+        let len = self.peek_tlv_len(len_at, min, what)?;
+        self.sub(len, what)
+    }
+
+    /// The checked length of the next TLV-like entry (as [`Reader::sub_tlv`]), unconsumed.
+    pub fn peek_tlv_len(&self, len_at: usize, min: usize, what: &'static str) -> Result<usize> {
         let len = usize::from(self.peek_u16(len_at, what)?);
         if len < min || len % 8 != 0 {
             return Err(DecodeError::Misaligned { what, len });
         }
-        self.sub(len, what)
+        Ok(len)
     }
 
     /// Skips `n` bytes.
@@ -173,9 +179,15 @@ impl<'a> Reader<'a> {
 
     /// Peeks a big-endian u16 at `off` bytes ahead without consuming.
     pub fn peek_u16(&self, off: usize, what: &'static str) -> Result<u16> {
-        let mut r = self.clone();
-        r.skip(off, what)?;
-        r.u16(what)
+        let at = self.pos.saturating_add(off);
+        match self.buf.get(at..at.saturating_add(2)) {
+            Some(&[hi, lo]) => Ok(u16::from_be_bytes([hi, lo])),
+            _ => Err(DecodeError::Truncated {
+                what,
+                need: off.saturating_add(2),
+                have: self.remaining(),
+            }),
+        }
     }
 
     /// Fails with [`DecodeError::Trailing`] unless everything was consumed.

@@ -63,8 +63,8 @@ impl Instruction {
 impl Wire for Instruction {
     fn parse(r: &mut Reader<'_>) -> Result<Instruction> {
         let typ = r.peek_u16(0, "instruction type")?;
-        let len = usize::from(r.peek_u16(2, "instruction length")?);
-        let mut s = r.sub_tlv(2, 8, "instruction")?;
+        let len = r.peek_tlv_len(2, 8, "instruction")?;
+        let mut s = r.sub(len, "instruction")?;
         s.skip(4, "instruction header")?;
         let fixed = match typ {
             OFPIT_GOTO_TABLE | OFPIT_CLEAR_ACTIONS | OFPIT_METER => Some(8),

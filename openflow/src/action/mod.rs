@@ -231,8 +231,8 @@ impl Action {
     /// Reads one action TLV at nesting `depth` (ct nests actions one level deep).
     pub(crate) fn parse_at(r: &mut Reader<'_>, depth: u8) -> Result<Action> {
         let typ = r.peek_u16(0, "action type")?;
-        let len = usize::from(r.peek_u16(2, "action length")?);
-        let mut a = r.sub_tlv(2, 8, "action")?;
+        let len = r.peek_tlv_len(2, 8, "action")?;
+        let mut a = r.sub(len, "action")?;
         let raw = a.peek_rest();
         a.skip(4, "action header")?;
         if let Some(want) = fixed_len(typ) {
