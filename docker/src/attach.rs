@@ -18,7 +18,7 @@ use jsonrpsee::core::ClientError;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use ovs_controller::api::{codes, EndpointFilter, EndpointSpec, NorthboundClient};
 use ovs_docker::ovs::Ovs;
-use ovs_docker::parse::{self, IpCidr};
+use ovs_docker::parse;
 use ovs_docker::plumb::{self, Matcher, PortSpec, Settings};
 use ovs_docker::Error;
 
@@ -205,10 +205,7 @@ async fn plumb_and_wait(
     let mut ext = BTreeMap::new();
     ext.insert("iface-id".to_string(), ep.id.clone());
     ext.insert("attached-mac".to_string(), ep.mac.clone());
-    let ip: IpCidr = ep
-        .ip
-        .parse()
-        .context("controller returned a bad endpoint address")?;
+    let ip = parse::address(&ep.ip).context("controller returned a bad endpoint address")?;
     let mut gateway = ep.gateway.as_deref().map(parse::gateway).transpose()?;
     if let Some(gw) = gateway {
         let existing = c

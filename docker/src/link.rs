@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use futures::{Stream, TryStreamExt};
+use ipnet::IpNet;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
@@ -205,14 +206,14 @@ pub async fn addresses(handle: &Handle) -> Result<Vec<Addr>> {
     Ok(out)
 }
 
-/// Adds `ip/prefix` on link `index`.
-pub async fn add_address(handle: &Handle, index: u32, ip: IpAddr, prefix: u8) -> Result<()> {
+/// Adds the address `net` (address and prefix length) on link `index`.
+pub async fn add_address(handle: &Handle, index: u32, net: IpNet) -> Result<()> {
     handle
         .address()
-        .add(index, ip, prefix)
+        .add(index, net.addr(), net.prefix_len())
         .execute()
         .await
-        .map_err(|e| Error::netlink(format!("add address {ip}/{prefix} on link {index}"), e))
+        .map_err(|e| Error::netlink(format!("add address {net} on link {index}"), e))
 }
 
 /// The gateway of the main table's default route for the IPv6 (`v6`) or IPv4 family:

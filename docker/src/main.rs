@@ -215,7 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let spec = PortSpec {
                 bridge,
                 interface,
-                ip: ipaddress.as_deref().map(str::parse).transpose()?,
+                ip: ipaddress.as_deref().map(parse::address).transpose()?,
                 gateway: gateway.as_deref().map(parse::gateway).transpose()?,
                 mac: macaddress.as_deref().map(parse::mac).transpose()?,
                 mtu: mtu.as_deref().map(parse::mtu).transpose()?,

@@ -3,10 +3,11 @@
 //!
 //! Contract: pure functions; each rejection is an [`Error`] naming the argument and the reason.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+
+use ipnet::IpNet;
 
 use crate::error::{Error, Result};
 
@@ -45,40 +46,22 @@ pub fn interface_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// An address with prefix length, `ADDR[/len]` (no `/len` means a host address, like `ip addr`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpCidr {
-    /// The address.
-    pub ip: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
-}
-
-impl FromStr for IpCidr {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |r: &str| Error::invalid("address", s, r);
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let ip: IpAddr = a.parse().map_err(|_| bad("not an IPv4 or IPv6 address"))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|&p| p <= max)
-                .ok_or_else(|| bad("bad prefix length"))?,
-            None => max,
-        };
-        Ok(IpCidr { ip, prefix })
-    }
-}
-
-impl fmt::Display for IpCidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.ip, self.prefix)
+/// Parses `ADDR[/LEN]` for an interface; without `/LEN` it is a host address (`/32`, `/128`),
+/// as `ip addr add` takes it. The address keeps its host bits (`10.0.0.2/24`).
+pub fn address(s: &str) -> Result<IpNet> {
+    let bad = |r: &str| Error::invalid("address", s, r);
+    let (a, len) = match s.split_once('/') {
+        Some((a, len)) => (a, Some(len)),
+        None => (s, None),
+    };
+    let ip: IpAddr = a.parse().map_err(|_| bad("not an IPv4 or IPv6 address"))?;
+    match len {
+        None => Ok(IpNet::from(ip)),
+        Some(len) => len
+            .parse::<u8>()
+            .ok()
+            .and_then(|len| IpNet::new(ip, len).ok())
+            .ok_or_else(|| bad("bad prefix length")),
     }
 }
 
@@ -175,16 +158,13 @@ mod tests {
 
     #[test]
     fn cidrs() {
-        assert_eq!(
-            "10.0.0.2/24".parse::<IpCidr>().unwrap().to_string(),
-            "10.0.0.2/24"
-        );
-        assert_eq!("10.0.0.2".parse::<IpCidr>().unwrap().prefix, 32);
-        assert_eq!("fd00::2".parse::<IpCidr>().unwrap().prefix, 128);
-        assert_eq!("fd00::2/64".parse::<IpCidr>().unwrap().prefix, 64);
-        assert!("10.0.0.2/33".parse::<IpCidr>().is_err());
-        assert!("10.0.0/24".parse::<IpCidr>().is_err());
-        assert!("10.0.0.2/".parse::<IpCidr>().is_err());
+        assert_eq!(address("10.0.0.2/24").unwrap().to_string(), "10.0.0.2/24");
+        assert_eq!(address("10.0.0.2").unwrap().prefix_len(), 32);
+        assert_eq!(address("fd00::2").unwrap().prefix_len(), 128);
+        assert_eq!(address("fd00::2/64").unwrap().prefix_len(), 64);
+        assert!(address("10.0.0.2/33").is_err());
+        assert!(address("10.0.0/24").is_err());
+        assert!(address("10.0.0.2/").is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use ovsdb_client::Remote;
 
 use crate::docker::{self, Container};
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::lock::HostLock;
 use crate::netns::{host_handle, Netns};
 use crate::ovs::{AttachedPort, NewPort, Ovs, CONTAINER_ID, CONTAINER_IFACE};
-use crate::parse::{self, IpCidr};
+use crate::parse;
 use crate::undo::Undo;
 use crate::{ethtool, link};
 
@@ -118,8 +119,8 @@ pub struct PortSpec {
     pub bridge: String,
     /// Interface name inside the container.
     pub interface: String,
-    /// Address to set, if any.
-    pub ip: Option<IpCidr>,
+    /// Address with prefix length to set, if any.
+    pub ip: Option<IpNet>,
     /// Default gateway to add, if any.
     pub gateway: Option<IpAddr>,
     /// MAC of the container interface, if any.
@@ -208,14 +209,14 @@ async fn preflight(ovs: &Ovs, spec: &PortSpec, c: &Resolved) -> Result<()> {
         });
     }
     if let Some(ip) = spec.ip {
-        if let Some(a) = addrs.iter().find(|a| a.ip == ip.ip) {
+        if let Some(a) = addrs.iter().find(|a| a.ip == ip.addr()) {
             let on = links
                 .iter()
                 .find(|l| l.index == a.index)
                 .map(|l| l.name.clone())
                 .unwrap_or_default();
             return Err(Error::AddressInUse {
-                address: ip.ip.to_string(),
+                address: ip.addr().to_string(),
                 detail: format!("already on {on} in container {}", c.label),
             });
         }
@@ -283,7 +284,7 @@ async fn steps(
             ethtool::set_tx_checksum(&iface, false)?;
             link::set_up(&h, l.index).await?;
             if let Some(ip) = ip {
-                link::add_address(&h, l.index, ip.ip, ip.prefix).await?;
+                link::add_address(&h, l.index, ip).await?;
             }
             if let Some(gw) = gw {
                 link::add_default_route(&h, gw, l.index).await?;
