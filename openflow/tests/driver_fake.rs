@@ -6,38 +6,47 @@ use futures::{SinkExt, StreamExt};
 use openflow::driver::{Error, Switch, SwitchEvent};
 use openflow::message::*;
 use openflow::*;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 type Peer = Framed<tokio::io::DuplexStream, OfCodec>;
 
-async fn recv(p: &mut Peer) -> (u32, Message) {
+async fn recv<S: AsyncRead + AsyncWrite + Unpin>(p: &mut Framed<S, OfCodec>) -> (u32, Message) {
     let f = p.next().await.unwrap().unwrap();
     Message::decode(&f).unwrap()
 }
 
-async fn send(p: &mut Peer, xid: u32, m: Message) {
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(p: &mut Framed<S, OfCodec>, xid: u32, m: Message) {
     p.send(m.encode(xid)).await.unwrap();
+}
+
+/// The switch's side of the handshake: our HELLO in, HELLO out, FEATURES_REQUEST in,
+/// FEATURES_REPLY with `datapath_id` and `n_tables` out.
+async fn fake_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    peer: &mut Framed<S, OfCodec>,
+    datapath_id: u64,
+    n_tables: u8,
+) {
+    let (_, hello) = recv(peer).await;
+    assert_eq!(hello, Message::hello());
+    send(peer, 1, Message::hello()).await;
+    let (xid, m) = recv(peer).await;
+    assert_eq!(m, Message::FeaturesRequest);
+    let f = SwitchFeatures {
+        datapath_id,
+        n_buffers: 0,
+        n_tables,
+        auxiliary_id: 0,
+        capabilities: 0,
+        reserved: 0,
+    };
+    send(peer, xid, Message::FeaturesReply(f)).await;
 }
 
 async fn connected() -> (Switch, Peer) {
     let (a, b) = tokio::io::duplex(1 << 16);
     let mut peer = Framed::new(b, OfCodec::default());
-    let fake = async {
-        let (_, hello) = recv(&mut peer).await;
-        assert_eq!(hello, Message::hello());
-        send(&mut peer, 1, Message::hello()).await;
-        let (xid, m) = recv(&mut peer).await;
-        assert_eq!(m, Message::FeaturesRequest);
-        let f = SwitchFeatures {
-            datapath_id: 0xfeed,
-            n_buffers: 0,
-            n_tables: 254,
-            auxiliary_id: 0,
-            capabilities: 0,
-            reserved: 0,
-        };
-        send(&mut peer, xid, Message::FeaturesReply(f)).await;
-    };
+    let fake = fake_handshake(&mut peer, 0xfeed, 254);
     let (sw, ()) = tokio::join!(Switch::from_stream(a, Default::default()), fake);
     (sw.unwrap(), peer)
 }
@@ -166,20 +175,7 @@ async fn silent_peer_times_out_instead_of_hanging() {
         inactivity_timeout: std::time::Duration::from_millis(400),
         handshake_timeout: std::time::Duration::from_secs(5),
     };
-    let fake = async {
-        let _ = recv(&mut peer).await;
-        send(&mut peer, 1, Message::hello()).await;
-        let (xid, _) = recv(&mut peer).await;
-        let f = SwitchFeatures {
-            datapath_id: 1,
-            n_buffers: 0,
-            n_tables: 1,
-            auxiliary_id: 0,
-            capabilities: 0,
-            reserved: 0,
-        };
-        send(&mut peer, xid, Message::FeaturesReply(f)).await;
-    };
+    let fake = fake_handshake(&mut peer, 1, 1);
     let (sw, ()) = tokio::join!(Switch::from_stream(a, cfg), fake);
     let sw = sw.unwrap();
     // The peer stays connected but never answers (not even our echo).
@@ -292,21 +288,7 @@ async fn accepted_stream_is_handed_out_before_the_handshake() {
             .await
             .unwrap();
         let mut peer = Framed::new(s, OfCodec::default());
-        let (_, hello) = recv_tcp(&mut peer).await;
-        assert_eq!(hello, Message::hello());
-        peer.send(Message::hello().encode(1)).await.unwrap();
-        let (xid, _) = recv_tcp(&mut peer).await;
-        let f = SwitchFeatures {
-            datapath_id: 7,
-            n_buffers: 0,
-            n_tables: 1,
-            auxiliary_id: 0,
-            capabilities: 0,
-            reserved: 0,
-        };
-        peer.send(Message::FeaturesReply(f).encode(xid))
-            .await
-            .unwrap();
+        fake_handshake(&mut peer, 7, 1).await;
         peer
     });
     let inc = l.accept_stream().await.unwrap();
@@ -319,9 +301,4 @@ async fn accepted_stream_is_handed_out_before_the_handshake() {
     let sw = Switch::from_stream(tcp, cfg).await.unwrap();
     assert_eq!(sw.datapath_id(), 7);
     drop(client.await.unwrap());
-}
-
-async fn recv_tcp(p: &mut Framed<tokio::net::TcpStream, OfCodec>) -> (u32, Message) {
-    let f = p.next().await.unwrap().unwrap();
-    Message::decode(&f).unwrap()
 }
