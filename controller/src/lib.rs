@@ -3,9 +3,13 @@
 //! Data flows one way, one folder per stage: desired state ([`state`]) →
 //! per-host plan ([`plan`], pure) → per-host drivers ([`southbound`]: OVSDB
 //! transaction, OpenFlow bundle) → observed state → status ([`northbound`]).
-//! [`service`] holds the shared runtime state the stages meet in.
+//! [`service`] is the thin core holding the shared runtime state the stages
+//! meet in; [`config`] the settings passed down to all of them. Imports only
+//! point down this list: state ← plan ← config ← service ← southbound,
+//! northbound.
 
 pub mod api;
+pub mod config;
 pub mod northbound;
 pub mod plan;
 pub mod service;

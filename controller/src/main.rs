@@ -7,10 +7,12 @@
 use anyhow::Context;
 use clap::Parser;
 use ovs_controller::api::NorthboundServer;
+use ovs_controller::config::{Config, Timing, FULL_AUDIT_EVERY};
+use ovs_controller::northbound::{metrics, rpc::Northbound};
 use ovs_controller::plan::PlanConfig;
-use ovs_controller::service::{Core, Northbound};
-use ovs_controller::store::RedbStore;
-use ovs_controller::{metrics, southbound};
+use ovs_controller::service::Core;
+use ovs_controller::southbound;
+use ovs_controller::state::store::RedbStore;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -126,24 +128,27 @@ async fn main() -> anyhow::Result<()> {
     let store =
         Arc::new(RedbStore::open(&state).with_context(|| format!("opening {}", state.display()))?);
     if cli.print_plan {
-        let desired = ovs_controller::store::load_state(store.as_ref())?;
+        let desired = ovs_controller::state::store::load_state(store.as_ref())?;
         let observed = ovs_controller::plan::Observed::default();
         for plan in ovs_controller::plan::plan_all(&desired, &observed, &cfg).values() {
             print!("{plan}");
         }
         return Ok(());
     }
-    let audit_full_every = cli
-        .audit_full_every
-        .or(file.audit_full_every)
-        .unwrap_or(southbound::FULL_AUDIT_EVERY);
-    if audit_full_every == 0 {
-        anyhow::bail!("--audit-full-every must be at least 1");
-    }
-    let core = Core::new(store, cfg.clone())?;
-    core.audit_full_every
-        .store(audit_full_every, std::sync::atomic::Ordering::Relaxed);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let config = Config {
+        plan: cfg.clone(),
+        timing: Timing {
+            full_audit_every: cli
+                .audit_full_every
+                .or(file.audit_full_every)
+                .unwrap_or(FULL_AUDIT_EVERY),
+            ..Timing::default()
+        },
+    };
+    config.validate()?;
+    let core = Core::new(store, config)?;
+    // The one shutdown path: every task ends when this is cancelled.
+    let stop = tokio_util::sync::CancellationToken::new();
 
     let of = openflow::driver::Listener::bind(&of_listen)
         .await
@@ -162,13 +167,9 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%api_addr, %metrics_addr, of_listen, ?of_port, state = %state.display(), ?cfg, "ovs-controller started");
 
     let tasks = [
-        tokio::spawn(southbound::serve_openflow(
-            core.clone(),
-            of,
-            stop_rx.clone(),
-        )),
-        tokio::spawn(southbound::supervise_hosts(core.clone(), stop_rx.clone())),
-        tokio::spawn(metrics::serve(core.clone(), metrics_l, stop_rx.clone())),
+        tokio::spawn(southbound::serve_openflow(core.clone(), of, stop.clone())),
+        tokio::spawn(southbound::supervise_hosts(core.clone(), stop.clone())),
+        tokio::spawn(metrics::serve(core.clone(), metrics_l, stop.clone())),
     ];
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -177,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
         _ = term.recv() => tracing::info!("SIGTERM"),
     }
     tracing::info!("shutting down; flows stay installed in the switches");
-    let _ = stop_tx.send(true);
+    stop.cancel();
     let _ = handle.stop();
     handle.stopped().await;
     for t in tasks {

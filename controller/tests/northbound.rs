@@ -9,9 +9,10 @@ use ovs_controller::api::{
     codes, EndpointFilter, EndpointSpec, Event, HostSpec, NetworkSpec, NorthboundClient,
     NorthboundServer,
 };
+use ovs_controller::northbound::rpc::Northbound;
 use ovs_controller::plan::PlanConfig;
-use ovs_controller::service::{Core, Northbound};
-use ovs_controller::store::RedbStore;
+use ovs_controller::service::Core;
+use ovs_controller::state::store::RedbStore;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -36,7 +36,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
 use ovs_controller::model::{DesiredState, Endpoint, Host, MacAddr, Network};
 use ovs_controller::ofconv;
-use ovs_controller::plan::{plan_flows, plan_host, plan_tunnels, Index, Observed, PlanConfig};
+use ovs_controller::plan::{plan_flows, plan_host, plan_tunnels, Observed, PlanConfig};
 use ovs_simhost::ovsdb::Schema;
 use ovs_simhost::SimHost;
 use serde::{Deserialize, Serialize};
@@ -382,16 +382,17 @@ pub struct World {
 
 impl World {
     /// The desired state with every host, network and endpoint.
-    pub fn full_state(&self) -> DesiredState {
-        let mut st = DesiredState::default();
-        for n in &self.per_net {
-            if st.hosts.is_empty() {
-                st.hosts = n.hosts.clone();
-            }
-            st.networks.extend(n.networks.clone());
-            st.endpoints.extend(n.endpoints.clone());
-        }
-        st
+    pub fn full_state(&self) -> Result<DesiredState, ovs_controller::model::ModelError> {
+        let hosts = self.per_net.first().map(|n| n.hosts().clone());
+        DesiredState::from_parts(
+            hosts.into_iter().flat_map(|h| h.into_values()),
+            self.per_net
+                .iter()
+                .flat_map(|n| n.networks().values().cloned()),
+            self.per_net
+                .iter()
+                .flat_map(|n| n.endpoints().values().cloned()),
+        )
     }
 }
 
@@ -435,7 +436,7 @@ pub fn expected_tunnels(world: &mut World, h: usize) -> BTreeSet<String> {
     let t0 = Instant::now();
     let st = &world.per_net[world.net_of_host[h]];
     let name = format!("h{h}");
-    let r = plan_tunnels(st, &Index::of(st), &PlanConfig::default(), &name)
+    let r = plan_tunnels(st, &PlanConfig::default(), &name)
         .into_keys()
         .collect();
     world.plan_s += t0.elapsed().as_secs_f64();
@@ -446,7 +447,10 @@ pub fn expected_tunnels(world: &mut World, h: usize) -> BTreeSet<String> {
 /// same tunnels and flows as planning on the full desired state; returns a
 /// description of the first difference.
 pub fn check_per_net_planning(world: &World, sims: &[SimHost]) -> Option<String> {
-    let full = world.full_state();
+    let full = match world.full_state() {
+        Ok(s) => s,
+        Err(e) => return Some(format!("the per-network states do not merge: {e}")),
+    };
     let n = sims.len();
     let mut picks = vec![0, n / 2, n.saturating_sub(1)];
     picks.dedup();
@@ -520,7 +524,7 @@ fn record(world: &mut World, h: usize, e: &ovs_controller::api::Endpoint) -> any
     };
     let ifname = format!("ve{}", &e.id[..8]);
     world.plugs[h].push((e.id.clone(), ifname));
-    world.per_net[n].endpoints.insert(ep.id, ep);
+    world.per_net[n].add_endpoint(ep)?;
     Ok(())
 }
 
@@ -797,7 +801,7 @@ async fn phases(
             None,
         )?;
         let mut st = DesiredState::default();
-        st.networks.insert(net.name.clone(), net.clone());
+        st.add_network(net.clone())?;
         world.per_net.push(st);
         nets.push(net);
     }
@@ -816,7 +820,9 @@ async fn phases(
         hosts.insert(h.name.clone(), h);
     }
     for st in &mut world.per_net {
-        st.hosts = hosts.clone();
+        for h in hosts.values() {
+            st.add_host(h.clone())?;
+        }
     }
     drop(hosts);
     eprintln!(

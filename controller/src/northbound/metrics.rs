@@ -1,93 +1,164 @@
-//! Prometheus text exposition of controller state, served over plain HTTP.
+//! Prometheus `/metrics` of controller state (prometheus-client, OpenMetrics
+//! text), served by a hyper 1 HTTP/1.1 server.
 //!
-//! Contract: [`render`] is pure over a [`Core`] snapshot; [`serve`] answers
-//! `GET /metrics` (anything else: 404) on its own listener until shutdown.
+//! Contract: [`render`] is pure over a [`Core`] snapshot and keeps the metric
+//! names of the hand-written exposition it replaced (`ovsctl_hosts`,
+//! `ovsctl_flows_desired{host=..}`, `ovsctl_resyncs_total`, ...); [`serve`]
+//! answers `GET /metrics` (anything else: 404) on its own listener, closing
+//! each connection after its answer, until `stop` is cancelled.
 
 use crate::service::Core;
-use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Content type of the OpenMetrics text format.
+pub const CONTENT_TYPE_OPENMETRICS: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(&'static str, String)>;
+
+fn count(c: &AtomicU64) -> ConstCounter<u64> {
+    ConstCounter::new(c.load(Ordering::Relaxed))
+}
+
+fn gauge(v: usize) -> ConstGauge<i64> {
+    ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX))
+}
 
 /// Render all metrics.
 pub fn render(core: &Core) -> String {
     let status = core.status();
     let (endpoints, networks) = core.counts();
-    let mut s = String::new();
     let m = &core.metrics;
-    let _ = writeln!(
-        s,
-        "# HELP ovsctl_hosts Registered hosts.\n# TYPE ovsctl_hosts gauge\novsctl_hosts {}",
-        status.len()
-    );
-    let _ = writeln!(
-        s,
-        "# HELP ovsctl_hosts_connected Hosts with a live session per channel.\n# TYPE ovsctl_hosts_connected gauge"
-    );
+    let mut r = Registry::default();
+    r.register("ovsctl_hosts", "Registered hosts", gauge(status.len()));
+    let connected = Family::<Labels, Gauge>::default();
     let ovsdb = status.iter().filter(|h| h.ovsdb_connected).count();
     let of = status.iter().filter(|h| h.openflow_connected).count();
-    let _ = writeln!(s, "ovsctl_hosts_connected{{channel=\"ovsdb\"}} {ovsdb}");
-    let _ = writeln!(s, "ovsctl_hosts_connected{{channel=\"openflow\"}} {of}");
-    let _ = writeln!(s, "# HELP ovsctl_flows_installed Flows confirmed installed per host.\n# TYPE ovsctl_flows_installed gauge");
-    for h in &status {
-        let _ = writeln!(
-            s,
-            "ovsctl_flows_installed{{host=\"{}\"}} {}",
-            h.name, h.flows_installed
-        );
+    for (channel, n) in [("ovsdb", ovsdb), ("openflow", of)] {
+        connected
+            .get_or_create(&vec![("channel", channel.to_string())])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
-    let _ = writeln!(s, "# HELP ovsctl_flows_desired Flows in the plan per host.\n# TYPE ovsctl_flows_desired gauge");
-    for h in &status {
-        let _ = writeln!(
-            s,
-            "ovsctl_flows_desired{{host=\"{}\"}} {}",
-            h.name, h.flows_desired
-        );
-    }
-    let _ = writeln!(s, "# HELP ovsctl_endpoints Endpoints in the desired state.\n# TYPE ovsctl_endpoints gauge\novsctl_endpoints {endpoints}");
-    let _ = writeln!(
-        s,
-        "# HELP ovsctl_networks Networks.\n# TYPE ovsctl_networks gauge\novsctl_networks {networks}"
+    r.register(
+        "ovsctl_hosts_connected",
+        "Hosts with a live session per channel",
+        connected,
     );
-    let _ = writeln!(s, "# HELP ovsctl_resyncs_total Full bundle resyncs.\n# TYPE ovsctl_resyncs_total counter\novsctl_resyncs_total {}", m.resyncs.load(Ordering::Relaxed));
-    let secs = m.resync_micros.load(Ordering::Relaxed) as f64 / 1e6;
-    let _ = writeln!(s, "# HELP ovsctl_resync_seconds_total Time spent in full resyncs.\n# TYPE ovsctl_resync_seconds_total counter\novsctl_resync_seconds_total {secs}");
-    let _ = writeln!(s, "# HELP ovsctl_flow_updates_total Incremental flow updates.\n# TYPE ovsctl_flow_updates_total counter\novsctl_flow_updates_total {}", m.incremental.load(Ordering::Relaxed));
-    let _ = writeln!(s, "# HELP ovsctl_ovsdb_transactions_total OVSDB reconcile transactions.\n# TYPE ovsctl_ovsdb_transactions_total counter\novsctl_ovsdb_transactions_total {}", m.ovsdb_txns.load(Ordering::Relaxed));
-    let _ = writeln!(s, "# HELP ovsctl_drift_repairs_total Full resyncs after an audit found drift.\n# TYPE ovsctl_drift_repairs_total counter\novsctl_drift_repairs_total {}", m.drift_repairs.load(Ordering::Relaxed));
-    let _ = writeln!(s, "# HELP ovsctl_flow_audits_total Flow audits (counts and full compares).\n# TYPE ovsctl_flow_audits_total counter\novsctl_flow_audits_total {}", m.audits.load(Ordering::Relaxed));
+    let installed = Family::<Labels, Gauge>::default();
+    let desired = Family::<Labels, Gauge>::default();
+    for h in &status {
+        let host = vec![("host", h.name.clone())];
+        let v = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        installed.get_or_create(&host).set(v(h.flows_installed));
+        desired.get_or_create(&host).set(v(h.flows_desired));
+    }
+    r.register(
+        "ovsctl_flows_installed",
+        "Flows confirmed installed per host",
+        installed,
+    );
+    r.register(
+        "ovsctl_flows_desired",
+        "Flows in the plan per host",
+        desired,
+    );
+    r.register(
+        "ovsctl_endpoints",
+        "Endpoints in the desired state",
+        gauge(endpoints),
+    );
+    r.register("ovsctl_networks", "Networks", gauge(networks));
+    r.register("ovsctl_resyncs", "Full bundle resyncs", count(&m.resyncs));
+    let secs = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+    secs.inc_by(m.resync_micros.load(Ordering::Relaxed) as f64 / 1e6);
+    r.register("ovsctl_resync_seconds", "Time spent in full resyncs", secs);
+    r.register(
+        "ovsctl_flow_updates",
+        "Incremental flow updates",
+        count(&m.incremental),
+    );
+    r.register(
+        "ovsctl_ovsdb_transactions",
+        "OVSDB reconcile transactions",
+        count(&m.ovsdb_txns),
+    );
+    r.register(
+        "ovsctl_drift_repairs",
+        "Full resyncs after an audit found drift",
+        count(&m.drift_repairs),
+    );
+    r.register(
+        "ovsctl_flow_audits",
+        "Flow audits (counts and full compares)",
+        count(&m.audits),
+    );
+    let mut s = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut s, &r);
     s
 }
 
-/// Serve `/metrics` on `listener` until `shutdown` turns true.
-pub async fn serve(core: Arc<Core>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+fn answer(core: &Core, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let ok = req.method() == Method::GET && req.uri().path() == "/metrics";
+    let (status, ctype, body) = if ok {
+        (StatusCode::OK, CONTENT_TYPE_OPENMETRICS, render(core))
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found\n".to_string(),
+        )
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(ctype));
+    // One answer per connection, as scrapers and our tests expect.
+    h.insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    resp
+}
+
+/// Serve `/metrics` on `listener` until `stop` is cancelled.
+pub async fn serve(core: Arc<Core>, listener: TcpListener, stop: CancellationToken) {
     loop {
-        let (mut sock, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
-            _ = crate::southbound::supervisor::stopped(&mut shutdown) => return,
+        let sock = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, _)) => sock,
+                Err(e) => {
+                    tracing::warn!("metrics accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
         };
         let core = core.clone();
+        let stop = stop.child_token();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            let n = match sock.read(&mut buf).await {
-                Ok(n) => n,
-                Err(_) => return,
-            };
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let ok = req.starts_with("GET /metrics ") || req.starts_with("GET /metrics?");
-            let (status, body) = if ok {
-                ("200 OK", render(&core))
-            } else {
-                ("404 Not Found", "not found\n".to_string())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.shutdown().await;
+            let svc = hyper::service::service_fn(move |req| {
+                let resp = answer(&core, &req);
+                async move { Ok::<_, Infallible>(resp) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(sock), svc);
+            tokio::select! {
+                r = conn => if let Err(e) = r { tracing::debug!("metrics connection: {e}") },
+                _ = stop.cancelled() => {}
+            }
         });
     }
 }
@@ -97,34 +168,45 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::plan::PlanConfig;
+    use crate::state::model::Host;
     use crate::state::store::MemStore;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: std::net::SocketAddr, req: &[u8]) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(req).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
 
     #[tokio::test]
     async fn serves_prometheus_text() {
         let core = Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap();
-        core.create_host(&crate::api::HostSpec {
-            name: "h1".into(),
-            ovsdb: "tcp:192.0.2.1:6640".into(),
-            tunnel_ip: "192.0.2.1".into(),
-        })
-        .unwrap();
+        core.create_host(Host::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap())
+            .unwrap();
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
-        let (tx, rx) = watch::channel(false);
-        let t = tokio::spawn(serve(core, l, rx));
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.unwrap();
+        let stop = CancellationToken::new();
+        let t = tokio::spawn(serve(core, l, stop.clone()));
+        let out = get(addr, b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await;
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-        assert!(out.contains("ovsctl_hosts 1\n"));
+        assert!(out.contains("ovsctl_hosts 1\n"), "{out}");
         assert!(
             out.contains("ovsctl_flows_desired{host=\"h1\"} 4\n"),
             "{out}"
         );
-        tx.send(true).unwrap();
+        assert!(out.contains("ovsctl_flow_audits_total 0\n"), "{out}");
+        assert!(
+            out.contains("ovsctl_hosts_connected{channel=\"ovsdb\"} 0\n"),
+            "{out}"
+        );
+        // HTTP/1.0 (as the e2e tests scrape) and anything else is a 404.
+        let out = get(addr, b"GET /metrics HTTP/1.0\r\n\r\n").await;
+        assert!(out.contains(" 200 OK"), "{out}");
+        let out = get(addr, b"GET /other HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+        stop.cancel();
         t.await.unwrap();
     }
 }

@@ -1,15 +1,17 @@
 //! The northbound JSON-RPC server: the [`NorthboundServer`] implementation
-//! over the [`Core`], and the mapping of model types to API types.
+//! over the [`Core`], and the mapping between API and model types (both
+//! ways: requests are parsed and checked here, answers built here).
 //!
 //! Contract: mutations run on the blocking pool (they wait for a durable
 //! write); every error carries a stable code from [`codes`].
 
 use crate::api::{self, codes, NorthboundServer};
-use crate::service::{Core, CoreError};
-use crate::state::model::{Endpoint, Host, ModelError, Network};
+use crate::service::{Core, CoreError, EndpointView, NewEndpoint};
+use crate::state::model::{Endpoint, Host, MacAddr, ModelError, Network};
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -56,6 +58,73 @@ pub fn to_api_endpoint(e: &Endpoint, n: Option<&Network>) -> api::Endpoint {
     }
 }
 
+/// The model network a `network_create` asks for (checked).
+impl TryFrom<&api::NetworkSpec> for Network {
+    type Error = ModelError;
+    fn try_from(spec: &api::NetworkSpec) -> Result<Network, ModelError> {
+        Network::new(
+            &spec.name,
+            spec.vni,
+            &spec.subnet,
+            spec.gateway.as_deref(),
+            spec.tunnel.as_deref(),
+            spec.mtu,
+        )
+    }
+}
+
+/// The model host a `host_create` asks for (checked).
+impl TryFrom<&api::HostSpec> for Host {
+    type Error = ModelError;
+    fn try_from(spec: &api::HostSpec) -> Result<Host, ModelError> {
+        Host::new(&spec.name, &spec.ovsdb, &spec.tunnel_ip)
+    }
+}
+
+/// The endpoint request of an `endpoint_create` (`ip` as `A.B.C.D` or
+/// `A.B.C.D/LEN`, `mac` as `xx:xx:xx:xx:xx:xx`).
+impl TryFrom<&api::EndpointSpec> for NewEndpoint {
+    type Error = ModelError;
+    fn try_from(spec: &api::EndpointSpec) -> Result<NewEndpoint, ModelError> {
+        new_endpoint_of(spec)
+    }
+}
+
+fn new_endpoint_of(spec: &api::EndpointSpec) -> Result<NewEndpoint, ModelError> {
+    let ip = match &spec.ip {
+        None => None,
+        Some(text) => {
+            let bad = || ModelError::InvalidAddress(text.clone());
+            let (addr, len) = match text.split_once('/') {
+                Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+                None => (text.as_str(), None),
+            };
+            Some((addr.parse::<Ipv4Addr>().map_err(|_| bad())?, len))
+        }
+    };
+    let mac = spec.mac.as_deref().map(str::parse::<MacAddr>).transpose()?;
+    Ok(NewEndpoint {
+        network: spec.network.clone(),
+        host: spec.host.clone(),
+        container: spec.container.clone(),
+        interface: spec.interface.clone(),
+        ip,
+        mac,
+    })
+}
+
+/// API view of an endpoint's status.
+pub fn to_api_status(v: &EndpointView) -> api::EndpointStatus {
+    api::EndpointStatus {
+        endpoint: to_api_endpoint(&v.endpoint, v.network.as_ref()),
+        bound: v.binding.is_some(),
+        ofport: v.binding.map(|b| b.ofport),
+        reachable: v.pending_hosts.is_empty(),
+        pending_hosts: v.pending_hosts.clone(),
+    }
+}
+
+/// The northbound API server, a thin wrapper over [`Core`].
 #[derive(Debug, Clone)]
 pub struct Northbound(pub Arc<Core>);
 
@@ -84,7 +153,8 @@ impl NorthboundServer for Northbound {
         &self,
         spec: api::NetworkSpec,
     ) -> Result<api::Network, ErrorObjectOwned> {
-        let n = self.blocking(move |c| c.create_network(&spec)).await?;
+        let n = Network::try_from(&spec).map_err(CoreError::from)?;
+        let n = self.blocking(move |c| c.create_network(n)).await?;
         Ok(to_api_network(&n))
     }
     async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
@@ -94,7 +164,8 @@ impl NorthboundServer for Northbound {
         self.blocking(move |c| c.delete_network(&name)).await
     }
     async fn host_create(&self, spec: api::HostSpec) -> Result<api::Host, ErrorObjectOwned> {
-        let h = self.blocking(move |c| c.create_host(&spec)).await?;
+        let h = Host::try_from(&spec).map_err(CoreError::from)?;
+        let h = self.blocking(move |c| c.create_host(h)).await?;
         Ok(to_api_host(&h))
     }
     async fn host_list(&self) -> Result<Vec<api::Host>, ErrorObjectOwned> {
@@ -107,16 +178,24 @@ impl NorthboundServer for Northbound {
         &self,
         spec: api::EndpointSpec,
     ) -> Result<api::Endpoint, ErrorObjectOwned> {
-        self.blocking(move |c| c.create_endpoint(&spec)).await
+        let req = NewEndpoint::try_from(&spec).map_err(CoreError::from)?;
+        let (e, n) = self.blocking(move |c| c.create_endpoint(&req)).await?;
+        Ok(to_api_endpoint(&e, Some(&n)))
     }
     async fn endpoint_get(&self, id: String) -> Result<api::EndpointStatus, ErrorObjectOwned> {
-        Ok(self.0.endpoint_status(&id)?)
+        Ok(to_api_status(&self.0.endpoint_status(&id)?))
     }
     async fn endpoint_list(
         &self,
         filter: api::EndpointFilter,
     ) -> Result<Vec<api::Endpoint>, ErrorObjectOwned> {
-        Ok(self.0.list_endpoints(&filter))
+        let list = self
+            .0
+            .list_endpoints(filter.network.as_deref(), filter.host.as_deref());
+        Ok(list
+            .iter()
+            .map(|(e, n)| to_api_endpoint(e, n.as_ref()))
+            .collect())
     }
     async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
         self.blocking(move |c| c.delete_endpoint(&id)).await

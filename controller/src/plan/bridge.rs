@@ -5,9 +5,8 @@
 //! [`PlanConfig`] only; [`plan_tunnels`] gives one port per (tunnel type,
 //! peer) for every peer sharing a network with the host.
 
-use crate::plan::PlanConfig;
+use crate::plan::input::PlanConfig;
 use crate::state::desired::DesiredState;
-use crate::state::index::Index;
 use crate::state::model::TunnelType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -74,7 +73,7 @@ pub fn datapath_id(host: &str) -> u64 {
 }
 
 /// Name of the tunnel port towards `peer` of type `kind` (≤ 15 chars for
-/// names accepted by [`crate::model::check_name`]).
+/// names accepted by [`crate::state::model::check_name`]).
 pub fn tunnel_port_name(kind: TunnelType, peer: &str) -> String {
     format!("{}{}", kind.port_prefix(), peer)
 }
@@ -98,20 +97,19 @@ pub fn plan_bridge(cfg: &PlanConfig, host: &str) -> BridgePlan {
 /// grows with the network sizes, not with the number of hosts squared.
 pub fn plan_tunnels(
     state: &DesiredState,
-    index: &Index,
     cfg: &PlanConfig,
     host: &str,
 ) -> BTreeMap<String, TunnelPort> {
     let mut tunnels = BTreeMap::new();
-    let Some(me) = state.hosts.get(host) else {
+    let Some(me) = state.host(host) else {
         return tunnels;
     };
-    for name in index.networks_of(host) {
-        let Some(net) = state.networks.get(name) else {
+    for name in state.networks_of(host) {
+        let Some(net) = state.network(name) else {
             continue;
         };
-        for peer in index.hosts_in(name).filter(|p| *p != host) {
-            let Some(p) = state.hosts.get(peer) else {
+        for peer in state.hosts_in(name).filter(|p| *p != host) {
+            let Some(p) = state.host(peer) else {
                 continue;
             };
             let name = tunnel_port_name(net.tunnel, peer);

@@ -6,7 +6,7 @@
 
 use crate::plan::bridge::TunnelPort;
 use crate::plan::flow::Flow;
-use crate::plan::HostPlan;
+use crate::plan::host::HostPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

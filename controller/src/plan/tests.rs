@@ -1,8 +1,11 @@
 //! Unit tests of the planner, and the test world other modules' tests share.
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::state::model::{Host, MacAddr, Network, TunnelType};
+use crate::state::desired::DesiredState;
+use crate::state::model::{Endpoint, Host, MacAddr, Network, TunnelType};
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use uuid::Uuid;
 
 /// h1, h2, h3; networks blue (vxlan, VNI 100) and red (gre, VNI 200) with
 /// the SAME subnet. blue: a@h1, b@h2; red: c@h1, d@h3.
@@ -10,19 +13,13 @@ pub(crate) fn world() -> (DesiredState, Observed) {
     let mut s = DesiredState::default();
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
         let ip = format!("192.0.2.{}", i + 1);
-        s.hosts.insert(
-            h.to_string(),
-            Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap(),
-        );
+        s.add_host(Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap())
+            .unwrap();
     }
-    s.networks.insert(
-        "blue".into(),
-        Network::new("blue", 100, "10.244.1.0/24", None, None, None).unwrap(),
-    );
-    s.networks.insert(
-        "red".into(),
-        Network::new("red", 200, "10.244.1.0/24", None, Some("gre"), None).unwrap(),
-    );
+    s.add_network(Network::new("blue", 100, "10.244.1.0/24", None, None, None).unwrap())
+        .unwrap();
+    s.add_network(Network::new("red", 200, "10.244.1.0/24", None, Some("gre"), None).unwrap())
+        .unwrap();
     let mut o = Observed::default();
     for (n, (net, host, ip, mac, port)) in [
         ("blue", "h1", "10.244.1.2", "02:0c:7e:00:00:01", 5u32),
@@ -43,12 +40,11 @@ pub(crate) fn world() -> (DesiredState, Observed) {
             ip: ip.parse().unwrap(),
             prefix_len: 24,
         };
-        s.check_add_endpoint(&e).unwrap();
         o.bindings
             .entry(host.into())
             .or_default()
             .insert(e.id, Binding { ofport: port });
-        s.endpoints.insert(e.id, e);
+        s.add_endpoint(e).unwrap();
     }
     // Tunnel ports: ofport 1x = vxlan, 2x = gre, x = peer index.
     for h in ["h1", "h2", "h3"] {
@@ -76,10 +72,8 @@ fn invariants_at_scale() {
     let hosts: Vec<String> = (0..12).map(|i| format!("h{i}")).collect();
     for (i, h) in hosts.iter().enumerate() {
         let ip = format!("192.0.2.{}", i + 1);
-        s.hosts.insert(
-            h.clone(),
-            Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap(),
-        );
+        s.add_host(Host::new(h, &format!("tcp:{ip}:6640"), &ip).unwrap())
+            .unwrap();
     }
     let kinds = ["vxlan", "gre", "geneve"];
     for n in 0..5u32 {
@@ -92,7 +86,7 @@ fn invariants_at_scale() {
             None,
         )
         .unwrap();
-        s.networks.insert(net.name.clone(), net);
+        s.add_network(net).unwrap();
     }
     for i in 0..300u32 {
         // Networks only on some hosts: n{k} lives on hosts k..k+5.
@@ -108,12 +102,11 @@ fn invariants_at_scale() {
             ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 9, 1, 0)) + i / 5 + 1),
             prefix_len: 16,
         };
-        s.check_add_endpoint(&e).unwrap();
         o.bindings
             .entry(host.clone())
             .or_default()
             .insert(e.id, Binding { ofport: 100 + i });
-        s.endpoints.insert(e.id, e);
+        s.add_endpoint(e).unwrap();
     }
     for h in &hosts {
         let ports = o.ports.entry(h.clone()).or_default();
@@ -128,13 +121,13 @@ fn invariants_at_scale() {
     for h in &hosts {
         let flows = &plans[h].flows;
         let served: BTreeSet<&str> = s
-            .endpoints
+            .endpoints()
             .values()
             .filter(|e| &e.host == h)
             .map(|e| e.network.as_str())
             .collect();
         let expect: Vec<&Endpoint> = s
-            .endpoints
+            .endpoints()
             .values()
             .filter(|e| served.contains(e.network.as_str()))
             .collect();
@@ -157,10 +150,10 @@ fn invariants_at_scale() {
         }
         // Naive reference: (type, peer) for every network shared with a peer.
         let want_tunnels: BTreeSet<String> = s
-            .endpoints
+            .endpoints()
             .values()
             .filter(|e| &e.host != h && served.contains(e.network.as_str()))
-            .map(|e| tunnel_port_name(s.networks[&e.network].tunnel, &e.host))
+            .map(|e| tunnel_port_name(s.networks()[&e.network].tunnel, &e.host))
             .collect();
         let got: BTreeSet<String> = plans[h].tunnels.keys().cloned().collect();
         assert_eq!(got, want_tunnels, "{h}");
@@ -336,7 +329,7 @@ fn only_changed_hosts_in_plan_diff() {
         ip: "10.244.1.9".parse().unwrap(),
         prefix_len: 24,
     };
-    s.endpoints.insert(e.id, e);
+    s.add_endpoint(e).unwrap();
     let after = plan_all(&s, &o, &cfg);
     let d = diff_plans(&before, &after);
     assert_eq!(
@@ -347,10 +340,8 @@ fn only_changed_hosts_in_plan_diff() {
     assert!(!d["h1"].flows.adds.is_empty());
     // A new host without endpoints gets a bridge and no tunnels; nobody
     // else changes.
-    s.hosts.insert(
-        "h4".into(),
-        Host::new("h4", "tcp:192.0.2.4:6640", "192.0.2.4").unwrap(),
-    );
+    s.add_host(Host::new("h4", "tcp:192.0.2.4:6640", "192.0.2.4").unwrap())
+        .unwrap();
     let joined = plan_all(&s, &o, &cfg);
     let d = diff_plans(&after, &joined);
     assert_eq!(d.keys().collect::<Vec<_>>(), ["h4"]);
@@ -369,7 +360,7 @@ fn only_changed_hosts_in_plan_diff() {
         ip: "10.244.1.10".parse().unwrap(),
         prefix_len: 24,
     };
-    s.endpoints.insert(e4.id, e4.clone());
+    s.add_endpoint(e4.clone()).unwrap();
     let meshed = plan_all(&s, &o, &cfg);
     let d = diff_plans(&joined, &meshed);
     assert_eq!(d.keys().collect::<Vec<_>>(), ["h1", "h2", "h4"]);
@@ -383,8 +374,8 @@ fn only_changed_hosts_in_plan_diff() {
         meshed["h4"].tunnels.keys().collect::<Vec<_>>(),
         ["vx-h1", "vx-h2"]
     );
-    s.endpoints.remove(&e4.id);
-    s.hosts.remove("h4");
+    s.remove_endpoint(&e4.id).unwrap();
+    s.remove_host("h4").unwrap();
     let d = diff_plans(&meshed, &plan_all(&s, &o, &cfg));
     assert_eq!(d["h1"].tunnels_del, ["vx-h4"]);
     assert!(d["h4"].flows.adds.is_empty() && !d["h4"].flows.deletes.is_empty());

@@ -3,7 +3,8 @@
 //! Layout: [`ovsdb_ops`] (pure OVSDB translation) and [`flow_encode`] (pure
 //! OpenFlow encoding) beside the drivers that use them: [`ovsdb`] (one task
 //! per host, kept by [`supervisor`]) and [`openflow`] (one listener, one task
-//! per switch).
+//! per switch). Every driver ends when its `CancellationToken` is cancelled;
+//! their settings come from [`crate::config::Timing`].
 
 pub mod flow_encode;
 pub mod openflow;
@@ -11,9 +12,8 @@ pub mod ovsdb;
 pub mod ovsdb_ops;
 pub mod supervisor;
 
-pub use self::openflow::{serve_openflow, AUDIT_INTERVAL, FULL_AUDIT_EVERY, HANDSHAKE_TIMEOUT};
-pub use ovsdb::{DECOMMISSION_TIMEOUT, OVSDB_PROBE};
+pub use self::openflow::serve_openflow;
 pub use ovsdb_ops::{
     decommission_ops, monitor_tables, observe, ovsdb_ops, tunnel_kind_of, SwitchView, OWNER_KEY,
 };
-pub use supervisor::{stopped, supervise_hosts};
+pub use supervisor::supervise_hosts;

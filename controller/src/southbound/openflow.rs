@@ -4,39 +4,37 @@
 //! tasks), maps datapath ids to hosts, does a hitless full resync (one atomic
 //! bundle: delete our cookie, add all; then barrier) and then sends
 //! incremental diffs whenever that host's plan changes. An audit counts our
-//! flows every [`AUDIT_INTERVAL`] (OFPMP_AGGREGATE) and compares the full
-//! flows (match, cookie, actions) every [`FULL_AUDIT_EVERY`] audits by
-//! default; drift triggers a full resync.
+//! flows every `audit_interval` (OFPMP_AGGREGATE) and compares the full flows
+//! (match, cookie, actions) every `full_audit_every` audits (both from
+//! [`crate::config::Timing`]); drift triggers a full resync. Cancelling `stop`
+//! ends the listener and every session.
 
 use crate::api::Event;
 use crate::plan::{diff_flows, Flow, COOKIE_MASK, COOKIE_PREFIX};
 use crate::service::Core;
 use crate::southbound::flow_encode as ofconv;
-use crate::southbound::supervisor::stopped;
 use openflow::driver::{Listener, Switch, SwitchEvent};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Accept OpenFlow connections on `listener` until `shutdown` turns true.
-pub async fn serve_openflow(
-    core: Arc<Core>,
-    listener: Listener,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Accept OpenFlow connections on `listener` until `stop` is cancelled.
+pub async fn serve_openflow(core: Arc<Core>, listener: Listener, stop: CancellationToken) {
+    let handshake_timeout = core.config.timing.handshake_timeout;
     loop {
         tokio::select! {
             r = listener.accept_stream() => match r {
                 Ok(inc) => {
                     // Handshake in its own task: a silent peer stalls only itself.
                     let core = core.clone();
+                    let stop = stop.child_token();
                     tokio::spawn(async move {
                         let peer = inc.peer_addr();
-                        match inc.handshake_within(HANDSHAKE_TIMEOUT).await {
-                            Ok(sw) => serve_switch(core, sw).await,
+                        match inc.handshake_within(handshake_timeout).await {
+                            Ok(sw) => serve_switch(core, sw, stop).await,
                             Err(e) => tracing::warn!("openflow handshake with {peer:?} failed: {e}"),
                         }
                     });
@@ -46,15 +44,12 @@ pub async fn serve_openflow(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            _ = stopped(&mut shutdown) => break,
+            _ = stop.cancelled() => break,
         }
     }
 }
 
-/// Time a connecting switch has to finish HELLO and FEATURES.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
-
-async fn serve_switch(core: Arc<Core>, sw: Switch) {
+async fn serve_switch(core: Arc<Core>, sw: Switch, stop: CancellationToken) {
     let dpid = sw.datapath_id();
     let Some(host) = core.host_by_dpid(dpid) else {
         tracing::warn!("openflow: unknown datapath id {dpid:016x}, closing");
@@ -71,7 +66,7 @@ async fn serve_switch(core: Arc<Core>, sw: Switch) {
         host: host.clone(),
         channel: "openflow".into(),
     });
-    if let Err(e) = sync_switch(&core, &host, &sw, conn).await {
+    if let Err(e) = sync_switch(&core, &host, &sw, conn, &stop).await {
         tracing::warn!(host, "openflow session ended: {e}");
     }
     core.with_host(&host, |rt| {
@@ -92,7 +87,9 @@ async fn sync_switch(
     host: &str,
     sw: &Switch,
     conn: Uuid,
+    stop: &CancellationToken,
 ) -> Result<(), openflow::driver::Error> {
+    let timing = &core.config.timing;
     let mut gen = core.host_changes(host);
     gen.borrow_and_update();
     // Never plan from an empty view: after a controller restart the bindings
@@ -100,6 +97,7 @@ async fn sync_switch(
     while !core.with_host(host, |rt| rt.observed) {
         tokio::select! {
             r = gen.changed() => if r.is_err() { return Ok(()); },
+            _ = stop.cancelled() => return Ok(()),
             ev = sw.next_event() => match ev {
                 None | Some(SwitchEvent::Disconnected(_)) => return Ok(()),
                 Some(_) => {}
@@ -109,11 +107,10 @@ async fn sync_switch(
     gen.borrow_and_update();
     let mut installed = full_resync(core, host, sw, conn).await?;
     // Spread the audits of many switches over the interval.
-    let jitter = AUDIT_INTERVAL.mul_f64(f64::from(conn.as_u128() as u16) / 65536.0);
-    let mut audit = tokio::time::interval_at(
-        tokio::time::Instant::now() + AUDIT_INTERVAL + jitter,
-        AUDIT_INTERVAL,
-    );
+    let interval = timing.audit_interval;
+    let jitter = interval.mul_f64(f64::from(conn.as_u128() as u16) / 65536.0);
+    let mut audit =
+        tokio::time::interval_at(tokio::time::Instant::now() + interval + jitter, interval);
     audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut audits = 0u64;
     loop {
@@ -149,10 +146,10 @@ async fn sync_switch(
                 // Observed state: our flows as the switch reports them. Someone
                 // deleting or adding flows with our cookie is repaired by a
                 // (hitless) full resync. Counting is cheap; the full list is
-                // compared every FULL_AUDIT_EVERY audits.
+                // compared every `full_audit_every` audits.
                 audits += 1;
                 core.metrics.audits.fetch_add(1, Ordering::Relaxed);
-                let every = core.audit_full_every.load(Ordering::Relaxed).max(1);
+                let every = timing.full_audit_every.max(1);
                 let drift = if audits % every == 0 {
                     // Whole flows: match, cookie and actions (someone changing
                     // the actions of one of our flows is drift too).
@@ -175,6 +172,7 @@ async fn sync_switch(
                     installed = full_resync(core, host, sw, conn).await?;
                 }
             }
+            _ = stop.cancelled() => return Ok(()),
             ev = sw.next_event() => match ev {
                 None | Some(SwitchEvent::Disconnected(_)) => return Ok(()),
                 Some(_) => {}
@@ -182,13 +180,6 @@ async fn sync_switch(
         }
     }
 }
-
-/// How often the flows in each switch are counted against what we installed.
-pub const AUDIT_INTERVAL: Duration = Duration::from_secs(3);
-
-/// Default: every this many audits, the full flow list (match, cookie,
-/// actions) is compared instead of the count (`--audit-full-every`).
-pub const FULL_AUDIT_EVERY: u64 = 10;
 
 /// Replace all our flows with the desired set in one atomic bundle, then barrier.
 async fn full_resync(

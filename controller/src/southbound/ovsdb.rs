@@ -5,7 +5,9 @@
 //! host's changes only, coalesces bursts of row updates, and after a
 //! transaction plans again only from a replica that already shows it
 //! (read-your-writes), so a transaction is never sent twice. A failed
-//! transaction is retried with backoff.
+//! transaction (or one that does not stick) is retried after the shared
+//! jittered [`ovs_remote::Backoff`] of [`crate::config::Timing`]. Cancelling
+//! its token ends the task.
 
 use crate::api::Event;
 use crate::service::Core;
@@ -15,7 +17,7 @@ use crate::southbound::ovsdb_ops::{
 use ovsdb_client::{ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 struct ClientGuard(ReconnectingClient);
 impl Drop for ClientGuard {
@@ -24,30 +26,28 @@ impl Drop for ClientGuard {
     }
 }
 
-/// Time a removed host's task has to take our ports off the host.
-pub const DECOMMISSION_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Our inactivity probe on OVSDB sessions. Longer than ovsdb-server's 5 s
-/// default: a busy controller (thousands of hosts resyncing) must not tear
-/// down healthy sessions, each of which then reloads the whole replica.
-pub const OVSDB_PROBE: Duration = Duration::from_secs(15);
-
 /// Drive host `host` through its OVSDB `remote` until the host is removed
-/// (then decommission it) or the core goes away.
-pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
+/// (then decommission it), `stop` is cancelled or the core goes away.
+pub(crate) async fn host_ovsdb(
+    core: Arc<Core>,
+    host: String,
+    remote: String,
+    stop: CancellationToken,
+) {
+    let timing = core.config.timing.clone();
     let rc = ClientGuard(ReconnectingClient::start(
         &remote,
         "Open_vSwitch",
         monitor_tables(),
         ReconnectOptions {
             client: ClientOptions {
-                probe_interval: Some(OVSDB_PROBE),
+                probe_interval: Some(timing.ovsdb_probe),
                 ..ClientOptions::default()
             },
             // We re-read the whole replica on every wake-up, so a lagging
             // subscription loses nothing; a big buffer per host would cost
             // hundreds of MiB with thousands of hosts.
-            event_capacity: 64,
+            event_capacity: timing.ovsdb_event_capacity,
             ..ReconnectOptions::default()
         },
     ));
@@ -57,7 +57,7 @@ pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
     let mut was_connected = false;
     // After a failed transaction: when to try again, and the next delay.
     let mut retry_at: Option<tokio::time::Instant> = None;
-    let mut retry_delay = Duration::from_secs(1);
+    let mut backoff = timing.retry_backoff();
     // The last transaction that committed, to notice one that does not stick.
     let mut last_committed: Option<String> = None;
     loop {
@@ -87,14 +87,18 @@ pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
                     | tokio::sync::broadcast::error::TryRecvError::Closed)
             ) {}
             let view = SwitchView::from_replica(&rc.0.replica());
-            let (bindings, ports) = observe(&view, &core.cfg.bridge);
+            let (bindings, ports) = observe(&view, &core.config.plan.bridge);
             core.set_observed(&host, bindings, ports);
             // Our own touch above is already reflected in what we plan now.
             gen.borrow_and_update();
             let due = retry_at.is_none_or(|t| tokio::time::Instant::now() >= t);
             let plan = core.plan_switch(&host);
             if plan.is_none() {
-                let ops = decommission_ops(&core.cfg.bridge, &core.cfg.controller_target, &view);
+                let ops = decommission_ops(
+                    &core.config.plan.bridge,
+                    &core.config.plan.controller_target,
+                    &view,
+                );
                 let n = ops.len();
                 let r = if ops.is_empty() {
                     Ok(())
@@ -121,13 +125,13 @@ pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
                     // It committed and the replica shows that, yet the same
                     // change is wanted again: the server does not keep it
                     // (or someone undoes it). Back off instead of spinning.
+                    let delay = backoff.next_delay();
                     tracing::warn!(
                         host,
-                        "ovsdb: the last transaction did not stick; retry in {retry_delay:?}"
+                        "ovsdb: the last transaction did not stick; retry in {delay:?}"
                     );
                     last_committed = None;
-                    retry_at = Some(tokio::time::Instant::now() + retry_delay);
-                    retry_delay = (retry_delay * 2).min(Duration::from_secs(30));
+                    retry_at = Some(tokio::time::Instant::now() + delay);
                 } else if !ops.is_empty() {
                     core.metrics.ovsdb_txns.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(host, n = ops.len(), "ovsdb reconcile");
@@ -137,23 +141,22 @@ pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
                             // at once (usually nothing left to do).
                             last_committed = text;
                             retry_at = None;
-                            retry_delay = Duration::from_secs(1);
+                            backoff.reset();
                             continue;
                         }
                         Err(e) => {
+                            let delay = backoff.next_delay();
                             tracing::warn!(
                                 host,
-                                "ovsdb transaction failed (retry in {retry_delay:?}): {e}"
+                                "ovsdb transaction failed (retry in {delay:?}): {e}"
                             );
-                            retry_at = Some(tokio::time::Instant::now() + retry_delay);
-                            retry_delay = (retry_delay * 2).min(Duration::from_secs(30));
+                            retry_at = Some(tokio::time::Instant::now() + delay);
                         }
                     }
                 }
             }
         }
-        let wake =
-            retry_at.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(30));
+        let wake = retry_at.unwrap_or_else(|| tokio::time::Instant::now() + timing.idle_recheck);
         tokio::select! {
             r = changes.recv() => {
                 if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r { break; }
@@ -161,6 +164,7 @@ pub(crate) async fn host_ovsdb(core: Arc<Core>, host: String, remote: String) {
             r = st.changed() => if r.is_err() { break },
             r = gen.changed() => if r.is_err() { break },
             _ = tokio::time::sleep_until(wake) => {}
+            _ = stop.cancelled() => break,
         }
     }
 }

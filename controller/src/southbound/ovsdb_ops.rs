@@ -445,8 +445,16 @@ mod tests {
         v.interfaces.insert(fi.uuid, fi);
         v.ports.insert(fp.uuid, fp);
         // Host h3 goes away: gre-h3 (red is gre) becomes stale.
-        s.hosts.remove("h3");
-        s.endpoints.retain(|_, e| e.host != "h3");
+        let on_h3: Vec<_> = s
+            .endpoints()
+            .values()
+            .filter(|e| e.host == "h3")
+            .map(|e| e.id)
+            .collect();
+        for id in on_h3 {
+            s.remove_endpoint(&id).unwrap();
+        }
+        s.remove_host("h3").unwrap();
         let new = plan_host(&s, &o, &cfg, "h1").unwrap();
         let ops = ovsdb_ops(&new.bridge, &new.tunnels, &v);
         assert_eq!(ops.len(), 1, "{ops:?}");

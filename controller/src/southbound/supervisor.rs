@@ -2,21 +2,18 @@
 //!
 //! Contract: [`supervise_hosts`] starts a task for every registered host,
 //! restarts it when the host's OVSDB address changes, and gives a removed
-//! host's task [`DECOMMISSION_TIMEOUT`] to take our ports off the host.
+//! host's task `decommission_timeout` ([`crate::config::Timing`]) to take
+//! our ports off the host. Cancelling `stop` ends it and every host task.
 
 use crate::service::Core;
-use crate::southbound::ovsdb::{host_ovsdb, DECOMMISSION_TIMEOUT};
+use crate::southbound::ovsdb::host_ovsdb;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-/// Resolves once `rx` holds `true` (or its sender is gone).
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
-/// Keep one OVSDB task per registered host until `shutdown` turns true.
-pub async fn supervise_hosts(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+/// Keep one OVSDB task per registered host until `stop` is cancelled.
+pub async fn supervise_hosts(core: Arc<Core>, stop: CancellationToken) {
+    let decommission_timeout = core.config.timing.decommission_timeout;
     let mut tasks: BTreeMap<String, (String, tokio::task::JoinHandle<()>)> = BTreeMap::new();
     let mut gen = core.host_set_changes();
     loop {
@@ -35,7 +32,7 @@ pub async fn supervise_hosts(core: Arc<Core>, mut shutdown: watch::Receiver<bool
                     // the host and ends; it gets a few seconds for that.
                     let abort = task.abort_handle();
                     tokio::spawn(async move {
-                        tokio::time::sleep(DECOMMISSION_TIMEOUT).await;
+                        tokio::time::sleep(decommission_timeout).await;
                         abort.abort();
                     });
                 }
@@ -45,13 +42,18 @@ pub async fn supervise_hosts(core: Arc<Core>, mut shutdown: watch::Receiver<bool
         });
         for h in hosts.values() {
             if !tasks.contains_key(&h.name) {
-                let t = tokio::spawn(host_ovsdb(core.clone(), h.name.clone(), h.ovsdb.clone()));
+                let t = tokio::spawn(host_ovsdb(
+                    core.clone(),
+                    h.name.clone(),
+                    h.ovsdb.clone(),
+                    stop.child_token(),
+                ));
                 tasks.insert(h.name.clone(), (h.ovsdb.clone(), t));
             }
         }
         tokio::select! {
             r = gen.changed() => if r.is_err() { break },
-            _ = stopped(&mut shutdown) => break,
+            _ = stop.cancelled() => break,
         }
     }
     for (_, (_, t)) in tasks {

@@ -1,9 +1,23 @@
-//! The desired state: every host, network and endpoint the operator asked for.
+//! The desired state: every host, network and endpoint the operator asked for,
+//! with the private index that makes per-network and per-host questions cheap.
 //!
 //! Contract: every value in a [`DesiredState`] has passed the checks of
-//! [`crate::state::model`]; the `check_*` methods never mutate and return a
-//! typed [`ModelError`] naming the offending field.
+//! [`crate::state::model`] and the uniqueness checks here; the maps can only be
+//! changed through the methods below, each of which updates the index in the
+//! same step, so state and index cannot drift. The `check_*` methods never
+//! mutate and return a typed [`ModelError`] naming the offending field.
+//!
+//! Endpoint changes that must become durable while the state is unlocked go
+//! in two steps: [`DesiredState::reserve_add_endpoint`] /
+//! [`DesiredState::reserve_remove_endpoint`] return a [`Ticket`], and the
+//! holder then either [`commits`](DesiredState::commit) or
+//! [`rolls back`](DesiredState::rollback) it. While reserved, a new endpoint
+//! already holds its address and MAC (and keeps its network and host in use),
+//! and a leaving endpoint still holds them and stays in the plan (its flows
+//! stay until the delete is durable); neither can be looked up by id, so a
+//! second delete of the same endpoint is refused.
 
+use crate::state::index::Index;
 use crate::state::model::{Endpoint, Host, ModelError, Network};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -11,15 +25,117 @@ use uuid::Uuid;
 /// The whole desired state, as loaded from the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredState {
-    /// Hosts by name.
-    pub hosts: BTreeMap<String, Host>,
-    /// Networks by name.
-    pub networks: BTreeMap<String, Network>,
-    /// Endpoints by id.
-    pub endpoints: BTreeMap<Uuid, Endpoint>,
+    hosts: BTreeMap<String, Host>,
+    networks: BTreeMap<String, Network>,
+    endpoints: BTreeMap<Uuid, Endpoint>,
+    index: Index,
+    /// Endpoints with a reserved change that is not yet committed.
+    pending: BTreeMap<Uuid, Change>,
+}
+
+/// What a [`Ticket`] reserves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Add,
+    Remove,
+}
+
+/// A reserved endpoint change; hand it back to [`DesiredState::commit`] or
+/// [`DesiredState::rollback`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a reservation must be committed or rolled back"]
+pub struct Ticket {
+    id: Uuid,
+    change: Change,
+}
+
+impl Ticket {
+    /// The endpoint concerned.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
 }
 
 impl DesiredState {
+    /// A state holding `hosts`, `networks` and `endpoints`, each checked as
+    /// if added one by one (networks and hosts first).
+    pub fn from_parts(
+        hosts: impl IntoIterator<Item = Host>,
+        networks: impl IntoIterator<Item = Network>,
+        endpoints: impl IntoIterator<Item = Endpoint>,
+    ) -> Result<DesiredState, ModelError> {
+        let mut s = DesiredState::default();
+        for h in hosts {
+            s.add_host(h)?;
+        }
+        for n in networks {
+            s.add_network(n)?;
+        }
+        for e in endpoints {
+            s.add_endpoint(e)?;
+        }
+        Ok(s)
+    }
+
+    /// Hosts by name.
+    pub fn hosts(&self) -> &BTreeMap<String, Host> {
+        &self.hosts
+    }
+
+    /// Networks by name.
+    pub fn networks(&self) -> &BTreeMap<String, Network> {
+        &self.networks
+    }
+
+    /// Every endpoint by id (reserved ones included).
+    pub fn endpoints(&self) -> &BTreeMap<Uuid, Endpoint> {
+        &self.endpoints
+    }
+
+    /// Host `name`.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.get(name)
+    }
+
+    /// Network `name`.
+    pub fn network(&self, name: &str) -> Option<&Network> {
+        self.networks.get(name)
+    }
+
+    /// Endpoint `id`, unless a change of it is reserved and not committed.
+    pub fn endpoint(&self, id: &Uuid) -> Option<&Endpoint> {
+        self.endpoints
+            .get(id)
+            .filter(|_| !self.pending.contains_key(id))
+    }
+
+    /// Endpoints of `network`, in id order (indexed).
+    pub fn endpoints_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a Endpoint> + 'a {
+        self.index
+            .ids_in(network)
+            .filter_map(|id| self.endpoints.get(id))
+    }
+
+    /// Number of endpoints in `network`.
+    pub fn count_in(&self, network: &str) -> usize {
+        self.index.count_in(network)
+    }
+
+    /// Number of endpoints on `host`.
+    pub fn count_on(&self, host: &str) -> usize {
+        self.index.count_on(host)
+    }
+
+    /// Networks with at least one endpoint on `host`.
+    pub fn networks_of<'a>(&'a self, host: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.index.networks_of(host)
+    }
+
+    /// Hosts with at least one endpoint in `network`.
+    pub fn hosts_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.index.hosts_in(network)
+    }
+
     /// Check that `n` may be added.
     pub fn check_add_network(&self, n: &Network) -> Result<(), ModelError> {
         if self.networks.contains_key(&n.name) {
@@ -42,18 +158,9 @@ impl DesiredState {
         Ok(())
     }
 
-    /// Check that `e` may be added (references exist, address usable and unique).
+    /// Check that `e` may be added (references exist, address usable and
+    /// unique in its network, id new).
     pub fn check_add_endpoint(&self, e: &Endpoint) -> Result<(), ModelError> {
-        self.check_add_endpoint_among(e, self.endpoints_in(&e.network))
-    }
-
-    /// [`DesiredState::check_add_endpoint`] given the endpoints of `e`'s
-    /// network (callers with an index avoid scanning every endpoint).
-    pub fn check_add_endpoint_among<'a>(
-        &self,
-        e: &Endpoint,
-        same_network: impl Iterator<Item = &'a Endpoint>,
-    ) -> Result<(), ModelError> {
         let net = self
             .networks
             .get(&e.network)
@@ -67,7 +174,7 @@ impl DesiredState {
                 subnet: net.subnet,
             });
         }
-        for o in same_network.filter(|o| o.network == e.network) {
+        for o in self.endpoints_in(&e.network) {
             if o.mac == e.mac {
                 return Err(ModelError::DuplicateMac {
                     mac: e.mac,
@@ -81,14 +188,135 @@ impl DesiredState {
                 });
             }
         }
+        if self.endpoints.contains_key(&e.id) {
+            return Err(ModelError::DuplicateEndpoint(e.id.to_string()));
+        }
         Ok(())
     }
 
-    /// Endpoints of one network.
-    pub fn endpoints_in<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a Endpoint> {
-        self.endpoints
-            .values()
-            .filter(move |e| e.network == network)
+    /// Check that network `name` may be removed (exists, no endpoints).
+    pub fn check_remove_network(&self, name: &str) -> Result<(), ModelError> {
+        if !self.networks.contains_key(name) {
+            return Err(ModelError::UnknownNetwork(name.to_string()));
+        }
+        match self.count_in(name) {
+            0 => Ok(()),
+            n => Err(ModelError::InUse(format!("network {name:?}"), n)),
+        }
+    }
+
+    /// Check that host `name` may be removed (exists, no endpoints).
+    pub fn check_remove_host(&self, name: &str) -> Result<(), ModelError> {
+        if !self.hosts.contains_key(name) {
+            return Err(ModelError::UnknownHost(name.to_string()));
+        }
+        match self.count_on(name) {
+            0 => Ok(()),
+            n => Err(ModelError::InUse(format!("host {name:?}"), n)),
+        }
+    }
+
+    /// Add network `n` (checked).
+    pub fn add_network(&mut self, n: Network) -> Result<(), ModelError> {
+        self.check_add_network(&n)?;
+        self.networks.insert(n.name.clone(), n);
+        Ok(())
+    }
+
+    /// Remove network `name` (checked: it must have no endpoints).
+    pub fn remove_network(&mut self, name: &str) -> Result<Network, ModelError> {
+        self.check_remove_network(name)?;
+        self.networks
+            .remove(name)
+            .ok_or_else(|| ModelError::UnknownNetwork(name.to_string()))
+    }
+
+    /// Add host `h` (checked).
+    pub fn add_host(&mut self, h: Host) -> Result<(), ModelError> {
+        self.check_add_host(&h)?;
+        self.hosts.insert(h.name.clone(), h);
+        Ok(())
+    }
+
+    /// Remove host `name` (checked: it must have no endpoints).
+    pub fn remove_host(&mut self, name: &str) -> Result<Host, ModelError> {
+        self.check_remove_host(name)?;
+        self.hosts
+            .remove(name)
+            .ok_or_else(|| ModelError::UnknownHost(name.to_string()))
+    }
+
+    /// Add endpoint `e` at once (checked): [`Self::reserve_add_endpoint`]
+    /// and [`Self::commit`] in one step.
+    pub fn add_endpoint(&mut self, e: Endpoint) -> Result<(), ModelError> {
+        let t = self.reserve_add_endpoint(e)?;
+        self.commit(t);
+        Ok(())
+    }
+
+    /// Remove endpoint `id` at once: [`Self::reserve_remove_endpoint`] and
+    /// [`Self::commit`] in one step.
+    pub fn remove_endpoint(&mut self, id: &Uuid) -> Result<Endpoint, ModelError> {
+        let e = self
+            .endpoint(id)
+            .cloned()
+            .ok_or_else(|| ModelError::UnknownEndpoint(id.to_string()))?;
+        let t = self.reserve_remove_endpoint(id)?;
+        self.commit(t);
+        Ok(e)
+    }
+
+    /// Reserve the addition of `e` (checked): it holds its address and MAC
+    /// from now on, but cannot be looked up until committed.
+    pub fn reserve_add_endpoint(&mut self, e: Endpoint) -> Result<Ticket, ModelError> {
+        self.check_add_endpoint(&e)?;
+        let id = e.id;
+        self.index.insert(&e);
+        self.endpoints.insert(id, e);
+        self.pending.insert(id, Change::Add);
+        Ok(Ticket {
+            id,
+            change: Change::Add,
+        })
+    }
+
+    /// Reserve the removal of endpoint `id`: it cannot be looked up any more,
+    /// but holds its address and stays planned until committed.
+    pub fn reserve_remove_endpoint(&mut self, id: &Uuid) -> Result<Ticket, ModelError> {
+        if self.endpoint(id).is_none() {
+            return Err(ModelError::UnknownEndpoint(id.to_string()));
+        }
+        self.pending.insert(*id, Change::Remove);
+        Ok(Ticket {
+            id: *id,
+            change: Change::Remove,
+        })
+    }
+
+    /// Make a reserved change final.
+    pub fn commit(&mut self, t: Ticket) {
+        if self.pending.remove(&t.id) != Some(t.change) {
+            return;
+        }
+        if t.change == Change::Remove {
+            self.drop_endpoint(&t.id);
+        }
+    }
+
+    /// Undo a reserved change.
+    pub fn rollback(&mut self, t: Ticket) {
+        if self.pending.remove(&t.id) != Some(t.change) {
+            return;
+        }
+        if t.change == Change::Add {
+            self.drop_endpoint(&t.id);
+        }
+    }
+
+    fn drop_endpoint(&mut self, id: &Uuid) {
+        if let Some(e) = self.endpoints.remove(id) {
+            self.index.remove(&e);
+        }
     }
 }
 
@@ -98,12 +326,9 @@ mod tests {
     use super::*;
 
     fn state() -> DesiredState {
-        let mut s = DesiredState::default();
         let n = Network::new("blue", 100, "10.244.1.0/24", Some("10.244.1.1"), None, None).unwrap();
-        s.networks.insert(n.name.clone(), n);
         let h = Host::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap();
-        s.hosts.insert(h.name.clone(), h);
-        s
+        DesiredState::from_parts([h], [n], []).unwrap()
     }
 
     fn ep(ip: &str, mac: &str) -> Endpoint {
@@ -142,7 +367,11 @@ mod tests {
         let mut s = state();
         let a = ep("10.244.1.2", "02:00:00:00:00:01");
         s.check_add_endpoint(&a).unwrap();
-        s.endpoints.insert(a.id, a);
+        s.add_endpoint(a.clone()).unwrap();
+        assert!(matches!(
+            s.check_add_endpoint(&a),
+            Err(ModelError::DuplicateMac { .. })
+        ));
         assert!(matches!(
             s.check_add_endpoint(&ep("10.244.1.3", "02:00:00:00:00:01")),
             Err(ModelError::DuplicateMac { .. })
@@ -171,5 +400,54 @@ mod tests {
             s.check_add_endpoint(&e),
             Err(ModelError::UnknownNetwork("nope".into()))
         );
+    }
+
+    #[test]
+    fn index_follows_every_change_and_reservations_roll_back() {
+        let mut s = state();
+        let a = ep("10.244.1.2", "02:00:00:00:00:01");
+        s.add_endpoint(a.clone()).unwrap();
+        assert_eq!(s.count_in("blue"), 1);
+        assert_eq!(s.count_on("h1"), 1);
+        assert_eq!(s.hosts_in("blue").collect::<Vec<_>>(), ["h1"]);
+        assert_eq!(s.networks_of("h1").collect::<Vec<_>>(), ["blue"]);
+        assert!(matches!(
+            s.remove_network("blue"),
+            Err(ModelError::InUse(_, 1))
+        ));
+        assert!(matches!(s.remove_host("h1"), Err(ModelError::InUse(_, 1))));
+        // A reserved add holds its address and keeps the host in use, but is
+        // invisible by id; rolled back, it leaves no trace.
+        let before = s.clone();
+        let b = ep("10.244.1.3", "02:00:00:00:00:02");
+        let t = s.reserve_add_endpoint(b.clone()).unwrap();
+        assert!(s.endpoint(&b.id).is_none());
+        assert_eq!(s.count_in("blue"), 2);
+        assert!(matches!(
+            s.check_add_endpoint(&ep("10.244.1.3", "02:00:00:00:00:09")),
+            Err(ModelError::DuplicateIp { .. })
+        ));
+        s.rollback(t);
+        assert_eq!(s, before);
+        // A reserved remove keeps the endpoint planned and its address taken,
+        // refuses a second remove, and rolls back to the same state.
+        let t = s.reserve_remove_endpoint(&a.id).unwrap();
+        assert!(s.endpoint(&a.id).is_none());
+        assert_eq!(s.endpoints_in("blue").count(), 1);
+        assert!(matches!(
+            s.reserve_remove_endpoint(&a.id),
+            Err(ModelError::UnknownEndpoint(_))
+        ));
+        s.rollback(t);
+        assert_eq!(s, before);
+        // Committed: gone from the maps and the index.
+        let t = s.reserve_remove_endpoint(&a.id).unwrap();
+        s.commit(t);
+        assert_eq!(s.count_in("blue"), 0);
+        assert_eq!(s.hosts_in("blue").count(), 0);
+        assert_eq!(s.networks_of("h1").count(), 0);
+        s.remove_network("blue").unwrap();
+        s.remove_host("h1").unwrap();
+        assert_eq!(s, DesiredState::default());
     }
 }

@@ -1,21 +1,19 @@
-//! Endpoints of a [`DesiredState`] indexed by network and by host.
+//! The private index of the `DesiredState`:
+//! endpoints by network and by host.
 //!
-//! Contract: an [`Index`] built with [`Index::of`] and kept current with
-//! [`Index::insert`] / [`Index::remove`] answers "endpoints of this network",
-//! "hosts of this network" and "networks of this host" in the size of the
-//! answer, not of the whole state.
+//! Contract: only `DesiredState` holds an [`Index`] and it updates it in the
+//! same method that changes its endpoints, so the two cannot drift. It answers
+//! "endpoints of this network", "hosts of this network" and "networks of this
+//! host" in the size of the answer, not of the whole state.
 
-use crate::state::desired::DesiredState;
 use crate::state::model::Endpoint;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
-/// Endpoints by network and by host, kept next to a [`DesiredState`] so that
-/// planning one host costs the size of the networks it serves, not the size of
-/// the whole state. [`Index::of`] builds it; whoever mutates the state keeps it
-/// current with [`Index::insert`] / [`Index::remove`].
+/// Endpoints by network and by host, so that planning one host costs the size
+/// of the networks it serves, not the size of the whole state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Index {
+pub(crate) struct Index {
     /// network → endpoint ids.
     eps: BTreeMap<String, BTreeSet<Uuid>>,
     /// network → host → number of its endpoints there.
@@ -25,17 +23,8 @@ pub struct Index {
 }
 
 impl Index {
-    /// Index every endpoint of `state`.
-    pub fn of(state: &DesiredState) -> Index {
-        let mut ix = Index::default();
-        for e in state.endpoints.values() {
-            ix.insert(e);
-        }
-        ix
-    }
-
     /// Record a new endpoint.
-    pub fn insert(&mut self, e: &Endpoint) {
+    pub(crate) fn insert(&mut self, e: &Endpoint) {
         if self.eps.entry(e.network.clone()).or_default().insert(e.id) {
             *self
                 .net_hosts
@@ -53,7 +42,7 @@ impl Index {
     }
 
     /// Forget an endpoint.
-    pub fn remove(&mut self, e: &Endpoint) {
+    pub(crate) fn remove(&mut self, e: &Endpoint) {
         let Some(ids) = self.eps.get_mut(&e.network) else {
             return;
         };
@@ -80,26 +69,18 @@ impl Index {
         dec(&mut self.host_nets, &e.host, &e.network);
     }
 
-    /// Endpoints of `network`, in id order.
-    pub fn endpoints_in<'a>(
-        &'a self,
-        state: &'a DesiredState,
-        network: &str,
-    ) -> impl Iterator<Item = &'a Endpoint> + 'a {
-        self.eps
-            .get(network)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| state.endpoints.get(id))
+    /// Ids of the endpoints of `network`, in id order.
+    pub(crate) fn ids_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a Uuid> + 'a {
+        self.eps.get(network).into_iter().flatten()
     }
 
     /// Number of endpoints in `network`.
-    pub fn count_in(&self, network: &str) -> usize {
+    pub(crate) fn count_in(&self, network: &str) -> usize {
         self.eps.get(network).map_or(0, BTreeSet::len)
     }
 
     /// Networks with at least one endpoint on `host`.
-    pub fn networks_of<'a>(&'a self, host: &str) -> impl Iterator<Item = &'a str> + 'a {
+    pub(crate) fn networks_of<'a>(&'a self, host: &str) -> impl Iterator<Item = &'a str> + 'a {
         self.host_nets
             .get(host)
             .into_iter()
@@ -107,7 +88,7 @@ impl Index {
     }
 
     /// Hosts with at least one endpoint in `network`.
-    pub fn hosts_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a str> + 'a {
+    pub(crate) fn hosts_in<'a>(&'a self, network: &str) -> impl Iterator<Item = &'a str> + 'a {
         self.net_hosts
             .get(network)
             .into_iter()
@@ -115,7 +96,7 @@ impl Index {
     }
 
     /// Number of endpoints on `host`.
-    pub fn count_on(&self, host: &str) -> usize {
+    pub(crate) fn count_on(&self, host: &str) -> usize {
         self.host_nets.get(host).map_or(0, |m| m.values().sum())
     }
 }

@@ -1,7 +1,7 @@
 //! Address management: IPv4 addresses and MACs for new endpoints.
 //!
 //! Contract (all pure):
-//! - [`allocate_ip_among`] returns the lowest address of the subnet that is
+//! - [`allocate_ip`] returns the lowest address of the subnet that is
 //!   not the network, broadcast or gateway address and not in use;
 //! - [`mac_for`] derives the MAC from the network's VNI and the IPv4 address
 //!   (`02:64:0a:f4:01:02` is 10.244.1.2 in VNI 100: locally administered,
@@ -9,11 +9,11 @@
 //!   the same IP gets the same MAC and peers' ARP caches stay right, and the
 //!   same IP in two networks gets two MACs unless their VNIs agree in the
 //!   low 14 bits (harmless: MACs only need to be unique within a network);
-//! - [`allocate_mac_among`] is the fallback when that MAC is taken (a
-//!   user-chosen MAC): `02:0c:7e:xx:xx:xx` from a per-controller counter.
+//! - [`allocate_mac`] gives that MAC, or when it is taken (a user-chosen
+//!   MAC) `02:0c:7e:xx:xx:xx` from a per-controller counter.
 //!
-//! Callers pass only the addresses of the one network concerned, so an
-//! allocation costs the size of that network.
+//! Both read only the endpoints of the one network concerned (through the
+//! state's index), so an allocation costs the size of that network.
 
 use crate::state::desired::DesiredState;
 use crate::state::model::{MacAddr, ModelError, Network};
@@ -23,20 +23,15 @@ use std::net::Ipv4Addr;
 /// MAC prefix of counter-allocated MACs (locally administered, unicast).
 pub const MAC_PREFIX: [u8; 3] = [0x02, 0x0c, 0x7e];
 
-/// Lowest free address in `net`, given the addresses in use there.
-pub fn allocate_ip_among(net: &Network, used: &BTreeSet<Ipv4Addr>) -> Result<Ipv4Addr, ModelError> {
+/// Lowest free address in `net`.
+pub fn allocate_ip(state: &DesiredState, net: &Network) -> Result<Ipv4Addr, ModelError> {
+    let used: BTreeSet<Ipv4Addr> = state.endpoints_in(&net.name).map(|e| e.ip).collect();
     let first = u32::from(net.subnet.addr) + 1;
     let last = u32::from(net.subnet.broadcast());
     (first..last)
         .map(Ipv4Addr::from)
         .find(|ip| Some(*ip) != net.gateway && !used.contains(ip))
         .ok_or_else(|| ModelError::SubnetExhausted(net.subnet, net.name.clone()))
-}
-
-/// Lowest free address in `net` (scans the whole state; see [`allocate_ip_among`]).
-pub fn allocate_ip(state: &DesiredState, net: &Network) -> Result<Ipv4Addr, ModelError> {
-    let used: BTreeSet<Ipv4Addr> = state.endpoints_in(&net.name).map(|e| e.ip).collect();
-    allocate_ip_among(net, &used)
 }
 
 /// The MAC of address `ip` in the network with `vni`.
@@ -48,7 +43,7 @@ pub fn mac_for(vni: u32, ip: Ipv4Addr) -> MacAddr {
 
 /// Next counter MAC after `counter` not in `used`; returns the MAC and the
 /// new counter value.
-pub fn allocate_mac_among(used: &BTreeSet<MacAddr>, counter: u64) -> (MacAddr, u64) {
+fn next_counter_mac(used: &BTreeSet<MacAddr>, counter: u64) -> (MacAddr, u64) {
     let mut c = counter;
     loop {
         c = (c % 0xff_ffff) + 1; // 1..=0xffffff, wraps around
@@ -70,14 +65,15 @@ pub fn allocate_mac_among(used: &BTreeSet<MacAddr>, counter: u64) -> (MacAddr, u
 /// MAC for `ip` in `net`: [`mac_for`] unless another endpoint of the network
 /// uses it, then the next free counter MAC. Returns the MAC and the counter.
 pub fn allocate_mac(
+    state: &DesiredState,
     net: &Network,
     ip: Ipv4Addr,
-    used: &BTreeSet<MacAddr>,
     counter: u64,
 ) -> (MacAddr, u64) {
     let mac = mac_for(net.vni, ip);
+    let used: BTreeSet<MacAddr> = state.endpoints_in(&net.name).map(|e| e.mac).collect();
     if used.contains(&mac) {
-        allocate_mac_among(used, counter)
+        next_counter_mac(&used, counter)
     } else {
         (mac, counter)
     }
@@ -91,20 +87,14 @@ mod tests {
     use uuid::Uuid;
 
     fn state(subnet: &str, gw: Option<&str>) -> (DesiredState, Network) {
-        let mut s = DesiredState::default();
         let n = Network::new("n", 1, subnet, gw, None, None).unwrap();
-        s.networks.insert("n".into(), n.clone());
-        s.hosts.insert(
-            "h".into(),
-            Host::new("h", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap(),
-        );
-        (s, n)
+        let h = Host::new("h", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap();
+        (DesiredState::from_parts([h], [n.clone()], []).unwrap(), n)
     }
 
     fn add(s: &mut DesiredState, n: &Network, counter: &mut u64) -> Result<Endpoint, ModelError> {
         let ip = allocate_ip(s, n)?;
-        let used: BTreeSet<MacAddr> = s.endpoints_in(&n.name).map(|e| e.mac).collect();
-        let (mac, c) = allocate_mac(n, ip, &used, *counter);
+        let (mac, c) = allocate_mac(s, n, ip, *counter);
         *counter = c;
         let e = Endpoint {
             id: Uuid::new_v4(),
@@ -116,8 +106,7 @@ mod tests {
             ip,
             prefix_len: n.subnet.len,
         };
-        s.check_add_endpoint(&e)?;
-        s.endpoints.insert(e.id, e.clone());
+        s.add_endpoint(e.clone())?;
         Ok(e)
     }
 
@@ -139,12 +128,12 @@ mod tests {
         );
         // Freeing one makes exactly that one available again.
         let id = *s
-            .endpoints
+            .endpoints()
             .iter()
             .find(|(_, e)| e.ip.to_string() == "10.0.0.4")
             .unwrap()
             .0;
-        s.endpoints.remove(&id);
+        s.remove_endpoint(&id).unwrap();
         assert_eq!(add(&mut s, &n, &mut c).unwrap().ip.to_string(), "10.0.0.4");
     }
 
@@ -155,12 +144,12 @@ mod tests {
         for _ in 0..254 {
             add(&mut s, &n, &mut c).unwrap();
         }
-        let ips: BTreeSet<_> = s.endpoints.values().map(|e| e.ip).collect();
-        let macs: BTreeSet<_> = s.endpoints.values().map(|e| e.mac).collect();
+        let ips: BTreeSet<_> = s.endpoints().values().map(|e| e.ip).collect();
+        let macs: BTreeSet<_> = s.endpoints().values().map(|e| e.mac).collect();
         assert_eq!(ips.len(), 254);
         assert_eq!(macs.len(), 254);
         assert!(macs.iter().all(|m| m.0[0] & 0x03 == 0x02));
-        assert!(s.endpoints.values().all(|e| e.mac == mac_for(1, e.ip)));
+        assert!(s.endpoints().values().all(|e| e.mac == mac_for(1, e.ip)));
     }
 
     #[test]
@@ -185,13 +174,17 @@ mod tests {
         assert_eq!(c, 0);
         // A user took the derived MAC of the next address: the counter is used.
         let next: Ipv4Addr = "10.1.0.2".parse().unwrap();
-        let used = BTreeSet::from([e.mac, mac_for(1, next)]);
-        let (m, c2) = allocate_mac(&n, next, &used, 0);
+        let mut taken = e.clone();
+        taken.id = Uuid::new_v4();
+        taken.ip = "10.1.0.200".parse().unwrap();
+        taken.mac = mac_for(1, next);
+        s.add_endpoint(taken).unwrap();
+        let (m, c2) = allocate_mac(&s, &n, next, 0);
         assert_eq!(m.to_string(), "02:0c:7e:00:00:01");
         assert_eq!(c2, 1);
         // Counter MACs in use are skipped.
         let used = BTreeSet::from([m]);
-        let (m, c3) = allocate_mac_among(&used, 0);
+        let (m, c3) = next_counter_mac(&used, 0);
         assert_eq!(m.to_string(), "02:0c:7e:00:00:02");
         assert_eq!(c3, 2);
     }

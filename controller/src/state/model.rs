@@ -35,6 +35,9 @@ pub enum ModelError {
     /// A host with this name exists.
     #[error("host {0:?} already exists")]
     DuplicateHost(String),
+    /// An endpoint with this id exists.
+    #[error("endpoint {0} already exists")]
+    DuplicateEndpoint(String),
     /// Subnet text is not a valid IPv4 CIDR or has host bits set.
     #[error("invalid subnet {0:?}: {1}")]
     InvalidSubnet(String, &'static str),

@@ -7,7 +7,7 @@
 //! [`DesiredState`].
 
 use crate::state::desired::DesiredState;
-use crate::state::model::{Endpoint, Host, Network};
+use crate::state::model::{Endpoint, Host, ModelError, Network};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -29,6 +29,9 @@ pub enum StoreError {
         /// Decoder message.
         err: String,
     },
+    /// The stored records decode but do not form a valid state.
+    #[error("inconsistent stored state: {0}")]
+    Inconsistent(#[from] ModelError),
 }
 
 /// Record kinds, one table each.
@@ -219,22 +222,24 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Read the whole desired state.
+/// Read the whole desired state (checked as it was when written).
 pub fn load_state(store: &dyn Store) -> Result<DesiredState, StoreError> {
-    let mut s = DesiredState::default();
-    for (k, v) in store.list(Kind::Host)? {
-        let h: Host = decode(Kind::Host, &k, &v)?;
-        s.hosts.insert(h.name.clone(), h);
-    }
-    for (k, v) in store.list(Kind::Network)? {
-        let n: Network = decode(Kind::Network, &k, &v)?;
-        s.networks.insert(n.name.clone(), n);
-    }
-    for (k, v) in store.list(Kind::Endpoint)? {
-        let e: Endpoint = decode(Kind::Endpoint, &k, &v)?;
-        s.endpoints.insert(e.id, e);
-    }
-    Ok(s)
+    let hosts = store
+        .list(Kind::Host)?
+        .iter()
+        .map(|(k, v)| decode::<Host>(Kind::Host, k, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let networks = store
+        .list(Kind::Network)?
+        .iter()
+        .map(|(k, v)| decode::<Network>(Kind::Network, k, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let endpoints = store
+        .list(Kind::Endpoint)?
+        .iter()
+        .map(|(k, v)| decode::<Endpoint>(Kind::Endpoint, k, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DesiredState::from_parts(hosts, networks, endpoints)?)
 }
 
 /// Read a u64 metadata counter (0 when absent).
@@ -258,7 +263,7 @@ mod tests {
             Write::put(Kind::Meta, "mac", &5u64),
         ])
         .unwrap();
-        assert_eq!(load_state(s).unwrap().networks["blue"], n);
+        assert_eq!(load_state(s).unwrap().networks()["blue"], n);
         assert_eq!(get_counter(s, "mac").unwrap(), 5);
         assert_eq!(get_counter(s, "none").unwrap(), 0);
         s.delete(Kind::Network, "blue").unwrap();
@@ -285,8 +290,8 @@ mod tests {
         }
         let s = RedbStore::open(&path).unwrap();
         let st = load_state(&s).unwrap();
-        assert_eq!(st.networks.len(), 1);
-        assert_eq!(st.networks["red"].vni, 8);
+        assert_eq!(st.networks().len(), 1);
+        assert_eq!(st.networks()["red"].vni, 8);
         assert_eq!(get_counter(&s, "mac").unwrap(), 5);
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,66 @@
+//! Table 30, L2 forward: known MACs to their port, group-bit destinations
+//! flooded within the VNI.
+//!
+//! Contract: a local endpoint's MAC goes to its port; a remote endpoint's MAC
+//! goes to the tunnel towards its host, only for traffic from a local port
+//! (`reg0=0`, no hairpin between hosts). Broadcast/multicast from a local
+//! port goes to the other local ports and the tunnels to every host with
+//! endpoints of the VNI; from a tunnel, to local ports only. Unknown unicast
+//! drops.
+
+use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind};
+use crate::plan::net::NetView;
+use std::collections::BTreeSet;
+
+/// Add this table's flows for one network `n` to `out`.
+pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
+    let c = cookie(FlowKind::Unicast, n.net.vni);
+    for (e, port) in &n.local {
+        out.insert(Flow::new(
+            L2,
+            100,
+            c,
+            vec![n.tun, Field::EthDst(e.mac)],
+            vec![Act::Output(*port)],
+        ));
+    }
+    for e in n.eps.iter().filter(|e| e.host != n.host) {
+        if let Some(tp) = n.tunnel_of(&e.host) {
+            // Only traffic from local ports is tunneled: no hairpin between hosts.
+            out.insert(Flow::new(
+                L2,
+                100,
+                c,
+                vec![n.tun, Field::Reg0(0), Field::EthDst(e.mac)],
+                vec![Act::Output(tp)],
+            ));
+        }
+    }
+    let c = cookie(FlowKind::Flood, n.net.vni);
+    let local_out: Vec<Act> = n.local.iter().map(|(_, p)| Act::Output(*p)).collect();
+    let mut all_out = local_out.clone();
+    all_out.extend(
+        n.peers
+            .iter()
+            .filter_map(|p| n.tunnel_of(p))
+            .map(Act::Output),
+    );
+    if !local_out.is_empty() {
+        out.insert(Flow::new(
+            L2,
+            50,
+            c,
+            vec![n.tun, Field::Reg0(1), Field::EthDstMulticast],
+            local_out,
+        ));
+    }
+    if !all_out.is_empty() {
+        out.insert(Flow::new(
+            L2,
+            50,
+            c,
+            vec![n.tun, Field::Reg0(0), Field::EthDstMulticast],
+            all_out,
+        ));
+    }
+}

@@ -1,0 +1,308 @@
+//! Changes of desired state through the core, and the read-side views the
+//! API needs.
+//!
+//! Contract: a network or host change is checked, persisted and applied
+//! under the lock (nothing else can slip in between). An endpoint change is
+//! reserved in the [`DesiredState`](crate::state::desired::DesiredState)
+//! under the lock, persisted without it (the drivers never wait for a disk
+//! flush), then committed; a [`Reservation`] that is dropped before its
+//! commit (a failed write, a panic) rolls the change back. Nobody is woken
+//! before a change is durable; a rolled-back change wakes the hosts that may
+//! have planned with it.
+
+use super::{Core, CoreError, Inner};
+use crate::api::Event;
+use crate::plan::{tables, Binding, Field};
+use crate::state::desired::Ticket;
+use crate::state::ipam;
+use crate::state::model::{Endpoint, Host, MacAddr, ModelError, Network};
+use crate::state::store::{Kind, Write};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, MutexGuard};
+use uuid::Uuid;
+
+/// A request for a new endpoint; IP and MAC are allocated when absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEndpoint {
+    /// Network name.
+    pub network: String,
+    /// Host name.
+    pub host: String,
+    /// Container name or id.
+    pub container: String,
+    /// Interface name in the container (default `eth0`).
+    pub interface: Option<String>,
+    /// Requested address, with the prefix length if the caller gave one
+    /// (it must then be the network's).
+    pub ip: Option<(Ipv4Addr, Option<u8>)>,
+    /// Requested MAC.
+    pub mac: Option<MacAddr>,
+}
+
+/// An endpoint with what the controller knows about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointView {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// Its network.
+    pub network: Option<Network>,
+    /// Its binding on its host, if seen.
+    pub binding: Option<Binding>,
+    /// Hosts that do not yet have its unicast flow installed.
+    pub pending_hosts: Vec<String>,
+}
+
+/// A reserved endpoint change: committed by [`Reservation::commit`], rolled
+/// back when dropped uncommitted.
+struct Reservation<'a> {
+    core: &'a Core,
+    ticket: Option<Ticket>,
+    network: String,
+}
+
+impl Reservation<'_> {
+    /// Make the change final and wake the hosts it affects.
+    fn commit(mut self) {
+        if let Some(t) = self.ticket.take() {
+            let mut g = self.core.lock();
+            let mut hosts = g.hosts_in(&self.network);
+            g.state.commit(t);
+            hosts.extend(g.hosts_in(&self.network));
+            g.touch(hosts.iter().map(String::as_str));
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticket.take() {
+            let mut g = self.core.lock();
+            let mut hosts = g.hosts_in(&self.network);
+            g.state.rollback(t);
+            hosts.extend(g.hosts_in(&self.network));
+            g.touch(hosts.iter().map(String::as_str));
+        }
+    }
+}
+
+impl Core {
+    /// Persist `writes` for the reserved change `ticket` (lock released),
+    /// then commit it; on failure the reservation rolls back.
+    fn persist_reserved(
+        &self,
+        g: MutexGuard<'_, Inner>,
+        ticket: Ticket,
+        network: &str,
+        writes: &[Write],
+    ) -> Result<(), CoreError> {
+        let r = Reservation {
+            core: self,
+            ticket: Some(ticket),
+            network: network.to_string(),
+        };
+        drop(g);
+        self.store.apply(writes)?;
+        r.commit();
+        Ok(())
+    }
+
+    /// Create network `n`.
+    pub fn create_network(&self, n: Network) -> Result<Network, CoreError> {
+        {
+            let mut g = self.lock();
+            g.state.check_add_network(&n)?;
+            self.store
+                .apply(&[Write::put(Kind::Network, &n.name, &n)])?;
+            g.state.add_network(n.clone())?;
+        }
+        // A network without endpoints is on no host: nothing to replan.
+        self.emit(Event::NetworkCreated {
+            name: n.name.clone(),
+        });
+        Ok(n)
+    }
+
+    /// Delete a network without endpoints.
+    pub fn delete_network(&self, name: &str) -> Result<(), CoreError> {
+        {
+            let mut g = self.lock();
+            g.state.check_remove_network(name)?;
+            self.store.delete(Kind::Network, name)?;
+            g.state.remove_network(name)?;
+        }
+        self.emit(Event::NetworkDeleted {
+            name: name.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Register host `h`.
+    pub fn create_host(&self, h: Host) -> Result<Host, CoreError> {
+        {
+            let mut g = self.lock();
+            g.state.check_add_host(&h)?;
+            self.store.apply(&[Write::put(Kind::Host, &h.name, &h)])?;
+            g.state.add_host(h.clone())?;
+            // No endpoints yet: no other host plans anything towards it.
+            g.touch([h.name.as_str()]);
+        }
+        self.emit(Event::HostCreated {
+            name: h.name.clone(),
+        });
+        self.hosts_changed();
+        Ok(h)
+    }
+
+    /// Remove a host without endpoints.
+    pub fn delete_host(&self, name: &str) -> Result<(), CoreError> {
+        {
+            let mut g = self.lock();
+            g.state.check_remove_host(name)?;
+            self.store.delete(Kind::Host, name)?;
+            g.state.remove_host(name)?;
+            g.touch([name]);
+        }
+        self.emit(Event::HostDeleted {
+            name: name.to_string(),
+        });
+        self.hosts_changed();
+        Ok(())
+    }
+
+    /// Create an endpoint, allocating IP and MAC when absent; returns it
+    /// with its network.
+    pub fn create_endpoint(&self, req: &NewEndpoint) -> Result<(Endpoint, Network), CoreError> {
+        let mut g = self.lock();
+        let net = g
+            .state
+            .network(&req.network)
+            .cloned()
+            .ok_or_else(|| ModelError::UnknownNetwork(req.network.clone()))?;
+        if g.state.host(&req.host).is_none() {
+            return Err(ModelError::UnknownHost(req.host.clone()).into());
+        }
+        let ip = match req.ip {
+            Some((addr, len)) => {
+                if len.is_some_and(|l| l != net.subnet.len) {
+                    let text = format!("{addr}/{}", len.unwrap_or_default());
+                    return Err(ModelError::InvalidAddress(text).into());
+                }
+                addr
+            }
+            None => ipam::allocate_ip(&g.state, &net)?,
+        };
+        let (mac, counter) = match req.mac {
+            Some(m) => (m, g.mac_counter),
+            None => ipam::allocate_mac(&g.state, &net, ip, g.mac_counter),
+        };
+        let e = Endpoint {
+            id: Uuid::new_v4(),
+            network: net.name.clone(),
+            host: req.host.clone(),
+            container: req.container.clone(),
+            interface: req.interface.clone().unwrap_or_else(|| "eth0".into()),
+            mac,
+            ip,
+            prefix_len: net.subnet.len,
+        };
+        // Reserved: concurrent creates see the address as taken and network
+        // or host deletes see the endpoint while the write runs.
+        let ticket = g.state.reserve_add_endpoint(e.clone())?;
+        let mut writes = vec![Write::put(Kind::Endpoint, e.id.to_string(), &e)];
+        if counter != g.mac_counter {
+            g.mac_counter = counter;
+            writes.push(Write::put(Kind::Meta, "mac_counter", &counter));
+        }
+        self.persist_reserved(g, ticket, &net.name, &writes)?;
+        self.emit(Event::EndpointCreated {
+            id: e.id.to_string(),
+        });
+        Ok((e, net))
+    }
+
+    fn parse_id(id: &str) -> Result<Uuid, CoreError> {
+        Uuid::parse_str(id).map_err(|_| ModelError::UnknownEndpoint(id.to_string()).into())
+    }
+
+    /// Delete an endpoint. Until the delete is durable it can no longer be
+    /// found (a concurrent delete gets NOT_FOUND), but its hosts keep its flows.
+    pub fn delete_endpoint(&self, id: &str) -> Result<(), CoreError> {
+        let uid = Self::parse_id(id)?;
+        let mut g = self.lock();
+        let network = g
+            .state
+            .endpoint(&uid)
+            .map(|e| e.network.clone())
+            .ok_or_else(|| ModelError::UnknownEndpoint(id.to_string()))?;
+        let ticket = g.state.reserve_remove_endpoint(&uid)?;
+        let writes = [Write::Delete(Kind::Endpoint, uid.to_string())];
+        self.persist_reserved(g, ticket, &network, &writes)?;
+        self.emit(Event::EndpointDeleted {
+            id: uid.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Endpoint with binding and reachability.
+    pub fn endpoint_status(&self, id: &str) -> Result<EndpointView, CoreError> {
+        let uid = Self::parse_id(id)?;
+        let mut g = self.lock();
+        let e = g
+            .state
+            .endpoint(&uid)
+            .cloned()
+            .ok_or_else(|| ModelError::UnknownEndpoint(id.to_string()))?;
+        let network = g.state.network(&e.network).cloned();
+        let binding = g.observed.binding(&e);
+        // Hosts that must know this endpoint: every host with endpoints in
+        // its network (its own included).
+        let hosts = g.hosts_in(&e.network);
+        let mut pending_hosts = Vec::new();
+        for h in &hosts {
+            let want = g.desired_flows(h);
+            let has_unicast = want
+                .iter()
+                .any(|f| f.table == tables::L2 && f.matches.contains(&Field::EthDst(e.mac)));
+            let synced = g.hosts.get(h).is_some_and(|rt| {
+                rt.openflow_connected
+                    && (Arc::ptr_eq(&want, &rt.installed) || want.is_subset(&rt.installed))
+            });
+            if !(has_unicast && synced) {
+                pending_hosts.push(h.clone());
+            }
+        }
+        Ok(EndpointView {
+            endpoint: e,
+            network,
+            binding,
+            pending_hosts,
+        })
+    }
+
+    /// Endpoints in `network` (all networks if `None`) on `host` (all hosts
+    /// if `None`), each with its network.
+    pub fn list_endpoints(
+        &self,
+        network: Option<&str>,
+        host: Option<&str>,
+    ) -> Vec<(Endpoint, Option<Network>)> {
+        let g = self.lock();
+        let on_host = |e: &&Endpoint| host.is_none_or(|h| h == e.host);
+        let with_net = |e: &Endpoint| (e.clone(), g.state.network(&e.network).cloned());
+        match network {
+            Some(n) => g
+                .state
+                .endpoints_in(n)
+                .filter(on_host)
+                .map(with_net)
+                .collect(),
+            None => g
+                .state
+                .endpoints()
+                .values()
+                .filter(on_host)
+                .map(with_net)
+                .collect(),
+        }
+    }
+}

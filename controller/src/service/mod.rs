@@ -1,0 +1,375 @@
+//! The core: the shared runtime state every stage meets in. Desired state
+//! (with its index), observed state and per-host sync status behind one
+//! lock, the per-host change notification, the event stream and counters.
+//!
+//! Contract: the core depends only on the stages below it ([`crate::state`],
+//! [`crate::plan`], [`crate::config`]); the drivers and the API server call
+//! into it, never the other way round. Every mutation of desired state is
+//! validated, persisted to the [`Store`] in one atomic write, then applied in
+//! memory ([`changes`]). A change marks only the hosts it affects: their
+//! cached desired flows are dropped and their own `watch` generation is
+//! bumped, which wakes that host's OVSDB and OpenFlow drivers and nobody
+//! else's (an endpoint create touches the hosts of its network; a binding or
+//! port number seen on a host touches that host). Adding or removing a host
+//! also bumps the host-set generation the supervisor waits on. The lock is
+//! never held across an `await`.
+
+pub mod changes;
+
+use crate::api::{self, codes, Event};
+use crate::config::Config;
+use crate::plan::{self, Binding, BridgePlan, Flow, HostPlan, Observed, TunnelPort};
+use crate::state::desired::DesiredState;
+use crate::state::model::{Host, ModelError, Network};
+use crate::state::store::{self, Store, StoreError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+pub use changes::{EndpointView, NewEndpoint};
+
+/// Errors of core operations, mapped to stable JSON-RPC codes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// Validation failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// Persistence failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CoreError {
+    /// Stable JSON-RPC code.
+    pub fn code(&self) -> i32 {
+        match self {
+            CoreError::Store(_) => codes::INTERNAL,
+            CoreError::Model(m) => match m {
+                ModelError::UnknownHost(_)
+                | ModelError::UnknownNetwork(_)
+                | ModelError::UnknownEndpoint(_) => codes::NOT_FOUND,
+                ModelError::DuplicateNetwork(_)
+                | ModelError::DuplicateVni { .. }
+                | ModelError::DuplicateHost(_)
+                | ModelError::DuplicateEndpoint(_)
+                | ModelError::DuplicateMac { .. }
+                | ModelError::DuplicateIp { .. } => codes::CONFLICT,
+                ModelError::SubnetExhausted(..) => codes::EXHAUSTED,
+                ModelError::InUse(..) => codes::IN_USE,
+                _ => codes::INVALID,
+            },
+        }
+    }
+}
+
+/// Southbound status of one host.
+#[derive(Debug, Clone, Default)]
+pub struct HostRuntime {
+    /// OVSDB replica synced.
+    pub ovsdb_connected: bool,
+    /// OpenFlow connection from br-ex up.
+    pub openflow_connected: bool,
+    /// Flows confirmed by barrier on the current connection (shared with the
+    /// desired-flow cache when in sync).
+    pub installed: Arc<BTreeSet<Flow>>,
+    /// Full resyncs done.
+    pub resyncs: u64,
+    /// Identity of the current OpenFlow connection.
+    pub connection: Option<Uuid>,
+    /// Bindings and ports were read from this host's OVSDB at least once.
+    pub observed: bool,
+    /// Flows found missing or extra by the last audit (0 once repaired).
+    pub audit_drift: u64,
+}
+
+/// Process-wide counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Full (bundle) resyncs.
+    pub resyncs: AtomicU64,
+    /// Total microseconds spent in full resyncs.
+    pub resync_micros: AtomicU64,
+    /// Incremental flow updates sent.
+    pub incremental: AtomicU64,
+    /// OVSDB transactions sent.
+    pub ovsdb_txns: AtomicU64,
+    /// Full resyncs triggered by a flow audit finding drift.
+    pub drift_repairs: AtomicU64,
+    /// Flow audits done (count or full).
+    pub audits: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: DesiredState,
+    observed: Observed,
+    hosts: BTreeMap<String, HostRuntime>,
+    mac_counter: u64,
+    /// Desired flows per host, computed on demand, dropped when the host is touched.
+    desired: HashMap<String, Arc<BTreeSet<Flow>>>,
+    /// Per-host change generations.
+    notify: HashMap<String, watch::Sender<u64>>,
+}
+
+impl Inner {
+    /// Mark `hosts` changed: forget their cached flows and wake their drivers.
+    fn touch<'a>(&mut self, hosts: impl IntoIterator<Item = &'a str>) {
+        for h in hosts {
+            self.desired.remove(h);
+            if let Some(tx) = self.notify.get(h) {
+                tx.send_modify(|g| *g += 1);
+            }
+        }
+    }
+
+    fn desired_flows(&mut self, host: &str) -> Arc<BTreeSet<Flow>> {
+        if let Some(f) = self.desired.get(host) {
+            return f.clone();
+        }
+        let f = Arc::new(plan::plan_flows(&self.state, &self.observed, host));
+        self.desired.insert(host.to_string(), f.clone());
+        f
+    }
+
+    /// Hosts with endpoints in `network`.
+    fn hosts_in(&self, network: &str) -> Vec<String> {
+        self.state.hosts_in(network).map(str::to_string).collect()
+    }
+}
+
+/// Shared controller state.
+#[derive(Debug)]
+pub struct Core {
+    store: Arc<dyn Store>,
+    /// Planning, audit and timing settings.
+    pub config: Config,
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<Event>,
+    generation: watch::Sender<u64>,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Full resyncs (whole flow set encoded and in flight) allowed at once:
+    /// bounds the memory of a cold start with thousands of switches.
+    pub resync_slots: tokio::sync::Semaphore,
+}
+
+impl Core {
+    /// Load the desired state from `store`.
+    pub fn new(store: Arc<dyn Store>, config: impl Into<Config>) -> Result<Arc<Core>, CoreError> {
+        let config = config.into();
+        let state = store::load_state(store.as_ref())?;
+        let mac_counter = store::get_counter(store.as_ref(), "mac_counter")?;
+        let (events, _) = broadcast::channel(1024);
+        Ok(Arc::new(Core {
+            store,
+            resync_slots: tokio::sync::Semaphore::new(config.timing.resync_slots),
+            config,
+            inner: Mutex::new(Inner {
+                state,
+                mac_counter,
+                ..Inner::default()
+            }),
+            events,
+            generation: watch::channel(0).0,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A receiver of every event published from now on.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Publish an event to `watch` subscribers.
+    pub fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    /// Wake the host supervisor (the set of hosts changed).
+    fn hosts_changed(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Receiver of host-set generations (hosts added or removed).
+    pub fn host_set_changes(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Receiver of `host`'s change generations: bumped whenever its plan may
+    /// have changed.
+    pub fn host_changes(&self, host: &str) -> watch::Receiver<u64> {
+        self.lock()
+            .notify
+            .entry(host.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Snapshot of the desired state.
+    pub fn state(&self) -> DesiredState {
+        self.lock().state.clone()
+    }
+
+    /// Number of (endpoints, networks).
+    pub fn counts(&self) -> (usize, usize) {
+        let g = self.lock();
+        (g.state.endpoints().len(), g.state.networks().len())
+    }
+
+    /// Whether `host` is registered.
+    pub fn has_host(&self, host: &str) -> bool {
+        self.lock().state.host(host).is_some()
+    }
+
+    /// Snapshot of the registered hosts.
+    pub fn hosts(&self) -> BTreeMap<String, Host> {
+        self.lock().state.hosts().clone()
+    }
+
+    /// All networks.
+    pub fn networks(&self) -> Vec<Network> {
+        self.lock().state.networks().values().cloned().collect()
+    }
+
+    /// Plan of one host from the current desired and observed state.
+    pub fn plan_host(&self, host: &str) -> Option<HostPlan> {
+        let mut g = self.lock();
+        g.state.host(host)?;
+        let flows = g.desired_flows(host);
+        Some(HostPlan {
+            host: host.to_string(),
+            bridge: plan::plan_bridge(&self.config.plan, host),
+            tunnels: plan::plan_tunnels(&g.state, &self.config.plan, host),
+            flows: (*flows).clone(),
+        })
+    }
+
+    /// The OVSDB part of one host's plan: bridge row and tunnel ports.
+    pub fn plan_switch(&self, host: &str) -> Option<(BridgePlan, BTreeMap<String, TunnelPort>)> {
+        let g = self.lock();
+        g.state.host(host)?;
+        Some((
+            plan::plan_bridge(&self.config.plan, host),
+            plan::plan_tunnels(&g.state, &self.config.plan, host),
+        ))
+    }
+
+    /// Desired flows of one host (cached until the host is touched).
+    pub fn desired_flows(&self, host: &str) -> Arc<BTreeSet<Flow>> {
+        self.lock().desired_flows(host)
+    }
+
+    /// Host whose deterministic datapath id is `dpid`.
+    pub fn host_by_dpid(&self, dpid: u64) -> Option<String> {
+        self.lock()
+            .state
+            .hosts()
+            .keys()
+            .find(|h| plan::datapath_id(h) == dpid)
+            .cloned()
+    }
+
+    /// Replace the observed bindings and port numbers of `host`; emits
+    /// bind/unbind events and touches the host if anything changed (only its
+    /// own flows depend on its bindings and tunnel port numbers).
+    pub fn set_observed(
+        &self,
+        host: &str,
+        bindings: BTreeMap<Uuid, Binding>,
+        ports: BTreeMap<String, u32>,
+    ) {
+        let mut events = Vec::new();
+        {
+            let mut g = self.lock();
+            let rt = g.hosts.entry(host.to_string()).or_default();
+            let first = !rt.observed;
+            rt.observed = true;
+            let old_b = g.observed.bindings.get(host).cloned().unwrap_or_default();
+            let old_p = g.observed.ports.get(host).cloned().unwrap_or_default();
+            if !first && old_b == bindings && old_p == ports {
+                return;
+            }
+            for (id, b) in &bindings {
+                if old_b.get(id) != Some(b) {
+                    events.push(Event::EndpointBound {
+                        id: id.to_string(),
+                        host: host.to_string(),
+                        ofport: b.ofport,
+                    });
+                }
+            }
+            for id in old_b.keys().filter(|id| !bindings.contains_key(id)) {
+                events.push(Event::EndpointUnbound {
+                    id: id.to_string(),
+                    host: host.to_string(),
+                });
+            }
+            g.observed.bindings.insert(host.to_string(), bindings);
+            g.observed.ports.insert(host.to_string(), ports);
+            g.touch([host]);
+        }
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    /// Update the runtime status of `host`.
+    pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostRuntime) -> R) -> R {
+        let mut g = self.lock();
+        f(g.hosts.entry(host.to_string()).or_default())
+    }
+
+    /// Clear observed state of a host (its OVSDB connection went away).
+    pub fn forget_host(&self, host: &str) {
+        let mut g = self.lock();
+        g.observed.bindings.remove(host);
+        g.observed.ports.remove(host);
+        g.hosts.remove(host);
+        g.touch([host]);
+    }
+
+    /// Per-host status.
+    ///
+    /// The lock is taken once per host (planning a host whose cached flows
+    /// were dropped takes a moment; thousands of them in one go would stall
+    /// every driver), and the comparisons run without it.
+    pub fn status(&self) -> Vec<api::HostStatus> {
+        let names: Vec<String> = self.lock().state.hosts().keys().cloned().collect();
+        names
+            .into_iter()
+            .map(|h| {
+                let (want, rt) = {
+                    let mut g = self.lock();
+                    let rt = g.hosts.get(&h).cloned().unwrap_or_default();
+                    (g.desired_flows(&h), rt)
+                };
+                let (missing, extra) = if Arc::ptr_eq(&want, &rt.installed) {
+                    (0, 0)
+                } else {
+                    (
+                        want.difference(&rt.installed).count(),
+                        rt.installed.iter().filter(|f| !want.contains(f)).count(),
+                    )
+                };
+                api::HostStatus {
+                    name: h,
+                    ovsdb_connected: rt.ovsdb_connected,
+                    openflow_connected: rt.openflow_connected,
+                    flows_desired: want.len() as u64,
+                    flows_installed: rt.installed.len() as u64,
+                    drift: (missing + extra) as u64 + rt.audit_drift,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
