@@ -5,6 +5,7 @@
 //! (or one dump); failures come back as [`Error::Netlink`] naming the operation. Nothing here
 //! shells out to `ip`.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
@@ -107,22 +108,17 @@ async fn dump<T>(
 /// Creates a veth pair `host` <-> `peer` in this namespace (both ends down except as the
 /// kernel decides; call [`set_up`] explicitly).
 pub async fn create_veth(handle: &Handle, host: &str, peer: &str) -> Result<()> {
-    handle
-        .link()
-        .add(LinkVeth::new(host, peer).build())
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("create veth {host}/{peer}"), e))
+    let request = handle.link().add(LinkVeth::new(host, peer).build());
+    ack(request.execute(), format!("create veth {host}/{peer}")).await
 }
 
 /// Deletes a link by index (deleting either end of a veth deletes both).
 pub async fn delete(handle: &Handle, index: u32) -> Result<()> {
-    handle
-        .link()
-        .del(index)
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("delete link {index}"), e))
+    ack(
+        handle.link().del(index).execute(),
+        format!("delete link {index}"),
+    )
+    .await
 }
 
 /// Deletes a link by name; `Ok(false)` if it did not exist.
@@ -143,12 +139,15 @@ pub async fn delete_by_name(handle: &Handle, name: &str) -> Result<bool> {
 
 /// Sends one `RTM_SETLINK` built from `change`; `op` names it in the error.
 async fn set(handle: &Handle, change: LinkMessageBuilder<LinkUnspec>, op: String) -> Result<()> {
-    handle
-        .link()
-        .set(change.build())
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(op, e))
+    ack(handle.link().set(change.build()).execute(), op).await
+}
+
+/// Awaits the kernel's acknowledgement of one request; `op` names it in the error.
+async fn ack(
+    request: impl Future<Output = std::result::Result<(), rtnetlink::Error>>,
+    op: String,
+) -> Result<()> {
+    request.await.map_err(|e| Error::netlink(op, e))
 }
 
 /// Moves a link into the namespace referred to by `netns_fd`.
@@ -208,12 +207,12 @@ pub async fn addresses(handle: &Handle) -> Result<Vec<Addr>> {
 
 /// Adds the address `net` (address and prefix length) on link `index`.
 pub async fn add_address(handle: &Handle, index: u32, net: IpNet) -> Result<()> {
-    handle
-        .address()
-        .add(index, net.addr(), net.prefix_len())
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("add address {net} on link {index}"), e))
+    let request = handle.address().add(index, net.addr(), net.prefix_len());
+    ack(
+        request.execute(),
+        format!("add address {net} on link {index}"),
+    )
+    .await
 }
 
 /// The gateway of the main table's default route for the IPv6 (`v6`) or IPv4 family:
@@ -259,10 +258,6 @@ pub async fn add_default_route(handle: &Handle, gw: IpAddr, index: u32) -> Resul
             .gateway(g)
             .build(),
     };
-    handle
-        .route()
-        .add(route)
-        .execute()
-        .await
-        .map_err(|e| Error::netlink(format!("add default route via {gw}"), e))
+    let request = handle.route().add(route);
+    ack(request.execute(), format!("add default route via {gw}")).await
 }
