@@ -5,8 +5,9 @@
 //!     container namespace on h1 until its first successful ping to a container on h2,
 //!     repeated; p50/p99. There is no reference tool for "attach to an overlay network", so
 //!     the row has no ratio.
-//! 4.  iperf3 TCP throughput, container c1 on h1 to c2 on h2 over VXLAN: the controller's
-//!     pipeline (`LabOptions::controller()`) vs the same OVS with plain wiring
+//! 4.  iperf3 TCP throughput, container b1 on h1 to b2 on h2 over VXLAN
+//!     (`topologies/two-hosts-pair.toml`): the controller's pipeline
+//!     (`LabOptions::controller()`) vs the same OVS with plain wiring
 //!     (`LabOptions::plain()`, br-ex NORMAL). Both labs are up at the same time; rounds
 //!     alternate between them. Check: every iperf3 run finished and received data.
 
@@ -19,37 +20,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOPOLOGY: &str = r#"
-name = "bench-two-hosts"
-underlay = "192.0.2.0/24"
-
-[[hosts]]
-name = "h1"
-
-[[hosts]]
-name = "h2"
-
-[[networks]]
-name = "blue"
-vni = 100
-subnet = "10.244.1.0/24"
-tunnel = "vxlan"
-
-[[containers]]
-name = "c1"
-host = "h1"
-network = "blue"
-ip = "10.244.1.2/24"
-
-[[containers]]
-name = "c2"
-host = "h2"
-network = "blue"
-ip = "10.244.1.3/24"
-"#;
-
 fn topology() -> Result<Topology> {
-    Topology::parse(TOPOLOGY, "ovs-bench").map_err(|e| anyhow!("{e}"))
+    Topology::named("two-hosts-pair").map_err(|e| anyhow!("{e}"))
 }
 
 fn container_ip(lab: &Lab, name: &str) -> Result<Ipv4Addr> {
@@ -109,12 +81,12 @@ fn attach_json_ip(stdout: &str) -> Option<String> {
 pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
     let mut row = Row::new(
         crate::T3B,
-        "from starting `ovs-docker-rs attach` (new namespace on h1) to the first ping reply from c2 on h2",
+        "from starting `ovs-docker-rs attach` (new namespace on h1) to the first ping reply from b2 on h2",
     );
     let s = row.add_series("ovs-docker-rs attach + controller flows", false);
     row.notes.push("No reference tool attaches to an overlay network, so this row has no ratio. Two lab hosts (netns, OVS 3.1 userspace datapath, VXLAN), ovs-controller in the lab's controller namespace; pinging every 10 ms after attach returns; detach (not timed) after each sample.".into());
     let url = lab.northbound_url();
-    let target = match container_ip(lab, "c2") {
+    let target = match container_ip(lab, "b2") {
         Ok(ip) => ip,
         Err(e) => {
             row.fail(format!("{e:#}"));
@@ -245,7 +217,7 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
     }
     if row.failures.is_empty() && !row.series[s].ms.is_empty() {
         row.passed(format!(
-            "each of {} attaches got its requested address from the controller, reached c2 on h2 by ping, and left no interface after detach",
+            "each of {} attaches got its requested address from the controller, reached b2 on h2 by ping, and left no interface after detach",
             row.series[s].ms.len()
         ));
     }
@@ -254,9 +226,9 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
 
 /// One iperf3 run from c1 to c2 of `lab`; Gbit/s received.
 fn iperf(lab: &Lab, secs: u32) -> Result<f64> {
-    let c1 = lab.container("c1").ok_or_else(|| anyhow!("no c1"))?;
-    let c2 = lab.container("c2").ok_or_else(|| anyhow!("no c2"))?;
-    let ip = container_ip(lab, "c2")?.to_string();
+    let c1 = lab.container("b1").ok_or_else(|| anyhow!("no b1"))?;
+    let c2 = lab.container("b2").ok_or_else(|| anyhow!("no b2"))?;
+    let ip = container_ip(lab, "b2")?.to_string();
     let mut server = c2.command("iperf3");
     server
         .args(["-s", "-1", "-B", &ip])

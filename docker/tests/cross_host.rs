@@ -16,8 +16,7 @@ use ovs_lab::{docker_binary, Lab, LabOptions, Topology, Wiring, BR_EX};
 
 /// The shipped two-host topology: c1, c2 on h1 and c3, c4 on h2, all in VXLAN network blue.
 fn topology() -> Topology {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies/two-hosts.toml");
-    Topology::load(path).unwrap()
+    Topology::named("two-hosts").unwrap()
 }
 
 fn cli(lab: &Lab, host: &str, args: &[&str]) -> Result<Output> {
@@ -224,6 +223,7 @@ fn body(lab: &Lab) -> Result<()> {
 
 #[test]
 fn attach_across_hosts_with_the_real_controller() {
+    ovs_testbed::require!(peers: ovs_lab::PEERS);
     let lab = Lab::up(&topology(), &LabOptions::unwired()).unwrap();
     if let Err(e) = body(&lab) {
         lab.dump_logs();

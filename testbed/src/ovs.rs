@@ -693,3 +693,34 @@ impl Drop for Ovs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_flow_strips_stats_only() {
+        let l = " cookie=0x42, duration=0.031s, table=3, n_packets=0, n_bytes=0, idle_age=4, priority=7,ip,nw_dst=10.0.0.1 actions=drop";
+        assert_eq!(
+            normalize_flow(l),
+            "cookie=0x42, table=3, priority=7,ip,nw_dst=10.0.0.1 actions=drop"
+        );
+        assert_eq!(
+            normalize_flow(" priority=0 actions=NORMAL"),
+            "priority=0 actions=NORMAL"
+        );
+    }
+
+    #[test]
+    fn bridges_are_netdev_and_recreated_on_request() {
+        let b = Bridge::new("br0").openflow13().secure();
+        assert_eq!(
+            b.vsctl_args(false).join(" "),
+            "add-br br0 -- set bridge br0 datapath_type=netdev protocols=OpenFlow13 fail_mode=secure"
+        );
+        assert!(b
+            .vsctl_args(true)
+            .join(" ")
+            .starts_with("--if-exists del-br br0 -- add-br br0"));
+    }
+}

@@ -20,14 +20,14 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
+use ovs_testbed::Peer;
 
+use crate::host::Host;
 use crate::state::{self, ProcRecord, RunState, RUN_ROOT};
 use crate::sys::{self, run};
 use crate::topology::{Ipv4Net, Topology};
 use crate::wire_controller::ControllerProc;
 
-/// The OVS schema shipped by Debian's openvswitch-common.
-pub const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 /// The overlay bridge name used by both wiring modes.
 pub const BR_EX: &str = "br-ex";
 /// The underlay bridge name (holds the uplink veth and the underlay IP).
@@ -94,237 +94,6 @@ impl LabOptions {
     pub fn unwired() -> Self {
         LabOptions::default()
     }
-}
-
-/// A simulated host: a namespace with its own OVS.
-#[derive(Debug, Clone)]
-pub struct Host {
-    /// Host name from the topology.
-    pub name: String,
-    /// 1-based index.
-    pub index: u32,
-    /// Network namespace name.
-    pub netns: String,
-    /// Run directory: database, sockets, pid files, logs.
-    pub dir: PathBuf,
-    /// Underlay IP (on `br-phy`).
-    pub underlay_ip: Ipv4Addr,
-    /// Underlay prefix length.
-    pub underlay_prefix: u8,
-}
-
-impl Host {
-    /// `unix:DIR/db.sock`.
-    pub fn db_sock(&self) -> String {
-        format!("unix:{}/db.sock", self.dir.display())
-    }
-
-    /// `tcp:IP:6640` (reachable from the controller namespace).
-    pub fn ovsdb_tcp(&self) -> String {
-        format!("tcp:{}:6640", self.underlay_ip)
-    }
-
-    /// `unix:DIR/<bridge>.mgmt`: the bridge's OpenFlow management socket.
-    pub fn mgmt(&self, bridge: &str) -> String {
-        format!("unix:{}/{bridge}.mgmt", self.dir.display())
-    }
-
-    /// `DIR/ovs-vswitchd.ctl`.
-    pub fn vswitchd_ctl(&self) -> PathBuf {
-        self.dir.join("ovs-vswitchd.ctl")
-    }
-
-    /// `DIR/ovsdb-server.ctl`.
-    pub fn ovsdb_ctl(&self) -> PathBuf {
-        self.dir.join("ovsdb-server.ctl")
-    }
-
-    /// Environment for OVS tools of this host (OVS_RUNDIR, OVS_LOGDIR, OVS_DBDIR, OVS_SYSCONFDIR).
-    pub fn env(&self) -> Vec<(String, String)> {
-        let d = self.dir.display().to_string();
-        ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"]
-            .iter()
-            .map(|k| (k.to_string(), d.clone()))
-            .collect()
-    }
-
-    /// A command that runs `program` inside this host's namespace with [`Host::env`].
-    pub fn command(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.netns, program]);
-        c.envs(self.env());
-        c
-    }
-
-    /// Runs `args[0] args[1..]` in the host namespace; returns the output whatever the exit status.
-    pub fn exec(&self, args: &[&str]) -> Result<Output> {
-        let (prog, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        let mut c = self.command(prog);
-        c.args(rest);
-        c.output()
-            .with_context(|| format!("cannot run `{}`", sys::describe(&c)))
-    }
-
-    fn run_tool(&self, mut c: Command) -> Result<String> {
-        let out = run(&mut c).with_context(|| format!("on host {}", self.name))?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-    }
-
-    /// `ovs-vsctl --timeout=20 --db=unix:.. ARGS`; stdout or an error with stderr.
-    pub fn vsctl(&self, args: &[&str]) -> Result<String> {
-        let mut c = self.command("ovs-vsctl");
-        c.arg("--timeout=20")
-            .arg(format!("--db={}", self.db_sock()));
-        c.args(args);
-        self.run_tool(c)
-    }
-
-    /// `ovs-ofctl -O OpenFlow13 ARGS` (pass the target, e.g. `host.mgmt("br-ex")`, yourself).
-    pub fn ofctl(&self, args: &[&str]) -> Result<String> {
-        let mut c = self.command("ovs-ofctl");
-        c.args(["-O", "OpenFlow13"]).args(args);
-        self.run_tool(c)
-    }
-
-    /// `ovs-appctl -t DIR/ovs-vswitchd.ctl ARGS`.
-    pub fn appctl(&self, args: &[&str]) -> Result<String> {
-        let mut c = self.command("ovs-appctl");
-        c.arg("-t").arg(self.vswitchd_ctl()).args(args);
-        self.run_tool(c)
-    }
-
-    /// The flows of `bridge`, normalized: no durations, counters or ages; sorted.
-    pub fn dump_flows(&self, bridge: &str) -> Result<Vec<String>> {
-        let out = self.ofctl(&["--no-stats", "dump-flows", &self.mgmt(bridge)])?;
-        let mut flows: Vec<String> = out
-            .lines()
-            .filter(|l| !l.contains("reply") && !l.trim().is_empty())
-            .map(normalize_flow)
-            .collect();
-        flows.sort();
-        Ok(flows)
-    }
-
-    /// The pid of the running ovs-vswitchd (from its pid file).
-    pub fn vswitchd_pid(&self) -> Option<u32> {
-        sys::read_pidfile(&self.dir.join("ovs-vswitchd.pid"))
-    }
-
-    /// The pid of the running ovsdb-server (from its pid file).
-    pub fn ovsdb_pid(&self) -> Option<u32> {
-        sys::read_pidfile(&self.dir.join("ovsdb-server.pid"))
-    }
-
-    fn start_ovsdb(&self, tcp: bool) -> Result<()> {
-        let d = self.dir.display().to_string();
-        let db = format!("{d}/conf.db");
-        if !Path::new(&db).exists() {
-            sys::run_args("ovsdb-tool", &["create", &db, OVS_SCHEMA])?;
-        }
-        let mut c = self.command("ovsdb-server");
-        c.args([
-            db.as_str(),
-            &format!("--remote=punix:{d}/db.sock"),
-            &format!("--pidfile={d}/ovsdb-server.pid"),
-            "--detach",
-            &format!("--log-file={d}/ovsdb-server.log"),
-            &format!("--unixctl={d}/ovsdb-server.ctl"),
-        ]);
-        self.run_tool(c)?;
-        let mut c = self.command("ovs-vsctl");
-        c.args([
-            "--timeout=20",
-            "--no-wait",
-            &format!("--db={}", self.db_sock()),
-            "init",
-        ]);
-        self.run_tool(c)?;
-        if tcp {
-            self.add_tcp_remote()?;
-        }
-        Ok(())
-    }
-
-    fn add_tcp_remote(&self) -> Result<()> {
-        let mut c = self.command("ovs-appctl");
-        c.arg("-t").arg(self.ovsdb_ctl()).args([
-            "ovsdb-server/add-remote",
-            &format!("ptcp:6640:{}", self.underlay_ip),
-        ]);
-        self.run_tool(c).map(|_| ())
-    }
-
-    /// Starts ovs-vswitchd (returns once it has detached, i.e. is initialized).
-    pub fn start_vswitchd(&self) -> Result<()> {
-        let d = self.dir.display().to_string();
-        let mut c = self.command("ovs-vswitchd");
-        c.args([
-            self.db_sock().as_str(),
-            &format!("--pidfile={d}/ovs-vswitchd.pid"),
-            "--detach",
-            &format!("--log-file={d}/ovs-vswitchd.log"),
-            &format!("--unixctl={d}/ovs-vswitchd.ctl"),
-        ]);
-        self.run_tool(c)?;
-        crate::wait_until(Duration::from_secs(20), Duration::from_millis(50), || {
-            Ok(self.appctl(&["version"]).is_ok())
-        })
-        .with_context(|| format!("ovs-vswitchd of {} does not answer", self.name))
-    }
-
-    /// Stops ovs-vswitchd by its pid (SIGTERM, then SIGKILL after 3 s).
-    pub fn stop_vswitchd(&self) -> Result<()> {
-        let pid = self
-            .vswitchd_pid()
-            .ok_or_else(|| anyhow!("{}: no ovs-vswitchd pid file", self.name))?;
-        if sys::cmdline(pid).contains(&*self.dir.to_string_lossy()) {
-            sys::terminate(pid, Duration::from_secs(3));
-        }
-        let _ = std::fs::remove_file(self.dir.join("ovs-vswitchd.pid"));
-        Ok(())
-    }
-
-    /// Stops ovs-vswitchd (by pid) and starts it again; waits until it answers.
-    /// OpenFlow state (flows, port config) is lost; OVSDB config is kept.
-    pub fn restart_vswitchd(&self) -> Result<()> {
-        self.stop_vswitchd()?;
-        self.start_vswitchd()
-    }
-
-    /// The last `n` lines of each OVS log of this host.
-    pub fn log_tail(&self, n: usize) -> String {
-        let mut s = String::new();
-        for log in ["ovsdb-server.log", "ovs-vswitchd.log"] {
-            let p = self.dir.join(log);
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| format!("({e})"));
-            let lines: Vec<&str> = text.lines().collect();
-            let start = lines.len().saturating_sub(n);
-            s.push_str(&format!("==== {} ({}) ====\n", p.display(), self.name));
-            for l in &lines[start..] {
-                s.push_str(l);
-                s.push('\n');
-            }
-        }
-        s
-    }
-}
-
-/// Strips `duration=`, `n_packets=`, `n_bytes=`, `idle_age=`, `hard_age=` from a flow line
-/// of `ovs-ofctl dump-flows`, keeping OVS's own format otherwise
-/// (`cookie=0x42, table=3, priority=7,ip actions=drop`).
-pub fn normalize_flow(line: &str) -> String {
-    const STATS: [&str; 5] = [
-        "duration=",
-        "n_packets=",
-        "n_bytes=",
-        "idle_age=",
-        "hard_age=",
-    ];
-    line.trim()
-        .split(", ")
-        .filter(|seg| !STATS.iter().any(|p| seg.starts_with(p)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A container: a network namespace on a host.
@@ -428,38 +197,35 @@ fn new_prefix() -> Result<(String, PathBuf)> {
     bail!("could not allocate a unique run prefix under {RUN_ROOT}")
 }
 
-/// Checks root and the OVS / iproute2 tools; a clear error otherwise.
+/// What a lab needs from the machine (for the test bed's skip policy:
+/// `ovs_testbed::require!(peers: ovs_lab::PEERS)`).
+pub const PEERS: &[Peer] = &[
+    Peer::Root,
+    Peer::OvsdbServer,
+    Peer::OvsVswitchd,
+    Peer::Tool {
+        program: "ip",
+        package: "iproute2",
+    },
+    Peer::Tool {
+        program: "ethtool",
+        package: "ethtool",
+    },
+    Peer::Tool {
+        program: "ping",
+        package: "iputils-ping",
+    },
+];
+
+/// Checks root and the OVS / iproute2 tools ([`PEERS`]); a clear error otherwise.
 pub fn check_environment() -> Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!("ovs-lab needs root (network namespaces, veths, OVS daemons): run it as root");
-    }
-    for tool in [
-        "ovsdb-server",
-        "ovs-vswitchd",
-        "ovs-vsctl",
-        "ovs-ofctl",
-        "ovs-appctl",
-        "ovsdb-tool",
-    ] {
-        if !sys::in_path(tool) {
-            bail!("{tool} not found: Open vSwitch is missing (apt-get install openvswitch-switch)");
+    match ovs_testbed::check(PEERS) {
+        Ok(()) => Ok(()),
+        Err(m) if m.peer == Peer::Root => {
+            bail!("ovs-lab needs root (network namespaces, veths, OVS daemons): run it as root")
         }
+        Err(m) => bail!("{m}"),
     }
-    if !Path::new(OVS_SCHEMA).exists() {
-        bail!(
-            "{OVS_SCHEMA} not found: Open vSwitch is missing (apt-get install openvswitch-switch)"
-        );
-    }
-    for (tool, pkg) in [
-        ("ip", "iproute2"),
-        ("ethtool", "ethtool"),
-        ("ping", "iputils-ping"),
-    ] {
-        if !sys::in_path(tool) {
-            bail!("{tool} not found (apt-get install {pkg})");
-        }
-    }
-    Ok(())
 }
 
 /// A running lab. Dropping it tears everything down.
@@ -499,13 +265,14 @@ impl Lab {
         let hosts: Vec<Host> = topology
             .hosts
             .iter()
-            .map(|h| Host {
-                name: h.name.clone(),
-                index: h.index,
-                netns: format!("{prefix}-{}", h.name),
-                dir: run_dir.join(&h.name),
-                underlay_ip: h.underlay_ip,
-                underlay_prefix: topology.underlay.prefix,
+            .map(|h| {
+                Host::new(
+                    &h.name,
+                    h.index,
+                    format!("{prefix}-{}", h.name),
+                    run_dir.join(&h.name),
+                    (h.underlay_ip, topology.underlay.prefix),
+                )
             })
             .collect();
         let containers: Vec<Container> = if opts.skip_containers {
@@ -664,8 +431,7 @@ impl Lab {
         attach_fabric_port(&self.fabric_ns, &port)?;
         ethtool_tx_off(&h.netns, UPLINK)?;
         ip(&["-n", &h.netns, "link", "set", UPLINK, "up"])?;
-        h.start_ovsdb(false)?;
-        h.start_vswitchd()?;
+        h.start_ovs()?;
         h.vsctl(&[
             "add-br",
             BR_PHY,
@@ -703,119 +469,6 @@ impl Lab {
             }
             Wiring::Controller => self.wire_controller(),
         }
-    }
-
-    /// Plain wiring (no controller): on every host `br-ex` (netdev, standalone, NORMAL);
-    /// per peer and network one tunnel of the network's type with key=VNI as an access
-    /// port of the network's VLAN; each container on a veth (`eth0`, MTU 1500 - overhead,
-    /// tx offload off) as an access port of its network's VLAN. Tunnel ports are
-    /// `no-flood` (split horizon, so a full mesh cannot loop) and local multicast/broadcast
-    /// is sent to the network's tunnels by one flow per container port. Flows and port
-    /// config are OpenFlow state: they do not survive `restart_vswitchd`.
-    pub fn wire_plain(&self) -> Result<()> {
-        for h in &self.hosts {
-            self.wire_plain_host(h)
-                .with_context(|| format!("plain wiring of host {}", h.name))?;
-        }
-        Ok(())
-    }
-
-    fn wire_plain_host(&self, h: &Host) -> Result<()> {
-        h.vsctl(&[
-            "--may-exist",
-            "add-br",
-            BR_EX,
-            "--",
-            "set",
-            "bridge",
-            BR_EX,
-            "datapath_type=netdev",
-            "fail_mode=standalone",
-        ])?;
-        // tunnels: t<peer index>n<network index>
-        let mut tunnels: Vec<(usize, String)> = Vec::new();
-        for (ni, net) in self.topology.networks.iter().enumerate() {
-            let vlan = (ni + 1).to_string();
-            for peer in self.hosts.iter().filter(|p| p.index != h.index) {
-                let name = format!("t{}n{}", peer.index, ni + 1);
-                h.vsctl(&[
-                    "--may-exist",
-                    "add-port",
-                    BR_EX,
-                    &name,
-                    &format!("tag={vlan}"),
-                    "--",
-                    "set",
-                    "interface",
-                    &name,
-                    &format!("type={}", net.tunnel.ovs_type()),
-                    &format!("options:remote_ip={}", peer.underlay_ip),
-                    &format!("options:key={}", net.vni),
-                ])?;
-                h.ofctl_v10_no_flood(&name)?;
-                tunnels.push((ni, name));
-            }
-        }
-        for c in self.containers.iter().filter(|c| c.host == h.name) {
-            let (Some(netname), Some(ipnet)) = (&c.network, &c.ip) else {
-                continue;
-            };
-            let (ni, net) = self
-                .topology
-                .networks
-                .iter()
-                .enumerate()
-                .find(|(_, n)| &n.name == netname)
-                .ok_or_else(|| anyhow!("unknown network {netname}"))?;
-            let port = format!("p-{}", c.name);
-            ip(&[
-                "-n", &h.netns, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-                "netns", &c.netns,
-            ])?;
-            let mtu = net.tunnel.container_mtu().to_string();
-            ip(&["-n", &c.netns, "link", "set", "eth0", "mtu", &mtu])?;
-            ip(&[
-                "-n",
-                &c.netns,
-                "addr",
-                "add",
-                &ipnet.to_string(),
-                "dev",
-                "eth0",
-            ])?;
-            ip(&["-n", &c.netns, "link", "set", "eth0", "up"])?;
-            ethtool_tx_off(&c.netns, "eth0")?;
-            ip(&["-n", &h.netns, "link", "set", &port, "up"])?;
-            h.vsctl(&[
-                "add-port",
-                BR_EX,
-                &port,
-                &format!("tag={}", ni + 1),
-                "--",
-                "set",
-                "interface",
-                &port,
-                &format!("external_ids:container_id={}", c.name),
-                "external_ids:container_iface=eth0",
-            ])?;
-            let cport = h.ofport(&port)?;
-            let mut actions = vec!["NORMAL".to_string()];
-            for (tn, t) in &tunnels {
-                if *tn == ni {
-                    actions.push(format!("output:{}", h.ofport(t)?));
-                }
-            }
-            h.ofctl(&[
-                "add-flow",
-                &h.mgmt(BR_EX),
-                &format!(
-                    "priority=50,in_port={cport},dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions={}",
-                    actions.join(",")
-                ),
-            ])?;
-        }
-        h.ofctl(&["add-flow", &h.mgmt(BR_EX), "priority=0,actions=NORMAL"])?;
-        Ok(())
     }
 
     /// Creates an extra container namespace `name` on `host` (loopback up, no interfaces).
@@ -1091,35 +744,7 @@ impl Drop for Lab {
     }
 }
 
-impl Host {
-    /// The OpenFlow port number of `port` (polls until OVS assigned one).
-    pub fn ofport(&self, port: &str) -> Result<u32> {
-        let mut found = 0;
-        crate::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
-            let v = self.vsctl(&["get", "Interface", port, "ofport"])?;
-            found = v.trim().parse::<i64>().unwrap_or(-1).max(0) as u32;
-            Ok(found > 0)
-        })
-        .with_context(|| format!("{}: port {port} has no ofport", self.name))?;
-        Ok(found)
-    }
-
-    fn ofctl_v10_no_flood(&self, port: &str) -> Result<()> {
-        self.ofport(port)?;
-        let mut c = self.command("ovs-ofctl");
-        c.args([
-            "-O",
-            "OpenFlow10",
-            "mod-port",
-            &self.mgmt(BR_EX),
-            port,
-            "no-flood",
-        ]);
-        self.run_tool(c).map(|_| ())
-    }
-}
-
-fn ip(args: &[&str]) -> Result<()> {
+pub(crate) fn ip(args: &[&str]) -> Result<()> {
     sys::run_args("ip", args).map(|_| ())
 }
 
@@ -1134,7 +759,7 @@ fn attach_fabric_port(fab: &str, port: &str) -> Result<()> {
     ip(&["-n", fab, "link", "set", port, "up"])
 }
 
-fn ethtool_tx_off(ns: &str, dev: &str) -> Result<()> {
+pub(crate) fn ethtool_tx_off(ns: &str, dev: &str) -> Result<()> {
     sys::run_args(
         "ip",
         &["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"],
@@ -1145,19 +770,6 @@ fn ethtool_tx_off(ns: &str, dev: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normalize_flow_strips_stats_only() {
-        let l = " cookie=0x42, duration=0.031s, table=3, n_packets=0, n_bytes=0, idle_age=4, priority=7,ip,nw_dst=10.0.0.1 actions=drop";
-        assert_eq!(
-            normalize_flow(l),
-            "cookie=0x42, table=3, priority=7,ip,nw_dst=10.0.0.1 actions=drop"
-        );
-        assert_eq!(
-            normalize_flow(" priority=0 actions=NORMAL"),
-            "priority=0 actions=NORMAL"
-        );
-    }
 
     #[test]
     fn wiring_parses() {

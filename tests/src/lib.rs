@@ -26,22 +26,26 @@
 //! # Ok(()) }
 //! ```
 
+mod host;
 mod lab;
 mod matrix;
+mod plain;
 mod state;
 mod sys;
 mod topology;
 mod wait;
 mod wire_controller;
 
+pub use host::Host;
 pub use lab::{
-    check_environment, normalize_flow, Container, Host, Lab, LabOptions, Wiring, BR_EX, BR_PHY,
-    KEEP_ENV, OVS_SCHEMA, UPLINK,
+    check_environment, Container, Lab, LabOptions, Wiring, BR_EX, BR_PHY, KEEP_ENV, PEERS, UPLINK,
 };
 pub use matrix::Matrix;
+pub use ovs_testbed::{normalize_flow, OVS_SCHEMA};
 pub use state::{list_runs, ProcRecord, RunState, RUN_ROOT, STATE_DIR};
 pub use topology::{
     ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, Topology, TopologyError, TunnelType,
+    TOPOLOGY_DIR,
 };
 pub use wait::{assert_flows_eventually, wait_until};
 pub use wire_controller::{

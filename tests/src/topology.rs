@@ -298,7 +298,21 @@ fn check_name(
     Ok(())
 }
 
+/// The directory of the shipped topology files (`<workspace>/topologies`).
+pub const TOPOLOGY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies");
+
 impl Topology {
+    /// The path of the shipped topology `name` (`topologies/<name>.toml`).
+    pub fn path_of(name: &str) -> std::path::PathBuf {
+        Path::new(TOPOLOGY_DIR).join(format!("{name}.toml"))
+    }
+
+    /// Reads and validates the shipped topology `name` (`topologies/<name>.toml`), e.g.
+    /// `Topology::named("two-hosts")`.
+    pub fn named(name: &str) -> Result<Topology, TopologyError> {
+        Topology::load(Topology::path_of(name))
+    }
+
     /// Reads and validates a topology file.
     pub fn load(path: impl AsRef<Path>) -> Result<Topology, TopologyError> {
         let path = path.as_ref();
@@ -614,26 +628,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const GOOD: &str = r#"
-name = "t"
-[[hosts]]
-name = "h1"
-[[hosts]]
-name = "h2"
-[[networks]]
-name = "blue"
-vni = 100
-subnet = "10.244.1.0/24"
-[[containers]]
-name = "c1"
-host = "h1"
-network = "blue"
-ip = "10.244.1.2/24"
-[[containers]]
-name = "c2"
-host = "h2"
-network = "blue"
-"#;
+    /// Two hosts, one network, c2's address allocated.
+    const GOOD: &str = include_str!("../fixtures/good.toml");
 
     #[test]
     fn parses_and_allocates() {
@@ -650,9 +646,9 @@ network = "blue"
     fn rejects_unknown_field_with_line() {
         let src = GOOD.replace("vni = 100", "vni = 100\ncolour = 3");
         let e = Topology::parse(&src, "f.toml").unwrap_err();
-        assert_eq!(e.line, 10, "{e}");
+        assert_eq!(e.line, 9, "{e}");
         assert!(e.message.contains("colour"), "{e}");
-        assert!(e.to_string().starts_with("f.toml:10:"), "{e}");
+        assert!(e.to_string().starts_with("f.toml:9:"), "{e}");
     }
 
     #[test]

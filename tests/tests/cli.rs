@@ -3,37 +3,27 @@
 //! root (and `setpriv` for the not-root case).
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, Output};
+mod common;
 
-fn ovs_lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use std::process::Command;
+
+use common::{ovs_lab_cli, text, topo_path};
+use ovs_testbed::{require, Peer};
 
 fn path(rel: &str) -> String {
     format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn validate_ok_and_bad() {
-    let o = ovs_lab(&["validate", &path("../topologies/multi-tenant.toml")]);
+    let o = ovs_lab_cli(&["validate", &topo_path("multi-tenant")]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("2 hosts, 2 networks, 5 containers"),
         "{}",
         text(&o)
     );
-    let o = ovs_lab(&["validate", &path("fixtures/bad-unknown-host.toml")]);
+    let o = ovs_lab_cli(&["validate", &path("fixtures/bad-unknown-host.toml")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("bad-unknown-host.toml:13: containers[0].host"),
@@ -44,8 +34,10 @@ fn validate_ok_and_bad() {
 
 #[test]
 fn missing_ovs_is_explained() {
+    // As root, the first thing found missing is OVS (not root).
+    require!(Peer::Root);
     let o = Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
-        .args(["up", &path("../topologies/two-hosts.toml")])
+        .args(["up", &topo_path("two-hosts")])
         .env("PATH", "/nonexistent")
         .output()
         .unwrap();
@@ -59,18 +51,11 @@ fn missing_ovs_is_explained() {
 
 #[test]
 fn not_root_is_explained() {
-    if Command::new("setpriv").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("OVS_TESTS_STRICT").is_none(),
-            "setpriv missing (OVS_TESTS_STRICT is set, so no skipping)"
-        );
-        eprintln!("setpriv missing: skipping");
-        return;
-    }
+    require!(Peer::Root, Peer::Setpriv);
     let o = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_ovs-lab"))
-        .args(["up", &path("../topologies/two-hosts.toml")])
+        .args(["up", &topo_path("two-hosts")])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -4,6 +4,8 @@
 //! Needs root and `cargo build -p ovs-controller` (same CARGO_TARGET_DIR).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -11,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ovs_controller::api::{Endpoint, EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
-use ovs_lab::{controller_binary, wait_until, Lab, LabOptions, Topology, BR_EX};
+use ovs_lab::{controller_binary, wait_until, Lab, LabOptions, BR_EX};
+use ovs_testbed::require;
 
 const CTL_PREFIX: &str = "cookie=0xc7e";
 
@@ -243,71 +246,15 @@ fn addr(ep: &Endpoint) -> Ipv4Addr {
     ep.ip.split('/').next().unwrap().parse().unwrap()
 }
 
-const TUNNELS_TOPO: &str = r#"
-name = "ctl-tunnels"
-[[hosts]]
-name = "h1"
-[[hosts]]
-name = "h2"
-[[networks]]
-name = "blue"
-vni = 100
-subnet = "10.244.1.0/24"
-tunnel = "vxlan"
-[[networks]]
-name = "red"
-vni = 200
-subnet = "10.244.1.0/24"
-tunnel = "gre"
-[[networks]]
-name = "green"
-vni = 300
-subnet = "10.244.2.0/24"
-tunnel = "geneve"
-[[containers]]
-name = "b1"
-host = "h1"
-network = "blue"
-ip = "10.244.1.2/24"
-[[containers]]
-name = "b2"
-host = "h2"
-network = "blue"
-ip = "10.244.1.3/24"
-[[containers]]
-name = "r1"
-host = "h1"
-network = "red"
-ip = "10.244.1.2/24"
-[[containers]]
-name = "r2"
-host = "h2"
-network = "red"
-ip = "10.244.1.3/24"
-[[containers]]
-name = "r3"
-host = "h2"
-network = "red"
-ip = "10.244.1.9/24"
-[[containers]]
-name = "g1"
-host = "h1"
-network = "green"
-ip = "10.244.2.2/24"
-[[containers]]
-name = "g2"
-host = "h2"
-network = "green"
-ip = "10.244.2.3/24"
-"#;
-
 /// VXLAN, GRE and Geneve networks between two hosts; two of them share a subnet and
 /// container IPs. Same-network pairs reach each other, other pairs never do; spoofed
 /// MAC or IP gets nothing through; no flow floods known MACs.
 #[test]
 fn controller_tunnels_isolation_spoofing() {
-    let topo = Topology::parse(TUNNELS_TOPO, "inline").unwrap();
-    let lab = Lab::up(&topo, &LabOptions::unwired()).unwrap();
+    require!(common::IPERF3);
+    let Some(lab) = common::up("ctl-tunnels", &LabOptions::unwired()) else {
+        return;
+    };
     let r = tunnels_body(&lab);
     if let Err(e) = r {
         lab.dump_logs();
@@ -527,43 +474,14 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
-const RESILIENCE_TOPO: &str = r#"
-name = "ctl-resilience"
-[[hosts]]
-name = "h1"
-[[hosts]]
-name = "h2"
-[[hosts]]
-name = "h3"
-[[networks]]
-name = "blue"
-vni = 4242
-subnet = "10.244.7.0/24"
-tunnel = "vxlan"
-[[containers]]
-name = "a1"
-host = "h1"
-network = "blue"
-ip = "10.244.7.2/24"
-[[containers]]
-name = "a2"
-host = "h2"
-network = "blue"
-ip = "10.244.7.3/24"
-[[containers]]
-name = "a3"
-host = "h3"
-network = "blue"
-ip = "10.244.7.4/24"
-"#;
-
 /// kill -9 of the controller during a continuous ping loses nothing and the flows are
 /// identical after restart; a restarted ovs-vswitchd gets its flows back; a host that
 /// joins later is meshed in.
 #[test]
 fn controller_resilience() {
-    let topo = Topology::parse(RESILIENCE_TOPO, "inline").unwrap();
-    let lab = Lab::up(&topo, &LabOptions::unwired()).unwrap();
+    let Some(lab) = common::up("ctl-resilience", &LabOptions::unwired()) else {
+        return;
+    };
     let r = resilience_body(&lab);
     if let Err(e) = r {
         lab.dump_logs();

@@ -9,19 +9,14 @@
 //! directory as this test (`cargo build --workspace --bins`, as `scripts/test-all` does).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{assert_pingall, assert_tenants_isolated, ovs_lab_cli, text, topo_path};
 use ovs_controller::api::{EndpointFilter, NorthboundClient};
-use ovs_lab::{Lab, LabOptions, Topology, BR_EX};
-
-fn topo(name: &str) -> Topology {
-    Topology::load(format!(
-        "{}/../topologies/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use ovs_lab::{Lab, LabOptions, BR_EX};
 
 /// Fails with the build command to run when the binaries are missing.
 fn require_binaries() {
@@ -32,12 +27,11 @@ fn require_binaries() {
     }
 }
 
-fn up(name: &str) -> Lab {
+/// The shipped topology `name` wired through the controller; None: a peer is missing.
+fn up(name: &str) -> Option<Lab> {
+    ovs_testbed::require!(peers: ovs_lab::PEERS => None);
     require_binaries();
-    match Lab::up(&topo(name), &LabOptions::controller()) {
-        Ok(l) => l,
-        Err(e) => panic!("controller-wired bring-up of {name} failed: {e:#}"),
-    }
+    common::up(name, &LabOptions::controller())
 }
 
 /// Everything the lab created is gone once it is dropped.
@@ -93,47 +87,34 @@ fn assert_controller_owns_bridges(lab: &Lab) {
 
 #[test]
 fn two_hosts_through_controller_full_matrix_and_clean_teardown() {
-    let lab = up("two-hosts.toml");
-    let m = lab.pingall();
-    m.print();
-    assert!(m.all_as_expected(), "{m}");
+    let Some(lab) = up("two-hosts") else {
+        return;
+    };
+    let m = assert_pingall(&lab, 12);
     assert_eq!(m.names.len(), 4);
-    assert_eq!(m.reached_count(), 12, "{m}");
     assert_controller_owns_bridges(&lab);
     assert_torn_down(lab);
 }
 
 #[test]
 fn multi_tenant_through_controller_isolation() {
-    let lab = up("multi-tenant.toml");
-    let m = lab.pingall();
-    m.print();
-    assert!(m.all_as_expected(), "{m}");
+    let Some(lab) = up("multi-tenant") else {
+        return;
+    };
     // red: 2 ordered pairs; green: 3 containers -> 6 ordered pairs; the other 12 isolated.
-    assert_eq!(m.reached_count(), 8, "{m}");
-    // Same IP in both tenants: the reply to red1 must come from red2, not green2.
-    let red1 = lab.container("red1").unwrap();
-    let red2 = lab.container("red2").unwrap();
-    let green2 = lab.container("green2").unwrap();
-    let ip = red2.ip.unwrap().addr;
-    assert!(red1.ping(ip, 3));
-    assert_eq!(red1.neighbour_mac(ip), red2.mac());
-    assert_ne!(red2.mac(), green2.mac());
-    // An address that exists only in green is unreachable from red.
-    assert!(!lab.ping("red1", "10.244.1.9".parse().unwrap()));
-    assert!(lab.ping("green1", "10.244.1.9".parse().unwrap()));
+    assert_pingall(&lab, 8);
+    assert_tenants_isolated(&lab);
     assert_controller_owns_bridges(&lab);
     assert_torn_down(lab);
 }
 
 #[test]
 fn three_hosts_vxlan_and_gre_through_controller() {
-    let lab = up("three-hosts-mixed.toml");
-    let m = lab.pingall();
-    m.print();
-    assert!(m.all_as_expected(), "{m}");
+    let Some(lab) = up("three-hosts-mixed") else {
+        return;
+    };
     // web: 3 containers -> 6 pairs; db: 2 -> 2 pairs.
-    assert_eq!(m.reached_count(), 8, "{m}");
+    assert_pingall(&lab, 8);
     // The controller built tunnels of both types on the host that has both networks.
     let h1 = lab.host("h1").unwrap();
     let types = h1
@@ -145,30 +126,13 @@ fn three_hosts_vxlan_and_gre_through_controller() {
     assert_torn_down(lab);
 }
 
-fn ovs_lab_cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// `ovs-lab up` (controller wiring is the default) leaves the run and its controller
 /// running after it exits; `ovs-lab down` removes both.
 #[test]
 fn cli_up_detached_then_down_stops_the_controller() {
+    ovs_testbed::require!(peers: ovs_lab::PEERS);
     require_binaries();
-    let file = format!(
-        "{}/../topologies/two-hosts.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let file = topo_path("two-hosts");
     let o = ovs_lab_cli(&["up", &file]);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
@@ -202,10 +166,7 @@ fn cli_up_detached_then_down_stops_the_controller() {
 /// Runs `ovs-lab check two-hosts` with `env` set; returns the output after checking that it
 /// failed (exit 1) after bringing the lab up and left no namespaces of its run behind.
 fn check_fails_cleanly(env: &[(&str, &str)]) -> String {
-    let file = format!(
-        "{}/../topologies/two-hosts.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let file = topo_path("two-hosts");
     let o = Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
         .args(["check", &file])
         .envs(env.iter().copied())
@@ -226,13 +187,11 @@ fn check_fails_cleanly(env: &[(&str, &str)]) -> String {
 
 #[test]
 fn missing_or_failing_binaries_are_clear_errors() {
+    ovs_testbed::require!(peers: ovs_lab::PEERS);
     require_binaries();
     // A binary that does not exist: the error names the variable and the build command,
     // before anything is created.
-    let file = format!(
-        "{}/../topologies/two-hosts.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let file = topo_path("two-hosts");
     let o = Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
         .args(["check", &file])
         .env("OVS_CONTROLLER_BIN", "/nonexistent/ovs-controller")

@@ -4,61 +4,41 @@
 //! controller-namespace processes) behaves as documented. Needs root.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use ovs_lab::{assert_flows_eventually, wait_until, Lab, LabOptions, Topology, BR_EX, BR_PHY};
-
-/// True once `pid` has exited (gone, or a zombie not yet reaped by init).
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(s) => s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')),
-    }
-}
-
-fn topo(name: &str) -> Topology {
-    Topology::load(format!(
-        "{}/../topologies/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use common::{assert_pingall, assert_tenants_isolated, up, IPERF3};
+use ovs_lab::{assert_flows_eventually, wait_until, LabOptions, BR_EX, BR_PHY};
+use ovs_testbed::process::gone;
+use ovs_testbed::require;
 
 #[test]
 fn two_hosts_plain_full_matrix() {
-    let lab = Lab::up(&topo("two-hosts.toml"), &LabOptions::plain()).unwrap();
-    let m = lab.pingall();
-    m.print();
-    assert!(m.all_as_expected(), "{m}");
+    let Some(lab) = up("two-hosts", &LabOptions::plain()) else {
+        return;
+    };
+    let m = assert_pingall(&lab, 12);
     assert_eq!(m.names.len(), 4);
-    assert_eq!(m.reached_count(), 12, "{m}");
 }
 
 #[test]
 fn multi_tenant_plain_isolation() {
-    let lab = Lab::up(&topo("multi-tenant.toml"), &LabOptions::plain()).unwrap();
-    let m = lab.pingall();
-    m.print();
-    assert!(m.all_as_expected(), "{m}");
+    let Some(lab) = up("multi-tenant", &LabOptions::plain()) else {
+        return;
+    };
     // red: 2 ordered pairs; green: 3 containers -> 6 ordered pairs.
-    assert_eq!(m.reached_count(), 8, "{m}");
-    // Same IP in the other tenant: red1 reaches 10.244.1.3 but it must be red2 answering.
-    let red1 = lab.container("red1").unwrap();
-    let red2 = lab.container("red2").unwrap();
-    let ip = red2.ip.unwrap().addr;
-    assert!(red1.ping(ip, 3));
-    assert_eq!(red1.neighbour_mac(ip), red2.mac());
-    assert!(!lab.ping("red1", "10.244.1.9".parse().unwrap()));
+    assert_pingall(&lab, 8);
+    assert_tenants_isolated(&lab);
 }
 
 #[test]
 fn three_hosts_vxlan_and_gre_plain() {
-    let lab = Lab::up(&topo("three-hosts-mixed.toml"), &LabOptions::plain()).unwrap();
-    let m = lab.pingall();
-    m.print();
-    assert!(m.all_as_expected(), "{m}");
-    assert_eq!(m.reached_count(), 8, "{m}");
+    let Some(lab) = up("three-hosts-mixed", &LabOptions::plain()) else {
+        return;
+    };
+    assert_pingall(&lab, 8);
     let h1 = lab.host("h1").unwrap();
     let gre = h1.vsctl(&["get", "Interface", "t3n2", "type"]).unwrap();
     assert_eq!(gre, "gre");
@@ -66,7 +46,10 @@ fn three_hosts_vxlan_and_gre_plain() {
 
 #[test]
 fn tcp_across_vxlan_tunnel() {
-    let lab = Lab::up(&topo("two-hosts.toml"), &LabOptions::plain()).unwrap();
+    require!(IPERF3);
+    let Some(lab) = up("two-hosts", &LabOptions::plain()) else {
+        return;
+    };
     let server = lab.container("c3").unwrap();
     let client = lab.container("c1").unwrap();
     let mut srv = server.command("iperf3");
@@ -99,7 +82,9 @@ fn tcp_across_vxlan_tunnel() {
 
 #[test]
 fn host_api_controller_ns_flows_and_restart() {
-    let mut lab = Lab::up(&topo("two-hosts.toml"), &LabOptions::plain()).unwrap();
+    let Some(mut lab) = up("two-hosts", &LabOptions::plain()) else {
+        return;
+    };
     let h1 = lab.host("h1").unwrap().clone();
 
     // OVSDB over TCP on the underlay, from the controller namespace.
@@ -159,7 +144,9 @@ fn host_api_controller_ns_flows_and_restart() {
 
 #[test]
 fn cleanup_stale_never_touches_a_live_run() {
-    let lab = Lab::up(&topo("two-hosts.toml"), &LabOptions::unwired()).unwrap();
+    let Some(lab) = up("two-hosts", &LabOptions::unwired()) else {
+        return;
+    };
     let removed = ovs_lab::cleanup_stale();
     assert!(!removed.contains(&lab.prefix().to_string()));
     for ns in lab.netns_names() {
@@ -176,35 +163,11 @@ fn cleanup_stale_never_touches_a_live_run() {
 
 #[test]
 fn geneve_network_plain() {
-    let t = Topology::parse(
-        r#"name = "geneve"
-underlay = "198.51.100.0/24"
-[[hosts]]
-name = "a"
-[[hosts]]
-name = "b"
-[[networks]]
-name = "g"
-vni = 4242
-subnet = "10.250.0.0/16"
-tunnel = "geneve"
-[[containers]]
-name = "x"
-host = "a"
-network = "g"
-[[containers]]
-name = "y"
-host = "b"
-network = "g"
-"#,
-        "inline-geneve",
-    )
-    .unwrap();
-    let lab = Lab::up(&t, &LabOptions::plain()).unwrap();
+    let Some(lab) = up("geneve", &LabOptions::plain()) else {
+        return;
+    };
     assert_eq!(lab.controller_ip().to_string(), "198.51.100.254");
-    let m = lab.pingall();
-    assert!(m.all_as_expected(), "{m}");
-    assert_eq!(m.reached_count(), 2, "{m}");
+    assert_pingall(&lab, 2);
     let mtu = lab
         .container("x")
         .unwrap()
@@ -216,35 +179,10 @@ network = "g"
 /// The matrix is not a rubber stamp: breaking isolation on purpose shows up as `X!`.
 #[test]
 fn pingall_detects_an_isolation_leak() {
-    let t = Topology::parse(
-        r#"name = "leak"
-[[hosts]]
-name = "h1"
-[[networks]]
-name = "a"
-vni = 10
-subnet = "10.1.0.0/24"
-[[networks]]
-name = "b"
-vni = 20
-subnet = "10.1.0.0/24"
-[[containers]]
-name = "a1"
-host = "h1"
-network = "a"
-[[containers]]
-name = "b1"
-host = "h1"
-network = "b"
-ip = "10.1.0.3/24"
-"#,
-        "inline-leak",
-    )
-    .unwrap();
-    let lab = Lab::up(&t, &LabOptions::plain()).unwrap();
-    let m = lab.pingall();
-    assert!(m.all_as_expected(), "{m}");
-    assert_eq!(m.reached_count(), 0, "{m}");
+    let Some(lab) = up("isolation-leak", &LabOptions::plain()) else {
+        return;
+    };
+    assert_pingall(&lab, 0);
     // Put b1's port into network a's VLAN: a1 and b1 now share a segment.
     lab.host("h1")
         .unwrap()

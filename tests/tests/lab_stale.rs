@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ovs_lab::{wait_until, Lab, LabOptions, Topology, RUN_ROOT};
+mod common;
 
-fn topo_path(name: &str) -> String {
-    format!("{}/../topologies/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+use common::topo_path;
+use ovs_lab::{wait_until, LabOptions, RUN_ROOT};
+use ovs_testbed::require;
 
 /// Spawns `ovs-lab ARGS` and reads stdout until a line satisfies `stop`; returns the child,
 /// the run prefix (from the fabric namespace name) and the lines read.
@@ -60,8 +60,9 @@ fn kill9(child: &mut Child) {
 
 #[test]
 fn killed_after_up_next_run_starts_clean() {
+    require!(peers: ovs_lab::PEERS);
     let (mut child, prefix, lines) =
-        spawn_until(&["up", &topo_path("two-hosts.toml"), "--foreground"], |l| {
+        spawn_until(&["up", &topo_path("two-hosts"), "--foreground"], |l| {
             l.starts_with("ready")
         });
     assert!(lines.last().unwrap().starts_with("ready"), "{lines:?}");
@@ -90,8 +91,7 @@ fn killed_after_up_next_run_starts_clean() {
         );
     }
 
-    let t = Topology::load(topo_path("two-hosts.toml")).unwrap();
-    let lab = Lab::up(&t, &LabOptions::plain()).unwrap();
+    let lab = common::up("two-hosts", &LabOptions::plain()).unwrap();
     assert_ne!(lab.prefix(), prefix);
     // Another test's Lab::up may have done the cleaning; either way it is gone now.
     assert!(netns_of(&prefix).is_empty(), "{:?}", netns_of(&prefix));
@@ -109,7 +109,8 @@ fn killed_after_up_next_run_starts_clean() {
 
 #[test]
 fn killed_mid_way_is_cleaned_up() {
-    let (mut child, prefix, _) = spawn_until(&["up", &topo_path("three-hosts-mixed.toml")], |l| {
+    require!(peers: ovs_lab::PEERS);
+    let (mut child, prefix, _) = spawn_until(&["up", &topo_path("three-hosts-mixed")], |l| {
         l.starts_with("[4/")
     });
     kill9(&mut child);
@@ -130,8 +131,9 @@ fn killed_mid_way_is_cleaned_up() {
 
 #[test]
 fn detached_up_survives_cleanup_until_down() {
+    require!(peers: ovs_lab::PEERS);
     let out = Command::new(env!("CARGO_BIN_EXE_ovs-lab"))
-        .args(["up", &topo_path("two-hosts.toml")])
+        .args(["up", &topo_path("two-hosts")])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -161,8 +163,9 @@ fn detached_up_survives_cleanup_until_down() {
 
 #[test]
 fn foreground_up_tears_down_on_sigterm() {
+    require!(peers: ovs_lab::PEERS);
     let (mut child, prefix, _) =
-        spawn_until(&["up", &topo_path("two-hosts.toml"), "--foreground"], |l| {
+        spawn_until(&["up", &topo_path("two-hosts"), "--foreground"], |l| {
             l.starts_with("ready")
         });
     assert!(!netns_of(&prefix).is_empty());
