@@ -11,7 +11,8 @@
 //! * [`monitor`]: monitor requests and update/update2/update3 parsing.
 //! * [`replica`]: in-memory copy of monitored tables with change events.
 //! * [`reconnect`]: [`ReconnectingClient`] with backoff and replica resync.
-//! * [`vswitch`]: typed view of the Open_vSwitch tables.
+//! * [`typed`]: typed columns ([`typed::Column`]) and typed insert/update/mutate builders.
+//! * [`vswitch`]: typed models of the Open_vSwitch tables (reads and writes).
 //!
 //! # Example
 //!
@@ -103,6 +104,7 @@ pub mod protocol;
 pub mod reconnect;
 pub mod replica;
 pub mod schema;
+pub mod typed;
 pub mod vswitch;
 
 pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor};

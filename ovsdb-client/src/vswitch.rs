@@ -1,67 +1,29 @@
-//! Typed view of the Open_vSwitch tables used by the project, conversions
-//! from replica rows, and operation builders for common changes.
+//! Typed models of the Open_vSwitch tables the project uses.
+//!
+//! Contract: each table's columns are declared once, in its [`table!`]
+//! block, as [`Column`] constants (`Bridge::FAIL_MODE`, ...). Reads
+//! ([`TypedRow::from_row`]), the live-schema check ([`check_schema`]) and the
+//! typed writes (`Bridge::insert()`, `Bridge::update(..)`, `Bridge::mutate(..)`)
+//! all go through them; the helpers below build common transactions.
 
 use std::collections::BTreeMap;
 
-use crate::datum::{Atom, Row, Uuid, Value};
+use crate::datum::{Row, Uuid, Value};
 use crate::error::Error;
-use crate::ops::{Condition, Mutation, Operation};
-use crate::replica::Replica;
-use crate::schema::{AtomicType, ColumnType, DatabaseSchema};
+use crate::ops::{Condition, Operation};
+use crate::schema::DatabaseSchema;
 
+pub use crate::typed::{
+    string_map, Column, ColumnDef, ColumnValue, Insert, Mutate, Ref, Shape, TypedRow, Update, Write,
+};
+
+/// The database these tables live in.
 pub const DB: &str = "Open_vSwitch";
-
-/// Expected shape of a column we use (for the schema compatibility check).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// Exactly one atom.
-    Scalar(AtomicType),
-    /// Zero or one atom.
-    Optional(AtomicType),
-    /// A set (max > 1) of atoms.
-    Set(AtomicType),
-    /// A map key → value.
-    Map(AtomicType, AtomicType),
-}
-
-impl Shape {
-    /// Whether a schema column type is compatible with this shape.
-    pub fn compatible(&self, t: &ColumnType) -> bool {
-        match *self {
-            Shape::Scalar(a) => t.is_scalar() && t.key.atomic == a,
-            Shape::Optional(a) => {
-                !t.is_map() && t.min == 0 && t.max == Some(1) && t.key.atomic == a
-            }
-            Shape::Set(a) => !t.is_map() && t.is_composite() && t.key.atomic == a,
-            Shape::Map(k, v) => {
-                t.is_map() && t.key.atomic == k && t.value.as_ref().map(|v| v.atomic) == Some(v)
-            }
-        }
-    }
-}
-
-/// A typed row of one table.
-pub trait TypedRow: Sized {
-    const TABLE: &'static str;
-    /// Columns this struct reads, with their expected shapes.
-    const COLUMNS: &'static [(&'static str, Shape)];
-    fn from_row(uuid: Uuid, row: &Row) -> Self;
-
-    /// All rows of this table in a replica.
-    fn all(r: &Replica) -> Vec<Self> {
-        r.table(Self::TABLE)
-            .map(|(u, row)| Self::from_row(*u, row))
-            .collect()
-    }
-    fn get(r: &Replica, u: &Uuid) -> Option<Self> {
-        r.get(Self::TABLE, u).map(|row| Self::from_row(*u, row))
-    }
-}
 
 /// Check that every column the typed view uses exists in `schema` with a compatible type.
 pub fn check_schema(schema: &DatabaseSchema) -> Result<(), Error> {
     fn check<T: TypedRow>(s: &DatabaseSchema, errs: &mut Vec<String>) {
-        for (col, shape) in T::COLUMNS {
+        for ColumnDef { name: col, shape } in T::COLUMNS {
             match s.column_type(T::TABLE, col) {
                 None => errs.push(format!("{}.{col} missing", T::TABLE)),
                 Some(t) if !shape.compatible(t) => {
@@ -85,287 +47,116 @@ pub fn check_schema(schema: &DatabaseSchema) -> Result<(), Error> {
     }
 }
 
-fn s(row: &Row, c: &str) -> String {
-    row.get(c)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-fn os(row: &Row, c: &str) -> Option<String> {
-    row.get(c).and_then(Value::as_str).map(str::to_string)
-}
-fn oi(row: &Row, c: &str) -> Option<i64> {
-    row.get(c).and_then(Value::as_i64)
-}
-fn b(row: &Row, c: &str) -> bool {
-    row.get(c).and_then(Value::as_bool).unwrap_or(false)
-}
-fn uuids(row: &Row, c: &str) -> Vec<Uuid> {
-    row.get(c).map(Value::uuids).unwrap_or_default()
-}
-fn smap(row: &Row, c: &str) -> BTreeMap<String, String> {
-    row.get(c).map(Value::to_string_map).unwrap_or_default()
-}
-fn sset(row: &Row, c: &str) -> Vec<String> {
-    row.get(c)
-        .map(|v| {
-            v.iter_set()
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-fn iset(row: &Row, c: &str) -> Vec<i64> {
-    row.get(c)
-        .map(|v| v.iter_set().filter_map(Atom::as_i64).collect())
-        .unwrap_or_default()
-}
-
-/// A string map value.
-pub fn string_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Map(
-        m.iter()
-            .map(|(k, v)| (Atom::string(k.clone()), Atom::string(v.clone())))
-            .collect(),
-    )
-}
-fn opt<T: Into<Atom>>(v: Option<T>) -> Value {
-    Value::Set(v.into_iter().map(Into::into).collect())
-}
-
-use AtomicType::{Boolean as B, Integer as I, String as S, Uuid as U};
-
-/// The root `Open_vSwitch` row.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OpenVSwitch {
-    pub uuid: Uuid,
-    pub bridges: Vec<Uuid>,
-    pub manager_options: Vec<Uuid>,
-    pub external_ids: BTreeMap<String, String>,
-    pub other_config: BTreeMap<String, String>,
-    pub ovs_version: Option<String>,
-    pub next_cfg: i64,
-    pub cur_cfg: i64,
-}
-
-impl TypedRow for OpenVSwitch {
-    const TABLE: &'static str = "Open_vSwitch";
-    const COLUMNS: &'static [(&'static str, Shape)] = &[
-        ("bridges", Shape::Set(U)),
-        ("manager_options", Shape::Set(U)),
-        ("external_ids", Shape::Map(S, S)),
-        ("other_config", Shape::Map(S, S)),
-        ("ovs_version", Shape::Optional(S)),
-        ("next_cfg", Shape::Scalar(I)),
-        ("cur_cfg", Shape::Scalar(I)),
-    ];
-    fn from_row(uuid: Uuid, r: &Row) -> Self {
-        OpenVSwitch {
-            uuid,
-            bridges: uuids(r, "bridges"),
-            manager_options: uuids(r, "manager_options"),
-            external_ids: smap(r, "external_ids"),
-            other_config: smap(r, "other_config"),
-            ovs_version: os(r, "ovs_version"),
-            next_cfg: oi(r, "next_cfg").unwrap_or(0),
-            cur_cfg: oi(r, "cur_cfg").unwrap_or(0),
+/// One typed model: the struct (with `uuid` and one field per column), a
+/// [`Column`] constant per column (the only place its name is written) and
+/// the [`TypedRow`] impl whose reads and schema check use those constants.
+macro_rules! table {
+    ($(#[$m:meta])* $name:ident = $table:literal {
+        $( $(#[$fm:meta])* $field:ident : $ty:ty = $col:literal as $konst:ident, )*
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            /// The row's `_uuid`.
+            pub uuid: Uuid,
+            $( $(#[$fm])* pub $field: $ty, )*
         }
+        impl $name {
+            $(
+                #[doc = concat!("Column `", $table, ".", $col, "`.")]
+                pub const $konst: Column<$name, $ty> = Column::new($col);
+            )*
+        }
+        impl TypedRow for $name {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static [ColumnDef] = &[$($name::$konst.def(),)*];
+            fn from_row(uuid: Uuid, r: &Row) -> Self {
+                $name { uuid, $( $field: $name::$konst.read(r), )* }
+            }
+        }
+    };
+}
+
+table! {
+    /// The root `Open_vSwitch` row.
+    OpenVSwitch = "Open_vSwitch" {
+        bridges: Vec<Uuid> = "bridges" as BRIDGES,
+        manager_options: Vec<Uuid> = "manager_options" as MANAGER_OPTIONS,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
+        other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        ovs_version: Option<String> = "ovs_version" as OVS_VERSION,
+        next_cfg: i64 = "next_cfg" as NEXT_CFG,
+        cur_cfg: i64 = "cur_cfg" as CUR_CFG,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Bridge {
-    pub uuid: Uuid,
-    pub name: String,
-    pub ports: Vec<Uuid>,
-    pub controller: Vec<Uuid>,
-    pub fail_mode: Option<String>,
-    pub datapath_type: String,
-    pub protocols: Vec<String>,
-    pub other_config: BTreeMap<String, String>,
-    pub external_ids: BTreeMap<String, String>,
-}
-
-impl TypedRow for Bridge {
-    const TABLE: &'static str = "Bridge";
-    const COLUMNS: &'static [(&'static str, Shape)] = &[
-        ("name", Shape::Scalar(S)),
-        ("ports", Shape::Set(U)),
-        ("controller", Shape::Set(U)),
-        ("fail_mode", Shape::Optional(S)),
-        ("datapath_type", Shape::Scalar(S)),
-        ("protocols", Shape::Set(S)),
-        ("other_config", Shape::Map(S, S)),
-        ("external_ids", Shape::Map(S, S)),
-    ];
-    fn from_row(uuid: Uuid, r: &Row) -> Self {
-        Bridge {
-            uuid,
-            name: s(r, "name"),
-            ports: uuids(r, "ports"),
-            controller: uuids(r, "controller"),
-            fail_mode: os(r, "fail_mode"),
-            datapath_type: s(r, "datapath_type"),
-            protocols: sset(r, "protocols"),
-            other_config: smap(r, "other_config"),
-            external_ids: smap(r, "external_ids"),
-        }
+table! {
+    /// A `Bridge` row.
+    Bridge = "Bridge" {
+        name: String = "name" as NAME,
+        ports: Vec<Uuid> = "ports" as PORTS,
+        controller: Vec<Uuid> = "controller" as CONTROLLER,
+        fail_mode: Option<String> = "fail_mode" as FAIL_MODE,
+        datapath_type: String = "datapath_type" as DATAPATH_TYPE,
+        protocols: Vec<String> = "protocols" as PROTOCOLS,
+        other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Port {
-    pub uuid: Uuid,
-    pub name: String,
-    pub interfaces: Vec<Uuid>,
-    pub tag: Option<i64>,
-    pub trunks: Vec<i64>,
-    pub other_config: BTreeMap<String, String>,
-    pub external_ids: BTreeMap<String, String>,
-}
-
-impl TypedRow for Port {
-    const TABLE: &'static str = "Port";
-    const COLUMNS: &'static [(&'static str, Shape)] = &[
-        ("name", Shape::Scalar(S)),
-        ("interfaces", Shape::Set(U)),
-        ("tag", Shape::Optional(I)),
-        ("trunks", Shape::Set(I)),
-        ("other_config", Shape::Map(S, S)),
-        ("external_ids", Shape::Map(S, S)),
-    ];
-    fn from_row(uuid: Uuid, r: &Row) -> Self {
-        Port {
-            uuid,
-            name: s(r, "name"),
-            interfaces: uuids(r, "interfaces"),
-            tag: oi(r, "tag"),
-            trunks: iset(r, "trunks"),
-            other_config: smap(r, "other_config"),
-            external_ids: smap(r, "external_ids"),
-        }
+table! {
+    /// A `Port` row.
+    Port = "Port" {
+        name: String = "name" as NAME,
+        interfaces: Vec<Uuid> = "interfaces" as INTERFACES,
+        tag: Option<i64> = "tag" as TAG,
+        trunks: Vec<i64> = "trunks" as TRUNKS,
+        other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Interface {
-    pub uuid: Uuid,
-    pub name: String,
-    /// "" (system), "internal", "vxlan", "geneve", "patch", ...
-    pub type_: String,
-    pub options: BTreeMap<String, String>,
-    pub external_ids: BTreeMap<String, String>,
-    pub other_config: BTreeMap<String, String>,
-    /// Assigned by ovs-vswitchd; `None` until then, -1 on error.
-    pub ofport: Option<i64>,
-    pub ofport_request: Option<i64>,
-    pub mtu_request: Option<i64>,
-    pub mtu: Option<i64>,
-    pub mac_in_use: Option<String>,
-    pub admin_state: Option<String>,
-    pub link_state: Option<String>,
-    pub error: Option<String>,
-}
-
-impl TypedRow for Interface {
-    const TABLE: &'static str = "Interface";
-    const COLUMNS: &'static [(&'static str, Shape)] = &[
-        ("name", Shape::Scalar(S)),
-        ("type", Shape::Scalar(S)),
-        ("options", Shape::Map(S, S)),
-        ("external_ids", Shape::Map(S, S)),
-        ("other_config", Shape::Map(S, S)),
-        ("ofport", Shape::Optional(I)),
-        ("ofport_request", Shape::Optional(I)),
-        ("mtu_request", Shape::Optional(I)),
-        ("mtu", Shape::Optional(I)),
-        ("mac_in_use", Shape::Optional(S)),
-        ("admin_state", Shape::Optional(S)),
-        ("link_state", Shape::Optional(S)),
-        ("error", Shape::Optional(S)),
-    ];
-    fn from_row(uuid: Uuid, r: &Row) -> Self {
-        Interface {
-            uuid,
-            name: s(r, "name"),
-            type_: s(r, "type"),
-            options: smap(r, "options"),
-            external_ids: smap(r, "external_ids"),
-            other_config: smap(r, "other_config"),
-            ofport: oi(r, "ofport"),
-            ofport_request: oi(r, "ofport_request"),
-            mtu_request: oi(r, "mtu_request"),
-            mtu: oi(r, "mtu"),
-            mac_in_use: os(r, "mac_in_use"),
-            admin_state: os(r, "admin_state"),
-            link_state: os(r, "link_state"),
-            error: os(r, "error"),
-        }
+table! {
+    /// An `Interface` row.
+    Interface = "Interface" {
+        name: String = "name" as NAME,
+        /// "" (system), "internal", "vxlan", "geneve", "patch", ...
+        type_: String = "type" as TYPE,
+        options: BTreeMap<String, String> = "options" as OPTIONS,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
+        other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        /// Assigned by ovs-vswitchd; `None` until then, -1 on error.
+        ofport: Option<i64> = "ofport" as OFPORT,
+        ofport_request: Option<i64> = "ofport_request" as OFPORT_REQUEST,
+        mtu_request: Option<i64> = "mtu_request" as MTU_REQUEST,
+        mtu: Option<i64> = "mtu" as MTU,
+        mac_in_use: Option<String> = "mac_in_use" as MAC_IN_USE,
+        admin_state: Option<String> = "admin_state" as ADMIN_STATE,
+        link_state: Option<String> = "link_state" as LINK_STATE,
+        error: Option<String> = "error" as ERROR,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Controller {
-    pub uuid: Uuid,
-    pub target: String,
-    pub connection_mode: Option<String>,
-    pub is_connected: bool,
-    pub other_config: BTreeMap<String, String>,
-    pub external_ids: BTreeMap<String, String>,
-}
-
-impl TypedRow for Controller {
-    const TABLE: &'static str = "Controller";
-    const COLUMNS: &'static [(&'static str, Shape)] = &[
-        ("target", Shape::Scalar(S)),
-        ("connection_mode", Shape::Optional(S)),
-        ("is_connected", Shape::Scalar(B)),
-        ("other_config", Shape::Map(S, S)),
-        ("external_ids", Shape::Map(S, S)),
-    ];
-    fn from_row(uuid: Uuid, r: &Row) -> Self {
-        Controller {
-            uuid,
-            target: s(r, "target"),
-            connection_mode: os(r, "connection_mode"),
-            is_connected: b(r, "is_connected"),
-            other_config: smap(r, "other_config"),
-            external_ids: smap(r, "external_ids"),
-        }
+table! {
+    /// A `Controller` row (OpenFlow controller of a bridge).
+    Controller = "Controller" {
+        target: String = "target" as TARGET,
+        connection_mode: Option<String> = "connection_mode" as CONNECTION_MODE,
+        is_connected: bool = "is_connected" as IS_CONNECTED,
+        other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Manager {
-    pub uuid: Uuid,
-    pub target: String,
-    pub connection_mode: Option<String>,
-    pub is_connected: bool,
-    pub inactivity_probe: Option<i64>,
-    pub other_config: BTreeMap<String, String>,
-    pub external_ids: BTreeMap<String, String>,
-}
-
-impl TypedRow for Manager {
-    const TABLE: &'static str = "Manager";
-    const COLUMNS: &'static [(&'static str, Shape)] = &[
-        ("target", Shape::Scalar(S)),
-        ("connection_mode", Shape::Optional(S)),
-        ("is_connected", Shape::Scalar(B)),
-        ("inactivity_probe", Shape::Optional(I)),
-        ("other_config", Shape::Map(S, S)),
-        ("external_ids", Shape::Map(S, S)),
-    ];
-    fn from_row(uuid: Uuid, r: &Row) -> Self {
-        Manager {
-            uuid,
-            target: s(r, "target"),
-            connection_mode: os(r, "connection_mode"),
-            is_connected: b(r, "is_connected"),
-            inactivity_probe: oi(r, "inactivity_probe"),
-            other_config: smap(r, "other_config"),
-            external_ids: smap(r, "external_ids"),
-        }
+table! {
+    /// A `Manager` row (OVSDB manager).
+    Manager = "Manager" {
+        target: String = "target" as TARGET,
+        connection_mode: Option<String> = "connection_mode" as CONNECTION_MODE,
+        is_connected: bool = "is_connected" as IS_CONNECTED,
+        inactivity_probe: Option<i64> = "inactivity_probe" as INACTIVITY_PROBE,
+        other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
     }
 }
 
@@ -402,15 +193,15 @@ impl NewInterface {
         self.external_ids.insert(k.into(), v.into());
         self
     }
-    pub fn to_row(&self) -> Row {
-        let mut r = Row::new();
-        r.insert("name".into(), Value::string(&self.name));
-        r.insert("type".into(), Value::string(&self.type_));
-        r.insert("options".into(), string_map(&self.options));
-        r.insert("external_ids".into(), string_map(&self.external_ids));
-        r.insert("ofport_request".into(), opt(self.ofport_request));
-        r.insert("mtu_request".into(), opt(self.mtu_request));
-        r
+    /// The insert of this interface (chain a uuid-name).
+    pub fn insert(&self) -> Insert<Interface> {
+        Interface::insert()
+            .set(Interface::NAME, &self.name)
+            .set(Interface::TYPE, &self.type_)
+            .set(Interface::OPTIONS, &self.options)
+            .set(Interface::EXTERNAL_IDS, &self.external_ids)
+            .set(Interface::OFPORT_REQUEST, self.ofport_request)
+            .set(Interface::MTU_REQUEST, self.mtu_request)
     }
 }
 
@@ -418,36 +209,27 @@ impl NewInterface {
 /// (by name), in one transaction. `external_ids` go on both Port and Interface.
 /// The result at index 1 holds the new Port's uuid, index 0 the Interface's.
 pub fn add_port_ops(bridge: &str, iface: &NewInterface, tag: Option<i64>) -> Vec<Operation> {
-    let mut port = Row::new();
-    port.insert("name".into(), Value::string(&iface.name));
-    port.insert("interfaces".into(), Value::named_uuid("new_iface"));
-    port.insert("external_ids".into(), string_map(&iface.external_ids));
-    port.insert("tag".into(), opt(tag));
     vec![
-        Operation::insert("Interface", iface.to_row()).with_uuid_name("new_iface"),
-        Operation::insert("Port", port).with_uuid_name("new_port"),
-        Operation::mutate(
-            "Bridge",
-            vec![Condition::eq("name", bridge)],
-            vec![Mutation::insert(
-                "ports",
-                Value::Set(vec![Atom::named("new_port")]),
-            )],
-        ),
+        iface.insert().uuid_name("new_iface").into(),
+        Port::insert()
+            .set(Port::NAME, &iface.name)
+            .set(Port::INTERFACES, Ref::named("new_iface"))
+            .set(Port::EXTERNAL_IDS, &iface.external_ids)
+            .set(Port::TAG, tag)
+            .uuid_name("new_port")
+            .into(),
+        Bridge::mutate([Bridge::NAME.eq(bridge)])
+            .insert(Bridge::PORTS, Ref::named("new_port"))
+            .into(),
     ]
 }
 
 /// Operations removing a port (by uuid) from a bridge (by name); the Port and
 /// its Interfaces are garbage-collected by the server.
 pub fn del_port_ops(bridge: &str, port: Uuid) -> Vec<Operation> {
-    vec![Operation::mutate(
-        "Bridge",
-        vec![Condition::eq("name", bridge)],
-        vec![Mutation::delete(
-            "ports",
-            Value::Set(vec![Atom::Uuid(port)]),
-        )],
-    )]
+    vec![Bridge::mutate([Bridge::NAME.eq(bridge)])
+        .delete(Bridge::PORTS, Ref::Uuid(port))
+        .into()]
 }
 
 /// Operations creating bridge `name` (with its internal port) and attaching
@@ -458,34 +240,29 @@ pub fn add_bridge_ops(
     protocols: &[&str],
     datapath_type: &str,
 ) -> Vec<Operation> {
-    let mut br = Row::new();
-    br.insert("name".into(), Value::string(name));
-    br.insert("ports".into(), Value::Set(vec![Atom::named("br_port")]));
-    br.insert("fail_mode".into(), opt(fail_mode.map(str::to_string)));
-    br.insert(
-        "protocols".into(),
-        Value::set(protocols.iter().map(|p| p.to_string())),
-    );
-    br.insert("datapath_type".into(), Value::string(datapath_type));
-    let mut port = Row::new();
-    port.insert("name".into(), Value::string(name));
-    port.insert("interfaces".into(), Value::named_uuid("br_iface"));
+    let protocols: Vec<String> = protocols.iter().map(|p| p.to_string()).collect();
     vec![
-        Operation::insert(
-            "Interface",
-            NewInterface::new(name).with_type("internal").to_row(),
-        )
-        .with_uuid_name("br_iface"),
-        Operation::insert("Port", port).with_uuid_name("br_port"),
-        Operation::insert("Bridge", br).with_uuid_name("br"),
-        Operation::mutate(
-            "Open_vSwitch",
-            vec![],
-            vec![Mutation::insert(
-                "bridges",
-                Value::Set(vec![Atom::named("br")]),
-            )],
-        ),
+        NewInterface::new(name)
+            .with_type("internal")
+            .insert()
+            .uuid_name("br_iface")
+            .into(),
+        Port::insert()
+            .set(Port::NAME, name)
+            .set(Port::INTERFACES, Ref::named("br_iface"))
+            .uuid_name("br_port")
+            .into(),
+        Bridge::insert()
+            .set(Bridge::NAME, name)
+            .set(Bridge::PORTS, Ref::named("br_port"))
+            .set(Bridge::FAIL_MODE, fail_mode)
+            .set(Bridge::PROTOCOLS, protocols)
+            .set(Bridge::DATAPATH_TYPE, datapath_type)
+            .uuid_name("br")
+            .into(),
+        OpenVSwitch::mutate([])
+            .insert(OpenVSwitch::BRIDGES, Ref::named("br"))
+            .into(),
     ]
 }
 
@@ -496,30 +273,174 @@ pub fn set_controller_ops(
     targets: &[&str],
     connection_mode: Option<&str>,
 ) -> Vec<Operation> {
-    let mut ops = vec![];
+    let mut ops: Vec<Operation> = vec![];
     let mut refs = vec![];
     for (i, t) in targets.iter().enumerate() {
-        let mut r = Row::new();
-        r.insert("target".into(), Value::string(*t));
-        r.insert(
-            "connection_mode".into(),
-            opt(connection_mode.map(str::to_string)),
-        );
         let n = format!("ctl{i}");
-        refs.push(Atom::named(n.clone()));
-        ops.push(Operation::insert("Controller", r).with_uuid_name(n));
+        refs.push(Ref::named(n.clone()));
+        ops.push(
+            Controller::insert()
+                .set(Controller::TARGET, *t)
+                .set(Controller::CONNECTION_MODE, connection_mode)
+                .uuid_name(n)
+                .into(),
+        );
     }
-    let mut upd = Row::new();
-    upd.insert("controller".into(), Value::Set(refs));
-    ops.push(Operation::update(
-        "Bridge",
-        vec![Condition::eq("name", bridge)],
-        upd,
-    ));
+    ops.push(
+        Bridge::update([Bridge::NAME.eq(bridge)])
+            .set(Bridge::CONTROLLER, refs)
+            .into(),
+    );
     ops
 }
 
 /// Condition matching rows whose `external_ids` contain `key=value`.
 pub fn external_id_is(key: &str, value: &str) -> Condition {
     Condition::includes("external_ids", Value::map([(key, value)]))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ops::transact_params;
+    use serde_json::json;
+
+    fn ops_json(ops: &[Operation]) -> serde_json::Value {
+        transact_params(DB, ops)
+    }
+
+    #[test]
+    fn typed_writes_name_the_declared_columns() {
+        let ops: Vec<Operation> = vec![
+            Interface::insert()
+                .set(Interface::NAME, "vx-h2")
+                .set(Interface::TYPE, "vxlan")
+                .set(Interface::OPTIONS, [("remote_ip", "192.0.2.2")])
+                .uuid_name("i")
+                .into(),
+            Bridge::update([Bridge::NAME.eq("br-ex")])
+                .set(Bridge::FAIL_MODE, "secure")
+                .set(Bridge::CONTROLLER, Vec::<Ref>::new())
+                .into(),
+            Bridge::mutate([Bridge::NAME.eq("br-ex")])
+                .delete_keys(Bridge::OTHER_CONFIG, ["datapath-id"])
+                .insert(Bridge::OTHER_CONFIG, [("datapath-id", "00000000000000a1")])
+                .insert(Bridge::PORTS, Ref::named("p"))
+                .into(),
+        ];
+        assert_eq!(
+            ops_json(&ops),
+            json!(["Open_vSwitch",
+                {"op": "insert", "table": "Interface", "uuid-name": "i", "row": {
+                    "name": "vx-h2", "type": "vxlan",
+                    "options": ["map", [["remote_ip", "192.0.2.2"]]]}},
+                {"op": "update", "table": "Bridge", "where": [["name", "==", "br-ex"]],
+                 "row": {"fail_mode": "secure", "controller": ["set", []]}},
+                {"op": "mutate", "table": "Bridge", "where": [["name", "==", "br-ex"]],
+                 "mutations": [
+                    ["other_config", "delete", ["set", ["datapath-id"]]],
+                    ["other_config", "insert", ["map", [["datapath-id", "00000000000000a1"]]]],
+                    ["ports", "insert", ["set", [["named-uuid", "p"]]]]]}])
+        );
+    }
+
+    #[test]
+    fn typed_reads_and_writes_round_trip() {
+        let u = Uuid::new_v4();
+        let row = Row::from([
+            ("name".to_string(), Value::string("br-ex")),
+            ("fail_mode".to_string(), Value::Set(vec![])),
+            ("protocols".to_string(), Value::string("OpenFlow13")),
+            ("ports".to_string(), Value::uuid(u)),
+        ]);
+        let b = Bridge::from_row(Uuid::nil(), &row);
+        assert_eq!(b.name, "br-ex");
+        assert_eq!(b.fail_mode, None);
+        assert_eq!(b.protocols, ["OpenFlow13"]);
+        assert_eq!(b.ports, [u]);
+        assert_eq!(b.datapath_type, "", "absent column reads as its default");
+        for (col, v) in [
+            (Bridge::NAME.name(), ColumnValue::to_value(&b.name)),
+            (
+                Bridge::PROTOCOLS.name(),
+                ColumnValue::to_value(&b.protocols),
+            ),
+            (Bridge::PORTS.name(), ColumnValue::to_value(&b.ports)),
+        ] {
+            assert!(v.same_as(&row[col]), "{col}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn every_column_constant_is_in_columns() {
+        let names: Vec<&str> = Interface::COLUMNS.iter().map(|c| c.name).collect();
+        assert_eq!(names.len(), 13);
+        for c in [
+            Interface::NAME.name(),
+            Interface::OFPORT.name(),
+            Interface::ERROR.name(),
+        ] {
+            assert!(names.contains(&c), "{c}");
+        }
+        assert_eq!(
+            Interface::TYPE.def().shape,
+            Shape::Scalar(crate::AtomicType::String)
+        );
+        assert_eq!(
+            Bridge::OTHER_CONFIG.def().shape,
+            Shape::Map(crate::AtomicType::String, crate::AtomicType::String)
+        );
+    }
+
+    fn schema_with(bridge_name_type: serde_json::Value, drop_ofport: bool) -> DatabaseSchema {
+        let mut tables = serde_json::Map::new();
+        let all: [(&str, &[ColumnDef]); 6] = [
+            (OpenVSwitch::TABLE, OpenVSwitch::COLUMNS),
+            (Bridge::TABLE, Bridge::COLUMNS),
+            (Port::TABLE, Port::COLUMNS),
+            (Interface::TABLE, Interface::COLUMNS),
+            (Controller::TABLE, Controller::COLUMNS),
+            (Manager::TABLE, Manager::COLUMNS),
+        ];
+        for (t, cols) in all {
+            let mut cs = serde_json::Map::new();
+            for c in cols {
+                let atom = |a: crate::AtomicType| json!(format!("{a:?}").to_lowercase());
+                let ty = match c.shape {
+                    Shape::Scalar(a) => json!({"key": atom(a)}),
+                    Shape::Optional(a) => json!({"key": atom(a), "min": 0, "max": 1}),
+                    Shape::Set(a) => json!({"key": atom(a), "min": 0, "max": "unlimited"}),
+                    Shape::Map(k, v) => {
+                        json!({"key": atom(k), "value": atom(v), "min": 0, "max": "unlimited"})
+                    }
+                };
+                if (t, c.name) == ("Interface", "ofport") && drop_ofport {
+                    continue;
+                }
+                let ty = if (t, c.name) == ("Bridge", "name") {
+                    bridge_name_type.clone()
+                } else {
+                    ty
+                };
+                cs.insert(c.name.to_string(), json!({ "type": ty }));
+            }
+            tables.insert(t.to_string(), json!({ "columns": cs }));
+        }
+        DatabaseSchema::from_json(&json!({"name": DB, "version": "8.3.0", "tables": tables}))
+            .unwrap()
+    }
+
+    #[test]
+    fn schema_check_accepts_matching_schema() {
+        check_schema(&schema_with(json!("string"), false)).unwrap();
+    }
+
+    #[test]
+    fn schema_check_rejects_missing_column_and_wrong_type() {
+        let e = check_schema(&schema_with(json!("string"), true)).unwrap_err();
+        assert!(e.to_string().contains("Interface.ofport missing"), "{e}");
+        let e = check_schema(&schema_with(json!("integer"), false)).unwrap_err();
+        assert!(e.to_string().contains("Bridge.name:"), "{e}");
+    }
 }
