@@ -56,6 +56,25 @@ impl Default for ReconnectOptions {
     }
 }
 
+/// Kept in step with the replica: sees every batch of row changes right
+/// after it is applied, under the replica's lock (so it never disagrees
+/// with [`ReconnectingClient::replica`]). A full resync after a reconnect
+/// arrives as the Insert/Modify/Delete differences. Must not block.
+pub trait Follower: Send + 'static {
+    /// `changes` were just applied to `replica`.
+    fn apply(&mut self, replica: &Replica, changes: &[RowChange]);
+}
+
+/// A follower shared with its reader (e.g. `Arc<Mutex<vswitch::Cache>>`):
+/// the client updates it, the owner locks it to read.
+impl<F: Follower> Follower for Arc<Mutex<F>> {
+    fn apply(&mut self, replica: &Replica, changes: &[RowChange]) {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(replica, changes)
+    }
+}
+
 /// Connection state, observable with [`ReconnectingClient::state`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnState {
@@ -67,9 +86,21 @@ pub enum ConnState {
     Closed,
 }
 
+struct FollowerSlot(Mutex<Option<Box<dyn Follower>>>);
+
+impl std::fmt::Debug for FollowerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FollowerSlot")
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     replica: Mutex<Replica>,
+    /// Sees every batch of changes under the replica lock.
+    follower: FollowerSlot,
+    /// Bumped after each batch of changes is applied (initial sync included).
+    updates: watch::Sender<u64>,
     changes: broadcast::Sender<RowChange>,
     client: watch::Sender<Option<Client>>,
     state: watch::Sender<ConnState>,
@@ -99,12 +130,38 @@ impl Inner {
         let (changes, _) = broadcast::channel(event_capacity.max(1));
         Inner {
             replica: Mutex::new(Replica::new(None)),
+            follower: FollowerSlot(Mutex::new(None)),
+            updates: watch::channel(0).0,
             changes,
             client: watch::channel(None).0,
             state: watch::channel(ConnState::Connecting).0,
             locks: watch::channel(BTreeMap::new()).0,
             delivered: Mutex::new(None),
             applied: watch::channel((0, 0)).0,
+        }
+    }
+
+    /// Hands a batch just applied to `replica` to the follower and the
+    /// subscribers, and bumps the update counter. Called with the replica locked.
+    fn publish(&self, replica: &Replica, changes: Vec<RowChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(f) = self
+            .follower
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            f.apply(replica, &changes);
+        }
+        self.updates.send_modify(|n| *n += 1);
+        // Nobody subscribed: the events are dropped here, never copied.
+        if self.changes.receiver_count() > 0 {
+            for c in changes {
+                let _ = self.changes.send(c);
+            }
         }
     }
 
@@ -132,7 +189,30 @@ impl ReconnectingClient {
         tables: BTreeMap<String, MonitorRequest>,
         opts: ReconnectOptions,
     ) -> Self {
+        Self::start_inner(remote, db, tables, opts, None)
+    }
+
+    /// Like [`ReconnectingClient::start`], with a [`Follower`] that sees every
+    /// batch of changes (e.g. an `Arc<Mutex<vswitch::Cache>>` the caller reads).
+    pub fn start_following(
+        remote: &str,
+        db: &str,
+        tables: BTreeMap<String, MonitorRequest>,
+        opts: ReconnectOptions,
+        follower: impl Follower,
+    ) -> Self {
+        Self::start_inner(remote, db, tables, opts, Some(Box::new(follower)))
+    }
+
+    fn start_inner(
+        remote: &str,
+        db: &str,
+        tables: BTreeMap<String, MonitorRequest>,
+        opts: ReconnectOptions,
+        follower: Option<Box<dyn Follower>>,
+    ) -> Self {
         let inner = Arc::new(Inner::new(opts.event_capacity));
+        *inner.follower.0.lock().unwrap_or_else(|e| e.into_inner()) = follower;
         let guard = TaskGuard(inner.clone());
         let (remote, db2) = (remote.to_string(), db.to_string());
         let h = tokio::spawn(async move {
@@ -172,6 +252,12 @@ impl ReconnectingClient {
     /// Lock and read the replica.
     pub fn replica(&self) -> MutexGuard<'_, Replica> {
         self.inner.replica.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts the batches of changes applied to the replica: wait on it
+    /// (`changed()`) to wake up when the replica (and the follower) changed.
+    pub fn updates(&self) -> watch::Receiver<u64> {
+        self.inner.updates.subscribe()
     }
 
     /// Subscribe to row change events (lagging receivers lose events; call
@@ -349,22 +435,20 @@ async fn follow(
         r.last_txn_id().map(str::to_string)
     };
     let mut mon = client.monitor(db, tables, since.as_deref()).await?;
-    let changes = {
+    {
         let mut r = inner.replica.lock().unwrap_or_else(|e| e.into_inner());
+        let initial = std::mem::take(&mut mon.initial);
         let ch = if mon.version == UpdateVersion::V3 && mon.found {
-            r.apply(&mon.initial)
+            r.apply_owned(initial)
         } else {
-            r.resync(names, &mon.initial)
+            r.resync_owned(names, initial)
         };
         r.set_last_txn_id(if mon.version == UpdateVersion::V3 {
             mon.last_txn_id.clone()
         } else {
             None
         });
-        ch
-    };
-    for c in changes {
-        let _ = inner.changes.send(c);
+        inner.publish(&r, ch);
     }
     for name in locks {
         let mut l = client.lock(name).await?;
@@ -391,16 +475,13 @@ async fn follow(
     inner.state.send_replace(ConnState::Synced(*generation));
     let mut applied = 0u64;
     while let Some(u) = mon.updates.recv().await {
-        let ch = inner
-            .replica
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .apply_update(&u);
+        {
+            let mut r = inner.replica.lock().unwrap_or_else(|e| e.into_inner());
+            let ch = r.apply_update_owned(u);
+            inner.publish(&r, ch);
+        }
         applied += 1;
         inner.applied.send_replace((session, applied));
-        for c in ch {
-            let _ = inner.changes.send(c);
-        }
     }
     Ok(())
 }

@@ -151,19 +151,31 @@ impl Replica {
 
     /// Apply an update notification; returns the changes.
     pub fn apply_update(&mut self, u: &MonitorUpdate) -> Vec<RowChange> {
-        let ch = self.apply(&u.updates);
+        self.apply_update_owned(u.clone())
+    }
+
+    /// [`Replica::apply_update`] taking the update by value (no copy of its rows).
+    pub fn apply_update_owned(&mut self, u: MonitorUpdate) -> Vec<RowChange> {
+        let ch = self.apply_owned(u.updates);
         if u.last_txn_id.is_some() {
-            self.last_txn_id = u.last_txn_id.clone();
+            self.last_txn_id = u.last_txn_id;
         }
         ch
     }
 
     /// Apply `<table-updates>` / `<table-updates2>` incrementally.
     pub fn apply(&mut self, updates: &TableUpdates) -> Vec<RowChange> {
+        self.apply_owned(updates.clone())
+    }
+
+    /// [`Replica::apply`] taking the updates by value: each row is coerced and
+    /// completed in place, the old row moves into its change event and the
+    /// new row is copied once (the replica keeps one, the event the other).
+    pub fn apply_owned(&mut self, updates: TableUpdates) -> Vec<RowChange> {
         let mut out = Vec::new();
         for (tname, rows) in updates {
             for (uuid, ru) in rows {
-                if let Some(c) = self.apply_row(tname, *uuid, ru) {
+                if let Some(c) = self.apply_row(&tname, uuid, ru) {
                     out.push(c);
                 }
             }
@@ -181,40 +193,26 @@ impl Replica {
         }
     }
 
-    fn apply_row(&mut self, tname: &str, uuid: Uuid, ru: &RowUpdate) -> Option<RowChange> {
-        let coerced;
-        let ru = if self.schema.is_some() {
-            let mut c = ru.clone();
-            match &mut c {
+    fn apply_row(&mut self, tname: &str, uuid: Uuid, mut ru: RowUpdate) -> Option<RowChange> {
+        if self.schema.is_some() {
+            match &mut ru {
                 RowUpdate::V1 { old, new } => {
                     for r in [old, new].into_iter().flatten() {
                         self.coerce_row(tname, r);
                     }
                 }
-                RowUpdate::Initial(r) | RowUpdate::Insert(r) | RowUpdate::Modify(r) => {
-                    self.coerce_row(tname, r)
+                RowUpdate::Initial(r) | RowUpdate::Insert(r) => {
+                    self.coerce_row(tname, r);
+                    self.fill_defaults(tname, r);
                 }
+                RowUpdate::Modify(r) => self.coerce_row(tname, r),
                 RowUpdate::Delete(r) => {
                     if let Some(r) = r {
                         self.coerce_row(tname, r);
                     }
                 }
             }
-            coerced = c;
-            &coerced
-        } else {
-            ru
-        };
-        let filled;
-        let ru = match ru {
-            RowUpdate::Initial(r) | RowUpdate::Insert(r) if self.schema.is_some() => {
-                let mut r = r.clone();
-                self.fill_defaults(tname, &mut r);
-                filled = RowUpdate::Insert(r);
-                &filled
-            }
-            _ => ru,
-        };
+        }
         let schema = self.schema.as_ref();
         let table = self.tables.entry(tname.to_string()).or_default();
         let change = |kind, old, new| {
@@ -230,11 +228,15 @@ impl Replica {
             RowUpdate::V1 { new: Some(new), .. }
             | RowUpdate::Initial(new)
             | RowUpdate::Insert(new) => {
-                let prev = table.get(&uuid).cloned();
-                let mut row = prev.clone().unwrap_or_default();
-                for (k, v) in new {
-                    row.insert(k.clone(), v.clone());
-                }
+                let prev = table.remove(&uuid);
+                let row = match &prev {
+                    None => new,
+                    Some(p) => {
+                        let mut row = p.clone();
+                        row.extend(new);
+                        row
+                    }
+                };
                 table.insert(uuid, row.clone());
                 match prev {
                     Some(p) if p == row => None,
@@ -247,12 +249,12 @@ impl Replica {
                 change(ChangeKind::Delete, Some(old), None)
             }
             RowUpdate::Modify(diff) => {
-                let prev = table.get(&uuid).cloned();
+                let prev = table.remove(&uuid);
                 let mut row = prev.clone().unwrap_or_default();
                 for (col, d) in diff {
-                    let ty = schema.and_then(|s| s.column_type(tname, col));
-                    let nv = apply_column_diff(row.get(col), d, ty);
-                    row.insert(col.clone(), nv);
+                    let ty = schema.and_then(|s| s.column_type(tname, &col));
+                    let nv = apply_column_diff(row.get(&col), &d, ty);
+                    row.insert(col, nv);
                 }
                 table.insert(uuid, row.clone());
                 match prev {
@@ -267,45 +269,43 @@ impl Replica {
     /// of a fresh monitor after reconnect), emitting Insert/Modify/Delete
     /// events for the differences — rows deleted meanwhile are removed.
     pub fn resync(&mut self, tables: &[String], initial: &TableUpdates) -> Vec<RowChange> {
+        self.resync_owned(tables, initial.clone())
+    }
+
+    /// [`Replica::resync`] taking the snapshot by value.
+    pub fn resync_owned(&mut self, tables: &[String], initial: TableUpdates) -> Vec<RowChange> {
         let mut fresh = Replica::new(self.schema.clone());
         fresh.columns = self.columns.clone();
-        fresh.apply(initial);
+        let initial_tables: Vec<String> = initial.keys().cloned().collect();
+        fresh.apply_owned(initial);
         let mut out = Vec::new();
-        let names: BTreeSet<&String> = tables.iter().chain(initial.keys()).collect();
+        let names: BTreeSet<&String> = tables.iter().chain(initial_tables.iter()).collect();
         for t in names {
-            let mut new_t = fresh.tables.remove(t.as_str()).unwrap_or_default();
+            let new_t = fresh.tables.remove(t.as_str()).unwrap_or_default();
             let old_t = self.tables.remove(t.as_str()).unwrap_or_default();
-            for (u, old) in &old_t {
-                match new_t.get(u) {
-                    None => out.push(RowChange {
-                        table: t.clone(),
-                        uuid: *u,
-                        kind: ChangeKind::Delete,
-                        old: Some(old.clone()),
-                        new: None,
-                    }),
-                    Some(n) if n != old => out.push(RowChange {
-                        table: t.clone(),
-                        uuid: *u,
-                        kind: ChangeKind::Modify,
-                        old: Some(old.clone()),
-                        new: Some(n.clone()),
-                    }),
+            let change = |uuid, kind, old, new| RowChange {
+                table: t.clone(),
+                uuid,
+                kind,
+                old,
+                new,
+            };
+            for (u, n) in &new_t {
+                if !old_t.contains_key(u) {
+                    out.push(change(*u, ChangeKind::Insert, None, Some(n.clone())));
+                }
+            }
+            // Old rows move into their events.
+            for (u, old) in old_t {
+                match new_t.get(&u) {
+                    None => out.push(change(u, ChangeKind::Delete, Some(old), None)),
+                    Some(n) if *n != old => {
+                        out.push(change(u, ChangeKind::Modify, Some(old), Some(n.clone())))
+                    }
                     _ => {}
                 }
             }
-            for (u, n) in &new_t {
-                if !old_t.contains_key(u) {
-                    out.push(RowChange {
-                        table: t.clone(),
-                        uuid: *u,
-                        kind: ChangeKind::Insert,
-                        old: None,
-                        new: Some(n.clone()),
-                    });
-                }
-            }
-            self.tables.insert(t.clone(), std::mem::take(&mut new_t));
+            self.tables.insert(t.clone(), new_t);
         }
         out
     }

@@ -886,6 +886,85 @@ async fn vswitch_helpers_build_bridge_ports_controller() {
     rc.shutdown();
 }
 
+/// A typed `vswitch::Cache` following the replica: up to date when
+/// `transact` returns (read-your-writes covers the follower), its iface-id
+/// index follows changes made by others, and `updates()` wakes its reader.
+#[tokio::test]
+async fn typed_cache_follows_replica_with_iface_id_index() {
+    use std::sync::{Arc, Mutex};
+    use vswitch::{Bridge, Cache, Interface, Port, Ref, TypedRow};
+    need_server!();
+    let s = Server::start();
+    let cache = Arc::new(Mutex::new(Cache::new()));
+    let rc = ReconnectingClient::start_following(
+        &s.unix_remote(),
+        DB,
+        tables(&["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"]),
+        fast_reconnect(),
+        cache.clone(),
+    );
+    rc.wait_synced().await;
+    let mut updates = rc.updates();
+    updates.borrow_and_update();
+    rc.transact(vswitch::add_bridge_ops("br-t", None, &[], "netdev"))
+        .await
+        .unwrap();
+    rc.transact(vec![
+        Interface::insert()
+            .set(Interface::NAME, "p1")
+            .set(Interface::TYPE, "internal")
+            .set(Interface::EXTERNAL_IDS, [(vswitch::IFACE_ID, "e1")])
+            .uuid_name("i")
+            .into(),
+        Port::insert()
+            .set(Port::NAME, "p1")
+            .set(Port::INTERFACES, Ref::named("i"))
+            .uuid_name("p")
+            .into(),
+        Bridge::mutate([Bridge::NAME.eq("br-t")])
+            .insert(Bridge::PORTS, Ref::named("p"))
+            .into(),
+    ])
+    .await
+    .unwrap();
+    assert!(updates.has_changed().unwrap());
+    {
+        let c = cache.lock().unwrap();
+        let names: Vec<&str> = c
+            .bridge_ifaces("br-t")
+            .iter()
+            .map(|(_, i)| i.name.as_str())
+            .collect();
+        assert!(
+            names.contains(&"p1") && names.contains(&"br-t"),
+            "{names:?}"
+        );
+        let e1: Vec<&str> = c
+            .interfaces_with_iface_id("e1")
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(e1, ["p1"]);
+        assert_eq!(c.bridges().count(), Bridge::all(&rc.replica()).len());
+    }
+    // Someone else rebinds the interface: the index follows.
+    s.vsctl_ok(&["set", "Interface", "p1", "external_ids:iface-id=e2"]);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            updates.changed().await.unwrap();
+            if cache.lock().unwrap().interfaces_with_iface_id("e2").count() == 1 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("iface-id change reached the cache");
+    assert_eq!(
+        cache.lock().unwrap().interfaces_with_iface_id("e1").count(),
+        0
+    );
+    rc.shutdown();
+}
+
 #[tokio::test]
 async fn passive_listener_with_attached_replica() {
     need_server!();

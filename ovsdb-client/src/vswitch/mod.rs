@@ -13,6 +13,9 @@ use crate::error::Error;
 use crate::ops::{Condition, Operation};
 use crate::schema::DatabaseSchema;
 
+mod cache;
+pub use cache::{Cache, Change, RowDelta, IFACE_ID};
+
 pub use crate::typed::{
     string_map, Column, ColumnDef, ColumnValue, Insert, Mutate, Ref, Shape, TypedRow, Update, Write,
 };
