@@ -141,6 +141,13 @@ impl<T, V: ColumnValue> Column<T, V> {
     pub fn read(&self, row: &Row) -> V {
         V::from_value(row.get(self.name))
     }
+    /// The column without its value type, to list columns of `T` together.
+    pub const fn any(&self) -> AnyColumn<T> {
+        AnyColumn {
+            name: self.name,
+            _t: PhantomData,
+        }
+    }
     /// `column == value`.
     pub fn eq(&self, value: impl Write<V>) -> Condition {
         Condition::eq(self.name, value.to_value())
@@ -149,6 +156,38 @@ impl<T, V: ColumnValue> Column<T, V> {
     pub fn includes(&self, value: impl Write<V>) -> Condition {
         Condition::includes(self.name, value.to_value())
     }
+}
+
+/// A column of table `T` of any value type ([`Column::any`]).
+pub struct AnyColumn<T> {
+    name: &'static str,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for AnyColumn<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for AnyColumn<T> {}
+impl<T> fmt::Debug for AnyColumn<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AnyColumn({})", self.name)
+    }
+}
+
+impl<T> AnyColumn<T> {
+    /// The column's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The monitor request for `columns` of table `T`, keyed by the table's name
+/// (collect several into the map [`crate::Client::monitor`] takes).
+pub fn monitor<T: TypedRow>(columns: &[AnyColumn<T>]) -> (String, crate::MonitorRequest) {
+    let names: Vec<&str> = columns.iter().map(AnyColumn::name).collect();
+    (T::TABLE.to_string(), crate::MonitorRequest::columns(&names))
 }
 
 /// A Rust type a column's value reads into and writes from.

@@ -16,7 +16,7 @@ use crate::southbound::ovsdb_ops::{
 };
 use ovsdb_client::{ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 struct ClientGuard(ReconnectingClient);
@@ -35,7 +35,9 @@ pub(crate) async fn host_ovsdb(
     stop: CancellationToken,
 ) {
     let timing = core.config.timing.clone();
-    let rc = ClientGuard(ReconnectingClient::start(
+    // Typed rows of the host's database, updated change by change.
+    let cache = Arc::new(Mutex::new(SwitchView::new()));
+    let rc = ClientGuard(ReconnectingClient::start_following(
         &remote,
         "Open_vSwitch",
         monitor_tables(),
@@ -44,14 +46,14 @@ pub(crate) async fn host_ovsdb(
                 probe_interval: Some(timing.ovsdb_probe),
                 ..ClientOptions::default()
             },
-            // We re-read the whole replica on every wake-up, so a lagging
-            // subscription loses nothing; a big buffer per host would cost
-            // hundreds of MiB with thousands of hosts.
+            // Nobody subscribes to row events here (the cache follows the
+            // replica), so this buffer stays empty.
             event_capacity: timing.ovsdb_event_capacity,
             ..ReconnectOptions::default()
         },
+        cache.clone(),
     ));
-    let mut changes = rc.0.subscribe();
+    let mut updates = rc.0.updates();
     let mut st = rc.0.state();
     let mut gen = core.host_changes(&host);
     let mut was_connected = false;
@@ -80,14 +82,10 @@ pub(crate) async fn host_ovsdb(
             tracing::info!(host, synced, "ovsdb session");
         }
         if synced {
-            // Row events up to here are all in this view.
-            while !matches!(
-                changes.try_recv(),
-                Err(tokio::sync::broadcast::error::TryRecvError::Empty
-                    | tokio::sync::broadcast::error::TryRecvError::Closed)
-            ) {}
-            let view = SwitchView::from_replica(&rc.0.replica());
-            let (bindings, ports) = observe(&view, &core.config.plan.bridge);
+            // Updates up to here are all in this view.
+            updates.borrow_and_update();
+            let view = || cache.lock().unwrap_or_else(|e| e.into_inner());
+            let (bindings, ports) = observe(&view(), &core.config.plan.bridge);
             core.set_observed(&host, bindings, ports);
             // Our own touch above is already reflected in what we plan now.
             gen.borrow_and_update();
@@ -97,7 +95,7 @@ pub(crate) async fn host_ovsdb(
                 let ops = decommission_ops(
                     &core.config.plan.bridge,
                     &core.config.plan.controller_target,
-                    &view,
+                    &view(),
                 );
                 let n = ops.len();
                 let r = if ops.is_empty() {
@@ -116,7 +114,7 @@ pub(crate) async fn host_ovsdb(
                 return;
             }
             if let (Some((bridge, tunnels)), true) = (plan, due) {
-                let ops = ovsdb_ops(&bridge, &tunnels, &view);
+                let ops = ovsdb_ops(&bridge, &tunnels, &view());
                 let text = (!ops.is_empty()).then(|| format!("{ops:?}"));
                 if text.is_none() {
                     last_committed = None;
@@ -158,9 +156,7 @@ pub(crate) async fn host_ovsdb(
         }
         let wake = retry_at.unwrap_or_else(|| tokio::time::Instant::now() + timing.idle_recheck);
         tokio::select! {
-            r = changes.recv() => {
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r { break; }
-            }
+            r = updates.changed() => if r.is_err() { break },
             r = st.changed() => if r.is_err() { break },
             r = gen.changed() => if r.is_err() { break },
             _ = tokio::time::sleep_until(wake) => {}

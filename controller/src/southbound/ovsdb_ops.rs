@@ -12,95 +12,55 @@
 //! - [`observe`] extracts endpoint bindings (Interface `external_ids:iface-id`
 //!   with `ofport > 0` on br-ex) and port numbers.
 //! - [`monitor_tables`] names the tables and columns the replica monitors.
+//!
+//! Every column is named through the typed models of `ovsdb_client::vswitch`
+//! (`Bridge::FAIL_MODE`, ...), which are checked against the live schema;
+//! this module spells no column name.
 
 use crate::plan::{Binding, BridgePlan, TunnelPort};
 use crate::state::model::TunnelType;
-use ovsdb_client::vswitch::{string_map, Bridge, Controller, Interface, Port, TypedRow};
-use ovsdb_client::{Atom, Condition, MonitorRequest, Mutation, Operation, Replica, Row, Value};
+use ovsdb_client::vswitch::{
+    monitor, Bridge, Controller, Insert, Interface, OpenVSwitch, Port, Ref, TypedRow, IFACE_ID,
+};
+use ovsdb_client::{MonitorRequest, Operation};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// external_ids key marking ports this controller owns.
 pub const OWNER_KEY: &str = "ovs-controller";
 
-/// The parts of one host's database the drivers look at.
-#[derive(Debug, Clone, Default)]
-pub struct SwitchView {
-    /// Bridges by name.
-    pub bridges: BTreeMap<String, Bridge>,
-    /// Ports by uuid.
-    pub ports: BTreeMap<ovsdb_client::Uuid, Port>,
-    /// Interfaces by uuid.
-    pub interfaces: BTreeMap<ovsdb_client::Uuid, Interface>,
-    /// Controllers by uuid.
-    pub controllers: BTreeMap<ovsdb_client::Uuid, Controller>,
-}
-
-impl SwitchView {
-    /// Read the view from a replica.
-    pub fn from_replica(r: &Replica) -> SwitchView {
-        SwitchView {
-            bridges: Bridge::all(r)
-                .into_iter()
-                .map(|b| (b.name.clone(), b))
-                .collect(),
-            ports: Port::all(r).into_iter().map(|p| (p.uuid, p)).collect(),
-            interfaces: Interface::all(r).into_iter().map(|i| (i.uuid, i)).collect(),
-            controllers: Controller::all(r)
-                .into_iter()
-                .map(|c| (c.uuid, c))
-                .collect(),
-        }
-    }
-
-    /// (port, interface) pairs on bridge `name`.
-    fn bridge_ifaces(&self, name: &str) -> Vec<(&Port, &Interface)> {
-        let Some(b) = self.bridges.get(name) else {
-            return vec![];
-        };
-        b.ports
-            .iter()
-            .filter_map(|u| self.ports.get(u))
-            .flat_map(|p| {
-                p.interfaces
-                    .iter()
-                    .filter_map(|i| self.interfaces.get(i))
-                    .map(move |i| (p, i))
-            })
-            .collect()
-    }
-}
+/// The parts of one host's database the drivers look at: typed rows kept up
+/// to date change by change (a follower of the host's replica), with indexes
+/// on bridge name and `iface-id`.
+pub type SwitchView = ovsdb_client::vswitch::Cache;
 
 /// Monitored tables and columns.
 pub fn monitor_tables() -> BTreeMap<String, MonitorRequest> {
-    let cols = |c: &[&str]| MonitorRequest::columns(c);
     BTreeMap::from([
-        ("Open_vSwitch".to_string(), cols(&["bridges"])),
-        (
-            "Bridge".to_string(),
-            cols(&[
-                "name",
-                "ports",
-                "controller",
-                "fail_mode",
-                "datapath_type",
-                "protocols",
-                "other_config",
-                "external_ids",
-            ]),
-        ),
-        (
-            "Port".to_string(),
-            cols(&["name", "interfaces", "external_ids"]),
-        ),
-        (
-            "Interface".to_string(),
-            cols(&["name", "type", "options", "external_ids", "ofport"]),
-        ),
-        (
-            "Controller".to_string(),
-            cols(&["target", "connection_mode"]),
-        ),
+        monitor::<OpenVSwitch>(&[OpenVSwitch::BRIDGES.any()]),
+        monitor::<Bridge>(&[
+            Bridge::NAME.any(),
+            Bridge::PORTS.any(),
+            Bridge::CONTROLLER.any(),
+            Bridge::FAIL_MODE.any(),
+            Bridge::DATAPATH_TYPE.any(),
+            Bridge::PROTOCOLS.any(),
+            Bridge::OTHER_CONFIG.any(),
+            Bridge::EXTERNAL_IDS.any(),
+        ]),
+        monitor::<Port>(&[
+            Port::NAME.any(),
+            Port::INTERFACES.any(),
+            Port::EXTERNAL_IDS.any(),
+        ]),
+        monitor::<Interface>(&[
+            Interface::NAME.any(),
+            Interface::TYPE.any(),
+            Interface::OPTIONS.any(),
+            Interface::EXTERNAL_IDS.any(),
+            Interface::OFPORT.any(),
+        ]),
+        monitor::<Controller>(&[Controller::TARGET.any(), Controller::CONNECTION_MODE.any()]),
     ])
 }
 
@@ -122,7 +82,7 @@ pub fn observe(
         ports.insert(i.name.clone(), ofport);
         if let Some(id) = i
             .external_ids
-            .get("iface-id")
+            .get(IFACE_ID)
             .and_then(|s| Uuid::parse_str(s).ok())
         {
             bindings.insert(id, Binding { ofport });
@@ -142,25 +102,31 @@ fn tunnel_options(t: &TunnelPort) -> BTreeMap<String, String> {
     o
 }
 
-fn tunnel_rows(t: &TunnelPort, iface_name: &str) -> (Row, Row) {
-    let mut i = Row::new();
-    i.insert("name".into(), Value::string(&t.name));
-    i.insert("type".into(), Value::string(t.kind.ovs_type()));
-    i.insert("options".into(), string_map(&tunnel_options(t)));
-    let owner = BTreeMap::from([(OWNER_KEY.to_string(), "tunnel".to_string())]);
-    i.insert("external_ids".into(), string_map(&owner));
-    let mut p = Row::new();
-    p.insert("name".into(), Value::string(&t.name));
-    p.insert("interfaces".into(), Value::named_uuid(iface_name));
-    p.insert("external_ids".into(), string_map(&owner));
-    (i, p)
+/// The Interface and Port inserts of tunnel `t` (`ti{n}`, `tp{n}`).
+fn tunnel_inserts(t: &TunnelPort, n: usize) -> [Operation; 2] {
+    let owner = [(OWNER_KEY, "tunnel")];
+    [
+        Interface::insert()
+            .set(Interface::NAME, &t.name)
+            .set(Interface::TYPE, t.kind.ovs_type())
+            .set(Interface::OPTIONS, tunnel_options(t))
+            .set(Interface::EXTERNAL_IDS, owner)
+            .uuid_name(format!("ti{n}"))
+            .into(),
+        Port::insert()
+            .set(Port::NAME, &t.name)
+            .set(Port::INTERFACES, Ref::named(format!("ti{n}")))
+            .set(Port::EXTERNAL_IDS, owner)
+            .uuid_name(format!("tp{n}"))
+            .into(),
+    ]
 }
 
-fn controller_row(bp: &BridgePlan) -> Row {
-    let mut c = Row::new();
-    c.insert("target".into(), Value::string(&bp.controller));
-    c.insert("connection_mode".into(), Value::string(&bp.connection_mode));
-    c
+fn controller_insert(bp: &BridgePlan) -> Insert<Controller> {
+    Controller::insert()
+        .set(Controller::TARGET, &bp.controller)
+        .set(Controller::CONNECTION_MODE, &bp.connection_mode)
+        .uuid_name("ctl")
 }
 
 /// The minimal transaction making the host's bridge match `bp` with exactly
@@ -170,88 +136,92 @@ pub fn ovsdb_ops(
     tunnels: &BTreeMap<String, TunnelPort>,
     view: &SwitchView,
 ) -> Vec<Operation> {
-    let mut ops = Vec::new();
-    let Some(br) = view.bridges.get(&bp.name) else {
+    let mut ops: Vec<Operation> = Vec::new();
+    let Some(br) = view.bridge(&bp.name) else {
         // Create everything in one go.
-        let mut port_refs = vec![Atom::named("br_port")];
-        let mut iface = Row::new();
-        iface.insert("name".into(), Value::string(&bp.name));
-        iface.insert("type".into(), Value::string("internal"));
-        ops.push(Operation::insert("Interface", iface).with_uuid_name("br_iface"));
-        let mut port = Row::new();
-        port.insert("name".into(), Value::string(&bp.name));
-        port.insert("interfaces".into(), Value::named_uuid("br_iface"));
-        ops.push(Operation::insert("Port", port).with_uuid_name("br_port"));
-        for (n, t) in tunnels.values().enumerate() {
-            let (i, p) = tunnel_rows(t, &format!("ti{n}"));
-            ops.push(Operation::insert("Interface", i).with_uuid_name(format!("ti{n}")));
-            ops.push(Operation::insert("Port", p).with_uuid_name(format!("tp{n}")));
-            port_refs.push(Atom::named(format!("tp{n}")));
-        }
-        ops.push(Operation::insert("Controller", controller_row(bp)).with_uuid_name("ctl"));
-        let mut b = Row::new();
-        b.insert("name".into(), Value::string(&bp.name));
-        b.insert("ports".into(), Value::Set(port_refs));
-        b.insert("controller".into(), Value::named_uuid("ctl"));
-        b.insert("fail_mode".into(), Value::string(&bp.fail_mode));
-        b.insert("protocols".into(), Value::string(&bp.protocols));
-        b.insert("datapath_type".into(), Value::string(&bp.datapath_type));
-        b.insert(
-            "other_config".into(),
-            Value::map([("datapath-id", bp.datapath_id.as_str())]),
+        let mut port_refs = vec![Ref::named("br_port")];
+        ops.push(
+            Interface::insert()
+                .set(Interface::NAME, &bp.name)
+                .set(Interface::TYPE, "internal")
+                .uuid_name("br_iface")
+                .into(),
         );
-        ops.push(Operation::insert("Bridge", b).with_uuid_name("br"));
-        ops.push(Operation::mutate(
-            "Open_vSwitch",
-            vec![],
-            vec![Mutation::insert(
-                "bridges",
-                Value::Set(vec![Atom::named("br")]),
-            )],
-        ));
+        ops.push(
+            Port::insert()
+                .set(Port::NAME, &bp.name)
+                .set(Port::INTERFACES, Ref::named("br_iface"))
+                .uuid_name("br_port")
+                .into(),
+        );
+        for (n, t) in tunnels.values().enumerate() {
+            ops.extend(tunnel_inserts(t, n));
+            port_refs.push(Ref::named(format!("tp{n}")));
+        }
+        ops.push(controller_insert(bp).into());
+        ops.push(
+            Bridge::insert()
+                .set(Bridge::NAME, &bp.name)
+                .set(Bridge::PORTS, port_refs)
+                .set(Bridge::CONTROLLER, Ref::named("ctl"))
+                .set(Bridge::FAIL_MODE, &bp.fail_mode)
+                .set(Bridge::PROTOCOLS, &bp.protocols)
+                .set(Bridge::DATAPATH_TYPE, &bp.datapath_type)
+                .set(
+                    Bridge::OTHER_CONFIG,
+                    [("datapath-id", bp.datapath_id.as_str())],
+                )
+                .uuid_name("br")
+                .into(),
+        );
+        ops.push(
+            OpenVSwitch::mutate([])
+                .insert(OpenVSwitch::BRIDGES, Ref::named("br"))
+                .into(),
+        );
         return ops;
     };
-    let by_name = vec![Condition::eq("name", bp.name.as_str())];
+    let by_name = || [Bridge::NAME.eq(&bp.name)];
     // Bridge columns.
-    let mut upd = Row::new();
+    let mut upd = Bridge::update(by_name());
     if br.fail_mode.as_deref() != Some(bp.fail_mode.as_str()) {
-        upd.insert("fail_mode".into(), Value::string(&bp.fail_mode));
+        upd = upd.set(Bridge::FAIL_MODE, &bp.fail_mode);
     }
     if br.protocols != [bp.protocols.clone()] {
-        upd.insert("protocols".into(), Value::string(&bp.protocols));
+        upd = upd.set(Bridge::PROTOCOLS, &bp.protocols);
     }
     if br.datapath_type != bp.datapath_type {
-        upd.insert("datapath_type".into(), Value::string(&bp.datapath_type));
+        upd = upd.set(Bridge::DATAPATH_TYPE, &bp.datapath_type);
     }
     if !upd.is_empty() {
-        ops.push(Operation::update("Bridge", by_name.clone(), upd));
+        ops.push(upd.into());
     }
     if br.other_config.get("datapath-id") != Some(&bp.datapath_id) {
-        ops.push(Operation::mutate(
-            "Bridge",
-            by_name.clone(),
-            vec![
-                Mutation::delete("other_config", Value::set(["datapath-id"])),
-                Mutation::insert(
-                    "other_config",
-                    Value::map([("datapath-id", bp.datapath_id.as_str())]),
-                ),
-            ],
-        ));
+        ops.push(
+            Bridge::mutate(by_name())
+                .delete_keys(Bridge::OTHER_CONFIG, ["datapath-id"])
+                .insert(
+                    Bridge::OTHER_CONFIG,
+                    [("datapath-id", bp.datapath_id.as_str())],
+                )
+                .into(),
+        );
     }
     // Controller: exactly ours.
     let ctl_ok = br.controller.len() == 1
         && br.controller.iter().all(|u| {
-            view.controllers.get(u).is_some_and(|c| {
+            view.controller(u).is_some_and(|c| {
                 c.target == bp.controller
                     && c.connection_mode.as_deref() == Some(bp.connection_mode.as_str())
             })
         });
     if !ctl_ok {
-        ops.push(Operation::insert("Controller", controller_row(bp)).with_uuid_name("ctl"));
-        let mut u = Row::new();
-        u.insert("controller".into(), Value::named_uuid("ctl"));
-        ops.push(Operation::update("Bridge", by_name.clone(), u));
+        ops.push(controller_insert(bp).into());
+        ops.push(
+            Bridge::update(by_name())
+                .set(Bridge::CONTROLLER, Ref::named("ctl"))
+                .into(),
+        );
     }
     // Tunnel ports.
     let existing: BTreeMap<&str, (&Port, &Interface)> = view
@@ -263,43 +233,39 @@ pub fn ovsdb_ops(
     for (n, t) in tunnels.values().enumerate() {
         match existing.get(t.name.as_str()) {
             None => {
-                let (i, p) = tunnel_rows(t, &format!("ti{n}"));
-                ops.push(Operation::insert("Interface", i).with_uuid_name(format!("ti{n}")));
-                ops.push(Operation::insert("Port", p).with_uuid_name(format!("tp{n}")));
-                new_ports.push(Atom::named(format!("tp{n}")));
+                ops.extend(tunnel_inserts(t, n));
+                new_ports.push(Ref::named(format!("tp{n}")));
             }
             Some((_, i)) => {
                 if i.type_ != t.kind.ovs_type() || i.options != tunnel_options(t) {
-                    let mut u = Row::new();
-                    u.insert("type".into(), Value::string(t.kind.ovs_type()));
-                    u.insert("options".into(), string_map(&tunnel_options(t)));
-                    ops.push(Operation::update(
-                        "Interface",
-                        vec![Condition::uuid(i.uuid)],
-                        u,
-                    ));
+                    ops.push(
+                        Interface::update([ovsdb_client::Condition::uuid(i.uuid)])
+                            .set(Interface::TYPE, t.kind.ovs_type())
+                            .set(Interface::OPTIONS, tunnel_options(t))
+                            .into(),
+                    );
                 }
             }
         }
     }
-    let stale: Vec<Atom> = existing
+    let stale: Vec<Ref> = existing
         .values()
         .filter(|(p, _)| p.external_ids.get(OWNER_KEY).map(String::as_str) == Some("tunnel"))
         .filter(|(p, _)| !tunnels.contains_key(&p.name))
         .map(|(p, _)| p.uuid)
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .map(Atom::Uuid)
+        .map(Ref::Uuid)
         .collect();
-    let mut muts = Vec::new();
+    let mut muts = Bridge::mutate(by_name());
     if !new_ports.is_empty() {
-        muts.push(Mutation::insert("ports", Value::Set(new_ports)));
+        muts = muts.insert(Bridge::PORTS, new_ports);
     }
     if !stale.is_empty() {
-        muts.push(Mutation::delete("ports", Value::Set(stale)));
+        muts = muts.delete(Bridge::PORTS, stale);
     }
     if !muts.is_empty() {
-        ops.push(Operation::mutate("Bridge", by_name, muts));
+        ops.push(muts.into());
     }
     ops
 }
@@ -308,37 +274,34 @@ pub fn ovsdb_ops(
 /// leave `bridge` and, if it points at `controller` only, the bridge's
 /// controller is cleared. The bridge itself and every other port stay.
 pub fn decommission_ops(bridge: &str, controller: &str, view: &SwitchView) -> Vec<Operation> {
-    let Some(br) = view.bridges.get(bridge) else {
+    let Some(br) = view.bridge(bridge) else {
         return vec![];
     };
-    let by_name = vec![Condition::eq("name", bridge)];
-    let mut ops = Vec::new();
-    let ours: Vec<Atom> = view
+    let by_name = || [Bridge::NAME.eq(bridge)];
+    let mut ops: Vec<Operation> = Vec::new();
+    let ours: Vec<Ref> = view
         .bridge_ifaces(bridge)
         .into_iter()
         .filter(|(p, _)| p.external_ids.get(OWNER_KEY).map(String::as_str) == Some("tunnel"))
         .map(|(p, _)| p.uuid)
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .map(Atom::Uuid)
+        .map(Ref::Uuid)
         .collect();
     if !ours.is_empty() {
-        ops.push(Operation::mutate(
-            "Bridge",
-            by_name.clone(),
-            vec![Mutation::delete("ports", Value::Set(ours))],
-        ));
+        ops.push(Bridge::mutate(by_name()).delete(Bridge::PORTS, ours).into());
     }
     let only_ours = !br.controller.is_empty()
-        && br.controller.iter().all(|u| {
-            view.controllers
-                .get(u)
-                .is_some_and(|c| c.target == controller)
-        });
+        && br
+            .controller
+            .iter()
+            .all(|u| view.controller(u).is_some_and(|c| c.target == controller));
     if only_ours {
-        let mut u = Row::new();
-        u.insert("controller".into(), Value::Set(vec![]));
-        ops.push(Operation::update("Bridge", by_name, u));
+        ops.push(
+            Bridge::update(by_name())
+                .set(Bridge::CONTROLLER, Vec::<Ref>::new())
+                .into(),
+        );
     }
     ops
 }
@@ -358,6 +321,13 @@ mod tests {
 
     fn uuid() -> ovsdb_client::Uuid {
         ovsdb_client::Uuid::new_v4()
+    }
+
+    /// Changes br-ex in the view (as an update from the server would).
+    fn edit_bridge(v: &mut SwitchView, f: impl FnOnce(&mut Bridge)) {
+        let mut b = v.bridge("br-ex").unwrap().clone();
+        f(&mut b);
+        v.put_bridge(b);
     }
 
     /// A view equal to what `plan` asks for.
@@ -387,8 +357,8 @@ mod tests {
                 ..Default::default()
             };
             ports.push(p.uuid);
-            v.interfaces.insert(i.uuid, i);
-            v.ports.insert(p.uuid, p);
+            v.put_interface(i);
+            v.put_port(p);
         }
         let b = Bridge {
             uuid: uuid(),
@@ -401,8 +371,8 @@ mod tests {
             other_config: BTreeMap::from([("datapath-id".into(), plan.bridge.datapath_id.clone())]),
             ..Default::default()
         };
-        v.controllers.insert(ctl.uuid, ctl);
-        v.bridges.insert(b.name.clone(), b);
+        v.put_controller(ctl);
+        v.put_bridge(b);
         v
     }
 
@@ -441,9 +411,9 @@ mod tests {
             interfaces: vec![fi.uuid],
             ..Default::default()
         };
-        v.bridges.get_mut("br-ex").unwrap().ports.push(fp.uuid);
-        v.interfaces.insert(fi.uuid, fi);
-        v.ports.insert(fp.uuid, fp);
+        edit_bridge(&mut v, |b| b.ports.push(fp.uuid));
+        v.put_interface(fi);
+        v.put_port(fp);
         // Host h3 goes away: gre-h3 (red is gre) becomes stale.
         let on_h3: Vec<_> = s
             .endpoints()
@@ -461,7 +431,7 @@ mod tests {
         let text = format!("{ops:?}");
         assert_eq!(text.matches("Uuid(").count(), 1, "{text}");
         // Drifted fail_mode is repaired.
-        v.bridges.get_mut("br-ex").unwrap().fail_mode = Some("standalone".into());
+        edit_bridge(&mut v, |b| b.fail_mode = Some("standalone".into()));
         let ops = ovsdb_ops(&old.bridge, &old.tunnels, &v);
         assert!(format!("{ops:?}").contains("secure"));
     }
@@ -483,9 +453,9 @@ mod tests {
             interfaces: vec![fi.uuid],
             ..Default::default()
         };
-        v.bridges.get_mut("br-ex").unwrap().ports.push(fp.uuid);
-        v.interfaces.insert(fi.uuid, fi);
-        v.ports.insert(fp.uuid, fp.clone());
+        edit_bridge(&mut v, |b| b.ports.push(fp.uuid));
+        v.put_interface(fi);
+        v.put_port(fp.clone());
         let target = plan.bridge.controller.clone();
         let ops = decommission_ops("br-ex", &target, &v);
         assert_eq!(ops.len(), 2, "{ops:?}");
@@ -522,9 +492,9 @@ mod tests {
                 interfaces: vec![i.uuid],
                 ..Default::default()
             };
-            v.bridges.get_mut("br-ex").unwrap().ports.push(p.uuid);
-            v.interfaces.insert(i.uuid, i);
-            v.ports.insert(p.uuid, p);
+            edit_bridge(&mut v, |b| b.ports.push(p.uuid));
+            v.put_interface(i);
+            v.put_port(p);
         }
         let (b, ports) = observe(&v, "br-ex");
         assert_eq!(b.len(), 1);

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Bridge, Controller, Interface, Manager, OpenVSwitch, Port};
-use crate::datum::Uuid;
+use crate::datum::{Row, Uuid};
 use crate::reconnect::Follower;
 use crate::replica::{ChangeKind, Replica, RowChange};
 use crate::typed::TypedRow;
@@ -30,6 +30,14 @@ pub struct RowDelta<T> {
 }
 
 impl<T: TypedRow> RowDelta<T> {
+    fn new(uuid: Uuid, row: &Row) -> RowDelta<T> {
+        RowDelta {
+            uuid,
+            kind: ChangeKind::Insert,
+            old: None,
+            new: Some(T::from_row(uuid, row)),
+        }
+    }
     fn of(c: &RowChange) -> RowDelta<T> {
         RowDelta {
             uuid: c.uuid,
@@ -99,19 +107,25 @@ impl Cache {
             Manager::TABLE,
         ] {
             for (u, row) in r.table(t) {
-                let rc = RowChange {
-                    table: t.to_string(),
-                    uuid: *u,
-                    kind: ChangeKind::Insert,
-                    old: None,
-                    new: Some(row.clone()),
-                };
-                if let Some(ch) = Change::from_row_change(&rc) {
-                    c.apply(ch);
-                }
+                c.insert_row(t, *u, row);
             }
         }
         c
+    }
+
+    /// Inserts or replaces one raw row of `table` (ignored for tables
+    /// without a model), e.g. to build a cache from another database copy.
+    pub fn insert_row(&mut self, table: &str, uuid: Uuid, row: &Row) {
+        let typed = match table {
+            OpenVSwitch::TABLE => Change::OpenVSwitch(RowDelta::new(uuid, row)),
+            Bridge::TABLE => Change::Bridge(RowDelta::new(uuid, row)),
+            Port::TABLE => Change::Port(RowDelta::new(uuid, row)),
+            Interface::TABLE => Change::Interface(RowDelta::new(uuid, row)),
+            Controller::TABLE => Change::Controller(RowDelta::new(uuid, row)),
+            Manager::TABLE => Change::Manager(RowDelta::new(uuid, row)),
+            _ => return,
+        };
+        self.apply(typed);
     }
 
     /// Applies one typed change.
@@ -285,7 +299,7 @@ impl Follower for Cache {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::datum::{Row, Value};
+    use crate::datum::Value;
 
     fn iface_row(name: &str, iface_id: Option<&str>) -> Row {
         let mut r = Row::new();

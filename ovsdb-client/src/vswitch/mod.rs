@@ -17,7 +17,8 @@ mod cache;
 pub use cache::{Cache, Change, RowDelta, IFACE_ID};
 
 pub use crate::typed::{
-    string_map, Column, ColumnDef, ColumnValue, Insert, Mutate, Ref, Shape, TypedRow, Update, Write,
+    monitor, string_map, AnyColumn, Column, ColumnDef, ColumnValue, Insert, Mutate, Ref, Shape,
+    TypedRow, Update, Write,
 };
 
 /// The database these tables live in.
