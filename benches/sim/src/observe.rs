@@ -13,25 +13,17 @@ use std::collections::BTreeMap;
 /// Endpoint bindings and port numbers on `sim`'s bridge.
 pub fn observed(sim: &SimHost) -> (BTreeMap<uuid::Uuid, Binding>, BTreeMap<String, u32>) {
     let g = ovsdb::lock(&sim.db);
-    let view = SwitchView {
-        bridges: g
-            .table(Bridge::TABLE)
-            .map(|(u, r)| Bridge::from_row(*u, r))
-            .map(|b| (b.name.clone(), b))
-            .collect(),
-        ports: g
-            .table(Port::TABLE)
-            .map(|(u, r)| (*u, Port::from_row(*u, r)))
-            .collect(),
-        interfaces: g
-            .table(Interface::TABLE)
-            .map(|(u, r)| (*u, Interface::from_row(*u, r)))
-            .collect(),
-        controllers: g
-            .table(Controller::TABLE)
-            .map(|(u, r)| (*u, Controller::from_row(*u, r)))
-            .collect(),
-    };
+    let mut view = SwitchView::new();
+    for t in [
+        Bridge::TABLE,
+        Port::TABLE,
+        Interface::TABLE,
+        Controller::TABLE,
+    ] {
+        for (u, r) in g.table(t) {
+            view.insert_row(t, *u, r);
+        }
+    }
     drop(g);
     observe(&view, sim.bridge())
 }
