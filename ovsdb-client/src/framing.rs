@@ -7,6 +7,7 @@
 
 use bytes::{Buf, BytesMut};
 use serde_json::Value as Json;
+#[cfg(feature = "tokio")]
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::Error;
@@ -130,6 +131,7 @@ impl JsonFramer {
     }
 }
 
+#[cfg(feature = "tokio")]
 impl Decoder for JsonFramer {
     type Item = Json;
     type Error = Error;
@@ -138,6 +140,7 @@ impl Decoder for JsonFramer {
     }
 }
 
+#[cfg(feature = "tokio")]
 impl Encoder<Json> for JsonFramer {
     type Error = Error;
     fn encode(&mut self, item: Json, dst: &mut BytesMut) -> Result<(), Error> {

@@ -94,6 +94,7 @@
 //!   [`Remote`]); `ssl:`/`pssl:` parse but are refused with
 //!   [`Error::Unsupported`] until TLS lands.
 
+#[cfg(feature = "tokio")]
 pub mod client;
 pub mod datum;
 pub mod error;
@@ -101,12 +102,14 @@ pub mod framing;
 pub mod monitor;
 pub mod ops;
 pub mod protocol;
+#[cfg(feature = "tokio")]
 pub mod reconnect;
 pub mod replica;
 pub mod schema;
 pub mod typed;
 pub mod vswitch;
 
+#[cfg(feature = "tokio")]
 pub use client::{Client, ClientOptions, Listener, Lock, LockEvent, Monitor};
 pub use datum::{row_from_json, row_to_json, Atom, Row, Uuid, Value};
 pub use error::{Error, TxnError, TxnErrorKind};
@@ -117,6 +120,7 @@ pub use monitor::{
 pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitUntil};
 pub use ovs_remote::{self, Backoff, Remote, RemoteError, OVSDB_PORT};
 pub use protocol::{Event, Message, Session};
+#[cfg(feature = "tokio")]
 pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient, DEFAULT_EVENT_CAPACITY};
-pub use replica::{apply_column_diff, ChangeKind, Replica, RowChange};
+pub use replica::{apply_column_diff, ChangeKind, Follower, Replica, RowChange};
 pub use schema::{AtomicType, BaseType, ColumnSchema, ColumnType, DatabaseSchema, TableSchema};

@@ -19,7 +19,7 @@ use crate::client::{Client, ClientOptions};
 use crate::error::Error;
 use crate::monitor::{MonitorRequest, UpdateVersion};
 use crate::ops::{OpResult, Operation};
-use crate::replica::{Replica, RowChange};
+use crate::replica::{Follower, Replica, RowChange};
 
 /// Reconnect parameters.
 #[derive(Debug, Clone)]
@@ -53,25 +53,6 @@ impl Default for ReconnectOptions {
             locks: Vec::new(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
         }
-    }
-}
-
-/// Kept in step with the replica: sees every batch of row changes right
-/// after it is applied, under the replica's lock (so it never disagrees
-/// with [`ReconnectingClient::replica`]). A full resync after a reconnect
-/// arrives as the Insert/Modify/Delete differences. Must not block.
-pub trait Follower: Send + 'static {
-    /// `changes` were just applied to `replica`.
-    fn apply(&mut self, replica: &Replica, changes: &[RowChange]);
-}
-
-/// A follower shared with its reader (e.g. `Arc<Mutex<vswitch::Cache>>`):
-/// the client updates it, the owner locks it to read.
-impl<F: Follower> Follower for Arc<Mutex<F>> {
-    fn apply(&mut self, replica: &Replica, changes: &[RowChange]) {
-        self.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .apply(replica, changes)
     }
 }
 

@@ -27,6 +27,25 @@ pub struct RowChange {
     pub new: Option<Row>,
 }
 
+/// Kept in step with a replica: sees every batch of row changes right after
+/// it is applied (the `ReconnectingClient` calls it under the replica's
+/// lock, so it never disagrees with the replica). A full resync after a
+/// reconnect arrives as the Insert/Modify/Delete differences. Must not block.
+pub trait Follower: Send + 'static {
+    /// `changes` were just applied to `replica`.
+    fn apply(&mut self, replica: &Replica, changes: &[RowChange]);
+}
+
+/// A follower shared with its reader (e.g. `Arc<Mutex<vswitch::Cache>>`):
+/// the client updates it, the owner locks it to read.
+impl<F: Follower> Follower for std::sync::Arc<std::sync::Mutex<F>> {
+    fn apply(&mut self, replica: &Replica, changes: &[RowChange]) {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(replica, changes)
+    }
+}
+
 /// The in-memory copy.
 #[derive(Debug, Clone, Default)]
 pub struct Replica {

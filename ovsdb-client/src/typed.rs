@@ -184,7 +184,7 @@ impl<T> AnyColumn<T> {
 }
 
 /// The monitor request for `columns` of table `T`, keyed by the table's name
-/// (collect several into the map [`crate::Client::monitor`] takes).
+/// (collect several into the map `Client::monitor` takes).
 pub fn monitor<T: TypedRow>(columns: &[AnyColumn<T>]) -> (String, crate::MonitorRequest) {
     let names: Vec<&str> = columns.iter().map(AnyColumn::name).collect();
     (T::TABLE.to_string(), crate::MonitorRequest::columns(&names))

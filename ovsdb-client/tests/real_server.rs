@@ -303,6 +303,23 @@ async fn next_change(
     .expect("timed out waiting for change event")
 }
 
+/// A replica of `names` over `remote`, synced, with a change subscription
+/// taken before the initial sync (so it sees the initial inserts).
+async fn follow(
+    remote: &str,
+    names: &[&str],
+) -> (
+    ReconnectingClient,
+    tokio::sync::broadcast::Receiver<RowChange>,
+) {
+    let rc = ReconnectingClient::start(remote, DB, tables(names), fast_reconnect());
+    let ev = rc.subscribe();
+    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
+        .await
+        .unwrap();
+    (rc, ev)
+}
+
 fn fast_reconnect() -> ReconnectOptions {
     ReconnectOptions {
         min_backoff: Duration::from_millis(200),
@@ -319,15 +336,11 @@ fn fast_reconnect() -> ReconnectOptions {
 async fn transact_returns_after_replica_shows_it() {
     need_server!();
     let s = Server::start();
-    let rc = ReconnectingClient::start(
+    let (rc, _) = follow(
         &s.unix_remote(),
-        DB,
-        tables(&["Open_vSwitch", "Bridge", "Port", "Interface"]),
-        fast_reconnect(),
-    );
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
-        .await
-        .unwrap();
+        &["Open_vSwitch", "Bridge", "Port", "Interface"],
+    )
+    .await;
     for n in 0..200 {
         // Bridge, Port and Interface are not root tables: the bridge must be
         // referenced from Open_vSwitch or the server garbage-collects it all.
@@ -370,15 +383,7 @@ async fn transact_returns_after_replica_shows_it() {
 async fn transact_after_shutdown_fails_instead_of_hanging() {
     need_server!();
     let s = Server::start();
-    let rc = ReconnectingClient::start(
-        &s.unix_remote(),
-        DB,
-        tables(&["Open_vSwitch", "Bridge"]),
-        fast_reconnect(),
-    );
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
-        .await
-        .unwrap();
+    let (rc, _) = follow(&s.unix_remote(), &["Open_vSwitch", "Bridge"]).await;
     rc.shutdown();
     tokio::time::timeout(Duration::from_secs(5), rc.wait_closed())
         .await
@@ -393,16 +398,7 @@ async fn transact_after_shutdown_fails_instead_of_hanging() {
 async fn vsctl_change_appears_in_replica() {
     need_server!();
     let s = Server::start();
-    let rc = ReconnectingClient::start(
-        &s.unix_remote(),
-        DB,
-        tables(&["Bridge", "Port", "Interface"]),
-        fast_reconnect(),
-    );
-    let mut ev = rc.subscribe();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
-        .await
-        .unwrap();
+    let (rc, mut ev) = follow(&s.unix_remote(), &["Bridge", "Port", "Interface"]).await;
     assert_eq!(rc.replica().len("Bridge"), 0);
     s.vsctl_ok(&[
         "add-br",
@@ -556,16 +552,7 @@ async fn reconnect_after_server_restart_resyncs_replica() {
     s.vsctl_ok(&[
         "add-br", "br1", "--", "add-br", "br2", "--", "add-port", "br2", "p2",
     ]);
-    let rc = ReconnectingClient::start(
-        &s.tcp_remote(),
-        DB,
-        tables(&["Open_vSwitch", "Bridge", "Port"]),
-        fast_reconnect(),
-    );
-    let mut ev = rc.subscribe();
-    tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
-        .await
-        .unwrap();
+    let (rc, mut ev) = follow(&s.tcp_remote(), &["Open_vSwitch", "Bridge", "Port"]).await;
     assert_eq!(rc.replica().len("Bridge"), 2);
     let br2 = rc.replica().find_by("Bridge", "name", "br2")[0].0;
 

@@ -6,15 +6,14 @@
 //! rebuild, no copy of the whole database per update), with indexes that
 //! cannot drift from the rows: bridges by name, interfaces by
 //! `external_ids:iface-id`, and the port and bridge each row belongs to.
-//! As a [`Follower`] of a [`crate::ReconnectingClient`] it sees every batch
+//! As a [`Follower`] of a `ReconnectingClient` it sees every batch
 //! of changes under the replica's lock, so it always equals the replica.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Bridge, Controller, Interface, Manager, OpenVSwitch, Port};
 use crate::datum::{Row, Uuid};
-use crate::reconnect::Follower;
-use crate::replica::{ChangeKind, Replica, RowChange};
+use crate::replica::{ChangeKind, Follower, Replica, RowChange};
 use crate::typed::TypedRow;
 
 /// The `external_ids` key OVS integrations bind an interface to an endpoint with.
