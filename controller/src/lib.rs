@@ -8,7 +8,8 @@
 //! point down this list: state ← plan ← config ← service ← southbound,
 //! northbound.
 
-pub mod api;
+/// The northbound API types and RPC trait live in their own crate, `ovs-api`.
+pub use ovs_api as api;
 pub mod config;
 pub mod northbound;
 pub mod plan;

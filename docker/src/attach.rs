@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 use jsonrpsee::core::ClientError;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
-use ovs_controller::api::{codes, EndpointFilter, EndpointSpec, NorthboundClient};
+use ovs_api::{codes, EndpointFilter, EndpointSpec, NorthboundClient};
 use ovs_docker::ovs::Ovs;
 use ovs_docker::parse;
 use ovs_docker::plumb::{self, Matcher, PortSpec, Settings};
@@ -200,7 +200,7 @@ async fn plumb_and_wait(
     c: &plumb::Resolved,
     client: &WsClient,
     url: &str,
-    ep: &ovs_controller::api::Endpoint,
+    ep: &ovs_api::Endpoint,
 ) -> anyhow::Result<String> {
     let mut ext = BTreeMap::new();
     ext.insert("iface-id".to_string(), ep.id.clone());

@@ -71,35 +71,21 @@ pub fn gateway(s: &str) -> Result<IpAddr> {
         .map_err(|_| Error::invalid("gateway", s, "not an IPv4 or IPv6 address"))
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff` (also `-` separated); rejects multicast and all-zero MACs.
+/// Parses `aa:bb:cc:dd:ee:ff` (also `-` separated) with the project's one MAC type,
+/// [`ovs_api::MacAddr`]; rejects multicast and all-zero MACs.
 pub fn mac(s: &str) -> Result<[u8; 6]> {
-    let parts: Vec<&str> = s.split([':', '-']).collect();
-    let bad = |r: &str| Error::invalid("MAC address", s, r);
-    if parts.len() != 6 {
-        return Err(bad("expected six hex octets like a2:c3:0d:49:7f:f8"));
-    }
-    let mut m = [0u8; 6];
-    for (o, p) in m.iter_mut().zip(parts) {
-        if p.is_empty() || p.len() > 2 {
-            return Err(bad("expected six hex octets like a2:c3:0d:49:7f:f8"));
+    match s.parse::<ovs_api::MacAddr>() {
+        Ok(m) => Ok(m.octets()),
+        Err(ovs_api::ParseError::Mac { reason, .. }) => {
+            Err(Error::invalid("MAC address", s, reason))
         }
-        *o = u8::from_str_radix(p, 16).map_err(|_| bad("not hexadecimal"))?;
+        Err(e) => Err(Error::invalid("MAC address", s, e.to_string())),
     }
-    if m[0] & 1 == 1 {
-        return Err(bad("multicast bit set"));
-    }
-    if m == [0; 6] {
-        return Err(bad("all zero"));
-    }
-    Ok(m)
 }
 
 /// Formats a MAC as lowercase `aa:bb:cc:dd:ee:ff`.
 pub fn fmt_mac(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    ovs_api::MacAddr(*m).to_string()
 }
 
 /// Parses an MTU (68..=65535, the IPv4 minimum up to the netlink maximum).

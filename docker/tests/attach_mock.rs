@@ -1,5 +1,5 @@
 //! `attach`/`detach`/`list` against a test double of the controller's northbound API (its
-//! `endpoint_*` methods with `ovs_controller::api` wire types, served by jsonrpsee), with real
+//! `endpoint_*` methods with `ovs_api` wire types, served by jsonrpsee), with real
 //! OVS and namespaces. The double decides `bound` the way the controller's binding contract says (an
 //! Interface with `external_ids:iface-id=<id>` and `ofport > 0`, read back with ovs-vsctl) and
 //! `reachable` = bound, unless told to never report reachable. This exercises the CLI's side
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use jsonrpsee::server::{RpcModule, Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
-use ovs_controller::api::*;
+use ovs_api::*;
 
 #[derive(Debug, Default)]
 struct State {
@@ -125,7 +125,7 @@ impl Double {
     }
 }
 
-/// Only the methods the CLI calls, under the names of `ovs_controller::api::Northbound`, with
+/// Only the methods the CLI calls, under the names of `ovs_api`'s `Northbound` trait, with
 /// its wire types (a raw module, so API additions elsewhere do not break the double).
 fn module(d: Double) -> RpcModule<Double> {
     let mut m = RpcModule::new(d);

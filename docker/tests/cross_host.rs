@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::process::Output;
 
 use anyhow::{bail, Context, Result};
-use ovs_controller::api::{EndpointFilter, NorthboundClient};
+use ovs_api::{EndpointFilter, NorthboundClient};
 use ovs_lab::{docker_binary, Lab, LabOptions, Topology, Wiring, BR_EX};
 
 /// The shipped two-host topology: c1, c2 on h1 and c3, c4 on h2, all in VXLAN network blue.

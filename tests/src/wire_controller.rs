@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use nix::sched::{setns, CloneFlags};
-use ovs_controller::api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
+use ovs_api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
 
 use crate::lab::{Lab, BR_EX};
 use crate::state::ProcRecord;

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use ovs_controller::api::{Endpoint, EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
+use ovs_api::{Endpoint, EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
 use ovs_lab::{controller_binary, wait_until, Lab, LabOptions, BR_EX};
 use ovs_testbed::require;
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{assert_pingall, assert_tenants_isolated, ovs_lab_cli, text, topo_path};
-use ovs_controller::api::{EndpointFilter, NorthboundClient};
+use ovs_api::{EndpointFilter, NorthboundClient};
 use ovs_lab::{Lab, LabOptions, BR_EX};
 
 /// Fails with the build command to run when the binaries are missing.

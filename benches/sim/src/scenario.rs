@@ -33,7 +33,7 @@
 use anyhow::Context;
 use futures::StreamExt;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
+use ovs_api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
 use ovs_controller::model::{DesiredState, Endpoint, Host, MacAddr, Network};
 use ovs_controller::ofconv;
 use ovs_controller::plan::{plan_flows, plan_host, plan_tunnels, Observed, PlanConfig};
@@ -509,7 +509,7 @@ fn next_spec(world: &mut World, cfg: &Config, h: usize, nets: &[Network]) -> End
     }
 }
 
-fn record(world: &mut World, h: usize, e: &ovs_controller::api::Endpoint) -> anyhow::Result<()> {
+fn record(world: &mut World, h: usize, e: &ovs_api::Endpoint) -> anyhow::Result<()> {
     let n = world.net_of_host[h];
     let (ip, len) = e.ip.split_once('/').context("endpoint ip without prefix")?;
     let ep = Endpoint {

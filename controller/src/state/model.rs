@@ -14,6 +14,8 @@ pub const VNI_MAX: u32 = (1 << 24) - 1;
 /// Underlay MTU assumed when deriving a network's default MTU.
 pub const UNDERLAY_MTU: u16 = 1500;
 
+pub use ovs_api::{MacAddr, TunnelType};
+
 /// Validation failures, each naming what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -97,6 +99,16 @@ pub enum ModelError {
     InUse(String, usize),
 }
 
+impl From<ovs_api::ParseError> for ModelError {
+    fn from(e: ovs_api::ParseError) -> Self {
+        match e {
+            ovs_api::ParseError::Tunnel(t) => ModelError::InvalidTunnel(t),
+            ovs_api::ParseError::Mac { value, .. } => ModelError::InvalidMac(value),
+            other => ModelError::InvalidAddress(other.to_string()),
+        }
+    }
+}
+
 /// An IPv4 prefix such as `10.244.1.0/24` (host bits must be zero).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ipv4Cidr {
@@ -164,128 +176,6 @@ impl<'de> Deserialize<'de> for Ipv4Cidr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// An Ethernet address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl MacAddr {
-    /// As a u64 (low 48 bits).
-    pub fn to_u64(self) -> u64 {
-        self.0.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b))
-    }
-    /// Whether the group bit is set.
-    pub fn is_multicast(self) -> bool {
-        self.0[0] & 1 == 1
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = ModelError;
-    fn from_str(s: &str) -> Result<Self, ModelError> {
-        let bad = || ModelError::InvalidMac(s.to_string());
-        let mut out = [0u8; 6];
-        let mut parts = s.split(':');
-        for b in out.iter_mut() {
-            let p = parts.next().ok_or_else(bad)?;
-            if p.len() != 2 {
-                return Err(bad());
-            }
-            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-        }
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        let m = MacAddr(out);
-        if m.is_multicast() || m.0 == [0; 6] {
-            return Err(bad());
-        }
-        Ok(m)
-    }
-}
-
-impl Serialize for MacAddr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for MacAddr {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// Overlay encapsulation of a network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TunnelType {
-    /// VXLAN (UDP 4789), 50 bytes overhead.
-    Vxlan,
-    /// GRE with key, 42 bytes overhead.
-    Gre,
-    /// Geneve (UDP 6081), 58 bytes overhead.
-    Geneve,
-}
-
-impl TunnelType {
-    /// All types, in port-naming order.
-    pub const ALL: [TunnelType; 3] = [TunnelType::Vxlan, TunnelType::Gre, TunnelType::Geneve];
-    /// Encapsulation overhead over IPv4 in bytes.
-    pub fn overhead(self) -> u16 {
-        match self {
-            TunnelType::Vxlan => 50,
-            TunnelType::Gre => 42,
-            TunnelType::Geneve => 58,
-        }
-    }
-    /// OVS Interface `type` value.
-    pub fn ovs_type(self) -> &'static str {
-        match self {
-            TunnelType::Vxlan => "vxlan",
-            TunnelType::Gre => "gre",
-            TunnelType::Geneve => "geneve",
-        }
-    }
-    /// Port-name prefix (`vx-`, `gre-`, `gnv-`).
-    pub fn port_prefix(self) -> &'static str {
-        match self {
-            TunnelType::Vxlan => "vx-",
-            TunnelType::Gre => "gre-",
-            TunnelType::Geneve => "gnv-",
-        }
-    }
-}
-
-impl fmt::Display for TunnelType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.ovs_type())
-    }
-}
-
-impl FromStr for TunnelType {
-    type Err = ModelError;
-    fn from_str(s: &str) -> Result<Self, ModelError> {
-        match s {
-            "vxlan" => Ok(TunnelType::Vxlan),
-            "gre" => Ok(TunnelType::Gre),
-            "geneve" => Ok(TunnelType::Geneve),
-            _ => Err(ModelError::InvalidTunnel(s.to_string())),
-        }
     }
 }
 

@@ -1,34 +1,11 @@
-//! Northbound JSON-RPC 2.0 API (jsonrpsee; HTTP and WebSocket on one port).
+//! The wire types of the northbound API: inputs (`*Spec`, [`EndpointFilter`]) and what the
+//! controller reports ([`Network`], [`Host`], [`Endpoint`], [`EndpointStatus`],
+//! [`HostStatus`], [`Event`]).
 //!
-//! Contract: method names and the wire types below are stable; the CLI
-//! (`ovs-docker-rs`) uses the generated [`NorthboundClient`]. All addresses are
-//! strings on the wire (`"10.244.1.2/24"`, `"02:0c:7e:00:00:01"`). Errors are
-//! JSON-RPC errors whose `code` is one of the [`codes`] constants and whose
-//! message is human readable.
-//!
-//! Binding contract: an endpoint becomes bound when an Interface on its host's
-//! `br-ex` carries `external_ids:iface-id=<endpoint id>` and has `ofport > 0`.
+//! Contract: these are the JSON shapes of the API (field names are the wire names); adding an
+//! optional input field or an [`Event`] variant is compatible, anything else is a new method.
 
-use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::proc_macros::rpc;
-use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
-
-/// Stable JSON-RPC error codes.
-pub mod codes {
-    /// Invalid argument (bad VNI, subnet, MAC, name, ...).
-    pub const INVALID: i32 = -32010;
-    /// Referenced object does not exist.
-    pub const NOT_FOUND: i32 = -32011;
-    /// Conflicts with an existing object (duplicate name, VNI, MAC, IP).
-    pub const CONFLICT: i32 = -32012;
-    /// No free address left in the subnet.
-    pub const EXHAUSTED: i32 = -32013;
-    /// Object still in use (e.g. network with endpoints).
-    pub const IN_USE: i32 = -32014;
-    /// Storage or internal failure.
-    pub const INTERNAL: i32 = -32000;
-}
 
 /// Input of `network_create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,54 +229,4 @@ pub enum Event {
         /// Whether it was a full (bundle) resync.
         full: bool,
     },
-}
-
-/// The northbound API. Server side implemented by the controller; the
-/// generated `NorthboundClient` extension trait works on jsonrpsee HTTP and
-/// WebSocket clients.
-#[rpc(server, client)]
-pub trait Northbound {
-    /// Create a network.
-    #[method(name = "network_create")]
-    async fn network_create(&self, spec: NetworkSpec) -> Result<Network, ErrorObjectOwned>;
-    /// List networks.
-    #[method(name = "network_list")]
-    async fn network_list(&self) -> Result<Vec<Network>, ErrorObjectOwned>;
-    /// Delete a network (must have no endpoints).
-    #[method(name = "network_delete")]
-    async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
-    /// Register a host.
-    #[method(name = "host_create")]
-    async fn host_create(&self, spec: HostSpec) -> Result<Host, ErrorObjectOwned>;
-    /// List hosts.
-    #[method(name = "host_list")]
-    async fn host_list(&self) -> Result<Vec<Host>, ErrorObjectOwned>;
-    /// Remove a host (must have no endpoints).
-    #[method(name = "host_delete")]
-    async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
-    /// Create an endpoint (IPAM when ip/mac absent).
-    #[method(name = "endpoint_create")]
-    async fn endpoint_create(&self, spec: EndpointSpec) -> Result<Endpoint, ErrorObjectOwned>;
-    /// Get one endpoint with binding and reachability.
-    #[method(name = "endpoint_get")]
-    async fn endpoint_get(&self, id: String) -> Result<EndpointStatus, ErrorObjectOwned>;
-    /// List endpoints.
-    #[method(name = "endpoint_list")]
-    async fn endpoint_list(
-        &self,
-        filter: EndpointFilter,
-    ) -> Result<Vec<Endpoint>, ErrorObjectOwned>;
-    /// Delete an endpoint.
-    #[method(name = "endpoint_delete")]
-    async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned>;
-    /// Southbound status per host.
-    #[method(name = "status")]
-    async fn status(&self) -> Result<Vec<HostStatus>, ErrorObjectOwned>;
-    /// The desired flows of a host, one per line in `ovs-ofctl dump-flows
-    /// --no-stats` syntax (sorted), for comparison with the switch.
-    #[method(name = "host_flows")]
-    async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned>;
-    /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
-    #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event)]
-    async fn watch(&self) -> SubscriptionResult;
 }

@@ -1,0 +1,67 @@
+//! The JSON-RPC trait of the northbound API (jsonrpsee `#[rpc]`).
+//!
+//! Contract: method names, parameters and results are stable. With feature `server` the macro
+//! generates `NorthboundServer` (implemented by the controller, turned into an `RpcModule` by
+//! `into_rpc`); with feature `client`, the `NorthboundClient` extension trait, implemented for
+//! every jsonrpsee client that can subscribe (WebSocket, because of the `watch` subscription).
+
+// The client half names only the `Ok` types; the server half uses these too.
+#[cfg_attr(not(feature = "server"), allow(unused_imports))]
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::proc_macros::rpc;
+#[cfg_attr(not(feature = "server"), allow(unused_imports))]
+use jsonrpsee::types::ErrorObjectOwned;
+
+use crate::types::*;
+
+/// The northbound API. Server side implemented by the controller; the
+/// generated `NorthboundClient` extension trait works on jsonrpsee HTTP and
+/// WebSocket clients.
+#[cfg_attr(all(feature = "server", feature = "client"), rpc(server, client))]
+#[cfg_attr(all(feature = "server", not(feature = "client")), rpc(server))]
+#[cfg_attr(all(feature = "client", not(feature = "server")), rpc(client))]
+pub trait Northbound {
+    /// Create a network.
+    #[method(name = "network_create")]
+    async fn network_create(&self, spec: NetworkSpec) -> Result<Network, ErrorObjectOwned>;
+    /// List networks.
+    #[method(name = "network_list")]
+    async fn network_list(&self) -> Result<Vec<Network>, ErrorObjectOwned>;
+    /// Delete a network (must have no endpoints).
+    #[method(name = "network_delete")]
+    async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
+    /// Register a host.
+    #[method(name = "host_create")]
+    async fn host_create(&self, spec: HostSpec) -> Result<Host, ErrorObjectOwned>;
+    /// List hosts.
+    #[method(name = "host_list")]
+    async fn host_list(&self) -> Result<Vec<Host>, ErrorObjectOwned>;
+    /// Remove a host (must have no endpoints).
+    #[method(name = "host_delete")]
+    async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
+    /// Create an endpoint (IPAM when ip/mac absent).
+    #[method(name = "endpoint_create")]
+    async fn endpoint_create(&self, spec: EndpointSpec) -> Result<Endpoint, ErrorObjectOwned>;
+    /// Get one endpoint with binding and reachability.
+    #[method(name = "endpoint_get")]
+    async fn endpoint_get(&self, id: String) -> Result<EndpointStatus, ErrorObjectOwned>;
+    /// List endpoints.
+    #[method(name = "endpoint_list")]
+    async fn endpoint_list(
+        &self,
+        filter: EndpointFilter,
+    ) -> Result<Vec<Endpoint>, ErrorObjectOwned>;
+    /// Delete an endpoint.
+    #[method(name = "endpoint_delete")]
+    async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned>;
+    /// Southbound status per host.
+    #[method(name = "status")]
+    async fn status(&self) -> Result<Vec<HostStatus>, ErrorObjectOwned>;
+    /// The desired flows of a host, one per line in `ovs-ofctl dump-flows
+    /// --no-stats` syntax (sorted), for comparison with the switch.
+    #[method(name = "host_flows")]
+    async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned>;
+    /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
+    #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event)]
+    async fn watch(&self) -> SubscriptionResult;
+}
