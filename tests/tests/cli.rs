@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{ovs_lab_cli, text, topo_path};
+use common::{assert_fails_with, ovs_lab_cli, text, topo_path};
 use ovs_testbed::{require, Peer};
 
 fn path(rel: &str) -> String {
@@ -24,12 +24,7 @@ fn validate_ok_and_bad() {
         text(&o)
     );
     let o = ovs_lab_cli(&["validate", &path("fixtures/bad-unknown-host.toml")]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("bad-unknown-host.toml:13: containers[0].host"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_with(&o, "bad-unknown-host.toml:13: containers[0].host");
 }
 
 #[test]
@@ -41,12 +36,7 @@ fn missing_ovs_is_explained() {
         .env("PATH", "/nonexistent")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("apt-get install openvswitch-switch"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_with(&o, "apt-get install openvswitch-switch");
 }
 
 #[test]
@@ -58,6 +48,5 @@ fn not_root_is_explained() {
         .args(["up", &topo_path("two-hosts")])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("needs root"), "{}", text(&o));
+    assert_fails_with(&o, "needs root");
 }

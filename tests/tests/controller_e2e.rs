@@ -93,6 +93,18 @@ fn controller_logs(lab: &Lab) -> String {
     out
 }
 
+/// Brings up the unwired lab of `topology` and runs `body`; on error dumps the OVS and
+/// controller logs and fails. Skips (the test bed's policy) when a lab peer is missing.
+fn run_e2e(topology: &str, body: fn(&Lab) -> Result<()>) {
+    let Some(lab) = common::up(topology, &LabOptions::unwired()) else {
+        return;
+    };
+    if let Err(e) = body(&lab) {
+        lab.dump_logs();
+        panic!("{e:#}\n{}", controller_logs(&lab));
+    }
+}
+
 fn register(lab: &Lab, hosts: &[&str]) -> Result<()> {
     let nets: Vec<NetworkSpec> = lab
         .topology()
@@ -252,14 +264,7 @@ fn addr(ep: &Endpoint) -> Ipv4Addr {
 #[test]
 fn controller_tunnels_isolation_spoofing() {
     require!(common::IPERF3);
-    let Some(lab) = common::up("ctl-tunnels", &LabOptions::unwired()) else {
-        return;
-    };
-    let r = tunnels_body(&lab);
-    if let Err(e) = r {
-        lab.dump_logs();
-        panic!("{e:#}\n{}", controller_logs(&lab));
-    }
+    run_e2e("ctl-tunnels", tunnels_body);
 }
 
 fn tunnels_body(lab: &Lab) -> Result<()> {
@@ -479,14 +484,7 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
 /// joins later is meshed in.
 #[test]
 fn controller_resilience() {
-    let Some(lab) = common::up("ctl-resilience", &LabOptions::unwired()) else {
-        return;
-    };
-    let r = resilience_body(&lab);
-    if let Err(e) = r {
-        lab.dump_logs();
-        panic!("{e:#}\n{}", controller_logs(&lab));
-    }
+    run_e2e("ctl-resilience", resilience_body);
 }
 
 fn flows_of(lab: &Lab, h: &str) -> Result<Vec<String>> {

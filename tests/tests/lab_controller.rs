@@ -14,7 +14,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{assert_pingall, assert_tenants_isolated, ovs_lab_cli, text, topo_path};
+use common::{
+    assert_fails_with, assert_pingall, assert_tenants_isolated, ovs_lab_cli, text, topo_path,
+    word_after,
+};
 use ovs_api::{EndpointFilter, NorthboundClient};
 use ovs_lab::{Lab, LabOptions, BR_EX};
 
@@ -136,19 +139,8 @@ fn cli_up_detached_then_down_stops_the_controller() {
     let o = ovs_lab_cli(&["up", &file]);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    let prefix = out
-        .lines()
-        .find_map(|l| l.strip_prefix("run "))
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
-    let pid: u32 = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("ovs-controller pid "))
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap();
+    let prefix = word_after(&out, "run ");
+    let pid: u32 = word_after(&out, "ovs-controller pid ").parse().unwrap();
     let run = ovs_lab::list_runs()
         .into_iter()
         .find(|r| r.prefix == prefix)
@@ -172,8 +164,7 @@ fn check_fails_cleanly(env: &[(&str, &str)]) -> String {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    let out = assert_fails_with(&o, "-fabric");
     let fabric = out
         .split_whitespace()
         .find(|w| w.ends_with("-fabric"))
@@ -197,9 +188,7 @@ fn missing_or_failing_binaries_are_clear_errors() {
         .env("OVS_CONTROLLER_BIN", "/nonexistent/ovs-controller")
         .output()
         .unwrap();
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("OVS_CONTROLLER_BIN"), "{out}");
+    let out = assert_fails_with(&o, "OVS_CONTROLLER_BIN");
     assert!(out.contains("cargo build -p ovs-controller"), "{out}");
     assert!(!out.contains("-fabric"), "{out}");
 

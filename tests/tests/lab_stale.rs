@@ -40,6 +40,13 @@ fn spawn_until(args: &[&str], stop: impl Fn(&str) -> bool) -> (Child, String, Ve
     (child, prefix, lines)
 }
 
+/// `ovs-lab up two-hosts --foreground`, read until it says `ready`.
+fn up_foreground() -> (Child, String, Vec<String>) {
+    spawn_until(&["up", &topo_path("two-hosts"), "--foreground"], |l| {
+        l.starts_with("ready")
+    })
+}
+
 fn netns_of(prefix: &str) -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .unwrap()
@@ -61,10 +68,7 @@ fn kill9(child: &mut Child) {
 #[test]
 fn killed_after_up_next_run_starts_clean() {
     require!(peers: ovs_lab::PEERS);
-    let (mut child, prefix, lines) =
-        spawn_until(&["up", &topo_path("two-hosts"), "--foreground"], |l| {
-            l.starts_with("ready")
-        });
+    let (mut child, prefix, lines) = up_foreground();
     assert!(lines.last().unwrap().starts_with("ready"), "{lines:?}");
     let dir = Path::new(RUN_ROOT).join(&prefix);
     let pids: Vec<u32> = [
@@ -142,12 +146,7 @@ fn detached_up_survives_cleanup_until_down() {
         "{stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let prefix = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("up: run "))
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let prefix = common::word_after(&stdout, "up: run ");
     assert!(!netns_of(&prefix).is_empty());
     let removed = ovs_lab::cleanup_stale();
     assert!(!removed.contains(&prefix));
@@ -164,10 +163,7 @@ fn detached_up_survives_cleanup_until_down() {
 #[test]
 fn foreground_up_tears_down_on_sigterm() {
     require!(peers: ovs_lab::PEERS);
-    let (mut child, prefix, _) =
-        spawn_until(&["up", &topo_path("two-hosts"), "--foreground"], |l| {
-            l.starts_with("ready")
-        });
+    let (mut child, prefix, _) = up_foreground();
     assert!(!netns_of(&prefix).is_empty());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),

@@ -292,15 +292,7 @@ impl Lab {
         }
         let mut port_names = BTreeMap::new();
         for p in &ports {
-            let ifs: Vec<String> = as_set(&p["interfaces"])
-                .iter()
-                .map(|u| {
-                    iface_names
-                        .get(u.as_str().unwrap())
-                        .cloned()
-                        .unwrap_or_else(|| "DANGLING".into())
-                })
-                .collect();
+            let ifs = names_of(&p["interfaces"], &iface_names);
             let name = p["name"].as_str().unwrap().to_string();
             let norm = if is_random_port_name(&name) {
                 // A container port must be named like its (single) interface.
@@ -321,15 +313,7 @@ impl Lab {
             ));
         }
         for b in &bridges {
-            let mut ps: Vec<String> = as_set(&b["ports"])
-                .iter()
-                .map(|u| {
-                    port_names
-                        .get(u.as_str().unwrap())
-                        .cloned()
-                        .unwrap_or_else(|| "DANGLING".into())
-                })
-                .collect();
+            let mut ps = names_of(&b["ports"], &port_names);
             ps.sort();
             out.push(format!(
                 "bridge {} ports={ps:?}",
@@ -386,6 +370,20 @@ impl Drop for Lab {
             let _ = Command::new("ip").args(["netns", "del", &c.netns]).output();
         }
     }
+}
+
+/// The normalised names of the rows a uuid-set column points at (`DANGLING` for a uuid
+/// that is not in `names`).
+fn names_of(set: &Json, names: &BTreeMap<String, String>) -> Vec<String> {
+    as_set(set)
+        .iter()
+        .map(|u| {
+            names
+                .get(u.as_str().unwrap())
+                .cloned()
+                .unwrap_or_else(|| "DANGLING".into())
+        })
+        .collect()
 }
 
 /// Whether `n` looks like an ovs-docker host-side name: 13 lowercase hex digits + `_l`.

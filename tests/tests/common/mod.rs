@@ -80,3 +80,22 @@ pub fn assert_tenants_isolated(lab: &Lab) {
     assert!(!lab.ping("red1", "10.244.1.9".parse().unwrap()));
     assert!(lab.ping("green1", "10.244.1.9".parse().unwrap()));
 }
+
+/// Asserts that `o` exited with status 1 and that its output mentions `needle`; returns
+/// the output.
+pub fn assert_fails_with(o: &Output, needle: &str) -> String {
+    let out = text(o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(needle), "{needle:?} not in:\n{out}");
+    out
+}
+
+/// The first word after `prefix` on the first line of `out` that starts with it (after
+/// leading blanks), e.g. the run prefix in `run ol3k9x ...`.
+pub fn word_after(out: &str, prefix: &str) -> String {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{out}"))
+        .to_string()
+}
