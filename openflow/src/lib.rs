@@ -62,6 +62,7 @@ mod display;
 #[cfg(feature = "tokio")]
 pub mod driver;
 pub mod framing;
+mod layout;
 pub mod message;
 pub mod oxm;
 

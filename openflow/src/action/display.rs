@@ -117,11 +117,12 @@ impl fmt::Display for Action {
     }
 }
 
-fn join_actions(a: &[Action]) -> String {
-    if a.is_empty() {
+/// A list as ovs-ofctl writes it: comma-separated, `drop` when empty.
+fn join_or_drop<T: fmt::Display>(list: &[T]) -> String {
+    if list.is_empty() {
         return "drop".into();
     }
-    a.iter()
+    list.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
@@ -134,8 +135,8 @@ impl fmt::Display for Instruction {
             Instruction::WriteMetadata { value, mask } => {
                 write!(f, "write_metadata:{value:#x}/{mask:#x}")
             }
-            Instruction::WriteActions(a) => write!(f, "write_actions({})", join_actions(a)),
-            Instruction::ApplyActions(a) => write!(f, "{}", join_actions(a)),
+            Instruction::WriteActions(a) => write!(f, "write_actions({})", join_or_drop(a)),
+            Instruction::ApplyActions(a) => write!(f, "{}", join_or_drop(a)),
             Instruction::ClearActions => write!(f, "clear_actions"),
             Instruction::Meter(m) => write!(f, "meter:{m}"),
             Instruction::Unknown { typ, body } => {
@@ -147,11 +148,5 @@ impl fmt::Display for Instruction {
 
 /// Formats an instruction list as ovs-ofctl's `actions=` value.
 pub fn fmt_instructions(ins: &[Instruction]) -> String {
-    if ins.is_empty() {
-        return "drop".into();
-    }
-    ins.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    join_or_drop(ins)
 }

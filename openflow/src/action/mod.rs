@@ -284,6 +284,29 @@ impl Action {
     }
 }
 
+impl Action {
+    /// The OFPAT type on the wire (OFPAT_EXPERIMENTER for the Nicira ones).
+    fn wire_type(&self) -> u16 {
+        match self {
+            Action::Output { .. } => OFPAT_OUTPUT,
+            Action::CopyTtlOut => OFPAT_COPY_TTL_OUT,
+            Action::CopyTtlIn => OFPAT_COPY_TTL_IN,
+            Action::SetMplsTtl(_) => OFPAT_SET_MPLS_TTL,
+            Action::DecMplsTtl => OFPAT_DEC_MPLS_TTL,
+            Action::PushVlan(_) => OFPAT_PUSH_VLAN,
+            Action::PopVlan => OFPAT_POP_VLAN,
+            Action::PushMpls(_) => OFPAT_PUSH_MPLS,
+            Action::PopMpls(_) => OFPAT_POP_MPLS,
+            Action::SetQueue(_) => OFPAT_SET_QUEUE,
+            Action::Group(_) => OFPAT_GROUP,
+            Action::SetNwTtl(_) => OFPAT_SET_NW_TTL,
+            Action::DecNwTtl => OFPAT_DEC_NW_TTL,
+            Action::SetField(_) => OFPAT_SET_FIELD,
+            _ => OFPAT_EXPERIMENTER,
+        }
+    }
+}
+
 /// The exact TLV length of a fixed-size standard action.
 fn fixed_len(typ: u16) -> Option<usize> {
     match typ {
@@ -302,13 +325,13 @@ impl Wire for Action {
 
     fn emit(&self, w: &mut Writer) {
         let start = w.len();
-        let header = |w: &mut Writer, t: u16, len: u16| {
-            w.put_u16(t);
-            w.put_u16(len);
-        };
+        if let Action::Unknown(raw) = self {
+            return w.put_bytes(raw);
+        }
+        w.put_u16(self.wire_type());
+        w.put_u16(0);
         match self {
             Action::Output { port, max_len } => {
-                header(w, OFPAT_OUTPUT, 16);
                 w.put_u32(*port);
                 w.put_u16(*max_len);
                 w.put_zeros(6);
@@ -317,67 +340,31 @@ impl Wire for Action {
             | Action::CopyTtlIn
             | Action::DecMplsTtl
             | Action::PopVlan
-            | Action::DecNwTtl => {
-                let t = match self {
-                    Action::CopyTtlOut => OFPAT_COPY_TTL_OUT,
-                    Action::CopyTtlIn => OFPAT_COPY_TTL_IN,
-                    Action::DecMplsTtl => OFPAT_DEC_MPLS_TTL,
-                    Action::PopVlan => OFPAT_POP_VLAN,
-                    _ => OFPAT_DEC_NW_TTL,
-                };
-                header(w, t, 8);
-                w.put_u32(0);
-            }
+            | Action::DecNwTtl => w.put_zeros(4),
             Action::SetMplsTtl(ttl) | Action::SetNwTtl(ttl) => {
-                let t = if matches!(self, Action::SetMplsTtl(_)) {
-                    OFPAT_SET_MPLS_TTL
-                } else {
-                    OFPAT_SET_NW_TTL
-                };
-                header(w, t, 8);
                 w.put_u8(*ttl);
                 w.put_zeros(3);
             }
             Action::PushVlan(e) | Action::PushMpls(e) | Action::PopMpls(e) => {
-                let t = match self {
-                    Action::PushVlan(_) => OFPAT_PUSH_VLAN,
-                    Action::PushMpls(_) => OFPAT_PUSH_MPLS,
-                    _ => OFPAT_POP_MPLS,
-                };
-                header(w, t, 8);
                 w.put_u16(*e);
                 w.put_zeros(2);
             }
-            Action::SetQueue(v) | Action::Group(v) => {
-                let t = if matches!(self, Action::SetQueue(_)) {
-                    OFPAT_SET_QUEUE
-                } else {
-                    OFPAT_GROUP
-                };
-                header(w, t, 8);
-                w.put_u32(*v);
-            }
-            Action::SetField(oxm) => {
-                header(w, OFPAT_SET_FIELD, 0);
-                oxm.emit(w);
-                w.pad_to_8(start);
-                w.patch_len16(start + 2, w.len() - start, "set_field action");
-            }
-            Action::Unknown(raw) => w.put_bytes(raw),
+            Action::SetQueue(v) | Action::Group(v) => w.put_u32(*v),
+            Action::SetField(oxm) => oxm.emit(w),
             nx => {
-                header(w, OFPAT_EXPERIMENTER, 0);
                 w.put_u32(NX_VENDOR_ID);
                 nicira::emit(nx, w);
-                w.pad_to_8(start);
-                w.patch_len16(start + 2, w.len() - start, "nicira action");
             }
         }
+        w.pad_to_8(start);
+        w.patch_len16(start + 2, w.len() - start, "action");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oxm::UNKNOWN_BASIC;
 
     fn rt(a: &Action) {
         let mut w = Vec::new();
@@ -423,12 +410,8 @@ mod tests {
                 n_clauses: 2,
             },
             Action::Ct(Ct {
-                flags: 1,
-                zone_src: 0,
-                zone: 5,
-                recirc_table: 3,
-                alg: 0,
                 actions: vec![Action::set_field(OxmKind::CtMark, 1u32.to_be_bytes())],
+                ..Ct::commit(5, 3)
             }),
             Action::note(&[0xab, 0xcd]),
             Action::Unknown(vec![0xff, 0xff, 0, 16, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8]),
@@ -468,13 +451,7 @@ mod tests {
 
     #[test]
     fn set_field_with_oversized_value_is_an_encode_error() {
-        let a = Action::SetField(Oxm::new(
-            OxmKind::Other {
-                class: 0x8000,
-                field: 99,
-            },
-            vec![0; 300],
-        ));
+        let a = Action::SetField(Oxm::new(UNKNOWN_BASIC, vec![0; 300]));
         let mut w = Writer::new();
         a.emit(&mut w);
         assert!(matches!(

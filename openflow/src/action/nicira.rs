@@ -8,6 +8,7 @@
 
 use super::Action;
 use crate::codec::{DecodeError, Reader, Result, Wire, Writer};
+use crate::layout::wire_struct;
 use crate::oxm::{Oxm, OxmKind};
 
 /// A field reference used by `reg_move`/`reg_load` (NXM/OXM header).
@@ -90,27 +91,45 @@ pub struct Ct {
     pub actions: Vec<Action>,
 }
 
-/// NXAST_LEARN parameters; flow-mod specs are kept raw.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Learn {
-    /// Idle timeout of learned flows.
-    pub idle_timeout: u16,
-    /// Hard timeout of learned flows.
-    pub hard_timeout: u16,
-    /// Priority of learned flows.
-    pub priority: u16,
-    /// Cookie of learned flows.
-    pub cookie: u64,
-    /// NX_LEARN_F_* flags.
-    pub flags: u16,
-    /// Table of learned flows.
-    pub table_id: u8,
-    /// Finish idle timeout.
-    pub fin_idle_timeout: u16,
-    /// Finish hard timeout.
-    pub fin_hard_timeout: u16,
-    /// Raw flow_mod_spec bytes (including trailing padding).
-    pub specs: Vec<u8>,
+impl Ct {
+    /// `ct(commit,zone=ZONE,table=TABLE)`: commit in an immediate zone, then recirculate
+    /// to `table` (255 = none); no ALG, no nested actions.
+    pub fn commit(zone: u16, table: u8) -> Ct {
+        Ct {
+            flags: 1,
+            zone_src: 0,
+            zone,
+            recirc_table: table,
+            alg: 0,
+            actions: Vec::new(),
+        }
+    }
+}
+
+wire_struct! {
+    /// NXAST_LEARN parameters (the body after the subtype); flow-mod specs are kept raw.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct Learn("learn") {
+        /// Idle timeout of learned flows.
+        idle_timeout: u16,
+        /// Hard timeout of learned flows.
+        hard_timeout: u16,
+        /// Priority of learned flows.
+        priority: u16,
+        /// Cookie of learned flows.
+        cookie: u64,
+        /// NX_LEARN_F_* flags.
+        flags: u16,
+        /// Table of learned flows.
+        table_id: u8,
+        pad 1,
+        /// Finish idle timeout.
+        fin_idle_timeout: u16,
+        /// Finish hard timeout.
+        fin_hard_timeout: u16,
+        /// Raw flow_mod_spec bytes (including trailing padding).
+        specs: Vec<u8>,
+    }
 }
 
 const NXAST_RESUBMIT: u16 = 1;
@@ -166,20 +185,7 @@ pub(super) fn parse(sub: u16, a: &mut Reader<'_>, len: usize, depth: u8) -> Resu
             src: FieldRef::parse(a)?,
             dst: FieldRef::parse(a)?,
         },
-        NXAST_LEARN => Action::Learn(Learn {
-            idle_timeout: a.u16("learn")?,
-            hard_timeout: a.u16("learn")?,
-            priority: a.u16("learn")?,
-            cookie: a.u64("learn")?,
-            flags: a.u16("learn")?,
-            table_id: a.u8("learn")?,
-            fin_idle_timeout: {
-                a.skip(1, "learn pad")?;
-                a.u16("learn")?
-            },
-            fin_hard_timeout: a.u16("learn")?,
-            specs: a.rest().to_vec(),
-        }),
+        NXAST_LEARN => Action::Learn(Learn::parse(a)?),
         NXAST_CONJUNCTION => Action::Conjunction {
             clause: a.u8("conjunction")?,
             n_clauses: a.u8("conjunction")?,
@@ -258,16 +264,7 @@ pub(super) fn emit(a: &Action, w: &mut Writer) {
         }
         Action::Learn(l) => {
             w.put_u16(NXAST_LEARN);
-            w.put_u16(l.idle_timeout);
-            w.put_u16(l.hard_timeout);
-            w.put_u16(l.priority);
-            w.put_u64(l.cookie);
-            w.put_u16(l.flags);
-            w.put_u8(l.table_id);
-            w.put_u8(0);
-            w.put_u16(l.fin_idle_timeout);
-            w.put_u16(l.fin_hard_timeout);
-            w.put_bytes(&l.specs);
+            l.emit(w);
         }
         Action::Conjunction {
             id,

@@ -79,21 +79,17 @@ pub async fn connect_stream(target: &str) -> Result<Stream> {
 const NOT_PASSIVE: &str =
     "not a listening remote (want ptcp:[PORT][:IP], punix:PATH or tcp:IP:PORT)";
 
+#[derive(Debug)]
 enum ListenerKind {
     Tcp(TcpListener),
     Unix(UnixListener),
 }
 
 /// Passive endpoint that switches connect to (`ovs-vsctl set-controller br0 tcp:IP:PORT`).
+#[derive(Debug)]
 pub struct Listener {
     kind: ListenerKind,
     cfg: ConnectionConfig,
-}
-
-impl std::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener").finish_non_exhaustive()
-    }
 }
 
 impl Listener {
@@ -153,15 +149,10 @@ impl Listener {
 }
 
 /// An accepted connection whose OpenFlow handshake has not run yet.
+#[derive(Debug)]
 pub struct Incoming {
     stream: Stream,
     cfg: ConnectionConfig,
-}
-
-impl std::fmt::Debug for Incoming {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Incoming").finish_non_exhaustive()
-    }
 }
 
 impl Incoming {

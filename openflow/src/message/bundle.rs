@@ -9,6 +9,7 @@
 
 use super::{msg_type, Header, Message, ONFT_BUNDLE_ADD_MESSAGE, ONF_EXPERIMENTER_ID};
 use crate::codec::{DecodeError, Reader, Result, Wire, Writer};
+use crate::layout::wire_struct;
 
 /// Bundle control type.
 #[allow(missing_docs)]
@@ -31,37 +32,18 @@ pub const OFPBF_ORDERED: u16 = 2;
 /// experimenter header 8, bundle id 4, pad 2, flags 2, inner version/type/length 4).
 pub(super) const INNER_XID_AT: usize = 28;
 
-/// ONF bundle control (exp_type 2300).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundleControl {
-    /// Bundle id.
-    pub bundle_id: u32,
-    /// One of [`bundle_ctrl`].
-    pub typ: u16,
-    /// OFPBF_* flags.
-    pub flags: u16,
-    /// Raw properties.
-    pub properties: Vec<u8>,
-}
-
-impl Wire for BundleControl {
-    fn parse(r: &mut Reader<'_>) -> Result<BundleControl> {
-        let bundle_id = r.u32("bundle control")?;
-        let typ = r.u16("bundle control")?;
-        let flags = r.u16("bundle control")?;
-        Ok(BundleControl {
-            bundle_id,
-            typ,
-            flags,
-            properties: r.rest().to_vec(),
-        })
-    }
-
-    fn emit(&self, w: &mut Writer) {
-        w.put_u32(self.bundle_id);
-        w.put_u16(self.typ);
-        w.put_u16(self.flags);
-        w.put_bytes(&self.properties);
+wire_struct! {
+    /// ONF bundle control (exp_type 2300).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BundleControl("bundle control") {
+        /// Bundle id.
+        bundle_id: u32,
+        /// One of [`bundle_ctrl`].
+        typ: u16,
+        /// OFPBF_* flags.
+        flags: u16,
+        /// Raw properties.
+        properties: Vec<u8>,
     }
 }
 

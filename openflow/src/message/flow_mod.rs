@@ -9,7 +9,8 @@
 
 use super::OFP_NO_BUFFER;
 use crate::action::{Action, Instruction, OFPG_ANY, OFPP_ANY};
-use crate::codec::{emit_list, parse_list, DecodeError, Reader, Result, Wire, Writer};
+use crate::codec::{DecodeError, Reader, Result, Wire, Writer};
+use crate::layout::{wire_struct, Field};
 use crate::oxm::Match;
 
 /// FLOW_MOD command.
@@ -55,6 +56,16 @@ impl FlowModCommand {
     }
 }
 
+/// One byte on the wire.
+impl Field for FlowModCommand {
+    fn get(r: &mut Reader<'_>, what: &'static str) -> Result<Self> {
+        Ok(Self::from_u8(r.u8(what)?))
+    }
+    fn put(&self, w: &mut Writer) {
+        w.put_u8(self.to_u8());
+    }
+}
+
 /// FLOW_MOD flag: send FLOW_REMOVED.
 pub const OFPFF_SEND_FLOW_REM: u16 = 1;
 /// FLOW_MOD flag: check overlap.
@@ -66,35 +77,38 @@ pub const OFPFF_NO_PKT_COUNTS: u16 = 8;
 /// FLOW_MOD flag: don't count bytes.
 pub const OFPFF_NO_BYT_COUNTS: u16 = 16;
 
-/// FLOW_MOD body: the high-level flow-table edit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FlowMod {
-    /// Cookie (for ADD) or cookie to match (MODIFY/DELETE with `cookie_mask`).
-    pub cookie: u64,
-    /// Cookie bits that must match for MODIFY/DELETE.
-    pub cookie_mask: u64,
-    /// Table (0xff = all tables for DELETE).
-    pub table_id: u8,
-    /// Command.
-    pub command: FlowModCommand,
-    /// Idle timeout seconds.
-    pub idle_timeout: u16,
-    /// Hard timeout seconds.
-    pub hard_timeout: u16,
-    /// Priority.
-    pub priority: u16,
-    /// Buffer id or OFP_NO_BUFFER.
-    pub buffer_id: u32,
-    /// DELETE filter on output port (OFPP_ANY = none).
-    pub out_port: u32,
-    /// DELETE filter on output group (OFPG_ANY = none).
-    pub out_group: u32,
-    /// OFPFF_* flags.
-    pub flags: u16,
-    /// The match.
-    pub match_: Match,
-    /// Instructions.
-    pub instructions: Vec<Instruction>,
+wire_struct! {
+    /// FLOW_MOD body: the high-level flow-table edit.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub struct FlowMod("flow_mod") {
+        /// Cookie (for ADD) or cookie to match (MODIFY/DELETE with `cookie_mask`).
+        cookie: u64,
+        /// Cookie bits that must match for MODIFY/DELETE.
+        cookie_mask: u64,
+        /// Table (0xff = all tables for DELETE).
+        table_id: u8,
+        /// Command.
+        command: FlowModCommand,
+        /// Idle timeout seconds.
+        idle_timeout: u16,
+        /// Hard timeout seconds.
+        hard_timeout: u16,
+        /// Priority.
+        priority: u16,
+        /// Buffer id or OFP_NO_BUFFER.
+        buffer_id: u32,
+        /// DELETE filter on output port (OFPP_ANY = none).
+        out_port: u32,
+        /// DELETE filter on output group (OFPG_ANY = none).
+        out_group: u32,
+        /// OFPFF_* flags.
+        flags: u16,
+        pad 2,
+        /// The match.
+        match_: Match,
+        /// Instructions (to the end of the message).
+        instructions: Vec<Instruction>,
+    }
 }
 
 impl Default for FlowMod {
@@ -115,6 +129,17 @@ impl Default for FlowMod {
             instructions: Vec::new(),
         }
     }
+}
+
+/// Builder methods that set fields by value: `name(field: Type, ...)` sets each field.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($($f:ident: $t:ty),+);)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $($f: $t),+) -> Self {
+            $(self.$f = $f;)+
+            self
+        }
+    )*};
 }
 
 impl FlowMod {
@@ -147,42 +172,21 @@ impl FlowMod {
         }
     }
 
-    /// Sets the command.
-    pub fn command(mut self, c: FlowModCommand) -> Self {
-        self.command = c;
-        self
-    }
-    /// Sets the match.
-    pub fn match_(mut self, m: Match) -> Self {
-        self.match_ = m;
-        self
-    }
-    /// Sets the cookie.
-    pub fn cookie(mut self, c: u64) -> Self {
-        self.cookie = c;
-        self
-    }
-    /// Sets cookie and cookie mask (for MODIFY/DELETE filtering).
-    pub fn cookie_masked(mut self, c: u64, mask: u64) -> Self {
-        self.cookie = c;
-        self.cookie_mask = mask;
-        self
-    }
-    /// Sets idle/hard timeouts.
-    pub fn timeouts(mut self, idle: u16, hard: u16) -> Self {
-        self.idle_timeout = idle;
-        self.hard_timeout = hard;
-        self
-    }
-    /// Sets flags.
-    pub fn flags(mut self, f: u16) -> Self {
-        self.flags = f;
-        self
-    }
-    /// Sets the out_port filter.
-    pub fn out_port(mut self, p: u32) -> Self {
-        self.out_port = p;
-        self
+    setters! {
+        /// Sets the command.
+        command(command: FlowModCommand);
+        /// Sets the match.
+        match_(match_: Match);
+        /// Sets the cookie.
+        cookie(cookie: u64);
+        /// Sets cookie and cookie mask (for MODIFY/DELETE filtering).
+        cookie_masked(cookie: u64, cookie_mask: u64);
+        /// Sets idle/hard timeouts.
+        timeouts(idle_timeout: u16, hard_timeout: u16);
+        /// Sets flags.
+        flags(flags: u16);
+        /// Sets the out_port filter.
+        out_port(out_port: u32);
     }
     /// Appends an instruction.
     pub fn instruction(mut self, i: Instruction) -> Self {
@@ -199,200 +203,64 @@ impl FlowMod {
     }
 }
 
-impl Wire for FlowMod {
-    fn parse(r: &mut Reader<'_>) -> Result<FlowMod> {
-        let cookie = r.u64("flow_mod")?;
-        let cookie_mask = r.u64("flow_mod")?;
-        let table_id = r.u8("flow_mod")?;
-        let command = FlowModCommand::from_u8(r.u8("flow_mod")?);
-        let idle_timeout = r.u16("flow_mod")?;
-        let hard_timeout = r.u16("flow_mod")?;
-        let priority = r.u16("flow_mod")?;
-        let buffer_id = r.u32("flow_mod")?;
-        let out_port = r.u32("flow_mod")?;
-        let out_group = r.u32("flow_mod")?;
-        let flags = r.u16("flow_mod")?;
-        r.skip(2, "flow_mod")?;
-        let match_ = Match::parse(r)?;
-        let instructions = parse_list(r)?;
-        Ok(FlowMod {
-            cookie,
-            cookie_mask,
-            table_id,
-            command,
-            idle_timeout,
-            hard_timeout,
-            priority,
-            buffer_id,
-            out_port,
-            out_group,
-            flags,
-            match_,
-            instructions,
-        })
-    }
-
-    fn emit(&self, w: &mut Writer) {
-        w.put_u64(self.cookie);
-        w.put_u64(self.cookie_mask);
-        w.put_u8(self.table_id);
-        w.put_u8(self.command.to_u8());
-        w.put_u16(self.idle_timeout);
-        w.put_u16(self.hard_timeout);
-        w.put_u16(self.priority);
-        w.put_u32(self.buffer_id);
-        w.put_u32(self.out_port);
-        w.put_u32(self.out_group);
-        w.put_u16(self.flags);
-        w.put_zeros(2);
-        self.match_.emit(w);
-        emit_list(&self.instructions, w);
+wire_struct! {
+    /// FLOW_REMOVED body.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FlowRemoved("flow_removed") {
+        /// Cookie.
+        cookie: u64,
+        /// Priority.
+        priority: u16,
+        /// OFPRR_* reason.
+        reason: u8,
+        /// Table.
+        table_id: u8,
+        /// Seconds alive.
+        duration_sec: u32,
+        /// Nanoseconds beyond `duration_sec`.
+        duration_nsec: u32,
+        /// Idle timeout.
+        idle_timeout: u16,
+        /// Hard timeout.
+        hard_timeout: u16,
+        /// Packets.
+        packet_count: u64,
+        /// Bytes.
+        byte_count: u64,
+        /// The flow's match.
+        match_: Match,
     }
 }
 
-/// FLOW_REMOVED body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowRemoved {
-    /// Cookie.
-    pub cookie: u64,
-    /// Priority.
-    pub priority: u16,
-    /// OFPRR_* reason.
-    pub reason: u8,
-    /// Table.
-    pub table_id: u8,
-    /// Seconds alive.
-    pub duration_sec: u32,
-    /// Nanoseconds beyond `duration_sec`.
-    pub duration_nsec: u32,
-    /// Idle timeout.
-    pub idle_timeout: u16,
-    /// Hard timeout.
-    pub hard_timeout: u16,
-    /// Packets.
-    pub packet_count: u64,
-    /// Bytes.
-    pub byte_count: u64,
-    /// The flow's match.
-    pub match_: Match,
-}
-
-impl Wire for FlowRemoved {
-    fn parse(r: &mut Reader<'_>) -> Result<FlowRemoved> {
-        let cookie = r.u64("flow_removed")?;
-        let priority = r.u16("flow_removed")?;
-        let reason = r.u8("flow_removed")?;
-        let table_id = r.u8("flow_removed")?;
-        let duration_sec = r.u32("flow_removed")?;
-        let duration_nsec = r.u32("flow_removed")?;
-        let idle_timeout = r.u16("flow_removed")?;
-        let hard_timeout = r.u16("flow_removed")?;
-        let packet_count = r.u64("flow_removed")?;
-        let byte_count = r.u64("flow_removed")?;
-        Ok(FlowRemoved {
-            cookie,
-            priority,
-            reason,
-            table_id,
-            duration_sec,
-            duration_nsec,
-            idle_timeout,
-            hard_timeout,
-            packet_count,
-            byte_count,
-            match_: Match::parse(r)?,
-        })
-    }
-
-    fn emit(&self, w: &mut Writer) {
-        w.put_u64(self.cookie);
-        w.put_u16(self.priority);
-        w.put_u8(self.reason);
-        w.put_u8(self.table_id);
-        w.put_u32(self.duration_sec);
-        w.put_u32(self.duration_nsec);
-        w.put_u16(self.idle_timeout);
-        w.put_u16(self.hard_timeout);
-        w.put_u64(self.packet_count);
-        w.put_u64(self.byte_count);
-        self.match_.emit(w);
+wire_struct! {
+    /// A group bucket.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Bucket("bucket", len16 >= 16) {
+        /// Weight (select groups).
+        weight: u16,
+        /// Watch port (fast failover).
+        watch_port: u32,
+        /// Watch group (fast failover).
+        watch_group: u32,
+        pad 4,
+        /// Actions.
+        actions: Vec<Action>,
     }
 }
 
-/// A group bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    /// Weight (select groups).
-    pub weight: u16,
-    /// Watch port (fast failover).
-    pub watch_port: u32,
-    /// Watch group (fast failover).
-    pub watch_group: u32,
-    /// Actions.
-    pub actions: Vec<Action>,
-}
-
-impl Wire for Bucket {
-    fn parse(r: &mut Reader<'_>) -> Result<Bucket> {
-        let mut b = r.sub_tlv(0, 16, "bucket")?;
-        b.skip(2, "bucket")?;
-        let weight = b.u16("bucket")?;
-        let watch_port = b.u32("bucket")?;
-        let watch_group = b.u32("bucket")?;
-        b.skip(4, "bucket")?;
-        Ok(Bucket {
-            weight,
-            watch_port,
-            watch_group,
-            actions: parse_list(&mut b)?,
-        })
-    }
-
-    fn emit(&self, w: &mut Writer) {
-        let start = w.len();
-        w.put_u16(0);
-        w.put_u16(self.weight);
-        w.put_u32(self.watch_port);
-        w.put_u32(self.watch_group);
-        w.put_zeros(4);
-        emit_list(&self.actions, w);
-        w.patch_len16(start, w.len() - start, "bucket");
-    }
-}
-
-/// GROUP_MOD body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMod {
-    /// OFPGC_ADD 0, MODIFY 1, DELETE 2.
-    pub command: u16,
-    /// OFPGT_ALL 0, SELECT 1, INDIRECT 2, FF 3.
-    pub group_type: u8,
-    /// Group id.
-    pub group_id: u32,
-    /// Buckets.
-    pub buckets: Vec<Bucket>,
-}
-
-impl Wire for GroupMod {
-    fn parse(r: &mut Reader<'_>) -> Result<GroupMod> {
-        let command = r.u16("group_mod")?;
-        let group_type = r.u8("group_mod")?;
-        r.skip(1, "group_mod")?;
-        let group_id = r.u32("group_mod")?;
-        Ok(GroupMod {
-            command,
-            group_type,
-            group_id,
-            buckets: parse_list(r)?,
-        })
-    }
-
-    fn emit(&self, w: &mut Writer) {
-        w.put_u16(self.command);
-        w.put_u8(self.group_type);
-        w.put_u8(0);
-        w.put_u32(self.group_id);
-        emit_list(&self.buckets, w);
+wire_struct! {
+    /// GROUP_MOD body.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct GroupMod("group_mod") {
+        /// OFPGC_ADD 0, MODIFY 1, DELETE 2.
+        command: u16,
+        /// OFPGT_ALL 0, SELECT 1, INDIRECT 2, FF 3.
+        group_type: u8,
+        pad 1,
+        /// Group id.
+        group_id: u32,
+        /// Buckets.
+        buckets: Vec<Bucket>,
     }
 }
 
@@ -439,36 +307,17 @@ impl Wire for MeterBand {
     }
 }
 
-/// METER_MOD body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeterMod {
-    /// OFPMC_ADD 0, MODIFY 1, DELETE 2.
-    pub command: u16,
-    /// OFPMF_* flags.
-    pub flags: u16,
-    /// Meter id.
-    pub meter_id: u32,
-    /// Bands.
-    pub bands: Vec<MeterBand>,
-}
-
-impl Wire for MeterMod {
-    fn parse(r: &mut Reader<'_>) -> Result<MeterMod> {
-        let command = r.u16("meter_mod")?;
-        let flags = r.u16("meter_mod")?;
-        let meter_id = r.u32("meter_mod")?;
-        Ok(MeterMod {
-            command,
-            flags,
-            meter_id,
-            bands: parse_list(r)?,
-        })
-    }
-
-    fn emit(&self, w: &mut Writer) {
-        w.put_u16(self.command);
-        w.put_u16(self.flags);
-        w.put_u32(self.meter_id);
-        emit_list(&self.bands, w);
+wire_struct! {
+    /// METER_MOD body.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MeterMod("meter_mod") {
+        /// OFPMC_ADD 0, MODIFY 1, DELETE 2.
+        command: u16,
+        /// OFPMF_* flags.
+        flags: u16,
+        /// Meter id.
+        meter_id: u32,
+        /// Bands.
+        bands: Vec<MeterBand>,
     }
 }
