@@ -51,16 +51,27 @@ async fn connected() -> (Switch, Peer) {
     (sw.unwrap(), peer)
 }
 
+/// Why connecting to `remote` fails (the test fails if it connects).
+async fn connect_err(remote: &str) -> Error {
+    match Switch::connect(remote).await {
+        Ok(_) => panic!("{remote}: connected"),
+        Err(e) => e,
+    }
+}
+
+/// Why binding `remote` fails (the test fails if it binds).
+async fn bind_err(remote: &str) -> Error {
+    match openflow::driver::Listener::bind(remote).await {
+        Ok(_) => panic!("{remote}: bound"),
+        Err(e) => e,
+    }
+}
+
 #[tokio::test]
 async fn bad_targets_fail_fast() {
-    assert!(matches!(
-        Switch::connect("bogus:1").await,
-        Err(Error::BadTarget(_))
-    ));
-    assert!(matches!(
-        Switch::connect("unix:/nonexistent/br0.mgmt").await,
-        Err(Error::Io(_))
-    ));
+    assert!(matches!(connect_err("bogus:1").await, Error::BadTarget(_)));
+    let missing = connect_err("unix:/nonexistent/br0.mgmt").await;
+    assert!(matches!(missing, Error::Io(_)));
 }
 
 #[tokio::test]
@@ -258,24 +269,16 @@ async fn oversized_flow_mod_is_too_large_and_the_connection_survives() {
 
 #[tokio::test]
 async fn tls_remotes_parse_but_are_refused_until_tls_exists() {
-    use openflow::driver::Listener;
-    assert!(matches!(
-        Switch::connect("ssl:127.0.0.1:6653").await,
-        Err(Error::Unsupported { .. })
-    ));
-    assert!(matches!(
-        Listener::bind("pssl:0:127.0.0.1").await,
-        Err(Error::Unsupported { .. })
-    ));
+    let tls = connect_err("ssl:127.0.0.1:6653").await;
+    assert!(matches!(tls, Error::Unsupported { .. }));
+    let tls = bind_err("pssl:0:127.0.0.1").await;
+    assert!(matches!(tls, Error::Unsupported { .. }));
     // A passive remote cannot be connected to, an active unix one not bound.
     assert!(matches!(
-        Switch::connect("ptcp:6653").await,
-        Err(Error::BadTarget(_))
+        connect_err("ptcp:6653").await,
+        Error::BadTarget(_)
     ));
-    assert!(matches!(
-        Listener::bind("unix:/tmp/x").await,
-        Err(Error::BadTarget(_))
-    ));
+    assert!(matches!(bind_err("unix:/tmp/x").await, Error::BadTarget(_)));
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 //! the public builders, so the builders produce exactly what ovs-ofctl produces.
 #![allow(clippy::unwrap_used)]
 
+mod flow_fixtures;
+
 use openflow::message::{bundle_ctrl, OFPBF_ATOMIC, OFPBF_ORDERED};
 use openflow::*;
 use std::net::Ipv4Addr;
@@ -105,24 +107,7 @@ fn golden_nxm_match() {
 fn golden_arp_responder() {
     // The controller's ARP responder, as ovs-ofctl encodes it (see vectors.txt).
     let b = &vector("arp_op=1,arp_tpa=10.0.0.1")[0];
-    let mac = [2, 0, 0, 0, 0, 1];
-    let want = FlowMod::add(0, 300)
-        .match_(
-            Match::new()
-                .eth_type(0x0806)
-                .arp_op(1)
-                .arp_tpa(Ipv4Addr::new(10, 0, 0, 1)),
-        )
-        .apply(vec![
-            Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),
-            Action::set_field(OxmKind::EthSrc, mac),
-            Action::set_field(OxmKind::ArpOp, 2u16.to_be_bytes()),
-            Action::move_field(OxmKind::ArpSha, OxmKind::ArpTha),
-            Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
-            Action::set_field(OxmKind::ArpSha, mac),
-            Action::set_field(OxmKind::ArpSpa, [10, 0, 0, 1]),
-            Action::output(OFPP_IN_PORT),
-        ]);
+    let want = flow_fixtures::arp_responder([2, 0, 0, 0, 0, 1]);
     assert_eq!(flow_mod(b), want);
     assert_eq!(&Message::FlowMod(want.clone()).encode(6), b);
     let text = want.to_string();
@@ -152,14 +137,7 @@ fn golden_reg_load_set_field_resubmit_ct() {
                 in_port: 2,
                 table: Some(4),
             },
-            Action::Ct(Ct {
-                flags: 1,
-                zone_src: 0,
-                zone: 5,
-                recirc_table: 3,
-                alg: 0,
-                actions: vec![],
-            }),
+            Action::Ct(Ct::commit(5, 3)),
             Action::DecNwTtl,
         ])
         .goto(5);

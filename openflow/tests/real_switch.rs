@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod flow_fixtures;
 
 use common::Ovs;
 use openflow::driver::{Error, Listener, Switch, SwitchEvent};
@@ -22,24 +23,7 @@ fn flows() -> Vec<FlowMod> {
             .cookie(COOKIE)
             .match_(Match::new().in_port(3))
             .apply(vec![Action::output(4)]),
-        FlowMod::add(0, 300)
-            .cookie(COOKIE)
-            .match_(
-                Match::new()
-                    .eth_type(0x0806)
-                    .arp_op(1)
-                    .arp_tpa(Ipv4Addr::new(10, 0, 0, 1)),
-            )
-            .apply(vec![
-                Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),
-                Action::set_field(OxmKind::EthSrc, MAC),
-                Action::set_field(OxmKind::ArpOp, 2u16.to_be_bytes()),
-                Action::move_field(OxmKind::ArpSha, OxmKind::ArpTha),
-                Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
-                Action::set_field(OxmKind::ArpSha, MAC),
-                Action::set_field(OxmKind::ArpSpa, [10, 0, 0, 1]),
-                Action::output(OFPP_IN_PORT),
-            ]),
+        flow_fixtures::arp_responder(MAC).cookie(COOKIE),
         FlowMod::add(1, 200)
             .cookie(COOKIE)
             .match_(

@@ -315,6 +315,16 @@ fn every_message_type_roundtrips() {
     }
 }
 
+/// What `ovs-ofctl ofp-print` says about `m` encoded with `xid` (stdout, then stderr).
+fn ofp_print(m: &Message, xid: u32) -> String {
+    let hex: String = m.encode(xid).iter().map(|b| format!("{b:02x}")).collect();
+    let out = Command::new("ovs-ofctl")
+        .args(["ofp-print", &hex])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
 #[test]
 fn ofp_print_accepts_our_messages() {
     ovs_testbed::require!(ovs_testbed::Peer::OvsOfctl);
@@ -330,13 +340,7 @@ fn ofp_print_accepts_our_messages() {
         {
             continue;
         }
-        let hex: String = m.encode(33).iter().map(|b| format!("{b:02x}")).collect();
-        let out = Command::new("ovs-ofctl")
-            .args(["ofp-print", &hex])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
+        let text = ofp_print(&m, 33);
         assert!(
             !text.contains("***") && !text.contains("decode error"),
             "ovs-ofctl ofp-print rejected {m:?}:\n{text}"
@@ -355,16 +359,7 @@ fn ofp_print_shows_arp_responder_text() {
             Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
             Action::output(OFPP_IN_PORT),
         ]);
-    let hex: String = Message::FlowMod(fm)
-        .encode(1)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let out = Command::new("ovs-ofctl")
-        .args(["ofp-print", &hex])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ofp_print(&Message::FlowMod(fm), 1);
     assert!(
         text.contains("actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:2->arp_op,move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],IN_PORT"),
         "{text}"
@@ -561,16 +556,7 @@ fn error_names_match_ofp_print() {
     }
     let mut bad = Vec::new();
     for e in cases {
-        let hex: String = Message::Error(e.clone())
-            .encode(1)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let out = Command::new("ovs-ofctl")
-            .args(["ofp-print", &hex])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = ofp_print(&Message::Error(e.clone()), 1);
         let first = text.lines().next().unwrap_or_default();
         let name = e.code_name().unwrap_or_else(|| panic!("no name for {e:?}"));
         if !first.ends_with(&format!(": {name}")) {
