@@ -14,70 +14,77 @@
 //! * [`typed`]: typed columns ([`typed::Column`]) and typed insert/update/mutate builders.
 //! * [`vswitch`]: typed models of the Open_vSwitch tables (reads and writes).
 //!
-//! # Example
-//!
-//! ```no_run
-//! use ovsdb_client::{row, Client, Condition, Operation, Value};
-//!
-//! # async fn demo() -> Result<(), ovsdb_client::Error> {
-//! let c = Client::connect("unix:/var/run/openvswitch/db.sock").await?;
-//! assert!(c.list_dbs().await?.contains(&"Open_vSwitch".to_string()));
-//! let schema = c.get_schema("Open_vSwitch").await?;
-//! assert!(schema.table("Bridge").is_some());
-//!
-//! // Add bridge br0 with one internal port, in one transaction.
-//! let ovs = c.transact("Open_vSwitch", vec![Operation::select("Open_vSwitch", vec![])]).await?;
-//! let root = ovs[0].rows.as_ref().unwrap()[0]["_uuid"].as_uuid().unwrap();
-//! let res = c.transact("Open_vSwitch", vec![
-//!     Operation::insert("Interface", row! { "name" => "br0", "type" => "internal" }).with_uuid_name("i"),
-//!     Operation::insert("Port", row! { "name" => "br0", "interfaces" => Value::named_uuid("i") }).with_uuid_name("p"),
-//!     Operation::insert("Bridge", row! { "name" => "br0", "ports" => Value::named_uuid("p") }).with_uuid_name("b"),
-//!     Operation::mutate("Open_vSwitch", vec![Condition::uuid(root)],
-//!         vec![ovsdb_client::Mutation::insert("bridges", Value::named_uuid("b"))]),
-//! ]).await?;
-//! println!("bridge uuid {:?}", res[2].uuid);
-//! # Ok(()) }
-//! ```
+// The examples use the tokio driver, so they exist only with the `tokio` feature.
+#![cfg_attr(
+    feature = "tokio",
+    doc = r#"
+# Example
 
-//! # Following a database: replica + change events + reconnect
+```no_run
+use ovsdb_client::{row, Client, Condition, Operation, Value};
+
+# async fn demo() -> Result<(), ovsdb_client::Error> {
+let c = Client::connect("unix:/var/run/openvswitch/db.sock").await?;
+assert!(c.list_dbs().await?.contains(&"Open_vSwitch".to_string()));
+let schema = c.get_schema("Open_vSwitch").await?;
+assert!(schema.table("Bridge").is_some());
+
+// Add bridge br0 with one internal port, in one transaction.
+let ovs = c.transact("Open_vSwitch", vec![Operation::select("Open_vSwitch", vec![])]).await?;
+let root = ovs[0].rows.as_ref().unwrap()[0]["_uuid"].as_uuid().unwrap();
+let res = c.transact("Open_vSwitch", vec![
+    Operation::insert("Interface", row! { "name" => "br0", "type" => "internal" }).with_uuid_name("i"),
+    Operation::insert("Port", row! { "name" => "br0", "interfaces" => Value::named_uuid("i") }).with_uuid_name("p"),
+    Operation::insert("Bridge", row! { "name" => "br0", "ports" => Value::named_uuid("p") }).with_uuid_name("b"),
+    Operation::mutate("Open_vSwitch", vec![Condition::uuid(root)],
+        vec![ovsdb_client::Mutation::insert("bridges", Value::named_uuid("b"))]),
+]).await?;
+println!("bridge uuid {:?}", res[2].uuid);
+# Ok(()) }
+```
+
+# Following a database: replica + change events + reconnect
+
+```no_run
+use ovsdb_client::{vswitch::{self, TypedRow}, ChangeKind, MonitorRequest, ReconnectOptions, ReconnectingClient};
+use std::collections::BTreeMap;
+
+# async fn demo() {
+let tables: BTreeMap<String, MonitorRequest> = [
+    ("Interface".to_string(), MonitorRequest::columns(&["name", "ofport", "external_ids"])),
+].into();
+let rc = ReconnectingClient::start("tcp:127.0.0.1:6640", vswitch::DB, tables, ReconnectOptions::default());
+let mut events = rc.subscribe();
+rc.wait_synced().await;
+for ifc in vswitch::Interface::all(&rc.replica()) {
+    println!("{} ofport={:?} {:?}", ifc.name, ifc.ofport, ifc.external_ids);
+}
+while let Ok(ch) = events.recv().await {
+    if ch.kind != ChangeKind::Delete {
+        let ifc = vswitch::Interface::from_row(ch.uuid, ch.new.as_ref().unwrap());
+        println!("{:?} {} ofport={:?}", ch.kind, ifc.name, ifc.ofport);
+    }
+}
+# }
+```
+
+# Passive mode (`ovs-vsctl set-manager tcp:CONTROLLER:6640`)
+
+```no_run
+use ovsdb_client::{Listener, MonitorRequest, ReconnectingClient};
+# async fn demo() -> Result<(), ovsdb_client::Error> {
+let listener = Listener::bind("ptcp:6640").await?;
+loop {
+    let client = listener.accept().await?;            // one per ovsdb-server
+    let tables = [("Interface".to_string(), MonitorRequest::all())].into();
+    let host = ReconnectingClient::attach(client, "Open_vSwitch", tables);
+    tokio::spawn(async move { host.wait_synced().await; /* ... */ host.wait_closed().await });
+}
+# }
+```
+"#
+)]
 //!
-//! ```no_run
-//! use ovsdb_client::{vswitch::{self, TypedRow}, ChangeKind, MonitorRequest, ReconnectOptions, ReconnectingClient};
-//! use std::collections::BTreeMap;
-//!
-//! # async fn demo() {
-//! let tables: BTreeMap<String, MonitorRequest> = [
-//!     ("Interface".to_string(), MonitorRequest::columns(&["name", "ofport", "external_ids"])),
-//! ].into();
-//! let rc = ReconnectingClient::start("tcp:127.0.0.1:6640", vswitch::DB, tables, ReconnectOptions::default());
-//! let mut events = rc.subscribe();
-//! rc.wait_synced().await;
-//! for ifc in vswitch::Interface::all(&rc.replica()) {
-//!     println!("{} ofport={:?} {:?}", ifc.name, ifc.ofport, ifc.external_ids);
-//! }
-//! while let Ok(ch) = events.recv().await {
-//!     if ch.kind != ChangeKind::Delete {
-//!         let ifc = vswitch::Interface::from_row(ch.uuid, ch.new.as_ref().unwrap());
-//!         println!("{:?} {} ofport={:?}", ch.kind, ifc.name, ifc.ofport);
-//!     }
-//! }
-//! # }
-//! ```
-//!
-//! # Passive mode (`ovs-vsctl set-manager tcp:CONTROLLER:6640`)
-//!
-//! ```no_run
-//! use ovsdb_client::{Listener, MonitorRequest, ReconnectingClient};
-//! # async fn demo() -> Result<(), ovsdb_client::Error> {
-//! let listener = Listener::bind("ptcp:6640").await?;
-//! loop {
-//!     let client = listener.accept().await?;            // one per ovsdb-server
-//!     let tables = [("Interface".to_string(), MonitorRequest::all())].into();
-//!     let host = ReconnectingClient::attach(client, "Open_vSwitch", tables);
-//!     tokio::spawn(async move { host.wait_synced().await; /* ... */ host.wait_closed().await });
-//! }
-//! # }
-//! ```
 //!
 //! # Notes
 //!

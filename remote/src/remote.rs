@@ -657,4 +657,33 @@ mod tests {
             assert!(e.to_string().starts_with(&format!("{bad:?}: ")), "{e}");
         }
     }
+
+    /// The fuzz target's property on seeded random strings: no panic, every
+    /// accepted remote's canonical form parses back to it, errors keep the input.
+    #[test]
+    fn random_strings_round_trip_or_fail_cleanly() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let kinds = [
+            "tcp:", "ssl:", "ptcp:", "pssl:", "unix:", "punix:", "", "x:",
+        ];
+        let alphabet: Vec<char> = "0123456789abcdefAZ:.[]-_/ %\0".chars().collect();
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut s = kinds[rng.gen_range(0..kinds.len())].to_string();
+            for _ in 0..rng.gen_range(0..14) {
+                s.push(alphabet[rng.gen_range(0..alphabet.len())]);
+            }
+            match Remote::parse(&s, OVSDB_PORT) {
+                Ok(r) => {
+                    accepted += 1;
+                    let text = r.to_string();
+                    assert_eq!(ok(&text), r, "{s:?} -> {text:?}");
+                    assert_eq!(ok(&text).to_string(), text);
+                }
+                Err(e) => assert_eq!(e.input, s),
+            }
+        }
+        assert!(accepted > 1000, "too few accepted: {accepted}");
+    }
 }
