@@ -218,36 +218,49 @@ pub(super) fn parse(sub: u16, a: &mut Reader<'_>, len: usize, depth: u8) -> Resu
     }))
 }
 
+/// The Nicira subtype of `a`, if it is a Nicira action.
+fn subtype(a: &Action) -> Option<u16> {
+    Some(match a {
+        Action::Resubmit { table: None, .. } => NXAST_RESUBMIT,
+        Action::Resubmit { table: Some(_), .. } => NXAST_RESUBMIT_TABLE,
+        Action::RegLoad { .. } => NXAST_REG_LOAD,
+        Action::RegLoad2(_) => NXAST_REG_LOAD2,
+        Action::RegMove { .. } => NXAST_REG_MOVE,
+        Action::Learn(_) => NXAST_LEARN,
+        Action::Conjunction { .. } => NXAST_CONJUNCTION,
+        Action::Ct(_) => NXAST_CT,
+        Action::Note(_) => NXAST_NOTE,
+        _ => return None,
+    })
+}
+
 /// Writes the body of a Nicira action (subtype onwards); other actions write nothing.
 pub(super) fn emit(a: &Action, w: &mut Writer) {
+    let Some(sub) = subtype(a) else {
+        return;
+    };
+    w.put_u16(sub);
     match a {
-        Action::Resubmit { in_port, table } => match table {
-            None => {
-                w.put_u16(NXAST_RESUBMIT);
-                w.put_u16(*in_port);
-                w.put_zeros(4);
+        Action::Resubmit { in_port, table } => {
+            w.put_u16(*in_port);
+            match table {
+                None => w.put_zeros(4),
+                Some(t) => {
+                    w.put_u8(*t);
+                    w.put_zeros(3);
+                }
             }
-            Some(t) => {
-                w.put_u16(NXAST_RESUBMIT_TABLE);
-                w.put_u16(*in_port);
-                w.put_u8(*t);
-                w.put_zeros(3);
-            }
-        },
+        }
         Action::RegLoad {
             ofs_nbits,
             dst,
             value,
         } => {
-            w.put_u16(NXAST_REG_LOAD);
             w.put_u16(*ofs_nbits);
             w.put_u32(dst.header);
             w.put_u64(*value);
         }
-        Action::RegLoad2(oxm) => {
-            w.put_u16(NXAST_REG_LOAD2);
-            oxm.emit(w);
-        }
+        Action::RegLoad2(oxm) => oxm.emit(w),
         Action::RegMove {
             n_bits,
             src_ofs,
@@ -255,29 +268,22 @@ pub(super) fn emit(a: &Action, w: &mut Writer) {
             src,
             dst,
         } => {
-            w.put_u16(NXAST_REG_MOVE);
-            w.put_u16(*n_bits);
-            w.put_u16(*src_ofs);
-            w.put_u16(*dst_ofs);
+            for v in [n_bits, src_ofs, dst_ofs] {
+                w.put_u16(*v);
+            }
             src.emit(w);
             dst.emit(w);
         }
-        Action::Learn(l) => {
-            w.put_u16(NXAST_LEARN);
-            l.emit(w);
-        }
+        Action::Learn(l) => l.emit(w),
         Action::Conjunction {
             id,
             clause,
             n_clauses,
         } => {
-            w.put_u16(NXAST_CONJUNCTION);
-            w.put_u8(*clause);
-            w.put_u8(*n_clauses);
+            w.put_bytes(&[*clause, *n_clauses]);
             w.put_u32(*id);
         }
         Action::Ct(ct) => {
-            w.put_u16(NXAST_CT);
             w.put_u16(ct.flags);
             w.put_u32(ct.zone_src);
             w.put_u16(ct.zone);
@@ -288,10 +294,7 @@ pub(super) fn emit(a: &Action, w: &mut Writer) {
                 a.emit(w);
             }
         }
-        Action::Note(n) => {
-            w.put_u16(NXAST_NOTE);
-            w.put_bytes(n);
-        }
+        Action::Note(n) => w.put_bytes(n),
         _ => {}
     }
 }

@@ -81,9 +81,9 @@ impl MultipartRequestBody {
         }
     }
 
-    /// The body of multipart type `typ`.
-    fn parse_as(typ: u16, r: &mut Reader<'_>) -> Result<Self> {
-        Ok(match typ {
+    /// The body of multipart type `typ`; `None` for a type without a layout here.
+    fn parse_known(typ: u16, r: &mut Reader<'_>) -> Result<Option<Self>> {
+        Ok(Some(match typ {
             mp::DESC => Self::Desc,
             mp::TABLE => Self::Table,
             mp::PORT_DESC => Self::PortDesc,
@@ -92,11 +92,8 @@ impl MultipartRequestBody {
             mp::AGGREGATE => Self::Aggregate(FlowStatsRequest::parse(r)?),
             mp::PORT_STATS => Self::PortStats(parse_id(r)?),
             mp::GROUP => Self::GroupStats(parse_id(r)?),
-            _ => Self::Unknown {
-                typ,
-                body: r.rest().to_vec(),
-            },
-        })
+            _ => return Ok(None),
+        }))
     }
 
     /// Writes the body (its type is in the envelope).
@@ -122,7 +119,7 @@ fn parse_id(r: &mut Reader<'_>) -> Result<u32> {
 
 /// Requests and replies share the envelope: type, flags, 4 pad bytes, then the body.
 macro_rules! multipart_envelope {
-    ($($(#[$doc:meta])* $msg:ident($body:ty);)*) => {$(
+    ($($(#[$doc:meta])* $msg:ident($body:ident);)*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $msg {
@@ -137,7 +134,13 @@ macro_rules! multipart_envelope {
                 let typ = r.u16("multipart")?;
                 let flags = r.u16("multipart")?;
                 r.skip(4, "multipart")?;
-                let body = <$body>::parse_as(typ, r)?;
+                let body = match $body::parse_known(typ, r)? {
+                    Some(body) => body,
+                    None => $body::Unknown {
+                        typ,
+                        body: r.rest().to_vec(),
+                    },
+                };
                 Ok($msg { flags, body })
             }
 
@@ -202,9 +205,9 @@ impl MultipartReplyBody {
         }
     }
 
-    /// The body of multipart type `typ`.
-    fn parse_as(typ: u16, r: &mut Reader<'_>) -> Result<Self> {
-        Ok(match typ {
+    /// The body of multipart type `typ`; `None` for a type without a layout here.
+    fn parse_known(typ: u16, r: &mut Reader<'_>) -> Result<Option<Self>> {
+        Ok(Some(match typ {
             mp::DESC => Self::Desc(Desc::parse(r)?),
             mp::FLOW => Self::Flow(parse_list(r)?),
             mp::AGGREGATE => Self::Aggregate(AggregateStats::parse(r)?),
@@ -213,11 +216,8 @@ impl MultipartReplyBody {
             mp::PORT_DESC => Self::PortDesc(parse_list(r)?),
             mp::GROUP_DESC => Self::GroupDesc(parse_list(r)?),
             mp::GROUP => Self::GroupStats(parse_list(r)?),
-            _ => Self::Unknown {
-                typ,
-                body: r.rest().to_vec(),
-            },
-        })
+            _ => return Ok(None),
+        }))
     }
 
     /// Writes the body (its type is in the envelope).
