@@ -6,7 +6,8 @@
 //! field type is carried is its [`Field`] impl: integers and arrays of them as they are,
 //! [`Match`] as an `ofp_match`, `Vec<u8>` as the raw bytes to the end of the structure,
 //! `Vec<T: Wire>` as a list of `T` to the end; `name: T as C,` uses the codec `C`
-//! ([`FieldAs`], e.g. [`NulPadded`]) instead. A layout headed `(what, len16 >= MIN)`
+//! ([`FieldAs`], e.g. [`NulPadded`]) instead; `{ a: A, b: B } as C,` carries several
+//! fields with one codec (one wire item that fills two fields). A layout headed `(what, len16 >= MIN)`
 //! starts with its own u16 length (the whole entry, at least `MIN`, a multiple of 8),
 //! is parsed inside a reader of exactly that length and has the length patched in after
 //! emitting. Every error names the structure (`what`).
@@ -148,6 +149,13 @@ macro_rules! wire_struct {
     (@munch $hdr:tt [$($fields:tt)*] [$($items:tt)*] pad $n:literal, $($rest:tt)*) => {
         $crate::layout::wire_struct!(@munch $hdr [$($fields)*] [$($items)* (pad $n)] $($rest)*);
     };
+    // `{ a: A, b: B } as Codec,`: fields carried together by one codec, which has
+    // `get(r, what) -> Result<(A, B)>` and `put((&a, &b), w, what)`.
+    (@munch $hdr:tt [$($fields:tt)*] [$($items:tt)*]
+        { $($(#[$gm:meta])* $g:ident : $gt:ty),+ $(,)? } as $c:ty, $($rest:tt)*) => {
+        $crate::layout::wire_struct!(@munch $hdr
+            [$($fields)* $({$(#[$gm])* $g: $gt})+] [$($items)* (group [$($g)+] $c)] $($rest)*);
+    };
     // `name: Type [as Codec],`: a field.
     (@munch $hdr:tt [$($fields:tt)*] [$($items:tt)*]
         $(#[$fm:meta])* $f:ident : $t:ty $(as $c:ty)?, $($rest:tt)*) => {
@@ -199,6 +207,12 @@ macro_rules! wire_struct {
     };
     (@get $r:ident $what:literal (field $f:ident $t:ty, $c:ty)) => {
         let $f = <$c as $crate::layout::FieldAs<$t>>::get($r, $what)?;
+    };
+    (@get $r:ident $what:literal (group [$($g:ident)+] $c:ty)) => {
+        let ($($g,)+) = <$c>::get($r, $what)?;
+    };
+    (@put $w:ident $what:literal (group [$($g:ident)+] $c:ty)) => {
+        <$c>::put(($($g,)+), $w, $what);
     };
     (@put $w:ident $what:literal (pad $n:literal)) => {
         $w.put_zeros($n);

@@ -8,7 +8,7 @@
 //! raw.
 
 use super::{msg_type, Header, Message, ONFT_BUNDLE_ADD_MESSAGE, ONF_EXPERIMENTER_ID};
-use crate::codec::{DecodeError, Reader, Result, Wire, Writer};
+use crate::codec::{DecodeError, Reader, Result, Writer};
 use crate::layout::wire_struct;
 
 /// Bundle control type.
@@ -47,47 +47,44 @@ wire_struct! {
     }
 }
 
-/// ONF bundle add message (exp_type 2301).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundleAdd {
-    /// Bundle id.
-    pub bundle_id: u32,
-    /// OFPBF_* flags.
-    pub flags: u16,
-    /// The inner message's xid (OVS expects the outer xid).
-    pub inner_xid: u32,
-    /// The inner message.
-    pub message: Box<Message>,
-    /// Raw bytes after the inner message (padding and properties).
-    pub properties: Vec<u8>,
+wire_struct! {
+    /// ONF bundle add message (exp_type 2301).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct BundleAdd("bundle add") {
+        /// Bundle id.
+        bundle_id: u32,
+        pad 2,
+        /// OFPBF_* flags.
+        flags: u16,
+        {
+            /// The inner message's xid (OVS expects the outer xid).
+            inner_xid: u32,
+            /// The inner message.
+            message: Box<Message>,
+        } as InnerMessage,
+        /// Raw bytes after the inner message (padding and properties).
+        properties: Vec<u8>,
+    }
 }
 
-impl Wire for BundleAdd {
-    fn parse(r: &mut Reader<'_>) -> Result<BundleAdd> {
-        let bundle_id = r.u32("bundle add")?;
-        r.skip(2, "bundle add")?;
-        let flags = r.u16("bundle add")?;
+/// The whole inner message of a bundle add: its xid and the message.
+struct InnerMessage;
+
+impl InnerMessage {
+    fn get(r: &mut Reader<'_>, _what: &'static str) -> Result<(u32, Box<Message>)> {
         let ih = Header::parse(r.peek_rest())?;
         let inner = r.take(usize::from(ih.length), "bundle inner message")?;
         if is_bundle_add(inner) {
             return Err(DecodeError::Invalid("bundle add nested in bundle add"));
         }
-        let (inner_xid, message) = Message::decode(inner)?;
-        Ok(BundleAdd {
-            bundle_id,
-            flags,
-            inner_xid,
-            message: Box::new(message),
-            properties: r.rest().to_vec(),
-        })
+        let (xid, message) = Message::decode(inner)?;
+        Ok((xid, Box::new(message)))
     }
 
-    fn emit(&self, w: &mut Writer) {
-        w.put_u32(self.bundle_id);
-        w.put_u16(0);
-        w.put_u16(self.flags);
-        self.message.emit(self.inner_xid, w);
-        w.put_bytes(&self.properties);
+    // wire_struct! hands each field over by reference, the box included.
+    #[allow(clippy::borrowed_box)]
+    fn put((xid, message): (&u32, &Box<Message>), w: &mut Writer, _what: &'static str) {
+        message.emit(*xid, w);
     }
 }
 
