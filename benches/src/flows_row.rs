@@ -167,7 +167,7 @@ async fn ours(target: &str, specs: &[FlowSpec], bundle: bool) -> Result<()> {
 
 /// Runs row 2 for `n` flows.
 pub fn run(rt: &Runtime, ovs: &Ovs, n: usize, rounds: usize, workdir: &Path) -> Row {
-    let label = if n % 1000 == 0 {
+    let label = if n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()

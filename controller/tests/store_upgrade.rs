@@ -86,6 +86,14 @@ fn write_redb2_fixture() {
 #[test]
 fn redb2_state_file_is_upgraded_on_open_and_keeps_every_object() {
     let (dir, path) = temp_copy();
+    // It really is an old file: today's redb alone refuses it.
+    assert!(
+        matches!(
+            redb::Database::open(&path),
+            Err(redb::DatabaseError::UpgradeRequired(2))
+        ),
+        "the fixture is not a file format v2 file"
+    );
     {
         let s = RedbStore::open(&path).expect("open (upgrades)");
         assert_eq!(load_state(&s).expect("load"), objects());
@@ -103,5 +111,11 @@ fn redb2_state_file_is_upgraded_on_open_and_keeps_every_object() {
     assert_eq!(get_counter(&s, "mac_counter").expect("counter"), 8);
     assert_eq!(load_state(&s).expect("load"), objects());
     drop(s);
+    // The old file was kept beside it.
+    let backup = dir.join("state.redb.v2-backup");
+    assert_eq!(
+        std::fs::read(&backup).expect("backup"),
+        std::fs::read(fixture()).expect("fixture")
+    );
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }

@@ -150,7 +150,7 @@ async fn sync_switch(
                 audits += 1;
                 core.metrics.audits.fetch_add(1, Ordering::Relaxed);
                 let every = timing.full_audit_every.max(1);
-                let drift = if audits % every == 0 {
+                let drift = if audits.is_multiple_of(every) {
                     // Whole flows: match, cookie and actions (someone changing
                     // the actions of one of our flows is drift too).
                     let stats = sw.flow_stats(None, COOKIE_PREFIX, COOKIE_MASK).await?;

@@ -2,12 +2,15 @@
 //!
 //! Contract: a [`Store`] holds opaque JSON values per ([`Kind`], key) and
 //! applies a batch of writes atomically ([`Store::apply`]): either all land or
-//! none. [`RedbStore`] is crash-safe (redb commits are durable on return);
+//! none. [`RedbStore`] is crash-safe (redb commits are durable on return)
+//! and upgrades a state file of redb's file format v2 (every build before
+//! redb 3) on open, keeping a copy of the old file beside it;
 //! [`MemStore`] is for unit tests. [`load_state`] reads everything back into a
 //! [`DesiredState`].
 
 use crate::state::desired::DesiredState;
 use crate::state::model::{Endpoint, Host, ModelError, Network};
+use redb::ReadableDatabase;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -162,10 +165,35 @@ fn table(kind: Kind) -> redb::TableDefinition<'static, &'static str, &'static [u
     redb::TableDefinition::new(kind.table())
 }
 
+/// Upgrade the redb file format v2 file at `path` to v3 in place (with
+/// redb 2.6, the only version that reads v2 and writes v3), after copying it
+/// to `<path>.v2-backup`.
+fn upgrade_v2(path: &Path) -> Result<(), StoreError> {
+    let mut backup = path.as_os_str().to_owned();
+    backup.push(".v2-backup");
+    std::fs::copy(path, &backup).map_err(|e| {
+        StoreError::Db(format!("backing up {} before upgrade: {e}", path.display()))
+    })?;
+    let mut old = redb2::Database::open(path).map_err(db_err)?;
+    old.upgrade().map_err(db_err)?;
+    tracing::info!(
+        path = %path.display(),
+        backup = %std::path::Path::new(&backup).display(),
+        "state file upgraded from redb file format v2 to v3"
+    );
+    Ok(())
+}
+
 impl RedbStore {
-    /// Open or create the database file at `path`.
+    /// Open or create the database file at `path`, upgrading an old file format.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
-        let db = redb::Database::create(path).map_err(db_err)?;
+        let db = match redb::Database::create(path) {
+            Err(redb::DatabaseError::UpgradeRequired(2)) => {
+                upgrade_v2(path)?;
+                redb::Database::create(path).map_err(db_err)?
+            }
+            r => r.map_err(db_err)?,
+        };
         let tx = db.begin_write().map_err(db_err)?;
         for k in Kind::ALL {
             tx.open_table(table(k)).map_err(db_err)?;
