@@ -11,6 +11,7 @@ use std::os::fd::RawFd;
 
 use futures::{Stream, TryStreamExt};
 use ipnet::IpNet;
+use ovs_api::MacAddr;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
@@ -27,8 +28,8 @@ pub struct LinkInfo {
     pub name: String,
     /// MTU.
     pub mtu: Option<u32>,
-    /// MAC address.
-    pub mac: Option<[u8; 6]>,
+    /// MAC address (of an Ethernet-like link).
+    pub mac: Option<MacAddr>,
     /// Administratively up.
     pub up: bool,
 }
@@ -56,10 +57,8 @@ fn link_info(m: &LinkMessage) -> LinkInfo {
         match a {
             LinkAttribute::IfName(n) => li.name = n.clone(),
             LinkAttribute::Mtu(m) => li.mtu = Some(*m),
-            LinkAttribute::Address(b) if b.len() == 6 => {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(b);
-                li.mac = Some(mac);
+            LinkAttribute::Address(b) => {
+                li.mac = <[u8; 6]>::try_from(b.as_slice()).ok().map(MacAddr);
             }
             _ => {}
         }
@@ -169,9 +168,9 @@ pub async fn set_mtu(handle: &Handle, index: u32, mtu: u32) -> Result<()> {
 }
 
 /// Sets the MAC address.
-pub async fn set_mac(handle: &Handle, index: u32, mac: [u8; 6]) -> Result<()> {
-    let change = LinkUnspec::new_with_index(index).address(mac.to_vec());
-    set(handle, change, format!("set mac on link {index}")).await
+pub async fn set_mac(handle: &Handle, index: u32, mac: MacAddr) -> Result<()> {
+    let change = LinkUnspec::new_with_index(index).address(mac.octets().to_vec());
+    set(handle, change, format!("set mac {mac} on link {index}")).await
 }
 
 /// Sets the link administratively up.

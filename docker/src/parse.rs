@@ -8,6 +8,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use ipnet::IpNet;
+use ovs_api::MacAddr;
 
 use crate::error::{Error, Result};
 
@@ -71,21 +72,13 @@ pub fn gateway(s: &str) -> Result<IpAddr> {
         .map_err(|_| Error::invalid("gateway", s, "not an IPv4 or IPv6 address"))
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff` (also `-` separated) with the project's one MAC type,
-/// [`ovs_api::MacAddr`]; rejects multicast and all-zero MACs.
-pub fn mac(s: &str) -> Result<[u8; 6]> {
-    match s.parse::<ovs_api::MacAddr>() {
-        Ok(m) => Ok(m.octets()),
-        Err(ovs_api::ParseError::Mac { reason, .. }) => {
-            Err(Error::invalid("MAC address", s, reason))
-        }
-        Err(e) => Err(Error::invalid("MAC address", s, e.to_string())),
-    }
-}
-
-/// Formats a MAC as lowercase `aa:bb:cc:dd:ee:ff`.
-pub fn fmt_mac(m: &[u8; 6]) -> String {
-    ovs_api::MacAddr(*m).to_string()
+/// Parses a MAC for an interface with the project's one MAC type: six octets of two hex
+/// digits separated by `:` or `-`, unicast, not all zero ([`MacAddr`]'s rules).
+pub fn mac(s: &str) -> Result<MacAddr> {
+    s.parse::<MacAddr>().map_err(|e| match e {
+        ovs_api::ParseError::Mac { reason, .. } => Error::invalid("MAC address", s, reason),
+        other => Error::invalid("MAC address", s, other.to_string()),
+    })
 }
 
 /// Parses an MTU (68..=65535, the IPv4 minimum up to the netlink maximum).
@@ -156,18 +149,27 @@ mod tests {
     #[test]
     fn macs() {
         assert_eq!(
-            mac("a2:c3:0d:49:7f:f8").unwrap(),
+            mac("a2:c3:0d:49:7f:f8").unwrap().octets(),
             [0xa2, 0xc3, 0x0d, 0x49, 0x7f, 0xf8]
         );
         assert_eq!(
-            fmt_mac(&mac("A2-C3-0D-49-7F-F8").unwrap()),
+            mac("A2-C3-0D-49-7F-F8").unwrap().to_string(),
             "a2:c3:0d:49:7f:f8"
         );
-        assert!(mac("a2:c3:0d:49:7f").is_err());
-        assert!(mac("a2:c3:0d:49:7f:zz").is_err());
-        assert!(mac("01:00:5e:00:00:01").is_err());
-        assert!(mac("00:00:00:00:00:00").is_err());
-        assert!(mac("a2:c3:0d:49:7f:f8a").is_err());
+        let rejects = [
+            ("a2:c3:0d:49:7f", "six hex octets"),
+            ("a2:c3:0d:49:7f:zz", "six hex octets"),
+            ("a2:c3:0d:49:7f:f8a", "six hex octets"),
+            ("01:00:5e:00:00:01", "multicast"),
+            ("00:00:00:00:00:00", "all zero"),
+        ];
+        for (bad, why) in rejects {
+            let e = mac(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("invalid MAC address") && e.contains(why),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

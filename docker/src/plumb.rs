@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use ovs_api::MacAddr;
 use ovsdb_client::Remote;
 
 use crate::docker::{self, Container};
@@ -124,7 +125,7 @@ pub struct PortSpec {
     /// Default gateway to add, if any.
     pub gateway: Option<IpAddr>,
     /// MAC of the container interface, if any.
-    pub mac: Option<[u8; 6]>,
+    pub mac: Option<MacAddr>,
     /// MTU of both veth ends, if any.
     pub mtu: Option<u32>,
     /// Extra Interface `external_ids` (e.g. `iface-id`, `attached-mac` for `attach`).
@@ -138,8 +139,8 @@ pub struct Added {
     pub port: String,
     /// OpenFlow port number assigned by ovs-vswitchd.
     pub ofport: Option<i64>,
-    /// MAC of the container-side interface.
-    pub mac: String,
+    /// MAC of the container-side interface, if the kernel reported one.
+    pub mac: Option<MacAddr>,
 }
 
 /// Adds a port: all or nothing.
@@ -290,7 +291,7 @@ async fn steps(
                 link::add_default_route(&h, gw, l.index).await?;
             }
             let now = link::require(&h, &iface).await?;
-            Ok(now.mac.map(|m| parse::fmt_mac(&m)).unwrap_or_default())
+            Ok(now.mac)
         })
         .await?;
     s.fail_point("configure")?;
