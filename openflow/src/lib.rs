@@ -84,15 +84,5 @@ pub use oxm::{Mac, Match, Oxm, OxmKind};
 
 /// ovs-ofctl name of a port number (reserved ports by name).
 pub fn port_name(p: u32) -> String {
-    match p {
-        OFPP_IN_PORT => "IN_PORT".into(),
-        OFPP_TABLE => "TABLE".into(),
-        OFPP_NORMAL => "NORMAL".into(),
-        OFPP_FLOOD => "FLOOD".into(),
-        OFPP_ALL => "ALL".into(),
-        OFPP_CONTROLLER => "CONTROLLER".into(),
-        OFPP_LOCAL => "LOCAL".into(),
-        OFPP_ANY => "ANY".into(),
-        p => p.to_string(),
-    }
+    action::reserved_port_name(p).map_or_else(|| p.to_string(), str::to_string)
 }

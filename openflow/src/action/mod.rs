@@ -25,22 +25,40 @@ use crate::oxm::{Oxm, OxmKind};
 /// Nicira experimenter id.
 pub const NX_VENDOR_ID: u32 = 0x0000_2320;
 
-/// Reserved port: the packet's ingress port.
-pub const OFPP_IN_PORT: u32 = 0xffff_fff8;
-/// Reserved port: submit to the flow table (packet-out only).
-pub const OFPP_TABLE: u32 = 0xffff_fff9;
-/// Reserved port: normal L2 processing.
-pub const OFPP_NORMAL: u32 = 0xffff_fffa;
-/// Reserved port: flood.
-pub const OFPP_FLOOD: u32 = 0xffff_fffb;
-/// Reserved port: all ports but ingress.
-pub const OFPP_ALL: u32 = 0xffff_fffc;
-/// Reserved port: the controller.
-pub const OFPP_CONTROLLER: u32 = 0xffff_fffd;
-/// Reserved port: the local (bridge) port.
-pub const OFPP_LOCAL: u32 = 0xffff_fffe;
-/// Wildcard port.
-pub const OFPP_ANY: u32 = 0xffff_ffff;
+/// Declares the reserved port numbers and their ovs-ofctl names from one table.
+macro_rules! reserved_ports {
+    ($($(#[$doc:meta])* $name:ident = $v:literal => $text:literal,)*) => {
+        $($(#[$doc])* pub const $name: u32 = $v;)*
+
+        /// The ovs-ofctl name of `p` if it is a reserved port.
+        pub(crate) fn reserved_port_name(p: u32) -> Option<&'static str> {
+            match p {
+                $($name => Some($text),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+reserved_ports! {
+    /// Reserved port: the packet's ingress port.
+    OFPP_IN_PORT = 0xffff_fff8 => "IN_PORT",
+    /// Reserved port: submit to the flow table (packet-out only).
+    OFPP_TABLE = 0xffff_fff9 => "TABLE",
+    /// Reserved port: normal L2 processing.
+    OFPP_NORMAL = 0xffff_fffa => "NORMAL",
+    /// Reserved port: flood.
+    OFPP_FLOOD = 0xffff_fffb => "FLOOD",
+    /// Reserved port: all ports but ingress.
+    OFPP_ALL = 0xffff_fffc => "ALL",
+    /// Reserved port: the controller.
+    OFPP_CONTROLLER = 0xffff_fffd => "CONTROLLER",
+    /// Reserved port: the local (bridge) port.
+    OFPP_LOCAL = 0xffff_fffe => "LOCAL",
+    /// Wildcard port.
+    OFPP_ANY = 0xffff_ffff => "ANY",
+}
+
 /// Wildcard group.
 pub const OFPG_ANY: u32 = 0xffff_ffff;
 /// `max_len` meaning "send the whole packet to the controller".
