@@ -76,7 +76,8 @@ impl Lab {
                 "-n", &h.netns, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
                 "netns", &c.netns,
             ])?;
-            let mtu = net.tunnel.container_mtu().to_string();
+            // Container MTU on a 1500-byte underlay.
+            let mtu = (1500 - net.tunnel.overhead()).to_string();
             ip(&["-n", &c.netns, "link", "set", "eth0", "mtu", &mtu])?;
             ip(&[
                 "-n",

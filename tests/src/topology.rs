@@ -84,43 +84,8 @@ impl fmt::Display for Ipv4Net {
     }
 }
 
-/// Overlay encapsulation of a network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TunnelType {
-    /// VXLAN (UDP 4789), 50 bytes of overhead over IPv4.
-    #[default]
-    Vxlan,
-    /// GRE with a key, 42 bytes of overhead.
-    Gre,
-    /// Geneve, 50 bytes without options; 58 assumed to leave room for one option.
-    Geneve,
-}
-
-impl TunnelType {
-    /// The OVS interface `type` value.
-    pub fn ovs_type(self) -> &'static str {
-        match self {
-            TunnelType::Vxlan => "vxlan",
-            TunnelType::Gre => "gre",
-            TunnelType::Geneve => "geneve",
-        }
-    }
-
-    /// Bytes the encapsulation adds on a 1500-byte IPv4 underlay (inner Ethernet included).
-    pub fn overhead(self) -> u16 {
-        match self {
-            TunnelType::Vxlan => 50,
-            TunnelType::Gre => 42,
-            TunnelType::Geneve => 58,
-        }
-    }
-
-    /// Container MTU on a 1500-byte underlay.
-    pub fn container_mtu(self) -> u16 {
-        1500 - self.overhead()
-    }
-}
+/// Overlay encapsulation of a network: the northbound API's type (`vxlan` by default).
+pub use ovs_api::TunnelType;
 
 /// A validated topology.
 #[derive(Debug, Clone, PartialEq, Eq)]
