@@ -224,7 +224,8 @@ impl NorthboundServer for Northbound {
                 _ = sink.closed() => break,
                 ev = rx.recv() => match ev {
                     Ok(ev) => {
-                        let msg = SubscriptionMessage::from_json(&ev)?;
+                        let msg: SubscriptionMessage =
+                            serde_json::value::to_raw_value(&ev)?.into();
                         if sink.send(msg).await.is_err() {
                             break;
                         }
