@@ -143,7 +143,7 @@ impl<T: Wire, const PAD: usize> FieldAs<Vec<T>> for LenPrefixed<PAD> {
 }
 
 /// Declares a public struct with documented public fields in wire order and its
-/// [`Wire`](crate::codec::Wire) impl (see the module docs for the item syntax).
+/// [`Wire`] impl (see the module docs for the item syntax).
 macro_rules! wire_struct {
     // `pad N,`: N zero bytes.
     (@munch $hdr:tt [$($fields:tt)*] [$($items:tt)*] pad $n:literal, $($rest:tt)*) => {
