@@ -5,45 +5,46 @@
 //! round-trip and simply have no name.
 
 use super::ONF_EXPERIMENTER_ID;
-use crate::codec::{Reader, Result, Wire, Writer};
+use crate::codec::{Reader, Result, Writer};
+use crate::layout::wire_struct;
 
-/// ERROR message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorMsg {
-    /// Error type (OFPET_*; 0xffff = experimenter).
-    pub typ: u16,
-    /// Error code (or exp_code for experimenter errors).
-    pub code: u16,
-    /// Experimenter id when `typ == 0xffff`.
-    pub experimenter: Option<u32>,
-    /// Usually the start of the offending request.
-    pub data: Vec<u8>,
+wire_struct! {
+    /// ERROR message.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ErrorMsg("error") {
+        {
+            /// Error type (OFPET_*; 0xffff = experimenter).
+            typ: u16,
+            /// Error code (or exp_code for experimenter errors).
+            code: u16,
+            /// Experimenter id when `typ == 0xffff`.
+            experimenter: Option<u32>,
+        } as ErrorHead,
+        /// Usually the start of the offending request.
+        data: Vec<u8>,
+    }
 }
 
-impl Wire for ErrorMsg {
-    fn parse(r: &mut Reader<'_>) -> Result<ErrorMsg> {
-        let typ = r.u16("error")?;
-        let code = r.u16("error")?;
-        let experimenter = if typ == 0xffff {
-            Some(r.u32("error experimenter")?)
-        } else {
-            None
+/// Type and code, then an experimenter id only for type 0xffff (written whenever set).
+struct ErrorHead;
+
+impl ErrorHead {
+    fn get(r: &mut Reader<'_>, what: &'static str) -> Result<(u16, u16, Option<u32>)> {
+        let typ = r.u16(what)?;
+        let code = r.u16(what)?;
+        let experimenter = match typ {
+            0xffff => Some(r.u32("error experimenter")?),
+            _ => None,
         };
-        Ok(ErrorMsg {
-            typ,
-            code,
-            experimenter,
-            data: r.rest().to_vec(),
-        })
+        Ok((typ, code, experimenter))
     }
 
-    fn emit(&self, w: &mut Writer) {
-        w.put_u16(self.typ);
-        w.put_u16(self.code);
-        if let Some(x) = self.experimenter {
-            w.put_u32(x);
+    fn put((typ, code, exp): (&u16, &u16, &Option<u32>), w: &mut Writer, _what: &'static str) {
+        w.put_u16(*typ);
+        w.put_u16(*code);
+        if let Some(x) = exp {
+            w.put_u32(*x);
         }
-        w.put_bytes(&self.data);
     }
 }
 
