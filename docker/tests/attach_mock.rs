@@ -10,6 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::process::{Child, Output};
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -195,8 +196,29 @@ fn serve(lab: &Lab, never_reachable: bool) -> Running {
     }
 }
 
+impl Running {
+    /// The endpoints the double holds.
+    fn endpoints(&self) -> Vec<Endpoint> {
+        self.state
+            .lock()
+            .unwrap()
+            .endpoints
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
 /// None: root or OVS is missing and the test skips (the test bed's policy).
-fn setup() -> Option<(Lab, String)> {
+/// A lab with `br-ex`, container `c1` (its namespace) and the double serving in it.
+struct Setup {
+    lab: Lab,
+    ns: String,
+    ctl: Running,
+}
+
+/// `None` when OVS is missing and the skip policy allows it.
+fn setup(never_reachable: bool) -> Option<Setup> {
     let mut lab = Lab::start("at")?;
     lab.vsctl(&[
         "add-br",
@@ -208,66 +230,82 @@ fn setup() -> Option<(Lab, String)> {
         "datapath_type=netdev",
     ]);
     let (ns, _) = lab.container("c1");
-    Some((lab, ns))
+    let ctl = serve(&lab, never_reachable);
+    Some(Setup { lab, ns, ctl })
+}
+
+impl Setup {
+    /// `ovs-docker-rs ARGS --controller URL` in the lab's host namespace.
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.lab.ours_cmd(args);
+        c.args(["--controller", &self.ctl.url]);
+        c
+    }
+    /// Runs [`Setup::cmd`] to completion.
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    /// `attach c1 --network NETWORK --netns NS EXTRA...`.
+    fn attach_cmd(&self, network: &str, extra: &[&str]) -> std::process::Command {
+        let mut args = vec!["attach", "c1", "--network", network, "--netns", &self.ns];
+        args.extend_from_slice(extra);
+        self.cmd(&args)
+    }
+    /// Runs [`Setup::attach_cmd`] to completion.
+    fn attach(&self, network: &str, extra: &[&str]) -> Output {
+        self.attach_cmd(network, extra).output().unwrap()
+    }
+    /// Spawns [`Setup::attach_cmd`].
+    fn spawn_attach(&self, network: &str, extra: &[&str]) -> Child {
+        self.attach_cmd(network, extra).spawn().unwrap()
+    }
+    /// Nothing of an attach is left: the double has no endpoint, OVSDB is as `before`,
+    /// no veth on the host and only `lo` in the container.
+    fn assert_clean(&self, before: &[String]) {
+        assert!(self.ctl.endpoints().is_empty(), "endpoint not deleted");
+        assert_eq!(self.lab.ovsdb_view(), before, "port left in OVSDB");
+        assert!(
+            self.lab.host_links().is_empty(),
+            "{:?}",
+            self.lab.host_links()
+        );
+        assert_eq!(links_in(&self.ns), vec!["lo".to_string()]);
+    }
 }
 
 #[test]
 fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
-    let Some((lab, ns)) = setup() else {
+    let Some(t) = setup(false) else {
         return;
     };
-    let ctl = serve(&lab, false);
-    let out = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "blue",
-            "--netns",
-            &ns,
-            "--host",
-            "h1",
-        ])
-        .args([
-            "--controller",
-            &ctl.url,
-            "--timeout",
-            "10",
-            "--interface",
-            "eth1",
-        ])
-        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
-        .output()
-        .unwrap();
+    let before = t.lab.ovsdb_view();
+    let out = t.attach(
+        "blue",
+        &["--host", "h1", "--timeout", "10", "--interface", "eth1"],
+    );
     assert!(out.status.success(), "{}", describe(&out));
-    let eps: Vec<Endpoint> = ctl
-        .state
-        .lock()
-        .unwrap()
-        .endpoints
-        .values()
-        .cloned()
-        .collect();
+    let eps = t.ctl.endpoints();
     assert_eq!(eps.len(), 1);
     let ep = &eps[0];
-    let ifaces = lab.table("Interface", "name,external_ids,ofport");
+    let ifaces = t.lab.table("Interface", "name,external_ids,ofport");
     let i = ifaces
         .iter()
         .find(|i| i["external_ids"].get("iface-id").is_some())
         .expect("no iface-id interface");
     assert_eq!(i["external_ids"]["iface-id"], ep.id.as_str());
-    assert_eq!(i["external_ids"]["attached-mac"], ep.mac.as_str());
+    assert_eq!(i["external_ids"]["attached-mac"], ep.mac.to_string());
     assert_eq!(i["external_ids"]["container_id"], "c1");
     assert_eq!(i["external_ids"]["container_iface"], "eth1");
     assert!(i["ofport"].as_i64().unwrap() > 0);
     assert!(
-        lab.ovsdb_view()
+        t.lab
+            .ovsdb_view()
             .iter()
             .any(|l| l.starts_with("bridge br-ex ports=[\"PORT(c1/eth1)\"")),
         "{:#?}",
-        lab.ovsdb_view()
+        t.lab.ovsdb_view()
     );
-    let view = container_view(&ns);
+    let view = container_view(&t.ns);
     assert!(
         view.contains(&format!(
             "link eth1 mtu=1450 mac=RANDOM up=true addrs=[\"{}\"]",
@@ -275,8 +313,8 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
         )),
         "{view:#?}"
     );
-    let link = sh("ip", &["-n", &ns, "-j", "link", "show", "eth1"]);
-    assert!(link.contains(&ep.mac), "{link}");
+    let link = sh("ip", &["-n", &t.ns, "-j", "link", "show", "eth1"]);
+    assert!(link.contains(&ep.mac.to_string()), "{link}");
     assert!(
         view.iter()
             .any(|l| l.contains("default") && l.contains("10.244.1.1")),
@@ -286,7 +324,7 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
     assert!(stdout.contains(&ep.id), "{stdout}");
 
     // list shows it (JSON).
-    let o = lab.ours(&["list", "--output", "json"]);
+    let o = t.lab.ours(&["list", "--output", "json"]);
     assert!(o.status.success(), "{}", describe(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["endpoint"], ep.id.as_str());
@@ -294,21 +332,7 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
 
     // A second attach with the same address is refused by the controller's IPAM.
     let (ip, _) = ep.ip.split_once('/').unwrap();
-    let o = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "blue",
-            "--netns",
-            &ns,
-            "--host",
-            "h1",
-        ])
-        .args(["--controller", &ctl.url, "--interface", "eth2", "--ip", ip])
-        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
-        .output()
-        .unwrap();
+    let o = t.attach("blue", &["--host", "h1", "--interface", "eth2", "--ip", ip]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("already in use"),
@@ -317,119 +341,52 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
     );
 
     // detach removes the port, the veth and the endpoint.
-    let o = lab
-        .ours_cmd(&[
-            "detach",
-            "c1",
-            "--network",
-            "blue",
-            "--host",
-            "h1",
-            "--controller",
-            &ctl.url,
-        ])
-        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
-        .output()
-        .unwrap();
+    let o = t.run(&["detach", "c1", "--network", "blue", "--host", "h1"]);
     assert!(o.status.success(), "{}", describe(&o));
-    assert!(ctl.state.lock().unwrap().endpoints.is_empty());
-    assert!(lab.host_links().is_empty(), "{:?}", lab.host_links());
-    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+    t.assert_clean(&before);
 }
 
 #[test]
 fn attach_times_out_and_rolls_back_port_and_endpoint() {
-    let Some((lab, ns)) = setup() else {
+    let Some(t) = setup(true) else {
         return;
     };
-    let ctl = serve(&lab, true);
-    let before = lab.ovsdb_view();
-    let out = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "blue",
-            "--netns",
-            &ns,
-            "--host",
-            "h1",
-        ])
-        .args([
-            "--controller",
-            &ctl.url,
-            "--timeout",
-            "2",
-            "--interface",
-            "eth1",
-        ])
-        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
-        .output()
-        .unwrap();
+    let before = t.lab.ovsdb_view();
+    let out = t.attach(
+        "blue",
+        &["--host", "h1", "--timeout", "2", "--interface", "eth1"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not reachable after 2 s"), "{err}");
     assert!(err.contains("bound=true"), "progress not printed: {err}");
-    assert!(
-        ctl.state.lock().unwrap().endpoints.is_empty(),
-        "endpoint not deleted"
-    );
-    assert_eq!(lab.ovsdb_view(), before, "port left in OVSDB");
-    assert!(lab.host_links().is_empty(), "{:?}", lab.host_links());
-    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+    t.assert_clean(&before);
 
     // Unknown network: the controller's error is passed on, nothing is plumbed.
-    let out = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "red",
-            "--netns",
-            &ns,
-            "--host",
-            "h1",
-        ])
-        .args(["--controller", &ctl.url, "--interface", "eth1"])
-        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
-        .output()
-        .unwrap();
+    let out = t.attach("red", &["--host", "h1", "--interface", "eth1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no network red"),
         "{}",
         describe(&out)
     );
-    assert_eq!(lab.ovsdb_view(), before);
+    assert_eq!(t.lab.ovsdb_view(), before);
 }
 
 #[test]
 fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_fails() {
-    let Some((lab, ns)) = setup() else {
+    let Some(t) = setup(false) else {
         return;
     };
-    lab.vsctl(&[
+    t.lab.vsctl(&[
         "set",
         "Open_vSwitch",
         ".",
         "external_ids:system-id=odr-host-7",
     ]);
-    let ctl = serve(&lab, false);
+    let before = t.lab.ovsdb_view();
     // Plumbing fails (the container already has `lo`): the endpoint must be deleted again.
-    let out = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "blue",
-            "--netns",
-            &ns,
-            "--interface",
-            "lo",
-        ])
-        .args(["--controller", &ctl.url])
-        .output()
-        .unwrap();
+    let out = t.attach("blue", &["--interface", "lo"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already has an interface named lo"), "{err}");
@@ -437,63 +394,26 @@ fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_f
         err.contains("on odr-host-7"),
         "host not taken from system-id: {err}"
     );
-    assert!(
-        ctl.state.lock().unwrap().endpoints.is_empty(),
-        "endpoint not rolled back"
-    );
-    assert!(lab.host_links().is_empty());
+    t.assert_clean(&before);
     // Without --host and with system-id set, the endpoint is created for that host.
-    let out = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "blue",
-            "--netns",
-            &ns,
-            "--interface",
-            "eth1",
-        ])
-        .args(["--controller", &ctl.url])
-        .output()
-        .unwrap();
+    let out = t.attach("blue", &["--interface", "eth1"]);
     assert!(out.status.success(), "{}", describe(&out));
-    let hosts: Vec<String> = ctl
-        .state
-        .lock()
-        .unwrap()
-        .endpoints
-        .values()
-        .map(|e| e.host.clone())
-        .collect();
+    let hosts: Vec<String> = t.ctl.endpoints().into_iter().map(|e| e.host).collect();
     assert_eq!(hosts, vec!["odr-host-7".to_string()]);
 }
 
 #[test]
 fn sigterm_while_waiting_for_reachable_rolls_back() {
-    let Some((lab, ns)) = setup() else {
+    let Some(t) = setup(true) else {
         return;
     };
-    let ctl = serve(&lab, true);
-    let before = lab.ovsdb_view();
-    let child = lab
-        .ours_cmd(&[
-            "attach",
-            "c1",
-            "--network",
-            "blue",
-            "--netns",
-            &ns,
-            "--host",
-            "h1",
-            "--interface",
-            "eth1",
-        ])
-        .args(["--controller", &ctl.url, "--timeout", "60"])
-        .spawn()
-        .unwrap();
+    let before = t.lab.ovsdb_view();
+    let child = t.spawn_attach(
+        "blue",
+        &["--host", "h1", "--interface", "eth1", "--timeout", "60"],
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while lab.host_links().is_empty() || ctl.state.lock().unwrap().endpoints.is_empty() {
+    while t.lab.host_links().is_empty() || t.ctl.endpoints().is_empty() {
         assert!(std::time::Instant::now() < deadline, "attach never plumbed");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -506,38 +426,33 @@ fn sigterm_while_waiting_for_reachable_rolls_back() {
         "{}",
         describe(&out)
     );
-    assert!(
-        ctl.state.lock().unwrap().endpoints.is_empty(),
-        "endpoint not deleted"
-    );
-    assert_eq!(lab.ovsdb_view(), before);
-    assert!(lab.host_links().is_empty());
-    assert_eq!(links_in(&ns), vec!["lo".to_string()]);
+    t.assert_clean(&before);
 }
 
 #[test]
 fn attach_reports_an_unreachable_controller_with_its_url() {
-    let Some((lab, ns)) = setup() else {
+    let Some(t) = setup(false) else {
         return;
     };
     // A port nobody listens on.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     drop(l);
-    let before = lab.ovsdb_view();
-    let out = lab
+    let before = t.lab.ovsdb_view();
+    let out = t
+        .lab
         .ours_cmd(&[
             "attach",
             "c1",
             "--network",
             "blue",
             "--netns",
-            &ns,
+            &t.ns,
             "--host",
             "h1",
+            "--controller",
+            &url,
         ])
-        .args(["--controller", &url])
-        .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -547,42 +462,22 @@ fn attach_reports_an_unreachable_controller_with_its_url() {
         "{err}"
     );
     assert!(err.contains("OVS_CONTROLLER_URL"), "{err}");
-    assert_eq!(lab.ovsdb_view(), before);
-    assert!(lab.host_links().is_empty());
+    t.assert_clean(&before);
 }
 
 /// A port whose endpoint the controller no longer knows (an orphan) is left alone by
 /// `detach --network X`, which cannot tell its network, and removed by a plain `detach`.
 #[test]
 fn detach_with_network_leaves_orphan_ports_alone() {
-    let Some((lab, ns)) = setup() else {
+    let Some(t) = setup(false) else {
         return;
     };
-    let ctl = serve(&lab, false);
-    let run = |args: &[&str]| {
-        lab.ours_cmd(args)
-            .args(["--controller", &ctl.url])
-            .env("OVS_DOCKER_RS_LOCK", lab.dir.join("lock"))
-            .output()
-            .unwrap()
-    };
-    let out = run(&[
-        "attach",
-        "c1",
-        "--network",
-        "blue",
-        "--netns",
-        &ns,
-        "--host",
-        "h1",
-        "--timeout",
-        "10",
-    ]);
+    let out = t.attach("blue", &["--host", "h1", "--timeout", "10"]);
     assert!(out.status.success(), "{}", describe(&out));
     // The controller forgets the endpoint behind our back.
-    ctl.state.lock().unwrap().endpoints.clear();
+    t.ctl.state.lock().unwrap().endpoints.clear();
     // Nothing of blue is left to detach: an error that names the orphan it left.
-    let out = run(&["detach", "c1", "--network", "blue", "--host", "h1"]);
+    let out = t.run(&["detach", "c1", "--network", "blue", "--host", "h1"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -595,8 +490,8 @@ fn detach_with_network_leaves_orphan_ports_alone() {
         "{}",
         describe(&out)
     );
-    assert_eq!(lab.host_links().len(), 1, "{:?}", lab.host_links());
-    let out = run(&["detach", "c1", "--host", "h1"]);
+    assert_eq!(t.lab.host_links().len(), 1, "{:?}", t.lab.host_links());
+    let out = t.run(&["detach", "c1", "--host", "h1"]);
     assert!(out.status.success(), "{}", describe(&out));
-    assert!(lab.host_links().is_empty(), "{:?}", lab.host_links());
+    assert!(t.lab.host_links().is_empty(), "{:?}", t.lab.host_links());
 }
