@@ -24,6 +24,11 @@ use crate::ops::{parse_transact_result, transact_params, OpResult, Operation};
 use crate::protocol::{Event, Session};
 use crate::schema::DatabaseSchema;
 
+/// Now on tokio's clock, so the sans-IO timers follow a paused test clock too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Connection options.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -507,7 +512,7 @@ async fn run<S>(
         }
         let _ = wr.shutdown().await;
     });
-    let mut session = Session::new(Instant::now(), opts.probe_interval, opts.max_message);
+    let mut session = Session::new(now(), opts.probe_interval, opts.max_message);
     let mut waiting: HashMap<u64, oneshot::Sender<Result<Json, Error>>> = HashMap::new();
     let mut buf = vec![0u8; 64 * 1024];
     let reason: Error = loop {
@@ -522,7 +527,7 @@ async fn run<S>(
             n = rd.read(&mut buf) => match n {
                 Ok(0) => break Error::Disconnected,
                 Ok(n) => {
-                    if let Err(e) = session.receive(&buf[..n], Instant::now()) {
+                    if let Err(e) = session.receive(&buf[..n], now()) {
                         tracing::warn!("ovsdb: closing connection: {e}");
                         break e;
                     }
@@ -538,7 +543,7 @@ async fn run<S>(
                 None => break Error::Disconnected,
             },
             _ = sleep => {
-                if let Err(e) = session.handle_timeout(Instant::now()) {
+                if let Err(e) = session.handle_timeout(now()) {
                     tracing::warn!("ovsdb: {e}");
                     break e;
                 }

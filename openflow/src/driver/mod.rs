@@ -57,7 +57,7 @@ use crate::message::{
 };
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use task::{Channels, Cmd, CmdBox};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -183,7 +183,7 @@ impl Switch {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
-        let conn = Connection::new(Instant::now(), cfg);
+        let conn = Connection::new(task::now(), cfg);
         let framed = Framed::new(stream, OfCodec::default());
         let ch = Channels {
             cmd_rx,

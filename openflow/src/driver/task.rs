@@ -22,6 +22,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Framed;
 
+/// Now on tokio's clock, so the sans-IO timers follow a paused test clock too.
+pub(super) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// How often abandoned requests are swept out while requests are pending.
 pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -104,7 +109,7 @@ where
         tokio::select! {
             frame = framed.next() => match frame {
                 Some(Ok(b)) => {
-                    if let Err(e) = conn.handle_frame(Instant::now(), &b) {
+                    if let Err(e) = conn.handle_frame(now(), &b) {
                         // Flush a possible HELLO_FAILED error before closing.
                         let _ = flush(&mut framed, &mut conn).await;
                         break Error::Connection(e);
@@ -137,7 +142,7 @@ where
                 });
             }
             _ = tokio::time::sleep_until(deadline) => {
-                if let Err(e) = conn.handle_timeout(Instant::now()) {
+                if let Err(e) = conn.handle_timeout(now()) {
                     break Error::Connection(e);
                 }
             }
