@@ -128,6 +128,8 @@ pub use ops::{Condition, Function, Mutation, Mutator, OpResult, Operation, WaitU
 pub use ovs_remote::{self, Backoff, Remote, RemoteError, OVSDB_PORT};
 pub use protocol::{Event, Message, Session};
 #[cfg(feature = "tokio")]
-pub use reconnect::{ConnState, ReconnectOptions, ReconnectingClient, DEFAULT_EVENT_CAPACITY};
+pub use reconnect::{
+    ConnState, Connect, ReconnectOptions, ReconnectingClient, DEFAULT_EVENT_CAPACITY,
+};
 pub use replica::{apply_column_diff, ChangeKind, Follower, Replica, RowChange};
 pub use schema::{AtomicType, BaseType, ColumnSchema, ColumnType, DatabaseSchema, TableSchema};

@@ -6,8 +6,14 @@
 //! transaction id so the server can send only what changed; otherwise (or
 //! if the server does not find the id) it performs a full resync that emits
 //! the correct Insert/Modify/Delete events.
+//!
+//! Each attempt connects to the remote ([`ReconnectingClient::start`]) or
+//! through a caller's [`Connect`] ([`ReconnectingClient::start_with`]: an
+//! in-memory stream in tests, later a TLS stream).
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -20,6 +26,10 @@ use crate::error::Error;
 use crate::monitor::{MonitorRequest, UpdateVersion};
 use crate::ops::{OpResult, Operation};
 use crate::replica::{Follower, Replica, RowChange};
+
+/// Opens the connection of one attempt (see [`ReconnectingClient::start_with`]).
+pub type Connect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Client, Error>> + Send>> + Send + Sync>;
 
 /// Reconnect parameters.
 #[derive(Debug, Clone)]
@@ -170,7 +180,20 @@ impl ReconnectingClient {
         tables: BTreeMap<String, MonitorRequest>,
         opts: ReconnectOptions,
     ) -> Self {
-        Self::start_inner(remote, db, tables, opts, None)
+        Self::start_inner(remote, dial(remote, &opts), db, tables, opts, None)
+    }
+
+    /// Like [`ReconnectingClient::start`], but every attempt opens its
+    /// connection with `connect` (`opts.client` is then the caller's to
+    /// apply); `label` names the remote in logs.
+    pub fn start_with(
+        label: &str,
+        connect: Connect,
+        db: &str,
+        tables: BTreeMap<String, MonitorRequest>,
+        opts: ReconnectOptions,
+    ) -> Self {
+        Self::start_inner(label, connect, db, tables, opts, None)
     }
 
     /// Like [`ReconnectingClient::start`], with a [`Follower`] that sees every
@@ -182,11 +205,13 @@ impl ReconnectingClient {
         opts: ReconnectOptions,
         follower: impl Follower,
     ) -> Self {
-        Self::start_inner(remote, db, tables, opts, Some(Box::new(follower)))
+        let connect = dial(remote, &opts);
+        Self::start_inner(remote, connect, db, tables, opts, Some(Box::new(follower)))
     }
 
     fn start_inner(
         remote: &str,
+        connect: Connect,
         db: &str,
         tables: BTreeMap<String, MonitorRequest>,
         opts: ReconnectOptions,
@@ -197,7 +222,7 @@ impl ReconnectingClient {
         let guard = TaskGuard(inner.clone());
         let (remote, db2) = (remote.to_string(), db.to_string());
         let h = tokio::spawn(async move {
-            run(guard.0.clone(), remote, db2, tables, opts).await;
+            run(guard.0.clone(), remote, connect, db2, tables, opts).await;
             drop(guard);
         });
         ReconnectingClient {
@@ -342,9 +367,19 @@ impl ReconnectingClient {
     }
 }
 
+/// [`Connect`] to `remote` itself with `opts.client`.
+fn dial(remote: &str, opts: &ReconnectOptions) -> Connect {
+    let (target, client_opts) = (remote.to_string(), opts.client.clone());
+    Arc::new(move || {
+        let (target, client_opts) = (target.clone(), client_opts.clone());
+        Box::pin(async move { Client::connect_with(&target, client_opts).await })
+    })
+}
+
 async fn run(
     inner: Arc<Inner>,
     remote: String,
+    connect: Connect,
     db: String,
     tables: BTreeMap<String, MonitorRequest>,
     opts: ReconnectOptions,
@@ -359,7 +394,7 @@ async fn run(
         inner.state.send_replace(ConnState::Connecting);
         match session(
             &inner,
-            &remote,
+            &connect,
             &db,
             &tables,
             &names,
@@ -382,14 +417,14 @@ async fn run(
 /// One connection's lifetime. Ok(()) means we synced and later lost the connection.
 async fn session(
     inner: &Inner,
-    remote: &str,
+    connect: &Connect,
     db: &str,
     tables: &BTreeMap<String, MonitorRequest>,
     names: &[String],
     opts: &ReconnectOptions,
     generation: &mut u64,
 ) -> Result<(), Error> {
-    let client = Client::connect_with(remote, opts.client.clone()).await?;
+    let client = connect().await?;
     let r = follow(inner, client, db, tables, names, &opts.locks, generation).await;
     inner
         .locks
