@@ -196,6 +196,19 @@ impl ReconnectingClient {
         Self::start_inner(label, connect, db, tables, opts, None)
     }
 
+    /// [`ReconnectingClient::start_with`] plus a [`Follower`], as in
+    /// [`ReconnectingClient::start_following`].
+    pub fn start_following_with(
+        label: &str,
+        connect: Connect,
+        db: &str,
+        tables: BTreeMap<String, MonitorRequest>,
+        opts: ReconnectOptions,
+        follower: impl Follower,
+    ) -> Self {
+        Self::start_inner(label, connect, db, tables, opts, Some(Box::new(follower)))
+    }
+
     /// Like [`ReconnectingClient::start`], with a [`Follower`] that sees every
     /// batch of changes (e.g. an `Arc<Mutex<vswitch::Cache>>` the caller reads).
     pub fn start_following(

@@ -12,8 +12,9 @@ pub mod ovsdb;
 pub mod ovsdb_ops;
 pub mod supervisor;
 
-pub use self::openflow::serve_openflow;
+pub use self::openflow::{serve_openflow, serve_stream};
+pub use ovsdb::OvsdbDial;
 pub use ovsdb_ops::{
     decommission_ops, monitor_tables, observe, ovsdb_ops, tunnel_kind_of, SwitchView, OWNER_KEY,
 };
-pub use supervisor::supervise_hosts;
+pub use supervisor::{supervise_hosts, supervise_hosts_with};

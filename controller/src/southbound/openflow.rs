@@ -7,17 +7,20 @@
 //! flows every `audit_interval` (OFPMP_AGGREGATE) and compares the full flows
 //! (match, cookie, actions) every `full_audit_every` audits (both from
 //! [`crate::config::Timing`]); drift triggers a full resync. Cancelling `stop`
-//! ends the listener and every session.
+//! ends the listener and every session. [`serve_stream`] serves one switch
+//! connected over any stream (the seam the driver tests use).
 
 use crate::api::Event;
 use crate::plan::{diff_flows, Flow, COOKIE_MASK, COOKIE_PREFIX};
 use crate::service::Core;
 use crate::southbound::flow_encode as ofconv;
 use openflow::driver::{Listener, Switch, SwitchEvent};
+use openflow::ConnectionConfig;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -46,6 +49,22 @@ pub async fn serve_openflow(core: Arc<Core>, listener: Listener, stop: Cancellat
             },
             _ = stop.cancelled() => break,
         }
+    }
+}
+
+/// Serve one switch connected over `stream`, as [`serve_openflow`] does for
+/// each accepted connection: the handshake within `handshake_timeout`, then
+/// the session until it ends or `stop` is cancelled.
+pub async fn serve_stream<S>(core: Arc<Core>, stream: S, stop: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limit = core.config.timing.handshake_timeout;
+    let hs = Switch::from_stream(stream, ConnectionConfig::default());
+    match tokio::time::timeout(limit, hs).await {
+        Ok(Ok(sw)) => serve_switch(core, sw, stop).await,
+        Ok(Err(e)) => tracing::warn!("openflow handshake failed: {e}"),
+        Err(_) => tracing::warn!("openflow handshake timed out"),
     }
 }
 

@@ -7,17 +7,32 @@
 //! (read-your-writes), so a transaction is never sent twice. A failed
 //! transaction (or one that does not stick) is retried after the shared
 //! jittered [`ovs_remote::Backoff`] of [`crate::config::Timing`]. Cancelling
-//! its token ends the task.
+//! its token ends the task. It connects to the host's remote, or through an
+//! [`OvsdbDial`] (the seam the driver tests use to reach an in-memory
+//! simulated host).
 
 use crate::api::Event;
 use crate::service::Core;
 use crate::southbound::ovsdb_ops::{
     decommission_ops, monitor_tables, observe, ovsdb_ops, SwitchView,
 };
-use ovsdb_client::{ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
+use ovsdb_client::{Client, ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
+
+/// Opens one OVSDB connection to a host's remote with the given options
+/// (instead of dialing the remote itself).
+pub type OvsdbDial = Arc<
+    dyn Fn(
+            &str,
+            ClientOptions,
+        ) -> Pin<Box<dyn Future<Output = Result<Client, ovsdb_client::Error>> + Send>>
+        + Send
+        + Sync,
+>;
 
 struct ClientGuard(ReconnectingClient);
 impl Drop for ClientGuard {
@@ -26,33 +41,39 @@ impl Drop for ClientGuard {
     }
 }
 
-/// Drive host `host` through its OVSDB `remote` until the host is removed
-/// (then decommission it), `stop` is cancelled or the core goes away.
+/// Drive host `host` through its OVSDB `remote` (or `dial`) until the host
+/// is removed (then decommission it), `stop` is cancelled or the core goes
+/// away.
 pub(crate) async fn host_ovsdb(
     core: Arc<Core>,
     host: String,
     remote: String,
+    dial: Option<OvsdbDial>,
     stop: CancellationToken,
 ) {
     let timing = core.config.timing.clone();
     // Typed rows of the host's database, updated change by change.
     let cache = Arc::new(Mutex::new(SwitchView::new()));
-    let rc = ClientGuard(ReconnectingClient::start_following(
-        &remote,
-        "Open_vSwitch",
-        monitor_tables(),
-        ReconnectOptions {
-            client: ClientOptions {
-                probe_interval: Some(timing.ovsdb_probe),
-                ..ClientOptions::default()
-            },
-            // Nobody subscribes to row events here (the cache follows the
-            // replica), so this buffer stays empty.
-            event_capacity: timing.ovsdb_event_capacity,
-            ..ReconnectOptions::default()
+    let opts = ReconnectOptions {
+        client: ClientOptions {
+            probe_interval: Some(timing.ovsdb_probe),
+            ..ClientOptions::default()
         },
-        cache.clone(),
-    ));
+        // Nobody subscribes to row events here (the cache follows the
+        // replica), so this buffer stays empty.
+        event_capacity: timing.ovsdb_event_capacity,
+        ..ReconnectOptions::default()
+    };
+    let (db, tables, follower) = ("Open_vSwitch", monitor_tables(), cache.clone());
+    let rc = ClientGuard(match dial {
+        None => ReconnectingClient::start_following(&remote, db, tables, opts, follower),
+        Some(dial) => {
+            let (target, client_opts) = (remote.clone(), opts.client.clone());
+            let connect: ovsdb_client::Connect =
+                Arc::new(move || dial(&target, client_opts.clone()));
+            ReconnectingClient::start_following_with(&remote, connect, db, tables, opts, follower)
+        }
+    });
     let mut updates = rc.0.updates();
     let mut st = rc.0.state();
     let mut gen = core.host_changes(&host);

@@ -4,15 +4,26 @@
 //! restarts it when the host's OVSDB address changes, and gives a removed
 //! host's task `decommission_timeout` ([`crate::config::Timing`]) to take
 //! our ports off the host. Cancelling `stop` ends it and every host task.
+//! [`supervise_hosts_with`] is the same with every host reached through an
+//! [`OvsdbDial`] (the driver tests).
 
 use crate::service::Core;
-use crate::southbound::ovsdb::host_ovsdb;
+use crate::southbound::ovsdb::{host_ovsdb, OvsdbDial};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Keep one OVSDB task per registered host until `stop` is cancelled.
 pub async fn supervise_hosts(core: Arc<Core>, stop: CancellationToken) {
+    supervise_hosts_with(core, None, stop).await;
+}
+
+/// [`supervise_hosts`], connecting through `dial` when given.
+pub async fn supervise_hosts_with(
+    core: Arc<Core>,
+    dial: Option<OvsdbDial>,
+    stop: CancellationToken,
+) {
     let decommission_timeout = core.config.timing.decommission_timeout;
     let mut tasks: BTreeMap<String, (String, tokio::task::JoinHandle<()>)> = BTreeMap::new();
     let mut gen = core.host_set_changes();
@@ -46,6 +57,7 @@ pub async fn supervise_hosts(core: Arc<Core>, stop: CancellationToken) {
                     core.clone(),
                     h.name.clone(),
                     h.ovsdb.clone(),
+                    dial.clone(),
                     stop.child_token(),
                 ));
                 tasks.insert(h.name.clone(), (h.ovsdb.clone(), t));
