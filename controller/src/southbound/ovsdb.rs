@@ -138,7 +138,9 @@ pub(crate) async fn host_ovsdb(
                 let ops = ovsdb_ops(&bridge, &tunnels, &view());
                 let text = (!ops.is_empty()).then(|| format!("{ops:?}"));
                 if text.is_none() {
+                    // Converged: the next trouble starts the backoff afresh.
                     last_committed = None;
+                    backoff.reset();
                 }
                 if text.is_some() && text == last_committed {
                     // It committed and the replica shows that, yet the same
@@ -158,9 +160,11 @@ pub(crate) async fn host_ovsdb(
                         Ok(_) => {
                             // The replica now shows the transaction: plan again
                             // at once (usually nothing left to do).
+                            // The backoff is kept until the host converges: a
+                            // change that commits but does not stick must
+                            // not restart it at the minimum every time.
                             last_committed = text;
                             retry_at = None;
-                            backoff.reset();
                             continue;
                         }
                         Err(e) => {

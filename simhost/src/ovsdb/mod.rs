@@ -137,6 +137,7 @@ pub struct Db {
     pub faults: Faults,
     /// Every client transaction so far, oldest first.
     pub transactions: Vec<TxnRecord>,
+    txn_count: watch::Sender<usize>,
 }
 
 /// A transaction error (becomes `{"error": ..., "details": ...}`).
@@ -169,12 +170,20 @@ impl Db {
             stats: BTreeMap::new(),
             faults: Faults::default(),
             transactions: Vec::new(),
+            txn_count: watch::channel(0).0,
         }
     }
 
     /// Receiver of the bridge's controller target and datapath id.
     pub fn of_target(&self) -> watch::Receiver<OfTarget> {
         self.of_target.subscribe()
+    }
+
+    /// Receiver of the number of client transactions so far (to wait for
+    /// one without polling, which a paused test clock could not advance if
+    /// the client spun).
+    pub fn watch_transactions(&self) -> watch::Receiver<usize> {
+        self.txn_count.subscribe()
     }
 
     /// Rows of `table`.
@@ -278,6 +287,7 @@ impl Db {
             ops: n,
             error,
         });
+        self.txn_count.send_replace(self.transactions.len());
         result
     }
 
