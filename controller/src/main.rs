@@ -90,18 +90,9 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("parsing {}", p.display()))?,
         None => FileConfig::default(),
     };
-    let listen = cli
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(|| "0.0.0.0:7878".into());
-    let of_listen = cli
-        .openflow_listen
-        .or(file.openflow_listen)
-        .unwrap_or_else(|| "ptcp:6653".into());
-    let metrics_listen = cli
-        .metrics_listen
-        .or(file.metrics_listen)
-        .unwrap_or_else(|| "0.0.0.0:9878".into());
+    let listen = or_default(cli.listen, file.listen, "0.0.0.0:7878");
+    let of_listen = or_default(cli.openflow_listen, file.openflow_listen, "ptcp:6653");
+    let metrics_listen = or_default(cli.metrics_listen, file.metrics_listen, "0.0.0.0:9878");
     let state = cli
         .state
         .or(file.state)
@@ -185,4 +176,9 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
     }
     Ok(())
+}
+
+/// The command line's value, else the config file's, else `default`.
+fn or_default(cli: Option<String>, file: Option<String>, default: &str) -> String {
+    cli.or(file).unwrap_or_else(|| default.into())
 }

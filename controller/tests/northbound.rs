@@ -23,6 +23,18 @@ fn code(e: ClientError) -> i32 {
     }
 }
 
+/// Network "red" with VNI `vni` on the subnet blue already holds.
+fn red(vni: u32) -> NetworkSpec {
+    NetworkSpec {
+        name: "red".into(),
+        vni,
+        subnet: "10.244.1.0/24".into(),
+        gateway: None,
+        tunnel: None,
+        mtu: None,
+    }
+}
+
 #[tokio::test]
 async fn crud_errors_and_watch_over_http_and_ws() {
     let dir = std::env::temp_dir().join(format!("ctl-nb-{}", uuid::Uuid::new_v4()));
@@ -68,29 +80,9 @@ async fn crud_errors_and_watch_over_http_and_ws() {
         }
     );
 
-    let dup = http
-        .network_create(NetworkSpec {
-            name: "red".into(),
-            vni: 100,
-            subnet: "10.244.1.0/24".into(),
-            gateway: None,
-            tunnel: None,
-            mtu: None,
-        })
-        .await
-        .unwrap_err();
+    let dup = http.network_create(red(100)).await.unwrap_err();
     assert_eq!(code(dup), codes::CONFLICT);
-    let bad = http
-        .network_create(NetworkSpec {
-            name: "red".into(),
-            vni: 1 << 24,
-            subnet: "10.244.1.0/24".into(),
-            gateway: None,
-            tunnel: None,
-            mtu: None,
-        })
-        .await
-        .unwrap_err();
+    let bad = http.network_create(red(1 << 24)).await.unwrap_err();
     assert_eq!(code(bad), codes::INVALID);
 
     http.host_create(HostSpec {

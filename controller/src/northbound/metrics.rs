@@ -86,26 +86,30 @@ pub fn render(core: &Core) -> String {
     let secs = Counter::<f64, std::sync::atomic::AtomicU64>::default();
     secs.inc_by(m.resync_micros.load(Ordering::Relaxed) as f64 / 1e6);
     r.register("ovsctl_resync_seconds", "Time spent in full resyncs", secs);
-    r.register(
-        "ovsctl_flow_updates",
-        "Incremental flow updates",
-        count(&m.incremental),
-    );
-    r.register(
-        "ovsctl_ovsdb_transactions",
-        "OVSDB reconcile transactions",
-        count(&m.ovsdb_txns),
-    );
-    r.register(
-        "ovsctl_drift_repairs",
-        "Full resyncs after an audit found drift",
-        count(&m.drift_repairs),
-    );
-    r.register(
-        "ovsctl_flow_audits",
-        "Flow audits (counts and full compares)",
-        count(&m.audits),
-    );
+    for (name, help, counter) in [
+        (
+            "ovsctl_flow_updates",
+            "Incremental flow updates",
+            &m.incremental,
+        ),
+        (
+            "ovsctl_ovsdb_transactions",
+            "OVSDB reconcile transactions",
+            &m.ovsdb_txns,
+        ),
+        (
+            "ovsctl_drift_repairs",
+            "Full resyncs after an audit found drift",
+            &m.drift_repairs,
+        ),
+        (
+            "ovsctl_flow_audits",
+            "Flow audits (counts and full compares)",
+            &m.audits,
+        ),
+    ] {
+        r.register(name, help, count(counter));
+    }
     let mut s = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut s, &r);

@@ -6,6 +6,7 @@
 
 use crate::state::model::MacAddr;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -195,6 +196,25 @@ impl Flow {
     /// The switch-side identity of this flow.
     pub fn key(&self) -> (u8, u16, &[Field]) {
         (self.table, self.priority, &self.matches)
+    }
+}
+
+/// The flows one table module adds for one network: one table, one cookie.
+pub(crate) struct TableFlows<'a> {
+    out: &'a mut BTreeSet<Flow>,
+    table: u8,
+    cookie: u64,
+}
+
+impl<'a> TableFlows<'a> {
+    /// Flows of `table` with `cookie`, added to `out`.
+    pub(crate) fn new(out: &'a mut BTreeSet<Flow>, table: u8, cookie: u64) -> Self {
+        TableFlows { out, table, cookie }
+    }
+    /// Add one flow of this table.
+    pub(crate) fn add(&mut self, priority: u16, matches: Vec<Field>, actions: Vec<Act>) {
+        let flow = Flow::new(self.table, priority, self.cookie, matches, actions);
+        self.out.insert(flow);
     }
 }
 

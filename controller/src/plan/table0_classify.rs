@@ -6,35 +6,25 @@
 //! tunnel) and goes straight to the ARP table (20). Anything else hits the
 //! table's priority-0 drop.
 
-use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind};
+use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind, TableFlows};
 use crate::plan::net::NetView;
 use std::collections::BTreeSet;
 
 /// Add this table's flows for one network `n` to `out`.
 pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
-    let c = cookie(FlowKind::Classify, n.net.vni);
+    let mut t = TableFlows::new(out, CLASSIFY, cookie(FlowKind::Classify, n.net.vni));
     for (_, port) in &n.local {
-        out.insert(Flow::new(
-            CLASSIFY,
-            100,
-            c,
-            vec![Field::InPort(*port)],
-            vec![
-                Act::SetTunId(n.tun_id),
-                Act::SetReg0(0),
-                Act::Goto(PORT_SECURITY),
-            ],
-        ));
+        let to_security = vec![
+            Act::SetTunId(n.tun_id),
+            Act::SetReg0(0),
+            Act::Goto(PORT_SECURITY),
+        ];
+        t.add(100, vec![Field::InPort(*port)], to_security);
     }
     for peer in &n.peers {
         if let Some(tp) = n.tunnel_of(peer) {
-            out.insert(Flow::new(
-                CLASSIFY,
-                100,
-                c,
-                vec![Field::InPort(tp), n.tun],
-                vec![Act::SetReg0(1), Act::Goto(ARP)],
-            ));
+            let to_arp = vec![Act::SetReg0(1), Act::Goto(ARP)];
+            t.add(100, vec![Field::InPort(tp), n.tun], to_arp);
         }
     }
 }

@@ -5,38 +5,19 @@
 //! sender address, passes on to table 20. IPv6 and DHCP are not supported
 //! (dropped by the table's priority-0 drop).
 
-use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind};
+use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind, TableFlows};
 use crate::plan::net::NetView;
 use std::collections::BTreeSet;
 
 /// Add this table's flows for one network `n` to `out`.
 pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
     let c = cookie(FlowKind::PortSecurity, n.net.vni);
+    let mut t = TableFlows::new(out, PORT_SECURITY, c);
     for (e, port) in &n.local {
-        out.insert(Flow::new(
-            PORT_SECURITY,
-            100,
-            c,
-            vec![
-                Field::InPort(*port),
-                Field::EthSrc(e.mac),
-                Field::Ip,
-                Field::IpSrc(e.ip),
-            ],
-            vec![Act::Goto(ARP)],
-        ));
-        out.insert(Flow::new(
-            PORT_SECURITY,
-            100,
-            c,
-            vec![
-                Field::InPort(*port),
-                Field::EthSrc(e.mac),
-                Field::Arp,
-                Field::ArpSpa(e.ip),
-                Field::ArpSha(e.mac),
-            ],
-            vec![Act::Goto(ARP)],
-        ));
+        let from = [Field::InPort(*port), Field::EthSrc(e.mac)];
+        let ip = [Field::Ip, Field::IpSrc(e.ip)];
+        let arp = [Field::Arp, Field::ArpSpa(e.ip), Field::ArpSha(e.mac)];
+        t.add(100, [&from[..], &ip].concat(), vec![Act::Goto(ARP)]);
+        t.add(100, [&from[..], &arp].concat(), vec![Act::Goto(ARP)]);
     }
 }

@@ -4,18 +4,16 @@
 //! into the reply (that endpoint's MAC) and sent back out of the ingress
 //! port; everything else of the VNI goes on to table 30.
 
-use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind};
+use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind, TableFlows};
 use crate::plan::net::NetView;
 use std::collections::BTreeSet;
 
 /// Add this table's flows for one network `n` to `out`.
 pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
-    let c = cookie(FlowKind::Arp, n.net.vni);
+    let mut t = TableFlows::new(out, ARP, cookie(FlowKind::Arp, n.net.vni));
     for e in &n.eps {
-        out.insert(Flow::new(
-            ARP,
+        t.add(
             100,
-            c,
             vec![n.tun, Field::Arp, Field::ArpOp(1), Field::ArpTpa(e.ip)],
             vec![
                 Act::MoveEthSrcToDst,
@@ -27,7 +25,7 @@ pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
                 Act::SetArpSpa(e.ip),
                 Act::OutputInPort,
             ],
-        ));
+        );
     }
-    out.insert(Flow::new(ARP, 1, c, vec![n.tun], vec![Act::Goto(L2)]));
+    t.add(1, vec![n.tun], vec![Act::Goto(L2)]);
 }

@@ -8,35 +8,28 @@
 //! endpoints of the VNI; from a tunnel, to local ports only. Unknown unicast
 //! drops.
 
-use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind};
+use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind, TableFlows};
 use crate::plan::net::NetView;
 use std::collections::BTreeSet;
 
 /// Add this table's flows for one network `n` to `out`.
 pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
-    let c = cookie(FlowKind::Unicast, n.net.vni);
+    let mut t = TableFlows::new(out, L2, cookie(FlowKind::Unicast, n.net.vni));
     for (e, port) in &n.local {
-        out.insert(Flow::new(
-            L2,
+        t.add(
             100,
-            c,
             vec![n.tun, Field::EthDst(e.mac)],
             vec![Act::Output(*port)],
-        ));
+        );
     }
     for e in n.eps.iter().filter(|e| e.host != n.host) {
         if let Some(tp) = n.tunnel_of(&e.host) {
             // Only traffic from local ports is tunneled: no hairpin between hosts.
-            out.insert(Flow::new(
-                L2,
-                100,
-                c,
-                vec![n.tun, Field::Reg0(0), Field::EthDst(e.mac)],
-                vec![Act::Output(tp)],
-            ));
+            let from_local = vec![n.tun, Field::Reg0(0), Field::EthDst(e.mac)];
+            t.add(100, from_local, vec![Act::Output(tp)]);
         }
     }
-    let c = cookie(FlowKind::Flood, n.net.vni);
+    let mut t = TableFlows::new(out, L2, cookie(FlowKind::Flood, n.net.vni));
     let local_out: Vec<Act> = n.local.iter().map(|(_, p)| Act::Output(*p)).collect();
     let mut all_out = local_out.clone();
     all_out.extend(
@@ -45,22 +38,14 @@ pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
             .filter_map(|p| n.tunnel_of(p))
             .map(Act::Output),
     );
-    if !local_out.is_empty() {
-        out.insert(Flow::new(
-            L2,
-            50,
-            c,
-            vec![n.tun, Field::Reg0(1), Field::EthDstMulticast],
-            local_out,
-        ));
-    }
-    if !all_out.is_empty() {
-        out.insert(Flow::new(
-            L2,
-            50,
-            c,
-            vec![n.tun, Field::Reg0(0), Field::EthDstMulticast],
-            all_out,
-        ));
+    // From a tunnel (reg0=1): local ports only; from a local port: tunnels too.
+    for (reg0, acts) in [(1, local_out), (0, all_out)] {
+        if !acts.is_empty() {
+            t.add(
+                50,
+                vec![n.tun, Field::Reg0(reg0), Field::EthDstMulticast],
+                acts,
+            );
+        }
     }
 }

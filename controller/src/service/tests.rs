@@ -34,6 +34,15 @@ fn net(name: &str, vni: u32) -> api::NetworkSpec {
     }
 }
 
+/// Host `name` at 192.0.2.`n` (OVSDB on port 6640 there).
+fn host(name: &str, n: usize) -> api::HostSpec {
+    api::HostSpec {
+        name: name.into(),
+        ovsdb: format!("tcp:192.0.2.{n}:6640"),
+        tunnel_ip: format!("192.0.2.{n}"),
+    }
+}
+
 fn ep(network: &str, host: &str) -> api::EndpointSpec {
     api::EndpointSpec {
         network: network.into(),
@@ -61,15 +70,7 @@ fn crud_and_error_codes() {
         mk_net(&c, &net("red", 0)).unwrap_err().code(),
         codes::INVALID
     );
-    mk_host(
-        &c,
-        &api::HostSpec {
-            name: "h1".into(),
-            ovsdb: "tcp:192.0.2.1:6640".into(),
-            tunnel_ip: "192.0.2.1".into(),
-        },
-    )
-    .unwrap();
+    mk_host(&c, &host("h1", 1)).unwrap();
     assert_eq!(
         mk_ep(&c, &ep("nope", "h1")).unwrap_err().code(),
         codes::NOT_FOUND
@@ -132,15 +133,7 @@ fn changes_wake_only_the_hosts_they_affect() {
     )
     .unwrap();
     for (i, h) in ["h1", "h2", "h3"].iter().enumerate() {
-        mk_host(
-            &c,
-            &api::HostSpec {
-                name: (*h).into(),
-                ovsdb: format!("tcp:192.0.2.{}:6640", i + 1),
-                tunnel_ip: format!("192.0.2.{}", i + 1),
-            },
-        )
-        .unwrap();
+        mk_host(&c, &host(h, i + 1)).unwrap();
     }
     let mut rx: Vec<_> = ["h1", "h2", "h3"]
         .iter()
@@ -180,15 +173,7 @@ fn changes_wake_only_the_hosts_they_affect() {
     assert_eq!(woken(&mut rx), [true, true, false]);
     assert!(!Arc::ptr_eq(&f1, &c.desired_flows("h1")));
     mk_net(&c, &net("green", 12)).unwrap();
-    mk_host(
-        &c,
-        &api::HostSpec {
-            name: "h4".into(),
-            ovsdb: "tcp:192.0.2.4:6640".into(),
-            tunnel_ip: "192.0.2.4".into(),
-        },
-    )
-    .unwrap();
+    mk_host(&c, &host("h4", 4)).unwrap();
     assert_eq!(woken(&mut rx), [false, false, false]);
     // Tunnels: h1 and h3 share no network.
     assert!(c.plan_switch("h1").unwrap().1.is_empty());
@@ -204,15 +189,7 @@ fn changes_wake_only_the_hosts_they_affect() {
 fn blue_on_h1(store: Arc<dyn Store>) -> Arc<Core> {
     let c = Core::new(store, PlanConfig::default()).unwrap();
     mk_net(&c, &net("blue", 10)).unwrap();
-    mk_host(
-        &c,
-        &api::HostSpec {
-            name: "h1".into(),
-            ovsdb: "tcp:192.0.2.1:6640".into(),
-            tunnel_ip: "192.0.2.1".into(),
-        },
-    )
-    .unwrap();
+    mk_host(&c, &host("h1", 1)).unwrap();
     c
 }
 
