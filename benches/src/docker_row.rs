@@ -10,7 +10,7 @@
 //! `container_iface=eth1` and an ofport. Containers are removed on drop, also on error.
 
 use crate::fixture::{run as run_cmd, Ovs};
-use crate::stats::{ms, quantile, Row};
+use crate::stats::{ms, quantile, round_order, Row};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
@@ -232,7 +232,7 @@ pub fn run(ovs: &Ovs, rs: &Path, od: &Path, n: usize, rounds: usize) -> Row {
         }
     };
     for round in 1..=rounds {
-        let order = if round % 2 == 1 { [a, b] } else { [b, a] };
+        let order = round_order(round, &[a, b]);
         for v in order {
             let ours = v == a;
             let tool = if ours { rs } else { od };

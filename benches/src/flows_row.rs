@@ -10,7 +10,7 @@
 //! observer for every variant) lists exactly the expected flow set.
 
 use crate::fixture::Ovs;
-use crate::stats::{ms, Row};
+use crate::stats::{ms, round_order, Row};
 use anyhow::{bail, Result};
 use openflow::driver::Switch;
 use openflow::{Action, FlowMod, Match};
@@ -206,11 +206,7 @@ pub fn run(rt: &Runtime, ovs: &Ovs, n: usize, rounds: usize, workdir: &Path) -> 
     }
     let target = ovs.mgmt(BR);
     for round in 1..=rounds {
-        let order: Vec<usize> = if round % 2 == 1 {
-            vec![a, b, c]
-        } else {
-            vec![c, b, a]
-        };
+        let order = round_order(round, &[a, b, c]);
         for v in order {
             eprintln!(
                 "[row 2, {label}] round {round}/{rounds}: {}",

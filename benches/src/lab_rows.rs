@@ -11,7 +11,7 @@
 //!     (`LabOptions::plain()`, br-ex NORMAL). Both labs are up at the same time; rounds
 //!     alternate between them. Check: every iperf3 run finished and received data.
 
-use crate::stats::{ms, quantile, Row};
+use crate::stats::{ms, quantile, round_order, Row};
 use anyhow::{anyhow, bail, Context, Result};
 use ovs_lab::{Container, Lab, LabOptions, Topology};
 use std::io::{BufRead, BufReader};
@@ -303,7 +303,7 @@ pub fn throughput(ctl: &Lab, plain: &Lab, rounds: usize, secs: u32) -> Row {
         }
     }
     for round in 1..=rounds {
-        let order = if round % 2 == 1 { [a, b] } else { [b, a] };
+        let order = round_order(round, &[a, b]);
         for v in order {
             eprintln!("[row 4] round {round}/{rounds}: {}", row.series[v].label);
             let lab = if v == a { ctl } else { plain };

@@ -11,7 +11,7 @@
 //! external_ids and an ofport assigned by ovs-vswitchd.
 
 use crate::fixture::Ovs;
-use crate::stats::{ms, Row};
+use crate::stats::{ms, round_order, Row};
 use anyhow::{anyhow, bail, Result};
 use ovsdb_client::{Atom, Client, Condition, Mutation, Mutator, Operation, Row as DbRow, Value};
 use std::time::Instant;
@@ -239,11 +239,7 @@ pub fn run(rt: &Runtime, ovs: &Ovs, n: usize, rounds: usize) -> Row {
     ));
     let db = ovs.db();
     for round in 1..=rounds {
-        let order: Vec<usize> = if round % 2 == 1 {
-            vec![a, b, c]
-        } else {
-            vec![c, b, a]
-        };
+        let order = round_order(round, &[a, b, c]);
         for v in order {
             eprintln!("[row 1] round {round}/{rounds}: {}", row.series[v].label);
             if let Err(e) = ovs.fresh_bridge(BR) {

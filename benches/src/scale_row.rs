@@ -9,7 +9,7 @@
 //! whose process failed, is a line saying what happened, and the next sizes
 //! still run. There is no reference tool for this row.
 
-use crate::stats::{median, Row};
+use crate::stats::{median_span, Row};
 use serde::Deserialize;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -262,15 +262,7 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
                     all_ok = false;
                     row.fail(format!("{hosts} hosts: {}", o.notes.join("; ")));
                 }
-                let fan = match median(&o.fanout_ms) {
-                    Some(m) => format!(
-                        "{m:.0} ({:.0}–{:.0}, n={})",
-                        o.fanout_ms.iter().copied().fold(f64::INFINITY, f64::min),
-                        o.fanout_ms.iter().copied().fold(0.0, f64::max),
-                        o.fanout_ms.len()
-                    ),
-                    None => "—".into(),
-                };
+                let fan = median_span(&o.fanout_ms);
                 if !o.ctl_log.is_empty() {
                     row.notes.push(format!(
                         "{hosts} hosts: controller log warnings/errors (count × message, digits as N): {}",

@@ -160,6 +160,30 @@ impl Row {
     }
 }
 
+/// `v` as "median (min–max, n=count)", rounded to whole units; "—" when empty.
+pub fn median_span(v: &[f64]) -> String {
+    match median(v) {
+        Some(m) => format!(
+            "{m:.0} ({:.0}–{:.0}, n={})",
+            v.iter().copied().fold(f64::INFINITY, f64::min),
+            v.iter().copied().fold(0.0, f64::max),
+            v.len()
+        ),
+        None => "—".into(),
+    }
+}
+
+/// The order to run the variants `order` in on round `round` (from 1):
+/// as given on odd rounds, reversed on even ones, so that no variant always
+/// runs first.
+pub fn round_order(round: usize, order: &[usize]) -> Vec<usize> {
+    let mut v = order.to_vec();
+    if round % 2 == 0 {
+        v.reverse();
+    }
+    v
+}
+
 /// Milliseconds of a duration.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

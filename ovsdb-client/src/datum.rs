@@ -146,31 +146,18 @@ impl From<&str> for Atom {
         Atom::String(s.to_string())
     }
 }
-impl From<String> for Atom {
-    fn from(s: String) -> Self {
-        Atom::String(s)
-    }
+
+/// `From<T> for Atom` for each type that maps to one atom variant.
+macro_rules! atom_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$t> for Atom {
+            fn from(v: $t) -> Self {
+                Atom::$variant(v)
+            }
+        }
+    )*};
 }
-impl From<i64> for Atom {
-    fn from(i: i64) -> Self {
-        Atom::Integer(i)
-    }
-}
-impl From<bool> for Atom {
-    fn from(b: bool) -> Self {
-        Atom::Boolean(b)
-    }
-}
-impl From<f64> for Atom {
-    fn from(f: f64) -> Self {
-        Atom::Real(f)
-    }
-}
-impl From<Uuid> for Atom {
-    fn from(u: Uuid) -> Self {
-        Atom::Uuid(u)
-    }
-}
+atom_from!(String => String, i64 => Integer, bool => Boolean, f64 => Real, Uuid => Uuid);
 
 /// A column value (RFC 7047 §5.1 `<value>`): an atom, a set or a map.
 ///

@@ -364,12 +364,19 @@ fn path(rest: &str) -> Result<PathBuf, RemoteErrorKind> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use RemoteErrorKind as K;
 
     fn ok(s: &str) -> Remote {
         Remote::parse(s, OVSDB_PORT).unwrap()
     }
     fn err(s: &str) -> RemoteError {
         Remote::parse(s, OVSDB_PORT).unwrap_err()
+    }
+    /// Each input is refused with its error kind.
+    fn rejects(cases: &[(&str, RemoteErrorKind)]) {
+        for (input, kind) in cases {
+            assert_eq!(&err(input).kind, kind, "{input:?}");
+        }
     }
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -539,106 +546,62 @@ mod tests {
 
     #[test]
     fn rejects_missing_or_unknown_kind() {
-        assert_eq!(err("").kind, RemoteErrorKind::MissingKind);
-        assert_eq!(
-            err("1.2.3.4:6640").kind,
-            RemoteErrorKind::UnknownKind("1.2.3.4".into())
-        );
-        assert_eq!(err("/run/db.sock").kind, RemoteErrorKind::MissingKind);
-        assert_eq!(err(":6640").kind, RemoteErrorKind::MissingKind);
-        assert_eq!(
-            err("foo:bar").kind,
-            RemoteErrorKind::UnknownKind("foo".into())
-        );
-        // Kinds are lower case, as OVS writes them.
-        assert_eq!(
-            err("TCP:1.2.3.4").kind,
-            RemoteErrorKind::UnknownKind("TCP".into())
-        );
+        rejects(&[
+            ("", K::MissingKind),
+            ("1.2.3.4:6640", K::UnknownKind("1.2.3.4".into())),
+            ("/run/db.sock", K::MissingKind),
+            (":6640", K::MissingKind),
+            ("foo:bar", K::UnknownKind("foo".into())),
+            // Kinds are lower case, as OVS writes them.
+            ("TCP:1.2.3.4", K::UnknownKind("TCP".into())),
+        ]);
     }
 
     #[test]
     fn rejects_empty_host_and_path() {
-        assert_eq!(err("tcp:").kind, RemoteErrorKind::EmptyHost);
-        assert_eq!(err("ssl::6640").kind, RemoteErrorKind::EmptyHost);
-        assert_eq!(err("unix:").kind, RemoteErrorKind::EmptyPath);
-        assert_eq!(err("punix:").kind, RemoteErrorKind::EmptyPath);
-        assert_eq!(err("unix:/a\0b").kind, RemoteErrorKind::NulInPath);
+        rejects(&[
+            ("tcp:", K::EmptyHost),
+            ("ssl::6640", K::EmptyHost),
+            ("unix:", K::EmptyPath),
+            ("punix:", K::EmptyPath),
+            ("unix:/a\0b", K::NulInPath),
+        ]);
     }
 
     #[test]
     fn rejects_bad_ports() {
-        assert_eq!(err("tcp:1.2.3.4:").kind, RemoteErrorKind::EmptyPort);
-        assert_eq!(
-            err("tcp:1.2.3.4:99999").kind,
-            RemoteErrorKind::PortOutOfRange("99999".into())
-        );
-        assert_eq!(
-            err("tcp:1.2.3.4:-1").kind,
-            RemoteErrorKind::PortNotNumber("-1".into())
-        );
-        assert_eq!(
-            err("tcp:1.2.3.4:+1").kind,
-            RemoteErrorKind::PortNotNumber("+1".into())
-        );
-        assert_eq!(err("tcp:1.2.3.4:0").kind, RemoteErrorKind::PortZero);
-        assert_eq!(
-            err("ptcp:x").kind,
-            RemoteErrorKind::PortNotNumber("x".into())
-        );
-        assert_eq!(
-            err("ptcp:70000").kind,
-            RemoteErrorKind::PortOutOfRange("70000".into())
-        );
+        rejects(&[
+            ("tcp:1.2.3.4:", K::EmptyPort),
+            ("tcp:1.2.3.4:99999", K::PortOutOfRange("99999".into())),
+            ("tcp:1.2.3.4:-1", K::PortNotNumber("-1".into())),
+            ("tcp:1.2.3.4:+1", K::PortNotNumber("+1".into())),
+            ("tcp:1.2.3.4:0", K::PortZero),
+            ("ptcp:x", K::PortNotNumber("x".into())),
+            ("ptcp:70000", K::PortOutOfRange("70000".into())),
+        ]);
     }
 
     #[test]
     fn rejects_bad_hosts_and_brackets() {
-        assert_eq!(
-            err("tcp:::1:6640").kind,
-            RemoteErrorKind::UnbracketedIpv6("::1:6640".into())
-        );
-        assert_eq!(
-            err("tcp:[::1:6640").kind,
-            RemoteErrorKind::BadBrackets("[::1:6640".into())
-        );
-        assert_eq!(
-            err("tcp:[::1]6640").kind,
-            RemoteErrorKind::BadBrackets("[::1]6640".into())
-        );
-        assert_eq!(
-            err("tcp:[1.2.3.4]:1").kind,
-            RemoteErrorKind::BadHost("1.2.3.4".into())
-        );
-        assert_eq!(
-            err("tcp:a b:1").kind,
-            RemoteErrorKind::BadHost("a b".into())
-        );
-        assert_eq!(err("tcp:-a:1").kind, RemoteErrorKind::BadHost("-a".into()));
-        assert_eq!(
-            err("tcp:a..b:1").kind,
-            RemoteErrorKind::BadHost("a..b".into())
-        );
-        assert_eq!(
-            err("tcp:/etc/passwd").kind,
-            RemoteErrorKind::BadHost("/etc/passwd".into())
-        );
+        rejects(&[
+            ("tcp:::1:6640", K::UnbracketedIpv6("::1:6640".into())),
+            ("tcp:[::1:6640", K::BadBrackets("[::1:6640".into())),
+            ("tcp:[::1]6640", K::BadBrackets("[::1]6640".into())),
+            ("tcp:[1.2.3.4]:1", K::BadHost("1.2.3.4".into())),
+            ("tcp:a b:1", K::BadHost("a b".into())),
+            ("tcp:-a:1", K::BadHost("-a".into())),
+            ("tcp:a..b:1", K::BadHost("a..b".into())),
+            ("tcp:/etc/passwd", K::BadHost("/etc/passwd".into())),
+        ]);
     }
 
     #[test]
     fn rejects_bad_listen_addresses() {
-        assert_eq!(
-            err("ptcp:6640:").kind,
-            RemoteErrorKind::BadListenIp(String::new())
-        );
-        assert_eq!(
-            err("ptcp:6640:localhost").kind,
-            RemoteErrorKind::BadListenIp("localhost".into())
-        );
-        assert_eq!(
-            err("pssl:6640:[::1").kind,
-            RemoteErrorKind::BadListenIp("[::1".into())
-        );
+        rejects(&[
+            ("ptcp:6640:", K::BadListenIp(String::new())),
+            ("ptcp:6640:localhost", K::BadListenIp("localhost".into())),
+            ("pssl:6640:[::1", K::BadListenIp("[::1".into())),
+        ]);
     }
 
     #[test]

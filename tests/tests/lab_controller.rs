@@ -88,45 +88,47 @@ fn assert_controller_owns_bridges(lab: &Lab) {
     }
 }
 
-#[test]
-fn two_hosts_through_controller_full_matrix_and_clean_teardown() {
-    let Some(lab) = up("two-hosts") else {
+/// Brings up the shipped topology `name` through the controller, runs `check` on it,
+/// then asserts the controller owns the bridges and teardown is clean.
+fn through_controller(name: &str, check: impl FnOnce(&Lab)) {
+    let Some(lab) = up(name) else {
         return;
     };
-    let m = assert_pingall(&lab, 12);
-    assert_eq!(m.names.len(), 4);
+    check(&lab);
     assert_controller_owns_bridges(&lab);
     assert_torn_down(lab);
+}
+
+#[test]
+fn two_hosts_through_controller_full_matrix_and_clean_teardown() {
+    through_controller("two-hosts", |lab| {
+        let m = assert_pingall(lab, 12);
+        assert_eq!(m.names.len(), 4);
+    });
 }
 
 #[test]
 fn multi_tenant_through_controller_isolation() {
-    let Some(lab) = up("multi-tenant") else {
-        return;
-    };
-    // red: 2 ordered pairs; green: 3 containers -> 6 ordered pairs; the other 12 isolated.
-    assert_pingall(&lab, 8);
-    assert_tenants_isolated(&lab);
-    assert_controller_owns_bridges(&lab);
-    assert_torn_down(lab);
+    through_controller("multi-tenant", |lab| {
+        // red: 2 ordered pairs; green: 3 containers -> 6 ordered pairs; the other 12 isolated.
+        assert_pingall(lab, 8);
+        assert_tenants_isolated(lab);
+    });
 }
 
 #[test]
 fn three_hosts_vxlan_and_gre_through_controller() {
-    let Some(lab) = up("three-hosts-mixed") else {
-        return;
-    };
-    // web: 3 containers -> 6 pairs; db: 2 -> 2 pairs.
-    assert_pingall(&lab, 8);
-    // The controller built tunnels of both types on the host that has both networks.
-    let h1 = lab.host("h1").unwrap();
-    let types = h1
-        .vsctl(&["--columns=type", "--bare", "list", "Interface"])
-        .unwrap();
-    assert!(types.contains("vxlan"), "{types}");
-    assert!(types.contains("gre"), "{types}");
-    assert_controller_owns_bridges(&lab);
-    assert_torn_down(lab);
+    through_controller("three-hosts-mixed", |lab| {
+        // web: 3 containers -> 6 pairs; db: 2 -> 2 pairs.
+        assert_pingall(lab, 8);
+        // The controller built tunnels of both types on the host that has both networks.
+        let h1 = lab.host("h1").unwrap();
+        let types = h1
+            .vsctl(&["--columns=type", "--bare", "list", "Interface"])
+            .unwrap();
+        assert!(types.contains("vxlan"), "{types}");
+        assert!(types.contains("gre"), "{types}");
+    });
 }
 
 /// `ovs-lab up` (controller wiring is the default) leaves the run and its controller

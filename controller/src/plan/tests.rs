@@ -30,16 +30,7 @@ pub(crate) fn world() -> (DesiredState, Observed) {
     .into_iter()
     .enumerate()
     {
-        let e = Endpoint {
-            id: Uuid::from_u128(n as u128 + 1),
-            network: net.into(),
-            host: host.into(),
-            container: format!("c{n}"),
-            interface: "eth0".into(),
-            mac: mac.parse().unwrap(),
-            ip: ip.parse().unwrap(),
-            prefix_len: 24,
-        };
+        let e = ep(n as u128 + 1, net, host, &format!("c{n}"), mac, ip);
         o.bindings
             .entry(host.into())
             .or_default()
@@ -57,6 +48,20 @@ pub(crate) fn world() -> (DesiredState, Observed) {
         }
     }
     (s, o)
+}
+
+/// Endpoint `id` of `network` on `host` in container `container` (eth0, a /24).
+fn ep(id: u128, network: &str, host: &str, container: &str, mac: &str, ip: &str) -> Endpoint {
+    Endpoint {
+        id: Uuid::from_u128(id),
+        network: network.into(),
+        host: host.into(),
+        container: container.into(),
+        interface: "eth0".into(),
+        mac: mac.parse().unwrap(),
+        ip: ip.parse().unwrap(),
+        prefix_len: 24,
+    }
 }
 
 fn text(flows: &BTreeSet<Flow>) -> Vec<String> {
@@ -319,16 +324,7 @@ fn only_changed_hosts_in_plan_diff() {
     let before = plan_all(&s, &o, &cfg);
     assert!(diff_plans(&before, &before).is_empty());
     // A new red endpoint on h3 (unbound yet): h1 learns its MAC/ARP, h3 too; h2 untouched.
-    let e = Endpoint {
-        id: Uuid::from_u128(99),
-        network: "red".into(),
-        host: "h3".into(),
-        container: "x".into(),
-        interface: "eth0".into(),
-        mac: "02:0c:7e:00:00:09".parse().unwrap(),
-        ip: "10.244.1.9".parse().unwrap(),
-        prefix_len: 24,
-    };
+    let e = ep(99, "red", "h3", "x", "02:0c:7e:00:00:09", "10.244.1.9");
     s.add_endpoint(e).unwrap();
     let after = plan_all(&s, &o, &cfg);
     let d = diff_plans(&before, &after);
@@ -350,16 +346,7 @@ fn only_changed_hosts_in_plan_diff() {
         .to_string()
         .starts_with("host h4: bridge br-ex datapath_type=netdev fail_mode=secure"));
     // Its first blue endpoint meshes it with the blue hosts h1 and h2 only.
-    let e4 = Endpoint {
-        id: Uuid::from_u128(98),
-        network: "blue".into(),
-        host: "h4".into(),
-        container: "y".into(),
-        interface: "eth0".into(),
-        mac: "02:0c:7e:00:00:0a".parse().unwrap(),
-        ip: "10.244.1.10".parse().unwrap(),
-        prefix_len: 24,
-    };
+    let e4 = ep(98, "blue", "h4", "y", "02:0c:7e:00:00:0a", "10.244.1.10");
     s.add_endpoint(e4.clone()).unwrap();
     let meshed = plan_all(&s, &o, &cfg);
     let d = diff_plans(&joined, &meshed);

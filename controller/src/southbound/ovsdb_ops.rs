@@ -330,6 +330,33 @@ mod tests {
         v.put_bridge(b);
     }
 
+    /// Put port `name` (one interface of that name with `ofport` and
+    /// `external_ids`) on br-ex in `v`; return the port.
+    fn add_port(
+        v: &mut SwitchView,
+        name: &str,
+        ofport: Option<i64>,
+        external_ids: BTreeMap<String, String>,
+    ) -> Port {
+        let fi = Interface {
+            uuid: uuid(),
+            name: name.into(),
+            ofport,
+            external_ids,
+            ..Default::default()
+        };
+        let fp = Port {
+            uuid: uuid(),
+            name: name.into(),
+            interfaces: vec![fi.uuid],
+            ..Default::default()
+        };
+        edit_bridge(v, |b| b.ports.push(fp.uuid));
+        v.put_interface(fi);
+        v.put_port(fp.clone());
+        fp
+    }
+
     /// A view equal to what `plan` asks for.
     fn view_of(plan: &HostPlan) -> SwitchView {
         let mut v = SwitchView::default();
@@ -399,21 +426,7 @@ mod tests {
         let old = plan_host(&s, &o, &cfg, "h1").unwrap();
         let mut v = view_of(&old);
         // A foreign port named like a tunnel, not ours: must stay.
-        let fi = Interface {
-            uuid: uuid(),
-            name: "vx-foreign".into(),
-            ofport: Some(3),
-            ..Default::default()
-        };
-        let fp = Port {
-            uuid: uuid(),
-            name: "vx-foreign".into(),
-            interfaces: vec![fi.uuid],
-            ..Default::default()
-        };
-        edit_bridge(&mut v, |b| b.ports.push(fp.uuid));
-        v.put_interface(fi);
-        v.put_port(fp);
+        add_port(&mut v, "vx-foreign", Some(3), BTreeMap::new());
         // Host h3 goes away: gre-h3 (red is gre) becomes stale.
         let on_h3: Vec<_> = s
             .endpoints()
@@ -441,21 +454,7 @@ mod tests {
         let (s, o) = world();
         let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
         let mut v = view_of(&plan);
-        let fi = Interface {
-            uuid: uuid(),
-            name: "veth-c1".into(),
-            ofport: Some(3),
-            ..Default::default()
-        };
-        let fp = Port {
-            uuid: uuid(),
-            name: "veth-c1".into(),
-            interfaces: vec![fi.uuid],
-            ..Default::default()
-        };
-        edit_bridge(&mut v, |b| b.ports.push(fp.uuid));
-        v.put_interface(fi);
-        v.put_port(fp.clone());
+        let fp = add_port(&mut v, "veth-c1", Some(3), BTreeMap::new());
         let target = plan.bridge.controller.clone();
         let ops = decommission_ops("br-ex", &target, &v);
         assert_eq!(ops.len(), 2, "{ops:?}");
@@ -479,22 +478,8 @@ mod tests {
         let mut v = view_of(&plan);
         let id = Uuid::new_v4();
         for (name, ofport) in [("veth1", Some(7)), ("veth2", Some(-1)), ("veth3", None)] {
-            let i = Interface {
-                uuid: uuid(),
-                name: name.into(),
-                ofport,
-                external_ids: BTreeMap::from([("iface-id".into(), id.to_string())]),
-                ..Default::default()
-            };
-            let p = Port {
-                uuid: uuid(),
-                name: name.into(),
-                interfaces: vec![i.uuid],
-                ..Default::default()
-            };
-            edit_bridge(&mut v, |b| b.ports.push(p.uuid));
-            v.put_interface(i);
-            v.put_port(p);
+            let ids = BTreeMap::from([("iface-id".into(), id.to_string())]);
+            add_port(&mut v, name, ofport, ids);
         }
         let (b, ports) = observe(&v, "br-ex");
         assert_eq!(b.len(), 1);

@@ -11,6 +11,11 @@ use ovsdb_client::{Atom, Row, Uuid, Value};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
+/// A condition or mutation `[column, function or mutator, value]`.
+fn triple(j: &Json) -> Option<(&str, &str, &Json)> {
+    Some((j.get(0)?.as_str()?, j.get(1)?.as_str()?, j.get(2)?))
+}
+
 impl Db {
     fn resolve(a: &Atom, names: &BTreeMap<String, Uuid>) -> Result<Atom, TxnErr> {
         match a {
@@ -121,11 +126,7 @@ impl Db {
     ) -> Result<Vec<(String, String, Value)>, TxnErr> {
         let mut out = Vec::new();
         for c in j.and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]) {
-            let (Some(col), Some(f), Some(v)) = (
-                c.get(0).and_then(Json::as_str),
-                c.get(1).and_then(Json::as_str),
-                c.get(2),
-            ) else {
+            let Some((col, f, v)) = triple(c) else {
                 return Err(TxnErr("syntax error", format!("bad condition {c}")));
             };
             let mut v = self.value(table, col, v, names)?;
@@ -322,11 +323,7 @@ impl Db {
         m: &Json,
         names: &BTreeMap<String, Uuid>,
     ) -> Result<(), TxnErr> {
-        let (Some(col), Some(mutator), Some(arg)) = (
-            m.get(0).and_then(Json::as_str),
-            m.get(1).and_then(Json::as_str),
-            m.get(2),
-        ) else {
+        let Some((col, mutator, arg)) = triple(m) else {
             return Err(TxnErr("syntax error", format!("bad mutation {m}")));
         };
         let ty = self
