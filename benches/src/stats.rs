@@ -178,7 +178,7 @@ pub fn median_span(v: &[f64]) -> String {
 /// runs first.
 pub fn round_order(round: usize, order: &[usize]) -> Vec<usize> {
     let mut v = order.to_vec();
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         v.reverse();
     }
     v

@@ -128,6 +128,20 @@ pub struct NetworkSpec {
     pub tunnel: TunnelType,
 }
 
+impl NetworkSpec {
+    /// The northbound request that creates this network (no gateway, default MTU).
+    pub fn api_spec(&self) -> ovs_api::NetworkSpec {
+        ovs_api::NetworkSpec {
+            name: self.name.clone(),
+            vni: self.vni,
+            subnet: self.subnet.to_string(),
+            gateway: None,
+            tunnel: Some(self.tunnel.ovs_type().to_string()),
+            mtu: None,
+        }
+    }
+}
+
 /// One container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {

@@ -26,16 +26,17 @@ fn start_controller(lab: &Lab, tag: &str) -> Result<u32> {
     std::fs::create_dir_all(&dir)?;
     let log = std::fs::File::create(dir.join(format!("controller-{tag}.log")))?;
     let mut cmd = lab.controller_command(&bin.to_string_lossy());
-    cmd.arg("--listen")
-        .arg(format!("{ip}:7878"))
-        .arg("--openflow-listen")
-        .arg(format!("ptcp:6653:{ip}"))
-        .arg("--metrics-listen")
-        .arg(format!("{ip}:9878"))
-        .arg("--state")
+    let addrs = [
+        ("--listen", format!("{ip}:7878")),
+        ("--openflow-listen", format!("ptcp:6653:{ip}")),
+        ("--metrics-listen", format!("{ip}:9878")),
+        ("--advertise", format!("tcp:{ip}:6653")),
+    ];
+    for (flag, value) in addrs {
+        cmd.arg(flag).arg(value);
+    }
+    cmd.arg("--state")
         .arg(dir.join("state.redb"))
-        .arg("--advertise")
-        .arg(format!("tcp:{ip}:6653"))
         // Every audit compares whole flows (default: every 10th), so drift in
         // actions is found within 3 s and a false positive would show quickly.
         .arg("--audit-full-every")
@@ -110,14 +111,7 @@ fn register(lab: &Lab, hosts: &[&str]) -> Result<()> {
         .topology()
         .networks
         .iter()
-        .map(|n| NetworkSpec {
-            name: n.name.clone(),
-            vni: n.vni,
-            subnet: n.subnet.to_string(),
-            gateway: None,
-            tunnel: Some(n.tunnel.ovs_type().to_string()),
-            mtu: None,
-        })
+        .map(|n| n.api_spec())
         .collect();
     lab.northbound(|c| async move {
         for n in nets {

@@ -13,7 +13,7 @@
 use super::{Core, CoreError, Inner};
 use crate::api::Event;
 use crate::plan::{tables, Binding, Field};
-use crate::state::desired::Ticket;
+use crate::state::desired::{DesiredState, Ticket};
 use crate::state::ipam;
 use crate::state::model::{Endpoint, Host, MacAddr, ModelError, Network};
 use crate::state::store::{Kind, Write};
@@ -63,10 +63,20 @@ struct Reservation<'a> {
 impl Reservation<'_> {
     /// Make the change final and wake the hosts it affects.
     fn commit(mut self) {
+        self.settle(true);
+    }
+
+    /// Commit or roll back the ticket (once) and wake the network's hosts
+    /// from before and after.
+    fn settle(&mut self, commit: bool) {
         if let Some(t) = self.ticket.take() {
             let mut g = self.core.lock();
             let mut hosts = g.hosts_in(&self.network);
-            g.state.commit(t);
+            if commit {
+                g.state.commit(t);
+            } else {
+                g.state.rollback(t);
+            }
             hosts.extend(g.hosts_in(&self.network));
             g.touch(hosts.iter().map(String::as_str));
         }
@@ -75,13 +85,7 @@ impl Reservation<'_> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        if let Some(t) = self.ticket.take() {
-            let mut g = self.core.lock();
-            let mut hosts = g.hosts_in(&self.network);
-            g.state.rollback(t);
-            hosts.extend(g.hosts_in(&self.network));
-            g.touch(hosts.iter().map(String::as_str));
-        }
+        self.settle(false);
     }
 }
 
@@ -106,15 +110,28 @@ impl Core {
         Ok(())
     }
 
+    /// A network or host change under the lock: `check` it against the
+    /// desired state, persist `writes`, then `apply` it.
+    fn change_locked(
+        &self,
+        check: impl FnOnce(&DesiredState) -> Result<(), ModelError>,
+        writes: &[Write],
+        apply: impl FnOnce(&mut Inner) -> Result<(), ModelError>,
+    ) -> Result<(), CoreError> {
+        let mut g = self.lock();
+        check(&g.state)?;
+        self.store.apply(writes)?;
+        apply(&mut g)?;
+        Ok(())
+    }
+
     /// Create network `n`.
     pub fn create_network(&self, n: Network) -> Result<Network, CoreError> {
-        {
-            let mut g = self.lock();
-            g.state.check_add_network(&n)?;
-            self.store
-                .apply(&[Write::put(Kind::Network, &n.name, &n)])?;
-            g.state.add_network(n.clone())?;
-        }
+        self.change_locked(
+            |s| s.check_add_network(&n),
+            &[Write::put(Kind::Network, &n.name, &n)],
+            |g| g.state.add_network(n.clone()),
+        )?;
         // A network without endpoints is on no host: nothing to replan.
         self.emit(Event::NetworkCreated {
             name: n.name.clone(),
@@ -124,12 +141,11 @@ impl Core {
 
     /// Delete a network without endpoints.
     pub fn delete_network(&self, name: &str) -> Result<(), CoreError> {
-        {
-            let mut g = self.lock();
-            g.state.check_remove_network(name)?;
-            self.store.delete(Kind::Network, name)?;
-            g.state.remove_network(name)?;
-        }
+        self.change_locked(
+            |s| s.check_remove_network(name),
+            &[Write::Delete(Kind::Network, name.to_string())],
+            |g| g.state.remove_network(name).map(drop),
+        )?;
         self.emit(Event::NetworkDeleted {
             name: name.to_string(),
         });
@@ -138,14 +154,16 @@ impl Core {
 
     /// Register host `h`.
     pub fn create_host(&self, h: Host) -> Result<Host, CoreError> {
-        {
-            let mut g = self.lock();
-            g.state.check_add_host(&h)?;
-            self.store.apply(&[Write::put(Kind::Host, &h.name, &h)])?;
-            g.state.add_host(h.clone())?;
-            // No endpoints yet: no other host plans anything towards it.
-            g.touch([h.name.as_str()]);
-        }
+        self.change_locked(
+            |s| s.check_add_host(&h),
+            &[Write::put(Kind::Host, &h.name, &h)],
+            |g| {
+                g.state.add_host(h.clone())?;
+                // No endpoints yet: no other host plans anything towards it.
+                g.touch([h.name.as_str()]);
+                Ok(())
+            },
+        )?;
         self.emit(Event::HostCreated {
             name: h.name.clone(),
         });
@@ -155,13 +173,15 @@ impl Core {
 
     /// Remove a host without endpoints.
     pub fn delete_host(&self, name: &str) -> Result<(), CoreError> {
-        {
-            let mut g = self.lock();
-            g.state.check_remove_host(name)?;
-            self.store.delete(Kind::Host, name)?;
-            g.state.remove_host(name)?;
-            g.touch([name]);
-        }
+        self.change_locked(
+            |s| s.check_remove_host(name),
+            &[Write::Delete(Kind::Host, name.to_string())],
+            |g| {
+                g.state.remove_host(name)?;
+                g.touch([name]);
+                Ok(())
+            },
+        )?;
         self.emit(Event::HostDeleted {
             name: name.to_string(),
         });

@@ -34,33 +34,31 @@ pub const OWNER_KEY: &str = "ovs-controller";
 /// on bridge name and `iface-id`.
 pub type SwitchView = ovsdb_client::vswitch::Cache;
 
+/// `monitor::<T>` of the listed columns of `T` (the table named once).
+macro_rules! monitor_columns {
+    ($t:ident, $($col:ident),+ $(,)?) => {
+        monitor::<$t>(&[$($t::$col.any()),+])
+    };
+}
+
 /// Monitored tables and columns.
 pub fn monitor_tables() -> BTreeMap<String, MonitorRequest> {
     BTreeMap::from([
-        monitor::<OpenVSwitch>(&[OpenVSwitch::BRIDGES.any()]),
-        monitor::<Bridge>(&[
-            Bridge::NAME.any(),
-            Bridge::PORTS.any(),
-            Bridge::CONTROLLER.any(),
-            Bridge::FAIL_MODE.any(),
-            Bridge::DATAPATH_TYPE.any(),
-            Bridge::PROTOCOLS.any(),
-            Bridge::OTHER_CONFIG.any(),
-            Bridge::EXTERNAL_IDS.any(),
-        ]),
-        monitor::<Port>(&[
-            Port::NAME.any(),
-            Port::INTERFACES.any(),
-            Port::EXTERNAL_IDS.any(),
-        ]),
-        monitor::<Interface>(&[
-            Interface::NAME.any(),
-            Interface::TYPE.any(),
-            Interface::OPTIONS.any(),
-            Interface::EXTERNAL_IDS.any(),
-            Interface::OFPORT.any(),
-        ]),
-        monitor::<Controller>(&[Controller::TARGET.any(), Controller::CONNECTION_MODE.any()]),
+        monitor_columns!(OpenVSwitch, BRIDGES),
+        monitor_columns!(
+            Bridge,
+            NAME,
+            PORTS,
+            CONTROLLER,
+            FAIL_MODE,
+            DATAPATH_TYPE,
+            PROTOCOLS,
+            OTHER_CONFIG,
+            EXTERNAL_IDS
+        ),
+        monitor_columns!(Port, NAME, INTERFACES, EXTERNAL_IDS),
+        monitor_columns!(Interface, NAME, TYPE, OPTIONS, EXTERNAL_IDS, OFPORT),
+        monitor_columns!(Controller, TARGET, CONNECTION_MODE),
     ])
 }
 
