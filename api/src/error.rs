@@ -85,6 +85,9 @@ pub enum ParseError {
     /// Not one of the tunnel types.
     #[error("invalid tunnel type {0:?}: want vxlan, gre or geneve")]
     Tunnel(String),
+    /// Not an IPv4 address, with or without a `/len` prefix length 0..=32.
+    #[error("invalid address {0:?}: want A.B.C.D or A.B.C.D/LEN")]
+    Address(String),
 }
 
 #[cfg(test)]

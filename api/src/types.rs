@@ -4,24 +4,36 @@
 //!
 //! Contract: these are the JSON shapes of the API (field names are the wire names); adding an
 //! optional input field or an [`Event`] variant is compatible, anything else is a new method.
+//! Fields are typed (addresses [`Ipv4Addr`]/[`Ipv4Net`], [`MacAddr`], [`TunnelType`]); their
+//! serde forms are the wire strings (`"10.244.1.0/24"`, `"02:0c:7e:00:00:01"`, `"vxlan"`).
+//! Inputs refuse unknown fields, so a misspelt optional field is an error, not a default.
 
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
+
+use crate::{MacAddr, ParseError, TunnelType};
 
 /// Input of `network_create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// Unique name (1..=11 chars).
     pub name: String,
     /// VNI 1..=16777215, unique.
     pub vni: u32,
-    /// IPv4 CIDR such as `10.244.1.0/24`.
-    pub subnet: String,
+    /// IPv4 CIDR such as `10.244.1.0/24` (the controller refuses host bits and lengths
+    /// outside 8..=30).
+    pub subnet: Ipv4Net,
     /// Optional gateway address (reserved from IPAM).
     #[serde(default)]
-    pub gateway: Option<String>,
+    pub gateway: Option<Ipv4Addr>,
     /// `vxlan` (default), `gre` or `geneve`.
     #[serde(default)]
-    pub tunnel: Option<String>,
+    pub tunnel: Option<TunnelType>,
     /// Endpoint MTU; default 1500 minus the tunnel overhead.
     #[serde(default)]
     pub mtu: Option<u16>,
@@ -35,24 +47,25 @@ pub struct Network {
     /// VNI.
     pub vni: u32,
     /// Subnet CIDR.
-    pub subnet: String,
+    pub subnet: Ipv4Net,
     /// Gateway address.
-    pub gateway: Option<String>,
+    pub gateway: Option<Ipv4Addr>,
     /// Tunnel type.
-    pub tunnel: String,
+    pub tunnel: TunnelType,
     /// Endpoint MTU.
     pub mtu: u16,
 }
 
 /// Input of `host_create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HostSpec {
     /// Unique name (1..=11 chars).
     pub name: String,
     /// OVSDB remote, e.g. `tcp:192.0.2.1:6640`.
     pub ovsdb: String,
     /// Underlay tunnel endpoint address.
-    pub tunnel_ip: String,
+    pub tunnel_ip: Ipv4Addr,
 }
 
 /// A host as reported by the controller.
@@ -63,11 +76,12 @@ pub struct Host {
     /// OVSDB remote.
     pub ovsdb: String,
     /// Underlay address.
-    pub tunnel_ip: String,
+    pub tunnel_ip: Ipv4Addr,
 }
 
 /// Input of `endpoint_create`; IP and MAC are allocated when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// Network name.
     pub network: String,
@@ -80,10 +94,10 @@ pub struct EndpointSpec {
     pub interface: Option<String>,
     /// Requested address (`10.244.1.5` or `10.244.1.5/24`).
     #[serde(default)]
-    pub ip: Option<String>,
+    pub ip: Option<RequestedIp>,
     /// Requested MAC.
     #[serde(default)]
-    pub mac: Option<String>,
+    pub mac: Option<MacAddr>,
 }
 
 /// An endpoint as reported by the controller: everything needed to plumb it.
@@ -99,16 +113,82 @@ pub struct Endpoint {
     pub container: String,
     /// Interface name in the container.
     pub interface: String,
-    /// Address with prefix length, e.g. `10.244.1.2/24`.
-    pub ip: String,
+    /// Address with prefix length, e.g. `10.244.1.2/24` (use `.addr()` and `.prefix_len()`).
+    pub ip: Ipv4Net,
     /// MAC address.
-    pub mac: String,
+    pub mac: MacAddr,
     /// Gateway of the network, if any.
-    pub gateway: Option<String>,
+    pub gateway: Option<Ipv4Addr>,
     /// MTU to set on the container interface.
     pub mtu: u16,
     /// VNI of the network.
     pub vni: u32,
+}
+
+/// An endpoint's requested address: `A.B.C.D` (the network's prefix length applies) or
+/// `A.B.C.D/LEN` (the controller checks that `LEN` is the network's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestedIp {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// The prefix length given, if any (0..=32).
+    pub prefix_len: Option<u8>,
+}
+
+impl From<Ipv4Addr> for RequestedIp {
+    fn from(addr: Ipv4Addr) -> Self {
+        RequestedIp {
+            addr,
+            prefix_len: None,
+        }
+    }
+}
+
+impl From<Ipv4Net> for RequestedIp {
+    fn from(net: Ipv4Net) -> Self {
+        RequestedIp {
+            addr: net.addr(),
+            prefix_len: Some(net.prefix_len()),
+        }
+    }
+}
+
+impl fmt::Display for RequestedIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefix_len {
+            Some(len) => write!(f, "{}/{len}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+
+impl FromStr for RequestedIp {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let bad = || ParseError::Address(s.to_string());
+        if s.contains('/') {
+            s.parse::<Ipv4Net>()
+                .map(RequestedIp::from)
+                .map_err(|_| bad())
+        } else {
+            s.parse::<Ipv4Addr>()
+                .map(RequestedIp::from)
+                .map_err(|_| bad())
+        }
+    }
+}
+
+impl Serialize for RequestedIp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestedIp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Result of `endpoint_get`.
@@ -129,6 +209,7 @@ pub struct EndpointStatus {
 
 /// Filter of `endpoint_list`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EndpointFilter {
     /// Only this network.
     #[serde(default)]
@@ -229,4 +310,62 @@ pub enum Event {
         /// Whether it was a full (bundle) resync.
         full: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn requested_ip_takes_both_forms_and_round_trips() {
+        let bare: RequestedIp = "10.244.1.5".parse().unwrap();
+        assert_eq!((bare.addr, bare.prefix_len), ([10, 244, 1, 5].into(), None));
+        let with: RequestedIp = "10.244.1.5/24".parse().unwrap();
+        assert_eq!(with.prefix_len, Some(24));
+        assert_eq!(serde_json::to_string(&with).unwrap(), "\"10.244.1.5/24\"");
+        assert_eq!(serde_json::to_string(&bare).unwrap(), "\"10.244.1.5\"");
+        for bad in ["10.244.1", "10.244.1.5/33", "10.244.1.5/", "x"] {
+            assert!(bad.parse::<RequestedIp>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wire_form_is_strings_and_inputs_refuse_unknown_fields() {
+        let spec: NetworkSpec = serde_json::from_str(
+            r#"{"name":"blue","vni":100,"subnet":"10.244.1.0/24","gateway":"10.244.1.1","tunnel":"geneve"}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.tunnel, Some(TunnelType::Geneve));
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(v["subnet"], "10.244.1.0/24");
+        assert_eq!(v["gateway"], "10.244.1.1");
+        assert_eq!(v["tunnel"], "geneve");
+        let err = serde_json::from_str::<NetworkSpec>(
+            r#"{"name":"blue","vni":100,"subnet":"10.244.1.0/24","tunel":"gre"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("tunel"), "{err}");
+        let err = serde_json::from_str::<HostSpec>(
+            r#"{"name":"h1","ovsdb":"tcp:192.0.2.1:6640","tunnel_ip":"192.0.2"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("address"), "{err}");
+        let ep = Endpoint {
+            id: "x".into(),
+            network: "blue".into(),
+            host: "h1".into(),
+            container: "c1".into(),
+            interface: "eth0".into(),
+            ip: "10.244.1.2/24".parse().unwrap(),
+            mac: "02:0c:7e:00:00:01".parse().unwrap(),
+            gateway: Some([10, 244, 1, 1].into()),
+            mtu: 1450,
+            vni: 100,
+        };
+        let v = serde_json::to_value(&ep).unwrap();
+        assert_eq!(v["ip"], "10.244.1.2/24");
+        assert_eq!(v["mac"], "02:0c:7e:00:00:01");
+        assert_eq!(serde_json::from_value::<Endpoint>(v).unwrap(), ep);
+    }
 }

@@ -131,9 +131,9 @@ async fn config_metrics_sigterm_and_persistence() {
     c.network_create(NetworkSpec {
         name: "blue".into(),
         vni: 5,
-        subnet: "10.1.0.0/16".into(),
+        subnet: "10.1.0.0/16".parse().unwrap(),
         gateway: None,
-        tunnel: Some("gre".into()),
+        tunnel: Some("gre".parse().unwrap()),
         mtu: Some(1400),
     })
     .await
@@ -143,7 +143,7 @@ async fn config_metrics_sigterm_and_persistence() {
             name: name.into(),
             // Nobody listens there: the OVSDB task just keeps retrying.
             ovsdb: format!("tcp:{ip}:6640"),
-            tunnel_ip: ip.into(),
+            tunnel_ip: ip.parse().unwrap(),
         })
         .await
         .unwrap();
@@ -161,7 +161,11 @@ async fn config_metrics_sigterm_and_persistence() {
     let nets = c.network_list().await.unwrap();
     assert_eq!(nets.len(), 1);
     assert_eq!(
-        (nets[0].vni, nets[0].mtu, nets[0].tunnel.as_str()),
+        (
+            nets[0].vni,
+            nets[0].mtu,
+            nets[0].tunnel.to_string().as_str()
+        ),
         (5, 1400, "gre")
     );
     // One endpoint per host: they now share blue, so each gets a gre tunnel
@@ -179,8 +183,8 @@ async fn config_metrics_sigterm_and_persistence() {
             })
             .await
             .unwrap();
-        let ip = e.ip.split('/').next().unwrap().parse().unwrap();
-        assert_eq!(e.mac, ovs_controller::ipam::mac_for(5, ip).to_string());
+        let ip = e.ip.addr();
+        assert_eq!(e.mac, ovs_controller::ipam::mac_for(5, ip));
     }
     drop(d);
 

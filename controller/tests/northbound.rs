@@ -28,7 +28,7 @@ fn red(vni: u32) -> NetworkSpec {
     NetworkSpec {
         name: "red".into(),
         vni,
-        subnet: "10.244.1.0/24".into(),
+        subnet: "10.244.1.0/24".parse().unwrap(),
         gateway: None,
         tunnel: None,
         mtu: None,
@@ -60,14 +60,14 @@ async fn crud_errors_and_watch_over_http_and_ws() {
         .network_create(NetworkSpec {
             name: "blue".into(),
             vni: 100,
-            subnet: "10.244.1.0/24".into(),
-            gateway: Some("10.244.1.1".into()),
-            tunnel: Some("geneve".into()),
+            subnet: "10.244.1.0/24".parse().unwrap(),
+            gateway: Some("10.244.1.1".parse().unwrap()),
+            tunnel: Some("geneve".parse().unwrap()),
             mtu: None,
         })
         .await
         .unwrap();
-    assert_eq!((n.tunnel.as_str(), n.mtu), ("geneve", 1442));
+    assert_eq!((n.tunnel.to_string().as_str(), n.mtu), ("geneve", 1442));
     let ev = tokio::time::timeout(Duration::from_secs(5), sub.next())
         .await
         .unwrap()
@@ -88,7 +88,7 @@ async fn crud_errors_and_watch_over_http_and_ws() {
     http.host_create(HostSpec {
         name: "h1".into(),
         ovsdb: "tcp:192.0.2.1:6640".into(),
-        tunnel_ip: "192.0.2.1".into(),
+        tunnel_ip: "192.0.2.1".parse().unwrap(),
     })
     .await
     .unwrap();
@@ -101,12 +101,12 @@ async fn crud_errors_and_watch_over_http_and_ws() {
         mac: None,
     };
     let e = ws.endpoint_create(spec.clone()).await.unwrap();
-    assert_eq!(e.ip, "10.244.1.2/24"); // .1 is the gateway
-    assert_eq!(e.gateway.as_deref(), Some("10.244.1.1"));
+    assert_eq!(e.ip.to_string(), "10.244.1.2/24"); // .1 is the gateway
+    assert_eq!(e.gateway, Some("10.244.1.1".parse().unwrap()));
     assert_eq!((e.vni, e.mtu, e.interface.as_str()), (100, 1442, "eth0"));
-    assert_eq!(e.mac, "02:64:0a:f4:01:02"); // VNI 100, 10.244.1.2
+    assert_eq!(e.mac.to_string(), "02:64:0a:f4:01:02"); // VNI 100, 10.244.1.2
     let e2 = http.endpoint_create(spec).await.unwrap();
-    assert_eq!(e2.ip, "10.244.1.3/24");
+    assert_eq!(e2.ip.to_string(), "10.244.1.3/24");
     assert_ne!(e.mac, e2.mac);
 
     let st = http.endpoint_get(e.id.clone()).await.unwrap();

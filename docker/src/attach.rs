@@ -10,13 +10,14 @@
 //! to `ws://`).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use clap::Args;
+use ipnet::IpNet;
 use jsonrpsee::core::ClientError;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
-use ovs_api::{codes, EndpointFilter, EndpointSpec, NorthboundClient};
+use ovs_api::{codes, EndpointFilter, EndpointSpec, NorthboundClient, RequestedIp};
 use ovs_docker::ovs::Ovs;
 use ovs_docker::parse;
 use ovs_docker::plumb::{self, Matcher, PortSpec, Settings};
@@ -134,9 +135,15 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
     if let Some(i) = &a.interface {
         parse::interface_name(i)?;
     }
-    if let Some(m) = &a.mac {
-        parse::mac(m)?;
-    }
+    // Parsed once here (the CLI's own error, naming the flag's kind); typed from here on.
+    let mac = a.mac.as_deref().map(parse::mac).transpose()?;
+    let ip =
+        a.ip.as_deref()
+            .map(|t| {
+                t.parse::<RequestedIp>()
+                    .map_err(|_| Error::invalid("address", t, "want A.B.C.D or A.B.C.D/LEN"))
+            })
+            .transpose()?;
     let c = plumb::resolve(&a.container, &a.target.target()).await?;
     let ovs = Ovs::connect(&s.db).await?;
     if !ovs.bridge_exists(&a.bridge).await? {
@@ -153,8 +160,8 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
         host: host.clone(),
         container: a.container.clone(),
         interface: a.interface.clone(),
-        ip: a.ip.clone(),
-        mac: a.mac.clone(),
+        ip,
+        mac,
     };
     let ep = match client.endpoint_create(spec).await {
         Ok(ep) => ep,
@@ -204,9 +211,9 @@ async fn plumb_and_wait(
 ) -> anyhow::Result<String> {
     let mut ext = BTreeMap::new();
     ext.insert("iface-id".to_string(), ep.id.clone());
-    ext.insert("attached-mac".to_string(), ep.mac.clone());
-    let ip = parse::address(&ep.ip).context("controller returned a bad endpoint address")?;
-    let mut gateway = ep.gateway.as_deref().map(parse::gateway).transpose()?;
+    ext.insert("attached-mac".to_string(), ep.mac.to_string());
+    let ip = IpNet::V4(ep.ip);
+    let mut gateway = ep.gateway.map(IpAddr::V4);
     if let Some(gw) = gateway {
         let existing = c
             .netns
@@ -222,7 +229,7 @@ async fn plumb_and_wait(
         interface: ep.interface.clone(),
         ip: Some(ip),
         gateway,
-        mac: Some(parse::mac(&ep.mac)?),
+        mac: Some(ep.mac),
         mtu: Some(u32::from(ep.mtu)),
         extra_external_ids: ext,
     };

@@ -47,15 +47,10 @@ impl Double {
         st.next += 1;
         let n = st.next;
         let ip = match spec.ip {
-            Some(ip) if ip.contains('/') => ip,
-            Some(ip) => format!("{ip}/24"),
-            None => format!("10.244.1.{}/24", 10 + n),
+            Some(r) => Ipv4Net::new(r.addr, r.prefix_len.unwrap_or(24)).unwrap(),
+            None => format!("10.244.1.{}/24", 10 + n).parse().unwrap(),
         };
-        if st
-            .endpoints
-            .values()
-            .any(|e| e.ip.split('/').next() == ip.split('/').next())
-        {
+        if st.endpoints.values().any(|e| e.ip.addr() == ip.addr()) {
             return Err(err(codes::CONFLICT, format!("address {ip} is in use")));
         }
         let ep = Endpoint {
@@ -67,8 +62,8 @@ impl Double {
             ip,
             mac: spec
                 .mac
-                .unwrap_or_else(|| format!("02:0c:7e:00:00:{n:02x}")),
-            gateway: Some("10.244.1.1".into()),
+                .unwrap_or_else(|| MacAddr::from([0x02, 0x0c, 0x7e, 0, 0, n as u8])),
+            gateway: Some("10.244.1.1".parse().unwrap()),
             mtu: 1450,
             vni: 100,
         };
@@ -331,8 +326,11 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
     assert_eq!(v[0]["bridge"], "br-ex");
 
     // A second attach with the same address is refused by the controller's IPAM.
-    let (ip, _) = ep.ip.split_once('/').unwrap();
-    let o = t.attach("blue", &["--host", "h1", "--interface", "eth2", "--ip", ip]);
+    let ip = ep.ip.addr().to_string();
+    let o = t.attach(
+        "blue",
+        &["--host", "h1", "--interface", "eth2", "--ip", &ip],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("already in use"),

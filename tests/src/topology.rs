@@ -78,6 +78,14 @@ impl Ipv4Net {
     }
 }
 
+/// The API's prefix type (`ovs_api::Ipv4Net`, from `ipnet`) of a topology prefix.
+impl From<Ipv4Net> for ovs_api::Ipv4Net {
+    fn from(n: Ipv4Net) -> Self {
+        // `prefix` is at most 32 (checked by `parse`), so `new` cannot fail.
+        ovs_api::Ipv4Net::new(n.addr, n.prefix).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Ipv4Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
@@ -134,9 +142,9 @@ impl NetworkSpec {
         ovs_api::NetworkSpec {
             name: self.name.clone(),
             vni: self.vni,
-            subnet: self.subnet.to_string(),
+            subnet: self.subnet.into(),
             gateway: None,
-            tunnel: Some(self.tunnel.ovs_type().to_string()),
+            tunnel: Some(self.tunnel),
             mtu: None,
         }
     }

@@ -358,9 +358,9 @@ impl Lab {
             .map(|n| NetworkSpec {
                 name: n.name.clone(),
                 vni: n.vni,
-                subnet: n.subnet.to_string(),
+                subnet: n.subnet.into(),
                 gateway: None,
-                tunnel: Some(n.tunnel.ovs_type().to_string()),
+                tunnel: Some(n.tunnel),
                 mtu: None,
             })
             .collect();
@@ -370,7 +370,7 @@ impl Lab {
             .map(|h| HostSpec {
                 name: h.name.clone(),
                 ovsdb: h.ovsdb_tcp(),
-                tunnel_ip: h.underlay_ip.to_string(),
+                tunnel_ip: h.underlay_ip,
             })
             .collect();
         self.northbound(|c| async move {

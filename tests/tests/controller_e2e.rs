@@ -130,7 +130,7 @@ fn add_host(lab: &Lab, name: &str) -> Result<()> {
     let spec = HostSpec {
         name: h.name.clone(),
         ovsdb: h.ovsdb_tcp(),
-        tunnel_ip: h.underlay_ip.to_string(),
+        tunnel_ip: h.underlay_ip,
     };
     lab.northbound(|c| async move {
         c.host_create(spec).await?;
@@ -178,7 +178,7 @@ fn plug(lab: &Lab, container: &str) -> Result<Endpoint> {
         host: c.host.clone(),
         container: c.name.clone(),
         interface: Some("eth0".into()),
-        ip: c.ip.map(|i| i.to_string()),
+        ip: c.ip.map(|i| ovs_api::Ipv4Net::from(i).into()),
         mac: None,
     };
     let ep = lab.northbound(|cl| async move { Ok(cl.endpoint_create(spec).await?) })?;
@@ -199,10 +199,11 @@ fn plug(lab: &Lab, container: &str) -> Result<Endpoint> {
         &c.netns,
     ])?;
     let mtu = ep.mtu.to_string();
+    let (mac, cidr) = (ep.mac.to_string(), ep.ip.to_string());
     ip_cmd(&[
-        "-n", &c.netns, "link", "set", "eth0", "address", &ep.mac, "mtu", &mtu,
+        "-n", &c.netns, "link", "set", "eth0", "address", &mac, "mtu", &mtu,
     ])?;
-    ip_cmd(&["-n", &c.netns, "addr", "add", &ep.ip, "dev", "eth0"])?;
+    ip_cmd(&["-n", &c.netns, "addr", "add", &cidr, "dev", "eth0"])?;
     ip_cmd(&["-n", &c.netns, "link", "set", "eth0", "up"])?;
     ip_cmd(&["-n", &host.netns, "link", "set", &tap, "up"])?;
     c.run(&["ethtool", "-K", "eth0", "tx", "off"])?;
@@ -249,7 +250,7 @@ fn ours(flows: &[String]) -> Vec<String> {
 }
 
 fn addr(ep: &Endpoint) -> Ipv4Addr {
-    ep.ip.split('/').next().unwrap().parse().unwrap()
+    ep.ip.addr()
 }
 
 /// VXLAN, GRE and Geneve networks between two hosts; two of them share a subnet and
@@ -319,7 +320,7 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     // The other tenant's twin address resolves to our own network's container only.
     let b1 = lab.container("b1").unwrap();
     let b2 = &eps["b2"];
-    if b1.neighbour_mac(addr(b2)).as_deref() != Some(b2.mac.as_str()) {
+    if b1.neighbour_mac(addr(b2)) != Some(b2.mac.to_string()) {
         bail!("b1 resolved {} to {:?}", b2.ip, b1.neighbour_mac(addr(b2)));
     }
     // An address that exists only in red is unreachable from blue.
@@ -386,7 +387,14 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
     if b1.ping(addr(b2), 2) {
         bail!("ping with a spoofed MAC went through");
     }
-    b1.run(&["ip", "link", "set", "eth0", "address", &b1ep.mac])?;
+    b1.run(&[
+        "ip",
+        "link",
+        "set",
+        "eth0",
+        "address",
+        &b1ep.mac.to_string(),
+    ])?;
     b1.run(&["ip", "neigh", "flush", "dev", "eth0"])?;
     if !b1.ping(addr(b2), 5) {
         bail!("ping did not recover after restoring the MAC");
@@ -577,7 +585,9 @@ fn resilience_body(lab: &Lab) -> Result<()> {
     let id = a3.id.clone();
     lab.northbound(|c| async move { Ok(c.endpoint_delete(id).await?) })?;
     wait_until(Duration::from_secs(15), Duration::from_millis(200), || {
-        Ok(!flows_of(lab, "h1")?.iter().any(|f| f.contains(&a3.mac)))
+        Ok(!flows_of(lab, "h1")?
+            .iter()
+            .any(|f| f.contains(&a3.mac.to_string())))
     })
     .context("a3's MAC still in h1's flows after endpoint_delete")?;
 

@@ -80,11 +80,11 @@ fn assert_controller_owns_bridges(lab: &Lab) {
     assert_eq!(eps.len(), topo_containers.len(), "{eps:?}");
     for c in topo_containers {
         let ep = eps.iter().find(|e| e.container == c.name).unwrap();
-        assert_eq!(ep.ip, c.ip.to_string());
+        assert_eq!(ep.ip, ovs_api::Ipv4Net::from(c.ip));
         assert_eq!((&ep.host, &ep.network), (&c.host, &c.network));
         // The container's interface carries the controller's MAC.
         let mac = lab.container(&c.name).unwrap().mac();
-        assert_eq!(mac.as_deref(), Some(ep.mac.as_str()), "{}", c.name);
+        assert_eq!(mac, Some(ep.mac.to_string()), "{}", c.name);
     }
 }
 

@@ -7,11 +7,10 @@
 
 use crate::api::{self, codes, NorthboundServer};
 use crate::service::{Core, CoreError, EndpointView, NewEndpoint};
-use crate::state::model::{Endpoint, Host, MacAddr, ModelError, Network};
+use crate::state::model::{Endpoint, Host, Ipv4Cidr, ModelError, Network};
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -21,14 +20,19 @@ impl From<CoreError> for ErrorObjectOwned {
     }
 }
 
+/// The API form of a model prefix (checked on the way in, so its length is at most 32).
+fn cidr_net(c: Ipv4Cidr) -> api::Ipv4Net {
+    api::Ipv4Net::new(c.addr, c.len.min(32)).unwrap_or_default()
+}
+
 /// API view of a network.
 pub fn to_api_network(n: &Network) -> api::Network {
     api::Network {
         name: n.name.clone(),
         vni: n.vni,
-        subnet: n.subnet.to_string(),
-        gateway: n.gateway.map(|g| g.to_string()),
-        tunnel: n.tunnel.to_string(),
+        subnet: cidr_net(n.subnet),
+        gateway: n.gateway,
+        tunnel: n.tunnel,
         mtu: n.mtu,
     }
 }
@@ -38,7 +42,7 @@ pub fn to_api_host(h: &Host) -> api::Host {
     api::Host {
         name: h.name.clone(),
         ovsdb: h.ovsdb.clone(),
-        tunnel_ip: h.tunnel_ip.to_string(),
+        tunnel_ip: h.tunnel_ip,
     }
 }
 
@@ -50,9 +54,10 @@ pub fn to_api_endpoint(e: &Endpoint, n: Option<&Network>) -> api::Endpoint {
         host: e.host.clone(),
         container: e.container.clone(),
         interface: e.interface.clone(),
-        ip: format!("{}/{}", e.ip, e.prefix_len),
-        mac: e.mac.to_string(),
-        gateway: n.and_then(|n| n.gateway).map(|g| g.to_string()),
+        // A model prefix length is at most 32 (checked on the way in).
+        ip: api::Ipv4Net::new(e.ip, e.prefix_len.min(32)).unwrap_or_default(),
+        mac: e.mac,
+        gateway: n.and_then(|n| n.gateway),
         mtu: n.map_or(1500, |n| n.mtu),
         vni: n.map_or(0, |n| n.vni),
     }
@@ -62,12 +67,13 @@ pub fn to_api_endpoint(e: &Endpoint, n: Option<&Network>) -> api::Endpoint {
 impl TryFrom<&api::NetworkSpec> for Network {
     type Error = ModelError;
     fn try_from(spec: &api::NetworkSpec) -> Result<Network, ModelError> {
-        Network::new(
+        let subnet = Ipv4Cidr::new(spec.subnet.addr(), spec.subnet.prefix_len())?;
+        Network::from_parts(
             &spec.name,
             spec.vni,
-            &spec.subnet,
-            spec.gateway.as_deref(),
-            spec.tunnel.as_deref(),
+            subnet,
+            spec.gateway,
+            spec.tunnel,
             spec.mtu,
         )
     }
@@ -77,40 +83,23 @@ impl TryFrom<&api::NetworkSpec> for Network {
 impl TryFrom<&api::HostSpec> for Host {
     type Error = ModelError;
     fn try_from(spec: &api::HostSpec) -> Result<Host, ModelError> {
-        Host::new(&spec.name, &spec.ovsdb, &spec.tunnel_ip)
+        Host::from_parts(&spec.name, &spec.ovsdb, spec.tunnel_ip)
     }
 }
 
-/// The endpoint request of an `endpoint_create` (`ip` as `A.B.C.D` or
-/// `A.B.C.D/LEN`, `mac` as `xx:xx:xx:xx:xx:xx`).
-impl TryFrom<&api::EndpointSpec> for NewEndpoint {
-    type Error = ModelError;
-    fn try_from(spec: &api::EndpointSpec) -> Result<NewEndpoint, ModelError> {
-        new_endpoint_of(spec)
-    }
-}
-
-fn new_endpoint_of(spec: &api::EndpointSpec) -> Result<NewEndpoint, ModelError> {
-    let ip = match &spec.ip {
-        None => None,
-        Some(text) => {
-            let bad = || ModelError::InvalidAddress(text.clone());
-            let (addr, len) = match text.split_once('/') {
-                Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
-                None => (text.as_str(), None),
-            };
-            Some((addr.parse::<Ipv4Addr>().map_err(|_| bad())?, len))
+/// The endpoint request of an `endpoint_create` (address, prefix length and MAC
+/// are checked against the network by the core).
+impl From<&api::EndpointSpec> for NewEndpoint {
+    fn from(spec: &api::EndpointSpec) -> NewEndpoint {
+        NewEndpoint {
+            network: spec.network.clone(),
+            host: spec.host.clone(),
+            container: spec.container.clone(),
+            interface: spec.interface.clone(),
+            ip: spec.ip.map(|r| (r.addr, r.prefix_len)),
+            mac: spec.mac,
         }
-    };
-    let mac = spec.mac.as_deref().map(str::parse::<MacAddr>).transpose()?;
-    Ok(NewEndpoint {
-        network: spec.network.clone(),
-        host: spec.host.clone(),
-        container: spec.container.clone(),
-        interface: spec.interface.clone(),
-        ip,
-        mac,
-    })
+    }
 }
 
 /// API view of an endpoint's status.
@@ -178,7 +167,7 @@ impl NorthboundServer for Northbound {
         &self,
         spec: api::EndpointSpec,
     ) -> Result<api::Endpoint, ErrorObjectOwned> {
-        let req = NewEndpoint::try_from(&spec).map_err(CoreError::from)?;
+        let req = NewEndpoint::from(&spec);
         let (e, n) = self.blocking(move |c| c.create_endpoint(&req)).await?;
         Ok(to_api_endpoint(&e, Some(&n)))
     }

@@ -17,7 +17,7 @@ fn mk_host(c: &Core, spec: &api::HostSpec) -> Result<Host, CoreError> {
     c.create_host(Host::try_from(spec)?)
 }
 fn mk_ep(c: &Core, spec: &api::EndpointSpec) -> Result<Endpoint, CoreError> {
-    Ok(c.create_endpoint(&NewEndpoint::try_from(spec)?)?.0)
+    Ok(c.create_endpoint(&NewEndpoint::from(spec))?.0)
 }
 fn cidr(e: &Endpoint) -> String {
     format!("{}/{}", e.ip, e.prefix_len)
@@ -27,8 +27,8 @@ fn net(name: &str, vni: u32) -> api::NetworkSpec {
     api::NetworkSpec {
         name: name.into(),
         vni,
-        subnet: "10.244.1.0/29".into(),
-        gateway: Some("10.244.1.1".into()),
+        subnet: "10.244.1.0/29".parse().unwrap(),
+        gateway: Some("10.244.1.1".parse().unwrap()),
         tunnel: None,
         mtu: None,
     }
@@ -39,7 +39,7 @@ fn host(name: &str, n: usize) -> api::HostSpec {
     api::HostSpec {
         name: name.into(),
         ovsdb: format!("tcp:192.0.2.{n}:6640"),
-        tunnel_ip: format!("192.0.2.{n}"),
+        tunnel_ip: format!("192.0.2.{n}").parse().unwrap(),
     }
 }
 
@@ -105,11 +105,11 @@ fn crud_and_error_codes() {
         codes::NOT_FOUND
     );
     let mut spec = ep("blue", "h1");
-    spec.ip = Some("10.244.1.3".into());
+    spec.ip = Some("10.244.1.3".parse().unwrap());
     assert_eq!(mk_ep(&c, &spec).unwrap_err().code(), codes::CONFLICT);
-    spec.ip = Some("10.244.1.2/24".into());
+    spec.ip = Some("10.244.1.2/24".parse().unwrap());
     assert_eq!(mk_ep(&c, &spec).unwrap_err().code(), codes::INVALID);
-    spec.ip = Some("10.244.1.2/29".into());
+    spec.ip = Some("10.244.1.2/29".parse().unwrap());
     assert_eq!(cidr(&mk_ep(&c, &spec).unwrap()), "10.244.1.2/29");
 }
 
@@ -117,7 +117,7 @@ fn crud_and_error_codes() {
 fn changes_wake_only_the_hosts_they_affect() {
     let c = core();
     let mut blue = net("blue", 10);
-    blue.subnet = "10.1.0.0/24".into();
+    blue.subnet = "10.1.0.0/24".parse().unwrap();
     blue.gateway = None;
     mk_net(&c, &blue).unwrap();
     mk_net(
@@ -125,9 +125,9 @@ fn changes_wake_only_the_hosts_they_affect() {
         &api::NetworkSpec {
             name: "red".into(),
             vni: 11,
-            subnet: "10.2.0.0/24".into(),
+            subnet: "10.2.0.0/24".parse().unwrap(),
             gateway: None,
-            tunnel: Some("gre".into()),
+            tunnel: Some("gre".parse().unwrap()),
             mtu: None,
         },
     )

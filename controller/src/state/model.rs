@@ -148,13 +148,10 @@ impl fmt::Display for Ipv4Cidr {
     }
 }
 
-impl FromStr for Ipv4Cidr {
-    type Err = ModelError;
-    fn from_str(s: &str) -> Result<Self, ModelError> {
-        let bad = |why| ModelError::InvalidSubnet(s.to_string(), why);
-        let (a, l) = s.split_once('/').ok_or_else(|| bad("missing /len"))?;
-        let addr: Ipv4Addr = a.parse().map_err(|_| bad("bad IPv4 address"))?;
-        let len: u8 = l.parse().map_err(|_| bad("bad prefix length"))?;
+impl Ipv4Cidr {
+    /// Check a prefix: length in 8..=30, no host bits set.
+    pub fn new(addr: Ipv4Addr, len: u8) -> Result<Self, ModelError> {
+        let bad = |why| ModelError::InvalidSubnet(format!("{addr}/{len}"), why);
         if !(8..=30).contains(&len) {
             return Err(bad("prefix length must be in 8..=30"));
         }
@@ -163,6 +160,17 @@ impl FromStr for Ipv4Cidr {
             return Err(bad("host bits set"));
         }
         Ok(c)
+    }
+}
+
+impl FromStr for Ipv4Cidr {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        let bad = |why| ModelError::InvalidSubnet(s.to_string(), why);
+        let (a, l) = s.split_once('/').ok_or_else(|| bad("missing /len"))?;
+        let addr: Ipv4Addr = a.parse().map_err(|_| bad("bad IPv4 address"))?;
+        let len: u8 = l.parse().map_err(|_| bad("bad prefix length"))?;
+        Ipv4Cidr::new(addr, len)
     }
 }
 
@@ -259,27 +267,37 @@ impl Network {
         tunnel: Option<&str>,
         mtu: Option<u16>,
     ) -> Result<Network, ModelError> {
+        let subnet: Ipv4Cidr = subnet.parse()?;
+        let gateway = match gateway {
+            None => None,
+            Some(g) => Some(
+                g.parse()
+                    .map_err(|_| ModelError::InvalidAddress(g.to_string()))?,
+            ),
+        };
+        let tunnel = tunnel.map(str::parse).transpose()?;
+        Network::from_parts(name, vni, subnet, gateway, tunnel, mtu)
+    }
+
+    /// Build and validate a network from typed input (what the API gives).
+    pub fn from_parts(
+        name: &str,
+        vni: u32,
+        subnet: Ipv4Cidr,
+        gateway: Option<Ipv4Addr>,
+        tunnel: Option<TunnelType>,
+        mtu: Option<u16>,
+    ) -> Result<Network, ModelError> {
         check_name(name)?;
         if vni == 0 || vni > VNI_MAX {
             return Err(ModelError::BadVni(vni));
         }
-        let subnet: Ipv4Cidr = subnet.parse()?;
-        let gateway = match gateway {
-            None => None,
-            Some(g) => {
-                let ip: Ipv4Addr = g
-                    .parse()
-                    .map_err(|_| ModelError::InvalidAddress(g.to_string()))?;
-                if !subnet.is_host_addr(ip) {
-                    return Err(ModelError::IpOutsideSubnet { ip, subnet });
-                }
-                Some(ip)
+        if let Some(ip) = gateway {
+            if !subnet.is_host_addr(ip) {
+                return Err(ModelError::IpOutsideSubnet { ip, subnet });
             }
-        };
-        let tunnel = match tunnel {
-            None => TunnelType::Vxlan,
-            Some(t) => t.parse()?,
-        };
+        }
+        let tunnel = tunnel.unwrap_or_default();
         let mtu = mtu.unwrap_or(UNDERLAY_MTU - tunnel.overhead());
         if !(576..=9000).contains(&mtu) {
             return Err(ModelError::InvalidMtu(mtu));
@@ -298,13 +316,18 @@ impl Network {
 impl Host {
     /// Build and validate a host from user input.
     pub fn new(name: &str, ovsdb: &str, tunnel_ip: &str) -> Result<Host, ModelError> {
+        let tunnel_ip = tunnel_ip
+            .parse()
+            .map_err(|_| ModelError::InvalidAddress(tunnel_ip.to_string()))?;
+        Host::from_parts(name, ovsdb, tunnel_ip)
+    }
+
+    /// Build and validate a host from typed input (what the API gives).
+    pub fn from_parts(name: &str, ovsdb: &str, tunnel_ip: Ipv4Addr) -> Result<Host, ModelError> {
         check_name(name)?;
         if !(ovsdb.starts_with("tcp:") || ovsdb.starts_with("unix:")) {
             return Err(ModelError::InvalidAddress(ovsdb.to_string()));
         }
-        let tunnel_ip = tunnel_ip
-            .parse()
-            .map_err(|_| ModelError::InvalidAddress(tunnel_ip.to_string()))?;
         Ok(Host {
             name: name.to_string(),
             ovsdb: ovsdb.to_string(),

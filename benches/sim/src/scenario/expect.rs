@@ -158,26 +158,22 @@ pub(super) fn next_spec(
         host: format!("h{h}"),
         container: format!("c{h}-{}", world.plugs[h].len()),
         interface: None,
-        ip: Some(ip.to_string()),
-        mac: Some(format!(
-            "02:5e:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3]
-        )),
+        ip: Some(ip.into()),
+        mac: Some(MacAddr::from([0x02, 0x5e, m[0], m[1], m[2], m[3]])),
     }
 }
 
 pub(super) fn record(world: &mut World, h: usize, e: &ovs_api::Endpoint) -> anyhow::Result<()> {
     let n = world.net_of_host[h];
-    let (ip, len) = e.ip.split_once('/').context("endpoint ip without prefix")?;
     let ep = Endpoint {
         id: e.id.parse()?,
         network: e.network.clone(),
         host: e.host.clone(),
         container: e.container.clone(),
         interface: e.interface.clone(),
-        mac: e.mac.parse::<MacAddr>()?,
-        ip: ip.parse()?,
-        prefix_len: len.parse()?,
+        mac: e.mac,
+        ip: e.ip.addr(),
+        prefix_len: e.ip.prefix_len(),
     };
     let ifname = format!("ve{}", &e.id[..8]);
     world.plugs[h].push((e.id.clone(), ifname));

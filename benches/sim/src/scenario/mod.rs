@@ -41,8 +41,9 @@ pub use procfs::*;
 use anyhow::Context;
 use futures::StreamExt;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use ovs_api::TunnelType;
 use ovs_api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
-use ovs_controller::model::{DesiredState, Endpoint, Host, MacAddr, Network};
+use ovs_controller::model::{DesiredState, Endpoint, Host, Ipv4Cidr, MacAddr, Network};
 use ovs_controller::ofconv;
 use ovs_controller::plan::{plan_flows, plan_host, plan_tunnels, Observed, PlanConfig};
 use ovs_simhost::ovsdb::Schema;
@@ -405,23 +406,20 @@ async fn phases(
         let spec = NetworkSpec {
             name: format!("n{i}"),
             vni: 1000 + i as u32,
-            subnet: format!("{}/{}", Ipv4Addr::from(net_base(i, bits)), 32 - bits),
+            subnet: ovs_api::Ipv4Net::new(
+                Ipv4Addr::from(net_base(i, bits)),
+                u8::try_from(32 - bits)?,
+            )?,
             gateway: None,
-            tunnel: Some("vxlan".into()),
+            tunnel: Some(TunnelType::Vxlan),
             mtu: None,
         };
         client
             .network_create(spec.clone())
             .await
             .context("network_create")?;
-        let net = Network::new(
-            &spec.name,
-            spec.vni,
-            &spec.subnet,
-            None,
-            Some("vxlan"),
-            None,
-        )?;
+        let subnet = Ipv4Cidr::new(spec.subnet.addr(), spec.subnet.prefix_len())?;
+        let net = Network::from_parts(&spec.name, spec.vni, subnet, None, spec.tunnel, None)?;
         let mut st = DesiredState::default();
         st.add_network(net.clone())?;
         world.per_net.push(st);
@@ -434,11 +432,11 @@ async fn phases(
             .host_create(HostSpec {
                 name: s.name.clone(),
                 ovsdb: s.remote(),
-                tunnel_ip: tip.to_string(),
+                tunnel_ip: tip,
             })
             .await
             .context("host_create")?;
-        let h = Host::new(&h.name, &h.ovsdb, &h.tunnel_ip)?;
+        let h = Host::from_parts(&h.name, &h.ovsdb, h.tunnel_ip)?;
         hosts.insert(h.name.clone(), h);
     }
     for st in &mut world.per_net {
