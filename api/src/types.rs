@@ -27,9 +27,10 @@ pub struct NetworkSpec {
     pub vni: u32,
     /// IPv4 CIDR such as `10.244.1.0/24` (the controller refuses host bits and lengths
     /// outside 8..=30).
+    #[serde(deserialize_with = "text::subnet")]
     pub subnet: Ipv4Net,
     /// Optional gateway address (reserved from IPAM).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text::gateway")]
     pub gateway: Option<Ipv4Addr>,
     /// `vxlan` (default), `gre` or `geneve`.
     #[serde(default)]
@@ -65,6 +66,7 @@ pub struct HostSpec {
     /// OVSDB remote, e.g. `tcp:192.0.2.1:6640`.
     pub ovsdb: String,
     /// Underlay tunnel endpoint address.
+    #[serde(deserialize_with = "text::tunnel_ip")]
     pub tunnel_ip: Ipv4Addr,
 }
 
@@ -123,6 +125,44 @@ pub struct Endpoint {
     pub mtu: u16,
     /// VNI of the network.
     pub vni: u32,
+}
+
+/// Deserializers of the input address fields whose errors name the field and the value
+/// (`ipnet`'s and std's say only "invalid IP address syntax").
+mod text {
+    use std::net::Ipv4Addr;
+    use std::str::FromStr;
+
+    use ipnet::Ipv4Net;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    fn field<'de, D: Deserializer<'de>, T: FromStr>(
+        d: D,
+        name: &str,
+        want: &str,
+    ) -> Result<T, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|_| D::Error::custom(format!("invalid {name} {s:?}: want {want}")))
+    }
+
+    pub(super) fn subnet<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Net, D::Error> {
+        field(d, "subnet", "A.B.C.D/LEN")
+    }
+
+    pub(super) fn tunnel_ip<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Addr, D::Error> {
+        field(d, "tunnel_ip", "an IPv4 address")
+    }
+
+    pub(super) fn gateway<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ipv4Addr>, D::Error> {
+        #[derive(Deserialize)]
+        struct Gateway(#[serde(deserialize_with = "gateway_addr")] Ipv4Addr);
+        fn gateway_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Addr, D::Error> {
+            field(d, "gateway", "an IPv4 address")
+        }
+        Ok(Option::<Gateway>::deserialize(d)?.map(|g| g.0))
+    }
 }
 
 /// An endpoint's requested address: `A.B.C.D` (the network's prefix length applies) or
@@ -350,7 +390,17 @@ mod tests {
             r#"{"name":"h1","ovsdb":"tcp:192.0.2.1:6640","tunnel_ip":"192.0.2"}"#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("address"), "{err}");
+        assert!(err.to_string().contains("tunnel_ip \"192.0.2\""), "{err}");
+        let err = serde_json::from_str::<NetworkSpec>(
+            r#"{"name":"blue","vni":1,"subnet":"10.244.1.0/24","gateway":"10.244.1"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("gateway \"10.244.1\""), "{err}");
+        let none: NetworkSpec = serde_json::from_str(
+            r#"{"name":"blue","vni":1,"subnet":"10.244.1.0/24","gateway":null}"#,
+        )
+        .unwrap();
+        assert_eq!(none.gateway, None);
         let ep = Endpoint {
             id: "x".into(),
             network: "blue".into(),

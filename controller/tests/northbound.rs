@@ -84,6 +84,39 @@ async fn crud_errors_and_watch_over_http_and_ws() {
     assert_eq!(code(dup), codes::CONFLICT);
     let bad = http.network_create(red(1 << 24)).await.unwrap_err();
     assert_eq!(code(bad), codes::INVALID);
+    // Malformed values (and unknown fields) fail the typed params: JSON-RPC invalid params,
+    // the message names the value, nothing is created.
+    for (params, names) in [
+        (
+            serde_json::json!({"name": "red", "vni": 200, "subnet": "10.244.2.0/33"}),
+            "10.244.2.0/33",
+        ),
+        (
+            serde_json::json!({"name": "red", "vni": 200, "subnet": "10.244.2.0/24", "tunnel": "ipip"}),
+            "ipip",
+        ),
+        (
+            serde_json::json!({"name": "red", "vni": 200, "subnet": "10.244.2.0/24", "tunel": "gre"}),
+            "tunel",
+        ),
+    ] {
+        let e = jsonrpsee::core::client::ClientT::request::<serde_json::Value, _>(
+            &http,
+            "network_create",
+            jsonrpsee::rpc_params![params],
+        )
+        .await
+        .unwrap_err();
+        let ClientError::Call(o) = e else {
+            panic!("not a call error: {e}")
+        };
+        assert_eq!(o.code(), -32602, "{o:?}");
+        assert!(
+            o.message().contains(names) || format!("{o:?}").contains(names),
+            "{o:?}"
+        );
+    }
+    assert_eq!(http.network_list().await.unwrap().len(), 1);
 
     http.host_create(HostSpec {
         name: "h1".into(),
