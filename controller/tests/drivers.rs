@@ -23,7 +23,6 @@ use ovs_simhost::host::{BoxStream, Dial, DUPLEX_BUFFER};
 use ovs_simhost::ovsdb::{self, Pin, Schema};
 use ovs_simhost::switch::{self, FlowKey, FlowVal, SwitchState};
 use ovs_simhost::SimHost;
-use ovsdb_client::vswitch::{Bridge, Controller, Interface, Port, TypedRow};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -262,19 +261,7 @@ fn table_of(s: &Mutex<SwitchState>) -> BTreeSet<(FlowKey, FlowVal)> {
 
 /// `sim`'s database as the controller's driver reads it.
 fn view(sim: &SimHost) -> SwitchView {
-    let g = ovsdb::lock(&sim.db);
-    let mut view = SwitchView::new();
-    for t in [
-        Bridge::TABLE,
-        Port::TABLE,
-        Interface::TABLE,
-        Controller::TABLE,
-    ] {
-        for (u, r) in g.table(t) {
-            view.insert_row(t, *u, r);
-        }
-    }
-    view
+    sim.cache()
 }
 
 /// Poll `cond` every 10 ms of virtual time; panic after `limit`.

@@ -212,6 +212,13 @@ impl SimHost {
         self.kick.notify_waiters();
     }
 
+    /// The host's database as a typed cache, the way the controller's OVSDB driver
+    /// reads its replica.
+    pub fn cache(&self) -> ovsdb_client::vswitch::Cache {
+        let g = ovsdb::lock(&self.db);
+        ovsdb_client::vswitch::Cache::from_tables(|t| g.table(t))
+    }
+
     /// Name of the bridge the switch serves.
     pub fn bridge(&self) -> &str {
         &self.bridge

@@ -96,6 +96,15 @@ impl Cache {
 
     /// A cache of everything the replica holds (for a late start).
     pub fn from_replica(r: &Replica) -> Cache {
+        Cache::from_tables(|t| r.table(t))
+    }
+
+    /// A cache of the rows `rows(table)` yields for every table a cache holds
+    /// (a replica, or a database that is not one, such as a simulated server's).
+    pub fn from_tables<'a, I>(mut rows: impl FnMut(&str) -> I) -> Cache
+    where
+        I: Iterator<Item = (&'a Uuid, &'a Row)>,
+    {
         let mut c = Cache::new();
         for t in [
             OpenVSwitch::TABLE,
@@ -105,7 +114,7 @@ impl Cache {
             Controller::TABLE,
             Manager::TABLE,
         ] {
-            for (u, row) in r.table(t) {
+            for (u, row) in rows(t) {
                 c.insert_row(t, *u, row);
             }
         }

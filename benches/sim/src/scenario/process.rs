@@ -82,13 +82,7 @@ impl ControllerProc {
     }
 
     fn proc_status(&self, key: &str) -> Option<u64> {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        s.lines()
-            .find(|l| l.starts_with(key))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+        proc_status_kib(&self.pid.to_string(), key)
     }
 
     /// Resident set (VmRSS) in KiB.
