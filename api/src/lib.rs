@@ -12,6 +12,29 @@
 //! Without features the crate has no jsonrpsee at all (types and serde only); neither feature
 //! pulls a transport: consumers add jsonrpsee's `server`, `ws-client` or `http-client`.
 
+#[doc(hidden)]
+pub use serde as __serde;
+
+/// Implements `Serialize` through `Display` and `Deserialize` through `FromStr` (the error
+/// message is the type's own parse error), for the address types that travel as strings.
+#[macro_export]
+macro_rules! serde_as_str {
+    ($t:ty) => {
+        impl $crate::__serde::Serialize for $t {
+            fn serialize<S: $crate::__serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> $crate::__serde::Deserialize<'de> for $t {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as $crate::__serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err($crate::__serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod error;
 mod mac;
 #[cfg(any(feature = "server", feature = "client"))]

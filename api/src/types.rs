@@ -218,18 +218,7 @@ impl FromStr for RequestedIp {
     }
 }
 
-impl Serialize for RequestedIp {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for RequestedIp {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_as_str!(RequestedIp);
 
 /// Result of `endpoint_get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -174,18 +174,7 @@ impl FromStr for Ipv4Cidr {
     }
 }
 
-impl Serialize for Ipv4Cidr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Ipv4Cidr {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+ovs_api::serde_as_str!(Ipv4Cidr);
 
 /// A hypervisor running ovsdb-server and ovs-vswitchd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
