@@ -123,6 +123,8 @@ struct MonitorTx {
 struct Shared {
     monitors: Mutex<HashMap<String, MonitorTx>>,
     locks: Mutex<HashMap<String, mpsc::UnboundedSender<LockEvent>>>,
+    /// Why the connection ended, once it has.
+    close_reason: Mutex<Option<String>>,
 }
 
 /// A connection to an OVSDB server. Clone it freely; all clones share the
@@ -159,7 +161,8 @@ impl Client {
         Self::connect_to(&Remote::parse(remote, OVSDB_PORT)?, opts).await
     }
 
-    /// Connect to an active remote (`tcp:` or `unix:`; `ssl:` is not implemented yet).
+    /// Connect to an active remote (`tcp:` or `unix:`; `ssl:` needs a TLS
+    /// config: `Client::connect_tls` with the `tls` feature).
     pub async fn connect_to(remote: &Remote, opts: ClientOptions) -> Result<Client, Error> {
         match remote {
             Remote::Tcp { .. } => {
@@ -174,7 +177,9 @@ impl Client {
                 let s = tokio::net::UnixStream::connect(p).await?;
                 Ok(Self::from_stream(s, opts))
             }
-            Remote::Ssl { .. } => Err(Error::Unsupported("ssl: remotes".into())),
+            Remote::Ssl { .. } => Err(Error::Unsupported(
+                "ssl: remotes without a TLS config (Client::connect_tls)".into(),
+            )),
             _ => Err(Error::WrongRemote(remote.to_string(), "active")),
         }
     }
@@ -189,6 +194,7 @@ impl Client {
         let shared = Arc::new(Shared {
             monitors: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
+            close_reason: Mutex::new(None),
         });
         tokio::spawn(run(stream, opts, cmd_rx, shared.clone(), closed_tx));
         Client {
@@ -202,6 +208,13 @@ impl Client {
     /// True once the connection is gone.
     pub fn is_closed(&self) -> bool {
         *self.closed.borrow()
+    }
+
+    /// Why the connection ended (e.g. `I/O error: received fatal alert:
+    /// CertificateRequired` from a TLS server that refused our certificate);
+    /// `None` while it is open.
+    pub fn close_reason(&self) -> Option<String> {
+        lock_mutex(&self.shared.close_reason).clone()
     }
 
     /// Resolves when the connection is closed.
@@ -559,6 +572,7 @@ async fn run<S>(
         }
     };
     tracing::debug!("ovsdb connection closed: {reason}");
+    *lock_mutex(&shared.close_reason) = Some(reason.to_string());
     drop(out_tx);
     for (_, w) in waiting.drain() {
         let _ = w.send(Err(Error::Disconnected));

@@ -29,8 +29,16 @@ pub enum Error {
     #[error("invalid remote {0}")]
     BadRemote(#[from] ovs_remote::RemoteError),
     /// A passive remote where an active one is needed, or the reverse.
-    #[error("remote {0} is not {1} (active: tcp:, unix:; passive: ptcp:, punix:)")]
+    #[error("remote {0} is not {1} (active: tcp:, unix:, ssl:; passive: ptcp:, punix:)")]
     WrongRemote(String, &'static str),
+    /// The TLS handshake with `remote` failed (a certificate refused, an alert, a reset).
+    #[error("TLS handshake: {reason}")]
+    Tls {
+        /// The remote, in canonical form.
+        remote: String,
+        /// Why, e.g. the certificate verifier's message.
+        reason: String,
+    },
     #[error("unsupported: {0}")]
     Unsupported(String),
 }

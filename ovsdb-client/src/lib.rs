@@ -11,6 +11,8 @@
 //! * [`monitor`]: monitor requests and update/update2/update3 parsing.
 //! * [`replica`]: in-memory copy of monitored tables with change events.
 //! * [`reconnect`]: [`ReconnectingClient`] with backoff and replica resync.
+//! * `tls` (feature `tls`): `Client::connect_tls` for `ssl:` remotes with a
+//!   caller's rustls config.
 //! * [`typed`]: typed columns ([`typed::Column`]) and typed insert/update/mutate builders.
 //! * [`vswitch`]: typed models of the Open_vSwitch tables (reads and writes).
 //!
@@ -98,8 +100,9 @@ loop {
 //!   [`ReconnectOptions::locks`] to have [`ReconnectingClient`] re-request them
 //!   after every reconnect.
 //! * Remote strings are parsed by [`ovs_remote::Remote`] (re-exported as
-//!   [`Remote`]); `ssl:`/`pssl:` parse but are refused with
-//!   [`Error::Unsupported`] until TLS lands.
+//!   [`Remote`]); `ssl:` needs `Client::connect_tls` (feature `tls`), the
+//!   plain connect refuses it with [`Error::Unsupported`]; `pssl:` is not
+//!   served (OVS's ovsdb-server listens, we dial).
 
 #[cfg(feature = "tokio")]
 pub mod client;
@@ -113,6 +116,8 @@ pub mod protocol;
 pub mod reconnect;
 pub mod replica;
 pub mod schema;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod typed;
 pub mod vswitch;
 

@@ -9,7 +9,11 @@
 //!
 //! Each attempt connects to the remote ([`ReconnectingClient::start`]) or
 //! through a caller's [`Connect`] ([`ReconnectingClient::start_with`]: an
-//! in-memory stream in tests, later a TLS stream).
+//! in-memory stream in tests, a TLS stream in the controller).
+//!
+//! Why the last attempt failed is kept in one place,
+//! [`ReconnectingClient::last_error`] (cleared once synced): it changes, and
+//! is logged at `info`, only when the reason changes, not on every retry.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -96,6 +100,8 @@ struct Inner {
     client: watch::Sender<Option<Client>>,
     state: watch::Sender<ConnState>,
     locks: watch::Sender<BTreeMap<String, bool>>,
+    /// Why the last attempt failed; `None` once synced.
+    last_error: watch::Sender<Option<String>>,
     /// The current session and the count of updates its monitor queued.
     delivered: Mutex<Option<(u64, Arc<AtomicU64>)>>,
     /// (session, updates applied to the replica in that session); session 0
@@ -127,6 +133,7 @@ impl Inner {
             client: watch::channel(None).0,
             state: watch::channel(ConnState::Connecting).0,
             locks: watch::channel(BTreeMap::new()).0,
+            last_error: watch::channel(None).0,
             delivered: Mutex::new(None),
             applied: watch::channel((0, 0)).0,
         }
@@ -285,8 +292,16 @@ impl ReconnectingClient {
         self.inner.changes.subscribe()
     }
 
+    /// The connection state (connecting, synced, backing off).
     pub fn state(&self) -> watch::Receiver<ConnState> {
         self.inner.state.subscribe()
+    }
+
+    /// Why the last attempt failed (e.g. `TLS handshake: invalid peer
+    /// certificate: ...`), `None` once synced. It changes only
+    /// when the reason does, not on every retry of the same failure.
+    pub fn last_error(&self) -> watch::Receiver<Option<String>> {
+        self.inner.last_error.subscribe()
     }
 
     /// Wait until the replica is synced (at least `generation` times in total).
@@ -417,7 +432,20 @@ async fn run(
         .await
         {
             Ok(()) => backoff.reset(),
-            Err(e) => tracing::info!("ovsdb {remote}: {e}"),
+            Err(why) => {
+                let changed = inner.last_error.send_if_modified(|cur| {
+                    let changed = cur.as_deref() != Some(why.as_str());
+                    if changed {
+                        *cur = Some(why.clone());
+                    }
+                    changed
+                });
+                if changed {
+                    tracing::info!("ovsdb {remote}: {why}");
+                } else {
+                    tracing::debug!("ovsdb {remote}: again: {why}");
+                }
+            }
         }
         inner.client.send_replace(None);
         inner.end_session();
@@ -427,7 +455,9 @@ async fn run(
     }
 }
 
-/// One connection's lifetime. Ok(()) means we synced and later lost the connection.
+/// One connection's lifetime. Ok(()) means we synced and later lost the
+/// connection; the error says why it failed (with the connection's own close
+/// reason when it was simply gone, e.g. a TLS alert from the server).
 async fn session(
     inner: &Inner,
     connect: &Connect,
@@ -436,13 +466,27 @@ async fn session(
     names: &[String],
     opts: &ReconnectOptions,
     generation: &mut u64,
-) -> Result<(), Error> {
-    let client = connect().await?;
-    let r = follow(inner, client, db, tables, names, &opts.locks, generation).await;
+) -> Result<(), String> {
+    let client = connect().await.map_err(|e| e.to_string())?;
+    let r = follow(
+        inner,
+        client.clone(),
+        db,
+        tables,
+        names,
+        &opts.locks,
+        generation,
+    )
+    .await;
     inner
         .locks
         .send_modify(|m| m.values_mut().for_each(|v| *v = false));
-    r
+    r.map_err(|e| match (&e, client.close_reason()) {
+        (Error::Disconnected, Some(why)) if why != e.to_string() => {
+            format!("{e}: {why}")
+        }
+        _ => e.to_string(),
+    })
 }
 
 async fn follow(
@@ -501,6 +545,7 @@ async fn follow(
         Some((session, mon.delivered.clone()));
     inner.applied.send_replace((session, 0));
     inner.client.send_replace(Some(client.clone()));
+    inner.last_error.send_replace(None);
     inner.state.send_replace(ConnState::Synced(*generation));
     let mut applied = 0u64;
     while let Some(u) = mon.updates.recv().await {

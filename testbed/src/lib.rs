@@ -11,6 +11,9 @@
 //!   files, checked against their command line; never by name), deletes the namespace it
 //!   created and its run directory. When the thread is panicking (a failed test), the tail
 //!   of each daemon log is printed first and the directory is kept.
+//! - TLS ([`Builder::ssl`], [`Builder::pssl`]): ovsdb-server gets its key, certificate and
+//!   the CA it verifies peers by ([`SslFiles`]) and listens on `pssl:PORT:IP`;
+//!   ovs-vswitchd gets the same files through `set-ssl`.
 //! - [`Instance`] is the cheap, clonable view of a running instance with the helpers for
 //!   `ovs-vsctl`, `ovs-ofctl` and `ovs-appctl` against it; [`Ovs`] dereferences to it.
 //! - Skip policy ([`require!`], [`check`]): a test whose peer ([`Peer`]: ovsdb-server,
@@ -42,5 +45,5 @@ pub mod process;
 mod skip;
 
 pub use error::Error;
-pub use ovs::{free_port, normalize_flow, Bridge, Builder, Instance, Ovs, OVS_SCHEMA};
+pub use ovs::{free_port, normalize_flow, Bridge, Builder, Instance, Ovs, SslFiles, OVS_SCHEMA};
 pub use skip::{announce_skip, check, strict, Missing, Peer, STRICT_ENV};

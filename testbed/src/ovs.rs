@@ -3,6 +3,7 @@
 //! [`Builder`] says what to start, [`Ovs`] owns it (teardown in `Drop`), [`Instance`] is the
 //! clonable handle with the `ovs-vsctl` / `ovs-ofctl` / `ovs-appctl` helpers.
 
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -73,6 +74,18 @@ impl Bridge {
     }
 }
 
+/// The TLS files of an OVS instance (PEM): its private key, its certificate and the CA
+/// certificate it trusts its peers by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SslFiles {
+    /// Private key.
+    pub key: PathBuf,
+    /// Certificate (the instance's identity).
+    pub cert: PathBuf,
+    /// CA certificate peers must chain to.
+    pub ca: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 enum NetnsChoice {
     Host,
@@ -91,6 +104,8 @@ pub struct Builder {
     dummy: bool,
     tcp_port: Option<u16>,
     remotes: Vec<String>,
+    ssl: Option<SslFiles>,
+    pssl: Option<SocketAddr>,
     bridges: Vec<Bridge>,
     env: Vec<(String, String)>,
     vsctl_timeout: u32,
@@ -108,6 +123,8 @@ impl Builder {
             dummy: false,
             tcp_port: None,
             remotes: Vec::new(),
+            ssl: None,
+            pssl: None,
             bridges: Vec::new(),
             env: Vec::new(),
             vsctl_timeout: 20,
@@ -163,6 +180,21 @@ impl Builder {
     /// An extra `--remote=` for ovsdb-server (e.g. `unix:SOCKET` of a passive client).
     pub fn remote(mut self, remote: impl Into<String>) -> Builder {
         self.remotes.push(remote.into());
+        self
+    }
+
+    /// TLS files: ovsdb-server runs with `--private-key --certificate --ca-cert` (it then
+    /// verifies every `ssl:`/`pssl:` peer against `ca`), and, with ovs-vswitchd,
+    /// `ovs-vsctl set-ssl` gives ovs-vswitchd the same files before it starts.
+    pub fn ssl(mut self, files: SslFiles) -> Builder {
+        self.ssl = Some(files);
+        self
+    }
+
+    /// Also listen on `pssl:PORT:IP` (needs [`Builder::ssl`]; see [`Instance::ssl_remote`]).
+    /// Outside a namespace, `start` waits until the port accepts connections.
+    pub fn pssl(mut self, port: u16, ip: IpAddr) -> Builder {
+        self.pssl = Some(SocketAddr::new(ip, port));
         self
     }
 
@@ -223,6 +255,12 @@ impl Builder {
         if let Some(port) = self.tcp_port {
             remotes.push(format!("ptcp:{port}:127.0.0.1"));
         }
+        if let Some(a) = self.pssl {
+            remotes.push(match a.ip() {
+                IpAddr::V6(ip) => format!("pssl:{}:[{ip}]", a.port()),
+                IpAddr::V4(ip) => format!("pssl:{}:{ip}", a.port()),
+            });
+        }
         remotes.extend(self.remotes.iter().cloned());
         Instance {
             name: self.name.clone(),
@@ -232,6 +270,8 @@ impl Builder {
             vsctl_timeout: self.vsctl_timeout,
             remotes,
             tcp_port: self.tcp_port,
+            ssl: self.ssl.clone(),
+            pssl: self.pssl,
             dummy: self.dummy,
             vswitchd: self.vswitchd,
         }
@@ -289,6 +329,8 @@ pub struct Instance {
     vsctl_timeout: u32,
     remotes: Vec<String>,
     tcp_port: Option<u16>,
+    ssl: Option<SslFiles>,
+    pssl: Option<SocketAddr>,
     dummy: bool,
     vswitchd: bool,
 }
@@ -327,6 +369,16 @@ impl Instance {
     /// `tcp:127.0.0.1:PORT` when started with [`Builder::tcp_loopback`].
     pub fn tcp_remote(&self) -> Option<String> {
         self.tcp_port.map(|p| format!("tcp:127.0.0.1:{p}"))
+    }
+
+    /// `ssl:IP:PORT` when started with [`Builder::pssl`] (IPv6 in brackets).
+    pub fn ssl_remote(&self) -> Option<String> {
+        self.pssl.map(|a| format!("ssl:{a}"))
+    }
+
+    /// The TLS files given with [`Builder::ssl`].
+    pub fn ssl_files(&self) -> Option<&SslFiles> {
+        self.ssl.as_ref()
     }
 
     /// `unix:DIR/<bridge>.mgmt`: the bridge's OpenFlow management socket.
@@ -494,9 +546,16 @@ impl Instance {
         for r in &self.remotes {
             c.arg(format!("--remote={r}"));
         }
+        if let Some(f) = &self.ssl {
+            c.arg(format!("--private-key={}", f.key.display()))
+                .arg(format!("--certificate={}", f.cert.display()))
+                .arg(format!("--ca-cert={}", f.ca.display()));
+        }
         run(c.args(self.daemon_args(OVSDB)))?;
         let sock = self.db_sock();
         let port = self.tcp_port;
+        // Reachable from here only when the daemons share our namespace.
+        let pssl = self.pssl.filter(|_| self.netns.is_none());
         poll(
             "ovsdb-server sockets did not answer",
             Duration::from_secs(10),
@@ -504,6 +563,7 @@ impl Instance {
             || {
                 sock.exists()
                     && port.is_none_or(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
+                    && pssl.is_none_or(|a| std::net::TcpStream::connect(a).is_ok())
             },
         )
     }
@@ -649,6 +709,12 @@ impl Ovs {
         init.arg(format!("--timeout={}", self.inst.vsctl_timeout))
             .arg(format!("--db={}", self.inst.db()))
             .args(["--no-wait", "init"]);
+        if let Some(f) = &self.inst.ssl {
+            init.args(["--", "set-ssl"])
+                .arg(&f.key)
+                .arg(&f.cert)
+                .arg(&f.ca);
+        }
         run(&mut init)?;
         if b.vswitchd {
             self.inst.start_vswitchd()?;
