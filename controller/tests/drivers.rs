@@ -2,7 +2,8 @@
 //! no root and no Open vSwitch: the per-host OVSDB driver (retry with
 //! backoff, read-your-writes, the "did not stick" backoff) and the OpenFlow
 //! driver (resync bundle on connect, incremental diffs, audit and drift
-//! repair, a second switch for the same datapath, an unknown one).
+//! repair, a second switch for a connected host refused, an unknown one, a
+//! half-dead session ended by the probe).
 //!
 //! Every test runs under tokio's paused clock (`start_paused`): backoffs and
 //! audits take virtual seconds, and the times asserted are the virtual times
@@ -16,8 +17,8 @@
 
 use ovs_controller::model::{Host, Network, TunnelType};
 use ovs_controller::plan::{diff_flows, Flow, PlanConfig, COOKIE_PREFIX};
-use ovs_controller::service::{Core, NewEndpoint};
-use ovs_controller::southbound::{self, flow_encode, ovsdb_ops, OvsdbDial, SwitchView};
+use ovs_controller::service::{Core, NewEndpoint, Refusal};
+use ovs_controller::southbound::{self, flow_encode, ovsdb_ops, OvsdbDial, Peer, SwitchView};
 use ovs_controller::store::RedbStore;
 use ovs_simhost::host::{BoxStream, Dial, DUPLEX_BUFFER};
 use ovs_simhost::ovsdb::{self, Pin, Schema};
@@ -25,8 +26,11 @@ use ovs_simhost::switch::{self, FlowKey, FlowVal, SwitchState};
 use ovs_simhost::SimHost;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +78,8 @@ struct Bed {
     hosts: Arc<Mutex<BTreeMap<String, Arc<SimHost>>>>,
     stop: CancellationToken,
     dir: PathBuf,
+    /// Freeze flags of the switch connections made so far, oldest first.
+    frozen: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
     _watchdog: Watchdog,
 }
 
@@ -136,6 +142,7 @@ impl Bed {
             hosts,
             stop,
             dir,
+            frozen: Arc::default(),
             _watchdog: watchdog,
         }
     }
@@ -144,11 +151,20 @@ impl Bed {
     /// the other end served by the OpenFlow driver.
     fn of_dial(&self) -> Dial {
         let (core, stop) = (self.core.clone(), self.stop.clone());
+        let frozen = self.frozen.clone();
         Arc::new(move |_target: String| {
             let (core, stop) = (core.clone(), stop.child_token());
+            let frozen = frozen.clone();
             Box::pin(async move {
                 let (ctl, sw) = tokio::io::duplex(DUPLEX_BUFFER);
-                tokio::spawn(southbound::serve_stream(core, ctl, stop));
+                let ctl = Freezable::new(ctl);
+                frozen.lock().unwrap().push(ctl.flag.clone());
+                tokio::spawn(southbound::serve_stream(
+                    core,
+                    ctl,
+                    Peer::Unauthenticated,
+                    stop,
+                ));
                 Ok(Box::new(sw) as BoxStream)
             })
         })
@@ -229,6 +245,104 @@ impl Bed {
 
     fn resyncs(&self, sim: &SimHost) -> u64 {
         self.core.with_host(&sim.name, |rt| rt.resyncs)
+    }
+
+    /// `host`'s OpenFlow status: (connected, flows installed, resyncs, session).
+    fn runtime(&self, host: &str) -> (bool, u64, u64, Option<uuid::Uuid>) {
+        self.core.with_host(host, |rt| {
+            (
+                rt.openflow_connected,
+                rt.installed.len() as u64,
+                rt.resyncs,
+                rt.connection,
+            )
+        })
+    }
+
+    /// A fresh in-memory connection to the OpenFlow driver (as no host in
+    /// particular); the switch end is returned.
+    fn connect(&self) -> tokio::io::DuplexStream {
+        let (ctl, sw) = tokio::io::duplex(DUPLEX_BUFFER);
+        tokio::spawn(southbound::serve_stream(
+            self.core.clone(),
+            ctl,
+            Peer::Unauthenticated,
+            self.stop.child_token(),
+        ));
+        sw
+    }
+
+    /// Make the newest switch connection half-dead.
+    fn freeze_last_connection(&self) {
+        let g = self.frozen.lock().unwrap();
+        g.last().unwrap().store(true, Ordering::Relaxed);
+    }
+}
+
+/// The controller's end of a switch connection that can go silent: once
+/// frozen it never delivers another byte (nor the close) and swallows what
+/// is written, like a network path that stopped carrying packets.
+struct Freezable {
+    inner: tokio::io::DuplexStream,
+    flag: Arc<AtomicBool>,
+}
+
+impl Freezable {
+    fn new(inner: tokio::io::DuplexStream) -> Freezable {
+        Freezable {
+            inner,
+            flag: Arc::default(),
+        }
+    }
+
+    fn frozen(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
+impl AsyncRead for Freezable {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.frozen() {
+            return Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Freezable {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.frozen() {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.frozen() {
+            return Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.frozen() {
+            return Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -569,62 +683,74 @@ async fn the_audit_repairs_a_removed_flow_and_a_changed_one() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_second_switch_for_a_datapath_takes_over_and_an_unknown_one_is_closed() {
-    let bed = Bed::new("a_second_switch_for_a_datapath_takes_over_and_an_unknown_one_is_closed");
+async fn a_second_switch_for_a_connected_host_is_refused_and_an_unknown_one_is_closed() {
+    let bed =
+        Bed::new("a_second_switch_for_a_connected_host_is_refused_and_an_unknown_one_is_closed");
     let h1 = bed.host("h1", 1);
     bed.attach(&h1, "c1");
     until("converged", CONVERGE, || bed.converged(&[&h1])).await;
     let dpid = ovsdb::lock(&h1.db).of_target().borrow().clone().unwrap().1;
     // A switch with a datapath id no host has: closed, sent nothing.
     let unknown = Arc::new(Mutex::new(SwitchState::default()));
-    let (ctl, sw) = tokio::io::duplex(DUPLEX_BUFFER);
-    tokio::spawn(southbound::serve_stream(
-        bed.core.clone(),
-        ctl,
-        bed.stop.child_token(),
-    ));
     tokio::time::timeout(
         Duration::from_secs(5),
-        switch::serve(unknown.clone(), sw, dpid ^ 1),
+        switch::serve(unknown.clone(), bed.connect(), dpid ^ 1),
     )
     .await
     .expect("the controller closes an unknown datapath")
     .unwrap();
     assert_eq!(switch::lock(&unknown).flow_mods_received, 0);
+    assert_eq!(bed.core.metrics.refused(Refusal::Datapath), 1);
     assert_eq!(bed.resyncs(&h1), 1);
-    // A second switch claiming h1's datapath id: the newest session is h1's.
+    // A second switch claiming h1's datapath id while h1 is connected:
+    // closed, sent nothing, h1's session and state untouched.
+    let before = bed.runtime("h1");
     let second = Arc::new(Mutex::new(SwitchState::default()));
-    let (ctl, sw) = tokio::io::duplex(DUPLEX_BUFFER);
-    tokio::spawn(southbound::serve_stream(
-        bed.core.clone(),
-        ctl,
-        bed.stop.child_token(),
-    ));
-    let session = tokio::spawn(switch::serve(second.clone(), sw, dpid));
-    until("second switch synced", CONVERGE, || {
-        let have: BTreeSet<_> = table_of(&second);
-        have == bed.desired(&h1)
-    })
-    .await;
-    assert_eq!(bed.resyncs(&h1), 2);
-    // The first session ending does not mark h1 disconnected: the second
-    // is still its session.
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        switch::serve(second.clone(), bed.connect(), dpid),
+    )
+    .await
+    .expect("the controller closes a second session for h1")
+    .unwrap();
+    assert_eq!(switch::lock(&second).flow_mods_received, 0);
+    assert_eq!(bed.core.metrics.refused(Refusal::AlreadyConnected), 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        bed.runtime("h1"),
+        before,
+        "h1 unchanged after the intruder left"
+    );
+    assert!(before.0, "h1 still connected");
+    assert_eq!(before.1, bed.desired(&h1).len() as u64);
+    // h1's own switch reconnecting (its old session really closed) is h1's
+    // session again.
     h1.drop_openflow_connection();
-    until("first switch disconnected", Duration::from_secs(1), || {
-        !switch::lock(&h1.switch).connected
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (connected, installed) = bed
-        .core
-        .with_host("h1", |rt| (rt.openflow_connected, rt.installed.len()));
-    assert!(connected, "h1 still has its second session");
-    assert_eq!(installed, bed.desired(&h1).len());
-    // The first switch reconnects a second later and takes over again.
-    until("first switch back", Duration::from_secs(5), || {
-        bed.resyncs(&h1) == 3
-    })
-    .await;
+    until("h1 back", Duration::from_secs(5), || bed.resyncs(&h1) == 2).await;
     until("converged", CONVERGE, || bed.converged(&[&h1])).await;
-    session.abort();
+    assert_eq!(bed.core.metrics.refused(Refusal::AlreadyConnected), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_dead_session_is_dropped_by_the_probe_and_the_host_reconnects() {
+    let bed = Bed::new("a_half_dead_session_is_dropped_by_the_probe_and_the_host_reconnects");
+    let h1 = bed.host("h1", 1);
+    bed.attach(&h1, "c1");
+    until("converged", CONVERGE, || bed.converged(&[&h1])).await;
+    // The path between h1 and the controller goes silent without closing:
+    // the controller's end of the session neither reads nor delivers. The
+    // switch gives up on it (its own probe) and reconnects while the
+    // controller still holds the old session: refused until the
+    // controller's inactivity probe ends the old one.
+    bed.freeze_last_connection();
+    let took = until("h1 reconnected", Duration::from_secs(40), || {
+        bed.resyncs(&h1) == 2 && bed.runtime("h1").0
+    })
+    .await;
+    assert!(
+        bed.core.metrics.refused(Refusal::AlreadyConnected) >= 1,
+        "the switch's early reconnect was refused"
+    );
+    until("converged", CONVERGE, || bed.converged(&[&h1])).await;
+    eprintln!("half-dead session: h1 reconnected after {took:?} (virtual)");
 }

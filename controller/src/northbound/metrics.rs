@@ -7,7 +7,7 @@
 //! answers `GET /metrics` (anything else: 404) on its own listener, closing
 //! each connection after its answer, until `stop` is cancelled.
 
-use crate::service::Core;
+use crate::service::{Core, Refusal};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, CONTENT_TYPE};
@@ -110,6 +110,17 @@ pub fn render(core: &Core) -> String {
     ] {
         r.register(name, help, count(counter));
     }
+    let refused = Family::<Labels, Counter>::default();
+    for why in Refusal::ALL {
+        refused
+            .get_or_create(&vec![("reason", why.label().to_string())])
+            .inc_by(m.refused(why));
+    }
+    r.register(
+        "ovsctl_openflow_refused",
+        "OpenFlow connections refused (closed, no host changed), by reason",
+        refused,
+    );
     let mut s = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut s, &r);

@@ -100,6 +100,61 @@ pub struct Metrics {
     pub drift_repairs: AtomicU64,
     /// Flow audits done (count or full).
     pub audits: AtomicU64,
+    /// OpenFlow connections refused, by [`Refusal`] (index `Refusal as usize`).
+    pub openflow_refused: [AtomicU64; Refusal::ALL.len()],
+}
+
+impl Metrics {
+    /// Count one refused OpenFlow connection.
+    pub fn refuse(&self, why: Refusal) {
+        self.openflow_refused[why as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// OpenFlow connections refused for `why` so far.
+    pub fn refused(&self, why: Refusal) -> u64 {
+        self.openflow_refused[why as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Why an OpenFlow connection was refused (the `reason` label of
+/// `ovsctl_openflow_refused_total`). A refused connection is closed and
+/// changes no host's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The TLS handshake failed or timed out (no certificate, another CA,
+    /// expired, plaintext on the TLS port).
+    Tls,
+    /// A valid certificate, but not of a registered host (role or name).
+    Identity,
+    /// The OpenFlow handshake failed or timed out.
+    Handshake,
+    /// The datapath id is not the certificate's host's (TLS), or no host's
+    /// (`--insecure`).
+    Datapath,
+    /// The host already has a live OpenFlow session.
+    AlreadyConnected,
+}
+
+impl Refusal {
+    /// Every reason, in index order.
+    pub const ALL: [Refusal; 5] = [
+        Refusal::Tls,
+        Refusal::Identity,
+        Refusal::Handshake,
+        Refusal::Datapath,
+        Refusal::AlreadyConnected,
+    ];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::Tls => "tls",
+            Refusal::Identity => "identity",
+            Refusal::Handshake => "handshake",
+            Refusal::Datapath => "datapath",
+            Refusal::AlreadyConnected => "already_connected",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -326,13 +381,54 @@ impl Core {
         f(g.hosts.entry(host.to_string()).or_default())
     }
 
-    /// Clear observed state of a host (its OVSDB connection went away).
+    /// Clear observed state of a host (its OVSDB connection went away). A
+    /// live OpenFlow session keeps its part of the runtime (its claim on the
+    /// host, what it installed): it ends on its own, and a second connection
+    /// must not find the host free meanwhile.
     pub fn forget_host(&self, host: &str) {
         let mut g = self.lock();
         g.observed.bindings.remove(host);
         g.observed.ports.remove(host);
-        g.hosts.remove(host);
+        if let Some(rt) = g.hosts.remove(host) {
+            if rt.connection.is_some() {
+                let keep = HostRuntime {
+                    openflow_connected: rt.openflow_connected,
+                    installed: rt.installed,
+                    resyncs: rt.resyncs,
+                    connection: rt.connection,
+                    audit_drift: rt.audit_drift,
+                    ..HostRuntime::default()
+                };
+                g.hosts.insert(host.to_string(), keep);
+            }
+        }
         g.touch([host]);
+    }
+
+    /// Make connection `conn` the OpenFlow session of `host`, unless the host
+    /// already has a live one (then nothing changes and this returns false).
+    pub fn claim_openflow(&self, host: &str, conn: Uuid) -> bool {
+        let mut g = self.lock();
+        let rt = g.hosts.entry(host.to_string()).or_default();
+        if rt.connection.is_some() {
+            return false;
+        }
+        rt.openflow_connected = true;
+        rt.installed = Arc::default();
+        rt.connection = Some(conn);
+        true
+    }
+
+    /// End session `conn` of `host` (no-op if it is not the host's session).
+    pub fn release_openflow(&self, host: &str, conn: Uuid) {
+        let mut g = self.lock();
+        if let Some(rt) = g.hosts.get_mut(host) {
+            if rt.connection == Some(conn) {
+                rt.openflow_connected = false;
+                rt.installed = Arc::default();
+                rt.connection = None;
+            }
+        }
     }
 
     /// Per-host status.

@@ -2,17 +2,19 @@
 //!
 //! Layout: [`ovsdb_ops`] (pure OVSDB translation) and [`flow_encode`] (pure
 //! OpenFlow encoding) beside the drivers that use them: [`ovsdb`] (one task
-//! per host, kept by [`supervisor`]) and [`openflow`] (one listener, one task
-//! per switch). Every driver ends when its `CancellationToken` is cancelled;
+//! per host, kept by [`supervisor`]) and [`openflow`] (one task per switch, fed by
+//! [`openflow_accept`]'s listener). Every driver ends when its `CancellationToken` is cancelled;
 //! their settings come from [`crate::config::Timing`].
 
 pub mod flow_encode;
 pub mod openflow;
+pub mod openflow_accept;
 pub mod ovsdb;
 pub mod ovsdb_ops;
 pub mod supervisor;
 
-pub use self::openflow::{serve_openflow, serve_stream};
+pub use self::openflow::{serve_switch, Peer};
+pub use openflow_accept::{serve_openflow, serve_stream};
 pub use ovsdb::OvsdbDial;
 pub use ovsdb_ops::{
     decommission_ops, monitor_tables, observe, ovsdb_ops, tunnel_kind_of, SwitchView, OWNER_KEY,

@@ -1,86 +1,84 @@
-//! The OpenFlow driver: one listener, one session task per switch.
+//! The OpenFlow session of one switch, from the moment its connection is
+//! bound to a host.
 //!
-//! Contract: [`serve_openflow`] accepts switches (handshakes run in their own
-//! tasks), maps datapath ids to hosts, does a hitless full resync (one atomic
-//! bundle: delete our cookie, add all; then barrier) and then sends
+//! Contract: [`serve_switch`] binds a handshaken switch to a host: under TLS
+//! the certificate's host ([`Peer::Host`]; it must be registered and the
+//! datapath id must be that host's), with `--insecure` the host whose
+//! datapath id it presents. A host has at most one live session: a second
+//! connection for it is refused and changes nothing (the live one keeps its
+//! state). Every refusal closes the connection, is logged and counted
+//! ([`crate::service::Refusal`]). A half-dead session is ended by the
+//! OpenFlow inactivity probe (echo after 5 s of silence, closed after 15 s:
+//! [`openflow::ConnectionConfig::default`]), so it blocks the host's
+//! reconnect at most that long. The session does a hitless full resync (one
+//! atomic bundle: delete our cookie, add all; then barrier) and then sends
 //! incremental diffs whenever that host's plan changes. An audit counts our
 //! flows every `audit_interval` (OFPMP_AGGREGATE) and compares the full flows
 //! (match, cookie, actions) every `full_audit_every` audits (both from
 //! [`crate::config::Timing`]); drift triggers a full resync. Cancelling `stop`
-//! ends the listener and every session. [`serve_stream`] serves one switch
-//! connected over any stream (the seam the driver tests use).
+//! ends the session. Where connections come from:
+//! [`super::openflow_accept`].
 
 use crate::api::Event;
-use crate::plan::{diff_flows, Flow, COOKIE_MASK, COOKIE_PREFIX};
-use crate::service::Core;
+use crate::plan::{self, diff_flows, Flow, COOKIE_MASK, COOKIE_PREFIX};
+use crate::service::{Core, Refusal};
 use crate::southbound::flow_encode as ofconv;
-use openflow::driver::{Listener, Switch, SwitchEvent};
-use openflow::ConnectionConfig;
+use openflow::driver::{Switch, SwitchEvent};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Accept OpenFlow connections on `listener` until `stop` is cancelled.
-pub async fn serve_openflow(core: Arc<Core>, listener: Listener, stop: CancellationToken) {
-    let handshake_timeout = core.config.timing.handshake_timeout;
-    loop {
-        tokio::select! {
-            r = listener.accept_stream() => match r {
-                Ok(inc) => {
-                    // Handshake in its own task: a silent peer stalls only itself.
-                    let core = core.clone();
-                    let stop = stop.child_token();
-                    tokio::spawn(async move {
-                        let peer = inc.peer_addr();
-                        match inc.handshake_within(handshake_timeout).await {
-                            Ok(sw) => serve_switch(core, sw, stop).await,
-                            Err(e) => tracing::warn!("openflow handshake with {peer:?} failed: {e}"),
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!("openflow accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            _ = stop.cancelled() => break,
-        }
-    }
+/// Who is on the other end of an OpenFlow connection, as established before
+/// its OpenFlow handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// `--insecure`: nobody vouches for the peer; the datapath id it presents
+    /// names the host.
+    Unauthenticated,
+    /// A verified host certificate (role `host`) naming this host.
+    Host(String),
 }
 
-/// Serve one switch connected over `stream`, as [`serve_openflow`] does for
-/// each accepted connection: the handshake within `handshake_timeout`, then
-/// the session until it ends or `stop` is cancelled.
-pub async fn serve_stream<S>(core: Arc<Core>, stream: S, stop: CancellationToken)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let limit = core.config.timing.handshake_timeout;
-    let hs = Switch::from_stream(stream, ConnectionConfig::default());
-    match tokio::time::timeout(limit, hs).await {
-        Ok(Ok(sw)) => serve_switch(core, sw, stop).await,
-        Ok(Err(e)) => tracing::warn!("openflow handshake failed: {e}"),
-        Err(_) => tracing::warn!("openflow handshake timed out"),
-    }
-}
-
-async fn serve_switch(core: Arc<Core>, sw: Switch, stop: CancellationToken) {
+/// Bind `sw` to its host (see the module contract) and serve it until the
+/// connection ends or `stop` is cancelled; a refused switch is closed at once.
+pub async fn serve_switch(core: Arc<Core>, sw: Switch, peer: Peer, stop: CancellationToken) {
     let dpid = sw.datapath_id();
-    let Some(host) = core.host_by_dpid(dpid) else {
-        tracing::warn!("openflow: unknown datapath id {dpid:016x}, closing");
-        return;
+    let host = match peer {
+        Peer::Unauthenticated => match core.host_by_dpid(dpid) {
+            Some(h) => h,
+            None => {
+                return refuse(&core, Refusal::Datapath, || {
+                    format!("unknown datapath id {dpid:016x}")
+                })
+            }
+        },
+        Peer::Host(name) => {
+            if !core.has_host(&name) {
+                return refuse(&core, Refusal::Identity, || {
+                    format!("certificate of host {name:?}, which is not registered")
+                });
+            }
+            let want = plan::datapath_id(&name);
+            if dpid != want {
+                return refuse(&core, Refusal::Datapath, || {
+                    format!(
+                        "host {name:?} presented datapath id {dpid:016x}, its own is {want:016x}"
+                    )
+                });
+            }
+            name
+        }
     };
-    tracing::info!(host, "openflow connected (dpid {dpid:016x})");
     let conn = Uuid::new_v4();
-    core.with_host(&host, |rt| {
-        rt.openflow_connected = true;
-        rt.installed = Arc::default();
-        rt.connection = Some(conn);
-    });
+    if !core.claim_openflow(&host, conn) {
+        return refuse(&core, Refusal::AlreadyConnected, || {
+            format!("host {host:?} (datapath id {dpid:016x}) already has a live session")
+        });
+    }
+    tracing::info!(host, "openflow connected (dpid {dpid:016x})");
     core.emit(Event::Connected {
         host: host.clone(),
         channel: "openflow".into(),
@@ -88,17 +86,21 @@ async fn serve_switch(core: Arc<Core>, sw: Switch, stop: CancellationToken) {
     if let Err(e) = sync_switch(&core, &host, &sw, conn, &stop).await {
         tracing::warn!(host, "openflow session ended: {e}");
     }
-    core.with_host(&host, |rt| {
-        if rt.connection == Some(conn) {
-            rt.openflow_connected = false;
-            rt.installed = Arc::default();
-            rt.connection = None;
-        }
-    });
+    core.release_openflow(&host, conn);
     core.emit(Event::Disconnected {
         host: host.clone(),
         channel: "openflow".into(),
     });
+}
+
+/// Log and count a refused connection; dropping its handle closes it.
+pub(crate) fn refuse(core: &Core, why: Refusal, what: impl FnOnce() -> String) {
+    core.metrics.refuse(why);
+    tracing::warn!(
+        reason = why.label(),
+        "openflow connection refused: {}",
+        what()
+    );
 }
 
 async fn sync_switch(
