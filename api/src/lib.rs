@@ -5,6 +5,7 @@
 //! * [`MacAddr`], [`TunnelType`]: the one MAC type and the tunnel kinds of the project;
 //!   [`Ipv4Net`] (re-exported from `ipnet`) for subnets and addresses with a prefix length;
 //!   [`RequestedIp`] for an endpoint's requested address.
+//! * [`join`]: the one-time [`JoinToken`] and the types of `join_token_create`/`host_join`.
 //! * [`codes`] / [`ErrorCode`]: the stable JSON-RPC error codes; [`ParseError`].
 //! * `Northbound` (features `server` and/or `client`): the jsonrpsee RPC trait; `server`
 //!   generates `NorthboundServer`, `client` the `NorthboundClient` extension trait.
@@ -36,6 +37,7 @@ macro_rules! serde_as_str {
 }
 
 pub mod error;
+pub mod join;
 mod mac;
 #[cfg(any(feature = "server", feature = "client"))]
 mod rpc;
@@ -44,6 +46,7 @@ pub mod types;
 
 pub use error::{codes, ErrorCode, ParseError};
 pub use ipnet::Ipv4Net;
+pub use join::{JoinRequest, JoinToken, JoinTokenCreated, JoinTokenSpec, Joined};
 pub use mac::MacAddr;
 #[cfg(any(feature = "server", feature = "client"))]
 pub use rpc::*;

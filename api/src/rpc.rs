@@ -12,6 +12,7 @@ use jsonrpsee::proc_macros::rpc;
 #[cfg_attr(not(feature = "server"), allow(unused_imports))]
 use jsonrpsee::types::ErrorObjectOwned;
 
+use crate::join::{JoinRequest, JoinTokenCreated, JoinTokenSpec, Joined};
 use crate::types::*;
 
 /// The northbound API. Server side implemented by the controller; the
@@ -61,6 +62,15 @@ pub trait Northbound {
     /// --no-stats` syntax (sorted), for comparison with the switch.
     #[method(name = "host_flows")]
     async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned>;
+    /// Issue a one-time join token for a registered host (admin).
+    #[method(name = "join_token_create")]
+    async fn join_token_create(
+        &self,
+        spec: JoinTokenSpec,
+    ) -> Result<JoinTokenCreated, ErrorObjectOwned>;
+    /// Join a host: spend its token, sign its CSR (needs no client certificate).
+    #[method(name = "host_join")]
+    async fn host_join(&self, request: JoinRequest) -> Result<Joined, ErrorObjectOwned>;
     /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
     #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event)]
     async fn watch(&self) -> SubscriptionResult;

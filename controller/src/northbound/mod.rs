@@ -1,5 +1,6 @@
-//! Northbound: the JSON-RPC API server ([`rpc`]) and Prometheus `/metrics`
+//! Northbound: the JSON-RPC API server ([`rpc`]; its join calls in [`join`]) and Prometheus `/metrics`
 //! ([`metrics`]).
 
+pub mod join;
 pub mod metrics;
 pub mod rpc;

@@ -205,6 +205,15 @@ impl NorthboundServer for Northbound {
         v.sort();
         Ok(v)
     }
+    async fn join_token_create(
+        &self,
+        spec: api::JoinTokenSpec,
+    ) -> Result<api::JoinTokenCreated, ErrorObjectOwned> {
+        self.create_join_token(spec).await
+    }
+    async fn host_join(&self, request: api::JoinRequest) -> Result<api::Joined, ErrorObjectOwned> {
+        self.join_host(request).await
+    }
     async fn watch(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
         let mut rx = self.0.subscribe_events();
         let sink = pending.accept().await?;

@@ -15,6 +15,7 @@
 //! never held across an `await`.
 
 pub mod changes;
+pub mod join;
 
 use crate::api::{self, codes, Event};
 use crate::config::Config;
@@ -29,6 +30,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 pub use changes::{EndpointView, NewEndpoint};
+pub use join::{JoinError, JoinIssuer};
 
 /// Errors of core operations, mapped to stable JSON-RPC codes.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,9 @@ pub enum CoreError {
     /// Persistence failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A join call was refused.
+    #[error(transparent)]
+    Join(#[from] JoinError),
 }
 
 impl CoreError {
@@ -47,6 +52,7 @@ impl CoreError {
     pub fn code(&self) -> i32 {
         match self {
             CoreError::Store(_) => codes::INTERNAL,
+            CoreError::Join(j) => j.code(),
             CoreError::Model(m) => match m {
                 ModelError::UnknownHost(_)
                 | ModelError::UnknownNetwork(_)
@@ -209,6 +215,8 @@ pub struct Core {
     /// Full resyncs (whole flow set encoded and in flight) allowed at once:
     /// bounds the memory of a cold start with thousands of switches.
     pub resync_slots: tokio::sync::Semaphore,
+    /// The PKI joining hosts are signed by ([`Core::set_join_issuer`]).
+    join: std::sync::OnceLock<Arc<dyn JoinIssuer>>,
 }
 
 impl Core {
@@ -230,6 +238,7 @@ impl Core {
             events,
             generation: watch::channel(0).0,
             metrics: Metrics::default(),
+            join: std::sync::OnceLock::new(),
         }))
     }
 

@@ -213,6 +213,18 @@ impl Store for FlakyStore {
         }
         self.inner.apply(writes)
     }
+    fn apply_if(
+        &self,
+        kind: Kind,
+        key: &str,
+        expect: Option<&[u8]>,
+        writes: &[Write],
+    ) -> Result<bool, StoreError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Db("disk full".into()));
+        }
+        self.inner.apply_if(kind, key, expect, writes)
+    }
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! Desired state: the model and its validation, the [`desired::DesiredState`]
 //! with its [`index::Index`], the persistent [`store`], and address
-//! management ([`ipam`]).
+//! management ([`ipam`]), one-time join [`tokens`].
 
 pub mod desired;
 pub mod index;
 pub mod ipam;
 pub mod model;
 pub mod store;
+pub mod tokens;

@@ -2,7 +2,9 @@
 //!
 //! Contract: a [`Store`] holds opaque JSON values per ([`Kind`], key) and
 //! applies a batch of writes atomically ([`Store::apply`]): either all land or
-//! none. [`RedbStore`] is crash-safe (redb commits are durable on return)
+//! none; [`Store::apply_if`] does so only if one record still holds an
+//! expected value, checked in the same transaction (how a join token is
+//! spent once). [`RedbStore`] is crash-safe (redb commits are durable on return)
 //! and upgrades a state file of redb's file format v2 (every build before
 //! redb 3) on open, keeping a copy of the old file beside it;
 //! [`MemStore`] is for unit tests. [`load_state`] reads everything back into a
@@ -48,16 +50,25 @@ pub enum Kind {
     Endpoint,
     /// Controller metadata (counters).
     Meta,
+    /// One-time join tokens by secret hash ([`crate::state::tokens`]).
+    JoinToken,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Host, Kind::Network, Kind::Endpoint, Kind::Meta];
+    const ALL: [Kind; 5] = [
+        Kind::Host,
+        Kind::Network,
+        Kind::Endpoint,
+        Kind::Meta,
+        Kind::JoinToken,
+    ];
     fn table(self) -> &'static str {
         match self {
             Kind::Host => "hosts",
             Kind::Network => "networks",
             Kind::Endpoint => "endpoints",
             Kind::Meta => "meta",
+            Kind::JoinToken => "join_tokens",
         }
     }
 }
@@ -88,6 +99,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Apply all writes atomically.
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError>;
+    /// Apply all writes atomically if (`kind`, `key`) holds `expect` (`None`: absent), checked
+    /// in the same transaction; `Ok(false)` and nothing written otherwise.
+    fn apply_if(
+        &self,
+        kind: Kind,
+        key: &str,
+        expect: Option<&[u8]>,
+        writes: &[Write],
+    ) -> Result<bool, StoreError>;
     /// Put one value.
     fn put(&self, kind: Kind, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
         self.apply(&[Write::Put(kind, key.to_string(), value)])
@@ -131,18 +151,35 @@ impl Store for MemStore {
             .collect())
     }
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        apply_mem(&mut *self.lock()?, writes);
+        Ok(())
+    }
+    fn apply_if(
+        &self,
+        kind: Kind,
+        key: &str,
+        expect: Option<&[u8]>,
+        writes: &[Write],
+    ) -> Result<bool, StoreError> {
         let mut d = self.lock()?;
-        for w in writes {
-            match w {
-                Write::Put(k, key, v) => {
-                    d.insert((*k, key.clone()), v.clone());
-                }
-                Write::Delete(k, key) => {
-                    d.remove(&(*k, key.clone()));
-                }
+        if d.get(&(kind, key.to_string())).map(Vec::as_slice) != expect {
+            return Ok(false);
+        }
+        apply_mem(&mut d, writes);
+        Ok(true)
+    }
+}
+
+fn apply_mem(d: &mut MemMap, writes: &[Write]) {
+    for w in writes {
+        match w {
+            Write::Put(k, key, v) => {
+                d.insert((*k, key.clone()), v.clone());
+            }
+            Write::Delete(k, key) => {
+                d.remove(&(*k, key.clone()));
             }
         }
-        Ok(())
     }
 }
 
@@ -222,20 +259,48 @@ impl Store for RedbStore {
     }
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(db_err)?;
-        for w in writes {
-            match w {
-                Write::Put(k, key, v) => {
-                    let mut t = tx.open_table(table(*k)).map_err(db_err)?;
-                    t.insert(key.as_str(), v.as_slice()).map_err(db_err)?;
-                }
-                Write::Delete(k, key) => {
-                    let mut t = tx.open_table(table(*k)).map_err(db_err)?;
-                    t.remove(key.as_str()).map_err(db_err)?;
-                }
-            }
-        }
+        write_all(&tx, writes)?;
         tx.commit().map_err(db_err)
     }
+    fn apply_if(
+        &self,
+        kind: Kind,
+        key: &str,
+        expect: Option<&[u8]>,
+        writes: &[Write],
+    ) -> Result<bool, StoreError> {
+        use redb::ReadableTable;
+        // redb has one writer at a time: nothing changes between this read and the commit.
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let holds = {
+            let t = tx.open_table(table(kind)).map_err(db_err)?;
+            let current = t.get(key).map_err(db_err)?;
+            current.as_ref().map(|v| v.value()) == expect
+        };
+        if !holds {
+            tx.abort().map_err(db_err)?;
+            return Ok(false);
+        }
+        write_all(&tx, writes)?;
+        tx.commit().map_err(db_err)?;
+        Ok(true)
+    }
+}
+
+fn write_all(tx: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreError> {
+    for w in writes {
+        match w {
+            Write::Put(k, key, v) => {
+                let mut t = tx.open_table(table(*k)).map_err(db_err)?;
+                t.insert(key.as_str(), v.as_slice()).map_err(db_err)?;
+            }
+            Write::Delete(k, key) => {
+                let mut t = tx.open_table(table(*k)).map_err(db_err)?;
+                t.remove(key.as_str()).map_err(db_err)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -297,6 +362,16 @@ mod tests {
         s.delete(Kind::Network, "blue").unwrap();
         assert!(s.get(Kind::Network, "blue").unwrap().is_none());
         s.delete(Kind::Network, "absent").unwrap();
+        // Conditional writes: applied only while the record holds the expected value.
+        let put = [Write::Put(Kind::Meta, "c".into(), b"2".to_vec())];
+        assert!(!s.apply_if(Kind::Meta, "c", Some(b"1"), &put).unwrap());
+        assert!(s.get(Kind::Meta, "c").unwrap().is_none());
+        assert!(s.apply_if(Kind::Meta, "c", None, &put).unwrap());
+        assert!(!s.apply_if(Kind::Meta, "c", None, &put).unwrap());
+        let put3 = [Write::Put(Kind::Meta, "c".into(), b"3".to_vec())];
+        assert!(s.apply_if(Kind::Meta, "c", Some(b"2"), &put3).unwrap());
+        assert_eq!(s.get(Kind::Meta, "c").unwrap().unwrap(), b"3");
+        s.delete(Kind::Meta, "c").unwrap();
     }
 
     #[test]
