@@ -196,6 +196,43 @@ fn golden_vlan_and_write_instructions() {
     assert_eq!(&Message::FlowMod(want).encode(6), b);
 }
 
+/// Port security's untagged-only match: `vlan_tci=0x0000/0x1fff` is OXM VLAN_VID exact
+/// OFPVID_NONE (0x0000) in OpenFlow 1.3, so VLAN-tagged and priority-tagged (VID 0,
+/// OFPVID_PRESENT set) frames do not match.
+#[test]
+fn golden_untagged_only_match() {
+    let b = &vector("vlan_tci=0x0000/0x1fff")[0];
+    let want = FlowMod::add(10, 100)
+        .match_(
+            Match::new()
+                .in_port(5)
+                .eth_src([0x02, 0x0c, 0x7e, 0, 0, 1])
+                .eth_type(0x0800)
+                .vlan_vid(0)
+                .ipv4_src(Ipv4Addr::new(10, 244, 1, 2)),
+        )
+        .goto(20);
+    assert_eq!(flow_mod(b), want);
+    assert_eq!(&Message::FlowMod(want).encode(6), b);
+}
+
+/// Table 0's tunnel acceptance: tunnel port, outer source (NXM_NX_TUN_IPV4_SRC) and VNI.
+#[test]
+fn golden_tunnel_source_match() {
+    let b = &vector("in_port=12,tun_src=192.0.2.2,tun_id=0x64")[0];
+    let want = FlowMod::add(0, 100)
+        .match_(
+            Match::new()
+                .in_port(12)
+                .tunnel_id(0x64)
+                .tun_ipv4_src(Ipv4Addr::new(192, 0, 2, 2)),
+        )
+        .apply(vec![Action::set_field(OxmKind::Reg(0), 1u32.to_be_bytes())])
+        .goto(20);
+    assert_eq!(flow_mod(b), want);
+    assert_eq!(&Message::FlowMod(want).encode(6), b);
+}
+
 #[test]
 fn golden_modify_and_delete_commands() {
     let b = &vector("mod-flows --strict")[0];

@@ -45,6 +45,9 @@ pub enum FlowKind {
     Unicast = 5,
     /// Table 30 broadcast/multicast.
     Flood = 6,
+    /// Table 0 per-tunnel-port drop: what a tunnel port delivers that no
+    /// classify flow accepted (counted per port).
+    TunnelDrop = 7,
 }
 
 /// Cookie of a flow of `kind` for `vni` (0 when not network-specific).
@@ -63,8 +66,13 @@ pub enum Field {
     Reg0(u32),
     /// Tunnel id.
     TunId(u64),
+    /// Tunnel outer IPv4 source (the sending host's tunnel address).
+    TunSrc(Ipv4Addr),
     /// Ingress port.
     InPort(u32),
+    /// No 802.1Q header at all (`vlan_tci=0x0000/0x1fff`; OpenFlow 1.3: VLAN_VID =
+    /// OFPVID_NONE): VLAN-tagged and priority-tagged (VID 0) frames do not match.
+    Untagged,
     /// Ethernet source.
     EthSrc(MacAddr),
     /// Ethernet destination.
@@ -99,7 +107,9 @@ impl fmt::Display for Field {
             Field::Arp => f.write_str("arp"),
             Field::Reg0(v) => write!(f, "reg0={}", c_hex(u64::from(*v))),
             Field::TunId(v) => write!(f, "tun_id={}", c_hex(*v)),
+            Field::TunSrc(a) => write!(f, "tun_src={a}"),
             Field::InPort(p) => write!(f, "in_port={p}"),
+            Field::Untagged => f.write_str("vlan_tci=0x0000/0x1fff"),
             Field::EthSrc(m) => write!(f, "dl_src={m}"),
             Field::EthDst(m) => write!(f, "dl_dst={m}"),
             Field::EthDstMulticast => f.write_str("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"),

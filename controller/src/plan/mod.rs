@@ -8,9 +8,12 @@
 //!
 //! Pipeline (all proactive, priority-0 drop in every table):
 //! - table 0 classify: local endpoint port → tun_id=VNI, reg0=0, goto 10;
-//!   tunnel port with a served VNI → reg0=1, goto 20.
-//! - table 10 port security: only the endpoint's own MAC+IP (IPv4, ARP) pass to 20.
-//!   IPv6 and DHCP are not supported (dropped).
+//!   tunnel port towards a peer + tun_src = that peer's tunnel IP + a VNI both
+//!   hosts serve → reg0=1, goto 20; anything else from a tunnel port drops
+//!   (one counted drop flow per tunnel port).
+//! - table 10 port security: only the endpoint's own MAC+IP (IPv4, ARP), untagged
+//!   (no 802.1Q header, priority tag included), pass to 20. IPv6 and DHCP are not
+//!   supported (dropped).
 //! - table 20 ARP responder for every known endpoint of the VNI, else goto 30.
 //! - table 30 L2: known MACs to their local port or tunnel; broadcast/multicast
 //!   from a local port to local ports + tunnels to hosts with endpoints of the

@@ -9,6 +9,7 @@ use crate::plan::input::Observed;
 use crate::state::desired::DesiredState;
 use crate::state::model::{Endpoint, Network};
 use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
 /// What the table modules need to know about one network on one host.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ pub struct NetView<'a> {
     pub local: Vec<(&'a Endpoint, u32)>,
     /// The host planned.
     pub host: &'a str,
+    state: &'a DesiredState,
     observed: &'a Observed,
 }
 
@@ -35,6 +37,10 @@ impl NetView<'_> {
     pub fn tunnel_of(&self, peer: &str) -> Option<u32> {
         self.observed
             .port(self.host, &tunnel_port_name(self.net.tunnel, peer))
+    }
+    /// The registered tunnel (underlay) address of host `peer`, if known.
+    pub fn tunnel_ip_of(&self, peer: &str) -> Option<Ipv4Addr> {
+        self.state.host(peer).map(|h| h.tunnel_ip)
     }
 }
 
@@ -63,6 +69,7 @@ impl<'a> NetView<'a> {
                 .collect(),
             eps,
             host,
+            state,
             observed,
         }
     }

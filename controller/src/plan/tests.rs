@@ -196,15 +196,23 @@ fn pipeline_for_h1() {
     assert!(has(
         "cookie=0xc7e0200000000c8, priority=100,in_port=6 actions=set_field:0xc8->tun_id"
     ));
-    assert!(has("cookie=0xc7e020000000064, priority=100,tun_id=0x64,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
+    assert!(has("cookie=0xc7e020000000064, priority=100,tun_id=0x64,tun_src=192.0.2.2,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
     // red uses gre to h3 (port 23), nothing of red goes to h2
     assert!(has(
-        "cookie=0xc7e0200000000c8, priority=100,tun_id=0xc8,in_port=23 actions"
+        "cookie=0xc7e0200000000c8, priority=100,tun_id=0xc8,tun_src=192.0.2.3,in_port=23 actions"
     ));
-    assert!(!has("tun_id=0xc8,in_port=22"));
-    // port security
-    assert!(has("table=10, priority=100,ip,in_port=5,dl_src=02:0c:7e:00:00:01,nw_src=10.244.1.2 actions=goto_table:20"));
-    assert!(has("table=10, priority=100,arp,in_port=5,dl_src=02:0c:7e:00:00:01,arp_spa=10.244.1.2,arp_sha=02:0c:7e:00:00:01 actions=goto_table:20"));
+    assert!(!has("tun_id=0xc8,tun_src=192.0.2.2"));
+    assert!(!has("in_port=22"));
+    // the rest of what the tunnel ports deliver drops, counted per port
+    assert!(has(
+        "cookie=0xc7e070000000000, priority=10,in_port=12 actions=drop"
+    ));
+    assert!(has(
+        "cookie=0xc7e070000000000, priority=10,in_port=23 actions=drop"
+    ));
+    // port security: untagged only
+    assert!(has("table=10, priority=100,ip,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,nw_src=10.244.1.2 actions=goto_table:20"));
+    assert!(has("table=10, priority=100,arp,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,arp_spa=10.244.1.2,arp_sha=02:0c:7e:00:00:01 actions=goto_table:20"));
     // ARP responder for the remote endpoint b
     assert!(has("table=20, priority=100,arp,tun_id=0x64,arp_tpa=10.244.1.3,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:0c:7e:00:00:02->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:02:0c:7e:00:00:02->arp_sha,set_field:10.244.1.3->arp_spa,IN_PORT"));
     // L2
@@ -366,4 +374,111 @@ fn only_changed_hosts_in_plan_diff() {
     let d = diff_plans(&meshed, &plan_all(&s, &o, &cfg));
     assert_eq!(d["h1"].tunnels_del, ["vx-h4"]);
     assert!(d["h4"].flows.adds.is_empty() && !d["h4"].flows.deletes.is_empty());
+}
+
+/// Every flow accepting tunnel traffic names the tunnel port towards a peer,
+/// that peer's registered tunnel address and a VNI both hosts serve; every
+/// tunnel port has one drop flow below them (once, whatever the number of
+/// networks using it), and no other flow matches a tunnel port.
+#[test]
+fn tunnel_traffic_only_from_the_peer_for_shared_vnis() {
+    let (mut s, mut o) = world();
+    // A second vxlan network shared by h1 and h2 only: vx-h2 carries two VNIs.
+    s.add_network(Network::new("blue2", 300, "10.244.3.0/24", None, None, None).unwrap())
+        .unwrap();
+    for (id, host, mac, ip, port) in [
+        (7u128, "h1", "02:0c:7e:00:00:07", "10.244.3.2", 7u32),
+        (8, "h2", "02:0c:7e:00:00:08", "10.244.3.3", 7),
+    ] {
+        let e = ep(id, "blue2", host, &format!("x{id}"), mac, ip);
+        o.bindings
+            .entry(host.into())
+            .or_default()
+            .insert(e.id, Binding { ofport: port });
+        s.add_endpoint(e).unwrap();
+    }
+    for h in ["h1", "h2", "h3"] {
+        let plan = plan_host(&s, &o, &PlanConfig::default(), h).unwrap();
+        let tunnel_ports: BTreeSet<u32> =
+            plan.tunnels.keys().map(|name| o.ports[h][name]).collect();
+        let served: BTreeSet<u64> = s
+            .networks_of(h)
+            .map(|n| u64::from(s.network(n).unwrap().vni))
+            .collect();
+        let mut drops = BTreeSet::new();
+        for f in plan.flows.iter().filter(|f| f.table == tables::CLASSIFY) {
+            let Some(port) = f.matches.iter().find_map(|m| match m {
+                Field::InPort(p) if tunnel_ports.contains(p) => Some(*p),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let t = plan
+                .tunnels
+                .values()
+                .find(|t| o.ports[h][&t.name] == port)
+                .unwrap();
+            if f.actions.is_empty() {
+                assert_eq!(f.matches, vec![Field::InPort(port)], "{h}: {f}");
+                assert_eq!(
+                    f.priority,
+                    table0_classify::TUNNEL_DROP_PRIORITY,
+                    "{h}: {f}"
+                );
+                assert_eq!(f.cookie, cookie(FlowKind::TunnelDrop, 0), "{h}: {f}");
+                assert!(drops.insert(port), "{h}: two drops for port {port}");
+                continue;
+            }
+            let Some(Field::TunId(vni)) = f.matches.iter().find(|m| matches!(m, Field::TunId(_)))
+            else {
+                panic!("{h}: tunnel flow without tun_id: {f}");
+            };
+            assert!(f.matches.contains(&Field::TunSrc(t.remote_ip)), "{h}: {f}");
+            assert_eq!(f.matches.len(), 3, "{h}: {f}");
+            assert!(served.contains(vni), "{h}: {f}");
+            let peer_serves = s.networks_of(&t.peer).any(|n| {
+                let net = s.network(n).unwrap();
+                u64::from(net.vni) == *vni && net.tunnel == t.kind
+            });
+            assert!(peer_serves, "{h}: {} does not serve {vni}: {f}", t.peer);
+        }
+        assert_eq!(drops, tunnel_ports, "{h}");
+    }
+    // h1's vx-h2 (port 12) accepts blue and blue2 from 192.0.2.2, nothing from h3's address.
+    let f = text(&plan_flows(&s, &o, "h1"));
+    for vni in ["0x64", "0x12c"] {
+        let want = format!("tun_id={vni},tun_src=192.0.2.2,in_port=12 actions");
+        assert!(f.iter().any(|l| l.contains(&want)), "{want}");
+    }
+    assert!(!f.iter().any(|l| l.contains("tun_src=192.0.2.3,in_port=12")));
+    assert_eq!(
+        f.iter()
+            .filter(|l| l.contains("priority=10,in_port=12 "))
+            .count(),
+        1
+    );
+}
+
+/// Port security admits only untagged frames: every flow passing table 10
+/// matches `vlan_tci=0x0000/0x1fff`, which encodes as OXM VLAN_VID = OFPVID_NONE.
+#[test]
+fn port_security_admits_only_untagged_frames() {
+    let (s, o) = world();
+    let mut n = 0;
+    for h in ["h1", "h2", "h3"] {
+        for f in plan_flows(&s, &o, h)
+            .iter()
+            .filter(|f| f.table == tables::PORT_SECURITY && !f.actions.is_empty())
+        {
+            assert!(f.matches.contains(&Field::Untagged), "{h}: {f}");
+            let m = crate::southbound::flow_encode::match_of(f);
+            let vid = m.get(openflow::OxmKind::VlanVid).unwrap();
+            assert_eq!(
+                (vid.value.as_slice(), vid.mask.as_ref()),
+                (&[0u8, 0][..], None)
+            );
+            n += 1;
+        }
+    }
+    assert_eq!(n, 8);
 }

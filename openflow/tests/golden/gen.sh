@@ -39,6 +39,8 @@ run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=5,ip,nw_src=10.0.0.1,acti
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=6,actions=note:ab.cd,learn(table=5,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])'
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=7,dl_vlan=10,actions=pop_vlan,push_vlan:0x8100,set_field:4106->vlan_vid,write_actions(output:3),write_metadata:0x5/0xff,goto_table:2'
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=8,ipv6,ipv6_src=2001:db8::1,ipv6_dst=2001:db8::/32,udp,tp_src=53,actions=clear_actions'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=10,priority=100,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,ip,nw_src=10.244.1.2,actions=goto_table:20'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=100,in_port=12,tun_src=192.0.2.2,tun_id=0x64,actions=set_field:0x1->reg0,goto_table:20'
 run ovs-ofctl -O OpenFlow13 mod-flows --strict unix:$P 'priority=100,in_port=3,actions=output:5'
 run ovs-ofctl -O OpenFlow13 del-flows --strict unix:$P 'priority=100,in_port=3'
 run ovs-ofctl -O OpenFlow13 del-flows unix:$P 'cookie=0x5/-1,table=1'
