@@ -16,6 +16,10 @@ pub mod codes {
     pub const EXHAUSTED: i32 = -32013;
     /// Object still in use (e.g. network with endpoints).
     pub const IN_USE: i32 = -32014;
+    /// The call needs a client certificate (or the daemon's `--insecure` mode).
+    pub const UNAUTHENTICATED: i32 = -32015;
+    /// The credential's role (or host) does not allow this call.
+    pub const FORBIDDEN: i32 = -32016;
     /// Storage or internal failure.
     pub const INTERNAL: i32 = -32000;
 }
@@ -36,17 +40,23 @@ pub enum ErrorCode {
     InUse,
     /// [`codes::INTERNAL`].
     Internal,
+    /// [`codes::UNAUTHENTICATED`].
+    Unauthenticated,
+    /// [`codes::FORBIDDEN`].
+    Forbidden,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 6] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::Invalid,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
         ErrorCode::Exhausted,
         ErrorCode::InUse,
         ErrorCode::Internal,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
     ];
     /// The JSON-RPC `code`.
     pub fn code(self) -> i32 {
@@ -57,6 +67,8 @@ impl ErrorCode {
             ErrorCode::Exhausted => codes::EXHAUSTED,
             ErrorCode::InUse => codes::IN_USE,
             ErrorCode::Internal => codes::INTERNAL,
+            ErrorCode::Unauthenticated => codes::UNAUTHENTICATED,
+            ErrorCode::Forbidden => codes::FORBIDDEN,
         }
     }
     /// The enum of a JSON-RPC `code`, if it is one of ours.

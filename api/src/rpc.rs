@@ -17,7 +17,9 @@ use crate::types::*;
 
 /// The northbound API. Server side implemented by the controller; the
 /// generated `NorthboundClient` extension trait works on jsonrpsee HTTP and
-/// WebSocket clients.
+/// WebSocket clients. Methods marked `with_extensions` get the call's extensions on the
+/// server side (the caller's access, to confine a host credential to its own host); the
+/// client side is unchanged.
 #[cfg_attr(all(feature = "server", feature = "client"), rpc(server, client))]
 #[cfg_attr(all(feature = "server", not(feature = "client")), rpc(server))]
 #[cfg_attr(all(feature = "client", not(feature = "server")), rpc(client))]
@@ -41,22 +43,22 @@ pub trait Northbound {
     #[method(name = "host_delete")]
     async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
     /// Create an endpoint (IPAM when ip/mac absent).
-    #[method(name = "endpoint_create")]
+    #[method(name = "endpoint_create", with_extensions)]
     async fn endpoint_create(&self, spec: EndpointSpec) -> Result<Endpoint, ErrorObjectOwned>;
     /// Get one endpoint with binding and reachability.
-    #[method(name = "endpoint_get")]
+    #[method(name = "endpoint_get", with_extensions)]
     async fn endpoint_get(&self, id: String) -> Result<EndpointStatus, ErrorObjectOwned>;
     /// List endpoints.
-    #[method(name = "endpoint_list")]
+    #[method(name = "endpoint_list", with_extensions)]
     async fn endpoint_list(
         &self,
         filter: EndpointFilter,
     ) -> Result<Vec<Endpoint>, ErrorObjectOwned>;
     /// Delete an endpoint.
-    #[method(name = "endpoint_delete")]
+    #[method(name = "endpoint_delete", with_extensions)]
     async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned>;
     /// Southbound status per host.
-    #[method(name = "status")]
+    #[method(name = "status", with_extensions)]
     async fn status(&self) -> Result<Vec<HostStatus>, ErrorObjectOwned>;
     /// The desired flows of a host, one per line in `ovs-ofctl dump-flows
     /// --no-stats` syntax (sorted), for comparison with the switch.

@@ -6,9 +6,8 @@
 
 use anyhow::Context;
 use clap::Parser;
-use ovs_controller::api::NorthboundServer;
 use ovs_controller::config::{Config, Timing, FULL_AUDIT_EVERY};
-use ovs_controller::northbound::{metrics, rpc::Northbound};
+use ovs_controller::northbound::{metrics, server};
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
 use ovs_controller::southbound;
@@ -25,13 +24,13 @@ struct Cli {
     /// TOML config file with the same keys as the long options (snake_case).
     #[arg(long, env = "OVS_CONTROLLER_CONFIG")]
     config: Option<PathBuf>,
-    /// Northbound JSON-RPC listen address (HTTP + WebSocket) [default: 0.0.0.0:7878].
+    /// Northbound JSON-RPC listen address (HTTP + WebSocket) [default: 127.0.0.1:7878].
     #[arg(long)]
     listen: Option<String>,
     /// OpenFlow listen spec [default: ptcp:6653].
     #[arg(long)]
     openflow_listen: Option<String>,
-    /// Prometheus /metrics listen address [default: 0.0.0.0:9878].
+    /// Prometheus /metrics listen address [default: 127.0.0.1:9878].
     #[arg(long)]
     metrics_listen: Option<String>,
     /// State database path [default: /var/lib/ovs-controller/state.redb].
@@ -90,9 +89,9 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("parsing {}", p.display()))?,
         None => FileConfig::default(),
     };
-    let listen = or_default(cli.listen, file.listen, "0.0.0.0:7878");
+    let listen = or_default(cli.listen, file.listen, "127.0.0.1:7878");
     let of_listen = or_default(cli.openflow_listen, file.openflow_listen, "ptcp:6653");
-    let metrics_listen = or_default(cli.metrics_listen, file.metrics_listen, "0.0.0.0:9878");
+    let metrics_listen = or_default(cli.metrics_listen, file.metrics_listen, "127.0.0.1:9878");
     let state = cli
         .state
         .or(file.state)
@@ -144,23 +143,34 @@ async fn main() -> anyhow::Result<()> {
     let of = openflow::driver::Listener::bind(&of_listen)
         .await
         .with_context(|| format!("binding OpenFlow {of_listen}"))?;
-    let metrics_l = tokio::net::TcpListener::bind(&metrics_listen)
+    let (metrics_l, metrics_addr) = server::bind(&metrics_listen)
         .await
         .with_context(|| format!("binding metrics {metrics_listen}"))?;
-    let server = jsonrpsee::server::Server::builder()
-        .build(&listen)
+    let (api_l, api_addr) = server::bind(&listen)
         .await
         .with_context(|| format!("binding API {listen}"))?;
-    let api_addr = server.local_addr()?;
-    let metrics_addr = metrics_l.local_addr()?;
+    let limits = server::Limits::default();
+    let nb_tls = None;
     let of_port = of.local_port();
-    let handle = server.start(Northbound(core.clone()).into_rpc());
     tracing::info!(%api_addr, %metrics_addr, of_listen, ?of_port, state = %state.display(), ?cfg, "ovs-controller started");
 
     let tasks = [
         tokio::spawn(southbound::serve_openflow(core.clone(), of, stop.clone())),
         tokio::spawn(southbound::supervise_hosts(core.clone(), stop.clone())),
-        tokio::spawn(metrics::serve(core.clone(), metrics_l, stop.clone())),
+        tokio::spawn(metrics::serve(
+            core.clone(),
+            metrics_l,
+            nb_tls.clone(),
+            limits,
+            stop.clone(),
+        )),
+        tokio::spawn(server::serve_api(
+            core.clone(),
+            api_l,
+            nb_tls,
+            limits,
+            stop.clone(),
+        )),
     ];
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -170,8 +180,6 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("shutting down; flows stay installed in the switches");
     stop.cancel();
-    let _ = handle.stop();
-    handle.stopped().await;
     for t in tasks {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
     }

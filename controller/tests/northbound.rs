@@ -7,14 +7,14 @@ use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use ovs_controller::api::{
     codes, EndpointFilter, EndpointSpec, Event, HostSpec, NetworkSpec, NorthboundClient,
-    NorthboundServer,
 };
-use ovs_controller::northbound::rpc::Northbound;
+use ovs_controller::northbound::server;
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
 use ovs_controller::state::store::RedbStore;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 fn code(e: ClientError) -> i32 {
     match e {
@@ -41,12 +41,15 @@ async fn crud_errors_and_watch_over_http_and_ws() {
     std::fs::create_dir_all(&dir).unwrap();
     let store = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap());
     let core = Core::new(store, PlanConfig::default()).unwrap();
-    let server = jsonrpsee::server::Server::builder()
-        .build("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.start(Northbound(core).into_rpc());
+    let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
+    let stop = CancellationToken::new();
+    let served = tokio::spawn(server::serve_api(
+        core,
+        l,
+        None,
+        server::Limits::default(),
+        stop.clone(),
+    ));
     let http = HttpClientBuilder::default()
         .build(format!("http://{addr}"))
         .unwrap();
@@ -200,7 +203,91 @@ async fn crud_errors_and_watch_over_http_and_ws() {
     );
     assert_eq!(seen.last(), Some(&Event::HostDeleted { name: "h1".into() }));
     assert_eq!(seen.len(), 7, "{seen:?}");
-    handle.stop().unwrap();
-    handle.stopped().await;
+    stop.cancel();
+    served.await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The "slow clients" attack: 120 connections from one address that send half a request
+/// head, a few that send a head and half a body, and some that never send a byte. Another
+/// client is still answered promptly, and every slow connection is closed by the server
+/// (over the per-client cap at once, the others after the header or request timeout).
+#[tokio::test]
+async fn slow_clients_do_not_lock_out_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store = Arc::new(ovs_controller::state::store::MemStore::new());
+    let core = Core::new(store, PlanConfig::default()).unwrap();
+    let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
+    let limits = server::Limits {
+        header_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(3),
+        idle_timeout: Duration::from_secs(6),
+        // Without the per-client cap the attacker alone would fill the total one.
+        per_client: 16,
+        total: 64,
+        ..server::Limits::default()
+    };
+    let stop = CancellationToken::new();
+    let served = tokio::spawn(server::serve_api(core, l, None, limits, stop.clone()));
+
+    // The attacker: 127.0.0.2 (any 127/8 address is local), the victim 127.0.0.1.
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut slow = vec![];
+    for i in 0..120 {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind((attacker, 0).into()).unwrap();
+        let mut s = sock.connect(addr).await.unwrap();
+        let part: &[u8] = match i % 3 {
+            0 => b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+            1 => b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"",
+            _ => b"",
+        };
+        // Over the cap the server may already have closed the socket.
+        let _ = s.write_all(part).await;
+        slow.push(s);
+    }
+
+    let t0 = std::time::Instant::now();
+    let http = HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(20))
+        .build(format!("http://{addr}"))
+        .unwrap();
+    assert!(http.network_list().await.unwrap().is_empty());
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{addr}"))
+        .await
+        .unwrap();
+    assert!(ws.host_list().await.unwrap().is_empty());
+    let answered = t0.elapsed();
+    assert!(answered < Duration::from_secs(15), "answered after {answered:?}");
+
+    // Every slow connection ends (EOF, reset, or a 408 then EOF) well within a generous bound.
+    let closed = futures::future::join_all(slow.into_iter().map(|mut s| async move {
+        let mut buf = vec![0u8; 4096];
+        tokio::time::timeout(Duration::from_secs(30), async move {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }))
+    .await;
+    assert!(closed.iter().all(|c| *c), "{closed:?}");
+    // The victim is still served, and the attacker's address may connect again.
+    assert!(http.network_list().await.unwrap().is_empty());
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind((attacker, 0).into()).unwrap();
+    let mut s = sock.connect(addr).await.unwrap();
+    s.write_all(b"POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}  ")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.0 200"), "{out}");
+    stop.cancel();
+    served.await.unwrap();
 }

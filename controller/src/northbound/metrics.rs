@@ -4,15 +4,18 @@
 //! Contract: [`render`] is pure over a [`Core`] snapshot and keeps the metric
 //! names of the hand-written exposition it replaced (`ovsctl_hosts`,
 //! `ovsctl_flows_desired{host=..}`, `ovsctl_resyncs_total`, ...); [`serve`]
-//! answers `GET /metrics` (anything else: 404) on its own listener, closing
-//! each connection after its answer, until `stop` is cancelled.
+//! answers `GET /metrics` (anything else: 404) on its own listener (TLS, timeouts and
+//! connection caps of [`super::server`]) to a reader or admin certificate (without one: 401,
+//! another role: 403; `--insecure`: anyone), closing each connection after its answer, until
+//! `stop` is cancelled.
 
+use super::access::{Access, Role};
+use super::server::{self, text_response, Limits};
 use crate::service::{Core, Refusal};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -127,55 +130,55 @@ pub fn render(core: &Core) -> String {
     s
 }
 
-fn answer(core: &Core, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn answer(core: &Core, access: &Access, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let ok = req.method() == Method::GET && req.uri().path() == "/metrics";
-    let (status, ctype, body) = if ok {
-        (StatusCode::OK, CONTENT_TYPE_OPENMETRICS, render(core))
-    } else {
-        (
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "not found\n".to_string(),
-        )
+    let allowed = match access {
+        Access::Insecure => Ok(()),
+        Access::Anonymous => Err((
+            StatusCode::UNAUTHORIZED,
+            "authentication required: /metrics needs a reader or admin client certificate",
+        )),
+        Access::Peer(id) if matches!(id.role, Role::Reader | Role::Admin) => Ok(()),
+        Access::Peer(_) => Err((
+            StatusCode::FORBIDDEN,
+            "permission denied: /metrics needs a reader or admin client certificate",
+        )),
     };
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(ctype));
+    let mut resp = match allowed {
+        Err((status, text)) => text_response(status, text),
+        Ok(()) if ok => {
+            let mut r = Response::new(Full::new(Bytes::from(render(core))));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(CONTENT_TYPE_OPENMETRICS),
+            );
+            r
+        }
+        Ok(()) => text_response(StatusCode::NOT_FOUND, "not found"),
+    };
     // One answer per connection, as scrapers and our tests expect.
-    h.insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    resp.headers_mut()
+        .insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
     resp
 }
 
-/// Serve `/metrics` on `listener` until `stop` is cancelled.
-pub async fn serve(core: Arc<Core>, listener: TcpListener, stop: CancellationToken) {
-    loop {
-        let sock = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((sock, _)) => sock,
-                Err(e) => {
-                    tracing::warn!("metrics accept: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = stop.cancelled() => return,
-        };
+/// Serve `/metrics` on `listener` until `stop` is cancelled, over TLS unless `tls` is `None`
+/// (`--insecure`), under the northbound [`Limits`]; a reader or admin certificate may scrape.
+pub async fn serve(
+    core: Arc<Core>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: Limits,
+    stop: CancellationToken,
+) {
+    let make = move |access: Access| {
         let core = core.clone();
-        let stop = stop.child_token();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let resp = answer(&core, &req);
-                async move { Ok::<_, Infallible>(resp) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(sock), svc);
-            tokio::select! {
-                r = conn => if let Err(e) = r { tracing::debug!("metrics connection: {e}") },
-                _ = stop.cancelled() => {}
-            }
-        });
-    }
+        hyper::service::service_fn(move |req| {
+            let resp = answer(&core, &access, &req);
+            async move { Ok::<_, Infallible>(resp) }
+        })
+    };
+    server::serve(listener, tls, limits, stop, make).await
 }
 
 #[cfg(test)]
@@ -203,7 +206,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let stop = CancellationToken::new();
-        let t = tokio::spawn(serve(core, l, stop.clone()));
+        let t = tokio::spawn(serve(core, l, None, Limits::default(), stop.clone()));
         let out = get(addr, b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await;
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");
         assert!(out.contains("ovsctl_hosts 1\n"), "{out}");

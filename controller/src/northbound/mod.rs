@@ -1,6 +1,9 @@
-//! Northbound: the JSON-RPC API server ([`rpc`]; its join calls in [`join`]) and Prometheus `/metrics`
-//! ([`metrics`]).
+//! Northbound: the JSON-RPC API server ([`rpc`]; its join calls in [`join`]), who may call
+//! what ([`access`]), the listeners with TLS, timeouts and connection caps ([`server`]) and
+//! Prometheus `/metrics` ([`metrics`]).
 
+pub mod access;
 pub mod join;
 pub mod metrics;
 pub mod rpc;
+pub mod server;

@@ -3,14 +3,17 @@
 //! ways: requests are parsed and checked here, answers built here).
 //!
 //! Contract: mutations run on the blocking pool (they wait for a durable
-//! write); every error carries a stable code from [`codes`].
+//! write); every error carries a stable code from [`codes`]. Who may call a method is
+//! decided before it runs ([`super::access::Authorize`]); the methods taking the call's
+//! extensions confine a host credential to its own host ([`host_scope`]).
 
 use crate::api::{self, codes, NorthboundServer};
 use crate::service::{Core, CoreError, EndpointView, NewEndpoint};
 use crate::state::model::{Endpoint, Host, Ipv4Cidr, ModelError, Network};
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage};
+use super::access::{host_scope, other_host};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -165,32 +168,66 @@ impl NorthboundServer for Northbound {
     }
     async fn endpoint_create(
         &self,
+        ext: &Extensions,
         spec: api::EndpointSpec,
     ) -> Result<api::Endpoint, ErrorObjectOwned> {
+        if let Some(own) = host_scope(ext) {
+            if spec.host != own {
+                return Err(other_host("host", &own, &spec.host));
+            }
+        }
         let req = NewEndpoint::from(&spec);
         let (e, n) = self.blocking(move |c| c.create_endpoint(&req)).await?;
         Ok(to_api_endpoint(&e, Some(&n)))
     }
-    async fn endpoint_get(&self, id: String) -> Result<api::EndpointStatus, ErrorObjectOwned> {
-        Ok(to_api_status(&self.0.endpoint_status(&id)?))
+    async fn endpoint_get(
+        &self,
+        ext: &Extensions,
+        id: String,
+    ) -> Result<api::EndpointStatus, ErrorObjectOwned> {
+        let v = self.0.endpoint_status(&id)?;
+        if let Some(own) = host_scope(ext) {
+            if v.endpoint.host != own {
+                return Err(other_host("host", &own, &v.endpoint.host));
+            }
+        }
+        Ok(to_api_status(&v))
     }
     async fn endpoint_list(
         &self,
+        ext: &Extensions,
         filter: api::EndpointFilter,
     ) -> Result<Vec<api::Endpoint>, ErrorObjectOwned> {
+        let mut host = filter.host;
+        if let Some(own) = host_scope(ext) {
+            match &host {
+                Some(h) if *h != own => return Err(other_host("host", &own, h)),
+                _ => host = Some(own),
+            }
+        }
         let list = self
             .0
-            .list_endpoints(filter.network.as_deref(), filter.host.as_deref());
+            .list_endpoints(filter.network.as_deref(), host.as_deref());
         Ok(list
             .iter()
             .map(|(e, n)| to_api_endpoint(e, n.as_ref()))
             .collect())
     }
-    async fn endpoint_delete(&self, id: String) -> Result<(), ErrorObjectOwned> {
+    async fn endpoint_delete(&self, ext: &Extensions, id: String) -> Result<(), ErrorObjectOwned> {
+        if let Some(own) = host_scope(ext) {
+            let host = self.0.endpoint_status(&id)?.endpoint.host;
+            if host != own {
+                return Err(other_host("host", &own, &host));
+            }
+        }
         self.blocking(move |c| c.delete_endpoint(&id)).await
     }
-    async fn status(&self) -> Result<Vec<api::HostStatus>, ErrorObjectOwned> {
-        Ok(self.0.status())
+    async fn status(&self, ext: &Extensions) -> Result<Vec<api::HostStatus>, ErrorObjectOwned> {
+        let mut all = self.0.status();
+        if let Some(own) = host_scope(ext) {
+            all.retain(|h| h.name == own);
+        }
+        Ok(all)
     }
     async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned> {
         if !self.0.hosts().contains_key(&name) {

@@ -1,0 +1,294 @@
+//! Who may call what on the northbound API: the per-connection [`Access`] (from the TLS
+//! peer certificate), the role table ([`authorize`]) and the jsonrpsee RPC middleware
+//! ([`Authorize`]) that applies it to every call, batch entry and notification.
+//!
+//! Contract: the listener ([`super::server`]) puts exactly one [`Access`] into the HTTP
+//! request extensions of every request; jsonrpsee copies them into each call's extensions
+//! (HTTP and WebSocket alike). A call without an [`Access`] is treated as anonymous.
+//!
+//! Role table (admin may call everything; a method not named here is admin-only):
+//!
+//! | method | anonymous | reader | host |
+//! |---|---|---|---|
+//! | `host_join` | yes | yes | yes |
+//! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host) |
+//! | `host_list`, `host_flows` | no | yes | no |
+//! | `endpoint_create`, `endpoint_delete` | no | no | own host only |
+//!
+//! A host credential's scope (its own host) is enforced inside the methods ([`host_scope`]):
+//! `endpoint_create` names field `host` when it differs, `endpoint_get`/`endpoint_delete` refuse
+//! another host's endpoint, `endpoint_list` lists only its own host's endpoints and `status`
+//! shows only its own host. `watch` is not filtered (events carry names and ids only).
+//! In `--insecure` mode ([`Access::Insecure`]) everything is allowed.
+
+use crate::api::codes;
+use jsonrpsee::core::middleware::{Batch, BatchEntry, BatchEntryErr, Notification, RpcServiceT};
+use jsonrpsee::types::{ErrorObjectOwned, Request};
+use jsonrpsee::{Extensions, MethodResponse};
+
+/// A peer's verified identity (stand-in until ovs-trust lands; same shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// CN: the host name, or the client's name.
+    pub name: String,
+    /// OU.
+    pub role: Role,
+}
+
+/// A peer's role (stand-in until ovs-trust lands; same shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A host (OVS system-id).
+    Host,
+    /// Everything.
+    Admin,
+    /// Read-only.
+    Reader,
+}
+
+
+/// What a northbound connection may do, decided once per connection from its TLS peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// `--insecure`: plaintext, no identities, everything allowed.
+    Insecure,
+    /// TLS without a client certificate: only the join call.
+    Anonymous,
+    /// TLS with a client certificate that chains to client-ca.
+    Peer(Identity),
+}
+
+impl Access {
+    /// The access recorded in a call's extensions (anonymous when there is none).
+    pub fn of(ext: &Extensions) -> Access {
+        ext.get::<Access>().cloned().unwrap_or(Access::Anonymous)
+    }
+}
+
+/// The identity in a peer's leaf certificate (stand-in until ovs-trust lands).
+pub fn identity_of(_leaf: &rustls_pki_types::CertificateDer<'_>) -> Result<Identity, String> {
+    Err("client certificates are not supported by this build".into())
+}
+
+/// Methods anyone may call, even without a certificate.
+const ANONYMOUS: &[&str] = &["host_join"];
+/// Methods a reader credential may call.
+const READER: &[&str] = &[
+    "network_list",
+    "host_list",
+    "endpoint_list",
+    "endpoint_get",
+    "status",
+    "host_flows",
+    "watch",
+    "unwatch",
+];
+/// Methods a host credential may call (scoped to its own host inside the methods).
+const HOST: &[&str] = &[
+    "network_list",
+    "endpoint_create",
+    "endpoint_delete",
+    "endpoint_get",
+    "endpoint_list",
+    "status",
+    "watch",
+    "unwatch",
+];
+
+fn error(code: i32, msg: String) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, msg, None::<()>)
+}
+
+/// Whether `access` may call `method` at all (the role table of the module docs).
+pub fn authorize(method: &str, access: &Access) -> Result<(), ErrorObjectOwned> {
+    if ANONYMOUS.contains(&method) {
+        return Ok(());
+    }
+    let table = match access {
+        Access::Insecure => return Ok(()),
+        Access::Anonymous => {
+            return Err(error(
+                codes::UNAUTHENTICATED,
+                format!(
+                    "authentication required: `{method}` needs a client certificate \
+                     (without one only {} is allowed)",
+                    ANONYMOUS.join(", ")
+                ),
+            ))
+        }
+        Access::Peer(id) => match id.role {
+            Role::Admin => return Ok(()),
+            Role::Reader => READER,
+            Role::Host => HOST,
+        },
+    };
+    if table.contains(&method) {
+        return Ok(());
+    }
+    let Access::Peer(id) = access else {
+        return Ok(());
+    };
+    Err(error(
+        codes::FORBIDDEN,
+        format!(
+            "permission denied: credential {:?} (role {}) may not call `{method}`",
+            id.name,
+            role_name(id.role)
+        ),
+    ))
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Host => "host",
+        Role::Admin => "admin",
+        Role::Reader => "reader",
+    }
+}
+
+/// The host a call is confined to: `Some(name)` for a host credential, `None` when the
+/// call may see every host (admin, reader, `--insecure`).
+pub fn host_scope(ext: &Extensions) -> Option<String> {
+    match Access::of(ext) {
+        Access::Peer(Identity {
+            name,
+            role: Role::Host,
+        }) => Some(name),
+        Access::Peer(_) | Access::Insecure => None,
+        // Anonymous calls never reach a scoped method (see `authorize`); confine them to
+        // no host at all should one ever do.
+        Access::Anonymous => Some(String::new()),
+    }
+}
+
+/// The error for a host credential reaching for another host's object; `field` names the
+/// request field (or what was looked up).
+pub fn other_host(field: &str, own: &str, other: &str) -> ErrorObjectOwned {
+    error(
+        codes::FORBIDDEN,
+        format!(
+            "permission denied: field `{field}` is {other:?}, but this credential is for \
+             host {own:?}"
+        ),
+    )
+}
+
+/// The jsonrpsee RPC middleware that applies [`authorize`] to every call.
+#[derive(Debug, Clone)]
+pub struct Authorize<S>(pub S);
+
+impl<S> RpcServiceT for Authorize<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+
+    fn call<'a>(
+        &self,
+        req: Request<'a>,
+    ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
+        let inner = self.0.clone();
+        async move {
+            match authorize(req.method_name(), &Access::of(req.extensions())) {
+                Ok(()) => inner.call(req).await,
+                Err(e) => MethodResponse::error(req.id, e),
+            }
+        }
+    }
+
+    fn batch<'a>(
+        &self,
+        mut batch: Batch<'a>,
+    ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
+        for entry in batch.iter_mut() {
+            let denied = match entry {
+                Ok(BatchEntry::Call(req)) => {
+                    authorize(req.method_name(), &Access::of(req.extensions()))
+                        .err()
+                        .map(|e| (req.id.clone(), e))
+                }
+                // Notifications get no answer; `notification` drops unauthorized ones.
+                Ok(BatchEntry::Notification(_)) | Err(_) => None,
+            };
+            if let Some((id, e)) = denied {
+                *entry = Err(BatchEntryErr::new(id, e));
+            }
+        }
+        self.0.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
+        let inner = self.0.clone();
+        async move {
+            match authorize(n.method_name(), &Access::of(n.extensions())) {
+                Ok(()) => inner.notification(n).await,
+                Err(_) => MethodResponse::notification(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(name: &str, role: Role) -> Access {
+        Access::Peer(Identity {
+            name: name.into(),
+            role,
+        })
+    }
+
+    #[test]
+    fn role_table() {
+        let reader = peer("r", Role::Reader);
+        let host = peer("h1", Role::Host);
+        let admin = peer("a", Role::Admin);
+        for m in ["network_create", "network_delete", "host_create", "join_token_create"] {
+            assert!(authorize(m, &admin).is_ok());
+            assert!(authorize(m, &Access::Insecure).is_ok());
+            let e = authorize(m, &reader).unwrap_err();
+            assert_eq!(e.code(), codes::FORBIDDEN);
+            assert!(e.message().contains(m) && e.message().contains("reader"), "{e:?}");
+            assert_eq!(authorize(m, &host).unwrap_err().code(), codes::FORBIDDEN);
+            let e = authorize(m, &Access::Anonymous).unwrap_err();
+            assert_eq!(e.code(), codes::UNAUTHENTICATED);
+            assert!(e.message().contains("authentication required"), "{e:?}");
+        }
+        for m in ["status", "network_list", "endpoint_list", "watch"] {
+            assert!(authorize(m, &reader).is_ok() && authorize(m, &host).is_ok());
+        }
+        assert!(authorize("host_flows", &reader).is_ok());
+        assert!(authorize("host_flows", &host).is_err());
+        assert!(authorize("endpoint_create", &host).is_ok());
+        assert!(authorize("endpoint_create", &reader).is_err());
+        assert!(authorize("host_join", &Access::Anonymous).is_ok());
+        // A method nobody listed is admin-only.
+        assert!(authorize("something_new", &reader).is_err());
+        assert!(authorize("something_new", &admin).is_ok());
+    }
+
+    #[test]
+    fn scope() {
+        let mut ext = Extensions::new();
+        assert_eq!(host_scope(&ext), Some(String::new()));
+        ext.insert(peer("h1", Role::Host));
+        assert_eq!(host_scope(&ext).as_deref(), Some("h1"));
+        ext.insert(peer("r", Role::Reader));
+        assert_eq!(host_scope(&ext), None);
+        ext.insert(Access::Insecure);
+        assert_eq!(host_scope(&ext), None);
+    }
+}
