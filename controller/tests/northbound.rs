@@ -259,7 +259,10 @@ async fn slow_clients_do_not_lock_out_others() {
         .unwrap();
     assert!(ws.host_list().await.unwrap().is_empty());
     let answered = t0.elapsed();
-    assert!(answered < Duration::from_secs(15), "answered after {answered:?}");
+    assert!(
+        answered < Duration::from_secs(15),
+        "answered after {answered:?}"
+    );
 
     // Every slow connection ends (EOF, reset, or a 408 then EOF) well within a generous bound.
     let closed = futures::future::join_all(slow.into_iter().map(|mut s| async move {

@@ -46,7 +46,6 @@ pub enum Role {
     Reader,
 }
 
-
 /// What a northbound connection may do, decided once per connection from its TLS peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
@@ -242,6 +241,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn peer(name: &str, role: Role) -> Access {
@@ -256,12 +256,20 @@ mod tests {
         let reader = peer("r", Role::Reader);
         let host = peer("h1", Role::Host);
         let admin = peer("a", Role::Admin);
-        for m in ["network_create", "network_delete", "host_create", "join_token_create"] {
+        for m in [
+            "network_create",
+            "network_delete",
+            "host_create",
+            "join_token_create",
+        ] {
             assert!(authorize(m, &admin).is_ok());
             assert!(authorize(m, &Access::Insecure).is_ok());
             let e = authorize(m, &reader).unwrap_err();
             assert_eq!(e.code(), codes::FORBIDDEN);
-            assert!(e.message().contains(m) && e.message().contains("reader"), "{e:?}");
+            assert!(
+                e.message().contains(m) && e.message().contains("reader"),
+                "{e:?}"
+            );
             assert_eq!(authorize(m, &host).unwrap_err().code(), codes::FORBIDDEN);
             let e = authorize(m, &Access::Anonymous).unwrap_err();
             assert_eq!(e.code(), codes::UNAUTHENTICATED);

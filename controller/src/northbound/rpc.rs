@@ -7,13 +7,13 @@
 //! decided before it runs ([`super::access::Authorize`]); the methods taking the call's
 //! extensions confine a host credential to its own host ([`host_scope`]).
 
+use super::access::{host_scope, other_host};
 use crate::api::{self, codes, NorthboundServer};
 use crate::service::{Core, CoreError, EndpointView, NewEndpoint};
 use crate::state::model::{Endpoint, Host, Ipv4Cidr, ModelError, Network};
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage};
-use super::access::{host_scope, other_host};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 

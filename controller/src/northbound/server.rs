@@ -314,8 +314,7 @@ pub async fn serve<M, S, B>(
             let Some(acceptor) = acceptor else {
                 return serve_connection(io, &limits, &stop, make(Access::Insecure)).await;
             };
-            let tls = match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await
-            {
+            let tls = match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => return tracing::info!(%peer, "northbound TLS handshake: {e}"),
                 Err(_) => return tracing::debug!(%peer, "northbound TLS handshake timed out"),
@@ -424,8 +423,7 @@ mod tests {
     use std::convert::Infallible;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    fn ok_service(
-    ) -> impl hyper::service::Service<
+    fn ok_service() -> impl hyper::service::Service<
         Request<Incoming>,
         Response = Response<Full<Bytes>>,
         Error = Infallible,
