@@ -6,7 +6,7 @@
 //! [`service`] is the thin core holding the shared runtime state the stages
 //! meet in; [`config`] the settings passed down to all of them. Imports only
 //! point down this list: state ← plan ← config ← service ← southbound,
-//! northbound.
+//! northbound. [`tls`] is the transport security every driver is given.
 
 /// The northbound API types and RPC trait live in their own crate, `ovs-api`.
 pub use ovs_api as api;
@@ -16,6 +16,7 @@ pub mod plan;
 pub mod service;
 pub mod southbound;
 pub mod state;
+pub mod tls;
 
 pub use northbound::metrics;
 pub use southbound::flow_encode as ofconv;

@@ -3,23 +3,83 @@
 //! keeps an OVSDB session per host and serves Prometheus `/metrics`.
 //! SIGINT/SIGTERM stop it gracefully; flows stay in the switches
 //! (fail_mode=secure), so the data plane keeps forwarding.
+//! `ovs-controller pki ...` manages the PKI directory (see `tls`).
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use ovs_controller::config::{Config, Timing, FULL_AUDIT_EVERY};
 use ovs_controller::northbound::{metrics, server};
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
 use ovs_controller::southbound;
 use ovs_controller::state::store::RedbStore;
+use ovs_controller::tls::{self, Security};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Command line; every option may also come from the TOML `--config` file
-/// (command line wins).
+/// Command line: without a subcommand, the daemon.
 #[derive(Debug, Parser)]
-#[command(version, about = "Central Open vSwitch controller")]
+#[command(
+    version,
+    about = "Central Open vSwitch controller",
+    args_conflicts_with_subcommands = true
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    daemon: Cli,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the PKI directory (two CAs and the controller certificate).
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Create server-ca, client-ca and the controller certificate (never overwrites).
+    Init {
+        /// PKI directory.
+        #[arg(long, default_value = tls::DEFAULT_PKI_DIR)]
+        dir: PathBuf,
+        /// An IP address or DNS name the controller is reached at (repeatable).
+        #[arg(long = "san")]
+        sans: Vec<String>,
+    },
+    /// Issue a key and client-ca certificate: writes PREFIX.pem, PREFIX.key and
+    /// server-ca.pem beside them.
+    Issue {
+        /// PKI directory.
+        #[arg(long, default_value = tls::DEFAULT_PKI_DIR)]
+        dir: PathBuf,
+        /// The identity's name (CN; a host's name is its OVS system-id).
+        #[arg(long)]
+        name: String,
+        /// host, admin or reader (OU).
+        #[arg(long)]
+        role: ovs_trust::Role,
+        /// Output path prefix.
+        #[arg(long)]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+    },
+    /// Print the PKI's certificates and server-ca's sha256.
+    Show {
+        /// PKI directory.
+        #[arg(long, default_value = tls::DEFAULT_PKI_DIR)]
+        dir: PathBuf,
+    },
+}
+
+/// The daemon's options; every option may also come from the TOML `--config` file
+/// (command line wins).
+#[derive(Debug, clap::Args)]
 struct Cli {
     /// TOML config file with the same keys as the long options (snake_case).
     #[arg(long, env = "OVS_CONTROLLER_CONFIG")]
@@ -56,6 +116,13 @@ struct Cli {
     /// only: no bindings or tunnel ofports are known offline) and exit.
     #[arg(long)]
     print_plan: bool,
+    /// PKI directory (see `ovs-controller pki init`) [default: /etc/ovs-controller/pki].
+    #[arg(long)]
+    pki: Option<PathBuf>,
+    /// Plaintext on every channel (OpenFlow, OVSDB, northbound, metrics): anyone on the
+    /// network can then control the switches. For tests and labs only.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +137,8 @@ struct FileConfig {
     bridge: Option<String>,
     set_local_ip: Option<bool>,
     audit_full_every: Option<u64>,
+    pki: Option<PathBuf>,
+    insecure: Option<bool>,
 }
 
 #[tokio::main]
@@ -81,7 +150,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let args = Args::parse();
+    if let Some(Command::Pki(cmd)) = args.command {
+        print!("{}", pki_command(cmd)?);
+        return Ok(());
+    }
+    let cli = args.daemon;
     let file: FileConfig = match &cli.config {
         Some(p) => toml::from_str(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -136,6 +210,22 @@ async fn main() -> anyhow::Result<()> {
         },
     };
     config.validate()?;
+    let pki_dir = cli
+        .pki
+        .or(file.pki)
+        .unwrap_or_else(|| tls::DEFAULT_PKI_DIR.into());
+    let security = Security::load(&pki_dir, cli.insecure || file.insecure.unwrap_or(false))?;
+    if security.is_insecure() {
+        for line in [
+            "**********************************************************************",
+            "--insecure: PLAINTEXT on every channel (OpenFlow, OVSDB, API, metrics).",
+            "Anyone who can reach these ports can read and rewrite every tenant's",
+            "network. Use only in a lab; run `ovs-controller pki init` for TLS.",
+            "**********************************************************************",
+        ] {
+            tracing::warn!("{line}");
+        }
+    }
     let core = Core::new(store, config)?;
     // The one shutdown path: every task ends when this is cancelled.
     let stop = tokio_util::sync::CancellationToken::new();
@@ -154,6 +244,9 @@ async fn main() -> anyhow::Result<()> {
     let of_port = of.local_port();
     tracing::info!(%api_addr, %metrics_addr, of_listen, ?of_port, state = %state.display(), ?cfg, "ovs-controller started");
 
+    // The drivers take `security` as they gain TLS (OpenFlow, OVSDB, northbound);
+    // until then every channel is still plaintext.
+    let _security = security;
     let tasks = [
         tokio::spawn(southbound::serve_openflow(core.clone(), of, stop.clone())),
         tokio::spawn(southbound::supervise_hosts(core.clone(), stop.clone())),
@@ -184,6 +277,20 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
     }
     Ok(())
+}
+
+fn pki_command(cmd: PkiCommand) -> anyhow::Result<String> {
+    match cmd {
+        PkiCommand::Init { dir, sans } => tls::pki_init(&dir, &sans),
+        PkiCommand::Issue {
+            dir,
+            name,
+            role,
+            out,
+            days,
+        } => tls::pki_issue(&dir, &name, role, days, &out),
+        PkiCommand::Show { dir } => tls::pki_show(&dir),
+    }
 }
 
 /// The command line's value, else the config file's, else `default`.

@@ -30,6 +30,7 @@ fn start(config: &std::path::Path) -> Daemon {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
         .arg("--config")
         .arg(config)
+        .arg("--insecure")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -237,5 +238,104 @@ fn rejects_unknown_config_keys_and_missing_advertise() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--advertise"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `pki init/issue/show` through the binary; without `--insecure` and without a PKI the
+/// daemon refuses to start and says what to do.
+#[test]
+fn pki_commands_and_tls_default_without_pki() {
+    let dir = std::env::temp_dir().join(format!("ctl-pki-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_ovs-controller");
+    let pki = dir.join("pki");
+    let p = pki.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = run_bounded(Command::new(bin).args(args));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fails = |args: &[&str]| {
+        let out = run_bounded(Command::new(bin).args(args));
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    let e = fails(&[
+        "--state",
+        dir.join("s.redb").to_str().unwrap(),
+        "--advertise",
+        "tcp:127.0.0.1:6653",
+        "--pki",
+        p,
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--openflow-listen",
+        "ptcp:0:127.0.0.1",
+    ]);
+    assert!(
+        e.contains("ovs-controller pki init") && e.contains("--insecure"),
+        "{e}"
+    );
+
+    let out = ok(&[
+        "pki",
+        "init",
+        "--dir",
+        p,
+        "--san",
+        "127.0.0.1",
+        "--san",
+        "ctl.example",
+    ]);
+    assert!(out.contains("server-ca sha256"), "{out}");
+    let e = fails(&["pki", "init", "--dir", p]);
+    assert!(e.contains("already exists"), "{e}");
+    let e = fails(&[
+        "pki",
+        "init",
+        "--dir",
+        dir.join("p2").to_str().unwrap(),
+        "--san",
+        "a b",
+    ]);
+    assert!(e.contains("invalid san"), "{e}");
+
+    let prefix = dir.join("out").join("ops");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let pre = prefix.to_str().unwrap();
+    ok(&[
+        "pki", "issue", "--dir", p, "--name", "ops", "--role", "admin", "--out", pre,
+    ]);
+    for f in ["ops.pem", "ops.key", "server-ca.pem"] {
+        assert!(dir.join("out").join(f).exists(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read(dir.join("out/server-ca.pem")).unwrap(),
+        std::fs::read(pki.join("server-ca.pem")).unwrap()
+    );
+    let e = fails(&[
+        "pki", "issue", "--dir", p, "--name", "ops", "--role", "admin", "--out", pre,
+    ]);
+    assert!(e.contains("already exists"), "{e}");
+    let e = fails(&[
+        "pki", "issue", "--dir", p, "--name", "x", "--role", "root", "--out", pre,
+    ]);
+    assert!(e.contains("root"), "{e}");
+    let e = fails(&[
+        "pki", "issue", "--dir", p, "--name", "..", "--role", "host", "--out", pre,
+    ]);
+    assert!(e.contains("invalid name"), "{e}");
+    let out = ok(&["pki", "show", "--dir", p]);
+    assert!(
+        out.contains("CN=ovs-controller") && out.contains("127.0.0.1"),
+        "{out}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -308,6 +308,8 @@ impl Lab {
             .arg("netdev")
             .arg("--advertise")
             .arg(format!("tcp:{ip}:{OPENFLOW_PORT}"))
+            // Plaintext until the lab makes its PKI (TLS default in ovs-lab: issue 12).
+            .arg("--insecure")
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info,ovs_controller=debug".into()),

@@ -35,7 +35,8 @@ fn start_controller(lab: &Lab, tag: &str) -> Result<u32> {
     for (flag, value) in addrs {
         cmd.arg(flag).arg(value);
     }
-    cmd.arg("--state")
+    cmd.arg("--insecure")
+        .arg("--state")
         .arg(dir.join("state.redb"))
         // Every audit compares whole flows (default: every 10th), so drift in
         // actions is found within 3 s and a false positive would show quickly.

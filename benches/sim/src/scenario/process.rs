@@ -40,6 +40,8 @@ impl ControllerProc {
             .arg(format!("tcp:127.0.0.1:{of}"))
             .arg("--datapath-type")
             .arg("netdev")
+            // The simulated hosts speak plaintext OVSDB and OpenFlow.
+            .arg("--insecure")
             .env(
                 "RUST_LOG",
                 std::env::var("OVS_SCALE_CONTROLLER_LOG").unwrap_or_else(|_| "warn".into()),
