@@ -336,9 +336,31 @@ impl Expect {
     }
 }
 
+/// A refusal of ours inside a rustls error: rustls prints `CertificateError::Other` with
+/// `Debug`, so this `Debug` is the readable message.
+struct Refusal(TrustError);
+
+impl fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 fn other(e: TrustError) -> rustls::Error {
     rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
-        Arc::new(e),
+        Arc::new(Refusal(e)),
     )))
 }
 
