@@ -4,6 +4,7 @@
 //! Shown: (a) the controller certificate, expecting the host's identity, works; (b) OVS
 //! refuses a client presenting a host (client-ca) certificate or none; (c) expecting another
 //! host name fails on our side; (d) an expired host certificate is refused on our side.
+//! OVS also refuses a controller certificate from another server-ca and an expired one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -142,6 +143,34 @@ async fn ovsdb_server_over_mutual_tls_with_the_pki() {
     assert!(e.contains("alert"), "{e}");
     eprintln!("no client cert: refused: {e}");
 
+    // OVS also refuses a controller certificate from another PKI's server-ca, and an
+    // expired one from ours.
+    let foreign = Pki::init(&d.0.join("foreign"), &[]).unwrap();
+    let now = SystemTime::now();
+    let expired_ctl = pki
+        .issue_controller_with(&[], now - 3 * DAY, now - DAY)
+        .unwrap();
+    for (what, creds) in [
+        (
+            "foreign controller",
+            foreign.controller_credentials().unwrap(),
+        ),
+        (
+            "expired controller",
+            Credentials::from_pem(&expired_ctl.cert_pem, &expired_ctl.key_pem).unwrap(),
+        ),
+    ] {
+        let t = ClientTemplate::new(Some(creds), &pki.client_ca_certs().unwrap()).unwrap();
+        let e = list_dbs(port, t.config(expect_h1.clone()))
+            .await
+            .unwrap_err();
+        assert!(e.contains("alert"), "{what}: {e}");
+        if what.starts_with("expired") {
+            assert!(e.contains("CertificateExpired"), "{e}");
+        }
+        eprintln!("{what}: refused: {e}");
+    }
+
     // (c) the peer is h1, we expect h2: our side refuses, naming both.
     let e = list_dbs(
         port,
@@ -157,7 +186,6 @@ async fn ovsdb_server_over_mutual_tls_with_the_pki() {
         .unwrap();
 
     // (d) a host whose certificate expired: our side refuses.
-    let now = SystemTime::now();
     let old = pki
         .issue_with("h1", Role::Host, now - 3 * DAY, now - DAY)
         .unwrap();
