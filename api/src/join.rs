@@ -214,8 +214,11 @@ pub struct Joined {
     pub server_ca: String,
     /// The OpenFlow controller target hosts connect to, e.g. `ssl:192.0.2.254:6653`.
     pub openflow: String,
-    /// The host's registered tunnel address (the default listen address of its ovsdb-server).
+    /// The host's registered tunnel address.
     pub tunnel_ip: Ipv4Addr,
+    /// The host's registered OVSDB remote (`ssl:IP:PORT`): what the controller dials, so the
+    /// default listen address of its ovsdb-server.
+    pub ovsdb: String,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! controller-backed `attach`/`detach`/`list`.
 //!
 //! * [`plumb`]: the drop-in commands, all-or-nothing through [`undo`] and [`lock`].
+//! * [`join`]: the local half of `join` (host files, OVS's SSL row, system-id, Manager).
 //! * [`ovs`]: the OVSDB rows, via the project's `ovsdb-client`.
 //! * [`netns`], [`link`], [`ethtool`]: namespaces, rtnetlink operations, the offload ioctl.
 //! * [`docker`]: container name/ID → PID through the Docker Engine API.
@@ -12,6 +13,7 @@
 pub mod docker;
 pub mod error;
 pub mod ethtool;
+pub mod join;
 pub mod link;
 pub mod lock;
 pub mod netns;

@@ -106,6 +106,7 @@ pub struct Builder {
     remotes: Vec<String>,
     ssl: Option<SslFiles>,
     pssl: Option<SocketAddr>,
+    ssl_from_db: bool,
     bridges: Vec<Bridge>,
     env: Vec<(String, String)>,
     vsctl_timeout: u32,
@@ -125,6 +126,7 @@ impl Builder {
             remotes: Vec::new(),
             ssl: None,
             pssl: None,
+            ssl_from_db: false,
             bridges: Vec::new(),
             env: Vec::new(),
             vsctl_timeout: 20,
@@ -195,6 +197,15 @@ impl Builder {
     /// Outside a namespace, `start` waits until the port accepts connections.
     pub fn pssl(mut self, port: u16, ip: IpAddr) -> Builder {
         self.pssl = Some(SocketAddr::new(ip, port));
+        self
+    }
+
+    /// ovsdb-server takes its remotes from `Open_vSwitch.manager_options` and its TLS files
+    /// from the `SSL` table, as Debian's `ovs-ctl` starts it (`--remote=db:...`,
+    /// `--private-key=db:...`): what `ovs-docker-rs join` configures. Not with
+    /// [`Builder::ssl`].
+    pub fn ssl_from_db(mut self) -> Builder {
+        self.ssl_from_db = true;
         self
     }
 
@@ -272,6 +283,7 @@ impl Builder {
             tcp_port: self.tcp_port,
             ssl: self.ssl.clone(),
             pssl: self.pssl,
+            ssl_from_db: self.ssl_from_db,
             dummy: self.dummy,
             vswitchd: self.vswitchd,
         }
@@ -331,6 +343,7 @@ pub struct Instance {
     tcp_port: Option<u16>,
     ssl: Option<SslFiles>,
     pssl: Option<SocketAddr>,
+    ssl_from_db: bool,
     dummy: bool,
     vswitchd: bool,
 }
@@ -550,6 +563,12 @@ impl Instance {
             c.arg(format!("--private-key={}", f.key.display()))
                 .arg(format!("--certificate={}", f.cert.display()))
                 .arg(format!("--ca-cert={}", f.ca.display()));
+        }
+        if self.ssl_from_db {
+            c.arg("--remote=db:Open_vSwitch,Open_vSwitch,manager_options")
+                .arg("--private-key=db:Open_vSwitch,SSL,private_key")
+                .arg("--certificate=db:Open_vSwitch,SSL,certificate")
+                .arg("--ca-cert=db:Open_vSwitch,SSL,ca_cert");
         }
         run(c.args(self.daemon_args(OVSDB)))?;
         let sock = self.db_sock();

@@ -128,6 +128,7 @@ impl Core {
             server_ca: issuer.server_ca_pem(),
             openflow: self.config.plan.controller_target.clone(),
             tunnel_ip: host.tunnel_ip,
+            ovsdb: host.ovsdb,
         })
     }
 }

@@ -298,6 +298,9 @@ pub fn set_controller_ops(
     ops
 }
 
+mod ssl;
+pub use ssl::{set_ssl_ops, Ssl};
+
 /// Condition matching rows whose `external_ids` contain `key=value`.
 pub fn external_id_is(key: &str, value: &str) -> Condition {
     Condition::includes("external_ids", Value::map([(key, value)]))
