@@ -227,6 +227,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let core = Core::new(store, config)?;
+    if let Security::Tls(t) = &security {
+        core.set_join_issuer(t.clone());
+    }
     // The one shutdown path: every task ends when this is cancelled.
     let stop = tokio_util::sync::CancellationToken::new();
 

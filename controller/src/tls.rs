@@ -11,6 +11,8 @@
 //!   the host's ovsdb-server to present `Identity { host, Host }` under client-ca).
 //! - [`Security::load`] fails with an error that says to run `ovs-controller pki init` or
 //!   pass `--insecure` when the PKI directory is missing.
+//! - [`ControllerTls`] is the core's `JoinIssuer`: joining hosts' CSRs are signed by
+//!   client-ca as role host for [`JOINED_HOST_VALIDITY`].
 //! - [`pki_init`], [`pki_issue`], [`pki_show`] return the text to print; they never
 //!   overwrite a file.
 
@@ -62,6 +64,7 @@ impl Security {
 #[derive(Debug)]
 pub struct ControllerTls {
     pki: Pki,
+    server_ca_sha256: ovs_trust::Fingerprint,
     openflow: Arc<rustls::ServerConfig>,
     northbound: Arc<rustls::ServerConfig>,
     metrics: Arc<rustls::ServerConfig>,
@@ -80,6 +83,7 @@ impl ControllerTls {
             northbound: server(ClientAuth::Optional)?,
             metrics: server(ClientAuth::Required)?,
             ovsdb: ClientTemplate::new(Some(ours.clone()), &client_ca)?,
+            server_ca_sha256: pki.server_ca_fingerprint()?,
             pki,
         })
     }
@@ -113,6 +117,27 @@ impl ControllerTls {
             name: host.into(),
             role: Role::Host,
         }))
+    }
+}
+
+/// Validity of a host certificate signed through `join`.
+pub const JOINED_HOST_VALIDITY: Duration = Duration::from_secs(365 * 86400);
+
+/// Joining hosts are signed by the PKI's client-ca (CN = host, OU = host; only the CSR's
+/// public key is used).
+impl crate::service::JoinIssuer for ControllerTls {
+    fn server_ca_pem(&self) -> String {
+        self.pki.server_ca_pem().to_owned()
+    }
+
+    fn server_ca_sha256(&self) -> String {
+        self.server_ca_sha256.to_string()
+    }
+
+    fn sign_host_csr(&self, csr_pem: &str, host: &str) -> Result<String, String> {
+        self.pki
+            .sign_csr(csr_pem, host, Role::Host, JOINED_HOST_VALIDITY)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -266,6 +291,16 @@ mod tests {
             panic!("expected TLS");
         };
         let _ = tls.ovsdb_client("h1");
+        use crate::service::JoinIssuer as _;
+        let kc = ovs_trust::new_key_and_csr("evil").unwrap();
+        let cert = tls.sign_host_csr(&kc.csr_pem, "h1").unwrap();
+        let der = ovs_trust::parse_certs(&cert, "test").unwrap();
+        assert_eq!(
+            ovs_trust::identity_of(&der[0]).unwrap(),
+            Identity::host("h1").unwrap()
+        );
+        assert_eq!(tls.server_ca_sha256().len(), 64);
+        assert!(tls.sign_host_csr("junk", "h1").is_err());
         let msg = pki_issue(&d.join("pki"), "ops", Role::Admin, 30, &d.join("ops")).unwrap();
         assert!(msg.contains("ops"), "{msg}");
         for f in ["ops.pem", "ops.key", SERVER_CA_PEM] {
