@@ -10,8 +10,12 @@
 //! * `Northbound` (features `server` and/or `client`): the jsonrpsee RPC trait; `server`
 //!   generates `NorthboundServer`, `client` the `NorthboundClient` extension trait.
 //!
-//! Without features the crate has no jsonrpsee at all (types and serde only); neither feature
-//! pulls a transport: consumers add jsonrpsee's `server`, `ws-client` or `http-client`.
+//! * [`connect`] (feature `connect`): `connect_ws`/`connect_http` over mutual TLS or, with
+//!   `--insecure`, plaintext.
+//!
+//! Without features the crate has no jsonrpsee at all (types and serde only); neither `server`
+//! nor `client` pulls a transport: consumers add jsonrpsee's `server`, `ws-client` or
+//! `http-client` (or use `connect`).
 
 #[doc(hidden)]
 pub use serde as __serde;
@@ -36,6 +40,8 @@ macro_rules! serde_as_str {
     };
 }
 
+#[cfg(feature = "connect")]
+pub mod connect;
 pub mod error;
 pub mod join;
 mod mac;

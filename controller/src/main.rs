@@ -243,12 +243,16 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding API {listen}"))?;
     let limits = server::Limits::default();
-    let nb_tls = None;
+    // Northbound and /metrics: TLS with the PKI's controller certificate unless --insecure.
+    let (api_tls, metrics_tls) = match &security {
+        Security::Insecure => (None, None),
+        Security::Tls(t) => (Some(t.northbound_server()), Some(t.metrics_server())),
+    };
     let of_port = of.local_port();
     tracing::info!(%api_addr, %metrics_addr, of_listen, ?of_port, state = %state.display(), ?cfg, "ovs-controller started");
 
-    // The drivers take `security` as they gain TLS (OpenFlow, OVSDB, northbound);
-    // until then every channel is still plaintext.
+    // The southbound drivers take `security` as they gain TLS (OpenFlow, OVSDB); until then
+    // those channels are still plaintext.
     let _security = security;
     let tasks = [
         tokio::spawn(southbound::serve_openflow(core.clone(), of, stop.clone())),
@@ -256,14 +260,14 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(metrics::serve(
             core.clone(),
             metrics_l,
-            nb_tls.clone(),
+            metrics_tls,
             limits,
             stop.clone(),
         )),
         tokio::spawn(server::serve_api(
             core.clone(),
             api_l,
-            nb_tls,
+            api_tls,
             limits,
             stop.clone(),
         )),

@@ -25,26 +25,7 @@ use crate::api::codes;
 use jsonrpsee::core::middleware::{Batch, BatchEntry, BatchEntryErr, Notification, RpcServiceT};
 use jsonrpsee::types::{ErrorObjectOwned, Request};
 use jsonrpsee::{Extensions, MethodResponse};
-
-/// A peer's verified identity (stand-in until ovs-trust lands; same shape).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// CN: the host name, or the client's name.
-    pub name: String,
-    /// OU.
-    pub role: Role,
-}
-
-/// A peer's role (stand-in until ovs-trust lands; same shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// A host (OVS system-id).
-    Host,
-    /// Everything.
-    Admin,
-    /// Read-only.
-    Reader,
-}
+pub use ovs_trust::{Identity, Role};
 
 /// What a northbound connection may do, decided once per connection from its TLS peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,11 +43,6 @@ impl Access {
     pub fn of(ext: &Extensions) -> Access {
         ext.get::<Access>().cloned().unwrap_or(Access::Anonymous)
     }
-}
-
-/// The identity in a peer's leaf certificate (stand-in until ovs-trust lands).
-pub fn identity_of(_leaf: &rustls_pki_types::CertificateDer<'_>) -> Result<Identity, String> {
-    Err("client certificates are not supported by this build".into())
 }
 
 /// Methods anyone may call, even without a certificate.
@@ -131,18 +107,9 @@ pub fn authorize(method: &str, access: &Access) -> Result<(), ErrorObjectOwned> 
         codes::FORBIDDEN,
         format!(
             "permission denied: credential {:?} (role {}) may not call `{method}`",
-            id.name,
-            role_name(id.role)
+            id.name, id.role
         ),
     ))
-}
-
-fn role_name(r: Role) -> &'static str {
-    match r {
-        Role::Host => "host",
-        Role::Admin => "admin",
-        Role::Reader => "reader",
-    }
 }
 
 /// The host a call is confined to: `Some(name)` for a host credential, `None` when the

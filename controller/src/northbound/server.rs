@@ -264,7 +264,9 @@ where
 fn peer_access(conn: &rustls::ServerConnection) -> Result<Access, String> {
     match conn.peer_certificates().and_then(|c| c.first()) {
         None => Ok(Access::Anonymous),
-        Some(leaf) => super::access::identity_of(leaf).map(Access::Peer),
+        Some(leaf) => ovs_trust::identity_of(leaf)
+            .map(Access::Peer)
+            .map_err(|e| e.to_string()),
     }
 }
 
