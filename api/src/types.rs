@@ -263,6 +263,15 @@ pub struct HostStatus {
     pub flows_installed: u64,
     /// Desired flows not yet confirmed (adds + deletes pending).
     pub drift: u64,
+    /// What is on the host's bridge that is neither the controller's nor a
+    /// container port, e.g. `port vxrogue (vxlan remote_ip=203.0.113.9)`,
+    /// `mirror m0 (select_all output_port=vxrogue)`, `controller tcp:..`,
+    /// and a few flows with cookies that are not ours.
+    #[serde(default)]
+    pub foreign: Vec<String>,
+    /// Flows on the bridge whose cookie is not ours (at the last full audit).
+    #[serde(default)]
+    pub foreign_flows: u64,
 }
 
 /// Events streamed by the `watch` subscription.

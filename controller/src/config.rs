@@ -5,11 +5,13 @@
 //! Contract: [`Config::default`] is the documented behaviour (3 s audits, a
 //! whole-flow compare every 10th, 15 s handshake and OVSDB probe, 10 s to
 //! decommission a host, 8 concurrent full resyncs, retries from 1 s doubling
-//! to 30 s with jitter); [`Config::validate`] names the first field that is
+//! to 30 s with jitter, an exclusive bridge policy with a 10 s grace for
+//! ports of unknown endpoints); [`Config::validate`] names the first field that is
 //! out of range.
 
 use crate::plan::PlanConfig;
 use ovs_remote::Backoff;
+use std::fmt;
 use std::time::Duration;
 
 /// How often the flows in each switch are counted against what we installed.
@@ -27,6 +29,11 @@ pub const DECOMMISSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Full resyncs (whole flow set encoded and in flight) allowed at once.
 pub const RESYNC_SLOTS: usize = 8;
 
+/// A port with an `iface-id` no endpoint of its host has stays this long
+/// before it is removed (it may be a container port whose endpoint the
+/// controller does not know yet or any more).
+pub const FOREIGN_GRACE: Duration = Duration::from_secs(10);
+
 /// Everything the core and its drivers are configured with.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
@@ -34,6 +41,41 @@ pub struct Config {
     pub plan: PlanConfig,
     /// Audit and timing settings of the drivers.
     pub timing: Timing,
+    /// Whether foreign things on a host's bridge are removed or only reported.
+    pub bridge_policy: BridgePolicy,
+}
+
+/// Who may shape the bridge besides the controller (`--bridge-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BridgePolicy {
+    /// Foreign ports, mirrors, controllers, collectors and flows are reported
+    /// and removed (the default).
+    #[default]
+    Exclusive,
+    /// They are only reported.
+    Report,
+}
+
+impl std::str::FromStr for BridgePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<BridgePolicy, String> {
+        match s {
+            "exclusive" => Ok(BridgePolicy::Exclusive),
+            "report" => Ok(BridgePolicy::Report),
+            other => Err(format!(
+                "bridge-policy: {other:?} is not one of exclusive, report"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for BridgePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BridgePolicy::Exclusive => "exclusive",
+            BridgePolicy::Report => "report",
+        })
+    }
 }
 
 impl From<PlanConfig> for Config {
@@ -41,6 +83,7 @@ impl From<PlanConfig> for Config {
         Config {
             plan,
             timing: Timing::default(),
+            bridge_policy: BridgePolicy::default(),
         }
     }
 }
@@ -67,6 +110,8 @@ pub struct Timing {
     pub retry_max: Duration,
     /// An idle OVSDB driver looks again at least this often.
     pub idle_recheck: Duration,
+    /// Grace period of a port with an unknown `iface-id` ([`FOREIGN_GRACE`]).
+    pub foreign_grace: Duration,
     /// Row-change events buffered per host (the driver re-reads the whole
     /// replica on wake-up, so a lagging subscription loses nothing).
     pub ovsdb_event_capacity: usize,
@@ -85,6 +130,7 @@ impl Default for Timing {
             retry_max: Duration::from_secs(30),
             idle_recheck: Duration::from_secs(30),
             ovsdb_event_capacity: 64,
+            foreign_grace: FOREIGN_GRACE,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ovs_controller::config::{Config, Timing, FULL_AUDIT_EVERY};
+use ovs_controller::config::{BridgePolicy, Config, Timing, FULL_AUDIT_EVERY};
 use ovs_controller::northbound::{metrics, server};
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
@@ -112,6 +112,11 @@ struct Cli {
     /// others only count our flows [default: 10].
     #[arg(long)]
     audit_full_every: Option<u64>,
+    /// Who shapes each host's bridge: `exclusive` removes ports, mirrors,
+    /// controllers, collectors and flows that are neither ours nor container
+    /// ports; `report` only reports them [default: exclusive].
+    #[arg(long)]
+    bridge_policy: Option<BridgePolicy>,
     /// Print every host's plan (OVSDB rows and flows, from the stored desired state
     /// only: no bindings or tunnel ofports are known offline) and exit.
     #[arg(long)]
@@ -139,6 +144,7 @@ struct FileConfig {
     audit_full_every: Option<u64>,
     pki: Option<PathBuf>,
     insecure: Option<bool>,
+    bridge_policy: Option<String>,
 }
 
 #[tokio::main]
@@ -207,6 +213,11 @@ async fn main() -> anyhow::Result<()> {
                 .or(file.audit_full_every)
                 .unwrap_or(FULL_AUDIT_EVERY),
             ..Timing::default()
+        },
+        bridge_policy: match (cli.bridge_policy, file.bridge_policy) {
+            (Some(p), _) => p,
+            (None, Some(p)) => p.parse().map_err(anyhow::Error::msg)?,
+            (None, None) => BridgePolicy::default(),
         },
     };
     config.validate()?;

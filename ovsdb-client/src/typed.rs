@@ -278,6 +278,15 @@ impl ColumnValue for Vec<Uuid> {
         Value::set(self.iter().copied())
     }
 }
+impl ColumnValue for Option<Uuid> {
+    const SHAPE: Shape = Shape::Optional(AtomicType::Uuid);
+    fn from_value(v: Option<&Value>) -> Self {
+        v.and_then(|v| v.uuids().into_iter().next())
+    }
+    fn to_value(&self) -> Value {
+        Value::set(*self)
+    }
+}
 impl ColumnValue for BTreeMap<String, String> {
     const SHAPE: Shape = Shape::Map(AtomicType::String, AtomicType::String);
     fn from_value(v: Option<&Value>) -> Self {

@@ -63,12 +63,27 @@ pub fn render(core: &Core) -> String {
     );
     let installed = Family::<Labels, Gauge>::default();
     let desired = Family::<Labels, Gauge>::default();
+    let foreign = Family::<Labels, Gauge>::default();
+    let foreign_flows = Family::<Labels, Gauge>::default();
     for h in &status {
         let host = vec![("host", h.name.clone())];
         let v = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         installed.get_or_create(&host).set(v(h.flows_installed));
         desired.get_or_create(&host).set(v(h.flows_desired));
+        let objects = h.foreign.iter().filter(|d| !d.starts_with("flow ")).count();
+        foreign.get_or_create(&host).set(v(objects as u64));
+        foreign_flows.get_or_create(&host).set(v(h.foreign_flows));
     }
+    r.register(
+        "ovsctl_bridge_foreign",
+        "Ports, mirrors, controllers and collectors on the host's bridge that are neither ours nor container ports",
+        foreign,
+    );
+    r.register(
+        "ovsctl_flows_foreign",
+        "Flows on the host's bridge whose cookie is not ours (last full audit)",
+        foreign_flows,
+    );
     r.register(
         "ovsctl_flows_installed",
         "Flows confirmed installed per host",

@@ -89,6 +89,12 @@ pub struct HostRuntime {
     pub observed: bool,
     /// Flows found missing or extra by the last audit (0 once repaired).
     pub audit_drift: u64,
+    /// Foreign things on the bridge (OVSDB side), as last seen.
+    pub foreign: Vec<String>,
+    /// Flows with cookies not ours at the last full audit.
+    pub foreign_flows: u64,
+    /// A few of them, described.
+    pub foreign_flow_examples: Vec<String>,
 }
 
 /// Process-wide counters for `/metrics`.
@@ -384,6 +390,14 @@ impl Core {
         }
     }
 
+    /// Those of `ids` that are endpoints the desired state places on `host`.
+    pub fn endpoints_on(&self, host: &str, ids: impl IntoIterator<Item = Uuid>) -> BTreeSet<Uuid> {
+        let g = self.lock();
+        ids.into_iter()
+            .filter(|id| g.state.endpoint(id).is_some_and(|e| e.host == host))
+            .collect()
+    }
+
     /// Update the runtime status of `host`.
     pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostRuntime) -> R) -> R {
         let mut g = self.lock();
@@ -470,6 +484,13 @@ impl Core {
                     flows_desired: want.len() as u64,
                     flows_installed: rt.installed.len() as u64,
                     drift: (missing + extra) as u64 + rt.audit_drift,
+                    foreign: rt
+                        .foreign
+                        .iter()
+                        .chain(&rt.foreign_flow_examples)
+                        .cloned()
+                        .collect(),
+                    foreign_flows: rt.foreign_flows,
                 }
             })
             .collect()

@@ -1,15 +1,20 @@
 //! Southbound: from per-host plans to the switches, and back.
 //!
-//! Layout: [`ovsdb_ops`] (pure OVSDB translation) and [`flow_encode`] (pure
-//! OpenFlow encoding) beside the drivers that use them: [`ovsdb`] (one task
-//! per host, kept by [`supervisor`]) and [`openflow`] (one task per switch, fed by
-//! [`openflow_accept`]'s listener). Every driver ends when its `CancellationToken` is cancelled;
+//! Layout: pure translations beside the drivers that use them:
+//! [`ovsdb_ops`] (OVSDB rows of our bridge and tunnels), [`ovsdb_foreign`]
+//! (what else is on the bridge, container ports to restore), [`flow_encode`]
+//! (OpenFlow encoding) and [`foreign`] (flows that are not ours); the drivers
+//! [`ovsdb`] (one task per host, kept by [`supervisor`]) and [`openflow`]
+//! (one task per switch, fed by [`openflow_accept`]'s listener). Every driver
+//! ends when its `CancellationToken` is cancelled;
 //! their settings come from [`crate::config::Timing`].
 
 pub mod flow_encode;
+pub mod foreign;
 pub mod openflow;
 pub mod openflow_accept;
 pub mod ovsdb;
+pub mod ovsdb_foreign;
 pub mod ovsdb_ops;
 pub mod supervisor;
 

@@ -23,6 +23,7 @@ use crate::api::Event;
 use crate::plan::{self, diff_flows, Flow, COOKIE_MASK, COOKIE_PREFIX};
 use crate::service::{Core, Refusal};
 use crate::southbound::flow_encode as ofconv;
+use crate::southbound::foreign;
 use openflow::driver::{Switch, SwitchEvent};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -170,6 +171,8 @@ async fn sync_switch(
                 // compared every `full_audit_every` audits.
                 audits += 1;
                 core.metrics.audits.fetch_add(1, Ordering::Relaxed);
+                // Flows with other cookies (a rogue controller's) are not ours.
+                foreign::audit(core, host, sw, conn, installed.len()).await?;
                 let every = timing.full_audit_every.max(1);
                 let drift = if audits.is_multiple_of(every) {
                     // Whole flows: match, cookie and actions (someone changing

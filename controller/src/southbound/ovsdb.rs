@@ -13,9 +13,8 @@
 
 use crate::api::Event;
 use crate::service::Core;
-use crate::southbound::ovsdb_ops::{
-    decommission_ops, monitor_tables, observe, ovsdb_ops, SwitchView,
-};
+use crate::southbound::ovsdb_foreign::{BridgeOwner, OwnerPass};
+use crate::southbound::ovsdb_ops::{decommission_ops, monitor_tables, observe, SwitchView};
 use ovsdb_client::{Client, ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
 use std::future::Future;
 use std::pin::Pin;
@@ -83,6 +82,9 @@ pub(crate) async fn host_ovsdb(
     let mut backoff = timing.retry_backoff();
     // The last transaction that committed, to notice one that does not stick.
     let mut last_committed: Option<String> = None;
+    // Container ports last seen (to restore after a del-br), grace periods.
+    let mut owner = BridgeOwner::new();
+    let mut grace_wake: Option<tokio::time::Instant> = None;
     loop {
         let synced = matches!(*st.borrow_and_update(), ConnState::Synced(_));
         if synced != was_connected {
@@ -135,7 +137,9 @@ pub(crate) async fn host_ovsdb(
                 return;
             }
             if let (Some((bridge, tunnels)), true) = (plan, due) {
-                let ops = ovsdb_ops(&bridge, &tunnels, &view());
+                let pass = owner_pass(&core, &host, &mut owner, &bridge, &tunnels, &view());
+                grace_wake = pass.wake_at.map(tokio::time::Instant::from_std);
+                let ops = pass.ops;
                 let text = (!ops.is_empty()).then(|| format!("{ops:?}"));
                 if text.is_none() {
                     // Converged: the next trouble starts the backoff afresh.
@@ -180,6 +184,7 @@ pub(crate) async fn host_ovsdb(
             }
         }
         let wake = retry_at.unwrap_or_else(|| tokio::time::Instant::now() + timing.idle_recheck);
+        let wake = grace_wake.map_or(wake, |g| g.min(wake));
         tokio::select! {
             r = updates.changed() => if r.is_err() { break },
             r = st.changed() => if r.is_err() { break },
@@ -188,4 +193,35 @@ pub(crate) async fn host_ovsdb(
             _ = stop.cancelled() => break,
         }
     }
+}
+
+/// One [`BridgeOwner::pass`] of `host` with the core's policy, grace and
+/// endpoints; publishes what is foreign in the host's status.
+fn owner_pass(
+    core: &Core,
+    host: &str,
+    owner: &mut BridgeOwner,
+    bridge: &crate::plan::BridgePlan,
+    tunnels: &std::collections::BTreeMap<String, crate::plan::TunnelPort>,
+    view: &SwitchView,
+) -> OwnerPass {
+    let ids = view
+        .iface_ids()
+        .filter_map(|(id, _)| uuid::Uuid::parse_str(id).ok());
+    let local = core.endpoints_on(host, ids);
+    let (policy, grace) = (core.config.bridge_policy, core.config.timing.foreign_grace);
+    let now = std::time::Instant::now();
+    let pass = owner.pass(bridge, tunnels, view, policy, grace, now, |id| {
+        local.contains(id)
+    });
+    let foreign: Vec<String> = pass.foreign.iter().map(ToString::to_string).collect();
+    let changed = core.with_host(host, |rt| {
+        let changed = rt.foreign != foreign;
+        rt.foreign.clone_from(&foreign);
+        changed
+    });
+    if changed && !foreign.is_empty() {
+        tracing::warn!(host, %policy, ?foreign, "foreign objects on the bridge");
+    }
+    pass
 }

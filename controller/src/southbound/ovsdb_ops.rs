@@ -5,9 +5,11 @@
 //! - [`ovsdb_ops`] turns a [`BridgePlan`] with its tunnel ports and a
 //!   [`SwitchView`] of the host's database into the minimal transaction:
 //!   create or fix `br-ex` (datapath_type, fail_mode=secure, OpenFlow13,
-//!   datapath-id, one out-of-band controller), add/update our tunnel ports and
-//!   remove tunnel ports we created that are no longer wanted. Nothing else is
-//!   touched.
+//!   datapath-id, our out-of-band controller among its controllers), add/update
+//!   our tunnel ports and remove tunnel ports we created that are no longer
+//!   wanted. Nothing else is touched: what else is on the bridge (other
+//!   controllers, ports, mirrors, collectors) is found and removed by
+//!   [`super::ovsdb_foreign`].
 //! - [`decommission_ops`] takes a removed host off the overlay.
 //! - [`observe`] extracts endpoint bindings (Interface `external_ids:iface-id`
 //!   with `ofport > 0` on br-ex) and port numbers.
@@ -20,7 +22,8 @@
 use crate::plan::{Binding, BridgePlan, TunnelPort};
 use crate::state::model::TunnelType;
 use ovsdb_client::vswitch::{
-    monitor, Bridge, Controller, Insert, Interface, OpenVSwitch, Port, Ref, TypedRow, IFACE_ID,
+    monitor, Bridge, Controller, Insert, Interface, Mirror, OpenVSwitch, Port, Ref, TypedRow,
+    IFACE_ID,
 };
 use ovsdb_client::{MonitorRequest, Operation};
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,9 +57,22 @@ pub fn monitor_tables() -> BTreeMap<String, MonitorRequest> {
             DATAPATH_TYPE,
             PROTOCOLS,
             OTHER_CONFIG,
-            EXTERNAL_IDS
+            EXTERNAL_IDS,
+            MIRRORS,
+            NETFLOW,
+            SFLOW,
+            IPFIX
         ),
-        monitor_columns!(Port, NAME, INTERFACES, EXTERNAL_IDS),
+        monitor_columns!(Port, NAME, INTERFACES, TAG, EXTERNAL_IDS),
+        monitor_columns!(
+            Mirror,
+            NAME,
+            SELECT_ALL,
+            SELECT_SRC_PORT,
+            SELECT_DST_PORT,
+            OUTPUT_PORT,
+            OUTPUT_VLAN
+        ),
         monitor_columns!(Interface, NAME, TYPE, OPTIONS, EXTERNAL_IDS, OFPORT),
         monitor_columns!(Controller, TARGET, CONNECTION_MODE),
     ])
@@ -205,21 +221,29 @@ pub fn ovsdb_ops(
                 .into(),
         );
     }
-    // Controller: exactly ours.
-    let ctl_ok = br.controller.len() == 1
-        && br.controller.iter().all(|u| {
-            view.controller(u).is_some_and(|c| {
-                c.target == bp.controller
-                    && c.connection_mode.as_deref() == Some(bp.connection_mode.as_str())
-            })
-        });
-    if !ctl_ok {
-        ops.push(controller_insert(bp).into());
-        ops.push(
-            Bridge::update(by_name())
-                .set(Bridge::CONTROLLER, Ref::named("ctl"))
-                .into(),
-        );
+    // Controller: ours among them (others are foreign: see `ovsdb_foreign`).
+    let ours = br
+        .controller
+        .iter()
+        .filter_map(|u| view.controller(u))
+        .find(|c| c.target == bp.controller);
+    match ours {
+        None => {
+            ops.push(controller_insert(bp).into());
+            ops.push(
+                Bridge::mutate(by_name())
+                    .insert(Bridge::CONTROLLER, Ref::named("ctl"))
+                    .into(),
+            );
+        }
+        Some(c) if c.connection_mode.as_deref() != Some(bp.connection_mode.as_str()) => {
+            ops.push(
+                Controller::update([ovsdb_client::Condition::uuid(c.uuid)])
+                    .set(Controller::CONNECTION_MODE, &bp.connection_mode)
+                    .into(),
+            );
+        }
+        Some(_) => {}
     }
     // Tunnel ports.
     let existing: BTreeMap<&str, (&Port, &Interface)> = view
@@ -312,17 +336,17 @@ pub fn tunnel_kind_of(name: &str) -> Option<TunnelType> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::plan::{plan_host, tests::world, HostPlan, PlanConfig};
 
-    fn uuid() -> ovsdb_client::Uuid {
+    pub(crate) fn uuid() -> ovsdb_client::Uuid {
         ovsdb_client::Uuid::new_v4()
     }
 
     /// Changes br-ex in the view (as an update from the server would).
-    fn edit_bridge(v: &mut SwitchView, f: impl FnOnce(&mut Bridge)) {
+    pub(crate) fn edit_bridge(v: &mut SwitchView, f: impl FnOnce(&mut Bridge)) {
         let mut b = v.bridge("br-ex").unwrap().clone();
         f(&mut b);
         v.put_bridge(b);
@@ -330,7 +354,7 @@ mod tests {
 
     /// Put port `name` (one interface of that name with `ofport` and
     /// `external_ids`) on br-ex in `v`; return the port.
-    fn add_port(
+    pub(crate) fn add_port(
         v: &mut SwitchView,
         name: &str,
         ofport: Option<i64>,
@@ -356,7 +380,7 @@ mod tests {
     }
 
     /// A view equal to what `plan` asks for.
-    fn view_of(plan: &HostPlan) -> SwitchView {
+    pub(crate) fn view_of(plan: &HostPlan) -> SwitchView {
         let mut v = SwitchView::default();
         let ctl = Controller {
             uuid: uuid(),

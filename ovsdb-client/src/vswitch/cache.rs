@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Bridge, Controller, Interface, Manager, OpenVSwitch, Port};
+use super::{Bridge, Controller, Interface, Manager, Mirror, OpenVSwitch, Port};
 use crate::datum::{Row, Uuid};
 use crate::replica::{ChangeKind, Follower, Replica, RowChange};
 use crate::typed::TypedRow;
@@ -56,6 +56,7 @@ pub enum Change {
     Interface(RowDelta<Interface>),
     Controller(RowDelta<Controller>),
     Manager(RowDelta<Manager>),
+    Mirror(RowDelta<Mirror>),
 }
 
 impl Change {
@@ -68,6 +69,7 @@ impl Change {
             Interface::TABLE => Change::Interface(RowDelta::of(c)),
             Controller::TABLE => Change::Controller(RowDelta::of(c)),
             Manager::TABLE => Change::Manager(RowDelta::of(c)),
+            Mirror::TABLE => Change::Mirror(RowDelta::of(c)),
             _ => return None,
         })
     }
@@ -82,6 +84,7 @@ pub struct Cache {
     interfaces: BTreeMap<Uuid, Interface>,
     controllers: BTreeMap<Uuid, Controller>,
     managers: BTreeMap<Uuid, Manager>,
+    mirrors: BTreeMap<Uuid, Mirror>,
     bridge_by_name: BTreeMap<String, Uuid>,
     by_iface_id: BTreeMap<String, BTreeSet<Uuid>>,
     /// Applied changes so far (a cheap "did anything change" counter).
@@ -113,6 +116,7 @@ impl Cache {
             Interface::TABLE,
             Controller::TABLE,
             Manager::TABLE,
+            Mirror::TABLE,
         ] {
             for (u, row) in rows(t) {
                 c.insert_row(t, *u, row);
@@ -131,6 +135,7 @@ impl Cache {
             Interface::TABLE => Change::Interface(RowDelta::new(uuid, row)),
             Controller::TABLE => Change::Controller(RowDelta::new(uuid, row)),
             Manager::TABLE => Change::Manager(RowDelta::new(uuid, row)),
+            Mirror::TABLE => Change::Mirror(RowDelta::new(uuid, row)),
             _ => return,
         };
         self.apply(typed);
@@ -146,6 +151,7 @@ impl Cache {
             Change::Interface(d) => self.set_interface(d.uuid, d.new),
             Change::Controller(d) => put(&mut self.controllers, d.uuid, d.new),
             Change::Manager(d) => put(&mut self.managers, d.uuid, d.new),
+            Change::Mirror(d) => put(&mut self.mirrors, d.uuid, d.new),
         }
     }
 
@@ -163,6 +169,11 @@ impl Cache {
     pub fn put_interface(&mut self, i: Interface) {
         self.version += 1;
         self.set_interface(i.uuid, Some(i));
+    }
+    /// Inserts or replaces a mirror.
+    pub fn put_mirror(&mut self, m: Mirror) {
+        self.version += 1;
+        self.mirrors.insert(m.uuid, m);
     }
     /// Inserts or replaces a controller.
     pub fn put_controller(&mut self, c: Controller) {
@@ -236,6 +247,10 @@ impl Cache {
     /// A controller by uuid.
     pub fn controller(&self, u: &Uuid) -> Option<&Controller> {
         self.controllers.get(u)
+    }
+    /// A mirror by uuid.
+    pub fn mirror(&self, u: &Uuid) -> Option<&Mirror> {
+        self.mirrors.get(u)
     }
     /// A manager by uuid.
     pub fn manager(&self, u: &Uuid) -> Option<&Manager> {

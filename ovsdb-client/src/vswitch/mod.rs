@@ -44,6 +44,7 @@ pub fn check_schema(schema: &DatabaseSchema) -> Result<(), Error> {
     check::<Interface>(schema, &mut errs);
     check::<Controller>(schema, &mut errs);
     check::<Manager>(schema, &mut errs);
+    check::<Mirror>(schema, &mut errs);
     if errs.is_empty() {
         Ok(())
     } else {
@@ -105,6 +106,10 @@ table! {
         protocols: Vec<String> = "protocols" as PROTOCOLS,
         other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
         external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
+        mirrors: Vec<Uuid> = "mirrors" as MIRRORS,
+        netflow: Option<Uuid> = "netflow" as NETFLOW,
+        sflow: Option<Uuid> = "sflow" as SFLOW,
+        ipfix: Option<Uuid> = "ipfix" as IPFIX,
     }
 }
 
@@ -160,6 +165,19 @@ table! {
         is_connected: bool = "is_connected" as IS_CONNECTED,
         inactivity_probe: Option<i64> = "inactivity_probe" as INACTIVITY_PROBE,
         other_config: BTreeMap<String, String> = "other_config" as OTHER_CONFIG,
+        external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
+    }
+}
+
+table! {
+    /// A `Mirror` row (port mirroring on a bridge).
+    Mirror = "Mirror" {
+        name: String = "name" as NAME,
+        select_all: bool = "select_all" as SELECT_ALL,
+        select_src_port: Vec<Uuid> = "select_src_port" as SELECT_SRC_PORT,
+        select_dst_port: Vec<Uuid> = "select_dst_port" as SELECT_DST_PORT,
+        output_port: Option<Uuid> = "output_port" as OUTPUT_PORT,
+        output_vlan: Option<i64> = "output_vlan" as OUTPUT_VLAN,
         external_ids: BTreeMap<String, String> = "external_ids" as EXTERNAL_IDS,
     }
 }
@@ -402,13 +420,14 @@ mod tests {
 
     fn schema_with(bridge_name_type: serde_json::Value, drop_ofport: bool) -> DatabaseSchema {
         let mut tables = serde_json::Map::new();
-        let all: [(&str, &[ColumnDef]); 6] = [
+        let all: [(&str, &[ColumnDef]); 7] = [
             (OpenVSwitch::TABLE, OpenVSwitch::COLUMNS),
             (Bridge::TABLE, Bridge::COLUMNS),
             (Port::TABLE, Port::COLUMNS),
             (Interface::TABLE, Interface::COLUMNS),
             (Controller::TABLE, Controller::COLUMNS),
             (Manager::TABLE, Manager::COLUMNS),
+            (Mirror::TABLE, Mirror::COLUMNS),
         ];
         for (t, cols) in all {
             let mut cs = serde_json::Map::new();
