@@ -83,7 +83,7 @@ pub(crate) async fn host_ovsdb(
     // The last transaction that committed, to notice one that does not stick.
     let mut last_committed: Option<String> = None;
     // Container ports last seen (to restore after a del-br), grace periods.
-    let mut owner = BridgeOwner::new();
+    let mut owner = BridgeOwner::new(core.config.bridge_policy, timing.foreign_grace);
     let mut grace_wake: Option<tokio::time::Instant> = None;
     loop {
         let synced = matches!(*st.borrow_and_update(), ConnState::Synced(_));
@@ -209,11 +209,9 @@ fn owner_pass(
         .iface_ids()
         .filter_map(|(id, _)| uuid::Uuid::parse_str(id).ok());
     let local = core.endpoints_on(host, ids);
-    let (policy, grace) = (core.config.bridge_policy, core.config.timing.foreign_grace);
     let now = std::time::Instant::now();
-    let pass = owner.pass(bridge, tunnels, view, policy, grace, now, |id| {
-        local.contains(id)
-    });
+    let pass = owner.pass(bridge, tunnels, view, now, |id| local.contains(id));
+    let policy = core.config.bridge_policy;
     let foreign: Vec<String> = pass.foreign.iter().map(ToString::to_string).collect();
     let changed = core.with_host(host, |rt| {
         let changed = rt.foreign != foreign;

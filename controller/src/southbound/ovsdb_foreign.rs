@@ -349,16 +349,24 @@ pub struct OwnerPass {
 /// only): the container ports last seen on the bridge, to bring back with
 /// the bridge after a `del-br`, and when each grace-period port was first
 /// seen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BridgeOwner {
+    policy: BridgePolicy,
+    grace: std::time::Duration,
     remembered: BTreeMap<String, ContainerPort>,
     first_seen: BTreeMap<ForeignRow, std::time::Instant>,
 }
 
 impl BridgeOwner {
-    /// A driver's state before it has seen the host.
-    pub fn new() -> BridgeOwner {
-        BridgeOwner::default()
+    /// A driver's state before it has seen the host, with its policy and
+    /// the grace period of ports with an unknown `iface-id`.
+    pub fn new(policy: BridgePolicy, grace: std::time::Duration) -> BridgeOwner {
+        BridgeOwner {
+            policy,
+            grace,
+            remembered: BTreeMap::new(),
+            first_seen: BTreeMap::new(),
+        }
     }
 
     /// Container ports remembered (the last ones seen on the bridge).
@@ -369,14 +377,12 @@ impl BridgeOwner {
     /// Plan one pass at time `now`: our rows ([`super::ovsdb_ops::ovsdb_ops`]),
     /// the remembered container ports of endpoints still local if the bridge
     /// is missing, and (under [`BridgePolicy::Exclusive`]) the removal of the
-    /// foreign items, ports in their grace period once `grace` has passed.
+    /// foreign items, ports in their grace period once it has passed.
     pub fn pass(
         &mut self,
         bp: &BridgePlan,
         tunnels: &BTreeMap<String, TunnelPort>,
         view: &SwitchView,
-        policy: BridgePolicy,
-        grace: std::time::Duration,
         now: std::time::Instant,
         local: impl Fn(&Uuid) -> bool,
     ) -> OwnerPass {
@@ -402,14 +408,14 @@ impl BridgeOwner {
                 removable.push(f);
                 continue;
             }
-            let due = *self.first_seen.entry(f.row).or_insert(now) + grace;
+            let due = *self.first_seen.entry(f.row).or_insert(now) + self.grace;
             if now >= due {
                 removable.push(f);
             } else {
                 wake_at = Some(wake_at.map_or(due, |w: std::time::Instant| w.min(due)));
             }
         }
-        if policy == BridgePolicy::Exclusive {
+        if self.policy == BridgePolicy::Exclusive {
             ops.extend(removal_ops(&bp.name, removable));
         } else {
             wake_at = None;
@@ -465,16 +471,8 @@ mod tests {
         let v = host_view(&plan, ep);
         let local = |id: &Uuid| *id == ep;
         assert!(foreign_items(&plan.bridge, &plan.tunnels, &v, local).is_empty());
-        let mut owner = BridgeOwner::new();
-        let pass = owner.pass(
-            &plan.bridge,
-            &plan.tunnels,
-            &v,
-            BridgePolicy::Exclusive,
-            GRACE,
-            Instant::now(),
-            local,
-        );
+        let mut owner = BridgeOwner::new(BridgePolicy::Exclusive, GRACE);
+        let pass = owner.pass(&plan.bridge, &plan.tunnels, &v, Instant::now(), local);
         assert!(pass.ops.is_empty(), "{:?}", pass.ops);
         assert!(pass.foreign.is_empty());
         assert_eq!(owner.remembered().len(), 1);
@@ -529,17 +527,9 @@ mod tests {
             ]
         );
         assert!(f.iter().all(|f| !f.grace));
-        let mut owner = BridgeOwner::new();
+        let mut owner = BridgeOwner::new(BridgePolicy::Exclusive, GRACE);
         let now = Instant::now();
-        let pass = owner.pass(
-            &plan.bridge,
-            &plan.tunnels,
-            &v,
-            BridgePolicy::Exclusive,
-            GRACE,
-            now,
-            local,
-        );
+        let pass = owner.pass(&plan.bridge, &plan.tunnels, &v, now, local);
         assert_eq!(pass.foreign, f);
         // One mutate (ports, mirrors, controller) and one update (netflow).
         assert_eq!(pass.ops.len(), 2, "{:?}", pass.ops);
@@ -560,12 +550,10 @@ mod tests {
         let ours = v.bridge("br-ex").unwrap().controller[0];
         assert!(!text.contains(&ours.to_string()), "{text}");
         // Report mode: the same report, nothing removed.
-        let pass = BridgeOwner::new().pass(
+        let pass = BridgeOwner::new(BridgePolicy::Report, GRACE).pass(
             &plan.bridge,
             &plan.tunnels,
             &v,
-            BridgePolicy::Report,
-            GRACE,
             now,
             local,
         );
@@ -591,19 +579,10 @@ mod tests {
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f[0].grace && f[0].description.contains(&stranger.to_string()));
         assert!(!f[1].grace, "{f:?}");
-        let mut owner = BridgeOwner::new();
+        let mut owner = BridgeOwner::new(BridgePolicy::Exclusive, GRACE);
         let t0 = Instant::now();
-        let run = |owner: &mut BridgeOwner, t| {
-            owner.pass(
-                &plan.bridge,
-                &plan.tunnels,
-                &v,
-                BridgePolicy::Exclusive,
-                GRACE,
-                t,
-                local,
-            )
-        };
+        let run =
+            |owner: &mut BridgeOwner, t| owner.pass(&plan.bridge, &plan.tunnels, &v, t, local);
         let first = run(&mut owner, t0);
         let text = format!("{:?}", first.ops);
         assert!(!text.contains(&p.uuid.to_string()), "{text}");
@@ -623,31 +602,15 @@ mod tests {
         let mut v = host_view(&plan, ep);
         let ids = BTreeMap::from([("iface-id".to_string(), gone.to_string())]);
         add_port(&mut v, "veth-c2", Some(4), ids);
-        let mut owner = BridgeOwner::new();
+        let mut owner = BridgeOwner::new(BridgePolicy::Exclusive, GRACE);
         let t = Instant::now();
         let both = |id: &Uuid| *id == ep || *id == gone;
-        owner.pass(
-            &plan.bridge,
-            &plan.tunnels,
-            &v,
-            BridgePolicy::Exclusive,
-            GRACE,
-            t,
-            both,
-        );
+        owner.pass(&plan.bridge, &plan.tunnels, &v, t, both);
         assert_eq!(owner.remembered().len(), 2);
         // del-br; meanwhile endpoint `gone` was deleted.
         let only_ep = |id: &Uuid| *id == ep;
         let empty = SwitchView::default();
-        let pass = owner.pass(
-            &plan.bridge,
-            &plan.tunnels,
-            &empty,
-            BridgePolicy::Exclusive,
-            GRACE,
-            t,
-            only_ep,
-        );
+        let pass = owner.pass(&plan.bridge, &plan.tunnels, &empty, t, only_ep);
         let fresh = crate::southbound::ovsdb_ops::ovsdb_ops(&plan.bridge, &plan.tunnels, &empty);
         // Bridge, tunnels, controller as before, then veth-c1's Interface and
         // Port and one mutate adding it to the bridge.
