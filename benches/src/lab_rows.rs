@@ -136,6 +136,8 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
             "h1",
             "--controller",
             &url,
+            // The test controller serves plaintext.
+            "--insecure",
         ]);
         let t0 = Instant::now();
         let out = match cmd.output() {
@@ -180,6 +182,8 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
             "h1",
             "--controller",
             &url,
+            // The test controller serves plaintext.
+            "--insecure",
         ]);
         match det.output() {
             Ok(o) if o.status.success() => {

@@ -5,19 +5,23 @@
 //! then polls `endpoint_get` until `reachable`; on any failure, including the timeout, it
 //! removes the port and deletes the endpoint. `detach` removes the ports and the endpoints.
 //! The controller is reached with ovs-controller's generated `NorthboundClient` over a
-//! WebSocket (the API has a subscription, so the generated trait needs a subscription-capable
-//! client; the controller serves HTTP and WebSocket on one port, so `http://` URLs are mapped
-//! to `ws://`).
+//! WebSocket (`ovs_api::connect`): over mutual TLS with this host's certificate (by default the
+//! files `join` wrote under /etc/ovs-docker-rs/, the controller verified against server-ca),
+//! or plaintext only with `--insecure`. Without a certificate and without `--insecure` the
+//! command fails before touching anything and says so.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use ipnet::IpNet;
 use jsonrpsee::core::ClientError;
-use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use jsonrpsee::ws_client::WsClient;
+use ovs_api::connect::{connect_ws, Auth};
 use ovs_api::{codes, EndpointFilter, EndpointSpec, NorthboundClient, RequestedIp};
+use ovs_docker::join::{HostFiles, DEFAULT_DIR};
 use ovs_docker::ovs::Ovs;
 use ovs_docker::parse;
 use ovs_docker::plumb::{self, Matcher, PortSpec, Settings};
@@ -25,8 +29,86 @@ use ovs_docker::Error;
 
 use crate::TargetArgs;
 
-/// Default controller URL.
-const DEFAULT_CONTROLLER: &str = "http://127.0.0.1:7878";
+/// Default controller address (when no joined host's `controller.url` says otherwise).
+const DEFAULT_CONTROLLER: &str = "127.0.0.1:7878";
+
+/// How `attach`/`detach` reach the controller.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// Controller northbound URL [default: the joined host's controller.url, else
+    /// https://127.0.0.1:7878].
+    #[arg(long, env = "OVS_CONTROLLER_URL")]
+    controller: Option<String>,
+    /// This host's certificate [default: /etc/ovs-docker-rs/host.pem when present].
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// This host's private key [default: /etc/ovs-docker-rs/host.key when present].
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// The CA of the controller's certificate (server-ca) [default:
+    /// /etc/ovs-docker-rs/server-ca.pem when present].
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Plaintext without a certificate (only against a controller run with --insecure).
+    #[arg(long, conflicts_with_all = ["cert", "key", "ca"])]
+    insecure: bool,
+}
+
+impl ControllerArgs {
+    fn joined() -> HostFiles {
+        HostFiles::in_dir(DEFAULT_DIR)
+    }
+
+    /// The URL: the flag, else the joined host's, else the default.
+    fn url(&self) -> String {
+        self.controller
+            .clone()
+            .or_else(|| Self::joined().controller_url())
+            .unwrap_or_else(|| DEFAULT_CONTROLLER.into())
+    }
+
+    /// Plaintext with `--insecure`, else TLS from the flags or the joined host's files.
+    fn auth(&self) -> Result<Auth, Error> {
+        if self.insecure {
+            return Ok(Auth::Insecure);
+        }
+        let joined = Self::joined();
+        let pick = |flag: &Option<PathBuf>, default: PathBuf, what: &str| {
+            match flag {
+                Some(p) => Ok(p.clone()),
+                None if default.exists() => Ok(default),
+                None => Err(Error::ControllerUnreachable {
+                    url: self.url(),
+                    detail: format!(
+                        "no {what} (--{what}; default {} is missing): run `ovs-docker-rs join TOKEN` on this host first, pass --cert/--key/--ca, \
+                         or --insecure for a plaintext controller",
+                        default.display()
+                    ),
+                }),
+            }
+        };
+        let cert = pick(&self.cert, joined.cert(), "cert")?;
+        let key = pick(&self.key, joined.key(), "key")?;
+        let ca = pick(&self.ca, joined.ca(), "ca")?;
+        Ok(Auth::from_flags(false, &ca, &cert, &key))
+    }
+
+    /// A WebSocket client of the controller.
+    async fn connect(&self) -> Result<WsClient, Error> {
+        let url = self.url();
+        connect_ws(
+            &url,
+            &self.auth()?,
+            Duration::from_secs(5),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| Error::ControllerUnreachable {
+            url,
+            detail: e.to_string(),
+        })
+    }
+}
 
 /// `attach` arguments.
 #[derive(Debug, Args)]
@@ -45,9 +127,8 @@ pub struct AttachArgs {
     /// Interface name in the container (default: the controller's, eth0).
     #[arg(long)]
     interface: Option<String>,
-    /// Controller northbound URL.
-    #[arg(long, env = "OVS_CONTROLLER_URL", default_value = DEFAULT_CONTROLLER)]
-    controller: String,
+    #[command(flatten)]
+    conn: ControllerArgs,
     /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
     #[arg(long)]
     host: Option<String>,
@@ -69,34 +150,11 @@ pub struct DetachArgs {
     /// Only endpoints of this network.
     #[arg(long)]
     network: Option<String>,
-    /// Controller northbound URL.
-    #[arg(long, env = "OVS_CONTROLLER_URL", default_value = DEFAULT_CONTROLLER)]
-    controller: String,
+    #[command(flatten)]
+    conn: ControllerArgs,
     /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
     #[arg(long)]
     host: Option<String>,
-}
-
-fn ws_url(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else if let Some(rest) = url.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else {
-        url.to_string()
-    }
-}
-
-async fn controller(url: &str) -> Result<WsClient, Error> {
-    WsClientBuilder::default()
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Duration::from_secs(30))
-        .build(ws_url(url))
-        .await
-        .map_err(|e| Error::ControllerUnreachable {
-            url: url.to_string(),
-            detail: e.to_string(),
-        })
 }
 
 fn rpc_err(url: &str, method: &'static str, e: ClientError) -> Error {
@@ -153,8 +211,8 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
         .into());
     }
     let host = host_name(&ovs, a.host.clone()).await?;
-    let url = a.controller.clone();
-    let client = controller(&url).await?;
+    let url = a.conn.url();
+    let client = a.conn.connect().await?;
     let spec = EndpointSpec {
         network: a.network.clone(),
         host: host.clone(),
@@ -303,8 +361,8 @@ async fn wait_reachable(
 pub async fn detach(s: &Settings, a: DetachArgs) -> anyhow::Result<()> {
     let ovs = Ovs::connect(&s.db).await?;
     let host = host_name(&ovs, a.host.clone()).await?;
-    let client = controller(&a.controller).await?;
-    let url = a.controller.clone();
+    let client = a.conn.connect().await?;
+    let url = a.conn.url();
     let m = Matcher::new(&a.container, true).await;
     let mut removed = 0usize;
     for p in plumb::find_ports(&ovs, &m, None).await? {

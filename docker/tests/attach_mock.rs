@@ -233,7 +233,8 @@ impl Setup {
     /// `ovs-docker-rs ARGS --controller URL` in the lab's host namespace.
     fn cmd(&self, args: &[&str]) -> std::process::Command {
         let mut c = self.lab.ours_cmd(args);
-        c.args(["--controller", &self.ctl.url]);
+        // The double serves plaintext.
+        c.args(["--controller", &self.ctl.url, "--insecure"]);
         c
     }
     /// Runs [`Setup::cmd`] to completion.
@@ -450,6 +451,8 @@ fn attach_reports_an_unreachable_controller_with_its_url() {
             "h1",
             "--controller",
             &url,
+            // The test controller serves plaintext.
+            "--insecure",
         ])
         .output()
         .unwrap();

@@ -151,6 +151,8 @@ fn body(lab: &Lab) -> Result<()> {
             "h2",
             "--controller",
             &url,
+            // The test controller serves plaintext.
+            "--insecure",
         ],
     )?;
     if !o.status.success() {
@@ -196,6 +198,8 @@ fn body(lab: &Lab) -> Result<()> {
             "h2",
             "--controller",
             &url,
+            // The test controller serves plaintext.
+            "--insecure",
             "--timeout",
             "30",
         ],

@@ -25,8 +25,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use jsonrpsee::ws_client::WsClient;
 use nix::sched::{setns, CloneFlags};
+use ovs_api::connect::{connect_ws, Auth};
 use ovs_api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
 
 use crate::lab::{Lab, BR_EX};
@@ -170,6 +171,12 @@ impl Lab {
         s
     }
 
+    /// How lab clients authenticate to the controller: plaintext, as the lab's controller
+    /// runs with `--insecure` (the one place to change when the lab turns TLS on).
+    pub fn northbound_auth() -> Auth {
+        Auth::Insecure
+    }
+
     /// Connects a northbound client from inside the controller namespace and runs `f`
     /// with it (on a dedicated thread with its own tokio runtime).
     pub fn northbound<T, F, Fut>(&self, f: F) -> Result<T>
@@ -185,12 +192,14 @@ impl Lab {
                 .build()
                 .context("tokio runtime")?;
             rt.block_on(async move {
-                let client = WsClientBuilder::default()
-                    .connection_timeout(Duration::from_secs(5))
-                    .request_timeout(Duration::from_secs(30))
-                    .build(&url)
-                    .await
-                    .with_context(|| format!("connecting to the controller at {url}"))?;
+                let client = connect_ws(
+                    &url,
+                    &Self::northbound_auth(),
+                    Duration::from_secs(5),
+                    Duration::from_secs(30),
+                )
+                .await
+                .with_context(|| format!("connecting to the controller at {url}"))?;
                 f(client).await
             })
         })
@@ -241,7 +250,9 @@ impl Lab {
                 .arg("--host")
                 .arg(&host.name)
                 .arg("--controller")
-                .arg(self.northbound_url());
+                .arg(self.northbound_url())
+                // The lab's controller runs with --insecure.
+                .arg("--insecure");
             let out = cmd
                 .output()
                 .with_context(|| format!("cannot run `{}`", sys::describe(&cmd)))?;

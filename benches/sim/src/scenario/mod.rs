@@ -40,7 +40,7 @@ pub use procfs::*;
 
 use anyhow::Context;
 use futures::StreamExt;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use ovs_api::TunnelType;
 use ovs_api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
 use ovs_controller::model::{DesiredState, Endpoint, Host, Ipv4Cidr, MacAddr, Network};

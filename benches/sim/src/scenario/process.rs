@@ -58,11 +58,13 @@ impl ControllerProc {
         })
     }
 
-    /// HTTP client of the northbound API.
+    /// HTTP client of the northbound API (plaintext: the controller runs with --insecure).
     pub fn client(&self) -> anyhow::Result<HttpClient> {
-        Ok(HttpClientBuilder::default()
-            .request_timeout(Duration::from_secs(600))
-            .build(format!("http://{}", self.api))?)
+        Ok(ovs_api::connect::connect_http(
+            &self.api,
+            &ovs_api::connect::Auth::Insecure,
+            Duration::from_secs(600),
+        )?)
     }
 
     /// Wait until the API answers.
