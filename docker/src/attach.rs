@@ -69,10 +69,14 @@ impl ControllerArgs {
 
     /// Plaintext with `--insecure`, else TLS from the flags or the joined host's files.
     fn auth(&self) -> Result<Auth, Error> {
+        self.auth_with(&Self::joined())
+    }
+
+    /// [`ControllerArgs::auth`] with the joined host's files in `joined`.
+    fn auth_with(&self, joined: &HostFiles) -> Result<Auth, Error> {
         if self.insecure {
             return Ok(Auth::Insecure);
         }
-        let joined = Self::joined();
         let pick = |flag: &Option<PathBuf>, default: PathBuf, what: &str| {
             match flag {
                 Some(p) => Ok(p.clone()),
@@ -426,4 +430,51 @@ pub async fn detach(s: &Settings, a: DetachArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn args(cert: Option<&str>) -> ControllerArgs {
+        ControllerArgs {
+            controller: Some("10.0.0.1:7878".into()),
+            cert: cert.map(PathBuf::from),
+            key: None,
+            ca: None,
+            insecure: false,
+        }
+    }
+
+    #[test]
+    fn tls_needs_files_or_insecure() {
+        let dir = std::env::temp_dir().join(format!("odr-auth-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let joined = HostFiles::in_dir(&dir);
+        // Nothing joined, no flags: an error that says what to do.
+        let e = args(None).auth_with(&joined).unwrap_err().to_string();
+        assert!(e.contains("join TOKEN") && e.contains("--insecure"), "{e}");
+        assert!(e.contains("10.0.0.1:7878"), "{e}");
+        // The joined files are the default.
+        for f in [joined.cert(), joined.key(), joined.ca()] {
+            std::fs::write(f, "x").unwrap();
+        }
+        let Auth::Tls(files) = args(None).auth_with(&joined).unwrap() else {
+            panic!("not TLS")
+        };
+        assert_eq!((files.cert, files.ca), (joined.cert(), joined.ca()));
+        // A flag wins over the default.
+        let Auth::Tls(files) = args(Some("/o/c.pem")).auth_with(&joined).unwrap() else {
+            panic!("not TLS")
+        };
+        assert_eq!(files.cert, PathBuf::from("/o/c.pem"));
+        let mut insecure = args(None);
+        insecure.insecure = true;
+        assert!(matches!(
+            insecure.auth_with(&joined).unwrap(),
+            Auth::Insecure
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
