@@ -255,6 +255,10 @@ pub struct HostStatus {
     pub name: String,
     /// OVSDB session up.
     pub ovsdb_connected: bool,
+    /// Why the OVSDB session is not up, when the last attempt failed (e.g. the host's
+    /// ovsdb-server presented another host's certificate); absent once synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovsdb_error: Option<String>,
     /// OpenFlow session from br-ex up.
     pub openflow_connected: bool,
     /// Flows in the desired set.

@@ -262,12 +262,15 @@ async fn main() -> anyhow::Result<()> {
     let of_port = of.local_port();
     tracing::info!(%api_addr, %metrics_addr, of_listen, ?of_port, state = %state.display(), ?cfg, "ovs-controller started");
 
-    // The southbound drivers take `security` as they gain TLS (OpenFlow, OVSDB); until then
-    // those channels are still plaintext.
-    let _security = security;
+    // The southbound drivers take `security` as they gain TLS: OVSDB does
+    // (supervise_hosts); OpenFlow is still plaintext.
     let tasks = [
         tokio::spawn(southbound::serve_openflow(core.clone(), of, stop.clone())),
-        tokio::spawn(southbound::supervise_hosts(core.clone(), stop.clone())),
+        tokio::spawn(southbound::supervise_hosts(
+            core.clone(),
+            security.clone(),
+            stop.clone(),
+        )),
         tokio::spawn(metrics::serve(
             core.clone(),
             metrics_l,

@@ -76,6 +76,8 @@ impl CoreError {
 pub struct HostRuntime {
     /// OVSDB replica synced.
     pub ovsdb_connected: bool,
+    /// Why the last OVSDB attempt failed (None once synced).
+    pub ovsdb_error: Option<String>,
     /// OpenFlow connection from br-ex up.
     pub openflow_connected: bool,
     /// Flows confirmed by barrier on the current connection (shared with the
@@ -480,6 +482,7 @@ impl Core {
                 api::HostStatus {
                     name: h,
                     ovsdb_connected: rt.ovsdb_connected,
+                    ovsdb_error: rt.ovsdb_error,
                     openflow_connected: rt.openflow_connected,
                     flows_desired: want.len() as u64,
                     flows_installed: rt.installed.len() as u64,

@@ -10,12 +10,23 @@
 //! its token ends the task. It connects to the host's remote, or through an
 //! [`OvsdbDial`] (the seam the driver tests use to reach an in-memory
 //! simulated host).
+//!
+//! Which remotes it dials is [`ovsdb_route`]: with TLS ([`Security::Tls`]) only
+//! `ssl:`, and the server must present a client-ca certificate naming this
+//! host (role host), so a host record pointing at another host's ovsdb-server
+//! is refused; plaintext `tcp:`/`unix:` only with `--insecure`. A refused
+//! remote is never dialed. Why the session is not up (a refused remote, a
+//! refused certificate, a refused connection) is the host's `ovsdb_error` in
+//! `status`, logged once per change; retries follow the reconnect backoff.
 
 use crate::api::Event;
 use crate::service::Core;
 use crate::southbound::ovsdb_foreign::{BridgeOwner, OwnerPass};
 use crate::southbound::ovsdb_ops::{decommission_ops, monitor_tables, observe, SwitchView};
-use ovsdb_client::{Client, ClientOptions, ConnState, ReconnectOptions, ReconnectingClient};
+use crate::tls::Security;
+use ovsdb_client::{
+    Client, ClientOptions, ConnState, Connect, ReconnectOptions, ReconnectingClient, Remote,
+};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -33,6 +44,82 @@ pub type OvsdbDial = Arc<
         + Sync,
 >;
 
+/// How the OVSDB drivers reach the hosts.
+#[derive(Clone)]
+pub enum OvsdbReach {
+    /// Dial each host's registered remote under this policy ([`ovsdb_route`]).
+    Remote(Security),
+    /// Through a caller's dial, whatever the remote (the driver tests).
+    Dial(OvsdbDial),
+}
+
+impl std::fmt::Debug for OvsdbReach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OvsdbReach::Remote(s) => f.debug_tuple("Remote").field(s).finish(),
+            OvsdbReach::Dial(_) => f.write_str("Dial(..)"),
+        }
+    }
+}
+
+/// How one host's ovsdb-server is dialed, as [`ovsdb_route`] decided.
+#[derive(Clone)]
+pub enum OvsdbRoute {
+    /// `ssl:`, verifying the server with this configuration (it expects the host's identity).
+    Tls(Remote, Arc<rustls::ClientConfig>),
+    /// Plaintext `tcp:` or `unix:` (only with `--insecure`).
+    Plain(Remote),
+}
+
+impl std::fmt::Debug for OvsdbRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OvsdbRoute::Tls(r, _) => write!(f, "Tls({r})"),
+            OvsdbRoute::Plain(r) => write!(f, "Plain({r})"),
+        }
+    }
+}
+
+/// The policy for host `host`'s OVSDB remote `remote`: with TLS only `ssl:`
+/// (the server must present `host`'s certificate), with `--insecure` only
+/// plaintext. The error names the field `ovsdb`, the value and why.
+pub fn ovsdb_route(security: &Security, host: &str, remote: &str) -> Result<OvsdbRoute, String> {
+    let r = Remote::parse(remote, ovsdb_client::OVSDB_PORT)
+        .map_err(|e| format!("invalid ovsdb {remote:?}: {}", e.kind))?;
+    match (&r, security) {
+        (Remote::Ssl { .. }, Security::Tls(tls)) => Ok(OvsdbRoute::Tls(r, tls.ovsdb_client(host))),
+        (Remote::Tcp { .. } | Remote::Unix(_), Security::Insecure) => Ok(OvsdbRoute::Plain(r)),
+        (Remote::Tcp { .. } | Remote::Unix(_), Security::Tls(_)) => Err(format!(
+            "ovsdb {remote} refused: plaintext OVSDB ({}:) would let anyone on the path read \
+             and rewrite the host's switch; register the host with ovsdb ssl:IP:6640, or run \
+             the controller with --insecure",
+            r.kind()
+        )),
+        (Remote::Ssl { .. }, Security::Insecure) => Err(format!(
+            "ovsdb {remote} refused: the controller runs with --insecure and has no \
+             certificate to dial ssl: remotes with; use tcp:, or run it with --pki"
+        )),
+        _ => Err(format!(
+            "ovsdb {remote} refused: a passive ({}:) remote; the controller dials the host: \
+             want ssl:IP:6640",
+            r.kind()
+        )),
+    }
+}
+
+/// The [`Connect`] of `route` with `opts`.
+fn connector(route: OvsdbRoute, opts: ClientOptions) -> Connect {
+    Arc::new(move || {
+        let (route, opts) = (route.clone(), opts.clone());
+        Box::pin(async move {
+            match route {
+                OvsdbRoute::Tls(r, cfg) => Client::connect_tls(&r, cfg, opts).await,
+                OvsdbRoute::Plain(r) => Client::connect_to(&r, opts).await,
+            }
+        })
+    })
+}
+
 struct ClientGuard(ReconnectingClient);
 impl Drop for ClientGuard {
     fn drop(&mut self) {
@@ -40,14 +127,14 @@ impl Drop for ClientGuard {
     }
 }
 
-/// Drive host `host` through its OVSDB `remote` (or `dial`) until the host
-/// is removed (then decommission it), `stop` is cancelled or the core goes
-/// away.
+/// Drive host `host` through its OVSDB `remote` (as `reach` says) until the
+/// host is removed (then decommission it), `stop` is cancelled or the core
+/// goes away.
 pub(crate) async fn host_ovsdb(
     core: Arc<Core>,
     host: String,
     remote: String,
-    dial: Option<OvsdbDial>,
+    reach: OvsdbReach,
     stop: CancellationToken,
 ) {
     let timing = core.config.timing.clone();
@@ -64,17 +151,30 @@ pub(crate) async fn host_ovsdb(
         ..ReconnectOptions::default()
     };
     let (db, tables, follower) = ("Open_vSwitch", monitor_tables(), cache.clone());
-    let rc = ClientGuard(match dial {
-        None => ReconnectingClient::start_following(&remote, db, tables, opts, follower),
-        Some(dial) => {
+    let connect = match reach {
+        OvsdbReach::Remote(security) => match ovsdb_route(&security, &host, &remote) {
+            Ok(route) => connector(route, opts.client.clone()),
+            Err(why) => {
+                // Never dialed: nothing to retry until the host record changes
+                // (then the supervisor starts a fresh task).
+                tracing::warn!(host, "{why}");
+                core.with_host(&host, |rt| rt.ovsdb_error = Some(why));
+                stop.cancelled().await;
+                return;
+            }
+        },
+        OvsdbReach::Dial(dial) => {
             let (target, client_opts) = (remote.clone(), opts.client.clone());
-            let connect: ovsdb_client::Connect =
-                Arc::new(move || dial(&target, client_opts.clone()));
-            ReconnectingClient::start_following_with(&remote, connect, db, tables, opts, follower)
+            Arc::new(move || dial(&target, client_opts.clone()))
         }
-    });
+    };
+    let rc = ClientGuard(ReconnectingClient::start_following_with(
+        &remote, connect, db, tables, opts, follower,
+    ));
     let mut updates = rc.0.updates();
     let mut st = rc.0.state();
+    let mut errors = rc.0.last_error();
+    let mut last_error: Option<String> = None;
     let mut gen = core.host_changes(&host);
     let mut was_connected = false;
     // After a failed transaction: when to try again, and the next delay.
@@ -86,6 +186,18 @@ pub(crate) async fn host_ovsdb(
     let mut owner = BridgeOwner::new(core.config.bridge_policy, timing.foreign_grace);
     let mut grace_wake: Option<tokio::time::Instant> = None;
     loop {
+        // The reason changes only when it is a new one (see
+        // ReconnectingClient::last_error); `changed()` below marks it seen,
+        // so compare with what was last recorded.
+        let why = errors.borrow_and_update().clone();
+        if why != last_error {
+            if let Some(e) = &why {
+                tracing::warn!(host, "ovsdb {remote}: {e}");
+            }
+            let status = why.as_ref().map(|e| format!("ovsdb {remote}: {e}"));
+            core.with_host(&host, |rt| rt.ovsdb_error = status);
+            last_error = why;
+        }
         let synced = matches!(*st.borrow_and_update(), ConnState::Synced(_));
         if synced != was_connected {
             was_connected = synced;
@@ -188,6 +300,7 @@ pub(crate) async fn host_ovsdb(
         tokio::select! {
             r = updates.changed() => if r.is_err() { break },
             r = st.changed() => if r.is_err() { break },
+            r = errors.changed() => if r.is_err() { break },
             r = gen.changed() => if r.is_err() { break },
             _ = tokio::time::sleep_until(wake) => {}
             _ = stop.cancelled() => break,

@@ -4,26 +4,40 @@
 //! restarts it when the host's OVSDB address changes, and gives a removed
 //! host's task `decommission_timeout` ([`crate::config::Timing`]) to take
 //! our ports off the host. Cancelling `stop` ends it and every host task.
+//! The controller dials every host (it knows each address from the host's
+//! registration) under its [`Security`]: `ssl:` with TLS, verifying that the
+//! server is that host; plaintext only with `--insecure`.
 //! [`supervise_hosts_with`] is the same with every host reached through an
 //! [`OvsdbDial`] (the driver tests).
 
 use crate::service::Core;
-use crate::southbound::ovsdb::{host_ovsdb, OvsdbDial};
+use crate::southbound::ovsdb::{host_ovsdb, OvsdbDial, OvsdbReach};
+use crate::tls::Security;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Keep one OVSDB task per registered host until `stop` is cancelled.
-pub async fn supervise_hosts(core: Arc<Core>, stop: CancellationToken) {
-    supervise_hosts_with(core, None, stop).await;
+/// Keep one OVSDB task per registered host until `stop` is cancelled,
+/// dialing each host's remote under `security`.
+pub async fn supervise_hosts(core: Arc<Core>, security: Security, stop: CancellationToken) {
+    supervise(core, OvsdbReach::Remote(security), stop).await;
 }
 
-/// [`supervise_hosts`], connecting through `dial` when given.
+/// [`supervise_hosts`], connecting through `dial` when given (else
+/// plaintext, as with `--insecure`).
 pub async fn supervise_hosts_with(
     core: Arc<Core>,
     dial: Option<OvsdbDial>,
     stop: CancellationToken,
 ) {
+    let reach = match dial {
+        Some(d) => OvsdbReach::Dial(d),
+        None => OvsdbReach::Remote(Security::Insecure),
+    };
+    supervise(core, reach, stop).await;
+}
+
+async fn supervise(core: Arc<Core>, reach: OvsdbReach, stop: CancellationToken) {
     let decommission_timeout = core.config.timing.decommission_timeout;
     let mut tasks: BTreeMap<String, (String, tokio::task::JoinHandle<()>)> = BTreeMap::new();
     let mut gen = core.host_set_changes();
@@ -57,7 +71,7 @@ pub async fn supervise_hosts_with(
                     core.clone(),
                     h.name.clone(),
                     h.ovsdb.clone(),
-                    dial.clone(),
+                    reach.clone(),
                     stop.child_token(),
                 ));
                 tasks.insert(h.name.clone(), (h.ovsdb.clone(), t));
