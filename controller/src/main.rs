@@ -99,7 +99,8 @@ struct Cli {
     /// br-ex datapath_type [default: netdev].
     #[arg(long)]
     datapath_type: Option<String>,
-    /// Controller target advertised to switches, e.g. tcp:192.0.2.254:6653 (required).
+    /// Controller target advertised to switches (required): ssl:IP:PORT, or
+    /// tcp:IP:PORT with --insecure.
     #[arg(long)]
     advertise: Option<String>,
     /// Integration bridge name [default: br-ex].
@@ -170,7 +171,14 @@ async fn main() -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let listen = or_default(cli.listen, file.listen, "127.0.0.1:7878");
-    let of_listen = or_default(cli.openflow_listen, file.openflow_listen, "ptcp:6653");
+    let insecure = cli.insecure || file.insecure.unwrap_or(false);
+    // TLS by default; plaintext only with --insecure (checked again at bind).
+    let (of_default, scheme) = if insecure {
+        ("ptcp:6653", "tcp")
+    } else {
+        ("pssl:6653", "ssl")
+    };
+    let of_listen = or_default(cli.openflow_listen, file.openflow_listen, of_default);
     let metrics_listen = or_default(cli.metrics_listen, file.metrics_listen, "127.0.0.1:9878");
     let state = cli
         .state
@@ -178,9 +186,11 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "/var/lib/ovs-controller/state.redb".into());
     let advertise = match cli.advertise.or(file.advertise) {
         Some(a) => a,
-        None if cli.print_plan => "tcp:127.0.0.1:6653".into(),
+        None if cli.print_plan => format!("{scheme}:127.0.0.1:6653"),
         None => {
-            anyhow::bail!("--advertise tcp:IP:PORT is required (the address switches connect to)")
+            anyhow::bail!(
+                "--advertise {scheme}:IP:PORT is required (the address switches connect to)"
+            )
         }
     };
     let cfg = PlanConfig {
@@ -225,7 +235,8 @@ async fn main() -> anyhow::Result<()> {
         .pki
         .or(file.pki)
         .unwrap_or_else(|| tls::DEFAULT_PKI_DIR.into());
-    let security = Security::load(&pki_dir, cli.insecure || file.insecure.unwrap_or(false))?;
+    let security = Security::load(&pki_dir, insecure)?;
+    southbound::openflow_accept::check_advertised(&cfg.controller_target, !insecure)?;
     if security.is_insecure() {
         for line in [
             "**********************************************************************",
@@ -244,9 +255,7 @@ async fn main() -> anyhow::Result<()> {
     // The one shutdown path: every task ends when this is cancelled.
     let stop = tokio_util::sync::CancellationToken::new();
 
-    let of = openflow::driver::Listener::bind(&of_listen)
-        .await
-        .with_context(|| format!("binding OpenFlow {of_listen}"))?;
+    let of = southbound::OpenflowListener::bind(&of_listen, &security).await?;
     let (metrics_l, metrics_addr) = server::bind(&metrics_listen)
         .await
         .with_context(|| format!("binding metrics {metrics_listen}"))?;

@@ -19,7 +19,7 @@ pub mod ovsdb_ops;
 pub mod supervisor;
 
 pub use self::openflow::{serve_switch, Peer};
-pub use openflow_accept::{serve_openflow, serve_stream};
+pub use openflow_accept::{serve_openflow, serve_stream, ListenError, OpenflowListener};
 pub use ovsdb::{ovsdb_route, OvsdbDial, OvsdbReach, OvsdbRoute};
 pub use ovsdb_ops::{
     decommission_ops, monitor_tables, observe, ovsdb_ops, tunnel_kind_of, SwitchView, OWNER_KEY,
