@@ -264,6 +264,15 @@ impl Bed {
                 "counted as {other:?} too"
             );
         }
+        let metrics = ovs_controller::metrics::render(&self.core);
+        let line = format!(
+            "ovsctl_openflow_refused_total{{reason=\"{}\"}} 1\n",
+            why.label()
+        );
+        assert!(
+            metrics.contains(&line),
+            "/metrics lacks {line:?}:\n{metrics}"
+        );
         let status = || {
             let s = self.core.status();
             let h1 = s.iter().find(|h| h.name == "h1").unwrap();
