@@ -3,7 +3,8 @@
 //! keeps an OVSDB session per host and serves Prometheus `/metrics`.
 //! SIGINT/SIGTERM stop it gracefully; flows stay in the switches
 //! (fail_mode=secure), so the data plane keeps forwarding.
-//! `ovs-controller pki ...` manages the PKI directory (see `tls`).
+//! `ovs-controller pki ...` manages the PKI directory (see `tls`); `ovs-controller host add`
+//! registers a host and prints its join token (`cli/host.rs`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,6 +38,13 @@ enum Command {
     /// Manage the PKI directory (two CAs and the controller certificate).
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Admin client commands on hosts (`host add`: register and print a join token).
+    #[command(subcommand)]
+    Host(cli::host::HostCommand),
+}
+
+mod cli {
+    pub mod host;
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,9 +166,16 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    if let Some(Command::Pki(cmd)) = args.command {
-        print!("{}", pki_command(cmd)?);
-        return Ok(());
+    match args.command {
+        Some(Command::Pki(cmd)) => {
+            print!("{}", pki_command(cmd)?);
+            return Ok(());
+        }
+        Some(Command::Host(cmd)) => {
+            print!("{}", cli::host::run(cmd).await?);
+            return Ok(());
+        }
+        None => {}
     }
     let cli = args.daemon;
     let file: FileConfig = match &cli.config {

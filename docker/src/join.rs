@@ -89,6 +89,14 @@ pub enum JoinError {
         /// The client's error.
         source: Box<ovsdb_client::Error>,
     },
+    /// Making the key/CSR or the TLS configuration failed.
+    #[error("{step}: {source}")]
+    Trust {
+        /// The step.
+        step: &'static str,
+        /// The PKI error.
+        source: ovs_trust::TrustError,
+    },
     /// The controller could not be reached or refused the join.
     #[error("controller {url}: {msg}")]
     Controller {
@@ -138,6 +146,78 @@ pub struct JoinReport {
     pub removed_managers: Vec<String>,
     /// The OpenFlow target the controller plans for br-ex.
     pub openflow: String,
+}
+
+/// What `join` needs.
+#[derive(Debug, Clone)]
+pub struct JoinOptions {
+    /// The token `ovs-controller host add` printed.
+    pub token: String,
+    /// Where the files go.
+    pub dir: PathBuf,
+    /// The local ovsdb-server (its unix socket).
+    pub db: Remote,
+    /// The address ovsdb-server listens on for the controller (default: the address of the
+    /// host's registered `ssl:` OVSDB remote, else its tunnel IP).
+    pub listen_ip: Option<Ipv4Addr>,
+    /// Timeout of the controller call.
+    pub timeout: std::time::Duration,
+}
+
+/// Join this host (see the module contract).
+#[cfg(feature = "controller")]
+pub async fn join(opts: &JoinOptions) -> Result<JoinReport, JoinError> {
+    let token = ovs_api::JoinToken::decode(&opts.token)?;
+    // The local OVS must be there before the token is spent.
+    LocalOvs::connect(&opts.db).await?.managers().await?;
+    let kc = ovs_trust::new_key_and_csr(&token.host).map_err(|source| JoinError::Trust {
+        step: "making the host key and CSR",
+        source,
+    })?;
+    let joined = call_host_join(&token, &kc.csr_pem, opts.timeout).await?;
+    if joined.host != token.host {
+        return Err(JoinError::WrongHost {
+            want: token.host,
+            got: joined.host,
+        });
+    }
+    let creds = Credentials {
+        url: token.url.clone(),
+        key_pem: kc.key_pem,
+        joined,
+    };
+    install(&opts.db, &opts.dir, opts.listen_ip, &creds).await
+}
+
+/// `host_join` over TLS, server-ca pinned by the token's sha256, no client certificate.
+#[cfg(feature = "controller")]
+async fn call_host_join(
+    token: &ovs_api::JoinToken,
+    csr_pem: &str,
+    timeout: std::time::Duration,
+) -> Result<Joined, JoinError> {
+    use ovs_api::connect::{connect_http, Auth};
+    use ovs_api::NorthboundClient;
+    let trust = |step, source| JoinError::Trust { step, source };
+    let pin: ovs_trust::Fingerprint = token
+        .ca_sha256
+        .parse()
+        .map_err(|e| trust("the token's ca_sha256", e))?;
+    let cfg = ovs_trust::pinned_client_config(None, pin, ovs_trust::Expect::Controller)
+        .map_err(|e| trust("the TLS configuration pinning server-ca", e))?;
+    let ctl = |msg: String| JoinError::Controller {
+        url: token.url.clone(),
+        msg,
+    };
+    let client =
+        connect_http(&token.url, &Auth::Config(cfg), timeout).map_err(|e| ctl(e.to_string()))?;
+    client
+        .host_join(ovs_api::JoinRequest {
+            token: token.encode(),
+            csr: csr_pem.to_string(),
+        })
+        .await
+        .map_err(|e| ctl(e.to_string()))
 }
 
 /// What the controller gave a joining host, with the key made for it.
@@ -221,14 +301,21 @@ pub async fn install_with(
 }
 
 /// `pssl:PORT:IP`: `listen_ip` if given, else the address of the host's registered `ssl:`
-/// remote (its port too), else its tunnel IP on [`OVSDB_TLS_PORT`].
+/// (or, from before TLS, `tcp:`) remote (its port too), else its tunnel IP on
+/// [`OVSDB_TLS_PORT`].
 pub fn listen_target(listen_ip: Option<Ipv4Addr>, joined: &Joined) -> String {
     let registered = Remote::parse(&joined.ovsdb, OVSDB_TLS_PORT).ok();
     let (ip, port) = match registered {
-        Some(Remote::Ssl {
-            host: ovs_remote::Host::Ip(std::net::IpAddr::V4(ip)),
-            port,
-        }) => (ip, port),
+        Some(
+            Remote::Ssl {
+                host: ovs_remote::Host::Ip(std::net::IpAddr::V4(ip)),
+                port,
+            }
+            | Remote::Tcp {
+                host: ovs_remote::Host::Ip(std::net::IpAddr::V4(ip)),
+                port,
+            },
+        ) => (ip, port),
         _ => (joined.tunnel_ip, OVSDB_TLS_PORT),
     };
     format!("pssl:{port}:{}", listen_ip.unwrap_or(ip))

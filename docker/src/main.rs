@@ -123,6 +123,27 @@ enum Cmd {
     Detach(attach::DetachArgs),
     /// Lists container ports on this host (OVSDB view).
     List(listing::ListArgs),
+    #[cfg(feature = "controller")]
+    /// Joins this host to the controller with a one-time TOKEN (`ovs-controller host add`).
+    Join(JoinArgs),
+}
+
+/// `join` arguments.
+#[cfg(feature = "controller")]
+#[derive(Debug, Args)]
+struct JoinArgs {
+    /// The token `ovs-controller host add` printed.
+    token: String,
+    /// Where the host key, certificate, server-ca and controller URL are kept.
+    #[arg(long, default_value = ovs_docker::join::DEFAULT_DIR)]
+    dir: std::path::PathBuf,
+    /// The address ovsdb-server listens on for the controller (pssl:PORT:IP) [default: the
+    /// host's registered OVSDB address, else its tunnel IP].
+    #[arg(long)]
+    listen_ip: Option<std::net::Ipv4Addr>,
+    /// Seconds to wait for the controller.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -270,5 +291,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             attach::detach(&settings, a).await
         }
         Cmd::List(a) => listing::list(&settings, a).await,
+        #[cfg(feature = "controller")]
+        Cmd::Join(a) => {
+            require_root()?;
+            let r = ovs_docker::join::join(&ovs_docker::join::JoinOptions {
+                token: a.token,
+                dir: a.dir,
+                db: settings.db.clone(),
+                listen_ip: a.listen_ip,
+                timeout: Duration::from_secs(a.timeout),
+            })
+            .await?;
+            println!(
+                "joined as {}: files in {}, ovsdb-server listens on {} (system-id {0})",
+                r.host,
+                r.files.dir.display(),
+                r.listen
+            );
+            for m in &r.removed_managers {
+                println!("removed plaintext OVSDB manager {m}");
+            }
+            Ok(())
+        }
     }
 }
