@@ -622,7 +622,11 @@ mod tests {
             "pssl:6641:198.51.100.7"
         );
         assert_eq!(
-            listen_target(None, &joined("tcp:1.2.3.4:6640")),
+            listen_target(None, &joined("tcp:1.2.3.4:6642")),
+            "pssl:6642:1.2.3.4"
+        );
+        assert_eq!(
+            listen_target(None, &joined("unix:/run/db.sock")),
             "pssl:6640:192.0.2.1"
         );
         assert_eq!(
