@@ -22,21 +22,23 @@ use crate::{MacAddr, ParseError, TunnelType};
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// Unique name (1..=11 chars).
+    #[serde(deserialize_with = "field::name")]
     pub name: String,
     /// VNI 1..=16777215, unique.
+    #[serde(deserialize_with = "field::vni")]
     pub vni: u32,
     /// IPv4 CIDR such as `10.244.1.0/24` (the controller refuses host bits and lengths
     /// outside 8..=30).
-    #[serde(deserialize_with = "text::subnet")]
+    #[serde(deserialize_with = "field::subnet")]
     pub subnet: Ipv4Net,
     /// Optional gateway address (reserved from IPAM).
-    #[serde(default, deserialize_with = "text::gateway")]
+    #[serde(default, deserialize_with = "field::gateway")]
     pub gateway: Option<Ipv4Addr>,
     /// `vxlan` (default), `gre` or `geneve`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::tunnel")]
     pub tunnel: Option<TunnelType>,
     /// Endpoint MTU; default 1500 minus the tunnel overhead.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::mtu")]
     pub mtu: Option<u16>,
 }
 
@@ -62,11 +64,13 @@ pub struct Network {
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
     /// Unique name (1..=11 chars).
+    #[serde(deserialize_with = "field::name")]
     pub name: String,
     /// OVSDB remote, e.g. `tcp:192.0.2.1:6640`.
+    #[serde(deserialize_with = "field::ovsdb")]
     pub ovsdb: String,
     /// Underlay tunnel endpoint address.
-    #[serde(deserialize_with = "text::tunnel_ip")]
+    #[serde(deserialize_with = "field::tunnel_ip")]
     pub tunnel_ip: Ipv4Addr,
 }
 
@@ -86,19 +90,22 @@ pub struct Host {
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// Network name.
+    #[serde(deserialize_with = "field::network")]
     pub network: String,
     /// Host name.
+    #[serde(deserialize_with = "field::host")]
     pub host: String,
     /// Container name or id.
+    #[serde(deserialize_with = "field::container")]
     pub container: String,
     /// Interface name in the container (default `eth0`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::interface")]
     pub interface: Option<String>,
     /// Requested address (`10.244.1.5` or `10.244.1.5/24`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::ip")]
     pub ip: Option<RequestedIp>,
     /// Requested MAC.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::mac")]
     pub mac: Option<MacAddr>,
 }
 
@@ -127,9 +134,11 @@ pub struct Endpoint {
     pub vni: u32,
 }
 
-/// Deserializers of the input address fields whose errors name the field and the value
-/// (`ipnet`'s and std's say only "invalid IP address syntax").
-mod text {
+/// Deserializers of the input fields whose errors name the field: the address fields name
+/// the value too (`ipnet`'s and std's say only "invalid IP address syntax"), and a wrong type
+/// anywhere (`"vni": "x"`) says which field it is (serde says only "invalid type: string
+/// \"x\", expected u32").
+mod field {
     use std::net::Ipv4Addr;
     use std::str::FromStr;
 
@@ -137,31 +146,90 @@ mod text {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer};
 
-    fn field<'de, D: Deserializer<'de>, T: FromStr>(
+    use crate::{MacAddr, TunnelType};
+
+    use super::RequestedIp;
+
+    /// `T` from `d`, an error prefixed by `name` unless it names it already.
+    fn named<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+        name: &str,
+    ) -> Result<T, D::Error> {
+        T::deserialize(d).map_err(|e| {
+            let msg = e.to_string();
+            // serde_json adds the position; the outer error gets it again.
+            let msg = match msg.rfind(" at line ") {
+                Some(i) if msg[i..].contains(" column ") => &msg[..i],
+                _ => &msg,
+            };
+            if msg.starts_with(&format!("invalid {name} ")) || msg.starts_with(&format!("{name}: "))
+            {
+                D::Error::custom(msg)
+            } else {
+                D::Error::custom(format!("{name}: {msg}"))
+            }
+        })
+    }
+
+    /// A string field parsed by `FromStr`, the error naming the field and the value.
+    fn parsed<'de, D: Deserializer<'de>, T: FromStr>(
         d: D,
         name: &str,
         want: &str,
     ) -> Result<T, D::Error> {
-        let s = String::deserialize(d)?;
+        let s: String = named(d, name)?;
         s.parse()
             .map_err(|_| D::Error::custom(format!("invalid {name} {s:?}: want {want}")))
     }
 
+    /// One deserializer per field: `fn(d) -> Result<type, _>` named after the field.
+    macro_rules! fields {
+        ($($f:ident: $t:ty),* $(,)?) => {$(
+            pub(super) fn $f<'de, D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+                named(d, stringify!($f))
+            }
+        )*};
+    }
+
+    fields! {
+        name: String,
+        vni: u32,
+        tunnel: Option<TunnelType>,
+        mtu: Option<u16>,
+        ovsdb: String,
+        network: String,
+        host: String,
+        container: String,
+        interface: Option<String>,
+        ip: Option<RequestedIp>,
+        mac: Option<MacAddr>,
+    }
+
+    pub(super) fn network_filter<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<String>, D::Error> {
+        named(d, "network")
+    }
+
+    pub(super) fn host_filter<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        named(d, "host")
+    }
+
     pub(super) fn subnet<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Net, D::Error> {
-        field(d, "subnet", "A.B.C.D/LEN")
+        parsed(d, "subnet", "A.B.C.D/LEN")
     }
 
     pub(super) fn tunnel_ip<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Addr, D::Error> {
-        field(d, "tunnel_ip", "an IPv4 address")
+        parsed(d, "tunnel_ip", "an IPv4 address")
     }
 
     pub(super) fn gateway<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ipv4Addr>, D::Error> {
         #[derive(Deserialize)]
         struct Gateway(#[serde(deserialize_with = "gateway_addr")] Ipv4Addr);
         fn gateway_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Ipv4Addr, D::Error> {
-            field(d, "gateway", "an IPv4 address")
+            parsed(d, "gateway", "an IPv4 address")
         }
-        Ok(Option::<Gateway>::deserialize(d)?.map(|g| g.0))
+        Ok(named::<_, Option<Gateway>>(d, "gateway")?.map(|g| g.0))
     }
 }
 
@@ -241,10 +309,10 @@ pub struct EndpointStatus {
 #[serde(deny_unknown_fields)]
 pub struct EndpointFilter {
     /// Only this network.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::network_filter")]
     pub network: Option<String>,
     /// Only this host.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "field::host_filter")]
     pub host: Option<String>,
 }
 
@@ -370,6 +438,63 @@ mod tests {
         for bad in ["10.244.1", "10.244.1.5/33", "10.244.1.5/", "x"] {
             assert!(bad.parse::<RequestedIp>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let net = |extra: &str| {
+            let src = format!(r#"{{"name":"blue","vni":1,"subnet":"10.244.1.0/24"{extra}}}"#);
+            serde_json::from_str::<NetworkSpec>(&src)
+                .unwrap_err()
+                .to_string()
+        };
+        for (extra, names) in [
+            (r#","mtu":-1"#, "mtu: invalid value: integer `-1`"),
+            (r#","mtu":"x""#, "mtu: invalid type: string"),
+            (r#","tunnel":5"#, "tunnel: expected value"),
+            (r#","gateway":5"#, "gateway: invalid type"),
+        ] {
+            let e = net(extra);
+            assert!(e.starts_with(names), "{extra}: {e}");
+        }
+        let e = serde_json::from_str::<NetworkSpec>(r#"{"name":"b","vni":"x","subnet":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("vni: invalid type: string \"x\", expected u32"),
+            "{e}"
+        );
+        let e = serde_json::from_str::<NetworkSpec>(r#"{"name":7,"vni":1,"subnet":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("name: invalid type: integer `7`"), "{e}");
+        let e = serde_json::from_str::<HostSpec>(r#"{"name":"h","ovsdb":"x","tunnel_ip":5}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("tunnel_ip: invalid type: integer `5`"), "{e}");
+        for (field, v) in [
+            ("container", "5"),
+            ("interface", "[]"),
+            ("ip", "5"),
+            ("mac", "true"),
+            ("host", "{}"),
+        ] {
+            let mut o = serde_json::json!({"network": "blue", "host": "h1", "container": "c1"});
+            o[field] = serde_json::from_str(v).unwrap();
+            let e = serde_json::from_value::<EndpointSpec>(o)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("{field}: invalid type")), "{e}");
+        }
+        let e = serde_json::from_str::<EndpointFilter>(r#"{"host":1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("host: invalid type"), "{e}");
+        // Missing and unknown fields were named already.
+        let e = serde_json::from_str::<HostSpec>(r#"{"name":"h","tunnel_ip":"192.0.2.1"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `ovsdb`"), "{e}");
     }
 
     #[test]
