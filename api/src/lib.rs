@@ -7,6 +7,9 @@
 //!   [`RequestedIp`] for an endpoint's requested address.
 //! * [`join`]: the one-time [`JoinToken`] and the types of `join_token_create`/`host_join`.
 //! * [`codes`] / [`ErrorCode`]: the stable JSON-RPC error codes; [`ParseError`].
+//! * [`names`]: the one set of rules for names, container ids, interface names, tunnel
+//!   addresses and OVSDB remotes (API, controller model, CLI and topology files), each
+//!   refusal a [`FieldError`] naming the field.
 //! * `Northbound` (features `server` and/or `client`): the jsonrpsee RPC trait; `server`
 //!   generates `NorthboundServer`, `client` the `NorthboundClient` extension trait.
 //!
@@ -45,6 +48,7 @@ pub mod connect;
 pub mod error;
 pub mod join;
 mod mac;
+pub mod names;
 #[cfg(any(feature = "server", feature = "client"))]
 mod rpc;
 mod tunnel;
@@ -54,6 +58,7 @@ pub use error::{codes, ErrorCode, ParseError};
 pub use ipnet::Ipv4Net;
 pub use join::{JoinRequest, JoinToken, JoinTokenCreated, JoinTokenSpec, Joined};
 pub use mac::MacAddr;
+pub use names::FieldError;
 #[cfg(any(feature = "server", feature = "client"))]
 pub use rpc::*;
 pub use tunnel::TunnelType;

@@ -141,7 +141,13 @@ async fn crud_errors_and_watch_over_http_and_ws() {
     assert_eq!(e.gateway, Some("10.244.1.1".parse().unwrap()));
     assert_eq!((e.vni, e.mtu, e.interface.as_str()), (100, 1442, "eth0"));
     assert_eq!(e.mac.to_string(), "02:64:0a:f4:01:02"); // VNI 100, 10.244.1.2
-    let e2 = http.endpoint_create(spec).await.unwrap();
+    let e2 = http
+        .endpoint_create(EndpointSpec {
+            container: "c2".into(),
+            ..spec
+        })
+        .await
+        .unwrap();
     assert_eq!(e2.ip.to_string(), "10.244.1.3/24");
     assert_ne!(e.mac, e2.mac);
 

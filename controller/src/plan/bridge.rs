@@ -73,7 +73,7 @@ pub fn datapath_id(host: &str) -> u64 {
 }
 
 /// Name of the tunnel port towards `peer` of type `kind` (≤ 15 chars for
-/// names accepted by [`crate::state::model::check_name`]).
+/// host names accepted by [`ovs_api::names::host_name`]).
 pub fn tunnel_port_name(kind: TunnelType, peer: &str) -> String {
     format!("{}{}", kind.port_prefix(), peer)
 }

@@ -15,7 +15,7 @@ use crate::api::Event;
 use crate::plan::{tables, Binding, Field};
 use crate::state::desired::{DesiredState, Ticket};
 use crate::state::ipam;
-use crate::state::model::{Endpoint, Host, MacAddr, ModelError, Network};
+use crate::state::model::{check_attachment, Endpoint, Host, MacAddr, ModelError, Network};
 use crate::state::store::{Kind, Write};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, MutexGuard};
@@ -192,6 +192,8 @@ impl Core {
     /// Create an endpoint, allocating IP and MAC when absent; returns it
     /// with its network.
     pub fn create_endpoint(&self, req: &NewEndpoint) -> Result<(Endpoint, Network), CoreError> {
+        let interface = req.interface.clone().unwrap_or_else(|| "eth0".into());
+        check_attachment(&req.container, &interface)?;
         let mut g = self.lock();
         let net = g
             .state
@@ -220,7 +222,7 @@ impl Core {
             network: net.name.clone(),
             host: req.host.clone(),
             container: req.container.clone(),
-            interface: req.interface.clone().unwrap_or_else(|| "eth0".into()),
+            interface,
             mac,
             ip,
             prefix_len: net.subnet.len,

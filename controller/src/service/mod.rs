@@ -62,7 +62,9 @@ impl CoreError {
                 | ModelError::DuplicateHost(_)
                 | ModelError::DuplicateEndpoint(_)
                 | ModelError::DuplicateMac { .. }
-                | ModelError::DuplicateIp { .. } => codes::CONFLICT,
+                | ModelError::DuplicateIp { .. }
+                | ModelError::AddressInUse { .. }
+                | ModelError::DuplicateAttachment { .. } => codes::CONFLICT,
                 ModelError::SubnetExhausted(..) => codes::EXHAUSTED,
                 ModelError::InUse(..) => codes::IN_USE,
                 _ => codes::INVALID,

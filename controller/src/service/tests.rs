@@ -47,7 +47,8 @@ fn ep(network: &str, host: &str) -> api::EndpointSpec {
     api::EndpointSpec {
         network: network.into(),
         host: host.into(),
-        container: "c".into(),
+        // A container of its own: one endpoint per container interface.
+        container: format!("c{}", uuid::Uuid::new_v4().simple()),
         interface: None,
         ip: None,
         mac: None,

@@ -150,16 +150,49 @@ impl DesiredState {
         Ok(())
     }
 
-    /// Check that `h` may be added.
+    /// Check that `h` may be added: a new name, and addresses no other host uses. Two hosts
+    /// with one OVSDB remote (compared by [`Host::ovsdb_key`]: `tcp:` and `ssl:` to one
+    /// address are one ovsdb-server) or one tunnel IP would fight over one switch; an OVSDB
+    /// address that is another host's tunnel IP (or the reverse) is that other machine.
     pub fn check_add_host(&self, h: &Host) -> Result<(), ModelError> {
         if self.hosts.contains_key(&h.name) {
             return Err(ModelError::DuplicateHost(h.name.clone()));
         }
+        let in_use = |field, value: String, o: &Host, other| ModelError::AddressInUse {
+            field,
+            value,
+            host: o.name.clone(),
+            other,
+        };
+        let key = h.ovsdb_key();
+        let ip = h.ovsdb_ip();
+        for o in self.hosts.values() {
+            if o.tunnel_ip == h.tunnel_ip {
+                let tip = h.tunnel_ip.to_string();
+                return Err(in_use("tunnel_ip", tip, o, "tunnel_ip"));
+            }
+            if o.ovsdb_key() == key {
+                return Err(in_use("ovsdb", h.ovsdb.clone(), o, "ovsdb"));
+            }
+            if ip.is_some() && ip == Some(o.tunnel_ip.into()) {
+                return Err(in_use("ovsdb", h.ovsdb.clone(), o, "tunnel_ip"));
+            }
+            if o.ovsdb_ip() == Some(h.tunnel_ip.into()) {
+                let tip = h.tunnel_ip.to_string();
+                return Err(in_use("tunnel_ip", tip, o, "ovsdb"));
+            }
+        }
         Ok(())
     }
 
+    /// The endpoint attaching `container`'s `interface` on `host` (reserved ones
+    /// included), if any.
+    pub fn attached(&self, host: &str, container: &str, interface: &str) -> Option<Uuid> {
+        self.index.attached(host, container, interface)
+    }
+
     /// Check that `e` may be added (references exist, address usable and
-    /// unique in its network, id new).
+    /// unique in its network, its container interface not attached yet, id new).
     pub fn check_add_endpoint(&self, e: &Endpoint) -> Result<(), ModelError> {
         let net = self
             .networks
@@ -172,6 +205,14 @@ impl DesiredState {
             return Err(ModelError::IpOutsideSubnet {
                 ip: e.ip,
                 subnet: net.subnet,
+            });
+        }
+        if let Some(id) = self.attached(&e.host, &e.container, &e.interface) {
+            return Err(ModelError::DuplicateAttachment {
+                host: e.host.clone(),
+                container: e.container.clone(),
+                interface: e.interface.clone(),
+                endpoint: id,
             });
         }
         for o in self.endpoints_in(&e.network) {
@@ -331,12 +372,14 @@ mod tests {
         DesiredState::from_parts([h], [n], []).unwrap()
     }
 
+    /// An endpoint of blue on h1 in a container of its own.
     fn ep(ip: &str, mac: &str) -> Endpoint {
+        let id = Uuid::new_v4();
         Endpoint {
-            id: Uuid::new_v4(),
+            id,
             network: "blue".into(),
             host: "h1".into(),
-            container: "c".into(),
+            container: format!("c-{id}"),
             interface: "eth0".into(),
             mac: mac.parse().unwrap(),
             ip: ip.parse().unwrap(),
@@ -368,8 +411,21 @@ mod tests {
         let a = ep("10.244.1.2", "02:00:00:00:00:01");
         s.check_add_endpoint(&a).unwrap();
         s.add_endpoint(a.clone()).unwrap();
+        let mut again = ep("10.244.1.9", "02:00:00:00:00:09");
+        again.container = a.container.clone();
+        assert_eq!(
+            s.check_add_endpoint(&again),
+            Err(ModelError::DuplicateAttachment {
+                host: "h1".into(),
+                container: a.container.clone(),
+                interface: "eth0".into(),
+                endpoint: a.id,
+            })
+        );
+        again.interface = "eth1".into();
+        assert_eq!(s.check_add_endpoint(&again), Ok(()));
         assert!(matches!(
-            s.check_add_endpoint(&a),
+            s.check_add_endpoint(&ep("10.244.1.3", "02:00:00:00:00:01")),
             Err(ModelError::DuplicateMac { .. })
         ));
         assert!(matches!(
@@ -400,6 +456,39 @@ mod tests {
             s.check_add_endpoint(&e),
             Err(ModelError::UnknownNetwork("nope".into()))
         );
+    }
+
+    #[test]
+    fn rejects_a_second_host_on_another_hosts_addresses() {
+        let s = state(); // h1: tcp:192.0.2.1:6640, tunnel 192.0.2.1
+        let in_use = |ovsdb: &str, tip: &str| {
+            let h = Host::new("h2", ovsdb, tip).unwrap();
+            match s.check_add_host(&h) {
+                Err(ModelError::AddressInUse {
+                    field, host, other, ..
+                }) => (field, host, other),
+                other => panic!("{ovsdb} {tip}: {other:?}"),
+            }
+        };
+        let h1 = "h1".to_string();
+        assert_eq!(
+            in_use("tcp:192.0.2.9:6640", "192.0.2.1"),
+            ("tunnel_ip", h1.clone(), "tunnel_ip")
+        );
+        assert_eq!(
+            in_use("tcp:192.0.2.1:6640", "192.0.2.2"),
+            ("ovsdb", h1.clone(), "ovsdb")
+        );
+        assert_eq!(
+            in_use("ssl:192.0.2.1:6640", "192.0.2.2"),
+            ("ovsdb", h1.clone(), "ovsdb")
+        );
+        assert_eq!(
+            in_use("ssl:192.0.2.1:6641", "192.0.2.2"),
+            ("ovsdb", h1.clone(), "tunnel_ip")
+        );
+        let other = Host::new("h2", "tcp:192.0.2.2:6640", "192.0.2.2").unwrap();
+        assert_eq!(s.check_add_host(&other), Ok(()));
     }
 
     #[test]

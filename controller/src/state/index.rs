@@ -1,10 +1,11 @@
 //! The private index of the `DesiredState`:
-//! endpoints by network and by host.
+//! endpoints by network and by host, and by (host, container, interface).
 //!
 //! Contract: only `DesiredState` holds an [`Index`] and it updates it in the
 //! same method that changes its endpoints, so the two cannot drift. It answers
 //! "endpoints of this network", "hosts of this network" and "networks of this
-//! host" in the size of the answer, not of the whole state.
+//! host" in the size of the answer, not of the whole state, and "which endpoint
+//! attaches this container's interface on this host" in a lookup.
 
 use crate::state::model::Endpoint;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,12 @@ pub(crate) struct Index {
     net_hosts: BTreeMap<String, BTreeMap<String, usize>>,
     /// host → network → number of its endpoints there.
     host_nets: BTreeMap<String, BTreeMap<String, usize>>,
+    /// (host, container, interface) → endpoint id: one endpoint per container interface.
+    attached: BTreeMap<(String, String, String), Uuid>,
+}
+
+fn attachment(e: &Endpoint) -> (String, String, String) {
+    (e.host.clone(), e.container.clone(), e.interface.clone())
 }
 
 impl Index {
@@ -38,6 +45,7 @@ impl Index {
                 .or_default()
                 .entry(e.network.clone())
                 .or_default() += 1;
+            self.attached.insert(attachment(e), e.id);
         }
     }
 
@@ -51,6 +59,10 @@ impl Index {
         }
         if ids.is_empty() {
             self.eps.remove(&e.network);
+        }
+        let key = attachment(e);
+        if self.attached.get(&key) == Some(&e.id) {
+            self.attached.remove(&key);
         }
         fn dec(m: &mut BTreeMap<String, BTreeMap<String, usize>>, a: &str, b: &str) {
             if let Some(inner) = m.get_mut(a) {
@@ -93,6 +105,16 @@ impl Index {
             .get(network)
             .into_iter()
             .flat_map(|m| m.keys().map(String::as_str))
+    }
+
+    /// The endpoint attaching `container`'s `interface` on `host`, if any.
+    pub(crate) fn attached(&self, host: &str, container: &str, interface: &str) -> Option<Uuid> {
+        let key = (
+            host.to_string(),
+            container.to_string(),
+            interface.to_string(),
+        );
+        self.attached.get(&key).copied()
     }
 
     /// Number of endpoints on `host`.

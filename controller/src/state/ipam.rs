@@ -96,11 +96,12 @@ mod tests {
         let ip = allocate_ip(s, n)?;
         let (mac, c) = allocate_mac(s, n, ip, *counter);
         *counter = c;
+        let id = Uuid::new_v4();
         let e = Endpoint {
-            id: Uuid::new_v4(),
+            id,
             network: n.name.clone(),
             host: "h".into(),
-            container: "c".into(),
+            container: format!("c-{id}"),
             interface: "eth0".into(),
             mac,
             ip,
@@ -176,6 +177,7 @@ mod tests {
         let next: Ipv4Addr = "10.1.0.2".parse().unwrap();
         let mut taken = e.clone();
         taken.id = Uuid::new_v4();
+        taken.container = format!("c-{}", taken.id);
         taken.ip = "10.1.0.200".parse().unwrap();
         taken.mac = mac_for(1, next);
         s.add_endpoint(taken).unwrap();

@@ -14,6 +14,7 @@ pub const VNI_MAX: u32 = (1 << 24) - 1;
 /// Underlay MTU assumed when deriving a network's default MTU.
 pub const UNDERLAY_MTU: u16 = 1500;
 
+use ovs_api::{names, FieldError};
 pub use ovs_api::{MacAddr, TunnelType};
 
 /// Validation failures, each naming what was wrong.
@@ -52,9 +53,36 @@ pub enum ModelError {
     /// Unknown tunnel type.
     #[error("invalid tunnel type {0:?}: want vxlan, gre or geneve")]
     InvalidTunnel(String),
-    /// Invalid name (empty, too long or odd characters).
-    #[error("invalid name {0:?}: {1}")]
-    InvalidName(String, &'static str),
+    /// A name, container id, interface name, tunnel address or OVSDB remote refused by the
+    /// shared rules of [`ovs_api::names`] (the error names the field).
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// Another host already uses this address (as its tunnel IP or OVSDB remote).
+    #[error("{field} {value} is already used by host {host:?} (its {other})")]
+    AddressInUse {
+        /// The field of the new host (`tunnel_ip` or `ovsdb`).
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The host holding it.
+        host: String,
+        /// Which of that host's fields holds it (`tunnel_ip` or `ovsdb`).
+        other: &'static str,
+    },
+    /// The container already has an endpoint with this interface on this host.
+    #[error(
+        "container {container:?} interface {interface:?} on host {host:?} already has endpoint {endpoint}"
+    )]
+    DuplicateAttachment {
+        /// Host name.
+        host: String,
+        /// Container.
+        container: String,
+        /// Interface in the container.
+        interface: String,
+        /// The existing endpoint's id.
+        endpoint: Uuid,
+    },
     /// MTU outside 576..=9000.
     #[error("invalid MTU {0}: must be in 576..=9000")]
     InvalidMtu(u16),
@@ -225,24 +253,11 @@ pub struct Endpoint {
     pub prefix_len: u8,
 }
 
-/// Check a host or network name: 1..=11 chars of `[A-Za-z0-9_.-]`
-/// (short enough for `gnv-<name>` to fit the 15-char interface limit).
-pub fn check_name(name: &str) -> Result<(), ModelError> {
-    if name.is_empty() || name.len() > 11 {
-        return Err(ModelError::InvalidName(
-            name.to_string(),
-            "length must be 1..=11",
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-    {
-        return Err(ModelError::InvalidName(
-            name.to_string(),
-            "allowed characters: A-Z a-z 0-9 - _ .",
-        ));
-    }
+/// Check the container and interface of a new endpoint ([`names::container_id`],
+/// [`names::interface_name`]).
+pub fn check_attachment(container: &str, interface: &str) -> Result<(), ModelError> {
+    names::container_id(container)?;
+    names::interface_name(interface)?;
     Ok(())
 }
 
@@ -277,7 +292,7 @@ impl Network {
         tunnel: Option<TunnelType>,
         mtu: Option<u16>,
     ) -> Result<Network, ModelError> {
-        check_name(name)?;
+        names::network_name(name)?;
         if vni == 0 || vni > VNI_MAX {
             return Err(ModelError::BadVni(vni));
         }
@@ -311,12 +326,34 @@ impl Host {
         Host::from_parts(name, ovsdb, tunnel_ip)
     }
 
-    /// Build and validate a host from typed input (what the API gives).
-    pub fn from_parts(name: &str, ovsdb: &str, tunnel_ip: Ipv4Addr) -> Result<Host, ModelError> {
-        check_name(name)?;
-        if !(ovsdb.starts_with("tcp:") || ovsdb.starts_with("unix:")) {
-            return Err(ModelError::InvalidAddress(ovsdb.to_string()));
+    /// The key [`Host::ovsdb`] is compared by across hosts ([`names::remote_key`]); the raw
+    /// string when it does not parse (a host stored before the rules).
+    pub fn ovsdb_key(&self) -> String {
+        names::ovsdb_remote(&self.ovsdb)
+            .map(|r| names::remote_key(&r))
+            .unwrap_or_else(|_| self.ovsdb.clone())
+    }
+
+    /// The IP address of [`Host::ovsdb`], if it is an IP literal.
+    pub fn ovsdb_ip(&self) -> Option<std::net::IpAddr> {
+        match ovs_remote::Remote::parse(&self.ovsdb, ovs_remote::OVSDB_PORT).ok()? {
+            ovs_remote::Remote::Tcp { host, .. } | ovs_remote::Remote::Ssl { host, .. } => {
+                match host {
+                    ovs_remote::Host::Ip(ip) => Some(ip),
+                    ovs_remote::Host::Name(_) => None,
+                }
+            }
+            _ => None,
         }
+    }
+
+    /// Build and validate a host from typed input (what the API gives): the name, the OVSDB
+    /// remote and the tunnel address by the rules of [`ovs_api::names`] (uniqueness across
+    /// hosts is checked by the desired state).
+    pub fn from_parts(name: &str, ovsdb: &str, tunnel_ip: Ipv4Addr) -> Result<Host, ModelError> {
+        names::host_name(name)?;
+        names::ovsdb_remote(ovsdb)?;
+        names::tunnel_ip(tunnel_ip)?;
         Ok(Host {
             name: name.to_string(),
             ovsdb: ovsdb.to_string(),
@@ -403,9 +440,34 @@ mod tests {
 
     #[test]
     fn names_fit_port_names() {
-        assert!(check_name("host-12345a").is_ok());
-        assert!(check_name("host-123456a").is_err());
-        assert!(check_name("").is_err());
-        assert!(check_name("a b").is_err());
+        let net = |n| Network::new(n, 1, "10.0.0.0/24", None, None, None);
+        assert!(net("host-12345a").is_ok());
+        for bad in ["host-123456a", "", "a b", "..", "."] {
+            assert!(matches!(net(bad), Err(ModelError::Invalid(_))), "{bad:?}");
+        }
+        let host = |n| Host::new(n, "tcp:192.0.2.1:6640", "192.0.2.1");
+        assert!(host("h1").is_ok());
+        assert!(matches!(host(".."), Err(ModelError::Invalid(_))));
+    }
+
+    #[test]
+    fn hosts_refuse_bad_remotes_and_tunnel_ips() {
+        for (ovsdb, tip, field) in [
+            ("tcp:", "192.0.2.1", "ovsdb"),
+            ("tcp:garbage:zz", "192.0.2.1", "ovsdb"),
+            ("unix:/etc/passwd", "192.0.2.1", "ovsdb"),
+            ("tcp:192.0.2.1:6640", "0.0.0.0", "tunnel_ip"),
+            ("tcp:192.0.2.1:6640", "255.255.255.255", "tunnel_ip"),
+            ("tcp:192.0.2.1:6640", "239.0.0.1", "tunnel_ip"),
+            ("tcp:192.0.2.1:6640", "127.0.0.1", "tunnel_ip"),
+        ] {
+            match Host::new("h1", ovsdb, tip) {
+                Err(ModelError::Invalid(e)) => assert_eq!(e.field, field, "{e}"),
+                other => panic!("{ovsdb} {tip}: {other:?}"),
+            }
+        }
+        let h = Host::new("h1", "ssl:192.0.2.1:6640", "192.0.2.1").unwrap();
+        assert_eq!(h.ovsdb_key(), "192.0.2.1:6640");
+        assert_eq!(h.ovsdb_ip(), Some([192, 0, 2, 1].into()));
     }
 }
