@@ -71,6 +71,8 @@ pub struct LabOptions {
     pub keep: bool,
     /// Do not create the topology's container namespaces during `up`.
     pub skip_containers: bool,
+    /// Extra `ovs-controller` arguments (controller wiring), e.g. `--bridge-policy report`.
+    pub controller_args: Vec<String>,
 }
 
 impl LabOptions {
@@ -241,6 +243,7 @@ pub struct Lab {
     state: Mutex<RunState>,
     children: Mutex<Vec<Child>>,
     verbose: bool,
+    controller_args: Vec<String>,
     step: AtomicU32,
     steps: u32,
     controller: Mutex<Option<ControllerProc>>,
@@ -336,6 +339,7 @@ impl Lab {
             state: Mutex::new(st),
             children: Mutex::new(Vec::new()),
             verbose: opts.verbose,
+            controller_args: opts.controller_args.clone(),
             step: AtomicU32::new(0),
             steps,
             controller: Mutex::new(None),
@@ -553,6 +557,11 @@ impl Lab {
     /// The controller's underlay IP (`.254`).
     pub fn controller_ip(&self) -> Ipv4Addr {
         self.topology.controller_ip()
+    }
+
+    /// The extra `ovs-controller` arguments of [`LabOptions::controller_args`].
+    pub fn controller_args(&self) -> &[String] {
+        &self.controller_args
     }
 
     /// A command that runs `program` in the controller namespace.

@@ -321,6 +321,7 @@ impl Lab {
             .arg(format!("tcp:{ip}:{OPENFLOW_PORT}"))
             // Plaintext until the lab makes its PKI (TLS default in ovs-lab: issue 12).
             .arg("--insecure")
+            .args(self.controller_args())
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info,ovs_controller=debug".into()),

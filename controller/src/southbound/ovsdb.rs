@@ -318,9 +318,13 @@ fn owner_pass(
     tunnels: &std::collections::BTreeMap<String, crate::plan::TunnelPort>,
     view: &SwitchView,
 ) -> OwnerPass {
+    // The endpoints bound on the bridge, and those of the ports remembered
+    // (after a del-br the view has none of them).
     let ids = view
         .iface_ids()
-        .filter_map(|(id, _)| uuid::Uuid::parse_str(id).ok());
+        .filter_map(|(id, _)| uuid::Uuid::parse_str(id).ok())
+        .chain(owner.remembered().values().map(|p| p.endpoint))
+        .collect::<Vec<_>>();
     let local = core.endpoints_on(host, ids);
     let now = std::time::Instant::now();
     let pass = owner.pass(bridge, tunnels, view, now, |id| local.contains(id));
