@@ -225,8 +225,8 @@ pub const DEFAULT_UNDERLAY: &str = "192.0.2.0/24";
 pub const MAX_HOST_NAME: usize = 8;
 /// Maximum container name length (`p-<name>` must fit in 15 chars).
 pub const MAX_CONTAINER_NAME: usize = 12;
-/// Maximum network name length.
-pub const MAX_NETWORK_NAME: usize = 15;
+/// Maximum network name length: the API's ([`ovs_api::names::MAX_NAME`]).
+pub const MAX_NETWORK_NAME: usize = ovs_api::names::MAX_NAME;
 
 struct Ctx<'a> {
     src: &'a str,
@@ -257,13 +257,19 @@ impl Ctx<'_> {
     }
 }
 
+/// The API's rules for this kind of name (`rule`), then the lab's own: `max` characters
+/// of `a-z 0-9 -`.
 fn check_name(
     ctx: &Ctx<'_>,
     name: &Spanned<String>,
     field: String,
     max: usize,
+    rule: fn(&str) -> Result<(), ovs_api::FieldError>,
 ) -> Result<(), TopologyError> {
     let n = name.get_ref();
+    if let Err(e) = rule(n) {
+        return Err(ctx.err(name, field, e.to_string()));
+    }
     if n.is_empty() || n.len() > max {
         return Err(ctx.err(
             name,
@@ -331,7 +337,7 @@ impl Topology {
                 message: e.message().to_string(),
             }
         })?;
-        check_name(&ctx, &raw.name, "name".into(), 32)?;
+        check_name(&ctx, &raw.name, "name".into(), 32, |_| Ok(()))?;
 
         let underlay = match &raw.underlay {
             Some(u) => {
@@ -368,7 +374,13 @@ impl Topology {
         let mut host_lines: HashMap<String, usize> = HashMap::new();
         for (i, h) in raw.hosts.iter().enumerate() {
             let field = format!("hosts[{i}].name");
-            check_name(&ctx, &h.name, field.clone(), MAX_HOST_NAME)?;
+            check_name(
+                &ctx,
+                &h.name,
+                field.clone(),
+                MAX_HOST_NAME,
+                ovs_api::names::host_name,
+            )?;
             if let Some(first) = host_lines.insert(h.name.get_ref().clone(), ctx.line(&h.name)) {
                 return Err(ctx.err(
                     &h.name,
@@ -395,7 +407,13 @@ impl Topology {
         let mut vni_lines: HashMap<u32, usize> = HashMap::new();
         for (i, n) in raw.networks.iter().enumerate() {
             let field = format!("networks[{i}]");
-            check_name(&ctx, &n.name, format!("{field}.name"), MAX_NETWORK_NAME)?;
+            check_name(
+                &ctx,
+                &n.name,
+                format!("{field}.name"),
+                MAX_NETWORK_NAME,
+                ovs_api::names::network_name,
+            )?;
             if let Some(first) = net_lines.insert(n.name.get_ref().clone(), ctx.line(&n.name)) {
                 return Err(ctx.err(
                     &n.name,
@@ -463,7 +481,13 @@ impl Topology {
         let mut used: HashMap<(String, Ipv4Addr), (String, usize)> = HashMap::new();
         for (i, c) in raw.containers.iter().enumerate() {
             let field = format!("containers[{i}]");
-            check_name(&ctx, &c.name, format!("{field}.name"), MAX_CONTAINER_NAME)?;
+            check_name(
+                &ctx,
+                &c.name,
+                format!("{field}.name"),
+                MAX_CONTAINER_NAME,
+                ovs_api::names::container_id,
+            )?;
             let cname = c.name.get_ref();
             if let Some(first) = c_lines.insert(cname.clone(), ctx.line(&c.name)) {
                 return Err(ctx.err(
@@ -636,6 +660,36 @@ mod tests {
         assert_eq!(e.line, 9, "{e}");
         assert!(e.message.contains("colour"), "{e}");
         assert!(e.to_string().starts_with("f.toml:9:"), "{e}");
+    }
+
+    #[test]
+    fn names_follow_the_api_rules() {
+        for (from, to, field, says) in [
+            (
+                "name = \"h1\"",
+                "name = \"..\"",
+                "hosts[0].name",
+                "invalid host name",
+            ),
+            (
+                "name = \"blue\"",
+                "name = \"blue-network\"",
+                "networks[0].name",
+                "invalid network name",
+            ),
+            (
+                "name = \"c1\"",
+                "name = \"-c\"",
+                "containers[0].name",
+                "invalid container",
+            ),
+        ] {
+            assert!(GOOD.contains(from), "{from}");
+            let src = GOOD.replacen(from, to, 1);
+            let e = Topology::parse(&src, "f.toml").unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.message.contains(says), "{e}");
+        }
     }
 
     #[test]
