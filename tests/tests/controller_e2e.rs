@@ -436,15 +436,11 @@ fn tunnels_body(lab: &Lab) -> Result<()> {
         bail!("{repairs} drift repairs without any drift");
     }
 
-    // Drift repair: a flow of ours deleted behind the controller's back comes back;
-    // a foreign flow (other cookie) is left alone.
+    // Drift repair: a flow of ours deleted behind the controller's back comes back.
+    // (Foreign flows, other cookies, are removed under the default exclusive bridge
+    // policy: see lab_bridge_attacks.)
     let h1 = lab.host("h1").unwrap();
     let mgmt = h1.mgmt(BR_EX);
-    h1.ofctl(&[
-        "add-flow",
-        &mgmt,
-        "cookie=0x1234,table=99,priority=7,actions=drop",
-    ])?;
     let before = h1.dump_flows(BR_EX)?;
     let victim = format!("table=30,priority=100,tun_id=0x64,dl_dst={}", eps["b1"].mac);
     h1.ofctl(&["--strict", "del-flows", &mgmt, &victim])?;
