@@ -37,7 +37,7 @@ fn start(dir: &Path, api_port: u16) -> Daemon {
         .arg("--state")
         .arg(dir.join("state.redb"))
         .args(["--listen", &format!("127.0.0.1:{api_port}")])
-        .args(["--openflow-listen", "ptcp:0:127.0.0.1"])
+        .args(["--openflow-listen", "pssl:0:127.0.0.1"])
         .args(["--metrics-listen", "127.0.0.1:0"])
         .args(["--advertise", "ssl:127.0.0.1:6653"])
         .env("RUST_LOG", "info")
@@ -119,9 +119,7 @@ async fn host_add_then_join_configures_ovs_over_tls_and_the_token_works_once() {
     let d = start(&dir, api_port);
 
     let port = free_port().unwrap();
-    // Host records accept `ssl:` remotes only once the OVSDB driver speaks TLS; until then
-    // the registered `tcp:` address gives the join its listen address and port.
-    let ovsdb = format!("tcp:127.0.0.1:{port}");
+    let ovsdb = format!("ssl:127.0.0.1:{port}");
     let out = host_add(
         &d,
         &dir,
