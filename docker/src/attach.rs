@@ -118,9 +118,10 @@ impl ControllerArgs {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// Docker container name or ID (or a label with --pid/--netns).
+    #[arg(value_parser = parse::arg::container)]
     container: String,
     /// Controller network name.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::network)]
     network: String,
     /// Requested address (default: allocated by the controller).
     #[arg(long)]
@@ -129,12 +130,12 @@ pub struct AttachArgs {
     #[arg(long)]
     mac: Option<String>,
     /// Interface name in the container (default: the controller's, eth0).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::interface)]
     interface: Option<String>,
     #[command(flatten)]
     conn: ControllerArgs,
     /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::host)]
     host: Option<String>,
     /// Seconds to wait for the endpoint to become reachable.
     #[arg(long, default_value_t = 30)]
@@ -150,14 +151,15 @@ pub struct AttachArgs {
 #[derive(Debug, Args)]
 pub struct DetachArgs {
     /// Container name or ID (or label).
+    #[arg(value_parser = parse::arg::container)]
     container: String,
     /// Only endpoints of this network.
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::network)]
     network: Option<String>,
     #[command(flatten)]
     conn: ControllerArgs,
     /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::host)]
     host: Option<String>,
 }
 

@@ -67,8 +67,10 @@ enum Cmd {
         /// OVS bridge (must exist).
         bridge: String,
         /// Interface name inside the container (at most 15 bytes).
+        #[arg(value_parser = parse::arg::interface)]
         interface: String,
         /// Docker container name or ID (or a label with --pid/--netns).
+        #[arg(value_parser = parse::arg::container)]
         container: String,
         /// ADDRESS[/PREFIX] to set on INTERFACE.
         #[arg(long)]
@@ -93,8 +95,10 @@ enum Cmd {
         /// OVS bridge (ignored for matching, as in ovs-docker).
         bridge: String,
         /// Interface name inside the container.
+        #[arg(value_parser = parse::arg::interface)]
         interface: String,
         /// Container name or ID (or label).
+        #[arg(value_parser = parse::arg::container)]
         container: String,
     },
     /// Removes all Open vSwitch interfaces of CONTAINER.
@@ -102,6 +106,7 @@ enum Cmd {
         /// OVS bridge (ignored for matching, as in ovs-docker).
         bridge: String,
         /// Container name or ID (or label).
+        #[arg(value_parser = parse::arg::container)]
         container: String,
     },
     /// Makes INTERFACE of CONTAINER an access port of VLAN.
@@ -109,8 +114,10 @@ enum Cmd {
         /// OVS bridge (ignored for matching, as in ovs-docker).
         bridge: String,
         /// Interface name inside the container.
+        #[arg(value_parser = parse::arg::interface)]
         interface: String,
         /// Container name or ID (or label).
+        #[arg(value_parser = parse::arg::container)]
         container: String,
         /// VLAN tag 0..4095.
         vlan: String,

@@ -13,7 +13,40 @@ use ovs_api::MacAddr;
 use crate::error::{Error, Result};
 
 /// Linux `IFNAMSIZ - 1`.
-pub const MAX_IFNAME: usize = 15;
+pub const MAX_IFNAME: usize = ovs_api::names::MAX_IFNAME;
+
+/// Clap value parsers: the API's rules ([`ovs_api::names`]) for command-line arguments, so
+/// a name the controller would refuse is refused before anything runs, naming the argument.
+pub mod arg {
+    use ovs_api::names;
+
+    fn checked(
+        s: &str,
+        rule: fn(&str) -> Result<(), ovs_api::FieldError>,
+    ) -> Result<String, ovs_api::FieldError> {
+        rule(s).map(|()| s.to_string())
+    }
+
+    /// An interface name.
+    pub fn interface(s: &str) -> Result<String, ovs_api::FieldError> {
+        checked(s, names::interface_name)
+    }
+
+    /// A container name or id (or label).
+    pub fn container(s: &str) -> Result<String, ovs_api::FieldError> {
+        checked(s, names::container_id)
+    }
+
+    /// A controller network name.
+    pub fn network(s: &str) -> Result<String, ovs_api::FieldError> {
+        checked(s, names::network_name)
+    }
+
+    /// A host name at the controller.
+    pub fn host(s: &str) -> Result<String, ovs_api::FieldError> {
+        checked(s, names::host_name)
+    }
+}
 
 /// Checks a Linux interface name the way the kernel's `dev_valid_name` does.
 pub fn interface_name(name: &str) -> Result<()> {
