@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn codes_are_stable_and_distinct() {
         let nums: Vec<i32> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
-        assert_eq!(nums, [-32010, -32011, -32012, -32013, -32014, -32000]);
+        assert_eq!(
+            nums,
+            [-32010, -32011, -32012, -32013, -32014, -32000, -32015, -32016]
+        );
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(c.code()), Some(c));
         }
