@@ -266,6 +266,7 @@ async fn main() -> anyhow::Result<()> {
     let core = Core::new(store, config)?;
     if let Security::Tls(t) = &security {
         core.set_join_issuer(t.clone());
+        core.require_tls_ovsdb();
     }
     // The one shutdown path: every task ends when this is cancelled.
     let stop = tokio_util::sync::CancellationToken::new();

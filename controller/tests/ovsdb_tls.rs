@@ -6,7 +6,8 @@
 //! `Security::Tls` from a fresh PKI) and must: sync a host registered with `ssl:` and write
 //! its bridge; refuse, with the reason in the host's status and nothing written, a server
 //! that presents another host's certificate (the duplicate-host attack), one from another
-//! CA, an expired one, and a plaintext `tcp:` remote. The host side must refuse plaintext
+//! CA, an expired one, and a plaintext `tcp:` remote (never dialed; refused at registration
+//! under the daemon's TLS policy). The host side must refuse plaintext
 //! clients, clients without a certificate and clients with a host certificate (another
 //! host, not the controller). Each test is named for the attack it stops.
 #![allow(clippy::unwrap_used)]
@@ -284,6 +285,26 @@ async fn plaintext_tcp_remote_is_refused_without_insecure() {
         "{e}"
     );
     assert_eq!(bridges(&h1), "");
+
+    // h1 stands for a record stored before TLS; under the daemon's TLS policy a new
+    // plaintext host is refused at registration, naming the field, and nothing is stored.
+    ctl.core.require_tls_ovsdb();
+    let h2 = Host {
+        name: "h2".into(),
+        ovsdb: "tcp:127.0.0.1:6640".into(),
+        tunnel_ip: Ipv4Addr::new(192, 0, 2, 2),
+    };
+    let e = ctl.core.create_host(h2.clone()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("invalid ovsdb \"tcp:127.0.0.1:6640\"") && e.contains("--insecure"),
+        "{e}"
+    );
+    assert!(!ctl.core.has_host("h2"));
+    let ssl = Host {
+        ovsdb: "ssl:127.0.0.1:6640".into(),
+        ..h2
+    };
+    ctl.core.create_host(ssl).unwrap();
 }
 
 /// What a client with `config` gets from `remote`: the databases, or why not.

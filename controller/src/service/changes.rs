@@ -154,6 +154,7 @@ impl Core {
 
     /// Register host `h`.
     pub fn create_host(&self, h: Host) -> Result<Host, CoreError> {
+        self.check_host_policy(&h)?;
         self.change_locked(
             |s| s.check_add_host(&h),
             &[Write::put(Kind::Host, &h.name, &h)],

@@ -42,6 +42,17 @@ pub enum CoreError {
     /// Persistence failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A value the controller's security policy refuses (a plaintext OVSDB
+    /// remote when OVSDB must use TLS).
+    #[error("invalid {field} {value:?}: {reason}")]
+    Policy {
+        /// The field, as the API names it.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// A join call was refused.
     #[error(transparent)]
     Join(#[from] JoinError),
@@ -52,6 +63,7 @@ impl CoreError {
     pub fn code(&self) -> i32 {
         match self {
             CoreError::Store(_) => codes::INTERNAL,
+            CoreError::Policy { .. } => codes::INVALID,
             CoreError::Join(j) => j.code(),
             CoreError::Model(m) => match m {
                 ModelError::UnknownHost(_)
@@ -227,6 +239,8 @@ pub struct Core {
     pub resync_slots: tokio::sync::Semaphore,
     /// The PKI joining hosts are signed by ([`Core::set_join_issuer`]).
     join: std::sync::OnceLock<Arc<dyn JoinIssuer>>,
+    /// New hosts must have an `ssl:` OVSDB remote ([`Core::require_tls_ovsdb`]).
+    tls_ovsdb: std::sync::atomic::AtomicBool,
 }
 
 impl Core {
@@ -249,7 +263,35 @@ impl Core {
             generation: watch::channel(0).0,
             metrics: Metrics::default(),
             join: std::sync::OnceLock::new(),
+            tls_ovsdb: std::sync::atomic::AtomicBool::new(false),
         }))
+    }
+
+    /// From now on a new host's OVSDB remote must be `ssl:` (the controller
+    /// runs with TLS): `tcp:`/`unix:` are refused with an error naming the
+    /// field `ovsdb`. Hosts already stored are kept; their drivers refuse to
+    /// dial them (see `southbound::ovsdb_route`).
+    pub fn require_tls_ovsdb(&self) {
+        self.tls_ovsdb
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The security policy's check of a new host.
+    fn check_host_policy(&self, h: &Host) -> Result<(), CoreError> {
+        let plaintext = matches!(
+            ovs_remote::Remote::parse(&h.ovsdb, ovs_remote::OVSDB_PORT),
+            Ok(ovs_remote::Remote::Tcp { .. } | ovs_remote::Remote::Unix(_))
+        );
+        if plaintext && self.tls_ovsdb.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(CoreError::Policy {
+                field: "ovsdb",
+                value: h.ovsdb.clone(),
+                reason: "plaintext OVSDB (tcp:/unix:) would let anyone on the path read and \
+                         rewrite the host's switch: use ssl:IP:6640 (the host's ovsdb-server \
+                         with its certificate), or run the controller with --insecure",
+            });
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
