@@ -136,9 +136,8 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
             "h1",
             "--controller",
             &url,
-            // The test controller serves plaintext.
-            "--insecure",
         ]);
+        cmd.args(lab.client_auth_args(&h1));
         let t0 = Instant::now();
         let out = match cmd.output() {
             Ok(o) => o,
@@ -182,9 +181,8 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
             "h1",
             "--controller",
             &url,
-            // The test controller serves plaintext.
-            "--insecure",
         ]);
+        det.args(lab.client_auth_args(&h1));
         match det.output() {
             Ok(o) if o.status.success() => {
                 let links = c

@@ -24,6 +24,11 @@ fn cli(lab: &Lab, host: &str, args: &[&str]) -> Result<Output> {
     let bin = docker_binary()?;
     let mut cmd = h.command(&bin.to_string_lossy());
     cmd.arg("--db").arg(h.db_sock()).args(args);
+    // attach/detach reach the controller: with the host's joined certificate (TLS, the
+    // lab's default) or --insecure.
+    if matches!(args.first(), Some(&"attach" | &"detach")) {
+        cmd.args(lab.client_auth_args(h));
+    }
     Ok(cmd.output()?)
 }
 
@@ -151,8 +156,6 @@ fn body(lab: &Lab) -> Result<()> {
             "h2",
             "--controller",
             &url,
-            // The test controller serves plaintext.
-            "--insecure",
         ],
     )?;
     if !o.status.success() {
@@ -198,8 +201,6 @@ fn body(lab: &Lab) -> Result<()> {
             "h2",
             "--controller",
             &url,
-            // The test controller serves plaintext.
-            "--insecure",
             "--timeout",
             "30",
         ],

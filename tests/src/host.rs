@@ -33,6 +33,7 @@ pub struct Host {
     pub underlay_ip: Ipv4Addr,
     /// Underlay prefix length.
     pub underlay_prefix: u8,
+    tls: bool,
     ovs: Instance,
 }
 
@@ -45,8 +46,9 @@ impl Host {
         netns: String,
         dir: PathBuf,
         underlay: (Ipv4Addr, u8),
+        tls: bool,
     ) -> Host {
-        let ovs = Self::builder(&netns, &dir).instance();
+        let ovs = Self::builder(&netns, &dir, tls).instance();
         Host {
             name: name.to_string(),
             index,
@@ -54,18 +56,26 @@ impl Host {
             dir,
             underlay_ip: underlay.0,
             underlay_prefix: underlay.1,
+            tls,
             ovs,
         }
     }
 
-    fn builder(netns: &str, dir: &std::path::Path) -> ovs_testbed::Builder {
-        Ovs::builder("h").dir(dir).in_netns(netns).vsctl_timeout(20)
+    /// With `tls`, ovsdb-server takes its remotes and TLS files from the database (as
+    /// Debian's ovs-ctl starts it), which `ovs-docker-rs join` configures.
+    fn builder(netns: &str, dir: &std::path::Path, tls: bool) -> ovs_testbed::Builder {
+        let b = Ovs::builder("h").dir(dir).in_netns(netns).vsctl_timeout(20);
+        if tls {
+            b.ssl_from_db()
+        } else {
+            b
+        }
     }
 
     /// Starts ovsdb-server and ovs-vswitchd (in the existing namespace); teardown stays
     /// with the lab's state file.
     pub(crate) fn start_ovs(&self) -> Result<()> {
-        Self::builder(&self.netns, &self.dir)
+        Self::builder(&self.netns, &self.dir, self.tls)
             .start()
             .with_context(|| format!("starting OVS on host {}", self.name))?
             .into_unmanaged();
@@ -82,7 +92,8 @@ impl Host {
         self.ovs.db()
     }
 
-    /// `tcp:IP:6640` (reachable from the controller namespace).
+    /// `tcp:IP:6640` (reachable from the controller namespace when the lab is insecure;
+    /// with TLS the host listens on `ssl:IP:6640` only, see [`crate::Lab::ovsdb_remote`]).
     pub fn ovsdb_tcp(&self) -> String {
         format!("tcp:{}:6640", self.underlay_ip)
     }

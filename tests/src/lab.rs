@@ -14,7 +14,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,10 +22,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use ovs_testbed::Peer;
 
+use crate::container::Container;
 use crate::host::Host;
 use crate::state::{self, ProcRecord, RunState, RUN_ROOT};
-use crate::sys::{self, run};
-use crate::topology::{Ipv4Net, Topology};
+use crate::sys;
+use crate::topology::Topology;
 use crate::wire_controller::ControllerProc;
 
 /// The overlay bridge name used by both wiring modes.
@@ -73,6 +74,9 @@ pub struct LabOptions {
     pub skip_containers: bool,
     /// Extra `ovs-controller` arguments (controller wiring), e.g. `--bridge-policy report`.
     pub controller_args: Vec<String>,
+    /// Plaintext on every channel: hosts' ovsdb-server on `ptcp:6640`, the controller and
+    /// every client with `--insecure`. Default (false): the lab's own PKI, mutual TLS.
+    pub insecure: bool,
 }
 
 impl LabOptions {
@@ -96,77 +100,13 @@ impl LabOptions {
     pub fn unwired() -> Self {
         LabOptions::default()
     }
-}
 
-/// A container: a network namespace on a host.
-#[derive(Debug, Clone)]
-pub struct Container {
-    /// Container name.
-    pub name: String,
-    /// Host name.
-    pub host: String,
-    /// Network namespace name.
-    pub netns: String,
-    /// Network name (topology containers only).
-    pub network: Option<String>,
-    /// Overlay address (topology containers only).
-    pub ip: Option<Ipv4Net>,
-}
-
-impl Container {
-    /// A command that runs `program` inside the container's namespace.
-    pub fn command(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.netns, program]);
-        c
-    }
-
-    /// Runs `args` in the container namespace; returns the output whatever the exit status.
-    pub fn exec(&self, args: &[&str]) -> Result<Output> {
-        let (prog, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        let mut c = self.command(prog);
-        c.args(rest);
-        c.output()
-            .with_context(|| format!("cannot run `{}`", sys::describe(&c)))
-    }
-
-    /// Runs `args` in the container namespace; an error on non-zero exit.
-    pub fn run(&self, args: &[&str]) -> Result<String> {
-        let (prog, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        let mut c = self.command(prog);
-        c.args(rest);
-        let out = run(&mut c).with_context(|| format!("in container {}", self.name))?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-    }
-
-    /// `/run/netns/<netns>` (for `ovs-docker-rs --netns` and the like).
-    pub fn netns_path(&self) -> PathBuf {
-        Path::new("/run/netns").join(&self.netns)
-    }
-
-    /// MAC address of the container's `eth0` (None if it has none yet).
-    pub fn mac(&self) -> Option<String> {
-        self.run(&["cat", "/sys/class/net/eth0/address"]).ok()
-    }
-
-    /// One ping (`-c 1 -W 1`), up to `tries` times; true on the first reply.
-    pub fn ping(&self, ip: Ipv4Addr, tries: u32) -> bool {
-        let ip = ip.to_string();
-        (0..tries.max(1)).any(|_| {
-            self.exec(&["ping", "-n", "-q", "-c", "1", "-W", "1", &ip])
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        })
-    }
-
-    /// The MAC that `ip` resolved to in this container's neighbour table.
-    pub fn neighbour_mac(&self, ip: Ipv4Addr) -> Option<String> {
-        let out = self
-            .run(&["ip", "neigh", "show", &ip.to_string(), "dev", "eth0"])
-            .ok()?;
-        let mut it = out.split_whitespace();
-        it.find(|t| *t == "lladdr")?;
-        it.next().map(str::to_string)
+    /// The same, in plaintext ([`LabOptions::insecure`]).
+    pub fn insecure(self) -> Self {
+        LabOptions {
+            insecure: true,
+            ..self
+        }
     }
 }
 
@@ -247,6 +187,7 @@ pub struct Lab {
     step: AtomicU32,
     steps: u32,
     controller: Mutex<Option<ControllerProc>>,
+    insecure: bool,
 }
 
 impl Lab {
@@ -275,6 +216,7 @@ impl Lab {
                     format!("{prefix}-{}", h.name),
                     run_dir.join(&h.name),
                     (h.underlay_ip, topology.underlay.prefix),
+                    !opts.insecure,
                 )
             })
             .collect();
@@ -323,8 +265,12 @@ impl Lab {
         let wiring_steps = match opts.wiring {
             None => 0,
             Some(Wiring::Plain) => 1,
-            // controller, registration, switches, one attach per container
-            Some(Wiring::Controller) => 3 + containers.iter().filter(|c| c.ip.is_some()).count(),
+            // PKI (TLS), controller, registration (one join per host with TLS), switches,
+            // one attach per container
+            Some(Wiring::Controller) => {
+                let tls = if opts.insecure { 0 } else { 1 + hosts.len() };
+                3 + tls + containers.iter().filter(|c| c.ip.is_some()).count()
+            }
         };
         let steps =
             2 + hosts.len() as u32 + u32::from(!containers.is_empty()) + wiring_steps as u32;
@@ -343,6 +289,7 @@ impl Lab {
             step: AtomicU32::new(0),
             steps,
             controller: Mutex::new(None),
+            insecure: opts.insecure,
         };
         // From here on, Drop cleans up whatever was created.
         lab.build()?;
@@ -460,7 +407,9 @@ impl Lab {
             BR_PHY,
         ])?;
         ip(&["-n", &h.netns, "link", "set", BR_PHY, "up"])?;
-        h.add_tcp_remote()?;
+        if self.insecure {
+            h.add_tcp_remote()?;
+        }
         Ok(())
     }
 
@@ -507,6 +456,11 @@ impl Lab {
     /// The run prefix (all namespace names start with it).
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Whether the lab runs in plaintext ([`LabOptions::insecure`]); else mutual TLS.
+    pub fn insecure(&self) -> bool {
+        self.insecure
     }
 
     /// The topology this lab runs.

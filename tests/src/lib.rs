@@ -26,8 +26,10 @@
 //! # Ok(()) }
 //! ```
 
+mod container;
 mod host;
 mod lab;
+mod lab_tls;
 mod matrix;
 mod plain;
 mod state;
@@ -36,10 +38,10 @@ mod topology;
 mod wait;
 mod wire_controller;
 
+pub use container::Container;
 pub use host::Host;
-pub use lab::{
-    check_environment, Container, Lab, LabOptions, Wiring, BR_EX, BR_PHY, KEEP_ENV, PEERS, UPLINK,
-};
+pub use lab::{check_environment, Lab, LabOptions, Wiring, BR_EX, BR_PHY, KEEP_ENV, PEERS, UPLINK};
+pub use lab_tls::{require_ssl_targets, OVSDB_TLS_PORT};
 pub use matrix::Matrix;
 pub use ovs_testbed::{normalize_flow, OVS_SCHEMA};
 pub use state::{list_runs, ProcRecord, RunState, RUN_ROOT, STATE_DIR};

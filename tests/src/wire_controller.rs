@@ -1,17 +1,23 @@
 //! Controller wiring: the lab brought up THROUGH the project's controller and CLI.
 //!
 //! Contract ([`crate::Lab::wire_controller`]):
+//! 0. Unless the lab is insecure, the lab makes its PKI (see `lab_tls.rs`) and every
+//!    channel is mutual TLS: OpenFlow `pssl:6653` (advertised `ssl:IP:6653`), OVSDB
+//!    `ssl:HOST:6640` dialled by the controller, northbound HTTPS; with
+//!    [`crate::LabOptions::insecure`] all of them are plaintext and both ends get `--insecure`.
 //! 1. `ovs-controller` runs in the lab's controller namespace (tracked, killed on drop),
 //!    state in `<run dir>/controller/state.redb`, log (stdout + stderr, `RUST_LOG`
 //!    default `info,ovs_controller=debug`) in `<run dir>/controller.log`; the harness waits
 //!    until its northbound port ([`NORTHBOUND_PORT`]) answers a `status` call.
-//! 2. Every topology network and host is registered through the northbound API with the
+//! 2. Every topology network is registered through the northbound API with the
 //!    generated `NorthboundClient` (over WebSocket, from a thread that entered the
-//!    controller namespace), then the harness waits until every host reports its OVSDB and
-//!    OpenFlow sessions up and `br-ex` exists.
+//!    controller namespace, with the lab's admin certificate); every host is joined
+//!    (TLS: `Lab::join_host`) or registered with `host_create` (insecure), then the harness
+//!    waits until every host reports its OVSDB and OpenFlow sessions up and `br-ex` exists.
 //! 3. Each topology container is attached with `ovs-docker-rs attach` run inside its host's
 //!    namespace (`--netns`, `--network`, `--ip` = the topology address, `--host`,
-//!    `--controller`, `--db`); a non-zero exit is an error that shows the CLI's output.
+//!    `--controller`, `--db`, the host's certificate files or `--insecure`); a non-zero
+//!    exit is an error that shows the CLI's output.
 //!    The address the controller hands out must be the topology's.
 //!
 //! Binaries are found through [`CONTROLLER_BIN_ENV`] / [`DOCKER_BIN_ENV`], else next to the
@@ -27,7 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use jsonrpsee::ws_client::WsClient;
 use nix::sched::{setns, CloneFlags};
-use ovs_api::connect::{connect_ws, Auth};
+use ovs_api::connect::connect_ws;
 use ovs_api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
 
 use crate::lab::{Lab, BR_EX};
@@ -139,10 +145,12 @@ where
 }
 
 impl Lab {
-    /// The controller's northbound URL (`http://<controller ip>:7878`, reachable from the
-    /// controller namespace and from the hosts over the underlay).
+    /// The controller's northbound URL (`https://<controller ip>:7878`, or `http://` when
+    /// insecure; reachable from the controller namespace and from the hosts over the
+    /// underlay).
     pub fn northbound_url(&self) -> String {
-        format!("http://{}:{NORTHBOUND_PORT}", self.controller_ip())
+        let scheme = if self.insecure() { "http" } else { "https" };
+        format!("{scheme}://{}:{NORTHBOUND_PORT}", self.controller_ip())
     }
 
     /// The controller process (pid and start time) if controller wiring started one.
@@ -171,35 +179,27 @@ impl Lab {
         s
     }
 
-    /// How lab clients authenticate to the controller: plaintext, as the lab's controller
-    /// runs with `--insecure` (the one place to change when the lab turns TLS on).
-    pub fn northbound_auth() -> Auth {
-        Auth::Insecure
-    }
-
-    /// Connects a northbound client from inside the controller namespace and runs `f`
-    /// with it (on a dedicated thread with its own tokio runtime).
+    /// Connects a northbound client from inside the controller namespace (admin
+    /// certificate, or plaintext when insecure) and runs `f` with it (on a dedicated thread
+    /// with its own tokio runtime).
     pub fn northbound<T, F, Fut>(&self, f: F) -> Result<T>
     where
         T: Send,
         F: FnOnce(WsClient) -> Fut + Send,
         Fut: Future<Output = Result<T>>,
     {
-        let url = format!("ws://{}:{NORTHBOUND_PORT}", self.controller_ip());
+        let url = self.northbound_url();
+        let auth = self.northbound_auth();
         in_netns(self.controller_ns(), move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("tokio runtime")?;
             rt.block_on(async move {
-                let client = connect_ws(
-                    &url,
-                    &Self::northbound_auth(),
-                    Duration::from_secs(5),
-                    Duration::from_secs(30),
-                )
-                .await
-                .with_context(|| format!("connecting to the controller at {url}"))?;
+                let client =
+                    connect_ws(&url, &auth, Duration::from_secs(5), Duration::from_secs(30))
+                        .await
+                        .with_context(|| format!("connecting to the controller at {url}"))?;
                 f(client).await
             })
         })
@@ -222,8 +222,21 @@ impl Lab {
     fn wire_controller_inner(&self) -> Result<()> {
         let ctl_bin = controller_binary()?;
         let docker_bin = docker_binary()?;
+        if !self.insecure() {
+            self.progress(&format!(
+                "PKI: ovs-controller pki init --dir {} --san {}; admin certificate for the lab",
+                self.pki_dir().display(),
+                self.controller_ip()
+            ));
+            self.make_pki(&ctl_bin)?;
+        }
         self.start_controller(&ctl_bin)?;
         self.register_topology()?;
+        if !self.insecure() {
+            for h in self.hosts() {
+                self.join_host(h, &ctl_bin, &docker_bin)?;
+            }
+        }
         self.wait_switches()?;
         for c in self.containers() {
             let (Some(net), Some(ip)) = (&c.network, &c.ip) else {
@@ -251,8 +264,7 @@ impl Lab {
                 .arg(&host.name)
                 .arg("--controller")
                 .arg(self.northbound_url())
-                // The lab's controller runs with --insecure.
-                .arg("--insecure");
+                .args(self.client_auth_args(host));
             let out = cmd
                 .output()
                 .with_context(|| format!("cannot run `{}`", sys::describe(&cmd)))?;
@@ -299,18 +311,35 @@ impl Lab {
         std::fs::create_dir_all(&state_dir)
             .with_context(|| format!("creating {}", state_dir.display()))?;
         let log = self.run_dir().join("controller.log");
+        let channels = if self.insecure() {
+            format!("PLAINTEXT (--insecure): openflow tcp {OPENFLOW_PORT}, ovsdb tcp, northbound http {NORTHBOUND_PORT}")
+        } else {
+            format!(
+                "TLS: openflow pssl {OPENFLOW_PORT}, ovsdb ssl, northbound https {NORTHBOUND_PORT}"
+            )
+        };
         self.progress(&format!(
-            "controller: {} in {} ({ip}: openflow {OPENFLOW_PORT}, northbound {NORTHBOUND_PORT}, log {})",
+            "controller: {} in {} ({ip}; {channels}; log {})",
             bin.display(),
             self.controller_ns(),
             log.display()
         ));
         let f = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let (listen, target) = if self.insecure() {
+            ("ptcp", "tcp")
+        } else {
+            ("pssl", "ssl")
+        };
         let mut cmd = self.controller_command(&bin.to_string_lossy());
+        if self.insecure() {
+            cmd.arg("--insecure");
+        } else {
+            cmd.arg("--pki").arg(self.pki_dir());
+        }
         cmd.arg("--listen")
             .arg(format!("{ip}:{NORTHBOUND_PORT}"))
             .arg("--openflow-listen")
-            .arg(format!("ptcp:{OPENFLOW_PORT}:{ip}"))
+            .arg(format!("{listen}:{OPENFLOW_PORT}:{ip}"))
             .arg("--metrics-listen")
             .arg(format!("{ip}:9878"))
             .arg("--state")
@@ -318,9 +347,7 @@ impl Lab {
             .arg("--datapath-type")
             .arg("netdev")
             .arg("--advertise")
-            .arg(format!("tcp:{ip}:{OPENFLOW_PORT}"))
-            // Plaintext until the lab makes its PKI (TLS default in ovs-lab: issue 12).
-            .arg("--insecure")
+            .arg(format!("{target}:{ip}:{OPENFLOW_PORT}"))
             .args(self.controller_args())
             .env(
                 "RUST_LOG",
@@ -361,10 +388,20 @@ impl Lab {
 
     fn register_topology(&self) -> Result<()> {
         let t = self.topology();
-        self.progress(&format!(
-            "controller: register {} networks, {} hosts",
-            t.networks.len(),
+        // With TLS, hosts are registered by joining them (`Lab::join_host`).
+        let n_hosts = if self.insecure() {
             self.hosts().len()
+        } else {
+            0
+        };
+        let hosts_note = if self.insecure() {
+            format!("{n_hosts} hosts")
+        } else {
+            "hosts join next".to_string()
+        };
+        self.progress(&format!(
+            "controller: register {} networks, {hosts_note}",
+            t.networks.len(),
         ));
         let nets: Vec<NetworkSpec> = t
             .networks
@@ -381,9 +418,10 @@ impl Lab {
         let hosts: Vec<HostSpec> = self
             .hosts()
             .iter()
+            .take(n_hosts)
             .map(|h| HostSpec {
                 name: h.name.clone(),
-                ovsdb: h.ovsdb_tcp(),
+                ovsdb: self.ovsdb_remote(h),
                 tunnel_ip: h.underlay_ip,
             })
             .collect();

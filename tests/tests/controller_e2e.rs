@@ -98,7 +98,8 @@ fn controller_logs(lab: &Lab) -> String {
 /// Brings up the unwired lab of `topology` and runs `body`; on error dumps the OVS and
 /// controller logs and fails. Skips (the test bed's policy) when a lab peer is missing.
 fn run_e2e(topology: &str, body: fn(&Lab) -> Result<()>) {
-    let Some(lab) = common::up(topology, &LabOptions::unwired()) else {
+    // The test runs its own plaintext controller (--insecure), so the lab is insecure too.
+    let Some(lab) = common::up(topology, &LabOptions::unwired().insecure()) else {
         return;
     };
     if let Err(e) = body(&lab) {

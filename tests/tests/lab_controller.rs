@@ -11,8 +11,11 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::{
     assert_fails_with, assert_pingall, assert_tenants_isolated, ovs_lab_cli, text, topo_path,
@@ -58,9 +61,15 @@ fn assert_torn_down(lab: Lab) {
 }
 
 /// The controller, not the harness, built br-ex: secure fail mode, the controller as its
-/// OpenFlow controller, flows installed and confirmed, every endpoint known.
+/// OpenFlow controller (`ssl:`, or `tcp:` when the lab is insecure), flows installed and
+/// confirmed, every endpoint known.
 fn assert_controller_owns_bridges(lab: &Lab) {
-    let target = format!("tcp:{}:{}", lab.controller_ip(), ovs_lab::OPENFLOW_PORT);
+    let scheme = if lab.insecure() { "tcp" } else { "ssl" };
+    let target = format!(
+        "{scheme}:{}:{}",
+        lab.controller_ip(),
+        ovs_lab::OPENFLOW_PORT
+    );
     for h in lab.hosts() {
         assert_eq!(h.vsctl(&["get-fail-mode", BR_EX]).unwrap(), "secure");
         assert_eq!(h.vsctl(&["get-controller", BR_EX]).unwrap(), target);
@@ -198,9 +207,15 @@ fn missing_or_failing_binaries_are_clear_errors() {
     let dir = std::env::temp_dir().join(format!("ovs-lab-fake-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ctl = dir.join("fake-controller");
+    // (`pki` commands go to the real binary: the lab makes its PKI before starting it.)
+    let real = ovs_lab::controller_binary().unwrap();
     std::fs::write(
         &ctl,
-        "#!/bin/sh\necho 'fake controller: refusing to start' >&2\nexit 2\n",
+        format!(
+            "#!/bin/sh\n[ \"$1\" = pki ] && exec '{}' \"$@\"\n\
+             echo 'fake controller: refusing to start' >&2\nexit 2\n",
+            real.display()
+        ),
     )
     .unwrap();
     // An attach that fails: its exit status and its error output are shown.
@@ -225,4 +240,119 @@ fn missing_or_failing_binaries_are_clear_errors() {
     // The real controller ran and its log tail is part of the error.
     assert!(out.contains("ovs-controller started"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a plaintext peer gets back from `addr` after sending `hello`: the first bytes of
+/// the answer (empty when the connection was closed or reset, or nothing came within 5 s).
+fn plaintext_answer(lab: &Lab, addr: SocketAddr, hello: &'static [u8]) -> Vec<u8> {
+    ovs_lab::in_netns(lab.controller_ns(), move || {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(hello)?;
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        Ok(buf[..n].to_vec())
+    })
+    .unwrap()
+}
+
+/// Every channel of a TLS lab is TLS: each switch's controller target is `ssl:` and its
+/// ovsdb-server's only TCP remote is `pssl:` with the host's joined certificate in the SSL
+/// row; the controller reports both sessions of every host up (it dials and accepts TLS
+/// only); and plaintext peers get no protocol answer from the controller's OpenFlow and
+/// northbound ports or from a host's OVSDB port.
+fn assert_every_channel_is_tls(lab: &Lab) {
+    assert!(!lab.insecure());
+    let ctl = lab.controller_ip();
+    for h in lab.hosts() {
+        let c = h.vsctl(&["get-controller", BR_EX]).unwrap();
+        assert_eq!(
+            c,
+            format!("ssl:{ctl}:{}", ovs_lab::OPENFLOW_PORT),
+            "{}",
+            h.name
+        );
+        let m = h.vsctl(&["get-manager"]).unwrap();
+        assert_eq!(
+            m,
+            format!("pssl:{}:{}", ovs_lab::OVSDB_TLS_PORT, h.underlay_ip)
+        );
+        let ssl = h.vsctl(&["get-ssl"]).unwrap();
+        let files = lab.host_files(h);
+        assert!(ssl.contains(&files.cert.display().to_string()), "{ssl}");
+        let show = h.vsctl(&["show"]).unwrap();
+        ovs_lab::require_ssl_targets(&show).unwrap();
+        assert!(show.contains("is_connected: true"), "{}: {show}", h.name);
+        // A plaintext OVSDB client gets no JSON-RPC answer from the host.
+        let addr = SocketAddr::from((h.underlay_ip, ovs_lab::OVSDB_TLS_PORT));
+        let got = plaintext_answer(lab, addr, br#"{"id":0,"method":"list_dbs","params":[]}"#);
+        assert!(
+            !String::from_utf8_lossy(&got).contains("Open_vSwitch"),
+            "{got:?}"
+        );
+    }
+    for s in lab.controller_status().unwrap() {
+        assert!(s.ovsdb_connected && s.openflow_connected, "{s:?}");
+    }
+    // OpenFlow 1.3 HELLO in plaintext: no HELLO comes back.
+    let hello = &[4u8, 0, 0, 8, 0, 0, 0, 1];
+    let of = plaintext_answer(lab, SocketAddr::from((ctl, ovs_lab::OPENFLOW_PORT)), hello);
+    assert!(
+        !of.starts_with(&[4, 0]),
+        "plaintext OpenFlow answered: {of:?}"
+    );
+    // A plaintext JSON-RPC call: no HTTP answer.
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"status","params":[]}"#;
+    let req: &'static [u8] = Box::leak(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    let nb = plaintext_answer(lab, SocketAddr::from((ctl, ovs_lab::NORTHBOUND_PORT)), req);
+    assert!(
+        !nb.starts_with(b"HTTP/"),
+        "plaintext northbound answered: {nb:?}"
+    );
+}
+
+/// Every shipped topology, wired through the controller over TLS (the lab's default):
+/// the pingall matrix is the topology's expectation, every channel is TLS, plaintext
+/// peers are refused, the controller owns the bridges, teardown is clean.
+#[test]
+fn every_topology_passes_over_tls() {
+    let mut names: Vec<String> = std::fs::read_dir(ovs_lab::TOPOLOGY_DIR)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "{names:?}");
+    for name in names {
+        eprintln!("== {name} over TLS");
+        through_controller(&name, |lab| {
+            let m = lab.pingall();
+            m.print();
+            assert!(m.all_as_expected(), "{name}:\n{m}");
+            assert_every_channel_is_tls(lab);
+        });
+    }
+}
+
+/// Plaintext only when asked for on both ends: `ovs-lab check --insecure` runs the
+/// controller and every client with `--insecure` and says so.
+#[test]
+fn cli_check_insecure_is_plaintext_on_both_ends() {
+    ovs_testbed::require!(peers: ovs_lab::PEERS);
+    require_binaries();
+    let o = ovs_lab_cli(&["check", "--insecure", &topo_path("two-hosts")]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("PLAINTEXT (--insecure)"), "{out}");
+    assert!(out.contains("all 12 pairs as expected"), "{out}");
 }

@@ -82,7 +82,8 @@ fn tcp_across_vxlan_tunnel() {
 
 #[test]
 fn host_api_controller_ns_flows_and_restart() {
-    let Some(mut lab) = up("two-hosts", &LabOptions::plain()) else {
+    // Plaintext OVSDB over TCP is what this test reads, so the lab is explicitly insecure.
+    let Some(mut lab) = up("two-hosts", &LabOptions::plain().insecure()) else {
         return;
     };
     let h1 = lab.host("h1").unwrap().clone();

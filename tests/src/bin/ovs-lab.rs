@@ -36,6 +36,10 @@ enum Cmd {
         /// (if killed harder, the run is stale and the next `Lab::up` removes it).
         #[arg(long)]
         foreground: bool,
+        /// Plaintext on every channel (controller and clients get `--insecure`, hosts'
+        /// ovsdb-server listens on ptcp:6640). Default: the lab's own PKI, mutual TLS.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Bring a topology up, pingall, print the matrix, tear down (exit 1 on any unexpected result).
     Check {
@@ -49,6 +53,10 @@ enum Cmd {
         /// Leave the run up afterwards (detached, like `up`).
         #[arg(long)]
         keep: bool,
+        /// Plaintext on every channel (controller and clients get `--insecure`, hosts'
+        /// ovsdb-server listens on ptcp:6640). Default: the lab's own PKI, mutual TLS.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Remove the most recent recorded run (or all with --all); live runs of other processes are skipped.
     Down {
@@ -94,6 +102,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             file,
             wiring,
             foreground,
+            insecure,
         } => {
             let t = Topology::load(&file)?;
             // With --foreground, catch SIGINT/SIGTERM/SIGHUP with a real handler before
@@ -111,7 +120,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             } else {
                 None
             };
-            let lab = Lab::up(&t, &opts(wiring))?;
+            let lab = Lab::up(&t, &opts(wiring, insecure))?;
             print_summary(&lab);
             if let Some(signals) = signals.as_mut() {
                 println!(
@@ -135,9 +144,14 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             println!("up: run {prefix} left running; remove it with `ovs-lab down`");
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Check { file, wiring, keep } => {
+        Cmd::Check {
+            file,
+            wiring,
+            keep,
+            insecure,
+        } => {
             let t = Topology::load(&file)?;
-            let lab = Lab::up(&t, &opts(wiring))?;
+            let lab = Lab::up(&t, &opts(wiring, insecure))?;
             println!(
                 "pingall ({} containers)...",
                 lab.topology().containers.len()
@@ -200,16 +214,26 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
     r
 }
 
-fn opts(wiring: Wiring) -> LabOptions {
+fn opts(wiring: Wiring, insecure: bool) -> LabOptions {
     LabOptions {
         wiring: Some(wiring),
         verbose: true,
+        insecure,
         ..Default::default()
     }
 }
 
 fn print_summary(lab: &Lab) {
     println!("run {} ({})", lab.prefix(), lab.topology().name);
+    if lab.insecure() {
+        println!("  PLAINTEXT on every channel (--insecure)");
+    } else {
+        println!(
+            "  TLS on every channel: PKI {}, admin certificate {}",
+            lab.pki_dir().display(),
+            lab.admin_files().cert.display()
+        );
+    }
     println!(
         "  controller ns {} at {}",
         lab.controller_ns(),
@@ -232,7 +256,7 @@ fn print_summary(lab: &Lab) {
             h.netns,
             h.underlay_ip,
             h.db_sock(),
-            h.ovsdb_tcp()
+            lab.ovsdb_remote(h)
         );
     }
     for c in lab.containers() {
