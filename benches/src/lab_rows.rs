@@ -84,7 +84,7 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
         "from starting `ovs-docker-rs attach` (new namespace on h1) to the first ping reply from b2 on h2",
     );
     let s = row.add_series("ovs-docker-rs attach + controller flows", false);
-    row.notes.push("No reference tool attaches to an overlay network, so this row has no ratio. Two lab hosts (netns, OVS 3.1 userspace datapath, VXLAN), ovs-controller in the lab's controller namespace; pinging every 10 ms after attach returns; detach (not timed) after each sample.".into());
+    row.notes.push("No reference tool attaches to an overlay network, so this row has no ratio. Two lab hosts (netns, OVS 3.1 userspace datapath, VXLAN), ovs-controller in the lab's controller namespace, every channel over mutual TLS (the lab's default: its own PKI, hosts joined with a token, attach and detach present the host's certificate); pinging every 10 ms after attach returns; detach (not timed) after each sample.".into());
     let url = lab.northbound_url();
     let target = match container_ip(lab, "b2") {
         Ok(ip) => ip,
@@ -294,7 +294,7 @@ pub fn throughput(ctl: &Lab, plain: &Lab, rounds: usize, secs: u32) -> Row {
     row.value_unit = "Gbit/s";
     let a = row.add_series("controller pipeline (ovs-controller flows)", false);
     let b = row.add_series("plain wiring: one NORMAL flow (reference)", true);
-    row.notes.push("Two simultaneous two-host labs (netns hosts, OVS 3.1 userspace datapath, VXLAN underlay over veth/br-phy); the same container pair in each. Ratio above 1 means the controller pipeline is faster.".into());
+    row.notes.push("Two simultaneous two-host labs (netns hosts, OVS 3.1 userspace datapath, VXLAN underlay over veth/br-phy); the same container pair in each; the controller lab's control channels run over mutual TLS (the data plane is the same either way). Ratio above 1 means the controller pipeline is faster.".into());
     for (what, lab) in [("controller lab", ctl), ("plain lab", plain)] {
         match lab.host("h1").map(|h| h.dump_flows("br-ex")) {
             Some(Ok(f)) => row
