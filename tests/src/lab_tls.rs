@@ -11,9 +11,7 @@
 //!   host's namespace against its ovsdb-server's unix socket writes the host key,
 //!   certificate and server-ca and configures the local OVS (SSL row, system-id, Manager
 //!   `pssl:6640:IP`; the host's ovsdb-server takes its remotes and TLS files from the
-//!   database). When those commands are not in the binaries, the fallback registers the
-//!   host through the API, issues its certificate with `pki issue --role host` and
-//!   configures OVS with `ovs-vsctl set-ssl` + `set-manager` (said in the progress line).
+//!   database).
 //! - [`Lab::client_auth_args`] are the flags `ovs-docker-rs attach/detach` need on a host:
 //!   the host's joined files, or `--insecure`.
 
@@ -22,7 +20,6 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ovs_api::connect::Auth;
-use ovs_api::{HostSpec, NorthboundClient};
 use ovs_trust::TlsFiles;
 
 use crate::host::Host;
@@ -122,17 +119,6 @@ impl Lab {
         Ok(())
     }
 
-    /// Whether the binaries have `ovs-controller host add` and `ovs-docker-rs join`.
-    fn join_available(ctl_bin: &std::path::Path, docker_bin: &std::path::Path) -> bool {
-        let ok = |bin: &std::path::Path, args: &[&str]| {
-            Command::new(bin)
-                .args(args)
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        ok(ctl_bin, &["host", "add", "--help"]) && ok(docker_bin, &["join", "--help"])
-    }
-
     /// Registers `host` with the controller and gives it its identity (see the module docs).
     pub(crate) fn join_host(
         &self,
@@ -140,21 +126,12 @@ impl Lab {
         ctl_bin: &std::path::Path,
         docker_bin: &std::path::Path,
     ) -> Result<()> {
-        if Self::join_available(ctl_bin, docker_bin) {
-            self.progress(&format!(
-                "join {}: `ovs-controller host add` -> token -> `ovs-docker-rs join` on the host",
-                host.name
-            ));
-            self.join_with_token(host, ctl_bin, docker_bin)
-        } else {
-            self.progress(&format!(
-                "join {} (fallback, no join command in the binaries): host_create, \
-                 pki issue --role host, ovs-vsctl set-ssl + set-manager pssl:{OVSDB_TLS_PORT}",
-                host.name
-            ));
-            self.join_by_hand(host, ctl_bin)
-        }
-        .with_context(|| format!("joining host {}", host.name))
+        self.progress(&format!(
+            "join {}: `ovs-controller host add` -> token -> `ovs-docker-rs join` on the host",
+            host.name
+        ));
+        self.join_with_token(host, ctl_bin, docker_bin)
+            .with_context(|| format!("joining host {}", host.name))
     }
 
     fn join_with_token(
@@ -195,49 +172,6 @@ impl Lab {
             .arg("--listen-ip")
             .arg(host.underlay_ip.to_string());
         sys::run(&mut join)?;
-        Ok(())
-    }
-
-    fn join_by_hand(&self, host: &Host, ctl_bin: &std::path::Path) -> Result<()> {
-        let spec = HostSpec {
-            name: host.name.clone(),
-            ovsdb: self.ovsdb_remote(host),
-            tunnel_ip: host.underlay_ip,
-        };
-        self.northbound(|c| async move {
-            c.host_create(spec).await?;
-            Ok(())
-        })
-        .context("host_create")?;
-        let files = self.host_files(host);
-        let dir = files.dir();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut issue = Command::new(ctl_bin);
-        issue
-            .args([
-                "pki", "issue", "--role", "host", "--name", &host.name, "--dir",
-            ])
-            .arg(self.pki_dir())
-            .arg("--out")
-            .arg(dir.join("host"));
-        sys::run(&mut issue)?;
-        let s = |p: &PathBuf| p.display().to_string();
-        let manager = format!("pssl:{OVSDB_TLS_PORT}:{}", host.underlay_ip);
-        let system_id = format!("external_ids:system-id={}", host.name);
-        host.vsctl(&[
-            "set-ssl",
-            &s(&files.key),
-            &s(&files.cert),
-            &s(&files.ca),
-            "--",
-            "set-manager",
-            &manager,
-            "--",
-            "set",
-            "Open_vSwitch",
-            ".",
-            &system_id,
-        ])?;
         Ok(())
     }
 }

@@ -218,12 +218,18 @@ fn missing_or_failing_binaries_are_clear_errors() {
         ),
     )
     .unwrap();
-    // An attach that fails: its exit status and its error output are shown.
+    // An attach that fails: its exit status and its error output are shown. (`join`, which
+    // the lab runs first on every host, goes to the real binary.)
+    let real_docker = ovs_lab::docker_binary().unwrap();
     let cli = dir.join("fake-docker");
     std::fs::write(
         &cli,
-        "#!/bin/sh\n[ \"$1\" = attach ] && [ \"$2\" = --help ] && exit 0\n\
-         echo \"fake attach: no luck for $*\" >&2\nexit 7\n",
+        format!(
+            "#!/bin/sh\n[ \"$1\" = attach ] && [ \"$2\" = --help ] && exit 0\n\
+             [ \"$3\" = join ] && exec '{}' \"$@\"\n\
+             echo \"fake attach: no luck for $*\" >&2\nexit 7\n",
+            real_docker.display()
+        ),
     )
     .unwrap();
     for f in [&ctl, &cli] {
