@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bridge;
 mod error;
 mod ovs;
 pub mod process;
