@@ -6,24 +6,8 @@
 //! stable codes and say why a token was refused.
 
 use super::rpc::Northbound;
-use crate::api::{codes, JoinRequest, JoinTokenCreated, JoinTokenSpec, Joined};
-use crate::service::{Core, CoreError};
+use crate::api::{JoinRequest, JoinTokenCreated, JoinTokenSpec, Joined};
 use jsonrpsee::types::ErrorObjectOwned;
-
-async fn blocking<T: Send + 'static>(
-    nb: &Northbound,
-    f: impl FnOnce(&Core) -> Result<T, CoreError> + Send + 'static,
-) -> Result<T, ErrorObjectOwned> {
-    let core = nb.0.clone();
-    match tokio::task::spawn_blocking(move || f(&core)).await {
-        Ok(r) => r.map_err(Into::into),
-        Err(e) => Err(ErrorObjectOwned::owned(
-            codes::INTERNAL,
-            format!("request task failed: {e}"),
-            None::<()>,
-        )),
-    }
-}
 
 impl Northbound {
     /// `join_token_create`: a one-time token for a registered host.
@@ -31,7 +15,7 @@ impl Northbound {
         &self,
         spec: JoinTokenSpec,
     ) -> Result<JoinTokenCreated, ErrorObjectOwned> {
-        blocking(self, move |c| {
+        self.blocking(move |c| {
             let (t, expires_at) = c.create_join_token(&spec.host, spec.ttl_secs, &spec.url)?;
             Ok(JoinTokenCreated {
                 host: t.host.clone(),
@@ -44,6 +28,7 @@ impl Northbound {
 
     /// `host_join`: spend a token, sign the CSR for the token's host.
     pub async fn join_host(&self, req: JoinRequest) -> Result<Joined, ErrorObjectOwned> {
-        blocking(self, move |c| c.join_host(&req.token, &req.csr)).await
+        self.blocking(move |c| c.join_host(&req.token, &req.csr))
+            .await
     }
 }

@@ -123,7 +123,7 @@ pub struct Northbound(pub Arc<Core>);
 impl Northbound {
     /// Run a mutation (which waits for a durable write) on the blocking pool,
     /// so the drivers' runtime threads never wait for a disk flush.
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Core) -> Result<T, CoreError> + Send + 'static,
     ) -> Result<T, ErrorObjectOwned> {
