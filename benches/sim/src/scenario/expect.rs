@@ -156,7 +156,9 @@ pub(super) fn next_spec(
     EndpointSpec {
         network: nets[n].name.clone(),
         host: format!("h{h}"),
-        container: format!("c{h}-{}", world.plugs[h].len()),
+        // Unique per request (several are in flight at once, before any is recorded):
+        // one endpoint per container and interface.
+        container: format!("c{h}-{}", world.next_mac),
         interface: None,
         ip: Some(ip.into()),
         mac: Some(MacAddr::from([0x02, 0x5e, m[0], m[1], m[2], m[3]])),
