@@ -424,6 +424,24 @@ fn port_of(h: &Host, c: &Container) -> u32 {
         .unwrap_or_else(|| panic!("no port-security flow for {}: {flows:#?}", c.name))
 }
 
+/// Makes `ip` → `mac` a permanent neighbour entry in `c` (no ARP probes for it).
+fn pin_neighbour(c: &Container, ip: Ipv4Addr, mac: &str) {
+    let ip = ip.to_string();
+    c.run(&[
+        "ip",
+        "neigh",
+        "replace",
+        &ip,
+        "lladdr",
+        mac,
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+    ])
+    .unwrap();
+}
+
 /// Sends `frame` N times into h's pipeline as if it arrived on `port`.
 fn inject(h: &Host, port: u32, frame: &[u8]) {
     let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
@@ -459,6 +477,12 @@ fn tagged_frames_are_dropped(tci: u16) {
         // neighbour, so no injected frame waits for ARP on the underlay), and the
         // injected untagged frames pass port security and the echoes arrive.
         assert!(a1.ping(p_ip, 3), "a1 cannot ping {peer}");
+        // From here on a1's own stack must stay silent, or its frames would count on the
+        // port-security pass flow below: pin both neighbour entries, so neither kernel
+        // probes the other (a peer answering the injected echoes would otherwise ARP-probe
+        // a1 a few seconds later, and a1's reply passes port security, untagged).
+        pin_neighbour(p, a1_ip, &a1_mac);
+        pin_neighbour(a1, p_ip, &p_mac);
         let (echos, passed) = (in_echos(p), packets(h1, &pass, &[]).unwrap());
         inject(h1, port, &echo(None));
         inject(h1, port, &arp(None));
