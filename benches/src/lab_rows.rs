@@ -31,14 +31,26 @@ fn container_ip(lab: &Lab, name: &str) -> Result<Ipv4Addr> {
         .ok_or_else(|| anyhow!("container {name} has no address"))
 }
 
-/// Brings up the two-host lab with controller wiring.
-pub fn controller_lab() -> Result<Lab> {
-    Lab::up(&topology()?, &LabOptions::controller()).context("lab with controller wiring")
+/// Brings up the two-host lab with controller wiring: mutual TLS (the lab's default), or
+/// plaintext when `insecure`.
+pub fn controller_lab(insecure: bool) -> Result<Lab> {
+    let mut opts = LabOptions::controller();
+    opts.insecure = insecure;
+    Lab::up(&topology()?, &opts).context("lab with controller wiring")
 }
 
 /// Brings up the two-host lab with plain (NORMAL) wiring.
 pub fn plain_lab() -> Result<Lab> {
     Lab::up(&topology()?, &LabOptions::plain()).context("lab with plain wiring")
+}
+
+/// The controller lab's transport, as the row notes say it.
+fn transport(lab: &Lab) -> &'static str {
+    if lab.insecure() {
+        "every channel in plaintext (`--insecure` given)"
+    } else {
+        "every channel over mutual TLS (the lab's default: its own PKI, hosts joined with a token, attach and detach present the host's certificate)"
+    }
 }
 
 /// Waits for the first ping reply from `c` to `ip` (pings every 10 ms, gives up after 10 s).
@@ -84,7 +96,7 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
         "from starting `ovs-docker-rs attach` (new namespace on h1) to the first ping reply from b2 on h2",
     );
     let s = row.add_series("ovs-docker-rs attach + controller flows", false);
-    row.notes.push("No reference tool attaches to an overlay network, so this row has no ratio. Two lab hosts (netns, OVS 3.1 userspace datapath, VXLAN), ovs-controller in the lab's controller namespace, every channel over mutual TLS (the lab's default: its own PKI, hosts joined with a token, attach and detach present the host's certificate); pinging every 10 ms after attach returns; detach (not timed) after each sample.".into());
+    row.notes.push(format!("No reference tool attaches to an overlay network, so this row has no ratio. Two lab hosts (netns, OVS 3.1 userspace datapath, VXLAN), ovs-controller in the lab's controller namespace, {}; pinging every 10 ms after attach returns; detach (not timed) after each sample.", transport(lab)));
     let url = lab.northbound_url();
     let target = match container_ip(lab, "b2") {
         Ok(ip) => ip,
@@ -294,7 +306,7 @@ pub fn throughput(ctl: &Lab, plain: &Lab, rounds: usize, secs: u32) -> Row {
     row.value_unit = "Gbit/s";
     let a = row.add_series("controller pipeline (ovs-controller flows)", false);
     let b = row.add_series("plain wiring: one NORMAL flow (reference)", true);
-    row.notes.push("Two simultaneous two-host labs (netns hosts, OVS 3.1 userspace datapath, VXLAN underlay over veth/br-phy); the same container pair in each; the controller lab's control channels run over mutual TLS (the data plane is the same either way). Ratio above 1 means the controller pipeline is faster.".into());
+    row.notes.push(format!("Two simultaneous two-host labs (netns hosts, OVS 3.1 userspace datapath, VXLAN underlay over veth/br-phy); the same container pair in each; the controller lab: {} (the data plane is the same either way). Ratio above 1 means the controller pipeline is faster.", transport(ctl)));
     for (what, lab) in [("controller lab", ctl), ("plain lab", plain)] {
         match lab.host("h1").map(|h| h.dump_flows("br-ex")) {
             Some(Ok(f)) => row

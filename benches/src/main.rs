@@ -75,6 +75,11 @@ struct Cli {
     /// Row 5: the ovs-scale binary (default: next to this executable).
     #[arg(long)]
     ovs_scale: Option<PathBuf>,
+    /// Plaintext instead of mutual TLS wherever a controller is involved: row 5
+    /// (`ovs-scale --insecure`) and the controller lab of rows 3b/4
+    /// (`LabOptions::insecure`). Rows 1-3 involve no controller.
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn main() {
@@ -150,6 +155,7 @@ fn real_main() -> Result<()> {
                     .clone()
                     .unwrap_or_else(|| sibling("ovs-scale")),
                 controller,
+                insecure: cli.insecure,
             },
             &mut partial,
         );
@@ -192,7 +198,7 @@ fn lab_measurements(
         return;
     }
     eprintln!("[rows 3b/4] bringing up the two-host lab with controller wiring");
-    let mut ctl = match lab_rows::controller_lab() {
+    let mut ctl = match lab_rows::controller_lab(cli.insecure) {
         Ok(l) => l,
         Err(e) => {
             let why = format!("the two-host lab with controller wiring did not come up: {e:#}");

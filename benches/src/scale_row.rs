@@ -39,6 +39,8 @@ pub struct Params {
     pub ovs_scale: PathBuf,
     /// The `ovs-controller` binary.
     pub controller: PathBuf,
+    /// Plaintext (`ovs-scale --insecure`) instead of the default mutual TLS.
+    pub insecure: bool,
 }
 
 /// What `ovs-scale --json` writes per size (the fields this row uses).
@@ -67,6 +69,8 @@ struct Outcome {
     sim_cpu_s: Option<f64>,
     sim_hwm_kib: Option<u64>,
     driver_plan_s: f64,
+    tls: bool,
+    pki_s: Option<f64>,
     switch_requests: (u64, u64, u64, u64),
     mesh_s: Option<f64>,
     ctl_log: Vec<String>,
@@ -126,6 +130,7 @@ fn run_size(p: &Params, hosts: usize, dir: &Path) -> SizeResult {
         .arg(&json)
         .arg("--work-dir")
         .arg(dir.join("work"))
+        .args(p.insecure.then_some("--insecure"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -249,7 +254,14 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
         let started = Instant::now();
         let load0 = crate::loadavg();
         let line = match run_size(p, hosts, &dir) {
-            SizeResult::Done(o) => {
+            SizeResult::Done(mut o) => {
+                if o.tls == p.insecure {
+                    o.notes.push(format!(
+                        "ovs-scale ran {} although {} was asked for",
+                        if o.tls { "over TLS" } else { "in plaintext" },
+                        if p.insecure { "--insecure" } else { "TLS" }
+                    ));
+                }
                 let ok = o.notes.is_empty()
                     && o.converge_s.is_some()
                     && o.restart_s.is_some()
@@ -263,6 +275,11 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
                     row.fail(format!("{hosts} hosts: {}", o.notes.join("; ")));
                 }
                 let fan = median_span(&o.fanout_ms);
+                if let Some(s) = o.pki_s {
+                    row.notes.push(format!(
+                        "{hosts} hosts: the run's PKI and its {hosts} host certificates (each its own ECDSA P-256 key) were made in {s:.2} s, before the hosts started (not part of any measured time)"
+                    ));
+                }
                 if !o.ctl_log.is_empty() {
                     row.notes.push(format!(
                         "{hosts} hosts: controller log warnings/errors (count × message, digits as N): {}",
@@ -350,6 +367,11 @@ pub fn run(p: &Params, partial: &mut dyn FnMut(&Row)) -> Row {
         "No reference tool: ovs-vsctl/ovs-ofctl have no controller to compare with, so this row has no ratio. Simulated hosts (crate `ovs-sim`): per host an in-process OVSDB server (real vswitch schema, monitors, transactions) and an OpenFlow 1.3 switch (flow table, bundles, flow/aggregate stats), all in one `ovs-scale` process next to the real `ovs-controller` process; {} hosts per network (one VNI each, vxlan), {} endpoints per host with explicit IP/MAC.",
         p.hosts_per_network, p.endpoints
     ));
+    row.notes.push(if p.insecure {
+        "Transport: plaintext on every channel (`--insecure` given: the controller runs with `--insecure`, hosts are registered with `tcp:` OVSDB remotes, switches dial `tcp:`).".into()
+    } else {
+        "Transport: mutual TLS on every channel, as in a real deployment (the default; `--insecure` for plaintext): each `ovs-scale` run makes its own PKI (server-ca, client-ca, the controller certificate) and one certificate per simulated host (CN = host name, role host, own key); every simulated ovsdb-server listens on `ssl:` with its host certificate and admits only server-ca clients, the controller dials `ssl:` and checks the host's identity, every simulated switch dials the controller's `pssl:` listener with its host certificate and verifies the controller against server-ca, and the driver calls the API over HTTPS with an admin certificate.".into()
+    });
     row.notes.push(
         "Cold full sync: hosts are down while networks, hosts and endpoints are created through the northbound API; then every host comes up with a bare `br-ex` and its endpoints' ports plugged, and a fresh controller process starts on the stored state. Measured from that start until every switch has its planned tunnel ports and exactly its planned flow set (bridge config, tunnels and flows all made by the controller); in parentheses, when every planned tunnel port existed with an ofport (polled every 200 ms). Restart resync: `kill -9`, start again on the same state, until every switch was synchronised on a new connection and holds the planned set (includes the simulated switches' 1 s reconnect delay). Fan-out: `endpoint_create` + plug of one endpoint until every host of its network holds its new flow set. All times come from the simulated switches' own timestamps of their last flow-table change (or, for a resync that changed nothing, of the sync), so the driver's polling and planning do not add to them. VmHWM and CPU (user+system) from /proc; \"sync\" = the cold full sync, \"restart\" = the restart resync; \"whole run\" = for the controller, its process started for the cold sync through the fan-out samples; for the simulator, provisioning through the fan-out samples. The controller and the simulator share the same 2 cores, so CPU seconds of one are time the other could not use.".into(),
     );

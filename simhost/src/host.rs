@@ -2,7 +2,13 @@
 //! to whatever controller the database names.
 //!
 //! Contract: [`SimHost::start`] binds `127.0.0.1:0` and serves OVSDB there,
-//! and its switch dials the `tcp:` controller target (the scale runs);
+//! and its switch dials the controller target (the scale runs). Without
+//! [`HostTls`] that is plaintext (`tcp:` remote, `tcp:` targets only); with
+//! it the host behaves like a joined OVS host: OVSDB is served over TLS only
+//! (remote `ssl:127.0.0.1:PORT`, client certificates verified as the given
+//! server configuration says, a failed or slow handshake closes only that
+//! connection) and `ssl:` controller targets are dialled over TLS with the
+//! given client configuration (see [`crate::net`]);
 //! [`SimHost::in_memory`] has no socket at all: [`SimHost::connect_ovsdb`]
 //! opens an in-memory connection to its server and the switch reaches the
 //! controller through the given [`Dial`] (the driver tests, which run under
@@ -15,6 +21,7 @@
 //! bare bridge first if needed). Dropping the host (or [`SimHost::stop`])
 //! ends all its tasks and connections.
 
+use crate::net::{self, HostTls};
 use crate::ovsdb::{self, Db, Schema};
 use crate::switch::{self, SwitchState};
 use futures::future::BoxFuture;
@@ -67,6 +74,7 @@ pub struct SimHost {
     /// The switch.
     pub switch: Arc<Mutex<SwitchState>>,
     bridge: String,
+    tls: bool,
     online: Arc<AtomicBool>,
     conns: Arc<Mutex<JoinSet<()>>>,
     kick: Arc<Notify>,
@@ -89,39 +97,47 @@ fn lock_conns(c: &Mutex<JoinSet<()>>) -> std::sync::MutexGuard<'_, JoinSet<()>> 
 
 /// Serve one OVSDB connection of `host` in `conns`.
 fn spawn_ovsdb<S: Stream>(conns: &Mutex<JoinSet<()>>, db: Arc<Mutex<Db>>, host: &str, s: S) {
+    spawn_conn(conns, host, async move { ovsdb::serve(db, s).await });
+}
+
+/// Run one connection's task `conn` of `host` in `conns`; its error is logged.
+fn spawn_conn<F>(conns: &Mutex<JoinSet<()>>, host: &str, conn: F)
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let host = host.to_string();
     let mut conns = lock_conns(conns);
     while conns.try_join_next().is_some() {}
     conns.spawn(async move {
-        if let Err(e) = ovsdb::serve(db, s).await {
-            tracing::debug!(host, "ovsdb connection: {e}");
+        if let Err(e) = conn.await {
+            tracing::debug!(host, "ovsdb connection: {e:#}");
         }
     });
 }
 
 impl SimHost {
-    /// Start a host on a fresh loopback port. While offline, OVSDB
-    /// connections are accepted and closed at once (like a host that is down).
+    /// Start a host on a fresh loopback port, in plaintext or (with `tls`)
+    /// over TLS only. While offline, OVSDB connections are accepted and closed
+    /// at once (like a host that is down).
     pub async fn start(
         schema: Arc<Schema>,
         name: &str,
         bridge: &str,
         online: bool,
+        tls: Option<HostTls>,
     ) -> anyhow::Result<SimHost> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let dial: Dial = Arc::new(|target: String| {
-            Box::pin(async move {
-                let hostport = target.strip_prefix("tcp:").ok_or_else(|| {
-                    std::io::Error::other(format!("unsupported controller target {target}"))
-                })?;
-                let s = tokio::net::TcpStream::connect(hostport).await?;
-                let _ = s.set_nodelay(true);
-                Ok(Box::new(s) as BoxStream)
-            })
-        });
-        let mut host = Self::new(schema, name, bridge, online, dial);
+        let (acceptor, client) = match tls {
+            Some(t) => (
+                Some(tokio_rustls::TlsAcceptor::from(t.ovsdb)),
+                Some(t.openflow),
+            ),
+            None => (None, None),
+        };
+        let mut host = Self::new(schema, name, bridge, online, net::dialer(client));
         host.addr = Some(addr);
+        host.tls = acceptor.is_some();
         let (is_online, db, conns) = (host.online.clone(), host.db.clone(), host.conns.clone());
         let name = name.to_string();
         host.tasks.push(tokio::spawn(async move {
@@ -130,7 +146,16 @@ impl SimHost {
                     Ok((s, _)) if !is_online.load(Ordering::Relaxed) => drop(s),
                     Ok((s, _)) => {
                         let _ = s.set_nodelay(true);
-                        spawn_ovsdb(&conns, db.clone(), &name, s);
+                        match &acceptor {
+                            None => spawn_ovsdb(&conns, db.clone(), &name, s),
+                            Some(a) => {
+                                let (a, db) = (a.clone(), db.clone());
+                                spawn_conn(&conns, &name, async move {
+                                    let s = net::accept(&a, s).await?;
+                                    ovsdb::serve(db, s).await
+                                });
+                            }
+                        }
                     }
                     Err(e) => {
                         tracing::warn!("accept: {e}");
@@ -183,6 +208,7 @@ impl SimHost {
             db,
             switch,
             bridge: bridge.to_string(),
+            tls: false,
             online: Arc::new(AtomicBool::new(online)),
             conns: Arc::new(Mutex::new(JoinSet::new())),
             kick,
@@ -229,13 +255,15 @@ impl SimHost {
         self.online.store(up, Ordering::Relaxed);
     }
 
-    /// OVSDB remote to register with the controller.
+    /// OVSDB remote to register with the controller: `ssl:ADDR` for a TLS
+    /// host, `tcp:ADDR` otherwise.
     ///
     /// An in-memory host has no address; its remote is
     /// `unix:/run/ovs-simhost/NAME/db.sock`, a path that exists nowhere, for
     /// a test's connector to map back to [`SimHost::connect_ovsdb`].
     pub fn remote(&self) -> String {
         match self.addr {
+            Some(a) if self.tls => format!("ssl:{a}"),
             Some(a) => format!("tcp:{a}"),
             None => format!("unix:/run/ovs-simhost/{}/db.sock", self.name),
         }

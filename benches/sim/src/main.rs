@@ -3,6 +3,8 @@
 //!
 //! Example: `ovs-scale --hosts 100,500 --endpoints 50 --controller-bin
 //! target/release/ovs-controller --out /tmp/scale.md` (ovs-bench row 5 runs it once per size).
+//! Every channel runs over mutual TLS (a PKI per run, one certificate per simulated host)
+//! unless `--insecure` is given.
 
 use clap::Parser;
 use ovs_sim::scenario::{self, Config, Outcome};
@@ -47,6 +49,10 @@ struct Cli {
     /// after every size.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Plaintext on every channel (the controller runs with `--insecure`, hosts on
+    /// `tcp:`) instead of the default mutual TLS.
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn fmt_s(v: Option<f64>) -> String {
@@ -144,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
             work_dir: cli.work_dir.join(hosts.to_string()),
             concurrency: cli.concurrency,
             online_provisioning: cli.online_provisioning,
+            insecure: cli.insecure,
         };
         let o = match scenario::run(&cfg).await {
             Ok(o) => o,
@@ -166,10 +173,23 @@ async fn main() -> anyhow::Result<()> {
     let _ = writeln!(md, "# Controller scale (simulated hosts)\n");
     let _ = writeln!(
         md,
-        "Command: `{}`  \nMachine: {} CPUs, `ovs-controller` at {} (RUST_LOG=warn).\n",
+        "Command: `{}`  \nMachine: {} CPUs, `ovs-controller` at {} (RUST_LOG=warn).  \nTransport: {}.\n",
         cmd.join(" "),
         std::thread::available_parallelism().map_or(0, usize::from),
-        bin.display()
+        bin.display(),
+        if cli.insecure {
+            "plaintext on every channel (`--insecure`)".to_string()
+        } else {
+            let pki: Vec<String> = outcomes
+                .iter()
+                .filter_map(|o| o.pki_s.map(|s| format!("{} hosts {s:.1} s", o.hosts)))
+                .collect();
+            format!(
+                "mutual TLS on every channel (OVSDB `ssl:`, OpenFlow `pssl:`, HTTPS API with an admin \
+                 certificate; one certificate per simulated host; PKI + certificates made in {})",
+                pki.join(", ")
+            )
+        }
     );
     md.push_str(
         "| hosts | endpoints | networks × hosts | tunnels/host | provision s | converge s | flows/switch | first call → converged s | fan-out ms median (min–max) | restart resync s | ctl VmHWM MiB | ctl VmHWM after restart MiB | ctl CPU s | sim CPU s | sim VmHWM MiB | notes |\n\

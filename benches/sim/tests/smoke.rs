@@ -1,6 +1,9 @@
 //! Smoke test: 3 simulated hosts × 2 endpoints against the real
-//! `ovs-controller` binary. Every simulated switch must end up holding
-//! exactly the flow set the controller's `plan` module predicts for it.
+//! `ovs-controller` binary, over mutual TLS (the default) and with
+//! `--insecure`. Every simulated switch must end up holding exactly the flow
+//! set and the tunnel ports the controller's `plan` module predicts for it,
+//! every host must be registered with the remote of its transport (`ssl:` /
+//! `tcp:`), and the controller must have refused no OpenFlow connection.
 #![allow(clippy::unwrap_used)]
 
 use ovs_controller::ofconv;
@@ -19,7 +22,7 @@ fn controller_bin() -> std::path::PathBuf {
     })
 }
 
-fn config(online_provisioning: bool) -> Config {
+fn config(online_provisioning: bool, insecure: bool) -> Config {
     Config {
         hosts: 3,
         endpoints: 2,
@@ -28,31 +31,41 @@ fn config(online_provisioning: bool) -> Config {
         timeout: Duration::from_secs(60),
         controller_bin: controller_bin(),
         work_dir: std::env::temp_dir().join(format!(
-            "ovs-sim-smoke-{}-{online_provisioning}",
+            "ovs-sim-smoke-{}-{online_provisioning}-{insecure}",
             std::process::id()
         )),
         concurrency: 2,
         online_provisioning,
+        insecure,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_hosts_cold_sync_to_the_planned_flows() {
-    check(config(false)).await;
+async fn three_hosts_cold_sync_over_tls_to_the_planned_flows() {
+    check(config(false, false)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_hosts_provisioned_online_converge_to_the_planned_flows() {
-    check(config(true)).await;
+async fn three_hosts_provisioned_online_over_tls_converge_to_the_planned_flows() {
+    check(config(true, false)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_cold_sync_insecure_to_the_planned_flows() {
+    check(config(false, true)).await;
 }
 
 async fn check(cfg: Config) {
-    let (o, world, sims) = scenario::run_keep(&cfg).await.unwrap();
+    let (o, mut world, sims) = scenario::run_keep(&cfg).await.unwrap();
     assert!(o.notes.is_empty(), "{:?}", o.notes);
     assert!(o.converge_s.is_some());
     assert_eq!(o.fanout_ms.len(), 2);
     assert!(o.restart_s.is_some());
     assert_eq!(o.tunnels_per_host, 2);
+    assert_eq!(o.tls, !cfg.insecure);
+    assert_eq!(o.pki_s.is_some(), !cfg.insecure);
+    assert!(o.openflow_refused.is_empty(), "{:?}", o.openflow_refused);
+    let scheme = if cfg.insecure { "tcp:" } else { "ssl:" };
     // Exact flow sets, not just counts and hashes.
     for (h, sim) in sims.iter().enumerate() {
         let (b, p) = ovs_sim::observe::observed(sim);
@@ -62,6 +75,18 @@ async fn check(cfg: Config) {
             "{}: all endpoints bound",
             sim.name
         );
+        assert!(sim.remote().starts_with(scheme), "{}", sim.remote());
+        // Exactly the planned tunnel ports, numbered; nothing else on br-ex
+        // but the endpoints and the bridge's own port.
+        let tunnels = scenario::expected_tunnels(&mut world, h);
+        assert_eq!(tunnels.len(), 2, "{}: {tunnels:?}", sim.name);
+        let endpoints: BTreeSet<&str> = world.plugs[h].iter().map(|p| p.1.as_str()).collect();
+        let others: BTreeSet<String> = p
+            .keys()
+            .filter(|n| !endpoints.contains(n.as_str()) && n.as_str() != sim.bridge())
+            .cloned()
+            .collect();
+        assert_eq!(others, tunnels, "{}: tunnel ports", sim.name);
         let mut obs = Observed::default();
         obs.bindings.insert(sim.name.clone(), b);
         obs.ports.insert(sim.name.clone(), p);

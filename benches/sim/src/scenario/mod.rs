@@ -17,6 +17,11 @@
 //!   has committed a new resync bundle and holds the expected set;
 //! - controller VmHWM and CPU time from `/proc`.
 //!
+//! Every channel runs over mutual TLS unless `insecure` ([`trust`]): a PKI
+//! in the run directory, one certificate per host, the controller on
+//! `pssl:` with `--pki`, hosts registered with `ssl:` OVSDB remotes, the
+//! driver's API calls over HTTPS with an admin certificate.
+//!
 //! Hosts are grouped `hosts_per_network` to a network (one VNI each, all
 //! vxlan). The tunnel ports each host should get come from the controller's
 //! own `plan::plan_host` (its `.tunnels`), the flows from the same plan, so
@@ -33,10 +38,12 @@
 mod expect;
 mod process;
 mod procfs;
+mod trust;
 
 pub use expect::*;
 pub use process::*;
 pub use procfs::*;
+pub use trust::*;
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -79,6 +86,8 @@ pub struct Config {
     /// every host on every endpoint create). Otherwise hosts are down during
     /// provisioning and convergence is measured from a fresh controller start.
     pub online_provisioning: bool,
+    /// Plaintext everywhere (`--insecure` to the controller) instead of TLS.
+    pub insecure: bool,
 }
 
 /// What one run measured.
@@ -147,6 +156,13 @@ pub struct Outcome {
     /// Requests the simulated switches answered over the whole run:
     /// (aggregate stats, flow stats, bundles committed, flow mods received).
     pub switch_requests: (u64, u64, u64, u64),
+    /// Whether the run was over TLS (else `--insecure`).
+    pub tls: bool,
+    /// Seconds to make the PKI and issue every host's certificate.
+    pub pki_s: Option<f64>,
+    /// The last controller process's `ovsctl_openflow_refused_total` by
+    /// reason (nonzero ones), read from its `/metrics` before it is killed.
+    pub openflow_refused: BTreeMap<String, u64>,
     /// Problems, timeouts.
     pub notes: Vec<String>,
 }
@@ -327,32 +343,44 @@ pub async fn run_keep(cfg: &Config) -> anyhow::Result<(Outcome, World, Arc<Vec<S
     let schema = Schema::load()?;
     let _ = std::fs::remove_dir_all(&cfg.work_dir);
     std::fs::create_dir_all(&cfg.work_dir)?;
+    let names: Vec<String> = (0..cfg.hosts).map(|i| format!("h{i}")).collect();
+    let pki = if cfg.insecure {
+        None
+    } else {
+        let p = SimPki::make(&cfg.work_dir, &names)?;
+        eprintln!(
+            "[{} hosts] PKI and {} host certificates made in {:.2} s",
+            cfg.hosts, cfg.hosts, p.issue_s
+        );
+        Some(p)
+    };
+    out.tls = pki.is_some();
+    out.pki_s = pki.as_ref().map(|p| p.issue_s);
     eprintln!("[{} hosts] starting simulated hosts", cfg.hosts);
     let t0 = Instant::now();
     let mut sims = Vec::with_capacity(cfg.hosts);
-    for i in 0..cfg.hosts {
+    for (i, name) in names.iter().enumerate() {
+        let tls = pki.as_ref().map(|p| p.host_tls(i)).transpose()?;
         sims.push(
-            SimHost::start(
-                schema.clone(),
-                &format!("h{i}"),
-                "br-ex",
-                cfg.online_provisioning,
-            )
-            .await?,
+            SimHost::start(schema.clone(), name, "br-ex", cfg.online_provisioning, tls).await?,
         );
     }
     out.start_s = Some(t0.elapsed().as_secs_f64());
     let sims = Arc::new(sims);
-    let ports = (free_port()?, free_port()?, free_port()?);
-    let mut ctl = ControllerProc::spawn(
-        &cfg.controller_bin,
-        &cfg.work_dir,
-        ports.0,
-        ports.1,
-        ports.2,
-    )?;
+    let launch = Launch {
+        bin: cfg.controller_bin.clone(),
+        dir: cfg.work_dir.clone(),
+        api: free_port()?,
+        openflow: free_port()?,
+        metrics: free_port()?,
+        trust: pki.map(|p| p.controller),
+    };
+    let mut ctl = ControllerProc::spawn(&launch)?;
     let mut world = World::default();
-    let r = phases(cfg, &sims, &mut ctl, ports, &mut out, &mut world).await;
+    let r = phases(cfg, &sims, &mut ctl, &launch, &mut out, &mut world).await;
+    if let Ok(m) = ctl.metrics().await {
+        out.openflow_refused = refused(&m).into_iter().filter(|(_, n)| *n > 0).collect();
+    }
     if out.hwm_kib.is_none() {
         out.hwm_kib = ctl.hwm_kib();
         out.cpu_s = ctl.cpu_s();
@@ -378,7 +406,7 @@ async fn phases(
     cfg: &Config,
     sims: &[SimHost],
     ctl: &mut ControllerProc,
-    (api, of, metrics): (u16, u16, u16),
+    launch: &Launch,
     out: &mut Outcome,
     world: &mut World,
 ) -> anyhow::Result<()> {
@@ -548,7 +576,7 @@ async fn phases(
             sim.set_online(true);
         }
         let t0 = Instant::now();
-        *ctl = ControllerProc::spawn(&cfg.controller_bin, &cfg.work_dir, api, of, metrics)?;
+        *ctl = ControllerProc::spawn(launch)?;
         let c = ctl.wait_ready(Duration::from_secs(60)).await?;
         eprintln!(
             "[{} hosts] hosts up, controller restarted (pid {}) for the cold sync; simulator RSS {} MiB",
@@ -733,7 +761,7 @@ async fn phases(
     ctl.kill();
     let t0 = Instant::now();
     let sim_cpu_r0 = self_cpu_s();
-    *ctl = ControllerProc::spawn(&cfg.controller_bin, &cfg.work_dir, api, of, metrics)?;
+    *ctl = ControllerProc::spawn(launch)?;
     eprintln!(
         "[{} hosts] restarted controller (pid {})",
         cfg.hosts, ctl.pid
