@@ -60,7 +60,7 @@ impl ControllerArgs {
     }
 
     /// The URL: the flag, else the joined host's, else the default.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.controller
             .clone()
             .or_else(|| Self::joined().controller_url())
@@ -68,7 +68,7 @@ impl ControllerArgs {
     }
 
     /// Plaintext with `--insecure`, else TLS from the flags or the joined host's files.
-    fn auth(&self) -> Result<Auth, Error> {
+    pub(crate) fn auth(&self) -> Result<Auth, Error> {
         self.auth_with(&Self::joined())
     }
 
@@ -98,7 +98,7 @@ impl ControllerArgs {
     }
 
     /// A WebSocket client of the controller.
-    async fn connect(&self) -> Result<WsClient, Error> {
+    pub(crate) async fn connect(&self) -> Result<WsClient, Error> {
         let url = self.url();
         connect_ws(
             &url,
@@ -163,7 +163,7 @@ pub struct DetachArgs {
     host: Option<String>,
 }
 
-fn rpc_err(url: &str, method: &'static str, e: ClientError) -> Error {
+pub(crate) fn rpc_err(url: &str, method: &'static str, e: ClientError) -> Error {
     match e {
         ClientError::Call(obj) => Error::Controller {
             url: url.into(),
@@ -184,7 +184,7 @@ fn rpc_err(url: &str, method: &'static str, e: ClientError) -> Error {
     }
 }
 
-async fn host_name(ovs: &Ovs, given: Option<String>) -> anyhow::Result<String> {
+pub(crate) async fn host_name(ovs: &Ovs, given: Option<String>) -> anyhow::Result<String> {
     if let Some(h) = given {
         return Ok(h);
     }

@@ -13,6 +13,8 @@ use ovsdb_client::{Remote, OVSDB_PORT};
 #[cfg(feature = "controller")]
 mod attach;
 mod listing;
+#[cfg(feature = "controller")]
+mod plugin;
 
 const ABOUT: &str =
     "Performs integration of Open vSwitch with Docker (drop-in for ovs-docker), in-process.";
@@ -130,6 +132,9 @@ enum Cmd {
     Detach(attach::DetachArgs),
     /// Lists container ports on this host (OVSDB view).
     List(listing::ListArgs),
+    #[cfg(feature = "controller")]
+    /// Serves Docker's network and IPAM plugin protocol, backed by the controller.
+    Plugin(plugin::PluginArgs),
     #[cfg(feature = "controller")]
     /// Joins this host to the controller with a one-time TOKEN (`ovs-controller host add`).
     Join(JoinArgs),
@@ -298,6 +303,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             attach::detach(&settings, a).await
         }
         Cmd::List(a) => listing::list(&settings, a).await,
+        #[cfg(feature = "controller")]
+        Cmd::Plugin(a) => {
+            require_root()?;
+            plugin::run(&settings, a).await
+        }
         #[cfg(feature = "controller")]
         Cmd::Join(a) => {
             require_root()?;

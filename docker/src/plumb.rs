@@ -243,16 +243,7 @@ async fn steps(
     let peer_name = format!("{base}_c");
     let host = host_handle()?;
 
-    link::create_veth(&host, &host_name, &peer_name).await?;
-    {
-        let (h, n) = (host.clone(), host_name.clone());
-        undo.push(format!("delete veth {n}"), async move {
-            link::delete_by_name(&h, &n)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
-    }
+    create_veth(&host, &host_name, &peer_name, undo).await?;
     s.fail_point("veth")?;
 
     let host_link = link::require(&host, &host_name).await?;
@@ -304,17 +295,52 @@ async fn steps(
     ext.insert(CONTAINER_ID.into(), c.label.clone());
     ext.insert(CONTAINER_IFACE.into(), spec.interface.clone());
     let aliases = c.aliases();
-    let (port_uuid, next_cfg) = ovs
-        .add_port(&NewPort {
-            bridge: &spec.bridge,
-            name: &host_name,
-            external_ids: ext,
-            container_aliases: &aliases,
-            container_iface: &spec.interface,
-        })
-        .await?;
+    let port = NewPort {
+        bridge: &spec.bridge,
+        name: &host_name,
+        external_ids: ext,
+        container_aliases: &aliases,
+        container_iface: &spec.interface,
+    };
+    let ofport = plug_ovs(s, ovs, &port, undo).await?;
+    Ok(Added {
+        port: host_name,
+        ofport,
+        mac: final_mac,
+    })
+}
+
+/// Creates the veth pair `host_name`/`peer_name` in `handle`'s namespace; its deletion goes
+/// on `undo` (deleting the host end removes both ends, wherever the peer is by then).
+pub async fn create_veth(
+    handle: &rtnetlink::Handle,
+    host_name: &str,
+    peer_name: &str,
+    undo: &mut Undo,
+) -> Result<()> {
+    link::create_veth(handle, host_name, peer_name).await?;
+    let (h, n) = (handle.clone(), host_name.to_string());
+    undo.push(format!("delete veth {n}"), async move {
+        link::delete_by_name(&h, &n)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    Ok(())
+}
+
+/// Inserts `port` into OVSDB (its deletion goes on `undo`), waits for ovs-vswitchd to apply
+/// it and checks that the interface has no error; returns its ofport. Fail points `ovsdb`
+/// and `applied` (tests).
+pub async fn plug_ovs(
+    s: &Settings,
+    ovs: &Ovs,
+    port: &NewPort<'_>,
+    undo: &mut Undo,
+) -> Result<Option<i64>> {
+    let (port_uuid, next_cfg) = ovs.add_port(port).await?;
     {
-        let (o, n) = (ovs.clone(), host_name.clone());
+        let (o, n) = (ovs.clone(), port.name.to_string());
         undo.push(format!("delete OVSDB port {n}"), async move {
             o.del_port(port_uuid)
                 .await
@@ -323,21 +349,16 @@ async fn steps(
         });
     }
     s.fail_point("ovsdb")?;
-
     ovs.wait_applied(next_cfg, s.ovs_timeout).await?;
-    let (err, ofport) = ovs.iface_status(&host_name).await?;
+    let (err, ofport) = ovs.iface_status(port.name).await?;
     if let Some(error) = err {
         return Err(Error::VswitchdRejected {
-            iface: host_name,
+            iface: port.name.to_string(),
             error,
         });
     }
     s.fail_point("applied")?;
-    Ok(Added {
-        port: host_name,
-        ofport,
-        mac: final_mac,
-    })
+    Ok(ofport)
 }
 
 /// Resolves on the first SIGTERM, SIGINT or SIGHUP.

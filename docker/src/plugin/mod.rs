@@ -1,0 +1,298 @@
+//! `ovs-docker-rs plugin`: a Docker network and IPAM plugin (Docker's legacy plugin protocol,
+//! HTTP/1.1 POSTs with JSON bodies over a unix socket) backed by the controller.
+//!
+//! Contract: the daemon listens on `--socket` (default `/run/docker/plugins/ovs.sock`; the
+//! driver name Docker uses is the file's stem) and answers `Plugin.Activate`
+//! (`NetworkDriver`, `IpamDriver`), the `NetworkDriver.*` calls ([`network`], [`endpoint`])
+//! and the `IpamDriver.*` calls ([`ipam`]). An unknown method gets HTTP 404 (Docker reads it
+//! as "not implemented"); a failed call gets 200 with `{"Err": "..."}`, the message Docker
+//! prints. Calls are handled one at a time (the state and the host's OVS are changed by one
+//! call at a time); each controller call has `--timeout` ([`controller`]). The state
+//! ([`state`]) is saved before each answer, so a restarted plugin continues where it stopped.
+//! The veth's host end stays in the plugin's network namespace (where the host's
+//! ovs-vswitchd runs); the container end goes to `--container-netns` (default: the plugin's
+//! own), the namespace of dockerd, which moves it into the container.
+
+mod controller;
+mod endpoint;
+mod ipam;
+mod network;
+mod state;
+mod wire;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use jsonrpsee::core::ClientError;
+use jsonrpsee::types::ErrorObjectOwned;
+use ovs_docker::ovs::Ovs;
+use ovs_docker::plumb::{self, Settings};
+use serde_json::{json, Value};
+use tokio::net::UnixListener;
+use tokio::sync::Mutex;
+
+use crate::attach::{host_name, ControllerArgs};
+use controller::Controller;
+use state::{State, Store};
+use wire::{err_body, parse, CONTENT_TYPE};
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+/// `plugin` arguments.
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    /// Unix socket to serve (the driver's name is the file's stem: `-d ovs`).
+    #[arg(long, default_value = "/run/docker/plugins/ovs.sock")]
+    socket: PathBuf,
+    /// State file (networks, pools, endpoints, veth names).
+    #[arg(long, default_value = "/var/lib/ovs-docker-rs/plugin-state.json")]
+    state: PathBuf,
+    #[command(flatten)]
+    conn: ControllerArgs,
+    /// An admin certificate for creating and deleting controller networks (a host
+    /// certificate may not); without it only existing controller networks can be used.
+    #[arg(long, requires = "admin_key")]
+    admin_cert: Option<PathBuf>,
+    /// The admin certificate's key.
+    #[arg(long, requires = "admin_cert")]
+    admin_key: Option<PathBuf>,
+    /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
+    #[arg(long, value_parser = ovs_docker::parse::arg::host)]
+    host: Option<String>,
+    /// Bridge to plug containers into.
+    #[arg(long, default_value = "br-ex")]
+    bridge: String,
+    /// Where the container end of each veth goes for dockerd to take it (/run/netns/NAME,
+    /// NAME or a path such as /proc/PID/ns/net) [default: the plugin's own namespace].
+    #[arg(long)]
+    container_netns: Option<String>,
+    /// Seconds each controller call may take.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Seconds `Join` waits for the controller to report the endpoint reachable.
+    #[arg(long, default_value_t = 20)]
+    join_timeout: u64,
+}
+
+/// The running plugin.
+#[derive(Debug)]
+pub struct Plugin {
+    settings: Settings,
+    ctl: Controller,
+    host: String,
+    bridge: String,
+    container_netns: Option<String>,
+    join_timeout: Duration,
+    store: Store,
+    state: Mutex<State>,
+}
+
+impl Plugin {
+    /// Saves `st` (see [`state::Store::save`]).
+    fn save(&self, st: &State) -> Result<()> {
+        self.store.save(st)
+    }
+
+    /// Handles one call; `None` for a method the plugin does not implement.
+    async fn dispatch(&self, method: &str, body: &[u8]) -> Option<Result<Value>> {
+        let mut st = self.state.lock().await;
+        let st = &mut *st;
+        let r = match method {
+            "Plugin.Activate" => Ok(json!({ "Implements": ["NetworkDriver", "IpamDriver"] })),
+            "NetworkDriver.GetCapabilities" => {
+                Ok(json!({ "Scope": "local", "ConnectivityScope": "global" }))
+            }
+            "NetworkDriver.CreateNetwork" => match parse(method, body) {
+                Ok(r) => network::create(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "NetworkDriver.DeleteNetwork" => match parse(method, body) {
+                Ok(r) => network::delete(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "NetworkDriver.CreateEndpoint" => match parse(method, body) {
+                Ok(r) => endpoint::create(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "NetworkDriver.DeleteEndpoint" => match parse(method, body) {
+                Ok(r) => endpoint::delete(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "NetworkDriver.EndpointOperInfo" => {
+                parse(method, body).and_then(|r| endpoint::oper_info(st, r))
+            }
+            "NetworkDriver.Join" => match parse(method, body) {
+                Ok(r) => endpoint::join(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "NetworkDriver.Leave" => match parse(method, body) {
+                Ok(r) => endpoint::leave(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "NetworkDriver.ProgramExternalConnectivity" => {
+                parse(method, body).and_then(endpoint::program_external)
+            }
+            "NetworkDriver.RevokeExternalConnectivity"
+            | "NetworkDriver.DiscoverNew"
+            | "NetworkDriver.DiscoverDelete" => Ok(json!({})),
+            "IpamDriver.GetCapabilities" => Ok(ipam::capabilities()),
+            "IpamDriver.GetDefaultAddressSpaces" => Ok(ipam::address_spaces()),
+            "IpamDriver.RequestPool" => {
+                parse(method, body).and_then(|r| ipam::request_pool(self, st, r))
+            }
+            "IpamDriver.ReleasePool" => {
+                parse(method, body).and_then(|r| ipam::release_pool(self, st, r))
+            }
+            "IpamDriver.RequestAddress" => match parse(method, body) {
+                Ok(r) => ipam::request_address(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            "IpamDriver.ReleaseAddress" => match parse(method, body) {
+                Ok(r) => ipam::release_address(self, st, r).await,
+                Err(e) => Err(e),
+            },
+            _ => return None,
+        };
+        Some(r)
+    }
+}
+
+/// A jsonrpsee call result with the controller's refusal (a JSON-RPC error object) split
+/// from transport failures, so handlers can tell "no free address" from "unreachable".
+pub(crate) fn split_call<T>(
+    r: Result<T, ClientError>,
+) -> Result<Result<T, ErrorObjectOwned>, ClientError> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(ClientError::Call(o)) => Ok(Err(o)),
+        Err(e) => Err(e),
+    }
+}
+
+fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(CONTENT_TYPE) {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+async fn handle(
+    plugin: Arc<Plugin>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let method = req.uri().path().trim_start_matches('/').to_string();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let msg = format!("cannot read the {method} request: {e}");
+            return Ok(reply(StatusCode::OK, &err_body(&msg)));
+        }
+    };
+    let r = plugin.dispatch(&method, &body).await;
+    Ok(match r {
+        None => {
+            tracing::debug!(%method, "not implemented");
+            reply(
+                StatusCode::NOT_FOUND,
+                &json!({ "Err": format!("{method} is not implemented") }),
+            )
+        }
+        Some(Ok(v)) => {
+            tracing::debug!(%method, "ok");
+            reply(StatusCode::OK, &v)
+        }
+        Some(Err(e)) => {
+            let msg = crate::chain(&e);
+            tracing::warn!(%method, "failed: {msg}");
+            eprintln!("ovs-docker-rs plugin: {method}: {msg}");
+            reply(StatusCode::OK, &err_body(&msg))
+        }
+    })
+}
+
+/// Binds `path`, replacing a stale socket file.
+fn bind(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("{} is served by another process", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
+    }
+    UnixListener::bind(path).with_context(|| format!("listening on {}", path.display()))
+}
+
+/// `ovs-docker-rs plugin`: serves until SIGTERM/SIGINT/SIGHUP, then removes the socket.
+pub async fn run(s: &Settings, a: PluginArgs) -> Result<()> {
+    let ovs = Ovs::connect(&s.db).await?;
+    let host = host_name(&ovs, a.host.clone()).await?;
+    drop(ovs);
+    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
+        anyhow::bail!(
+            "invalid --timeout {}: want a positive number of seconds",
+            a.timeout
+        );
+    }
+    let admin = a.admin_cert.clone().zip(a.admin_key.clone());
+    let ctl = Controller::new(&a.conn, admin, Duration::from_secs_f64(a.timeout))?;
+    let store = Store::new(&a.state);
+    let state = store.load()?;
+    let plugin = Arc::new(Plugin {
+        settings: s.clone(),
+        ctl,
+        host,
+        bridge: a.bridge.clone(),
+        container_netns: a.container_netns.clone(),
+        join_timeout: Duration::from_secs(a.join_timeout),
+        store,
+        state: Mutex::new(state),
+    });
+    let listener = bind(&a.socket)?;
+    eprintln!(
+        "ovs-docker-rs plugin: serving {} for host {} (controller {}, bridge {}, state {})",
+        a.socket.display(),
+        plugin.host,
+        plugin.ctl.url(),
+        plugin.bridge,
+        plugin.store.path().display()
+    );
+    let stop = plumb::interrupted();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            r = listener.accept() => {
+                let (stream, _) = match r {
+                    Ok(x) => x,
+                    Err(e) => { tracing::warn!("accept: {e}"); continue; }
+                };
+                let p = plugin.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| handle(p.clone(), req));
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await
+                    {
+                        tracing::debug!("connection: {e}");
+                    }
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    let _ = std::fs::remove_file(&a.socket);
+    eprintln!("ovs-docker-rs plugin: stopped");
+    Ok(())
+}
