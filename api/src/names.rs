@@ -71,12 +71,15 @@ pub fn network_name(name: &str) -> Result<(), FieldError> {
 }
 
 fn object_name(field: &'static str, name: &str) -> Result<(), FieldError> {
+    docker_style_name(field, name, MAX_NAME)
+}
+
+/// `[A-Za-z0-9][A-Za-z0-9_.-]*`, 1..=`max` bytes: the rule for host and network names and
+/// for container names or ids (with a different `max`).
+fn docker_style_name(field: &'static str, name: &str, max: usize) -> Result<(), FieldError> {
     let bad = |why: String| Err(FieldError::new(field, name, why));
-    if name.is_empty() || name.len() > MAX_NAME {
-        return bad(format!(
-            "length must be 1..={MAX_NAME} (it is {})",
-            name.len()
-        ));
+    if name.is_empty() || name.len() > max {
+        return bad(format!("length must be 1..={max} (it is {})", name.len()));
     }
     if !name
         .chars()
@@ -116,23 +119,7 @@ pub fn interface_name(name: &str) -> Result<(), FieldError> {
 
 /// Checks a container name or id (Docker's rule for names).
 pub fn container_id(id: &str) -> Result<(), FieldError> {
-    let bad = |why: String| Err(FieldError::new("container", id, why));
-    if id.is_empty() || id.len() > MAX_CONTAINER {
-        return bad(format!(
-            "length must be 1..={MAX_CONTAINER} (it is {})",
-            id.len()
-        ));
-    }
-    if !id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-    {
-        return bad("allowed characters: A-Z a-z 0-9 - _ .".into());
-    }
-    if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return bad("must start with a letter or digit".into());
-    }
-    Ok(())
+    docker_style_name("container", id, MAX_CONTAINER)
 }
 
 /// Why `ip` cannot be a peer's address, if it cannot.

@@ -23,6 +23,46 @@ async fn root_uuid(c: &Client) -> Uuid {
     r[0].rows.as_ref().unwrap()[0]["_uuid"].as_uuid().unwrap()
 }
 
+/// The transaction error `ops` must end in.
+async fn refusal(c: &Client, ops: Vec<Operation>) -> TxnError {
+    match c.transact(DB, ops).await {
+        Err(Error::Transaction(t)) => t,
+        other => panic!("expected a transaction error, got {other:?}"),
+    }
+}
+
+/// A client of `remote` that sends its own inactivity probes every `probe_interval`.
+async fn connect_probing(remote: &str, probe_interval: Option<Duration>) -> Client {
+    let opts = ClientOptions {
+        probe_interval,
+        ..Default::default()
+    };
+    Client::connect_with(remote, opts).await.unwrap()
+}
+
+/// Binds `listen`, starts an ovsdb-server that dials `remote(&listener)`, and returns the
+/// server with the session the listener accepted from it.
+async fn accept_from_server(
+    listen: &str,
+    remote: impl Fn(&Listener) -> String,
+) -> (Server, Client) {
+    let l = Listener::bind(listen).await.unwrap();
+    let s = Server::start_with(vec![remote(&l)]);
+    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    (s, c)
+}
+
+/// [`accept_from_server`] on `ptcp:0:127.0.0.1`.
+async fn accept_from_server_over_tcp() -> (Server, Client) {
+    accept_from_server("ptcp:0:127.0.0.1", |l| {
+        format!("tcp:127.0.0.1:{}", l.local_addr().unwrap().port())
+    })
+    .await
+}
+
 #[tokio::test]
 async fn list_dbs_schema_tcp_and_unix() {
     need_server!();
@@ -162,78 +202,53 @@ async fn transaction_errors_are_typed() {
     let s = Server::start();
     let c = Client::connect(&s.tcp_remote()).await.unwrap();
     // Port referencing a nonexistent interface → referential integrity violation at commit.
-    let e = c
-        .transact(
-            DB,
-            vec![
-                Operation::comment("x"),
-                Operation::insert(
-                    "Port",
-                    row! { "name" => "p", "interfaces" => Value::uuid(Uuid::new_v4()) },
-                ),
-            ],
-        )
-        .await
-        .unwrap_err();
-    match e {
-        Error::Transaction(t) => {
-            assert_eq!(t.kind, TxnErrorKind::ReferentialIntegrityViolation, "{t:?}");
-            assert!(t.details.is_some());
-        }
-        e => panic!("unexpected {e:?}"),
-    }
+    let t = refusal(
+        &c,
+        vec![
+            Operation::comment("x"),
+            Operation::insert(
+                "Port",
+                row! { "name" => "p", "interfaces" => Value::uuid(Uuid::new_v4()) },
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(t.kind, TxnErrorKind::ReferentialIntegrityViolation, "{t:?}");
+    assert!(t.details.is_some());
     // Constraint violation: Interface.ofport_request has maxInteger 65279.
-    let e = c
-        .transact(
-            DB,
-            vec![Operation::insert(
-                "Interface",
-                row! { "name" => "i", "ofport_request" => 70000i64 },
-            )],
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::ConstraintViolation),
-        "{e:?}"
-    );
+    let t = refusal(
+        &c,
+        vec![Operation::insert(
+            "Interface",
+            row! { "name" => "i", "ofport_request" => 70000i64 },
+        )],
+    )
+    .await;
+    assert_eq!(t.kind, TxnErrorKind::ConstraintViolation, "{t:?}");
     // wait with timeout 0 on a condition that is false → "timed out", index 1.
-    let e = c
-        .transact(
-            DB,
-            vec![
-                Operation::comment("c"),
-                Operation::wait(
-                    "Bridge",
-                    vec![],
-                    &["name"],
-                    WaitUntil::Eq,
-                    vec![row! {"name" => "nope"}],
-                    Some(0),
-                ),
-            ],
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::TimedOut && t.index == 1),
-        "{e:?}"
-    );
+    let t = refusal(
+        &c,
+        vec![
+            Operation::comment("c"),
+            Operation::wait(
+                "Bridge",
+                vec![],
+                &["name"],
+                WaitUntil::Eq,
+                vec![row! {"name" => "nope"}],
+                Some(0),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(t.kind, TxnErrorKind::TimedOut, "{t:?}");
+    assert_eq!(t.index, 1, "{t:?}");
     // assert on a lock we don't hold → "not owner".
-    let e = c
-        .transact(DB, vec![Operation::assert_lock("nolock")])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::NotOwner),
-        "{e:?}"
-    );
+    let t = refusal(&c, vec![Operation::assert_lock("nolock")]).await;
+    assert_eq!(t.kind, TxnErrorKind::NotOwner, "{t:?}");
     // abort → "aborted".
-    let e = c.transact(DB, vec![Operation::abort()]).await.unwrap_err();
-    assert!(
-        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::Aborted),
-        "{e:?}"
-    );
+    let t = refusal(&c, vec![Operation::abort()]).await;
+    assert_eq!(t.kind, TxnErrorKind::Aborted, "{t:?}");
     // commit durable succeeds.
     c.transact(DB, vec![Operation::commit(true)]).await.unwrap();
 }
@@ -400,33 +415,13 @@ async fn vsctl_change_appears_in_replica() {
     let s = Server::start();
     let (rc, mut ev) = follow(&s.unix_remote(), &["Bridge", "Port", "Interface"]).await;
     assert_eq!(rc.replica().len("Bridge"), 0);
-    s.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "Interface",
-        "br0",
-        "external_ids:a=1",
-    ]);
+    s.vsctl_words("add-br br0 -- set Interface br0 external_ids:a=1");
     let c = next_change(&mut ev, |c| {
         c.table == "Interface" && c.kind == ChangeKind::Insert
     })
     .await;
     assert_eq!(c.new.as_ref().unwrap()["name"].as_str(), Some("br0"));
-    s.vsctl_ok(&[
-        "set",
-        "Interface",
-        "br0",
-        "external_ids:b=2",
-        "ofport_request=7",
-        "--",
-        "remove",
-        "Interface",
-        "br0",
-        "external_ids",
-        "a",
-    ]);
+    s.vsctl_words("set Interface br0 external_ids:b=2 ofport_request=7 -- remove Interface br0 external_ids a");
     let c = next_change(&mut ev, |c| {
         c.table == "Interface" && c.kind == ChangeKind::Modify
     })
@@ -460,19 +455,7 @@ async fn vsctl_change_appears_in_replica() {
 async fn monitor_v1_and_v2_and_v3_agree() {
     need_server!();
     let s = Server::start();
-    s.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "add-port",
-        "br0",
-        "x",
-        "--",
-        "set",
-        "Interface",
-        "x",
-        "type=internal",
-    ]);
+    s.vsctl_words("add-br br0 -- add-port br0 x -- set Interface x type=internal");
     let c = Client::connect(&s.unix_remote()).await.unwrap();
     let schema = c.get_schema(DB).await.unwrap();
     let t = tables(&["Interface", "Port", "Bridge"]);
@@ -491,28 +474,8 @@ async fn monitor_v1_and_v2_and_v3_agree() {
         reps.push(r);
         mons.push(m);
     }
-    s.vsctl_ok(&[
-        "set",
-        "Interface",
-        "x",
-        "external_ids:k=v",
-        "--",
-        "set",
-        "Port",
-        "x",
-        "trunks=1,2,3",
-    ]);
-    s.vsctl_ok(&[
-        "set",
-        "Port",
-        "x",
-        "trunks=2,3,4",
-        "--",
-        "set",
-        "Interface",
-        "x",
-        "external_ids:k=w",
-    ]);
+    s.vsctl_words("set Interface x external_ids:k=v -- set Port x trunks=1,2,3");
+    s.vsctl_words("set Port x trunks=2,3,4 -- set Interface x external_ids:k=w");
     s.vsctl_ok(&["del-port", "br0", "x"]);
     s.vsctl_ok(&["add-port", "br0", "y"]);
     for (m, r) in mons.iter_mut().zip(reps.iter_mut()) {
@@ -549,9 +512,7 @@ async fn monitor_v1_and_v2_and_v3_agree() {
 async fn reconnect_after_server_restart_resyncs_replica() {
     need_server!();
     let s = Server::start();
-    s.vsctl_ok(&[
-        "add-br", "br1", "--", "add-br", "br2", "--", "add-port", "br2", "p2",
-    ]);
+    s.vsctl_words("add-br br1 -- add-br br2 -- add-port br2 p2");
     let (rc, mut ev) = follow(&s.tcp_remote(), &["Open_vSwitch", "Bridge", "Port"]).await;
     assert_eq!(rc.replica().len("Bridge"), 2);
     let br2 = rc.replica().find_by("Bridge", "name", "br2")[0].0;
@@ -616,14 +577,8 @@ async fn lock_contention_unlock_and_steal() {
     let mut l2 = c2.lock("ctl").await.unwrap();
     assert!(!l2.locked);
     // c2 can't assert the lock.
-    let e = c2
-        .transact(DB, vec![Operation::assert_lock("ctl")])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Transaction(t) if t.kind == TxnErrorKind::NotOwner),
-        "{e:?}"
-    );
+    let t = refusal(&c2, vec![Operation::assert_lock("ctl")]).await;
+    assert_eq!(t.kind, TxnErrorKind::NotOwner, "{t:?}");
     c1.transact(DB, vec![Operation::assert_lock("ctl")])
         .await
         .unwrap();
@@ -654,15 +609,7 @@ async fn server_echo_is_answered_when_idle() {
     need_server!();
     let s = Server::start();
     // ovsdb-server probes TCP clients every 5 s and drops them after 10 s of silence.
-    let c = Client::connect_with(
-        &s.tcp_remote(),
-        ClientOptions {
-            probe_interval: None,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let c = connect_probing(&s.tcp_remote(), None).await;
     c.list_dbs().await.unwrap();
     tokio::time::sleep(Duration::from_secs(12)).await;
     assert!(!c.is_closed(), "server dropped us:\n{}", s.log());
@@ -678,15 +625,7 @@ async fn server_echo_is_answered_when_idle() {
 async fn our_probe_keeps_idle_connection_alive() {
     need_server!();
     let s = Server::start();
-    let c = Client::connect_with(
-        &s.unix_remote(),
-        ClientOptions {
-            probe_interval: Some(Duration::from_millis(200)),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let c = connect_probing(&s.unix_remote(), Some(Duration::from_millis(200))).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!c.is_closed());
     c.list_dbs().await.unwrap();
@@ -698,14 +637,10 @@ async fn passive_punix_accepts_active_server() {
     let dir = std::env::temp_dir().join(format!("ovsdb-listen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("ctl.sock");
-    let l = Listener::bind(&format!("punix:{}", sock.display()))
-        .await
-        .unwrap();
-    let s = Server::start_with(vec![format!("unix:{}", sock.display())]);
-    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let (s, c) = accept_from_server(&format!("punix:{}", sock.display()), |_| {
+        format!("unix:{}", sock.display())
+    })
+    .await;
     assert!(c.list_dbs().await.unwrap().contains(&DB.to_string()));
     let r = c
         .transact(DB, vec![Operation::select("Open_vSwitch", vec![])])
@@ -719,13 +654,7 @@ async fn passive_punix_accepts_active_server() {
 #[tokio::test]
 async fn passive_ptcp_accepts_active_server() {
     need_server!();
-    let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let s = Server::start_with(vec![format!("tcp:127.0.0.1:{port}")]);
-    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let (s, c) = accept_from_server_over_tcp().await;
     assert!(c.list_dbs().await.unwrap().contains(&DB.to_string()));
     drop(s);
 }
@@ -955,27 +884,13 @@ async fn typed_cache_follows_replica_with_iface_id_index() {
 #[tokio::test]
 async fn passive_listener_with_attached_replica() {
     need_server!();
-    let l = Listener::bind("ptcp:0:127.0.0.1").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let s = Server::start_with(vec![format!("tcp:127.0.0.1:{port}")]);
-    let c = tokio::time::timeout(Duration::from_secs(15), l.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let (s, c) = accept_from_server_over_tcp().await;
     let rc = ReconnectingClient::attach(c, DB, tables(&["Interface"]));
     let mut ev = rc.subscribe();
     tokio::time::timeout(Duration::from_secs(10), rc.wait_synced())
         .await
         .unwrap();
-    s.vsctl_ok(&[
-        "add-br",
-        "brp",
-        "--",
-        "set",
-        "Interface",
-        "brp",
-        "external_ids:iface-id=x",
-    ]);
+    s.vsctl_words("add-br brp -- set Interface brp external_ids:iface-id=x");
     let c = next_change(&mut ev, |c| {
         c.table == "Interface" && c.kind == ChangeKind::Insert
     })
@@ -1008,25 +923,17 @@ async fn forced_reconnect_without_restart_keeps_replica_exact() {
         .await
         .unwrap();
     let mut seen = vec![];
-    while let Ok(c) = ev.try_recv() {
-        seen.push((
-            c.kind,
-            c.new.or(c.old).unwrap()["name"]
+    // Whether the change raced the reconnect or not, the events describe it exactly once:
+    // those already received, then those of the next 300 ms.
+    for settle in [Duration::ZERO, Duration::from_millis(300)] {
+        tokio::time::sleep(settle).await;
+        while let Ok(c) = ev.try_recv() {
+            let name = c.new.or(c.old).unwrap()["name"]
                 .as_str()
                 .unwrap()
-                .to_string(),
-        ));
-    }
-    // Whether the change raced the reconnect or not, the events describe it exactly once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    while let Ok(c) = ev.try_recv() {
-        seen.push((
-            c.kind,
-            c.new.or(c.old).unwrap()["name"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        ));
+                .to_string();
+            seen.push((c.kind, name));
+        }
     }
     assert!(
         seen.contains(&(ChangeKind::Insert, "brb".into())),

@@ -50,6 +50,17 @@ fn creds(i: &Issued) -> Credentials {
     Credentials::from_pem(&i.cert_pem, &i.key_pem).unwrap()
 }
 
+/// The controller's server configuration from `p`: its credentials, clients checked against
+/// client-ca with `auth`.
+fn controller_server(p: &Pki, auth: ClientAuth) -> Arc<rustls::ServerConfig> {
+    server_config(
+        p.controller_credentials().unwrap(),
+        &p.client_ca_certs().unwrap(),
+        auth,
+    )
+    .unwrap()
+}
+
 const DAY: Duration = Duration::from_secs(86400);
 
 /// One handshake over an in-memory pipe; the server then writes "ok" so that a client
@@ -167,13 +178,7 @@ fn sign_csr_uses_the_callers_name_and_only_the_public_key() {
 async fn server_requires_a_client_ca_certificate() {
     let (_d, p) = pki();
     let (_f, foreign) = pki();
-    let ca = p.client_ca_certs().unwrap();
-    let srv = server_config(
-        p.controller_credentials().unwrap(),
-        &ca,
-        ClientAuth::RequiredRole(Role::Host),
-    )
-    .unwrap();
+    let srv = controller_server(&p, ClientAuth::RequiredRole(Role::Host));
     let client = |c: Option<Credentials>| {
         client_config(c, &p.server_ca_certs().unwrap(), Expect::Controller).unwrap()
     };
@@ -211,12 +216,7 @@ async fn server_requires_a_client_ca_certificate() {
 async fn optional_client_auth_lets_no_certificate_through_but_not_a_foreign_one() {
     let (_d, p) = pki();
     let (_f, foreign) = pki();
-    let srv = server_config(
-        p.controller_credentials().unwrap(),
-        &p.client_ca_certs().unwrap(),
-        ClientAuth::Optional,
-    )
-    .unwrap();
+    let srv = controller_server(&p, ClientAuth::Optional);
     let cl = |c| client_config(c, &p.server_ca_certs().unwrap(), Expect::Controller).unwrap();
     let (s, c) = handshake(srv.clone(), cl(None)).await;
     assert_eq!(s.unwrap(), None);
@@ -297,12 +297,7 @@ async fn client_checks_chain_and_expected_identity_but_not_the_name() {
 async fn pinned_client_accepts_only_the_pinned_ca_in_the_chain() {
     let (_d, p) = pki();
     let (_f, foreign) = pki();
-    let srv = server_config(
-        p.controller_credentials().unwrap(),
-        &p.client_ca_certs().unwrap(),
-        ClientAuth::Optional,
-    )
-    .unwrap();
+    let srv = controller_server(&p, ClientAuth::Optional);
     let pin = p.server_ca_fingerprint().unwrap();
     let cfg = pinned_client_config(None, pin, Expect::Controller).unwrap();
     let (s, c) = handshake(srv.clone(), cfg).await;

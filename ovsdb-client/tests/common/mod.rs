@@ -67,6 +67,11 @@ impl Server {
         }
     }
 
+    /// [`Server::vsctl_ok`] with the white-space separated words of `cmd` as arguments.
+    pub fn vsctl_words(&self, cmd: &str) -> String {
+        self.vsctl_ok(&cmd.split_whitespace().collect::<Vec<_>>())
+    }
+
     /// ovs-appctl against the server; its stdout (empty on failure).
     pub fn appctl(&self, args: &[&str]) -> String {
         self.ovs.ovsdb_appctl(args).unwrap_or_default()
