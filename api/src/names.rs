@@ -219,25 +219,38 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// `check` refuses each `(value, why)` of `cases` naming `field`, with `why` in the reason.
+    fn refuses<T: std::fmt::Debug>(
+        check: impl Fn(&str) -> Result<T, FieldError>,
+        field: &str,
+        cases: &[(&str, &str)],
+    ) {
+        for (bad, why) in cases {
+            let e = check(bad).unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(e.reason.contains(why), "{bad:?}: {e}");
+        }
+    }
+
     #[test]
     fn names() {
         for ok in ["h1", "host-12345a", "A.b_c", "9"] {
             assert!(host_name(ok).is_ok(), "{ok}");
         }
-        for (bad, why) in [
-            ("", "length"),
-            ("host-123456a", "length"),
-            (".", "start"),
-            ("..", "start"),
-            ("-x", "start"),
-            ("a/b", "characters"),
-            ("a b", "characters"),
-            ("a\0", "characters"),
-        ] {
-            let e = network_name(bad).unwrap_err();
-            assert_eq!(e.field, "network name");
-            assert!(e.reason.contains(why), "{bad:?}: {e}");
-        }
+        refuses(
+            network_name,
+            "network name",
+            &[
+                ("", "length"),
+                ("host-123456a", "length"),
+                (".", "start"),
+                ("..", "start"),
+                ("-x", "start"),
+                ("a/b", "characters"),
+                ("a b", "characters"),
+                ("a\0", "characters"),
+            ],
+        );
     }
 
     #[test]
@@ -297,25 +310,25 @@ mod tests {
         ] {
             assert!(ovsdb_remote(ok).is_ok(), "{ok}: {:?}", ovsdb_remote(ok));
         }
-        for (bad, why) in [
-            ("tcp:", "empty host"),
-            ("tcp:garbage:zz", "not a number"),
-            ("tcp:192.0.2.1", "port missing"),
-            ("tcp:0.0.0.0:6640", "unspecified"),
-            ("tcp:255.255.255.255:6640", "broadcast"),
-            ("ssl:224.0.0.1:6640", "multicast"),
-            ("unix:/etc/passwd", "under /run/"),
-            ("unix:/run/../etc/passwd", "normalised"),
-            ("unix:run/db.sock", "absolute"),
-            ("ptcp:6640", "passive"),
-            ("punix:/run/x.sock", "passive"),
-            ("http://192.0.2.1", "kind"),
-            ("192.0.2.1:6640", "kind"),
-        ] {
-            let e = ovsdb_remote(bad).unwrap_err();
-            assert_eq!(e.field, "ovsdb");
-            assert!(e.reason.contains(why), "{bad}: {e}");
-        }
+        refuses(
+            ovsdb_remote,
+            "ovsdb",
+            &[
+                ("tcp:", "empty host"),
+                ("tcp:garbage:zz", "not a number"),
+                ("tcp:192.0.2.1", "port missing"),
+                ("tcp:0.0.0.0:6640", "unspecified"),
+                ("tcp:255.255.255.255:6640", "broadcast"),
+                ("ssl:224.0.0.1:6640", "multicast"),
+                ("unix:/etc/passwd", "under /run/"),
+                ("unix:/run/../etc/passwd", "normalised"),
+                ("unix:run/db.sock", "absolute"),
+                ("ptcp:6640", "passive"),
+                ("punix:/run/x.sock", "passive"),
+                ("http://192.0.2.1", "kind"),
+                ("192.0.2.1:6640", "kind"),
+            ],
+        );
     }
 
     #[test]

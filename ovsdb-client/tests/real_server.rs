@@ -202,45 +202,19 @@ async fn transaction_errors_are_typed() {
     let s = Server::start();
     let c = Client::connect(&s.tcp_remote()).await.unwrap();
     // Port referencing a nonexistent interface → referential integrity violation at commit.
-    let t = refusal(
-        &c,
-        vec![
-            Operation::comment("x"),
-            Operation::insert(
-                "Port",
-                row! { "name" => "p", "interfaces" => Value::uuid(Uuid::new_v4()) },
-            ),
-        ],
-    )
-    .await;
+    let dangling = row! { "name" => "p", "interfaces" => Value::uuid(Uuid::new_v4()) };
+    let ops = vec![Operation::comment("x"), Operation::insert("Port", dangling)];
+    let t = refusal(&c, ops).await;
     assert_eq!(t.kind, TxnErrorKind::ReferentialIntegrityViolation, "{t:?}");
     assert!(t.details.is_some());
     // Constraint violation: Interface.ofport_request has maxInteger 65279.
-    let t = refusal(
-        &c,
-        vec![Operation::insert(
-            "Interface",
-            row! { "name" => "i", "ofport_request" => 70000i64 },
-        )],
-    )
-    .await;
+    let too_big = row! { "name" => "i", "ofport_request" => 70000i64 };
+    let t = refusal(&c, vec![Operation::insert("Interface", too_big)]).await;
     assert_eq!(t.kind, TxnErrorKind::ConstraintViolation, "{t:?}");
     // wait with timeout 0 on a condition that is false → "timed out", index 1.
-    let t = refusal(
-        &c,
-        vec![
-            Operation::comment("c"),
-            Operation::wait(
-                "Bridge",
-                vec![],
-                &["name"],
-                WaitUntil::Eq,
-                vec![row! {"name" => "nope"}],
-                Some(0),
-            ),
-        ],
-    )
-    .await;
+    let nope = vec![row! {"name" => "nope"}];
+    let wait = Operation::wait("Bridge", vec![], &["name"], WaitUntil::Eq, nope, Some(0));
+    let t = refusal(&c, vec![Operation::comment("c"), wait]).await;
     assert_eq!(t.kind, TxnErrorKind::TimedOut, "{t:?}");
     assert_eq!(t.index, 1, "{t:?}");
     // assert on a lock we don't hold → "not owner".
