@@ -73,6 +73,15 @@ pub trait Northbound {
     /// Join a host: spend its token, sign its CSR (needs no client certificate).
     #[method(name = "host_join")]
     async fn host_join(&self, request: JoinRequest) -> Result<Joined, ErrorObjectOwned>;
+    /// Create a router joining networks of one tenant (admin).
+    #[method(name = "router_create")]
+    async fn router_create(&self, spec: RouterSpec) -> Result<Router, ErrorObjectOwned>;
+    /// List routers.
+    #[method(name = "router_list")]
+    async fn router_list(&self) -> Result<Vec<Router>, ErrorObjectOwned>;
+    /// Delete a router (admin); its networks are no longer routed with each other.
+    #[method(name = "router_delete")]
+    async fn router_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
     /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
     #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event)]
     async fn watch(&self) -> SubscriptionResult;

@@ -31,9 +31,18 @@ pub struct NetworkSpec {
     /// outside 8..=30).
     #[serde(deserialize_with = "field::subnet")]
     pub subnet: Ipv4Net,
-    /// Optional gateway address (reserved from IPAM).
+    /// Gateway address: a host address of the subnet (not its network or broadcast
+    /// address), never given to an endpoint; default: the subnet's first host address.
     #[serde(default, deserialize_with = "field::gateway")]
     pub gateway: Option<Ipv4Addr>,
+    /// Tenant (the rules of network names); a router joins networks of one tenant only.
+    /// Default: the network's own name, so a network without a tenant is routed with none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "field::tenant"
+    )]
+    pub tenant: Option<String>,
     /// `vxlan` (default), `gre` or `geneve`.
     #[serde(default, deserialize_with = "field::tunnel")]
     pub tunnel: Option<TunnelType>,
@@ -51,12 +60,46 @@ pub struct Network {
     pub vni: u32,
     /// Subnet CIDR.
     pub subnet: Ipv4Net,
-    /// Gateway address.
+    /// Gateway address (absent only for networks created before gateways were mandatory).
     pub gateway: Option<Ipv4Addr>,
+    /// The gateway's virtual MAC, the same on every host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_mac: Option<MacAddr>,
+    /// Tenant (the network's own name when none was given).
+    #[serde(default)]
+    pub tenant: String,
+    /// The router joining this network, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
     /// Tunnel type.
     pub tunnel: TunnelType,
     /// Endpoint MTU.
     pub mtu: u16,
+}
+
+/// Input of `router_create`: a router joins two or more networks of one tenant, with
+/// disjoint subnets, each joined by no other router; traffic between them is routed on the
+/// sending host through each network's gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSpec {
+    /// Unique name (the rules of network names).
+    #[serde(deserialize_with = "field::name")]
+    pub name: String,
+    /// The networks it joins (two or more).
+    #[serde(deserialize_with = "field::networks")]
+    pub networks: Vec<String>,
+}
+
+/// A router as reported by the controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Router {
+    /// Name.
+    pub name: String,
+    /// The networks it joins, sorted.
+    pub networks: Vec<String>,
+    /// Their tenant.
+    pub tenant: String,
 }
 
 /// Input of `host_create`.
@@ -203,6 +246,8 @@ mod field {
         interface: Option<String>,
         ip: Option<RequestedIp>,
         mac: Option<MacAddr>,
+        tenant: Option<String>,
+        networks: Vec<String>,
     }
 
     pub(super) fn network_filter<'de, D: Deserializer<'de>>(
@@ -368,6 +413,16 @@ pub enum Event {
     },
     /// A host was deleted.
     HostDeleted {
+        /// Name.
+        name: String,
+    },
+    /// A router was created.
+    RouterCreated {
+        /// Name.
+        name: String,
+    },
+    /// A router was deleted.
+    RouterDeleted {
         /// Name.
         name: String,
     },

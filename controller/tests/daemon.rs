@@ -134,6 +134,7 @@ async fn config_metrics_sigterm_and_persistence() {
         vni: 5,
         subnet: "10.1.0.0/16".parse().unwrap(),
         gateway: None,
+        tenant: None,
         tunnel: Some("gre".parse().unwrap()),
         mtu: Some(1400),
     })

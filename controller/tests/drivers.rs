@@ -114,6 +114,7 @@ impl Bed {
             vni: 100,
             subnet: "10.244.1.0/24".parse().unwrap(),
             gateway: None,
+            tenant: None,
             tunnel: TunnelType::Vxlan,
             mtu: 1450,
         })

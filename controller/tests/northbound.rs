@@ -30,6 +30,7 @@ fn red(vni: u32) -> NetworkSpec {
         vni,
         subnet: "10.244.1.0/24".parse().unwrap(),
         gateway: None,
+        tenant: None,
         tunnel: None,
         mtu: None,
     }
@@ -65,6 +66,7 @@ async fn crud_errors_and_watch_over_http_and_ws() {
             vni: 100,
             subnet: "10.244.1.0/24".parse().unwrap(),
             gateway: Some("10.244.1.1".parse().unwrap()),
+            tenant: None,
             tunnel: Some("geneve".parse().unwrap()),
             mtu: None,
         })

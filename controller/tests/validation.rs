@@ -49,6 +49,7 @@ impl Api {
             vni: 100,
             subnet: "10.244.1.0/24".parse().unwrap(),
             gateway: None,
+            tenant: None,
             tunnel: None,
             mtu: None,
         })

@@ -239,8 +239,14 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
         Err(e) => return Err(rpc_err(&url, "endpoint_create", e).into()),
     };
     eprintln!(
-        "endpoint {} created: {} {} on {} (network {}, vni {})",
-        ep.id, ep.ip, ep.mac, ep.host, ep.network, ep.vni
+        "endpoint {} created: {} {} on {} (network {}, vni {}, gateway {})",
+        ep.id,
+        ep.ip,
+        ep.mac,
+        ep.host,
+        ep.network,
+        ep.vni,
+        ep.gateway.map_or("none".to_string(), |g| g.to_string())
     );
 
     let result = plumb_and_wait(s, &a, &c, &client, &url, &ep).await;
@@ -251,6 +257,7 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
                 serde_json::json!({
                     "endpoint": ep.id, "network": ep.network, "host": ep.host, "container": a.container,
                     "interface": ep.interface, "ip": ep.ip, "mac": ep.mac, "port": port,
+                    "gateway": ep.gateway, "mtu": ep.mtu,
                 })
             );
             Ok(())

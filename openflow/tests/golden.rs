@@ -233,6 +233,30 @@ fn golden_tunnel_source_match() {
     assert_eq!(&Message::FlowMod(want).encode(6), b);
 }
 
+/// Table 40's route into another network: exact IPv4 destination (OXM IPV4_DST), then
+/// dec_ttl (OFPAT_DEC_NW_TTL), the MAC rewrite (set_field eth_src and eth_dst) and the
+/// destination VNI (set_field tun_id).
+#[test]
+fn golden_route_to_other_network() {
+    let b = &vector("table=40,priority=100,ip,tun_id=0x64,nw_dst=10.1.2.2")[0];
+    let want = FlowMod::add(40, 100)
+        .match_(
+            Match::new()
+                .eth_type(0x0800)
+                .ipv4_dst(Ipv4Addr::new(10, 1, 2, 2))
+                .tunnel_id(0x64),
+        )
+        .apply(vec![
+            Action::DecNwTtl,
+            Action::set_field(OxmKind::EthSrc, [0x0a, 0x0c, 0x7e, 0x00, 0x01, 0x2c]),
+            Action::set_field(OxmKind::EthDst, [0x02, 0, 0, 0, 0, 0x02]),
+            Action::set_field(OxmKind::TunnelId, 0x12cu64.to_be_bytes()),
+            Action::output(32),
+        ]);
+    assert_eq!(flow_mod(b), want);
+    assert_eq!(&Message::FlowMod(want).encode(6), b);
+}
+
 #[test]
 fn golden_modify_and_delete_commands() {
     let b = &vector("mod-flows --strict")[0];

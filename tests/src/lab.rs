@@ -589,7 +589,9 @@ impl Lab {
     /// Pings between every ordered pair of topology containers (in parallel) and compares
     /// with the topology's expectation. A pair counts as reached only if the reply came
     /// from the target container (its MAC is what the sender resolved the IP to), so
-    /// overlapping subnets in different networks are judged correctly.
+    /// overlapping subnets in different networks are judged correctly; a target in
+    /// another subnet is reached through the gateway (a reply is enough: topologies with
+    /// routers keep their addresses unique).
     pub fn pingall(&self) -> crate::Matrix {
         let names: Vec<String> = self
             .containers
@@ -647,6 +649,11 @@ impl Lab {
         };
         if a.ip.map(|i| i.addr) == Some(ip) {
             return false; // same address: the ping would be answered locally
+        }
+        if !a.ip.is_some_and(|n| n.contains(ip)) {
+            // Another subnet: routed through the gateway, whose MAC answers; the
+            // topology's addresses are unique across routed networks (routed.toml).
+            return a.ping(ip, 3);
         }
         a.ping(ip, 3) && to_mac.is_some() && a.neighbour_mac(ip).as_deref() == to_mac
     }

@@ -46,7 +46,7 @@ pub use matrix::Matrix;
 pub use ovs_testbed::{normalize_flow, OVS_SCHEMA};
 pub use state::{list_runs, ProcRecord, RunState, RUN_ROOT, STATE_DIR};
 pub use topology::{
-    ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, Topology, TopologyError, TunnelType,
+    ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, RouterSpec, Topology, TopologyError, TunnelType,
     TOPOLOGY_DIR,
 };
 pub use wait::{assert_flows_eventually, wait_until};

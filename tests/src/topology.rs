@@ -110,6 +110,8 @@ pub struct Topology {
     pub networks: Vec<NetworkSpec>,
     /// Containers, in file order, IPs resolved.
     pub containers: Vec<ContainerSpec>,
+    /// Routers, in file order (see [`RouterSpec`]).
+    pub routers: Vec<RouterSpec>,
 }
 
 /// One simulated host.
@@ -134,19 +136,30 @@ pub struct NetworkSpec {
     pub subnet: Ipv4Net,
     /// Encapsulation.
     pub tunnel: TunnelType,
+    /// Gateway address (default: the subnet's first host address, as the controller's).
+    pub gateway: Ipv4Addr,
+    /// Tenant, if the file names one (the controller's default: the network's own name).
+    pub tenant: Option<String>,
 }
 
 impl NetworkSpec {
-    /// The northbound request that creates this network (no gateway, default MTU).
+    /// The northbound request that creates this network (its gateway and tenant, default
+    /// MTU).
     pub fn api_spec(&self) -> ovs_api::NetworkSpec {
         ovs_api::NetworkSpec {
             name: self.name.clone(),
             vni: self.vni,
             subnet: self.subnet.into(),
-            gateway: None,
+            gateway: Some(self.gateway),
+            tenant: self.tenant.clone(),
             tunnel: Some(self.tunnel),
             mtu: None,
         }
+    }
+
+    /// The tenant as the controller sees it (the network's own name when none is given).
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or(&self.name)
     }
 }
 
@@ -191,6 +204,8 @@ struct RawTopology {
     networks: Vec<RawNetwork>,
     #[serde(default)]
     containers: Vec<RawContainer>,
+    #[serde(default)]
+    routers: Vec<routers::RawRouter>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +222,10 @@ struct RawNetwork {
     subnet: Spanned<String>,
     #[serde(default)]
     tunnel: Option<Spanned<TunnelType>>,
+    #[serde(default)]
+    gateway: Option<Spanned<String>>,
+    #[serde(default)]
+    tenant: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +309,9 @@ fn check_name(
     }
     Ok(())
 }
+
+mod routers;
+pub use routers::RouterSpec;
 
 /// The directory of the shipped topology files (`<workspace>/topologies`).
 pub const TOPOLOGY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies");
@@ -466,11 +488,14 @@ impl Topology {
                     format!("{subnet} is too small (prefix must be <= 30)"),
                 ));
             }
+            let (gateway, tenant) = routers::gateway_and_tenant(&ctx, n, &field, subnet)?;
             networks.push(NetworkSpec {
                 name: n.name.get_ref().clone(),
                 vni,
                 subnet,
                 tunnel: n.tunnel.as_ref().map(|t| *t.get_ref()).unwrap_or_default(),
+                gateway,
+                tenant,
             });
         }
 
@@ -531,6 +556,16 @@ impl Topology {
                             ),
                         ));
                     }
+                    if ip.addr == net.gateway {
+                        return Err(ctx.err(
+                            ip_s,
+                            ipf,
+                            format!(
+                                "IP {ip} of container {cname:?} is the gateway of network {:?}",
+                                net.name
+                            ),
+                        ));
+                    }
                     if ip.addr == net.subnet.network() || ip.addr == net.subnet.broadcast() {
                         return Err(ctx.err(
                             ip_s,
@@ -579,7 +614,9 @@ impl Topology {
             let mut n = 2;
             let addr = loop {
                 match net.subnet.nth_host(n) {
-                    Some(a) if used.contains_key(&(net.name.clone(), a)) => n += 1,
+                    Some(a) if a == net.gateway || used.contains_key(&(net.name.clone(), a)) => {
+                        n += 1
+                    }
                     Some(a) => break a,
                     None => {
                         return Err(ctx.err(
@@ -594,6 +631,7 @@ impl Topology {
             c.ip.addr = addr;
         }
 
+        let routers = routers::check(&ctx, &raw.routers, &networks)?;
         Ok(Topology {
             name: raw.name.get_ref().clone(),
             origin: origin.to_string(),
@@ -601,6 +639,7 @@ impl Topology {
             hosts,
             networks,
             containers,
+            routers,
         })
     }
 
@@ -625,12 +664,21 @@ impl Topology {
     }
 
     /// Expected pingall semantics: two distinct containers reach each other iff they
-    /// share a network.
+    /// share a network or their networks are joined by one router (one tenant).
     pub fn expect_reachable(&self, from: &str, to: &str) -> bool {
         match (self.container(from), self.container(to)) {
-            (Some(a), Some(b)) => a.name != b.name && a.network == b.network,
+            (Some(a), Some(b)) => {
+                a.name != b.name && (a.network == b.network || self.routed(&a.network, &b.network))
+            }
             _ => false,
         }
+    }
+
+    /// Whether networks `a` and `b` are joined by one router.
+    pub fn routed(&self, a: &str, b: &str) -> bool {
+        self.routers
+            .iter()
+            .any(|r| r.networks.iter().any(|n| n == a) && r.networks.iter().any(|n| n == b))
     }
 }
 

@@ -403,18 +403,8 @@ impl Lab {
             "controller: register {} networks, {hosts_note}",
             t.networks.len(),
         ));
-        let nets: Vec<NetworkSpec> = t
-            .networks
-            .iter()
-            .map(|n| NetworkSpec {
-                name: n.name.clone(),
-                vni: n.vni,
-                subnet: n.subnet.into(),
-                gateway: None,
-                tunnel: Some(n.tunnel),
-                mtu: None,
-            })
-            .collect();
+        let nets: Vec<NetworkSpec> = t.networks.iter().map(|n| n.api_spec()).collect();
+        let routers: Vec<_> = t.routers.iter().map(|r| r.api_spec()).collect();
         let hosts: Vec<HostSpec> = self
             .hosts()
             .iter()
@@ -431,6 +421,12 @@ impl Lab {
                 c.network_create(n)
                     .await
                     .with_context(|| format!("network_create {name}"))?;
+            }
+            for r in routers {
+                let name = r.name.clone();
+                c.router_create(r)
+                    .await
+                    .with_context(|| format!("router_create {name}"))?;
             }
             for h in hosts {
                 let name = h.name.clone();

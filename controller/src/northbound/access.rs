@@ -12,7 +12,7 @@
 //! |---|---|---|---|
 //! | `host_join` | yes | yes | yes |
 //! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host) |
-//! | `host_list`, `host_flows` | no | yes | no |
+//! | `host_list`, `host_flows`, `router_list` | no | yes | no |
 //! | `endpoint_create`, `endpoint_delete` | no | no | own host only |
 //!
 //! A host credential's scope (its own host) is enforced inside the methods ([`host_scope`]):
@@ -55,6 +55,7 @@ const READER: &[&str] = &[
     "endpoint_get",
     "status",
     "host_flows",
+    "router_list",
     "watch",
     "unwatch",
 ];

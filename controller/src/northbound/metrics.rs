@@ -226,7 +226,7 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");
         assert!(out.contains("ovsctl_hosts 1\n"), "{out}");
         assert!(
-            out.contains("ovsctl_flows_desired{host=\"h1\"} 4\n"),
+            out.contains("ovsctl_flows_desired{host=\"h1\"} 5\n"),
             "{out}"
         );
         assert!(out.contains("ovsctl_flow_audits_total 0\n"), "{out}");

@@ -11,6 +11,7 @@ use super::access::{host_scope, other_host};
 use crate::api::{self, codes, NorthboundServer};
 use crate::service::{Core, CoreError, EndpointView, NewEndpoint};
 use crate::state::model::{Endpoint, Host, Ipv4Cidr, ModelError, Network};
+use crate::state::router::Router;
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage};
@@ -28,15 +29,27 @@ fn cidr_net(c: Ipv4Cidr) -> api::Ipv4Net {
     api::Ipv4Net::new(c.addr, c.len.min(32)).unwrap_or_default()
 }
 
-/// API view of a network.
-pub fn to_api_network(n: &Network) -> api::Network {
+/// API view of a network (`router`: the router joining it, if any).
+pub fn to_api_network(n: &Network, router: Option<&str>) -> api::Network {
     api::Network {
         name: n.name.clone(),
         vni: n.vni,
         subnet: cidr_net(n.subnet),
         gateway: n.gateway,
+        gateway_mac: n.gateway.map(|_| n.gateway_mac()),
+        tenant: n.tenant().to_string(),
+        router: router.map(str::to_string),
         tunnel: n.tunnel,
         mtu: n.mtu,
+    }
+}
+
+/// API view of a router (`tenant`: its networks').
+pub fn to_api_router(r: &Router, tenant: &str) -> api::Router {
+    api::Router {
+        name: r.name.clone(),
+        networks: r.networks.clone(),
+        tenant: tenant.to_string(),
     }
 }
 
@@ -78,7 +91,8 @@ impl TryFrom<&api::NetworkSpec> for Network {
             spec.gateway,
             spec.tunnel,
             spec.mtu,
-        )
+        )?
+        .with_tenant(spec.tenant.as_deref())
     }
 }
 
@@ -121,6 +135,13 @@ pub fn to_api_status(v: &EndpointView) -> api::EndpointStatus {
 pub struct Northbound(pub Arc<Core>);
 
 impl Northbound {
+    /// API view of router `r`, with its networks' tenant.
+    fn router_view(&self, r: &Router) -> api::Router {
+        let nets = self.0.networks();
+        let first = nets.iter().find(|n| r.networks.first() == Some(&n.name));
+        to_api_router(r, first.map_or("", |n| n.tenant()))
+    }
+
     /// Run a mutation (which waits for a durable write) on the blocking pool,
     /// so the drivers' runtime threads never wait for a disk flush.
     pub(super) async fn blocking<T: Send + 'static>(
@@ -147,10 +168,31 @@ impl NorthboundServer for Northbound {
     ) -> Result<api::Network, ErrorObjectOwned> {
         let n = Network::try_from(&spec).map_err(CoreError::from)?;
         let n = self.blocking(move |c| c.create_network(n)).await?;
-        Ok(to_api_network(&n))
+        Ok(to_api_network(&n, None))
     }
     async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
-        Ok(self.0.networks().iter().map(to_api_network).collect())
+        let routers = self.0.list_routers();
+        let router_of = |n: &Network| {
+            let r = routers.iter().find(|r| r.networks.contains(&n.name));
+            r.map(|r| r.name.as_str())
+        };
+        let nets = self.0.networks();
+        Ok(nets
+            .iter()
+            .map(|n| to_api_network(n, router_of(n)))
+            .collect())
+    }
+    async fn router_create(&self, spec: api::RouterSpec) -> Result<api::Router, ErrorObjectOwned> {
+        let r = Router::new(&spec.name, &spec.networks).map_err(CoreError::from)?;
+        let r = self.blocking(move |c| c.create_router(r)).await?;
+        Ok(self.router_view(&r))
+    }
+    async fn router_list(&self) -> Result<Vec<api::Router>, ErrorObjectOwned> {
+        let routers = self.0.list_routers();
+        Ok(routers.iter().map(|r| self.router_view(r)).collect())
+    }
+    async fn router_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
+        self.blocking(move |c| c.delete_router(&name)).await
     }
     async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
         self.blocking(move |c| c.delete_network(&name)).await

@@ -3,7 +3,9 @@
 //!
 //! Contract (pure): [`plan_bridge`] depends on the host name and the
 //! [`PlanConfig`] only; [`plan_tunnels`] gives one port per (tunnel type,
-//! peer) for every peer sharing a network with the host.
+//! peer) for every peer sharing a network with the host, and for every peer
+//! with endpoints in a network routed with one of the host's (both networks'
+//! types: the host sends into the peer's network, the peer into the host's).
 
 use crate::plan::input::PlanConfig;
 use crate::state::desired::DesiredState;
@@ -92,8 +94,9 @@ pub fn plan_bridge(cfg: &PlanConfig, host: &str) -> BridgePlan {
 }
 
 /// Tunnel ports of `host`: one per (tunnel type, peer) for every peer that
-/// has endpoints in a network of that type where `host` has endpoints too.
-/// Hosts that share no network get no tunnel between them, so the port count
+/// has endpoints in a network of that type where `host` has endpoints too, and
+/// to every peer with endpoints in a network routed with one of `host`'s (of
+/// both networks' types). Hosts that share no network get no tunnel between them, so the port count
 /// grows with the network sizes, not with the number of hosts squared.
 pub fn plan_tunnels(
     state: &DesiredState,
@@ -108,18 +111,28 @@ pub fn plan_tunnels(
         let Some(net) = state.network(name) else {
             continue;
         };
-        for peer in state.hosts_in(name).filter(|p| *p != host) {
-            let Some(p) = state.host(peer) else {
-                continue;
+        let mut add = |kind: TunnelType, peer: &str| {
+            let Some(p) = state.host(peer).filter(|_| peer != host) else {
+                return;
             };
-            let name = tunnel_port_name(net.tunnel, peer);
+            let name = tunnel_port_name(kind, peer);
             tunnels.entry(name.clone()).or_insert_with(|| TunnelPort {
                 name,
-                kind: net.tunnel,
+                kind,
                 peer: peer.to_string(),
                 remote_ip: p.tunnel_ip,
                 local_ip: cfg.set_local_ip.then_some(me.tunnel_ip),
             });
+        };
+        for peer in state.hosts_in(name) {
+            add(net.tunnel, peer);
+        }
+        // Routed networks: we send into theirs, they send into ours.
+        for other in state.routed_with(name) {
+            for peer in state.hosts_in(&other.name) {
+                add(other.tunnel, peer);
+                add(net.tunnel, peer);
+            }
         }
     }
     tunnels

@@ -25,8 +25,10 @@ pub mod tables {
     pub const ARP: u8 = 20;
     /// L2 forwarding.
     pub const L2: u8 = 30;
+    /// Routing between the networks of a router (what is sent to a gateway MAC).
+    pub const ROUTE: u8 = 40;
     /// All tables we use.
-    pub const ALL: [u8; 4] = [CLASSIFY, PORT_SECURITY, ARP, L2];
+    pub const ALL: [u8; 5] = [CLASSIFY, PORT_SECURITY, ARP, L2, ROUTE];
 }
 
 /// Kind of flow, encoded in cookie bits 47..40.
@@ -48,6 +50,11 @@ pub enum FlowKind {
     /// Table 0 per-tunnel-port drop: what a tunnel port delivers that no
     /// classify flow accepted (counted per port).
     TunnelDrop = 7,
+    /// The network's gateway: its ARP answer (table 20) and the hand-over of what is
+    /// sent to its MAC to routing (table 30).
+    Gateway = 8,
+    /// Table 40 routes into another network of the router (cookie VNI: the source's).
+    Route = 9,
 }
 
 /// Cookie of a flow of `kind` for `vni` (0 when not network-specific).
@@ -81,6 +88,8 @@ pub enum Field {
     EthDstMulticast,
     /// IPv4 source.
     IpSrc(Ipv4Addr),
+    /// IPv4 destination.
+    IpDst(Ipv4Addr),
     /// ARP sender protocol address.
     ArpSpa(Ipv4Addr),
     /// ARP target protocol address.
@@ -114,6 +123,7 @@ impl fmt::Display for Field {
             Field::EthDst(m) => write!(f, "dl_dst={m}"),
             Field::EthDstMulticast => f.write_str("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"),
             Field::IpSrc(a) => write!(f, "nw_src={a}"),
+            Field::IpDst(a) => write!(f, "nw_dst={a}"),
             Field::ArpSpa(a) => write!(f, "arp_spa={a}"),
             Field::ArpTpa(a) => write!(f, "arp_tpa={a}"),
             Field::ArpOp(o) => write!(f, "arp_op={o}"),
@@ -125,6 +135,10 @@ impl fmt::Display for Field {
 /// Actions/instructions we use, in execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Act {
+    /// dec_ttl (OFPAT_DEC_NW_TTL): a packet with TTL 0 or 1 is not forwarded.
+    DecTtl,
+    /// set_field eth_dst.
+    SetEthDst(MacAddr),
     /// set_field tun_id.
     SetTunId(u64),
     /// set_field reg0.
@@ -154,6 +168,8 @@ pub enum Act {
 impl fmt::Display for Act {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Act::DecTtl => f.write_str("dec_ttl"),
+            Act::SetEthDst(m) => write!(f, "set_field:{m}->eth_dst"),
             Act::SetTunId(v) => write!(f, "set_field:{}->tun_id", c_hex(*v)),
             Act::SetReg0(v) => write!(f, "set_field:{}->reg0", c_hex(u64::from(*v))),
             Act::MoveEthSrcToDst => f.write_str("move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]"),

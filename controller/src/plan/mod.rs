@@ -17,12 +17,19 @@
 //! - table 20 ARP responder for every known endpoint of the VNI, else goto 30.
 //! - table 30 L2: known MACs to their local port or tunnel; broadcast/multicast
 //!   from a local port to local ports + tunnels to hosts with endpoints of the
-//!   VNI, from a tunnel to local ports only; unknown unicast drops.
+//!   VNI, from a tunnel to local ports only; unknown unicast drops; what a
+//!   local port sends to the gateway MAC goes to 40.
+//! - table 20 also answers ARP for the network's gateway address with its
+//!   virtual MAC (every host alike: a distributed gateway).
+//! - table 40 route: into the other networks of the network's router, on the
+//!   source host (dec_ttl, MAC rewrite, destination VNI, straight to the
+//!   destination's port or host); a peer with endpoints in a routed network
+//!   may send this VNI (table 0).
 //!
 //! Layout: [`input`] (config, observed state), [`flow`] (tables, cookies,
 //! fields, actions), [`bridge`] (bridge row and tunnel ports), one module per
 //! flow table ([`table0_classify`], [`table10_port_security`],
-//! [`table20_arp`], [`table30_forward`]) over a [`net::NetView`], joined by
+//! [`table20_arp`], [`table30_forward`], [`table40_route`]) over a [`net::NetView`], joined by
 //! [`flows`]; [`host`] (the whole plan) and [`diff`]. This file only
 //! re-exports; the modules import each other directly, never through it.
 
@@ -37,6 +44,7 @@ pub mod table0_classify;
 pub mod table10_port_security;
 pub mod table20_arp;
 pub mod table30_forward;
+pub mod table40_route;
 
 pub use bridge::{
     datapath_id, plan_bridge, plan_tunnels, tunnel_port_name, BridgePlan, TunnelPort,
@@ -62,3 +70,5 @@ pub(crate) mod tests_support {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_route;

@@ -5,7 +5,9 @@
 //! tunnel, only what the peer may send is accepted: `in_port` = our tunnel
 //! port towards that peer, `tun_src` = the peer's registered tunnel address
 //! and `tun_id` = a VNI both hosts serve; that sets `reg0=1` (from a tunnel)
-//! and goes straight to the ARP table (20). Everything else a tunnel port
+//! and goes straight to the ARP table (20). A peer with endpoints in a network
+//! routed with this one (same router) may send this VNI too: it routes into
+//! it on its side (`table40_route`). Everything else a tunnel port
 //! delivers (another VNI, another outer source) hits that port's own drop
 //! flow (priority 10, cookie kind [`FlowKind::TunnelDrop`], VNI 0, so its
 //! counters say which peer sent it); anything else hits the table's
@@ -31,7 +33,7 @@ pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
         t.add(100, vec![Field::InPort(*port)], to_security);
     }
     let mut accepted = Vec::new();
-    for peer in &n.peers {
+    for peer in n.peers.union(&n.routed_peers) {
         if let (Some(tp), Some(ip)) = (n.tunnel_of(peer), n.tunnel_ip_of(peer)) {
             let to_arp = vec![Act::SetReg0(1), Act::Goto(ARP)];
             t.add(

@@ -5,8 +5,9 @@
 //! goes to the tunnel towards its host, only for traffic from a local port
 //! (`reg0=0`, no hairpin between hosts). Broadcast/multicast from a local
 //! port goes to the other local ports and the tunnels to every host with
-//! endpoints of the VNI; from a tunnel, to local ports only. Unknown unicast
-//! drops.
+//! endpoints of the VNI; from a tunnel, to local ports only. What a local
+//! port sends to the network's gateway MAC goes to routing (table 40, cookie
+//! kind `Gateway`). Unknown unicast drops.
 
 use crate::plan::flow::{cookie, tables::*, Act, Field, Flow, FlowKind, TableFlows};
 use crate::plan::net::NetView;
@@ -28,6 +29,11 @@ pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
             let from_local = vec![n.tun, Field::Reg0(0), Field::EthDst(e.mac)];
             t.add(100, from_local, vec![Act::Output(tp)]);
         }
+    }
+    if n.net.gateway.is_some() {
+        let mut g = TableFlows::new(out, L2, cookie(FlowKind::Gateway, n.net.vni));
+        let to_gateway = vec![n.tun, Field::Reg0(0), Field::EthDst(n.net.gateway_mac())];
+        g.add(100, to_gateway, vec![Act::Goto(ROUTE)]);
     }
     let mut t = TableFlows::new(out, L2, cookie(FlowKind::Flood, n.net.vni));
     let local_out: Vec<Act> = n.local.iter().map(|(_, p)| Act::Output(*p)).collect();

@@ -16,6 +16,7 @@ use crate::plan::{tables, Binding, Field};
 use crate::state::desired::{DesiredState, Ticket};
 use crate::state::ipam;
 use crate::state::model::{check_attachment, Endpoint, Host, MacAddr, ModelError, Network};
+use crate::state::router::Router;
 use crate::state::store::{Kind, Write};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, MutexGuard};
@@ -71,13 +72,13 @@ impl Reservation<'_> {
     fn settle(&mut self, commit: bool) {
         if let Some(t) = self.ticket.take() {
             let mut g = self.core.lock();
-            let mut hosts = g.hosts_in(&self.network);
+            let mut hosts = g.hosts_reaching(&self.network);
             if commit {
                 g.state.commit(t);
             } else {
                 g.state.rollback(t);
             }
-            hosts.extend(g.hosts_in(&self.network));
+            hosts.extend(g.hosts_reaching(&self.network));
             g.touch(hosts.iter().map(String::as_str));
         }
     }
@@ -150,6 +151,50 @@ impl Core {
             name: name.to_string(),
         });
         Ok(())
+    }
+
+    /// Create router `r`; the hosts of its networks replan (routes and tunnels).
+    pub fn create_router(&self, r: Router) -> Result<Router, CoreError> {
+        self.change_locked(
+            |s| s.check_add_router(&r),
+            &[Write::put(Kind::Router, &r.name, &r)],
+            |g| {
+                g.state.add_router(r.clone())?;
+                let hosts = g.hosts_reaching(&r.networks[0]);
+                g.touch(hosts.iter().map(String::as_str));
+                Ok(())
+            },
+        )?;
+        self.emit(Event::RouterCreated {
+            name: r.name.clone(),
+        });
+        Ok(r)
+    }
+
+    /// Delete router `name`; the hosts of its networks replan.
+    pub fn delete_router(&self, name: &str) -> Result<(), CoreError> {
+        self.change_locked(
+            |s| s.check_remove_router(name),
+            &[Write::Delete(Kind::Router, name.to_string())],
+            |g| {
+                let r = g.state.remove_router(name)?;
+                let mut hosts = Vec::new();
+                for n in &r.networks {
+                    hosts.extend(g.hosts_in(n));
+                }
+                g.touch(hosts.iter().map(String::as_str));
+                Ok(())
+            },
+        )?;
+        self.emit(Event::RouterDeleted {
+            name: name.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Every router.
+    pub fn list_routers(&self) -> Vec<Router> {
+        self.lock().state.routers().values().cloned().collect()
     }
 
     /// Register host `h`.

@@ -68,7 +68,8 @@ impl CoreError {
             CoreError::Model(m) => match m {
                 ModelError::UnknownHost(_)
                 | ModelError::UnknownNetwork(_)
-                | ModelError::UnknownEndpoint(_) => codes::NOT_FOUND,
+                | ModelError::UnknownEndpoint(_)
+                | ModelError::UnknownRouter(_) => codes::NOT_FOUND,
                 ModelError::DuplicateNetwork(_)
                 | ModelError::DuplicateVni { .. }
                 | ModelError::DuplicateHost(_)
@@ -76,9 +77,10 @@ impl CoreError {
                 | ModelError::DuplicateMac { .. }
                 | ModelError::DuplicateIp { .. }
                 | ModelError::AddressInUse { .. }
-                | ModelError::DuplicateAttachment { .. } => codes::CONFLICT,
+                | ModelError::DuplicateAttachment { .. }
+                | ModelError::DuplicateRouter(_) => codes::CONFLICT,
                 ModelError::SubnetExhausted(..) => codes::EXHAUSTED,
-                ModelError::InUse(..) => codes::IN_USE,
+                ModelError::InUse(..) | ModelError::Routed { .. } => codes::IN_USE,
                 _ => codes::INVALID,
             },
         }
@@ -220,6 +222,13 @@ impl Inner {
     /// Hosts with endpoints in `network`.
     fn hosts_in(&self, network: &str) -> Vec<String> {
         self.state.hosts_in(network).map(str::to_string).collect()
+    }
+
+    /// Hosts whose plans an endpoint change in `network` affects: its own and those of
+    /// the networks routed with it.
+    fn hosts_reaching(&self, network: &str) -> Vec<String> {
+        let hosts = self.state.hosts_reaching(network);
+        hosts.into_iter().map(str::to_string).collect()
     }
 }
 

@@ -29,6 +29,7 @@ fn net(name: &str, vni: u32) -> api::NetworkSpec {
         vni,
         subnet: "10.244.1.0/29".parse().unwrap(),
         gateway: Some("10.244.1.1".parse().unwrap()),
+        tenant: None,
         tunnel: None,
         mtu: None,
     }
@@ -128,6 +129,7 @@ fn changes_wake_only_the_hosts_they_affect() {
             vni: 11,
             subnet: "10.2.0.0/24".parse().unwrap(),
             gateway: None,
+            tenant: None,
             tunnel: Some("gre".parse().unwrap()),
             mtu: None,
         },

@@ -28,6 +28,7 @@ pub fn match_of(f: &Flow) -> Match {
         Field::EthDst(mac) => m.eth_dst(mac.0),
         Field::EthDstMulticast => m.eth_dst_masked([1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0]),
         Field::IpSrc(a) => m.ipv4_src(*a),
+        Field::IpDst(a) => m.ipv4_dst(*a),
         Field::ArpSpa(a) => m.arp_spa(*a),
         Field::ArpTpa(a) => m.arp_tpa(*a),
         Field::ArpOp(o) => m.arp_op(*o),
@@ -37,6 +38,8 @@ pub fn match_of(f: &Flow) -> Match {
 
 fn action_of(a: &Act) -> Option<Action> {
     Some(match a {
+        Act::DecTtl => Action::DecNwTtl,
+        Act::SetEthDst(m) => Action::set_field(OxmKind::EthDst, m.0),
         Act::SetTunId(v) => Action::set_field(OxmKind::TunnelId, v.to_be_bytes()),
         Act::SetReg0(v) => Action::set_field(OxmKind::Reg(0), v.to_be_bytes()),
         Act::MoveEthSrcToDst => Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),

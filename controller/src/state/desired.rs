@@ -19,7 +19,8 @@
 
 use crate::state::index::Index;
 use crate::state::model::{Endpoint, Host, ModelError, Network};
-use std::collections::BTreeMap;
+use crate::state::router::{check_members, Router};
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// The whole desired state, as loaded from the store.
@@ -28,6 +29,9 @@ pub struct DesiredState {
     hosts: BTreeMap<String, Host>,
     networks: BTreeMap<String, Network>,
     endpoints: BTreeMap<Uuid, Endpoint>,
+    routers: BTreeMap<String, Router>,
+    /// Network name → the router joining it (at most one).
+    router_of: BTreeMap<String, String>,
     index: Index,
     /// Endpoints with a reserved change that is not yet committed.
     pending: BTreeMap<Uuid, Change>,
@@ -136,6 +140,88 @@ impl DesiredState {
         self.index.hosts_in(network)
     }
 
+    /// Routers by name.
+    pub fn routers(&self) -> &BTreeMap<String, Router> {
+        &self.routers
+    }
+
+    /// The router joining `network`, if any.
+    pub fn router_of(&self, network: &str) -> Option<&Router> {
+        self.routers.get(self.router_of.get(network)?)
+    }
+
+    /// The other networks routed with `network` (those of its router), in name order.
+    pub fn routed_with<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a Network> + 'a {
+        self.router_of(network)
+            .into_iter()
+            .flat_map(|r| r.networks.iter())
+            .filter(move |n| n.as_str() != network)
+            .filter_map(|n| self.networks.get(n))
+    }
+
+    /// Hosts with endpoints in `network` or in a network routed with it: every host whose
+    /// plan an endpoint change in `network` touches.
+    pub fn hosts_reaching<'a>(&'a self, network: &'a str) -> BTreeSet<&'a str> {
+        let mut hosts: BTreeSet<&str> = self.hosts_in(network).collect();
+        for n in self.routed_with(network) {
+            hosts.extend(self.hosts_in(&n.name));
+        }
+        hosts
+    }
+
+    /// Check that router `r` may be added: a new name; its networks exist, are joined by
+    /// no other router, belong to one tenant and have disjoint subnets.
+    pub fn check_add_router(&self, r: &Router) -> Result<(), ModelError> {
+        if self.routers.contains_key(&r.name) {
+            return Err(ModelError::DuplicateRouter(r.name.clone()));
+        }
+        let mut nets = Vec::new();
+        for n in &r.networks {
+            let net = self.networks.get(n).ok_or_else(|| ModelError::BadRouter {
+                field: "networks",
+                reason: format!("unknown network {n:?}"),
+            })?;
+            if let Some(o) = self.router_of.get(n) {
+                return Err(ModelError::Routed {
+                    network: n.clone(),
+                    router: o.clone(),
+                });
+            }
+            nets.push(net);
+        }
+        check_members(r, &nets)
+    }
+
+    /// Add router `r` (checked).
+    pub fn add_router(&mut self, r: Router) -> Result<(), ModelError> {
+        self.check_add_router(&r)?;
+        for n in &r.networks {
+            self.router_of.insert(n.clone(), r.name.clone());
+        }
+        self.routers.insert(r.name.clone(), r);
+        Ok(())
+    }
+
+    /// Check that router `name` exists.
+    pub fn check_remove_router(&self, name: &str) -> Result<(), ModelError> {
+        match self.routers.contains_key(name) {
+            true => Ok(()),
+            false => Err(ModelError::UnknownRouter(name.to_string())),
+        }
+    }
+
+    /// Remove router `name`.
+    pub fn remove_router(&mut self, name: &str) -> Result<Router, ModelError> {
+        let r = self
+            .routers
+            .remove(name)
+            .ok_or_else(|| ModelError::UnknownRouter(name.to_string()))?;
+        for n in &r.networks {
+            self.router_of.remove(n);
+        }
+        Ok(r)
+    }
+
     /// Check that `n` may be added.
     pub fn check_add_network(&self, n: &Network) -> Result<(), ModelError> {
         if self.networks.contains_key(&n.name) {
@@ -207,6 +293,12 @@ impl DesiredState {
                 subnet: net.subnet,
             });
         }
+        if net.gateway.is_some() && e.mac == net.gateway_mac() {
+            return Err(ModelError::DuplicateMac {
+                mac: e.mac,
+                network: format!("{} (its gateway)", e.network),
+            });
+        }
         if let Some(id) = self.attached(&e.host, &e.container, &e.interface) {
             return Err(ModelError::DuplicateAttachment {
                 host: e.host.clone(),
@@ -239,6 +331,12 @@ impl DesiredState {
     pub fn check_remove_network(&self, name: &str) -> Result<(), ModelError> {
         if !self.networks.contains_key(name) {
             return Err(ModelError::UnknownNetwork(name.to_string()));
+        }
+        if let Some(r) = self.router_of.get(name) {
+            return Err(ModelError::Routed {
+                network: name.to_string(),
+                router: r.clone(),
+            });
         }
         match self.count_in(name) {
             0 => Ok(()),

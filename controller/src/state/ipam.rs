@@ -10,7 +10,7 @@
 //!   same IP in two networks gets two MACs unless their VNIs agree in the
 //!   low 14 bits (harmless: MACs only need to be unique within a network);
 //! - [`allocate_mac`] gives that MAC, or when it is taken (a user-chosen
-//!   MAC) `02:0c:7e:xx:xx:xx` from a per-controller counter.
+//!   MAC, or the network's gateway MAC) `02:0c:7e:xx:xx:xx` from a per-controller counter.
 //!
 //! Both read only the endpoints of the one network concerned (through the
 //! state's index), so an allocation costs the size of that network.
@@ -71,7 +71,8 @@ pub fn allocate_mac(
     counter: u64,
 ) -> (MacAddr, u64) {
     let mac = mac_for(net.vni, ip);
-    let used: BTreeSet<MacAddr> = state.endpoints_in(&net.name).map(|e| e.mac).collect();
+    let mut used: BTreeSet<MacAddr> = state.endpoints_in(&net.name).map(|e| e.mac).collect();
+    used.insert(net.gateway_mac());
     if used.contains(&mac) {
         next_counter_mac(&used, counter)
     } else {
@@ -142,13 +143,16 @@ mod tests {
     fn no_duplicate_ips_or_macs() {
         let (mut s, n) = state("10.1.0.0/24", None);
         let mut c = 0;
-        for _ in 0..254 {
+        // 254 host addresses, one of them the gateway (.1).
+        for _ in 0..253 {
             add(&mut s, &n, &mut c).unwrap();
         }
         let ips: BTreeSet<_> = s.endpoints().values().map(|e| e.ip).collect();
         let macs: BTreeSet<_> = s.endpoints().values().map(|e| e.mac).collect();
-        assert_eq!(ips.len(), 254);
-        assert_eq!(macs.len(), 254);
+        assert_eq!(ips.len(), 253);
+        assert_eq!(macs.len(), 253);
+        assert!(!ips.contains(&Ipv4Addr::new(10, 1, 0, 1)));
+        assert!(!macs.contains(&n.gateway_mac()));
         assert!(macs.iter().all(|m| m.0[0] & 0x03 == 0x02));
         assert!(s.endpoints().values().all(|e| e.mac == mac_for(1, e.ip)));
     }
@@ -174,7 +178,7 @@ mod tests {
         assert_eq!(e.mac, mac_for(1, e.ip));
         assert_eq!(c, 0);
         // A user took the derived MAC of the next address: the counter is used.
-        let next: Ipv4Addr = "10.1.0.2".parse().unwrap();
+        let next: Ipv4Addr = "10.1.0.3".parse().unwrap();
         let mut taken = e.clone();
         taken.id = Uuid::new_v4();
         taken.container = format!("c-{}", taken.id);

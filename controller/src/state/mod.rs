@@ -1,10 +1,11 @@
 //! Desired state: the model and its validation, the [`desired::DesiredState`]
 //! with its [`index::Index`], the persistent [`store`], and address
-//! management ([`ipam`]), one-time join [`tokens`].
+//! management ([`ipam`]), one-time join [`tokens`], [`router`]s.
 
 pub mod desired;
 pub mod index;
 pub mod ipam;
 pub mod model;
+pub mod router;
 pub mod store;
 pub mod tokens;

@@ -125,6 +125,38 @@ pub enum ModelError {
     /// Still referenced by endpoints.
     #[error("{0} is still in use by {1} endpoint(s)")]
     InUse(String, usize),
+    /// The gateway is not a host address of the subnet.
+    #[error(
+        "invalid gateway {ip}: must be a host address of subnet {subnet} (not its network or broadcast address)"
+    )]
+    BadGateway {
+        /// The gateway given.
+        ip: Ipv4Addr,
+        /// The subnet.
+        subnet: Ipv4Cidr,
+    },
+    /// A router refused: the message names the field (`name`, `networks`) and why.
+    #[error("invalid router {field}: {reason}")]
+    BadRouter {
+        /// The field of the router spec.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No such router.
+    #[error("unknown router {0:?}")]
+    UnknownRouter(String),
+    /// A router with this name exists.
+    #[error("router {0:?} already exists")]
+    DuplicateRouter(String),
+    /// The network is joined by a router.
+    #[error("network {network:?} is joined by router {router:?}: delete the router first")]
+    Routed {
+        /// The network.
+        network: String,
+        /// The router joining it.
+        router: String,
+    },
 }
 
 impl From<ovs_api::ParseError> for ModelError {
@@ -224,8 +256,14 @@ pub struct Network {
     pub vni: u32,
     /// IPv4 subnet (may overlap other networks').
     pub subnet: Ipv4Cidr,
-    /// Gateway address, reserved from IPAM (no router is provided).
+    /// Gateway address (default: the subnet's first host address), never given to an
+    /// endpoint; answered on every host with [`Network::gateway_mac`]. `None` only for
+    /// networks stored before gateways became mandatory (they get no gateway flows).
     pub gateway: Option<Ipv4Addr>,
+    /// Tenant; routers join only networks of one tenant. `None` (the default) is the
+    /// network's own tenant, named like the network ([`Network::tenant`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Encapsulation.
     pub tunnel: TunnelType,
     /// Endpoint MTU.
@@ -261,7 +299,49 @@ pub fn check_attachment(container: &str, interface: &str) -> Result<(), ModelErr
     Ok(())
 }
 
+/// First three bytes of every gateway MAC ([`Network::gateway_mac`]): locally
+/// administered, unicast, and not the counter MACs' `02:0c:7e`.
+pub const GATEWAY_MAC_PREFIX: [u8; 3] = [0x0a, 0x0c, 0x7e];
+
+/// The virtual MAC of the gateway of the network with `vni`: `0a:0c:7e` + the 24 VNI
+/// bits, the same on every host.
+pub fn gateway_mac(vni: u32) -> MacAddr {
+    let [_, a, b, c] = vni.to_be_bytes();
+    let [p, q, r] = GATEWAY_MAC_PREFIX;
+    MacAddr([p, q, r, a, b, c])
+}
+
+/// Checks a tenant name (the rules of network names, field `tenant`).
+pub fn check_tenant(tenant: &str) -> Result<(), ModelError> {
+    names::network_name(tenant).map_err(|e| FieldError::new("tenant", tenant, e.reason).into())
+}
+
 impl Network {
+    /// The tenant: the one given, else the network's own name (a network without a
+    /// tenant can be routed with no other network).
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The gateway's virtual MAC ([`gateway_mac`] of the VNI).
+    pub fn gateway_mac(&self) -> MacAddr {
+        gateway_mac(self.vni)
+    }
+
+    /// The first host address of `subnet`, the default gateway.
+    pub fn default_gateway(subnet: Ipv4Cidr) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(subnet.addr) + 1)
+    }
+
+    /// This network with tenant `tenant` (checked).
+    pub fn with_tenant(mut self, tenant: Option<&str>) -> Result<Network, ModelError> {
+        if let Some(t) = tenant {
+            check_tenant(t)?;
+        }
+        self.tenant = tenant.map(str::to_string);
+        Ok(self)
+    }
+
     /// Build and validate a network from user input.
     pub fn new(
         name: &str,
@@ -296,10 +376,12 @@ impl Network {
         if vni == 0 || vni > VNI_MAX {
             return Err(ModelError::BadVni(vni));
         }
-        if let Some(ip) = gateway {
-            if !subnet.is_host_addr(ip) {
-                return Err(ModelError::IpOutsideSubnet { ip, subnet });
-            }
+        let gateway = gateway.unwrap_or(Network::default_gateway(subnet));
+        if !subnet.is_host_addr(gateway) {
+            return Err(ModelError::BadGateway {
+                ip: gateway,
+                subnet,
+            });
         }
         let tunnel = tunnel.unwrap_or_default();
         let mtu = mtu.unwrap_or(UNDERLAY_MTU - tunnel.overhead());
@@ -310,7 +392,8 @@ impl Network {
             name: name.to_string(),
             vni,
             subnet,
-            gateway,
+            gateway: Some(gateway),
+            tenant: None,
             tunnel,
             mtu,
         })
@@ -420,8 +503,24 @@ mod tests {
     fn rejects_gateway_outside_subnet() {
         assert!(matches!(
             Network::new("a", 1, "10.0.0.0/24", Some("10.0.1.1"), None, None),
-            Err(ModelError::IpOutsideSubnet { .. })
+            Err(ModelError::BadGateway { .. })
         ));
+        for bad in ["10.0.0.0", "10.0.0.255"] {
+            let e = Network::new("a", 1, "10.0.0.0/24", Some(bad), None, None).unwrap_err();
+            assert!(e.to_string().starts_with("invalid gateway "), "{e}");
+            assert!(
+                e.to_string().contains("not its network or broadcast"),
+                "{e}"
+            );
+        }
+        // Default: the first host address; its MAC is derived from the VNI.
+        let n = Network::new("a", 0x12345, "10.0.0.0/24", None, None, None).unwrap();
+        assert_eq!(n.gateway, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(n.gateway_mac().to_string(), "0a:0c:7e:01:23:45");
+        assert_eq!(n.tenant(), "a");
+        let e = n.clone().with_tenant(Some("no spaces")).unwrap_err();
+        assert!(e.to_string().starts_with("invalid tenant "), "{e}");
+        assert_eq!(n.with_tenant(Some("t1")).unwrap().tenant(), "t1");
     }
 
     #[test]

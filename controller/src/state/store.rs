@@ -12,6 +12,7 @@
 
 use crate::state::desired::DesiredState;
 use crate::state::model::{Endpoint, Host, ModelError, Network};
+use crate::state::router::Router;
 use redb::ReadableDatabase;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,15 +53,18 @@ pub enum Kind {
     Meta,
     /// One-time join tokens by secret hash ([`crate::state::tokens`]).
     JoinToken,
+    /// [`Router`] by name.
+    Router,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 6] = [
         Kind::Host,
         Kind::Network,
         Kind::Endpoint,
         Kind::Meta,
         Kind::JoinToken,
+        Kind::Router,
     ];
     fn table(self) -> &'static str {
         match self {
@@ -69,6 +73,7 @@ impl Kind {
             Kind::Endpoint => "endpoints",
             Kind::Meta => "meta",
             Kind::JoinToken => "join_tokens",
+            Kind::Router => "routers",
         }
     }
 }
@@ -332,7 +337,11 @@ pub fn load_state(store: &dyn Store) -> Result<DesiredState, StoreError> {
         .iter()
         .map(|(k, v)| decode::<Endpoint>(Kind::Endpoint, k, v))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(DesiredState::from_parts(hosts, networks, endpoints)?)
+    let mut state = DesiredState::from_parts(hosts, networks, endpoints)?;
+    for (k, v) in store.list(Kind::Router)? {
+        state.add_router(decode::<Router>(Kind::Router, &k, &v)?)?;
+    }
+    Ok(state)
 }
 
 /// Read a u64 metadata counter (0 when absent).

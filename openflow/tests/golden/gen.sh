@@ -41,6 +41,7 @@ run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=7,dl_vlan=10,actions=pop_
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=8,ipv6,ipv6_src=2001:db8::1,ipv6_dst=2001:db8::/32,udp,tp_src=53,actions=clear_actions'
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=10,priority=100,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,ip,nw_src=10.244.1.2,actions=goto_table:20'
 run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'priority=100,in_port=12,tun_src=192.0.2.2,tun_id=0x64,actions=set_field:0x1->reg0,goto_table:20'
+run ovs-ofctl -O OpenFlow13 add-flow unix:$P 'table=40,priority=100,ip,tun_id=0x64,nw_dst=10.1.2.2,actions=dec_ttl,set_field:0a:0c:7e:00:01:2c->eth_src,set_field:02:00:00:00:00:02->eth_dst,set_field:0x12c->tun_id,output:32'
 run ovs-ofctl -O OpenFlow13 mod-flows --strict unix:$P 'priority=100,in_port=3,actions=output:5'
 run ovs-ofctl -O OpenFlow13 del-flows --strict unix:$P 'priority=100,in_port=3'
 run ovs-ofctl -O OpenFlow13 del-flows unix:$P 'cookie=0x5/-1,table=1'

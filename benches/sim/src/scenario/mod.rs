@@ -363,6 +363,7 @@ async fn phases(
                 u8::try_from(32 - bits)?,
             )?,
             gateway: None,
+            tenant: None,
             tunnel: Some(TunnelType::Vxlan),
             mtu: None,
         };
