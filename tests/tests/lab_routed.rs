@@ -25,7 +25,7 @@ use ovs_lab::{Lab, LabOptions};
 /// `routed.toml` through the controller; None: a peer is missing (the `require!` policy).
 fn up() -> Option<Lab> {
     ovs_testbed::require!(peers: ovs_lab::PEERS => None);
-    ovs_testbed::require!(peers: &[common::IPERF3] => None);
+    ovs_testbed::require!(common::IPERF3 => None);
     for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
         if let Err(e) = r {
             panic!("controller-wired tests need the workspace binaries: {e:#}");

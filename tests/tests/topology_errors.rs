@@ -26,6 +26,7 @@ fn shipped_topologies_validate() {
         ("ctl-resilience", 3, 1),
         ("geneve", 2, 1),
         ("isolation-leak", 1, 2),
+        ("routed", 3, 4),
     ] {
         let t = Topology::named(f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((t.hosts.len(), t.networks.len()), (hosts, nets), "{f}");
@@ -129,4 +130,64 @@ fn duplicate_vni_and_unknown_network() {
         "{BASE}[[containers]]\nname = \"c1\"\nhost = \"h1\"\nnetwork = \"nope\"\n"
     ));
     assert_eq!(e.field, "containers[0].network", "{e}");
+}
+
+/// Gateways, tenants and routers: the controller's rules at parse time, the field named.
+#[test]
+fn gateways_tenants_and_routers_are_checked() {
+    let net = |name: &str, vni: u32, subnet: &str, extra: &str| {
+        format!("[[networks]]\nname = \"{name}\"\nvni = {vni}\nsubnet = \"{subnet}\"\n{extra}")
+    };
+    let router = |nets: &str| format!("[[routers]]\nname = \"r\"\nnetworks = [{nets}]\n");
+    // Default gateway: the first host address; one outside the subnet or at its edges fails.
+    let t = Topology::parse(BASE, "x").unwrap();
+    assert_eq!(t.networks[0].gateway.to_string(), "10.244.1.1");
+    for bad in ["10.244.2.1", "10.244.1.0", "10.244.1.255", "nope"] {
+        let e = err(&format!("{BASE}gateway = \"{bad}\"\n"));
+        assert_eq!(e.field, "networks[0].gateway", "{e}");
+    }
+    // A container may not take the gateway address; allocation skips it.
+    let c = "[[containers]]\nname = \"c1\"\nhost = \"h1\"\nnetwork = \"blue\"\n";
+    let e = err(&format!("{BASE}{c}ip = \"10.244.1.1/24\"\n"));
+    assert!(
+        e.field == "containers[0].ip" && e.message.contains("gateway"),
+        "{e}"
+    );
+    let t = Topology::parse(&format!("{BASE}gateway = \"10.244.1.2\"\n{c}"), "x").unwrap();
+    assert_eq!(t.containers[0].ip.addr.to_string(), "10.244.1.3");
+    // Tenants: the name rules; a router joins one tenant, disjoint subnets, known networks.
+    let e = err(&format!("{BASE}tenant = \"Bad Name\"\n"));
+    assert_eq!(e.field, "networks[0].tenant", "{e}");
+    let t1 = "tenant = \"t1\"\n";
+    let blue = format!("{BASE}{t1}");
+    let two = |other: &str| {
+        format!(
+            "{blue}{}{}",
+            net("green", 200, "10.244.2.0/24", other),
+            router("\"blue\", \"green\"")
+        )
+    };
+    let t = Topology::parse(&two(t1), "x").unwrap();
+    assert_eq!(t.routers[0].networks, ["blue", "green"]);
+    assert!(t.routed("blue", "green") && !t.routed("blue", "blue2"));
+    let e = err(&two("tenant = \"t2\"\n"));
+    assert!(
+        e.field == "routers[0].networks[1]" && e.message.contains("one tenant"),
+        "{e}"
+    );
+    let e = err(&two(""));
+    assert!(e.message.contains("one tenant"), "{e}");
+    let overlap = format!(
+        "{blue}{}{}",
+        net("green", 200, "10.244.0.0/16", t1),
+        router("\"blue\", \"green\"")
+    );
+    assert!(err(&overlap).message.contains("overlap"));
+    let e = err(&format!("{blue}{}", router("\"blue\", \"nope\"")));
+    assert!(
+        e.field == "routers[0].networks[1]" && e.message.contains("unknown network"),
+        "{e}"
+    );
+    let e = err(&format!("{blue}{}", router("\"blue\"")));
+    assert_eq!(e.field, "routers[0].networks", "{e}");
 }

@@ -65,6 +65,7 @@ async fn a_switch_with_another_hosts_or_another_cas_certificate_is_refused() {
             vni: 1000,
             subnet: ovs_api::Ipv4Net::new(Ipv4Addr::new(10, 244, 0, 0), 24).unwrap(),
             gateway: None,
+            tenant: None,
             tunnel: Some(TunnelType::Vxlan),
             mtu: None,
         })
