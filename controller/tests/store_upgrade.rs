@@ -27,7 +27,11 @@ fn objects() -> DesiredState {
     ];
     let nets = [
         Network::new("blue", 100, "10.244.1.0/24", Some("10.244.1.1"), None, None),
-        Network::new("red", 200, "10.244.1.0/24", None, Some("gre"), Some(1400)),
+        // Stored before gateways were mandatory: it keeps having none (no gateway flows).
+        Network::new("red", 200, "10.244.1.0/24", None, Some("gre"), Some(1400)).map(|mut n| {
+            n.gateway = None;
+            n
+        }),
     ];
     let ep = |n: u128, network: &str, host: &str, ip: &str, mac: &str| Endpoint {
         id: Uuid::from_u128(0x0c7e_0000_0000_0000_0000_0000_0000_0000 + n),
