@@ -224,6 +224,7 @@ async fn create_controller_network(
         vni,
         subnet: a.subnet,
         gateway: a.gateway,
+        tenant: None,
         tunnel: o.tunnel,
         mtu: o.mtu,
     };
@@ -317,6 +318,9 @@ mod tests {
             vni: 100,
             subnet: "10.1.0.0/24".parse().unwrap(),
             gateway: None,
+            gateway_mac: None,
+            tenant: "blue".into(),
+            router: None,
             tunnel: TunnelType::Vxlan,
             mtu: 1450,
         };
