@@ -73,6 +73,14 @@ impl Container {
         })
     }
 
+    /// Makes `ip` → `mac` a permanent neighbour entry on `eth0` (no ARP probes for it).
+    pub fn pin_neighbour(&self, ip: Ipv4Addr, mac: &str) -> Result<()> {
+        let ip = ip.to_string();
+        let args = ["ip", "neigh", "replace", &ip, "lladdr", mac, "dev", "eth0"];
+        self.run(&[&args[..], &["nud", "permanent"]].concat())?;
+        Ok(())
+    }
+
     /// The MAC that `ip` resolved to in this container's neighbour table.
     pub fn neighbour_mac(&self, ip: Ipv4Addr) -> Option<String> {
         let out = self

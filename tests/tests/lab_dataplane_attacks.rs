@@ -426,20 +426,7 @@ fn port_of(h: &Host, c: &Container) -> u32 {
 
 /// Makes `ip` → `mac` a permanent neighbour entry in `c` (no ARP probes for it).
 fn pin_neighbour(c: &Container, ip: Ipv4Addr, mac: &str) {
-    let ip = ip.to_string();
-    c.run(&[
-        "ip",
-        "neigh",
-        "replace",
-        &ip,
-        "lladdr",
-        mac,
-        "dev",
-        "eth0",
-        "nud",
-        "permanent",
-    ])
-    .unwrap();
+    c.pin_neighbour(ip, mac).unwrap();
 }
 
 /// Sends `frame` N times into h's pipeline as if it arrived on `port`.

@@ -118,26 +118,23 @@ fn routed_tenants_reach_their_networks_and_never_each_other() {
     // through a next hop that resolves to red's gateway MAC. Nothing gets there; the
     // same path to acme's own gateway MAC (the control) works towards g1.
     let b1 = lab.container("b1").unwrap();
-    let hop = "10.60.1.254";
+    let hop = Ipv4Addr::new(10, 60, 1, 254);
     let red_gw = net("red").gateway_mac.unwrap().to_string();
     let blue_gw = net("blue").gateway_mac.unwrap().to_string();
     for (mac, target, want) in [(&blue_gw, "g1", true), (&red_gw, "p1", false)] {
+        b1.pin_neighbour(hop, mac).unwrap();
+        let dst = format!("{}/32", ip(&lab, target));
         b1.run(&[
             "ip",
-            "neigh",
+            "route",
             "replace",
-            hop,
-            "lladdr",
-            mac,
+            &dst,
+            "via",
+            &hop.to_string(),
             "dev",
             "eth0",
-            "nud",
-            "permanent",
         ])
         .unwrap();
-        let dst = format!("{}/32", ip(&lab, target));
-        b1.run(&["ip", "route", "replace", &dst, "via", hop, "dev", "eth0"])
-            .unwrap();
         assert_eq!(
             b1.ping(ip(&lab, target), 3),
             want,
