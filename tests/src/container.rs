@@ -28,6 +28,18 @@ pub struct Container {
 }
 
 impl Container {
+    /// A container `name` on `host` of run `prefix` (namespace `PREFIX-c-NAME`), with no
+    /// network or address (those of topology containers are filled in by the lab).
+    pub(crate) fn extra(prefix: &str, name: &str, host: &str) -> Container {
+        Container {
+            name: name.to_string(),
+            host: host.to_string(),
+            netns: format!("{prefix}-c-{name}"),
+            network: None,
+            ip: None,
+        }
+    }
+
     /// A command that runs `program` inside the container's namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new("ip");

@@ -24,7 +24,7 @@ use ovs_testbed::Peer;
 
 use crate::container::Container;
 use crate::host::Host;
-use crate::state::{self, ProcRecord, RunState, RUN_ROOT};
+use crate::state::{self, ProcRecord, RunState, RunView, RUN_ROOT};
 use crate::sys;
 use crate::topology::Topology;
 use crate::wire_controller::ControllerProc;
@@ -188,6 +188,8 @@ pub struct Lab {
     steps: u32,
     controller: Mutex<Option<ControllerProc>>,
     insecure: bool,
+    /// Reattached by [`Lab::attach`]: Drop leaves the run alone.
+    attached: bool,
 }
 
 impl Lab {
@@ -206,34 +208,11 @@ impl Lab {
         }
         let (prefix, run_dir) = new_prefix()?;
         let keep = opts.keep || std::env::var(KEEP_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-        let hosts: Vec<Host> = topology
-            .hosts
-            .iter()
-            .map(|h| {
-                Host::new(
-                    &h.name,
-                    h.index,
-                    format!("{prefix}-{}", h.name),
-                    run_dir.join(&h.name),
-                    (h.underlay_ip, topology.underlay.prefix),
-                    !opts.insecure,
-                )
-            })
-            .collect();
+        let hosts = hosts_of(topology, &prefix, &run_dir, !opts.insecure);
         let containers: Vec<Container> = if opts.skip_containers {
             Vec::new()
         } else {
-            topology
-                .containers
-                .iter()
-                .map(|c| Container {
-                    name: c.name.clone(),
-                    host: c.host.clone(),
-                    netns: format!("{prefix}-c-{}", c.name),
-                    network: Some(c.network.clone()),
-                    ip: Some(c.ip),
-                })
-                .collect()
+            containers_of(topology, &prefix)
         };
         let fabric_ns = format!("{prefix}-fabric");
         let ctl_ns = format!("{prefix}-ctl");
@@ -260,6 +239,12 @@ impl Lab {
             procs: Vec::new(),
             daemons: Vec::new(),
             keep_dir: keep,
+            view: Some(RunView {
+                topology: topology.clone(),
+                insecure: opts.insecure,
+                controller: opts.wiring == Some(Wiring::Controller),
+                extra_containers: Vec::new(),
+            }),
         };
         st.save()?;
         let wiring_steps = match opts.wiring {
@@ -290,6 +275,7 @@ impl Lab {
             steps,
             controller: Mutex::new(None),
             insecure: opts.insecure,
+            attached: false,
         };
         // From here on, Drop cleans up whatever was created.
         lab.build()?;
@@ -297,6 +283,49 @@ impl Lab {
             lab.wire(w)?;
         }
         Ok(lab)
+    }
+
+    /// Reattaches to the recorded running run `st` from another process (the `ovs-lab`
+    /// verbs): hosts, containers and the controller's address as `up` made them. Dropping
+    /// the result leaves the run alone; do not spawn or add containers through it.
+    pub fn attach(st: &RunState) -> Result<Lab> {
+        let view = st.view.as_ref().ok_or_else(|| {
+            anyhow!(
+                "run {}: its state file predates the lab verbs (no view); bring it up again",
+                st.prefix
+            )
+        })?;
+        let t = &view.topology;
+        let mut containers = containers_of(t, &st.prefix);
+        for (name, host) in &view.extra_containers {
+            containers.push(Container::extra(&st.prefix, name, host));
+        }
+        Ok(Lab {
+            prefix: st.prefix.clone(),
+            topology: t.clone(),
+            run_dir: st.run_dir.clone(),
+            fabric_ns: format!("{}-fabric", st.prefix),
+            ctl_ns: format!("{}-ctl", st.prefix),
+            hosts: hosts_of(t, &st.prefix, &st.run_dir, !view.insecure),
+            containers,
+            state: Mutex::new(st.clone()),
+            children: Mutex::new(Vec::new()),
+            verbose: false,
+            controller_args: Vec::new(),
+            step: AtomicU32::new(0),
+            steps: 0,
+            controller: Mutex::new(None),
+            insecure: view.insecure,
+            attached: true,
+        })
+    }
+
+    /// Whether the run was wired through the controller (its status is on the API).
+    pub fn controller_wired(&self) -> bool {
+        self.lock_state()
+            .view
+            .as_ref()
+            .is_some_and(|v| v.controller)
     }
 
     pub(crate) fn progress(&self, what: &str) {
@@ -432,16 +461,14 @@ impl Lab {
         if self.containers.iter().any(|c| c.name == name) {
             bail!("container {name:?} exists");
         }
-        let c = Container {
-            name: name.to_string(),
-            host: host.to_string(),
-            netns: format!("{}-c-{name}", self.prefix),
-            network: None,
-            ip: None,
-        };
+        let c = Container::extra(&self.prefix, name, host);
         {
             let mut st = self.lock_state();
             st.netns.insert(0, c.netns.clone());
+            if let Some(v) = st.view.as_mut() {
+                v.extra_containers
+                    .push((name.to_string(), host.to_string()));
+            }
             st.save()?;
         }
         add_netns(&c.netns)?;
@@ -568,13 +595,19 @@ impl Lab {
     }
 
     /// Marks the run as detached: it survives this process and only `ovs-lab down`
-    /// removes it. Consumes the lab without tearing it down.
+    /// removes it. Its owner becomes this process's parent (who asked for the run, e.g.
+    /// the shell or script that ran `ovs-lab up`): while that lives, `ovs-lab down`
+    /// without a prefix leaves the run alone. Consumes the lab without tearing it down.
     pub fn detach(self) -> Result<String> {
         let prefix = self.prefix.clone();
         {
             let mut st = self.lock_state();
             st.detached = true;
-            st.owner.pid = 0;
+            let parent = std::os::unix::process::parent_id();
+            st.owner = ProcRecord {
+                pid: parent,
+                start: sys::start_time(parent).unwrap_or(0),
+            };
             st.save()?;
         }
         std::mem::forget(self);
@@ -584,78 +617,6 @@ impl Lab {
     /// Pings `to_ip` from container `from` (`-c 1 -W 1`, 3 tries).
     pub fn ping(&self, from: &str, to_ip: Ipv4Addr) -> bool {
         self.container(from).is_some_and(|c| c.ping(to_ip, 3))
-    }
-
-    /// Pings between every ordered pair of topology containers (in parallel) and compares
-    /// with the topology's expectation. A pair counts as reached only if the reply came
-    /// from the target container (its MAC is what the sender resolved the IP to), so
-    /// overlapping subnets in different networks are judged correctly; a target in
-    /// another subnet is reached through the gateway (a reply is enough: topologies with
-    /// routers keep their addresses unique).
-    pub fn pingall(&self) -> crate::Matrix {
-        let names: Vec<String> = self
-            .containers
-            .iter()
-            .filter(|c| c.ip.is_some())
-            .map(|c| c.name.clone())
-            .collect();
-        let macs: Vec<Option<String>> = names
-            .iter()
-            .map(|n| self.container(n).and_then(Container::mac))
-            .collect();
-        let n = names.len();
-        let mut reached = vec![vec![false; n]; n];
-        let mut expected = vec![vec![false; n]; n];
-        let pairs: Vec<(usize, usize)> = (0..n)
-            .flat_map(|i| (0..n).map(move |j| (i, j)))
-            .filter(|(i, j)| i != j)
-            .collect();
-        for &(i, j) in &pairs {
-            expected[i][j] = self.topology.expect_reachable(&names[i], &names[j]);
-        }
-        let results: Mutex<Vec<(usize, usize, bool)>> = Mutex::new(Vec::new());
-        for chunk in pairs.chunks(16) {
-            std::thread::scope(|s| {
-                for &(i, j) in chunk {
-                    let results = &results;
-                    let names = &names;
-                    let macs = &macs;
-                    s.spawn(move || {
-                        let ok = self.ping_exact(&names[i], &names[j], macs[j].as_deref());
-                        results
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((i, j, ok));
-                    });
-                }
-            });
-        }
-        for (i, j, ok) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            reached[i][j] = ok;
-        }
-        crate::Matrix {
-            names,
-            reached,
-            expected,
-        }
-    }
-
-    fn ping_exact(&self, from: &str, to: &str, to_mac: Option<&str>) -> bool {
-        let (Some(a), Some(b)) = (self.container(from), self.container(to)) else {
-            return false;
-        };
-        let Some(ip) = b.ip.map(|i| i.addr) else {
-            return false;
-        };
-        if a.ip.map(|i| i.addr) == Some(ip) {
-            return false; // same address: the ping would be answered locally
-        }
-        if !a.ip.is_some_and(|n| n.contains(ip)) {
-            // Another subnet: routed through the gateway, whose MAC answers; the
-            // topology's addresses are unique across routed networks (routed.toml).
-            return a.ping(ip, 3);
-        }
-        a.ping(ip, 3) && to_mac.is_some() && a.neighbour_mac(ip).as_deref() == to_mac
     }
 
     /// Prints the tail of every host's OVS logs, its `ovs-vsctl show` and `br-ex` flows
@@ -695,6 +656,9 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if self.attached {
+            return;
+        }
         if std::thread::panicking() {
             eprintln!("ovs-lab {}: test failed, OVS logs follow", self.prefix);
             self.dump_logs();
@@ -712,6 +676,35 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_file(RunState::path_for(&self.prefix));
     }
+}
+
+/// The hosts of `t` in run `prefix` (namespace `PREFIX-NAME`, directory `RUN/NAME`).
+fn hosts_of(t: &Topology, prefix: &str, run_dir: &Path, tls: bool) -> Vec<Host> {
+    t.hosts
+        .iter()
+        .map(|h| {
+            Host::new(
+                &h.name,
+                h.index,
+                format!("{prefix}-{}", h.name),
+                run_dir.join(&h.name),
+                (h.underlay_ip, t.underlay.prefix),
+                tls,
+            )
+        })
+        .collect()
+}
+
+/// The topology containers of `t` in run `prefix` (namespace `PREFIX-c-NAME`).
+fn containers_of(t: &Topology, prefix: &str) -> Vec<Container> {
+    t.containers
+        .iter()
+        .map(|c| Container {
+            network: Some(c.network.clone()),
+            ip: Some(c.ip),
+            ..Container::extra(prefix, &c.name, &c.host)
+        })
+        .collect()
 }
 
 pub(crate) fn ip(args: &[&str]) -> Result<()> {

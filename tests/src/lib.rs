@@ -27,6 +27,7 @@
 //! ```
 
 mod container;
+mod graph;
 mod host;
 mod lab;
 mod lab_tls;
@@ -35,19 +36,27 @@ mod plain;
 mod state;
 mod sys;
 mod topology;
+mod verbs;
 mod wait;
 mod wire_controller;
 
 pub use container::Container;
+pub use graph::{graph_base, write_graph, DOT};
 pub use host::Host;
 pub use lab::{check_environment, Lab, LabOptions, Wiring, BR_EX, BR_PHY, KEEP_ENV, PEERS, UPLINK};
 pub use lab_tls::{require_ssl_targets, OVSDB_TLS_PORT};
 pub use matrix::Matrix;
 pub use ovs_testbed::{normalize_flow, OVS_SCHEMA};
-pub use state::{list_runs, ProcRecord, RunState, RUN_ROOT, STATE_DIR};
+pub use state::{
+    list_runs, state_dir, ProcRecord, RunState, RunView, RUN_ROOT, STATE_DIR, STATE_DIR_ENV,
+};
 pub use topology::{
     ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, RouterSpec, Topology, TopologyError, TunnelType,
     TOPOLOGY_DIR,
+};
+pub use verbs::{
+    describe_run, select_run, ContainerView, ControllerView, HostView, IperfResult, Node, Snapshot,
+    TunnelView,
 };
 pub use wait::{assert_flows_eventually, wait_until};
 pub use wire_controller::{
@@ -61,12 +70,12 @@ pub fn cleanup_stale() -> Vec<String> {
     state::cleanup_stale()
 }
 
-/// Tears down a recorded run (used by `ovs-lab down`). Refuses a run whose owner is alive
-/// and that is not detached.
-pub fn down(run: &RunState) -> anyhow::Result<()> {
-    if !run.detached && run.owner_alive() {
+/// Tears down a recorded run (used by `ovs-lab down`). Without `force`, refuses a run
+/// whose owner is alive and that is not detached (a test's or `up --foreground`'s lab).
+pub fn down(run: &RunState, force: bool) -> anyhow::Result<()> {
+    if !force && !run.detached && run.owner_alive() {
         anyhow::bail!(
-            "run {} is owned by live process {}; not touching it",
+            "run {} is owned by live process {}; not touching it (--force to remove it anyway)",
             run.prefix,
             run.owner.pid
         );

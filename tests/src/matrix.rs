@@ -1,7 +1,11 @@
-//! Pingall results: who reached whom, compared with the topology's expectation
-//! (same network: reachable; different network: isolated).
+//! Pingall: who reached whom (in parallel, judged by the replying MAC), compared with the
+//! topology's expectation (same network: reachable; different network: isolated).
 
 use std::fmt;
+use std::sync::Mutex;
+
+use crate::container::Container;
+use crate::lab::Lab;
 
 /// A pingall result grid (rows: from, columns: to).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +92,80 @@ impl fmt::Display for Matrix {
             }
             Ok(())
         }
+    }
+}
+
+impl Lab {
+    /// Pings between every ordered pair of topology containers (in parallel) and compares
+    /// with the topology's expectation. A pair counts as reached only if the reply came
+    /// from the target container (its MAC is what the sender resolved the IP to), so
+    /// overlapping subnets in different networks are judged correctly; a target in
+    /// another subnet is reached through the gateway (a reply is enough: topologies with
+    /// routers keep their addresses unique).
+    pub fn pingall(&self) -> crate::Matrix {
+        let names: Vec<String> = self
+            .containers()
+            .iter()
+            .filter(|c| c.ip.is_some())
+            .map(|c| c.name.clone())
+            .collect();
+        let macs: Vec<Option<String>> = names
+            .iter()
+            .map(|n| self.container(n).and_then(Container::mac))
+            .collect();
+        let n = names.len();
+        let mut reached = vec![vec![false; n]; n];
+        let mut expected = vec![vec![false; n]; n];
+        let pairs: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .filter(|(i, j)| i != j)
+            .collect();
+        for &(i, j) in &pairs {
+            expected[i][j] = self.topology().expect_reachable(&names[i], &names[j]);
+        }
+        let results: Mutex<Vec<(usize, usize, bool)>> = Mutex::new(Vec::new());
+        for chunk in pairs.chunks(16) {
+            std::thread::scope(|s| {
+                for &(i, j) in chunk {
+                    let results = &results;
+                    let names = &names;
+                    let macs = &macs;
+                    s.spawn(move || {
+                        let ok = self.ping_exact(&names[i], &names[j], macs[j].as_deref());
+                        results
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((i, j, ok));
+                    });
+                }
+            });
+        }
+        for (i, j, ok) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            reached[i][j] = ok;
+        }
+        crate::Matrix {
+            names,
+            reached,
+            expected,
+        }
+    }
+
+    fn ping_exact(&self, from: &str, to: &str, to_mac: Option<&str>) -> bool {
+        let (Some(a), Some(b)) = (self.container(from), self.container(to)) else {
+            return false;
+        };
+        let Some(ip) = b.ip.map(|i| i.addr) else {
+            return false;
+        };
+        if a.ip.map(|i| i.addr) == Some(ip) {
+            return false; // same address: the ping would be answered locally
+        }
+        if !a.ip.is_some_and(|n| n.contains(ip)) {
+            // Another subnet: routed through the gateway, whose MAC answers; the
+            // topology's addresses are unique across routed networks (routed.toml).
+            return a.ping(ip, 3);
+        }
+        a.ping(ip, 3) && to_mac.is_some() && a.neighbour_mac(ip).as_deref() == to_mac
     }
 }
 

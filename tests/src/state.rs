@@ -1,19 +1,36 @@
-//! Run state files: one JSON file per lab run under [`STATE_DIR`], recording the owner
-//! process, the namespaces, the host run directories (whose pid files name the OVS
-//! daemons) and extra processes. A run whose owner is dead (and which was not detached
-//! by `ovs-lab up`) is stale; [`cleanup_stale`] removes stale runs only, never a live one.
-//! A cleaner claims a state file by renaming it first, so two cleaners never race.
+//! Run state files: one JSON file per lab run under [`state_dir`] ([`STATE_DIR`] unless
+//! `OVS_LAB_STATE_DIR` says otherwise), recording the owner process, the namespaces, the
+//! host run directories (whose pid files name the OVS daemons), extra processes and what
+//! the `ovs-lab` verbs need to reattach ([`RunView`]). A run whose owner is dead (and which
+//! was not detached by `ovs-lab up`) is stale; [`cleanup_stale`] removes stale runs only,
+//! never a live one. A detached run's owner is the process that asked for it (the parent
+//! of `ovs-lab up`): while it lives the run is live, and `ovs-lab down` without a prefix
+//! leaves it alone. A cleaner claims a state file by renaming it first, so two cleaners
+//! never race.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::sys;
+use crate::topology::Topology;
 
-/// Where state files live.
+/// Where state files live by default.
 pub const STATE_DIR: &str = "/run/ovs-lab";
+/// Environment variable: another directory for the state files (tests isolate their runs
+/// from the machine's other runs with it).
+pub const STATE_DIR_ENV: &str = "OVS_LAB_STATE_DIR";
+
+/// The directory of the state files: `OVS_LAB_STATE_DIR` if set and not empty, else
+/// [`STATE_DIR`].
+pub fn state_dir() -> PathBuf {
+    std::env::var_os(STATE_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(STATE_DIR))
+}
 /// Root of the per-run directories.
 pub const RUN_ROOT: &str = "/tmp/ovs-lab";
 
@@ -53,17 +70,36 @@ pub struct RunState {
     pub daemons: Vec<ProcRecord>,
     /// Whether to keep the run directory on teardown.
     pub keep_dir: bool,
+    /// What the `ovs-lab` verbs need to reattach (absent in state files of older runs).
+    #[serde(default)]
+    pub view: Option<RunView>,
+}
+
+/// The parts of a run the `ovs-lab` verbs (`exec`, `link`, `net`, `graph`, ...) rebuild
+/// it from in another process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    /// The validated topology the run was brought up with.
+    pub topology: Topology,
+    /// Plaintext on every channel (`--insecure`).
+    pub insecure: bool,
+    /// Whether the run was wired through the controller (else plain or unwired).
+    pub controller: bool,
+    /// Containers added after bring-up (`Lab::add_container`): name and host.
+    #[serde(default)]
+    pub extra_containers: Vec<(String, String)>,
 }
 
 impl RunState {
     /// The state file path for `prefix`.
     pub fn path_for(prefix: &str) -> PathBuf {
-        Path::new(STATE_DIR).join(format!("{prefix}.json"))
+        state_dir().join(format!("{prefix}.json"))
     }
 
     /// Writes the state file atomically.
     pub fn save(&self) -> Result<()> {
-        std::fs::create_dir_all(STATE_DIR).with_context(|| format!("creating {STATE_DIR}"))?;
+        let dir = state_dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = Self::path_for(&self.prefix);
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
@@ -75,6 +111,12 @@ impl RunState {
     /// Whether the owner process is still alive.
     pub fn owner_alive(&self) -> bool {
         sys::same_process(self.owner.pid, self.owner.start)
+    }
+
+    /// Whether the run is up and in use: detached (it stays until `ovs-lab down`) or owned
+    /// by a live process; the rest are stale. The verbs act on running runs only.
+    pub fn running(&self) -> bool {
+        self.detached || self.owner_alive()
     }
 
     /// Stops every recorded process and OVS daemon, deletes the namespaces and (unless
@@ -113,7 +155,7 @@ impl RunState {
 
 /// All readable state files (unclaimed ones), oldest first.
 pub fn list_runs() -> Vec<RunState> {
-    let mut runs: Vec<RunState> = std::fs::read_dir(STATE_DIR)
+    let mut runs: Vec<RunState> = std::fs::read_dir(state_dir())
         .into_iter()
         .flatten()
         .flatten()
@@ -145,7 +187,11 @@ pub fn claim_and_teardown(state: &RunState) -> bool {
 pub fn cleanup_stale() -> Vec<String> {
     let mut removed = Vec::new();
     // Claims abandoned by a dead cleaner: the claimer's pid is in the file name.
-    for entry in std::fs::read_dir(STATE_DIR).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(state_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let p = entry.path();
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
         let Some(name) = name else { continue };

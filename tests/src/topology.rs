@@ -11,11 +11,12 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-/// An IPv4 address with a prefix length, e.g. `10.244.1.2/24`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An IPv4 address with a prefix length, e.g. `10.244.1.2/24` (also its serde form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Ipv4Net {
     /// The address (host bits may be set).
     pub addr: Ipv4Addr,
@@ -86,6 +87,19 @@ impl From<Ipv4Net> for ovs_api::Ipv4Net {
     }
 }
 
+impl From<Ipv4Net> for String {
+    fn from(n: Ipv4Net) -> String {
+        n.to_string()
+    }
+}
+
+impl TryFrom<String> for Ipv4Net {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Ipv4Net::parse(&s, None)
+    }
+}
+
 impl fmt::Display for Ipv4Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
@@ -96,7 +110,7 @@ impl fmt::Display for Ipv4Net {
 pub use ovs_api::TunnelType;
 
 /// A validated topology.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Topology {
     /// Topology name.
     pub name: String,
@@ -115,7 +129,7 @@ pub struct Topology {
 }
 
 /// One simulated host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostSpec {
     /// Host name (<= 8 chars).
     pub name: String,
@@ -126,7 +140,7 @@ pub struct HostSpec {
 }
 
 /// One overlay network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSpec {
     /// Network name.
     pub name: String,
@@ -164,7 +178,7 @@ impl NetworkSpec {
 }
 
 /// One container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerSpec {
     /// Container name (<= 12 chars).
     pub name: String,

@@ -494,7 +494,7 @@ fn attached(stdout: &str) -> Result<Attached> {
 }
 
 /// Whether `ip -o link show` output has the UP flag in its `<...>` flag list.
-fn link_admin_up(line: &str) -> bool {
+pub(crate) fn link_admin_up(line: &str) -> bool {
     line.split_once('<')
         .and_then(|(_, r)| r.split_once('>'))
         .is_some_and(|(flags, _)| flags.split(',').any(|f| f == "UP"))

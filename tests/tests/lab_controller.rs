@@ -24,19 +24,10 @@ use common::{
 use ovs_api::{EndpointFilter, NorthboundClient};
 use ovs_lab::{Lab, LabOptions, BR_EX};
 
-/// Fails with the build command to run when the binaries are missing.
-fn require_binaries() {
-    for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
-        if let Err(e) = r {
-            panic!("controller-wired tests need the workspace binaries: {e:#}");
-        }
-    }
-}
-
 /// The shipped topology `name` wired through the controller; None: a peer is missing.
 fn up(name: &str) -> Option<Lab> {
     ovs_testbed::require!(peers: ovs_lab::PEERS => None);
-    require_binaries();
+    common::require_binaries();
     common::up(name, &LabOptions::controller())
 }
 
@@ -145,7 +136,7 @@ fn three_hosts_vxlan_and_gre_through_controller() {
 #[test]
 fn cli_up_detached_then_down_stops_the_controller() {
     ovs_testbed::require!(peers: ovs_lab::PEERS);
-    require_binaries();
+    common::require_binaries();
     let file = topo_path("two-hosts");
     let o = ovs_lab_cli(&["up", &file]);
     assert!(o.status.success(), "{}", text(&o));
@@ -190,7 +181,7 @@ fn check_fails_cleanly(env: &[(&str, &str)]) -> String {
 #[test]
 fn missing_or_failing_binaries_are_clear_errors() {
     ovs_testbed::require!(peers: ovs_lab::PEERS);
-    require_binaries();
+    common::require_binaries();
     // A binary that does not exist: the error names the variable and the build command,
     // before anything is created.
     let file = topo_path("two-hosts");
@@ -355,7 +346,7 @@ fn every_topology_passes_over_tls() {
 #[test]
 fn cli_check_insecure_is_plaintext_on_both_ends() {
     ovs_testbed::require!(peers: ovs_lab::PEERS);
-    require_binaries();
+    common::require_binaries();
     let o = ovs_lab_cli(&["check", "--insecure", &topo_path("two-hosts")]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");

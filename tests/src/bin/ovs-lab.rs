@@ -1,15 +1,17 @@
 //! `ovs-lab`: bring a topology up (and leave it running), check it with a pingall,
 //! tear runs down, or validate a topology file. By default topologies are wired through
 //! the project's controller and CLI (`--wiring controller`); `--wiring plain` is the
-//! controller-free reference. Exit status: 0 success, 1 unexpected pingall result or error.
+//! controller-free reference. Mininet-style verbs act on one running run (`--run PREFIX`,
+//! or the only one): `exec`, `link`, `iperf`, `net`, `graph`. Exit status: 0 success,
+//! 1 unexpected pingall result or error; `exec` passes on its command's status.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
-use ovs_lab::{Lab, LabOptions, Topology, Wiring};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ovs_lab::{Lab, LabOptions, RunState, Topology, Wiring};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,19 +60,88 @@ enum Cmd {
         #[arg(long)]
         insecure: bool,
     },
-    /// Remove the most recent recorded run (or all with --all); live runs of other processes are skipped.
+    /// Remove a run: without a prefix the most recent run whose owner process is gone
+    /// (a live run needs its prefix or --force; the live runs are listed).
     Down {
-        /// Remove this run (its prefix, as printed by `up`) instead of the most recent one.
+        /// Remove this run (its prefix, as printed by `up`).
         prefix: Option<String>,
-        /// Remove every recorded run that is not owned by a live process.
+        /// Remove every run whose owner is gone (with --force: every recorded run).
         #[arg(long, conflicts_with = "prefix")]
         all: bool,
+        /// Also remove live runs (and runs held by a live `up --foreground` or test).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run a command in a node (a host, with its OVS environment, or a container):
+    /// `ovs-lab exec NODE -- CMD...`; exits with the command's status.
+    Exec {
+        #[command(flatten)]
+        run: RunArg,
+        /// A host or container of the run.
+        node: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// Cut (`down`) or restore (`up`) a host's underlay link.
+    Link {
+        #[command(flatten)]
+        run: RunArg,
+        /// A host of the run.
+        host: String,
+        /// `down` or `up`.
+        state: LinkState,
+    },
+    /// TCP throughput from container A to container B's overlay address (iperf3).
+    Iperf {
+        #[command(flatten)]
+        run: RunArg,
+        /// Client container.
+        a: String,
+        /// Server container.
+        b: String,
+        /// Test length in seconds (1..=60).
+        #[arg(long, default_value_t = 5)]
+        time: u32,
+    },
+    /// Show the run: hosts (link, controller sessions), tunnels, networks, containers.
+    Net {
+        #[command(flatten)]
+        run: RunArg,
+    },
+    /// Write a DOT file and an SVG picture (Graphviz) of the running topology.
+    Graph {
+        #[command(flatten)]
+        run: RunArg,
+        /// Output base: writes BASE.dot and BASE.svg (default: the topology's name).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Validate a topology file.
     Validate {
         /// Topology file.
         file: PathBuf,
     },
+}
+
+/// Which run a verb acts on.
+#[derive(Debug, Args)]
+struct RunArg {
+    /// The run's prefix (as printed by `up`); default: the only running run.
+    #[arg(long = "run", value_name = "PREFIX")]
+    prefix: Option<String>,
+}
+
+impl RunArg {
+    fn lab(&self) -> Result<Lab> {
+        Lab::attach(&ovs_lab::select_run(self.prefix.as_deref())?)
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LinkState {
+    Down,
+    Up,
 }
 
 fn main() -> ExitCode {
@@ -174,44 +245,116 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Cmd::Down { prefix, all } => {
-            let runs = ovs_lab::list_runs();
-            let candidates: Vec<_> = if all {
-                runs
-            } else if let Some(p) = prefix {
-                let found: Vec<_> = runs.into_iter().filter(|r| r.prefix == p).collect();
-                if found.is_empty() {
-                    anyhow::bail!("no recorded run {p:?} (see /run/ovs-lab)");
-                }
-                found
-            } else {
-                runs.into_iter().last().into_iter().collect()
-            };
-            if candidates.is_empty() {
-                println!("no recorded runs");
-            }
-            let mut failed = false;
-            for r in candidates {
-                match ovs_lab::down(&r) {
-                    Ok(()) => println!("removed run {} ({})", r.prefix, r.topology),
-                    Err(e) => {
-                        eprintln!("skipped: {e:#}");
-                        failed = !all;
-                    }
-                }
-            }
-            let stale = ovs_lab::cleanup_stale();
-            for p in stale {
-                println!("removed stale run {p}");
-            }
-            Ok(if failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+        Cmd::Down { prefix, all, force } => down(prefix, all, force),
+        Cmd::Exec { run, node, cmd } => {
+            let lab = run.lab()?;
+            let node = lab.node(&node)?;
+            let (prog, args) = cmd
+                .split_first()
+                .ok_or_else(|| anyhow::anyhow!("CMD: empty command"))?;
+            let mut c = node.command(prog);
+            c.args(args);
+            let status = c.status()?;
+            use std::os::unix::process::ExitStatusExt;
+            let code = status
+                .code()
+                .or(status.signal().map(|s| 128 + s))
+                .unwrap_or(1);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Cmd::Link { run, host, state } => {
+            let lab = run.lab()?;
+            let up = matches!(state, LinkState::Up);
+            lab.set_link(&host, up)?;
+            println!(
+                "run {}: underlay link of {host} is {}",
+                lab.prefix(),
+                if lab.link_up(&host)? { "up" } else { "down" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Iperf { run, a, b, time } => {
+            let lab = run.lab()?;
+            let r = lab.iperf(&a, &b, time)?;
+            println!(
+                "iperf {a} -> {b}: {:.3} Gbit/s over {} s, {} retransmits (run {})",
+                r.bits_per_second / 1e9,
+                r.seconds,
+                r.retransmits,
+                lab.prefix()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Net { run } => {
+            print!("{}", run.lab()?.snapshot().net_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Graph { run, output } => {
+            let lab = run.lab()?;
+            let out = output.unwrap_or_else(|| PathBuf::from(&lab.topology().name));
+            let (dot, svg) = ovs_lab::write_graph(&lab.snapshot(), &out)?;
+            println!("wrote {} and {}", dot.display(), svg.display());
+            Ok(ExitCode::SUCCESS)
         }
     };
     r
+}
+
+/// `ovs-lab down`: see [`Cmd::Down`].
+fn down(prefix: Option<String>, all: bool, force: bool) -> Result<ExitCode> {
+    let runs = ovs_lab::list_runs();
+    let live: Vec<&RunState> = runs.iter().filter(|r| r.owner_alive()).collect();
+    let named = prefix.is_some();
+    let candidates: Vec<&RunState> = match &prefix {
+        Some(p) => {
+            let found: Vec<_> = runs.iter().filter(|r| &r.prefix == p).collect();
+            if found.is_empty() {
+                anyhow::bail!(
+                    "PREFIX: no recorded run {p:?} (see {})",
+                    ovs_lab::state_dir().display()
+                );
+            }
+            found
+        }
+        None => {
+            let pool = runs.iter().filter(|r| force || !r.owner_alive());
+            if all {
+                pool.collect()
+            } else {
+                pool.last().into_iter().collect()
+            }
+        }
+    };
+    let mut failed = false;
+    if candidates.is_empty() && live.is_empty() {
+        println!("no recorded runs");
+    }
+    for r in candidates {
+        match ovs_lab::down(r, force) {
+            Ok(()) => println!("removed run {} ({})", r.prefix, r.topology),
+            Err(e) => {
+                eprintln!("skipped: {e:#}");
+                failed = !all;
+            }
+        }
+    }
+    if !named && !force && !live.is_empty() {
+        let names: Vec<String> = live.iter().map(|r| ovs_lab::describe_run(r)).collect();
+        eprintln!(
+            "left alone, owner alive: {}; remove one with `ovs-lab down PREFIX` (or --force)",
+            names.join("; ")
+        );
+        // Nothing else to remove: the caller asked for something that needs a prefix.
+        failed |= !all && !runs.iter().any(|r| !r.owner_alive());
+    }
+    for p in ovs_lab::cleanup_stale() {
+        println!("removed stale run {p}");
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn opts(wiring: Wiring, insecure: bool) -> LabOptions {

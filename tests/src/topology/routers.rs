@@ -10,13 +10,13 @@
 
 use std::net::Ipv4Addr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::{check_name, Ctx, Ipv4Net, NetworkSpec, RawNetwork, TopologyError, MAX_NETWORK_NAME};
 
 /// A router of the topology: the networks it joins (sorted, like the controller's).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouterSpec {
     /// Router name.
     pub name: String,

@@ -14,6 +14,15 @@ pub const IPERF3: Peer = Peer::Tool {
     package: "iperf3",
 };
 
+/// Fails with the build command to run when the binaries are missing.
+pub fn require_binaries() {
+    for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
+        if let Err(e) = r {
+            panic!("controller-wired tests need the workspace binaries: {e:#}");
+        }
+    }
+}
+
 /// The shipped topology `name` (`topologies/<name>.toml`).
 pub fn topo(name: &str) -> Topology {
     Topology::named(name).unwrap_or_else(|e| panic!("{e}"))
