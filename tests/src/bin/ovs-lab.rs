@@ -317,11 +317,11 @@ fn down(prefix: Option<String>, all: bool, force: bool) -> Result<ExitCode> {
             found
         }
         None => {
-            let pool = runs.iter().filter(|r| force || !r.owner_alive());
+            let mut pool = runs.iter().filter(|r| force || !r.owner_alive());
             if all {
                 pool.collect()
             } else {
-                pool.last().into_iter().collect()
+                pool.next_back().into_iter().collect()
             }
         }
     };
