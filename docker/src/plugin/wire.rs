@@ -43,6 +43,15 @@ pub fn addr_with_len(field: &str, s: &str) -> Result<Ipv4Net> {
     }
 }
 
+/// A field Docker may send as `null`: its default then.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// One entry of `IPv4Data` (`CreateNetwork`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -63,13 +72,13 @@ pub struct CreateNetwork {
     #[serde(rename = "NetworkID")]
     pub network_id: String,
     /// Options; the `-o k=v` pairs are under `com.docker.network.generic`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub options: BTreeMap<String, Value>,
     /// IPv4 pools.
-    #[serde(rename = "IPv4Data", default)]
+    #[serde(rename = "IPv4Data", default, deserialize_with = "null_default")]
     pub ipv4_data: Vec<IpamData>,
     /// IPv6 pools.
-    #[serde(rename = "IPv6Data", default)]
+    #[serde(rename = "IPv6Data", default, deserialize_with = "null_default")]
     pub ipv6_data: Vec<IpamData>,
 }
 
@@ -167,7 +176,7 @@ pub struct ProgramExternal {
     #[serde(rename = "EndpointID")]
     pub endpoint_id: String,
     /// Options; published ports are under `com.docker.network.portmap`.
-    #[serde(rename = "Options", default)]
+    #[serde(rename = "Options", default, deserialize_with = "null_default")]
     pub options: BTreeMap<String, Value>,
 }
 
@@ -207,7 +216,7 @@ pub struct AddressReq {
     #[serde(rename = "Address", default)]
     pub address: String,
     /// `RequestAddressType` = `com.docker.network.gateway` for the network's gateway.
-    #[serde(rename = "Options", default)]
+    #[serde(rename = "Options", default, deserialize_with = "null_default")]
     pub options: BTreeMap<String, String>,
 }
 
@@ -260,6 +269,13 @@ mod tests {
         )
         .unwrap();
         assert!(a.is_gateway());
+        // Docker 20.10 sends `"Options":null` for an endpoint's address.
+        let a: AddressReq = parse(
+            "RequestAddress",
+            br#"{"PoolID":"ovs/10.1.0.0/24","Address":"","Options":null}"#,
+        )
+        .unwrap();
+        assert!(!a.is_gateway());
         let e = parse::<PoolRef>("ReleasePool", b"{")
             .unwrap_err()
             .to_string();
