@@ -140,6 +140,7 @@ async fn host_add_then_join_configures_ovs_over_tls_and_the_token_works_once() {
     let opts = JoinOptions {
         token: token.clone(),
         dir: ovs.dir().join("etc-ovs-docker-rs"),
+        system_id_file: ovs.dir().join("openvswitch").join("system-id.conf"),
         db: ovsdb_client::Remote::parse(&ovs.db(), ovsdb_client::OVSDB_PORT).unwrap(),
         listen_ip: None,
         timeout: Duration::from_secs(20),

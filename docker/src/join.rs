@@ -10,8 +10,11 @@
 //! transaction sets the `SSL` row (key, certificate, ca_cert = server-ca, used by
 //! ovsdb-server and ovs-vswitchd), `Open_vSwitch external_ids:system-id` = the host name,
 //! and a Manager `pssl:PORT:IP` (so ovsdb-server listens for the controller over TLS;
-//! plaintext `ptcp:` managers are removed). If any step fails, the files are put back as they
-//! were and OVS is unchanged; the error names the step. A token the controller accepted is
+//! plaintext `ptcp:` managers are removed). OVS's own `system-id.conf` (Debian:
+//! [`DEFAULT_SYSTEM_ID_FILE`], read by `ovs-ctl --system-id=random` at every start) is written
+//! with the host name in the same temp-and-rename step, so the system-id survives an OVS
+//! restart. If any step fails, the files are put back as they were and OVS is unchanged; the
+//! error names the step. A token the controller accepted is
 //! spent even if a later local step fails: re-run with a fresh token.
 
 use std::collections::BTreeMap;
@@ -34,6 +37,9 @@ pub const CERT_FILE: &str = "host.pem";
 pub const CA_FILE: &str = "server-ca.pem";
 /// The controller's northbound URL (one line).
 pub const URL_FILE: &str = "controller.url";
+/// Where Debian's `ovs-ctl` keeps the system-id it sets at every start (`--system-id=random`
+/// reads it if present, else makes a random one): a join writes the host name there.
+pub const DEFAULT_SYSTEM_ID_FILE: &str = "/etc/openvswitch/system-id.conf";
 /// The OVSDB port ovsdb-server listens on for the controller by default.
 pub const OVSDB_TLS_PORT: u16 = 6640;
 
@@ -157,6 +163,8 @@ pub struct JoinOptions {
     pub dir: PathBuf,
     /// The local ovsdb-server (its unix socket).
     pub db: Remote,
+    /// OVS's system-id file ([`DEFAULT_SYSTEM_ID_FILE`]; the lab uses the host's run dir).
+    pub system_id_file: PathBuf,
     /// The address ovsdb-server listens on for the controller (default: the address of the
     /// host's registered `ssl:` OVSDB remote, else its tunnel IP).
     pub listen_ip: Option<Ipv4Addr>,
@@ -186,7 +194,11 @@ pub async fn join(opts: &JoinOptions) -> Result<JoinReport, JoinError> {
         key_pem: kc.key_pem,
         joined,
     };
-    install(&opts.db, &opts.dir, opts.listen_ip, &creds).await
+    let target = Target {
+        dir: &opts.dir,
+        system_id_file: &opts.system_id_file,
+    };
+    install(&opts.db, &target, opts.listen_ip, &creds).await
 }
 
 /// `host_join` over TLS, server-ca pinned by the token's sha256, no client certificate.
@@ -241,15 +253,24 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Where a join writes: the host's files and OVS's system-id file.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The host's key, certificate, server-ca and controller URL ([`HostFiles`]).
+    pub dir: &'a Path,
+    /// OVS's system-id file ([`DEFAULT_SYSTEM_ID_FILE`]).
+    pub system_id_file: &'a Path,
+}
+
 /// The local steps of a join, after the controller answered: write the files, configure OVS
 /// in one transaction; on failure the files are restored and OVS is unchanged.
 pub async fn install(
     db: &Remote,
-    dir: &Path,
+    target: &Target<'_>,
     listen_ip: Option<Ipv4Addr>,
     creds: &Credentials,
 ) -> Result<JoinReport, JoinError> {
-    install_with(db, dir, listen_ip, creds, Vec::new()).await
+    install_with(db, target, listen_ip, creds, Vec::new()).await
 }
 
 /// [`install`] with `extra` operations appended to the OVS transaction (tests: an `abort`
@@ -257,7 +278,7 @@ pub async fn install(
 #[doc(hidden)]
 pub async fn install_with(
     db: &Remote,
-    dir: &Path,
+    target: &Target<'_>,
     listen_ip: Option<Ipv4Addr>,
     creds: &Credentials,
     extra: Vec<Operation>,
@@ -265,17 +286,20 @@ pub async fn install_with(
     let ovs = LocalOvs::connect(db).await?;
     let managers = ovs.managers().await?;
     let joined = &creds.joined;
-    let files = HostFiles::in_dir(dir);
+    let files = HostFiles::in_dir(target.dir);
     let listen = listen_target(listen_ip, joined);
-    let staged = Staged::write(
-        dir,
-        &[
-            (KEY_FILE, creds.key_pem.as_str(), 0o600),
-            (CERT_FILE, joined.cert.as_str(), 0o644),
-            (CA_FILE, joined.server_ca.as_str(), 0o644),
-            (URL_FILE, &format!("{}\n", creds.url), 0o644),
-        ],
-    )?;
+    let staged = Staged::write(&[
+        (files.key(), creds.key_pem.as_str(), 0o600),
+        (files.cert(), joined.cert.as_str(), 0o644),
+        (files.ca(), joined.server_ca.as_str(), 0o644),
+        (files.url(), &format!("{}\n", creds.url), 0o644),
+        // As ovs-ctl writes it (`echo "$SYSTEM_ID" > system-id.conf`).
+        (
+            target.system_id_file.to_path_buf(),
+            &format!("{}\n", joined.host),
+            0o644,
+        ),
+    ])?;
     let installed = staged.install()?;
     let mut plan = configure_ops(&files, &joined.host, &listen, &managers);
     plan.ops.extend(extra);
@@ -444,16 +468,22 @@ struct Staged {
 }
 
 impl Staged {
-    /// Write each (name, content, mode) to `dir/.name.join-PID` (created with `mode`, synced).
-    fn write(dir: &Path, files: &[(&str, &str, u32)]) -> Result<Staged, JoinError> {
+    /// Write each (path, content, mode) to `.NAME.join-PID` beside it (created with `mode`,
+    /// synced; its directory made if missing).
+    fn write(files: &[(PathBuf, &str, u32)]) -> Result<Staged, JoinError> {
         let ferr = |what, path: &Path, source| JoinError::File {
             what,
             path: path.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| ferr("creating directory", dir, e))?;
         let mut staged = Staged { files: Vec::new() };
-        for (name, content, mode) in files {
+        for (fin, content, mode) in files {
+            let (Some(dir), Some(name)) = (fin.parent(), fin.file_name()) else {
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path");
+                return Err(ferr("writing", fin, e));
+            };
+            std::fs::create_dir_all(dir).map_err(|e| ferr("creating directory", dir, e))?;
+            let name = name.to_string_lossy();
             let tmp = dir.join(format!(".{name}.join-{}", std::process::id()));
             let _ = std::fs::remove_file(&tmp);
             let mut f = std::fs::OpenOptions::new()
@@ -462,7 +492,7 @@ impl Staged {
                 .mode(*mode)
                 .open(&tmp)
                 .map_err(|e| ferr("creating", &tmp, e))?;
-            staged.files.push((tmp.clone(), dir.join(name)));
+            staged.files.push((tmp.clone(), fin.clone()));
             f.write_all(content.as_bytes())
                 .and_then(|()| f.sync_all())
                 .map_err(|e| ferr("writing", &tmp, e))?;
@@ -649,7 +679,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tmpdir();
         std::fs::write(d.join(CERT_FILE), "old cert").unwrap();
-        let s = Staged::write(&d, &[(KEY_FILE, "k", 0o600), (CERT_FILE, "c", 0o644)]).unwrap();
+        let (key, cert) = (d.join(KEY_FILE), d.join(CERT_FILE));
+        let s = Staged::write(&[(key.clone(), "k", 0o600), (cert.clone(), "c", 0o644)]).unwrap();
         // Not in place yet.
         assert!(!d.join(KEY_FILE).exists());
         let inst = s.install().unwrap();
@@ -666,7 +697,7 @@ mod tests {
         );
         assert!(!d.join(KEY_FILE).exists());
         // A dropped stage leaves nothing behind; a committed install keeps only the new files.
-        drop(Staged::write(&d, &[(KEY_FILE, "k", 0o600)]).unwrap());
+        drop(Staged::write(&[(key.clone(), "k", 0o600)]).unwrap());
         let names = || {
             let mut v: Vec<String> = std::fs::read_dir(&d)
                 .unwrap()
@@ -676,7 +707,7 @@ mod tests {
             v
         };
         assert_eq!(names(), [CERT_FILE]);
-        let s = Staged::write(&d, &[(KEY_FILE, "k2", 0o600), (CERT_FILE, "c2", 0o644)]).unwrap();
+        let s = Staged::write(&[(key, "k2", 0o600), (cert, "c2", 0o644)]).unwrap();
         s.install().unwrap().commit();
         assert_eq!(names(), [KEY_FILE, CERT_FILE]);
         assert_eq!(std::fs::read_to_string(d.join(CERT_FILE)).unwrap(), "c2");

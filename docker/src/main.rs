@@ -149,6 +149,10 @@ struct JoinArgs {
     /// Where the host key, certificate, server-ca and controller URL are kept.
     #[arg(long, default_value = ovs_docker::join::DEFAULT_DIR)]
     dir: std::path::PathBuf,
+    /// OVS's system-id file, which `ovs-ctl` reads at every start (written with the host
+    /// name, so the system-id survives an OVS restart).
+    #[arg(long, default_value = ovs_docker::join::DEFAULT_SYSTEM_ID_FILE)]
+    system_id_file: std::path::PathBuf,
     /// The address ovsdb-server listens on for the controller (pssl:PORT:IP) [default: the
     /// host's registered OVSDB address, else its tunnel IP].
     #[arg(long)]
@@ -314,6 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let r = ovs_docker::join::join(&ovs_docker::join::JoinOptions {
                 token: a.token,
                 dir: a.dir,
+                system_id_file: a.system_id_file,
                 db: settings.db.clone(),
                 listen_ip: a.listen_ip,
                 timeout: Duration::from_secs(a.timeout),

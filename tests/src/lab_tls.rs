@@ -169,6 +169,9 @@ impl Lab {
             .arg(&token)
             .arg("--dir")
             .arg(&dir)
+            // Where ovs-ctl would look with OVS_SYSCONFDIR = the host's run dir.
+            .arg("--system-id-file")
+            .arg(host.dir.join("openvswitch").join("system-id.conf"))
             .arg("--listen-ip")
             .arg(host.underlay_ip.to_string());
         sys::run(&mut join)?;
