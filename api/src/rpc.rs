@@ -28,7 +28,7 @@ pub trait Northbound {
     #[method(name = "network_create")]
     async fn network_create(&self, spec: NetworkSpec) -> Result<Network, ErrorObjectOwned>;
     /// List networks.
-    #[method(name = "network_list")]
+    #[method(name = "network_list", with_extensions)]
     async fn network_list(&self) -> Result<Vec<Network>, ErrorObjectOwned>;
     /// Delete a network (must have no endpoints).
     #[method(name = "network_delete")]
@@ -83,6 +83,6 @@ pub trait Northbound {
     #[method(name = "router_delete")]
     async fn router_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
     /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
-    #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event)]
+    #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event, with_extensions)]
     async fn watch(&self) -> SubscriptionResult;
 }

@@ -389,6 +389,11 @@ pub struct HostStatus {
     /// Flows on the bridge whose cookie is not ours (at the last full audit).
     #[serde(default)]
     pub foreign_flows: u64,
+    /// Which certificate is the host's credential: `joined: certificate sha256 ...`,
+    /// `registered, not joined ...`, or `unbound ...` for a host stored before certificates
+    /// were bound to joins (absent from older controllers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// Events streamed by the `watch` subscription.

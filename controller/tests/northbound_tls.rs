@@ -40,6 +40,7 @@ impl Lab {
         let pki = Pki::init(&pki_dir, &["127.0.0.1".into()]).unwrap();
         let tls = ControllerTls::from_dir(&pki_dir).unwrap();
         let core = Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap();
+        core.set_join_issuer(Arc::new(ControllerTls::from_dir(&pki_dir).unwrap()));
         let (al, api) = server::bind("127.0.0.1:0").await.unwrap();
         let (ml, metrics) = server::bind("127.0.0.1:0").await.unwrap();
         let stop = CancellationToken::new();
@@ -232,8 +233,8 @@ async fn host_credential_cannot_touch_another_host_or_networks() {
     let theirs = admin.endpoint_create(ep("h2", "c2")).await.unwrap();
     let h1 = lab.ws(&lab.cred("h1", Role::Host)).await.unwrap();
 
-    // Networks: read only.
-    assert_eq!(h1.network_list().await.unwrap().len(), 1);
+    // Networks: read only, and only those its host has endpoints in (none yet).
+    assert_eq!(h1.network_list().await.unwrap().len(), 0);
     let (code, _) = call_err(h1.network_delete("blue".into()).await.unwrap_err());
     assert_eq!(code, codes::FORBIDDEN);
     let (code, _) = call_err(h1.host_list().await.unwrap_err());
@@ -275,6 +276,9 @@ async fn host_credential_cannot_touch_another_host_or_networks() {
     let st = h1.status().await.unwrap();
     assert_eq!(st.len(), 1);
     assert_eq!(st[0].name, "h1");
+    let nets = h1.network_list().await.unwrap();
+    assert_eq!(nets.len(), 1);
+    assert_eq!(nets[0].name, "blue");
     h1.endpoint_delete(mine.id).await.unwrap();
 
     // Admin can do all of it.
@@ -422,5 +426,154 @@ async fn slow_clients_over_tls_do_not_lock_out_others() {
     .await;
     assert!(closed.iter().all(|c| *c), "{closed:?}");
     assert!(admin.network_list().await.unwrap().is_empty());
+    lab.stop().await;
+}
+
+/// Joins `host` through the API as `ovs-docker-rs join` does (admin token, anonymous
+/// `host_join` with a fresh key's CSR); the joined certificate as client files.
+async fn join(lab: &Lab, admin: &jsonrpsee::ws_client::WsClient, host: &str, tag: &str) -> Auth {
+    let t = admin
+        .join_token_create(ovs_controller::api::JoinTokenSpec {
+            host: host.into(),
+            ttl_secs: None,
+            url: lab.url(),
+        })
+        .await
+        .unwrap();
+    let kc = ovs_trust::new_key_and_csr(host).unwrap();
+    let anon = connect_http(&lab.url(), &lab.anonymous(), Duration::from_secs(10)).unwrap();
+    let j = anon
+        .host_join(JoinRequest {
+            token: t.token,
+            csr: kc.csr_pem.clone(),
+        })
+        .await
+        .unwrap();
+    Auth::Tls(lab.files(
+        &format!("{host}-joined-{tag}"),
+        &ovs_trust::Issued {
+            cert_pem: j.cert,
+            key_pem: kc.key_pem,
+        },
+    ))
+}
+
+/// The next event of a host's watch stream (bounded wait: the events it waits for were
+/// caused before).
+async fn next_event(
+    sub: &mut jsonrpsee::core::client::Subscription<ovs_controller::api::Event>,
+) -> Option<Result<ovs_controller::api::Event, String>> {
+    tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("the watch stream answers")
+        .map(|r| r.map_err(|e| e.to_string()))
+}
+
+#[tokio::test]
+async fn deleted_or_re_registered_hosts_certificate_is_refused_on_every_call() {
+    let lab = Lab::start(server::Limits::default()).await;
+    let admin = seeded(&lab).await;
+    // A certificate the PKI issued for h1 outside its join works while h1 has none ...
+    let offline = lab.ws(&lab.cred("h1", Role::Host)).await.unwrap();
+    offline.status().await.unwrap();
+    // ... and stops at h1's join: from then on only the joined certificate is h1's.
+    let joined = join(&lab, &admin, "h1", "a").await;
+    let (code, msg) = call_err(offline.status().await.unwrap_err());
+    assert_eq!(code, codes::FORBIDDEN, "{msg}");
+    assert!(msg.contains("not the one host \"h1\" joined with"), "{msg}");
+    let h1 = lab.ws(&joined).await.unwrap();
+    let mine = h1.endpoint_create(ep("h1", "c1")).await.unwrap();
+    let st = h1.status().await.unwrap();
+    assert!(st[0]
+        .credential
+        .as_deref()
+        .unwrap()
+        .starts_with("joined: certificate sha256"));
+    let mut events = h1.watch().await.unwrap();
+
+    // Deleted: every call is refused, reads and the open watch stream too.
+    admin.endpoint_delete(mine.id.clone()).await.unwrap();
+    admin.host_delete("h1".into()).await.unwrap();
+    // The stream may still show its endpoint going (if that event was checked before the
+    // host delete), then it ends.
+    let mut seen = vec![];
+    let end = loop {
+        match next_event(&mut events).await {
+            Some(Ok(ev)) if seen.len() < 3 => seen.push(ev),
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&end, None | Some(Err(_))),
+        "the watch stream of a deleted host goes on: {seen:?} {end:?}"
+    );
+    assert!(seen.len() <= 1, "{seen:?}");
+    let refused_msg = |r: Result<(), ClientError>| {
+        let (code, msg) = call_err(r.unwrap_err());
+        assert_eq!(code, codes::FORBIDDEN, "{msg}");
+        msg
+    };
+    let msg = refused_msg(h1.status().await.map(drop));
+    assert!(msg.contains("host \"h1\" is not registered"), "{msg}");
+    refused_msg(h1.network_list().await.map(drop));
+    refused_msg(h1.endpoint_list(EndpointFilter::default()).await.map(drop));
+    refused_msg(h1.endpoint_create(ep("h1", "c9")).await.map(drop));
+    let fresh = lab.ws(&joined).await.unwrap();
+    refused_msg(fresh.watch().await.map(drop));
+
+    // Registered again: the old certificates stay refused until h1 joins with a new token.
+    admin.host_create(host("h1", "192.0.2.1")).await.unwrap();
+    let msg = refused_msg(h1.status().await.map(drop));
+    assert!(
+        msg.contains("registered again and has not joined since"),
+        "{msg}"
+    );
+    refused_msg(offline.status().await.map(drop));
+    let rejoined = lab.ws(&join(&lab, &admin, "h1", "b").await).await.unwrap();
+    assert_eq!(rejoined.status().await.unwrap()[0].name, "h1");
+    let msg = refused_msg(h1.status().await.map(drop));
+    assert!(msg.contains("not the one host \"h1\" joined with"), "{msg}");
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn host_credential_watch_shows_only_its_own_hosts_events() {
+    let lab = Lab::start(server::Limits::default()).await;
+    let admin = seeded(&lab).await;
+    let mut red = blue();
+    red.name = "red".into();
+    red.vni = 200;
+    admin.network_create(red).await.unwrap();
+    let h1 = lab.ws(&lab.cred("h1", Role::Host)).await.unwrap();
+    let mut events = h1.watch().await.unwrap();
+    let mut all = admin.watch().await.unwrap();
+    // Another tenant's endpoint on h2 (network red, where h1 has nothing), then one of h1's.
+    let mut theirs = ep("h2", "c2");
+    theirs.network = "red".into();
+    let theirs = admin.endpoint_create(theirs).await.unwrap();
+    let mine = h1.endpoint_create(ep("h1", "c1")).await.unwrap();
+    // Admin sees both, in order; h1's stream skips h2's and shows its own first.
+    use ovs_controller::api::Event;
+    assert_eq!(
+        next_event(&mut all).await.unwrap().unwrap(),
+        Event::EndpointCreated {
+            id: theirs.id.clone()
+        }
+    );
+    assert_eq!(
+        next_event(&mut events).await.unwrap().unwrap(),
+        Event::EndpointCreated {
+            id: mine.id.clone()
+        }
+    );
+    admin.endpoint_delete(theirs.id.clone()).await.unwrap();
+    h1.endpoint_delete(mine.id.clone()).await.unwrap();
+    assert_eq!(
+        next_event(&mut events).await.unwrap().unwrap(),
+        Event::EndpointDeleted { id: mine.id }
+    );
+    // h1 lists only blue (its endpoint's network, while it had one), never red.
+    let nets = h1.network_list().await.unwrap();
+    assert!(nets.iter().all(|n| n.name != "red"), "{nets:?}");
     lab.stop().await;
 }

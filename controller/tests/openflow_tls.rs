@@ -530,3 +530,79 @@ fn the_daemon_refuses_plaintext_openflow_without_insecure() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The real switch's certificate stops being h1's when h1 is deleted, stays refused after h1
+/// is registered again (the switch keeps reconnecting with it: every attempt is refused for
+/// its identity), and only the certificate of h1's new join is accepted: written over the
+/// switch's files, ovs-vswitchd reconnects with it and gets its flows again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_then_re_registered_hosts_old_certificate_is_refused_until_it_joins_again() {
+    let bed = bed!("deleted_then_re_registered_hosts_old_certificate_is_refused");
+    let tls = ControllerTls::from_dir(&bed.dir.join("pki")).unwrap();
+    bed.core.set_join_issuer(Arc::new(tls));
+    bed.core.delete_host("h1").unwrap();
+    bed.until("h1's session closed", || !bed.snapshot("h1").0)
+        .await;
+    bed.core
+        .create_host(Host {
+            name: "h1".into(),
+            ovsdb: "tcp:127.0.0.1:9".into(),
+            tunnel_ip: Ipv4Addr::new(192, 0, 2, 1),
+        })
+        .unwrap();
+    bed.core
+        .set_observed("h1", Default::default(), Default::default());
+    bed.until("the old certificate refused for its identity", || {
+        bed.core.metrics.refused(Refusal::Identity) >= 1
+    })
+    .await;
+    assert!(!bed.snapshot("h1").0, "the old certificate got a session");
+    let st = bed.core.status();
+    let h1 = st.iter().find(|h| h.name == "h1").unwrap();
+    assert!(
+        h1.credential
+            .as_deref()
+            .unwrap()
+            .contains("not joined since"),
+        "{h1:?}"
+    );
+
+    // h1 joins with a token of the new registration: only that certificate is h1's.
+    let (token, _) = bed
+        .core
+        .create_join_token("h1", None, "https://127.0.0.1:7878")
+        .unwrap();
+    let kc = ovs_trust::new_key_and_csr("h1").unwrap();
+    let joined = bed.core.join_host(&token.encode(), &kc.csr_pem).unwrap();
+    let refused = bed.core.metrics.refused(Refusal::Identity);
+    // Another valid h1 certificate from the same PKI is not the joined one.
+    let other = bed.pki.issue("h1", Role::Host, DAY).unwrap();
+    let fake = bed
+        .intrude(Some(bed.client(Some(&other))), plan::datapath_id("h1"))
+        .await;
+    assert_eq!(switch::lock(&fake).flow_mods_received, 0);
+    bed.until("the other certificate refused", || {
+        bed.core.metrics.refused(Refusal::Identity) > refused
+    })
+    .await;
+    // The switch's own files now hold the joined key and certificate.
+    std::fs::write(bed.dir.join("h1.key"), &kc.key_pem).unwrap();
+    std::fs::write(bed.dir.join("h1.pem"), &joined.cert).unwrap();
+    bed.until(
+        "h1's real switch back in sync with its joined certificate",
+        || {
+            let s = bed.snapshot("h1");
+            s.0 && s.1 > 0 && s.1 == bed.core.desired_flows("h1").len() as u64
+        },
+    )
+    .await;
+    let st = bed.core.status();
+    let h1 = st.iter().find(|h| h.name == "h1").unwrap();
+    assert!(
+        h1.credential
+            .as_deref()
+            .unwrap()
+            .starts_with("joined: certificate sha256"),
+        "{h1:?}"
+    );
+}

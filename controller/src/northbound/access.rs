@@ -11,21 +11,28 @@
 //! | method | anonymous | reader | host |
 //! |---|---|---|---|
 //! | `host_join` | yes | yes | yes |
-//! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host) |
+//! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host, its networks) |
 //! | `host_list`, `host_flows`, `router_list` | no | yes | no |
 //! | `endpoint_create`, `endpoint_delete` | no | no | own host only |
 //!
-//! A host credential's scope (its own host) is enforced inside the methods ([`host_scope`]):
+//! A host credential is its host's only while the host is registered and only with the
+//! certificate issued at the host's last join ([`Core::check_host_cert`]): the middleware
+//! checks that on every call but `host_join` and refuses with FORBIDDEN saying why (not
+//! registered, registered again and not joined, another certificate).
+//! Its scope (its own host) is enforced inside the methods ([`host_scope`]):
 //! `endpoint_create` names field `host` when it differs, `endpoint_get`/`endpoint_delete` refuse
-//! another host's endpoint, `endpoint_list` lists only its own host's endpoints and `status`
-//! shows only its own host. `watch` is not filtered (events carry names and ids only).
+//! another host's endpoint, `endpoint_list` lists only its own host's endpoints,
+//! `network_list` only the networks its host has endpoints in, `status` only its own host, and
+//! `watch` only its own host's events ([`super::watch`]).
 //! In `--insecure` mode ([`Access::Insecure`]) everything is allowed.
 
 use crate::api::codes;
+use crate::service::Core;
 use jsonrpsee::core::middleware::{Batch, BatchEntry, BatchEntryErr, Notification, RpcServiceT};
 use jsonrpsee::types::{ErrorObjectOwned, Request};
 use jsonrpsee::{Extensions, MethodResponse};
-pub use ovs_trust::{Identity, Role};
+pub use ovs_trust::{Fingerprint, Identity, Role};
+use std::sync::Arc;
 
 /// What a northbound connection may do, decided once per connection from its TLS peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +42,12 @@ pub enum Access {
     /// TLS without a client certificate: only the join call.
     Anonymous,
     /// TLS with a client certificate that chains to client-ca.
-    Peer(Identity),
+    Peer {
+        /// The identity it names.
+        id: Identity,
+        /// The sha256 of the certificate (DER).
+        cert: Fingerprint,
+    },
 }
 
 impl Access {
@@ -92,7 +104,7 @@ pub fn authorize(method: &str, access: &Access) -> Result<(), ErrorObjectOwned> 
                 ),
             ))
         }
-        Access::Peer(id) => match id.role {
+        Access::Peer { id, .. } => match id.role {
             Role::Admin => return Ok(()),
             Role::Reader => READER,
             Role::Host => HOST,
@@ -101,7 +113,7 @@ pub fn authorize(method: &str, access: &Access) -> Result<(), ErrorObjectOwned> 
     if table.contains(&method) {
         return Ok(());
     }
-    let Access::Peer(id) = access else {
+    let Access::Peer { id, .. } = access else {
         return Ok(());
     };
     Err(error(
@@ -117,11 +129,14 @@ pub fn authorize(method: &str, access: &Access) -> Result<(), ErrorObjectOwned> 
 /// call may see every host (admin, reader, `--insecure`).
 pub fn host_scope(ext: &Extensions) -> Option<String> {
     match Access::of(ext) {
-        Access::Peer(Identity {
-            name,
-            role: Role::Host,
-        }) => Some(name),
-        Access::Peer(_) | Access::Insecure => None,
+        Access::Peer {
+            id: Identity {
+                name,
+                role: Role::Host,
+            },
+            ..
+        } => Some(name),
+        Access::Peer { .. } | Access::Insecure => None,
         // Anonymous calls never reach a scoped method (see `authorize`); confine them to
         // no host at all should one ever do.
         Access::Anonymous => Some(String::new()),
@@ -140,9 +155,30 @@ pub fn other_host(field: &str, own: &str, other: &str) -> ErrorObjectOwned {
     )
 }
 
-/// The jsonrpsee RPC middleware that applies [`authorize`] to every call.
+/// Whether a host credential is still its host's ([`Core::check_host_cert`]); other
+/// credentials, and `host_join` (the token is its credential), pass.
+pub fn admit(core: &Core, method: &str, access: &Access) -> Result<(), ErrorObjectOwned> {
+    match access {
+        Access::Peer { id, cert } if id.role == Role::Host && !ANONYMOUS.contains(&method) => core
+            .check_host_cert(&id.name, cert)
+            .map_err(|e| error(codes::FORBIDDEN, format!("permission denied: {e}"))),
+        _ => Ok(()),
+    }
+}
+
+/// [`authorize`], then [`admit`].
+fn check(core: &Core, method: &str, access: &Access) -> Result<(), ErrorObjectOwned> {
+    authorize(method, access).and_then(|()| admit(core, method, access))
+}
+
+/// The jsonrpsee RPC middleware that applies [`authorize`] and [`admit`] to every call.
 #[derive(Debug, Clone)]
-pub struct Authorize<S>(pub S);
+pub struct Authorize<S> {
+    /// The service it guards.
+    pub inner: S,
+    /// Where host credentials are checked.
+    pub core: Arc<Core>,
+}
 
 impl<S> RpcServiceT for Authorize<S>
 where
@@ -163,9 +199,9 @@ where
         &self,
         req: Request<'a>,
     ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
-        let inner = self.0.clone();
+        let (inner, core) = (self.inner.clone(), self.core.clone());
         async move {
-            match authorize(req.method_name(), &Access::of(req.extensions())) {
+            match check(&core, req.method_name(), &Access::of(req.extensions())) {
                 Ok(()) => inner.call(req).await,
                 Err(e) => MethodResponse::error(req.id, e),
             }
@@ -179,7 +215,7 @@ where
         for entry in batch.iter_mut() {
             let denied = match entry {
                 Ok(BatchEntry::Call(req)) => {
-                    authorize(req.method_name(), &Access::of(req.extensions()))
+                    check(&self.core, req.method_name(), &Access::of(req.extensions()))
                         .err()
                         .map(|e| (req.id.clone(), e))
                 }
@@ -190,16 +226,16 @@ where
                 *entry = Err(BatchEntryErr::new(id, e));
             }
         }
-        self.0.batch(batch)
+        self.inner.batch(batch)
     }
 
     fn notification<'a>(
         &self,
         n: Notification<'a>,
     ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
-        let inner = self.0.clone();
+        let (inner, core) = (self.inner.clone(), self.core.clone());
         async move {
-            match authorize(n.method_name(), &Access::of(n.extensions())) {
+            match check(&core, n.method_name(), &Access::of(n.extensions())) {
                 Ok(()) => inner.notification(n).await,
                 Err(_) => MethodResponse::notification(),
             }
@@ -213,10 +249,13 @@ mod tests {
     use super::*;
 
     fn peer(name: &str, role: Role) -> Access {
-        Access::Peer(Identity {
-            name: name.into(),
-            role,
-        })
+        Access::Peer {
+            id: Identity {
+                name: name.into(),
+                role,
+            },
+            cert: Fingerprint([1; 32]),
+        }
     }
 
     #[test]

@@ -153,8 +153,8 @@ fn answer(core: &Core, access: &Access, req: &Request<Incoming>) -> Response<Ful
             StatusCode::UNAUTHORIZED,
             "authentication required: /metrics needs a reader or admin client certificate",
         )),
-        Access::Peer(id) if matches!(id.role, Role::Reader | Role::Admin) => Ok(()),
-        Access::Peer(_) => Err((
+        Access::Peer { id, .. } if matches!(id.role, Role::Reader | Role::Admin) => Ok(()),
+        Access::Peer { .. } => Err((
             StatusCode::FORBIDDEN,
             "permission denied: /metrics needs a reader or admin client certificate",
         )),

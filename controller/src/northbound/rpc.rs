@@ -14,9 +14,8 @@ use crate::state::model::{Endpoint, Host, Ipv4Cidr, ModelError, Network};
 use crate::state::router::Router;
 use jsonrpsee::core::{async_trait, SubscriptionResult};
 use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage};
+use jsonrpsee::{Extensions, PendingSubscriptionSink};
 use std::sync::Arc;
-use tokio::sync::broadcast;
 
 impl From<CoreError> for ErrorObjectOwned {
     fn from(e: CoreError) -> Self {
@@ -170,13 +169,23 @@ impl NorthboundServer for Northbound {
         let n = self.blocking(move |c| c.create_network(n)).await?;
         Ok(to_api_network(&n, None))
     }
-    async fn network_list(&self) -> Result<Vec<api::Network>, ErrorObjectOwned> {
+    async fn network_list(&self, ext: &Extensions) -> Result<Vec<api::Network>, ErrorObjectOwned> {
         let routers = self.0.list_routers();
         let router_of = |n: &Network| {
             let r = routers.iter().find(|r| r.networks.contains(&n.name));
             r.map(|r| r.name.as_str())
         };
-        let nets = self.0.networks();
+        let mut nets = self.0.networks();
+        if let Some(own) = host_scope(ext) {
+            // Only the networks its host has endpoints in.
+            let mine: std::collections::BTreeSet<String> = self
+                .0
+                .list_endpoints(None, Some(&own))
+                .into_iter()
+                .map(|(e, _)| e.network)
+                .collect();
+            nets.retain(|n| mine.contains(&n.name));
+        }
         Ok(nets
             .iter()
             .map(|n| to_api_network(n, router_of(n)))
@@ -293,25 +302,11 @@ impl NorthboundServer for Northbound {
     async fn host_join(&self, request: api::JoinRequest) -> Result<api::Joined, ErrorObjectOwned> {
         self.join_host(request).await
     }
-    async fn watch(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        let mut rx = self.0.subscribe_events();
-        let sink = pending.accept().await?;
-        loop {
-            tokio::select! {
-                _ = sink.closed() => break,
-                ev = rx.recv() => match ev {
-                    Ok(ev) => {
-                        let msg: SubscriptionMessage =
-                            serde_json::value::to_raw_value(&ev)?.into();
-                        if sink.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-            }
-        }
-        Ok(())
+    async fn watch(
+        &self,
+        pending: PendingSubscriptionSink,
+        ext: &Extensions,
+    ) -> SubscriptionResult {
+        self.watch_events(pending, ext).await
     }
 }

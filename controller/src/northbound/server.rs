@@ -260,12 +260,16 @@ where
     }
 }
 
-/// The [`Access`] of a TLS connection: its peer certificate's identity, or anonymous.
+/// The [`Access`] of a TLS connection: its peer certificate's identity and fingerprint, or
+/// anonymous.
 fn peer_access(conn: &rustls::ServerConnection) -> Result<Access, String> {
     match conn.peer_certificates().and_then(|c| c.first()) {
         None => Ok(Access::Anonymous),
         Some(leaf) => ovs_trust::identity_of(leaf)
-            .map(Access::Peer)
+            .map(|id| Access::Peer {
+                id,
+                cert: ovs_trust::Fingerprint::of(leaf),
+            })
             .map_err(|e| e.to_string()),
     }
 }
@@ -375,11 +379,17 @@ pub async fn serve_api(
              call every method"
         );
     }
-    let methods = Northbound(core).into_rpc();
+    let methods = Northbound(core.clone()).into_rpc();
     let (stop_handle, server_handle): (StopHandle, _) = stop_channel();
     let builder = jsonrpsee::server::Server::builder()
         .set_config(rpc_config(&limits))
-        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(Authorize))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn({
+            let core = core.clone();
+            move |inner| Authorize {
+                inner,
+                core: core.clone(),
+            }
+        }))
         .to_service_builder();
     let request_timeout = limits.request_timeout;
     let make = move |access: Access| {

@@ -13,6 +13,7 @@
 use super::{Core, CoreError, Inner};
 use crate::api::Event;
 use crate::plan::{tables, Binding, Field};
+use crate::state::certs;
 use crate::state::desired::{DesiredState, Ticket};
 use crate::state::ipam;
 use crate::state::model::{check_attachment, Endpoint, Host, MacAddr, ModelError, Network};
@@ -197,14 +198,21 @@ impl Core {
         self.lock().state.routers().values().cloned().collect()
     }
 
-    /// Register host `h`.
+    /// Register host `h` (no certificate is its credential until it joins).
     pub fn create_host(&self, h: Host) -> Result<Host, CoreError> {
         self.check_host_policy(&h)?;
+        let now = crate::state::tokens::now_secs();
+        let pending = certs::on_register(self.store.as_ref(), &h.name, now)?;
+        let mut writes = vec![Write::put(Kind::Host, &h.name, &h)];
+        writes.extend(pending.iter().map(|b| certs::put(&h.name, b)));
         self.change_locked(
             |s| s.check_add_host(&h),
-            &[Write::put(Kind::Host, &h.name, &h)],
+            &writes,
             |g| {
                 g.state.add_host(h.clone())?;
+                if let Some(b) = pending {
+                    g.certs.insert(h.name.clone(), b);
+                }
                 // No endpoints yet: no other host plans anything towards it.
                 g.touch([h.name.as_str()]);
                 Ok(())
@@ -217,13 +225,17 @@ impl Core {
         Ok(h)
     }
 
-    /// Remove a host without endpoints.
+    /// Remove a host without endpoints, with its certificate binding and join tokens.
     pub fn delete_host(&self, name: &str) -> Result<(), CoreError> {
+        let mut writes = vec![Write::Delete(Kind::Host, name.to_string())];
+        let now = crate::state::tokens::now_secs();
+        writes.extend(certs::forget(self.store.as_ref(), name, now)?);
         self.change_locked(
             |s| s.check_remove_host(name),
-            &[Write::Delete(Kind::Host, name.to_string())],
+            &writes,
             |g| {
                 g.state.remove_host(name)?;
+                g.certs.remove(name);
                 g.touch([name]);
                 Ok(())
             },

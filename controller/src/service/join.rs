@@ -5,12 +5,15 @@
 //! ([`Core::set_join_issuer`], the controller's PKI). Without one (no PKI, `--insecure`)
 //! both calls are refused. [`Core::join_host`] checks the token without changing anything,
 //! has the CSR signed for the host *the token's record* names (never a name from the CSR),
-//! and only then spends the token ([`tokens::consume`], one write transaction); a bad CSR or
-//! a signing failure leaves the token unspent, a refused token signs nothing.
+//! and only then spends the token ([`tokens::consume`], one write transaction that also binds
+//! the host to the issued certificate, [`crate::state::certs`]); a bad CSR or a signing
+//! failure leaves the token unspent, a refused token signs nothing. From then on only that
+//! certificate is the host's credential (an earlier one for the name is refused).
 
 use super::{Core, CoreError};
 use crate::api::codes;
 use crate::api::join::{JoinToken, Joined, TokenFormatError};
+use crate::state::certs::{self, CertBinding};
 use crate::state::model::ModelError;
 use crate::state::tokens::{self, TokenError};
 use std::sync::Arc;
@@ -120,8 +123,15 @@ impl Core {
         let cert = issuer
             .sign_host_csr(csr_pem, &host.name)
             .map_err(JoinError::Csr)?;
-        tokens::consume(store, &rec.host, &secret, now).map_err(JoinError::from)?;
-        tracing::info!(host = %host.name, "host joined: certificate issued, token spent");
+        let leaf = ovs_trust::parse_certs(&cert, "the issued certificate")
+            .ok()
+            .and_then(|c| c.into_iter().next())
+            .ok_or_else(|| JoinError::Csr("the signed certificate is not PEM".into()))?;
+        let binding = CertBinding::bound(&ovs_trust::Fingerprint::of(&leaf), now);
+        let bind = certs::put(&host.name, &binding);
+        tokens::consume(store, &rec.host, &secret, now, &[bind]).map_err(JoinError::from)?;
+        self.bind_cert(&host.name, binding);
+        tracing::info!(host = %host.name, "host joined: certificate issued and bound, token spent");
         Ok(Joined {
             host: host.name,
             cert,
@@ -159,9 +169,32 @@ mod tests {
             if csr == "bad" {
                 return Err("not a PEM CSR".into());
             }
-            self.signed.lock().unwrap().push(host.to_string());
-            Ok(format!("CERT CN={host}"))
+            let mut signed = self.signed.lock().unwrap();
+            signed.push(host.to_string());
+            // A PEM block whose bytes name the host and the signing (a new one each time).
+            Ok(pem(format!("CERT CN={host} #{}", signed.len()).as_bytes()))
         }
+    }
+
+    /// `bytes` as a PEM CERTIFICATE block (base64 by hand: the test needs no crate for it).
+    fn pem(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut b64 = String::new();
+        for c in bytes.chunks(3) {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                let ch = if i <= c.len() {
+                    A[(n >> (18 - 6 * i) & 63) as usize]
+                } else {
+                    b'='
+                };
+                b64.push(char::from(ch));
+            }
+        }
+        format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
     }
 
     fn core(store: Arc<dyn Store>) -> (Arc<Core>, Arc<FakeIssuer>) {
@@ -187,7 +220,14 @@ mod tests {
         assert!(exp > tokens::now_secs());
         let j = c.join_host(&t.encode(), "csr").unwrap();
         assert_eq!(j.host, "h1");
-        assert_eq!(j.cert, "CERT CN=h1");
+        assert_eq!(j.cert, pem(b"CERT CN=h1 #1"));
+        // The host is bound to exactly that certificate now.
+        let der = ovs_trust::parse_certs(&j.cert, "cert").unwrap();
+        let fp = ovs_trust::Fingerprint::of(&der[0]);
+        assert!(c.check_host_cert("h1", &fp).is_ok());
+        let other = ovs_trust::Fingerprint([0; 32]);
+        let e = c.check_host_cert("h1", &other).unwrap_err().to_string();
+        assert!(e.contains("not the one host \"h1\" joined with"), "{e}");
         assert_eq!(j.server_ca, "SERVER-CA");
         assert_eq!(j.openflow, c.config.plan.controller_target);
         assert_eq!(j.tunnel_ip.to_string(), "192.0.2.1");

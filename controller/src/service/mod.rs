@@ -15,11 +15,13 @@
 //! never held across an `await`.
 
 pub mod changes;
+pub mod credentials;
 pub mod join;
 
 use crate::api::{self, codes, Event};
 use crate::config::Config;
 use crate::plan::{self, Binding, BridgePlan, Flow, HostPlan, Observed, TunnelPort};
+use crate::state::certs::{self, CertBinding};
 use crate::state::desired::DesiredState;
 use crate::state::model::{Host, ModelError, Network};
 use crate::state::store::{self, Store, StoreError};
@@ -30,6 +32,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 pub use changes::{EndpointView, NewEndpoint};
+pub use credentials::CredentialError;
 pub use join::{JoinError, JoinIssuer};
 
 /// Errors of core operations, mapped to stable JSON-RPC codes.
@@ -197,6 +200,8 @@ struct Inner {
     desired: HashMap<String, Arc<BTreeSet<Flow>>>,
     /// Per-host change generations.
     notify: HashMap<String, watch::Sender<u64>>,
+    /// The certificate binding of each registered host (none: stored before bindings).
+    certs: BTreeMap<String, CertBinding>,
 }
 
 impl Inner {
@@ -258,6 +263,15 @@ impl Core {
         let config = config.into();
         let state = store::load_state(store.as_ref())?;
         let mac_counter = store::get_counter(store.as_ref(), "mac_counter")?;
+        let bound = certs::load(store.as_ref(), state.hosts().keys().map(String::as_str))?;
+        for h in &bound.unbound {
+            tracing::warn!(
+                host = %h,
+                "host without a certificate binding (not joined since bindings exist): any \
+                 valid host certificate naming it is accepted until it joins (ovs-controller \
+                 host add {h} ..., then ovs-docker-rs join); status shows it"
+            );
+        }
         let (events, _) = broadcast::channel(1024);
         Ok(Arc::new(Core {
             store,
@@ -266,6 +280,7 @@ impl Core {
             inner: Mutex::new(Inner {
                 state,
                 mac_counter,
+                certs: bound.bindings,
                 ..Inner::default()
             }),
             events,
@@ -519,10 +534,11 @@ impl Core {
         names
             .into_iter()
             .map(|h| {
-                let (want, rt) = {
+                let (want, rt, cert) = {
                     let mut g = self.lock();
                     let rt = g.hosts.get(&h).cloned().unwrap_or_default();
-                    (g.desired_flows(&h), rt)
+                    let cert = g.certs.get(&h).cloned();
+                    (g.desired_flows(&h), rt, cert)
                 };
                 let (missing, extra) = if Arc::ptr_eq(&want, &rt.installed) {
                     (0, 0)
@@ -547,6 +563,7 @@ impl Core {
                         .cloned()
                         .collect(),
                     foreign_flows: rt.foreign_flows,
+                    credential: Some(Self::credential_status(cert.as_ref())),
                 }
             })
             .collect()

@@ -264,3 +264,29 @@ fn state_survives_restart_with_same_store() {
     assert_ne!(a.ip, b.ip);
     assert_eq!(c.state().endpoints().len(), 2);
 }
+
+#[test]
+fn a_host_stored_before_bindings_keeps_working_and_status_says_so() {
+    use ovs_trust::Fingerprint;
+    let store = Arc::new(MemStore::new());
+    // As an older controller stored it: the host record, no binding.
+    let h = Host::try_from(&host("h1", 1)).unwrap();
+    store.apply(&[Write::put(Kind::Host, "h1", &h)]).unwrap();
+    let c = Core::new(store.clone(), PlanConfig::default()).unwrap();
+    assert!(c.check_host_cert("h1", &Fingerprint([3; 32])).is_ok());
+    let st = c.status();
+    assert!(
+        st[0].credential.as_deref().unwrap().starts_with("unbound"),
+        "{st:?}"
+    );
+    // Deleted and registered again: pending, every certificate refused until it joins.
+    c.delete_host("h1").unwrap();
+    let e = c.check_host_cert("h1", &Fingerprint([3; 32])).unwrap_err();
+    assert!(e.to_string().contains("not registered"), "{e}");
+    mk_host(&c, &host("h1", 1)).unwrap();
+    let e = c.check_host_cert("h1", &Fingerprint([3; 32])).unwrap_err();
+    assert!(e.to_string().contains("registered again"), "{e}");
+    // Also after a restart.
+    let c = Core::new(store, PlanConfig::default()).unwrap();
+    assert!(c.check_host_cert("h1", &Fingerprint([3; 32])).is_err());
+}

@@ -2,8 +2,9 @@
 //! bound to a host.
 //!
 //! Contract: [`serve_switch`] binds a handshaken switch to a host: under TLS
-//! the certificate's host ([`Peer::Host`]; it must be registered and the
-//! datapath id must be that host's), with `--insecure` the host whose
+//! the certificate's host ([`Peer::Host`]; the certificate must be the
+//! host's credential, [`Core::check_host_cert`]: registered, and the one
+//! issued at its last join; the datapath id must be that host's), with `--insecure` the host whose
 //! datapath id it presents. A host has at most one live session: a second
 //! connection for it is refused and changes nothing (the live one keeps its
 //! state). Every refusal closes the connection, is logged and counted
@@ -12,7 +13,9 @@
 //! [`openflow::ConnectionConfig::default`]), so it blocks the host's
 //! reconnect at most that long. The session does a hitless full resync (one
 //! atomic bundle: delete our cookie, add all; then barrier) and then sends
-//! incremental diffs whenever that host's plan changes. An audit counts our
+//! incremental diffs whenever that host's plan changes; at each such change a
+//! TLS session checks its certificate again and ends once it is no longer the
+//! host's (host deleted, registered again, joined with a new certificate). An audit counts our
 //! flows every `audit_interval` (OFPMP_AGGREGATE) and compares the full flows
 //! (match, cookie, actions) every `full_audit_every` audits (both from
 //! [`crate::config::Timing`]); drift triggers a full resync. Cancelling `stop`
@@ -25,6 +28,7 @@ use crate::service::{Core, Refusal};
 use crate::southbound::flow_encode as ofconv;
 use crate::southbound::foreign;
 use openflow::driver::{Switch, SwitchEvent};
+use ovs_trust::Fingerprint;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -40,13 +44,22 @@ pub enum Peer {
     /// names the host.
     Unauthenticated,
     /// A verified host certificate (role `host`) naming this host.
-    Host(String),
+    Host {
+        /// The host it names.
+        name: String,
+        /// Its sha256 (DER), checked against the host's join.
+        cert: Fingerprint,
+    },
 }
 
 /// Bind `sw` to its host (see the module contract) and serve it until the
 /// connection ends or `stop` is cancelled; a refused switch is closed at once.
 pub async fn serve_switch(core: Arc<Core>, sw: Switch, peer: Peer, stop: CancellationToken) {
     let dpid = sw.datapath_id();
+    let cert = match &peer {
+        Peer::Host { cert, .. } => Some(*cert),
+        Peer::Unauthenticated => None,
+    };
     let host = match peer {
         Peer::Unauthenticated => match core.host_by_dpid(dpid) {
             Some(h) => h,
@@ -56,11 +69,9 @@ pub async fn serve_switch(core: Arc<Core>, sw: Switch, peer: Peer, stop: Cancell
                 })
             }
         },
-        Peer::Host(name) => {
-            if !core.has_host(&name) {
-                return refuse(&core, Refusal::Identity, || {
-                    format!("certificate of host {name:?}, which is not registered")
-                });
+        Peer::Host { name, cert } => {
+            if let Err(e) = core.check_host_cert(&name, &cert) {
+                return refuse(&core, Refusal::Identity, || format!("certificate: {e}"));
             }
             let want = plan::datapath_id(&name);
             if dpid != want {
@@ -84,7 +95,7 @@ pub async fn serve_switch(core: Arc<Core>, sw: Switch, peer: Peer, stop: Cancell
         host: host.clone(),
         channel: "openflow".into(),
     });
-    if let Err(e) = sync_switch(&core, &host, &sw, conn, &stop).await {
+    if let Err(e) = sync_switch(&core, &host, cert, &sw, conn, &stop).await {
         tracing::warn!(host, "openflow session ended: {e}");
     }
     core.release_openflow(&host, conn);
@@ -104,9 +115,27 @@ pub(crate) fn refuse(core: &Core, why: Refusal, what: impl FnOnce() -> String) {
     );
 }
 
+/// Whether the session may go on: its host is registered and (TLS) `cert` is still its
+/// credential.
+fn still_admitted(core: &Core, host: &str, cert: Option<Fingerprint>) -> bool {
+    let r = match cert {
+        Some(c) => core.check_host_cert(host, &c).map_err(|e| e.to_string()),
+        None if core.has_host(host) => Ok(()),
+        None => Err("host removed".to_string()),
+    };
+    match r {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::info!(host, "closing its OpenFlow session: {e}");
+            false
+        }
+    }
+}
+
 async fn sync_switch(
     core: &Core,
     host: &str,
+    cert: Option<Fingerprint>,
     sw: &Switch,
     conn: Uuid,
     stop: &CancellationToken,
@@ -140,8 +169,7 @@ async fn sync_switch(
             r = gen.changed() => {
                 if r.is_err() { return Ok(()); }
                 gen.borrow_and_update();
-                if !core.has_host(host) {
-                    tracing::info!(host, "host removed: closing its OpenFlow session");
+                if !still_admitted(core, host, cert) {
                     return Ok(());
                 }
                 let want = core.desired_flows(host);

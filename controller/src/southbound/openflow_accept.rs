@@ -274,7 +274,14 @@ async fn serve_tls(
         });
     }
     tracing::debug!(%identity, "TLS peer");
-    serve_stream(core, tls, Peer::Host(identity.name), stop).await;
+    let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+        return refuse(&core, Refusal::Identity, || "no peer certificate".into());
+    };
+    let peer = Peer::Host {
+        name: identity.name,
+        cert: ovs_trust::Fingerprint::of(leaf),
+    };
+    serve_stream(core, tls, peer, stop).await;
 }
 
 /// Serve one switch connected over `stream` as `peer`, as [`serve_openflow`]

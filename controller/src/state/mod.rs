@@ -1,7 +1,9 @@
 //! Desired state: the model and its validation, the [`desired::DesiredState`]
 //! with its [`index::Index`], the persistent [`store`], and address
-//! management ([`ipam`]), one-time join [`tokens`], [`router`]s.
+//! management ([`ipam`]), one-time join [`tokens`], [`router`]s and the host certificate
+//! bindings ([`certs`]).
 
+pub mod certs;
 pub mod desired;
 pub mod index;
 pub mod ipam;

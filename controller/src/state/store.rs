@@ -55,16 +55,19 @@ pub enum Kind {
     JoinToken,
     /// [`Router`] by name.
     Router,
+    /// The certificate each host joined with, by host name ([`crate::state::certs`]).
+    HostCert,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 7] = [
         Kind::Host,
         Kind::Network,
         Kind::Endpoint,
         Kind::Meta,
         Kind::JoinToken,
         Kind::Router,
+        Kind::HostCert,
     ];
     fn table(self) -> &'static str {
         match self {
@@ -74,6 +77,7 @@ impl Kind {
             Kind::Meta => "meta",
             Kind::JoinToken => "join_tokens",
             Kind::Router => "routers",
+            Kind::HostCert => "host_certs",
         }
     }
 }
@@ -308,7 +312,8 @@ fn write_all(tx: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreE
     Ok(())
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
+/// Decode one stored record (errors name its kind and key).
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     kind: Kind,
     key: &str,
     v: &[u8],

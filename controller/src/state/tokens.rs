@@ -178,21 +178,24 @@ pub fn check(
     lookup(store, host, secret, now).map(|(_, _, r)| r)
 }
 
-/// Accept `secret` for `host` at `now` and mark it used, atomically: refused if it is unknown,
-/// for another host, expired or used (also by a concurrent call that won).
+/// Accept `secret` for `host` at `now` and mark it used, atomically with `also` (the join's
+/// certificate binding): refused if it is unknown, for another host, expired or used (also by
+/// a concurrent call that won), and then nothing is written.
 pub fn consume(
     store: &dyn Store,
     host: &str,
     secret: &[u8],
     now: u64,
+    also: &[Write],
 ) -> Result<TokenRecord, TokenError> {
     let (key, raw, rec) = lookup(store, host, secret, now)?;
     let used = TokenRecord {
         used_at: Some(now),
         ..rec.clone()
     };
-    let write = Write::put(Kind::JoinToken, key.clone(), &used);
-    if store.apply_if(Kind::JoinToken, &key, Some(&raw), &[write])? {
+    let mut writes = vec![Write::put(Kind::JoinToken, key.clone(), &used)];
+    writes.extend_from_slice(also);
+    if store.apply_if(Kind::JoinToken, &key, Some(&raw), &writes)? {
         Ok(rec)
     } else {
         // Someone else changed it between our read and our write: say what it is now.
@@ -220,8 +223,8 @@ mod tests {
         assert_eq!(stored[0].0, secret_hash(&secret));
         assert!(!String::from_utf8_lossy(&stored[0].1).contains(&hex(&secret)));
         check(&s, "h1", &secret, T0 + 1).unwrap();
-        consume(&s, "h1", &secret, T0 + 2).unwrap();
-        let e = consume(&s, "h1", &secret, T0 + 3).unwrap_err();
+        consume(&s, "h1", &secret, T0 + 2, &[]).unwrap();
+        let e = consume(&s, "h1", &secret, T0 + 3, &[]).unwrap_err();
         assert!(
             matches!(e, TokenError::Used { used_at, .. } if used_at == T0 + 2),
             "{e}"
@@ -237,16 +240,16 @@ mod tests {
     fn expired_unknown_and_wrong_host_are_refused() {
         let s = MemStore::new();
         let (secret, _) = issue(&s, "h1", 120, T0).unwrap();
-        let e = consume(&s, "h1", &secret, T0 + 120).unwrap_err();
+        let e = consume(&s, "h1", &secret, T0 + 120, &[]).unwrap_err();
         assert!(matches!(e, TokenError::Expired { .. }), "{e}");
         assert!(e.to_string().contains("expired"), "{e}");
-        let e = consume(&s, "h1", &[9u8; SECRET_LEN], T0).unwrap_err();
+        let e = consume(&s, "h1", &[9u8; SECRET_LEN], T0, &[]).unwrap_err();
         assert!(matches!(e, TokenError::Unknown), "{e}");
         let (secret, _) = issue(&s, "h1", 120, T0).unwrap();
-        let e = consume(&s, "h2", &secret, T0).unwrap_err();
+        let e = consume(&s, "h2", &secret, T0, &[]).unwrap_err();
         assert!(e.to_string().contains("issued for \"h1\""), "{e}");
         // The refusals spent nothing.
-        consume(&s, "h1", &secret, T0 + 1).unwrap();
+        consume(&s, "h1", &secret, T0 + 1, &[]).unwrap();
     }
 
     #[test]
@@ -280,15 +283,15 @@ mod tests {
             let s = RedbStore::open(&path).unwrap();
             let (a, _) = issue(&s, "h1", 3600, T0).unwrap();
             let (b, _) = issue(&s, "h1", 3600, T0).unwrap();
-            consume(&s, "h1", &a, T0 + 5).unwrap();
+            consume(&s, "h1", &a, T0 + 5, &[]).unwrap();
             (a, b)
         };
         let s = RedbStore::open(&path).unwrap();
         assert!(matches!(
-            consume(&s, "h1", &spent, T0 + 6),
+            consume(&s, "h1", &spent, T0 + 6, &[]),
             Err(TokenError::Used { .. })
         ));
-        consume(&s, "h1", &fresh, T0 + 6).unwrap();
+        consume(&s, "h1", &fresh, T0 + 6, &[]).unwrap();
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -302,7 +305,7 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let s = s.clone();
-                std::thread::spawn(move || consume(s.as_ref(), "h1", &secret, T0 + 1).is_ok())
+                std::thread::spawn(move || consume(s.as_ref(), "h1", &secret, T0 + 1, &[]).is_ok())
             })
             .collect();
         let wins = threads
