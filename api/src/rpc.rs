@@ -30,6 +30,10 @@ pub trait Northbound {
     /// List networks.
     #[method(name = "network_list", with_extensions)]
     async fn network_list(&self) -> Result<Vec<Network>, ErrorObjectOwned>;
+    /// One network by name (`NOT_FOUND` if there is none; a host credential may ask for any
+    /// network by name, while `network_list` shows it only its host's networks).
+    #[method(name = "network_get")]
+    async fn network_get(&self, name: String) -> Result<Network, ErrorObjectOwned>;
     /// Delete a network (must have no endpoints).
     #[method(name = "network_delete")]
     async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;

@@ -12,6 +12,7 @@
 //! |---|---|---|---|
 //! | `host_join` | yes | yes | yes |
 //! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host, its networks) |
+//! | `network_get` | no | yes | yes (any network, by name) |
 //! | `host_list`, `host_flows`, `router_list` | no | yes | no |
 //! | `endpoint_create`, `endpoint_delete` | no | no | own host only |
 //!
@@ -62,6 +63,7 @@ const ANONYMOUS: &[&str] = &["host_join"];
 /// Methods a reader credential may call.
 const READER: &[&str] = &[
     "network_list",
+    "network_get",
     "host_list",
     "endpoint_list",
     "endpoint_get",
@@ -74,6 +76,7 @@ const READER: &[&str] = &[
 /// Methods a host credential may call (scoped to its own host inside the methods).
 const HOST: &[&str] = &[
     "network_list",
+    "network_get",
     "endpoint_create",
     "endpoint_delete",
     "endpoint_get",

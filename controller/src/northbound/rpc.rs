@@ -203,6 +203,21 @@ impl NorthboundServer for Northbound {
     async fn router_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
         self.blocking(move |c| c.delete_router(&name)).await
     }
+    async fn network_get(&self, name: String) -> Result<api::Network, ErrorObjectOwned> {
+        crate::api::names::network_name(&name)
+            .map_err(ModelError::from)
+            .map_err(CoreError::from)?;
+        self.0
+            .networks()
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| {
+                let routers = self.0.list_routers();
+                let r = routers.iter().find(|r| r.networks.contains(&n.name));
+                to_api_network(n, r.map(|r| r.name.as_str()))
+            })
+            .ok_or_else(|| CoreError::from(ModelError::UnknownNetwork(name)).into())
+    }
     async fn network_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
         self.blocking(move |c| c.delete_network(&name)).await
     }

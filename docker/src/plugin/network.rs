@@ -195,15 +195,21 @@ pub(super) async fn create(p: &Plugin, st: &mut State, r: CreateNetwork) -> Resu
     Ok(json!({}))
 }
 
-/// The controller network `name`, if it exists.
+/// The controller network `name`, if it exists (asked for by name: a host credential's
+/// `network_list` shows only the networks its host has endpoints in).
 async fn find(p: &Plugin, name: &str) -> Result<Option<Network>> {
-    let all = p
+    let name = name.to_string();
+    let r = p
         .ctl
-        .call(Cred::Host, "network_list", |c| async move {
-            c.network_list().await
+        .call(Cred::Host, "network_get", |c| async move {
+            split_call(c.network_get(name).await)
         })
         .await?;
-    Ok(all.into_iter().find(|n| n.name == name))
+    match r {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.code() == codes::NOT_FOUND => Ok(None),
+        Err(e) => bail!("controller refused network_get: {}", e.message()),
+    }
 }
 
 /// Creates the controller network; `Err(message)` on a conflict (it may exist already: a
