@@ -51,6 +51,22 @@ pub struct NetworkSpec {
     pub mtu: Option<u16>,
 }
 
+impl NetworkSpec {
+    /// A network with the optional fields unset: the default gateway, no tenant, the
+    /// default tunnel and MTU.
+    pub fn new(name: impl Into<String>, vni: u32, subnet: Ipv4Net) -> NetworkSpec {
+        NetworkSpec {
+            name: name.into(),
+            vni,
+            subnet,
+            gateway: None,
+            tenant: None,
+            tunnel: None,
+            mtu: None,
+        }
+    }
+}
+
 /// A network as reported by the controller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
@@ -117,6 +133,17 @@ pub struct HostSpec {
     pub tunnel_ip: Ipv4Addr,
 }
 
+impl HostSpec {
+    /// A host reached at `ovsdb`, its tunnels ending on `tunnel_ip`.
+    pub fn new(name: impl Into<String>, ovsdb: impl Into<String>, tunnel_ip: Ipv4Addr) -> HostSpec {
+        HostSpec {
+            name: name.into(),
+            ovsdb: ovsdb.into(),
+            tunnel_ip,
+        }
+    }
+}
+
 /// A host as reported by the controller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Host {
@@ -150,6 +177,24 @@ pub struct EndpointSpec {
     /// Requested MAC.
     #[serde(default, deserialize_with = "field::mac")]
     pub mac: Option<MacAddr>,
+}
+
+impl EndpointSpec {
+    /// An endpoint with the optional fields unset: interface `eth0`, IP and MAC allocated.
+    pub fn new(
+        network: impl Into<String>,
+        host: impl Into<String>,
+        container: impl Into<String>,
+    ) -> EndpointSpec {
+        EndpointSpec {
+            network: network.into(),
+            host: host.into(),
+            container: container.into(),
+            interface: None,
+            ip: None,
+            mac: None,
+        }
+    }
 }
 
 /// An endpoint as reported by the controller: everything needed to plumb it.

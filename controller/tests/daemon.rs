@@ -175,14 +175,7 @@ async fn config_metrics_sigterm_and_persistence() {
     // derived from the VNI and the allocated IP.
     for h in ["h1", "h2"] {
         let e = c
-            .endpoint_create(EndpointSpec {
-                network: "blue".into(),
-                host: h.into(),
-                container: format!("c-{h}"),
-                interface: None,
-                ip: None,
-                mac: None,
-            })
+            .endpoint_create(EndpointSpec::new("blue", h, format!("c-{h}")))
             .await
             .unwrap();
         let ip = e.ip.addr();

@@ -44,15 +44,11 @@ impl Api {
         let http = HttpClientBuilder::default()
             .build(format!("http://{addr}"))
             .unwrap();
-        http.network_create(NetworkSpec {
-            name: "blue".into(),
-            vni: 100,
-            subnet: "10.244.1.0/24".parse().unwrap(),
-            gateway: None,
-            tenant: None,
-            tunnel: None,
-            mtu: None,
-        })
+        http.network_create(NetworkSpec::new(
+            "blue",
+            100,
+            "10.244.1.0/24".parse().unwrap(),
+        ))
         .await
         .unwrap();
         http.host_create(host_spec("h1", "tcp:192.0.2.1:6640", "192.0.2.1"))
@@ -117,11 +113,7 @@ fn text(o: &ErrorObjectOwned) -> String {
 }
 
 fn host_spec(name: &str, ovsdb: &str, tip: &str) -> HostSpec {
-    HostSpec {
-        name: name.into(),
-        ovsdb: ovsdb.into(),
-        tunnel_ip: tip.parse().unwrap(),
-    }
+    HostSpec::new(name, ovsdb, tip.parse().unwrap())
 }
 
 fn endpoint(container: &str, interface: Option<&str>) -> Value {
@@ -278,14 +270,7 @@ async fn empty_or_overlong_container_ids_are_refused() {
 #[tokio::test]
 async fn the_same_container_interface_twice_is_refused_naming_the_endpoint() {
     let api = Api::start().await;
-    let spec = EndpointSpec {
-        network: "blue".into(),
-        host: "h1".into(),
-        container: "c1".into(),
-        interface: None,
-        ip: None,
-        mac: None,
-    };
+    let spec = EndpointSpec::new("blue", "h1", "c1");
     let first = api.http.endpoint_create(spec.clone()).await.unwrap();
     for iface in [None, Some("eth0")] {
         let got = api.refused("endpoint_create", endpoint("c1", iface)).await;

@@ -37,23 +37,17 @@ fn net(name: &str, vni: u32) -> api::NetworkSpec {
 
 /// Host `name` at 192.0.2.`n` (OVSDB on port 6640 there).
 fn host(name: &str, n: usize) -> api::HostSpec {
-    api::HostSpec {
-        name: name.into(),
-        ovsdb: format!("tcp:192.0.2.{n}:6640"),
-        tunnel_ip: format!("192.0.2.{n}").parse().unwrap(),
-    }
+    api::HostSpec::new(
+        name,
+        format!("tcp:192.0.2.{n}:6640"),
+        format!("192.0.2.{n}").parse().unwrap(),
+    )
 }
 
 fn ep(network: &str, host: &str) -> api::EndpointSpec {
-    api::EndpointSpec {
-        network: network.into(),
-        host: host.into(),
-        // A container of its own: one endpoint per container interface.
-        container: format!("c{}", uuid::Uuid::new_v4().simple()),
-        interface: None,
-        ip: None,
-        mac: None,
-    }
+    // A container of its own: one endpoint per container interface.
+    let container = format!("c{}", uuid::Uuid::new_v4().simple());
+    api::EndpointSpec::new(network, host, container)
 }
 
 #[test]

@@ -382,11 +382,7 @@ async fn phases(
     for (i, s) in sims.iter().enumerate() {
         let tip = Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 16, 0, 1)) + i as u32);
         let h = client
-            .host_create(HostSpec {
-                name: s.name.clone(),
-                ovsdb: s.remote(),
-                tunnel_ip: tip,
-            })
+            .host_create(HostSpec::new(s.name.clone(), s.remote(), tip))
             .await
             .context("host_create")?;
         let h = Host::from_parts(&h.name, &h.ovsdb, h.tunnel_ip)?;
