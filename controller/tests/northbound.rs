@@ -2,6 +2,8 @@
 //! CRUD, stable error codes, IPAM through the API and the `watch` stream.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use jsonrpsee::core::client::Error as ClientError;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
@@ -25,15 +27,7 @@ fn code(e: ClientError) -> i32 {
 
 /// Network "red" with VNI `vni` on the subnet blue already holds.
 fn red(vni: u32) -> NetworkSpec {
-    NetworkSpec {
-        name: "red".into(),
-        vni,
-        subnet: "10.244.1.0/24".parse().unwrap(),
-        gateway: None,
-        tenant: None,
-        tunnel: None,
-        mtu: None,
-    }
+    NetworkSpec::new("red", vni, "10.244.1.0/24".parse().unwrap())
 }
 
 #[tokio::test]
@@ -123,21 +117,14 @@ async fn crud_errors_and_watch_over_http_and_ws() {
     }
     assert_eq!(http.network_list().await.unwrap().len(), 1);
 
-    http.host_create(HostSpec {
-        name: "h1".into(),
-        ovsdb: "tcp:192.0.2.1:6640".into(),
-        tunnel_ip: "192.0.2.1".parse().unwrap(),
-    })
+    http.host_create(HostSpec::new(
+        "h1",
+        "tcp:192.0.2.1:6640",
+        "192.0.2.1".parse().unwrap(),
+    ))
     .await
     .unwrap();
-    let spec = EndpointSpec {
-        network: "blue".into(),
-        host: "h1".into(),
-        container: "c1".into(),
-        interface: None,
-        ip: None,
-        mac: None,
-    };
+    let spec = EndpointSpec::new("blue", "h1", "c1");
     let e = ws.endpoint_create(spec.clone()).await.unwrap();
     assert_eq!(e.ip.to_string(), "10.244.1.2/24"); // .1 is the gateway
     assert_eq!(e.gateway, Some("10.244.1.1".parse().unwrap()));
@@ -226,15 +213,7 @@ async fn slow_clients_do_not_lock_out_others() {
     let store = Arc::new(ovs_controller::state::store::MemStore::new());
     let core = Core::new(store, PlanConfig::default()).unwrap();
     let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
-    let limits = server::Limits {
-        header_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(3),
-        idle_timeout: Duration::from_secs(6),
-        // Without the per-client cap the attacker alone would fill the total one.
-        per_client: 16,
-        total: 64,
-        ..server::Limits::default()
-    };
+    let limits = common::slow_client_limits();
     let stop = CancellationToken::new();
     let served = tokio::spawn(server::serve_api(core, l, None, limits, stop.clone()));
 
@@ -242,9 +221,7 @@ async fn slow_clients_do_not_lock_out_others() {
     let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     let mut slow = vec![];
     for i in 0..120 {
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind((attacker, 0).into()).unwrap();
-        let mut s = sock.connect(addr).await.unwrap();
+        let mut s = common::connect_from(attacker, addr).await;
         let part: &[u8] = match i % 3 {
             0 => b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
             1 => b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"",
@@ -273,26 +250,11 @@ async fn slow_clients_do_not_lock_out_others() {
     );
 
     // Every slow connection ends (EOF, reset, or a 408 then EOF) well within a generous bound.
-    let closed = futures::future::join_all(slow.into_iter().map(|mut s| async move {
-        let mut buf = vec![0u8; 4096];
-        tokio::time::timeout(Duration::from_secs(30), async move {
-            loop {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => continue,
-                }
-            }
-        })
-        .await
-        .is_ok()
-    }))
-    .await;
+    let closed = common::closed_within(slow, Duration::from_secs(30)).await;
     assert!(closed.iter().all(|c| *c), "{closed:?}");
     // The victim is still served, and the attacker's address may connect again.
     assert!(http.network_list().await.unwrap().is_empty());
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind((attacker, 0).into()).unwrap();
-    let mut s = sock.connect(addr).await.unwrap();
+    let mut s = common::connect_from(attacker, addr).await;
     s.write_all(b"POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}  ")
         .await
         .unwrap();

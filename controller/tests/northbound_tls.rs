@@ -2,6 +2,8 @@
 //! PKI (no OVS needed): each test is named for the attack it stops.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use jsonrpsee::core::client::Error as ClientError;
 use ovs_api::connect::{connect_http, connect_ws, Auth};
 use ovs_controller::api::{
@@ -126,15 +128,7 @@ fn call_err(e: ClientError) -> (i32, String) {
 }
 
 fn blue() -> NetworkSpec {
-    NetworkSpec {
-        name: "blue".into(),
-        vni: 100,
-        subnet: "10.244.1.0/24".parse().unwrap(),
-        gateway: None,
-        tenant: None,
-        tunnel: None,
-        mtu: None,
-    }
+    NetworkSpec::new("blue", 100, "10.244.1.0/24".parse().unwrap())
 }
 
 fn host(name: &str, ip: &str) -> HostSpec {
@@ -147,14 +141,7 @@ fn host(name: &str, ip: &str) -> HostSpec {
 }
 
 fn ep(host: &str, container: &str) -> EndpointSpec {
-    EndpointSpec {
-        network: "blue".into(),
-        host: host.into(),
-        container: container.into(),
-        interface: None,
-        ip: None,
-        mac: None,
-    }
+    EndpointSpec::new("blue", host, container)
 }
 
 /// Admin sets up network blue and hosts h1, h2; returns the admin client.
@@ -385,21 +372,12 @@ async fn metrics_need_a_reader_or_admin_certificate() {
 /// start) the TLS handshake do not keep an admin out, and are closed after the timeout.
 #[tokio::test]
 async fn slow_clients_over_tls_do_not_lock_out_others() {
-    let limits = server::Limits {
-        header_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(3),
-        idle_timeout: Duration::from_secs(6),
-        per_client: 16,
-        total: 64,
-        ..server::Limits::default()
-    };
+    let limits = common::slow_client_limits();
     let lab = Lab::start(limits).await;
     let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     let mut slow = vec![];
     for i in 0..100 {
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind((attacker, 0).into()).unwrap();
-        let mut s = sock.connect(lab.api).await.unwrap();
+        let mut s = common::connect_from(attacker, lab.api).await;
         if i % 2 == 0 {
             // The first bytes of a TLS record header, then silence.
             let _ = s.write_all(&[0x16, 0x03, 0x01]).await;
@@ -410,20 +388,7 @@ async fn slow_clients_over_tls_do_not_lock_out_others() {
     let admin = lab.ws(&lab.cred("ops", Role::Admin)).await.unwrap();
     assert!(admin.network_list().await.unwrap().is_empty());
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
-    let closed = futures::future::join_all(slow.into_iter().map(|mut s| async move {
-        let mut buf = [0u8; 512];
-        tokio::time::timeout(Duration::from_secs(30), async move {
-            loop {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => continue,
-                }
-            }
-        })
-        .await
-        .is_ok()
-    }))
-    .await;
+    let closed = common::closed_within(slow, Duration::from_secs(30)).await;
     assert!(closed.iter().all(|c| *c), "{closed:?}");
     assert!(admin.network_list().await.unwrap().is_empty());
     lab.stop().await;

@@ -1,0 +1,53 @@
+//! Helpers shared by the controller's northbound integration tests: the limits and the slow
+//! clients of the connection-limit tests.
+//!
+//! Contract: they act only on sockets they open for the calling test (to an address the test
+//! gives) or that it hands over; nothing here starts a server or keeps state.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ovs_controller::northbound::server::Limits;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// The server limits of the slow-client tests: timeouts of a few seconds, and a cap per
+/// client address under the total one (without it one attacker alone would fill the total).
+pub fn slow_client_limits() -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(3),
+        idle_timeout: Duration::from_secs(6),
+        per_client: 16,
+        total: 64,
+        ..Limits::default()
+    }
+}
+
+/// A TCP connection to `server` from the local address `from` (e.g. `127.0.0.2`, an
+/// attacker's address).
+pub async fn connect_from(from: IpAddr, server: SocketAddr) -> TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind((from, 0).into()).unwrap();
+    sock.connect(server).await.unwrap()
+}
+
+/// For each connection: whether the server ended it (EOF or an error, after whatever it
+/// sent) within `limit`.
+pub async fn closed_within(conns: Vec<TcpStream>, limit: Duration) -> Vec<bool> {
+    futures::future::join_all(conns.into_iter().map(|mut s| async move {
+        let mut buf = vec![0u8; 4096];
+        tokio::time::timeout(limit, async move {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }))
+    .await
+}
