@@ -21,16 +21,17 @@ use ovs_controller::service::{Core, NewEndpoint, Refusal};
 use ovs_controller::southbound::{self, flow_encode, ovsdb_ops, OvsdbDial, Peer, SwitchView};
 use ovs_controller::store::RedbStore;
 use ovs_simhost::host::{BoxStream, Dial, DUPLEX_BUFFER};
-use ovs_simhost::ovsdb::{self, Pin, Schema};
+use ovs_simhost::ovsdb::{self, Schema};
 use ovs_simhost::switch::{self, FlowKey, FlowVal, SwitchState};
 use ovs_simhost::SimHost;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -239,6 +240,18 @@ impl Bed {
         !want.is_empty() && ours(sim) == want
     }
 
+    /// Hosts `h1`..=`hN`, one container each (`c1`..), converged: the start of most tests.
+    async fn converged_hosts<const N: usize>(&self) -> [Arc<SimHost>; N] {
+        let hosts: [Arc<SimHost>; N] = std::array::from_fn(|i| {
+            let h = self.host(&format!("h{}", i + 1), u8::try_from(i + 1).unwrap());
+            self.attach(&h, &format!("c{}", i + 1));
+            h
+        });
+        let all: Vec<&SimHost> = hosts.iter().map(|h| &**h).collect();
+        until("converged", CONVERGE, || self.converged(&all)).await;
+        hosts
+    }
+
     fn converged(&self, sims: &[&SimHost]) -> bool {
         sims.iter()
             .all(|s| self.ovsdb_converged(s) && self.flows_converged(s))
@@ -299,51 +312,41 @@ impl Freezable {
     fn frozen(&self) -> bool {
         self.flag.load(Ordering::Relaxed)
     }
+
+    /// `io` on the inner stream, or `frozen` without touching it while frozen.
+    fn unless_frozen<T>(
+        self: Pin<&mut Self>,
+        frozen: Poll<T>,
+        io: impl FnOnce(Pin<&mut tokio::io::DuplexStream>) -> Poll<T>,
+    ) -> Poll<T> {
+        let this = self.get_mut();
+        if this.frozen() {
+            return frozen;
+        }
+        io(Pin::new(&mut this.inner))
+    }
 }
 
+type IoPoll<T> = Poll<std::io::Result<T>>;
+
+/// Frozen, reads never complete and writes vanish (as if the peer stopped reading).
 impl AsyncRead for Freezable {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.frozen() {
-            return Poll::Pending;
-        }
-        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> IoPoll<()> {
+        self.unless_frozen(Poll::Pending, |s| s.poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for Freezable {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.frozen() {
-            return Poll::Ready(Ok(buf.len()));
-        }
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> IoPoll<usize> {
+        self.unless_frozen(Poll::Ready(Ok(buf.len())), |s| s.poll_write(cx, buf))
     }
 
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.frozen() {
-            return Poll::Ready(Ok(()));
-        }
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> IoPoll<()> {
+        self.unless_frozen(Poll::Ready(Ok(())), |s| s.poll_flush(cx))
     }
 
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.frozen() {
-            return Poll::Ready(Ok(()));
-        }
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> IoPoll<()> {
+        self.unless_frozen(Poll::Ready(Ok(())), |s| s.poll_shutdown(cx))
     }
 }
 
@@ -429,13 +432,7 @@ const CONVERGE: Duration = Duration::from_secs(30);
 #[tokio::test(start_paused = true)]
 async fn ovsdb_driver_converges_and_never_sends_a_transaction_twice() {
     let bed = Bed::new("ovsdb_driver_converges_and_never_sends_a_transaction_twice");
-    let (h1, h2) = (bed.host("h1", 1), bed.host("h2", 2));
-    bed.attach(&h1, "c1");
-    bed.attach(&h2, "c2");
-    until("two hosts converge", CONVERGE, || {
-        bed.converged(&[&h1, &h2])
-    })
-    .await;
+    let [h1, h2] = bed.converged_hosts::<2>().await;
     // A third host joins: every host gets a tunnel to it.
     let h3 = bed.host("h3", 3);
     bed.attach(&h3, "c3");
@@ -522,7 +519,7 @@ async fn a_refused_transaction_is_retried_with_doubling_backoff() {
 async fn a_change_someone_keeps_undoing_is_retried_with_doubling_backoff() {
     let bed = Bed::new("a_change_someone_keeps_undoing_is_retried_with_doubling_backoff");
     let h1 = bed.sim("h1");
-    ovsdb::lock(&h1.db).faults.pins.push(Pin {
+    ovsdb::lock(&h1.db).faults.pins.push(ovsdb::Pin {
         table: "Bridge".into(),
         column: "fail_mode".into(),
         value: "standalone".into(),
@@ -585,10 +582,7 @@ async fn a_connecting_switch_gets_the_plan_in_one_bundle_and_foreign_flows_stay(
 #[tokio::test(start_paused = true)]
 async fn plan_changes_go_out_as_incremental_diffs() {
     let bed = Bed::new("plan_changes_go_out_as_incremental_diffs");
-    let (h1, h2) = (bed.host("h1", 1), bed.host("h2", 2));
-    bed.attach(&h1, "c1");
-    bed.attach(&h2, "c2");
-    until("converged", CONVERGE, || bed.converged(&[&h1, &h2])).await;
+    let [h1, h2] = bed.converged_hosts::<2>().await;
     let old = bed.core.desired_flows("h1");
     let (mods0, bundles0) = {
         let s = switch::lock(&h1.switch);
@@ -636,9 +630,7 @@ async fn plan_changes_go_out_as_incremental_diffs() {
 #[tokio::test(start_paused = true)]
 async fn the_audit_repairs_a_removed_flow_and_a_changed_one() {
     let bed = Bed::new("the_audit_repairs_a_removed_flow_and_a_changed_one");
-    let h1 = bed.host("h1", 1);
-    bed.attach(&h1, "c1");
-    until("converged", CONVERGE, || bed.converged(&[&h1])).await;
+    let [h1] = bed.converged_hosts::<1>().await;
     let drift = || {
         bed.core
             .metrics
@@ -687,9 +679,7 @@ async fn the_audit_repairs_a_removed_flow_and_a_changed_one() {
 async fn a_second_switch_for_a_connected_host_is_refused_and_an_unknown_one_is_closed() {
     let bed =
         Bed::new("a_second_switch_for_a_connected_host_is_refused_and_an_unknown_one_is_closed");
-    let h1 = bed.host("h1", 1);
-    bed.attach(&h1, "c1");
-    until("converged", CONVERGE, || bed.converged(&[&h1])).await;
+    let [h1] = bed.converged_hosts::<1>().await;
     let dpid = ovsdb::lock(&h1.db).of_target().borrow().clone().unwrap().1;
     // A switch with a datapath id no host has: closed, sent nothing.
     let unknown = Arc::new(Mutex::new(SwitchState::default()));
@@ -735,9 +725,7 @@ async fn a_second_switch_for_a_connected_host_is_refused_and_an_unknown_one_is_c
 #[tokio::test(start_paused = true)]
 async fn a_half_dead_session_is_dropped_by_the_probe_and_the_host_reconnects() {
     let bed = Bed::new("a_half_dead_session_is_dropped_by_the_probe_and_the_host_reconnects");
-    let h1 = bed.host("h1", 1);
-    bed.attach(&h1, "c1");
-    until("converged", CONVERGE, || bed.converged(&[&h1])).await;
+    let [h1] = bed.converged_hosts::<1>().await;
     // The path between h1 and the controller goes silent without closing:
     // the controller's end of the session neither reads nor delivers. The
     // switch gives up on it (its own probe) and reconnects while the
