@@ -296,6 +296,16 @@ impl Bed {
     fn before(&self) -> (Snapshot, Vec<String>) {
         (self.snapshot("h1"), self.switch_flows())
     }
+
+    /// A fake switch over TLS presenting `cert` (`None`: no client certificate) and the
+    /// datapath id of host `dpid_of` is refused for `why`, and nothing changed.
+    async fn fake_switch_is_refused(&self, cert: Option<&Issued>, dpid_of: &str, why: Refusal) {
+        let before = self.before();
+        let fake = self
+            .intrude(Some(self.client(cert)), plan::datapath_id(dpid_of))
+            .await;
+        self.assert_refused(why, &fake, before).await;
+    }
 }
 
 macro_rules! bed {
@@ -337,63 +347,69 @@ async fn a_real_switch_over_tls_gets_its_flows() {
     }
 }
 
+/// Fake switches, each against a bed of its own: the certificate it presents (from the
+/// bed's PKI unless said otherwise), the host whose datapath id it claims, and the refusal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fake_switch_without_a_certificate_is_refused() {
-    let bed = bed!("fake_switch_without_a_certificate_is_refused");
-    let before = bed.before();
-    let fake = bed
-        .intrude(Some(bed.client(None)), plan::datapath_id("h1"))
-        .await;
-    bed.assert_refused(Refusal::Tls, &fake, before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fake_switch_with_a_certificate_from_another_ca_is_refused() {
-    let bed = bed!("fake_switch_with_a_certificate_from_another_ca_is_refused");
-    let other = Pki::init(&bed.dir.join("other-pki"), &["127.0.0.1".to_string()]).unwrap();
-    let forged = other.issue("h1", Role::Host, DAY).unwrap();
-    let before = bed.before();
-    let fake = bed
-        .intrude(Some(bed.client(Some(&forged))), plan::datapath_id("h1"))
-        .await;
-    bed.assert_refused(Refusal::Tls, &fake, before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fake_switch_with_an_expired_certificate_is_refused() {
-    let bed = bed!("fake_switch_with_an_expired_certificate_is_refused");
-    let now = SystemTime::now();
-    let expired = bed
-        .pki
-        .issue_with("h1", Role::Host, now - 2 * DAY, now - DAY)
-        .unwrap();
-    let before = bed.before();
-    let fake = bed
-        .intrude(Some(bed.client(Some(&expired))), plan::datapath_id("h1"))
-        .await;
-    bed.assert_refused(Refusal::Tls, &fake, before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fake_switch_with_an_admin_certificate_is_refused() {
-    let bed = bed!("fake_switch_with_an_admin_certificate_is_refused");
-    let admin = bed.pki.issue("h1", Role::Admin, DAY).unwrap();
-    let before = bed.before();
-    let fake = bed
-        .intrude(Some(bed.client(Some(&admin))), plan::datapath_id("h1"))
-        .await;
-    bed.assert_refused(Refusal::Tls, &fake, before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fake_switch_with_an_unregistered_hosts_certificate_is_refused() {
-    let bed = bed!("fake_switch_with_an_unregistered_hosts_certificate_is_refused");
-    let h9 = bed.pki.issue("h9", Role::Host, DAY).unwrap();
-    let before = bed.before();
-    let fake = bed
-        .intrude(Some(bed.client(Some(&h9))), plan::datapath_id("h9"))
-        .await;
-    bed.assert_refused(Refusal::Identity, &fake, before).await;
+async fn fake_switches_are_refused() {
+    type Cert = fn(&Bed) -> Option<Issued>;
+    let cases: [(&str, Cert, &str, Refusal); 6] = [
+        (
+            "fake_switch_without_a_certificate",
+            |_| None,
+            "h1",
+            Refusal::Tls,
+        ),
+        (
+            "fake_switch_with_a_certificate_from_another_ca",
+            |b| {
+                let other = Pki::init(&b.dir.join("other-pki"), &["127.0.0.1".to_string()]);
+                Some(other.unwrap().issue("h1", Role::Host, DAY).unwrap())
+            },
+            "h1",
+            Refusal::Tls,
+        ),
+        (
+            "fake_switch_with_an_expired_certificate",
+            |b| {
+                let now = SystemTime::now();
+                Some(
+                    b.pki
+                        .issue_with("h1", Role::Host, now - 2 * DAY, now - DAY)
+                        .unwrap(),
+                )
+            },
+            "h1",
+            Refusal::Tls,
+        ),
+        (
+            "fake_switch_with_an_admin_certificate",
+            |b| Some(b.pki.issue("h1", Role::Admin, DAY).unwrap()),
+            "h1",
+            Refusal::Tls,
+        ),
+        (
+            "fake_switch_with_an_unregistered_hosts_certificate",
+            |b| Some(b.pki.issue("h9", Role::Host, DAY).unwrap()),
+            "h9",
+            Refusal::Identity,
+        ),
+        // A valid h1 certificate (a stolen key, or a second box claiming h1) while h1 is
+        // connected.
+        (
+            "second_connection_with_h1s_own_cert",
+            |b| Some(b.pki.issue("h1", Role::Host, DAY).unwrap()),
+            "h1",
+            Refusal::AlreadyConnected,
+        ),
+    ];
+    for (case, cert, dpid_of, why) in cases {
+        eprintln!("case {case}");
+        let Some(bed) = Bed::start(case).await else {
+            return;
+        };
+        bed.fake_switch_is_refused(cert(&bed).as_ref(), dpid_of, why)
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,19 +433,6 @@ async fn plaintext_switch_on_the_tls_port_is_refused() {
     let before = bed.before();
     let fake = bed.intrude(None, plan::datapath_id("h1")).await;
     bed.assert_refused(Refusal::Tls, &fake, before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn second_connection_with_h1s_own_cert_is_refused_while_h1_is_connected() {
-    let bed = bed!("second_connection_with_h1s_own_cert_is_refused_while_h1_is_connected");
-    // A valid h1 certificate (a stolen key, or a second box claiming h1).
-    let h1 = bed.pki.issue("h1", Role::Host, DAY).unwrap();
-    let before = bed.before();
-    let fake = bed
-        .intrude(Some(bed.client(Some(&h1))), plan::datapath_id("h1"))
-        .await;
-    bed.assert_refused(Refusal::AlreadyConnected, &fake, before)
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,26 +507,21 @@ fn the_daemon_refuses_plaintext_openflow_without_insecure() {
         "--metrics-listen",
         "127.0.0.1:0",
     ];
-    let run = |extra: &[&str]| {
-        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+    // `extra`: more arguments, separated by white space.
+    let run = |extra: &str| {
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(extra.split_whitespace())
+            .collect();
         daemon_fails(&args)
     };
-    let e = run(&[
-        "--openflow-listen",
-        "ptcp:0:127.0.0.1",
-        "--advertise",
-        "ssl:127.0.0.1:6653",
-    ]);
+    let e = run("--openflow-listen ptcp:0:127.0.0.1 --advertise ssl:127.0.0.1:6653");
     assert!(
         e.contains("ptcp:0:127.0.0.1") && e.contains("--insecure") && e.contains("pssl:"),
         "{e}"
     );
-    let e = run(&[
-        "--openflow-listen",
-        "pssl:0:127.0.0.1",
-        "--advertise",
-        "tcp:127.0.0.1:6653",
-    ]);
+    let e = run("--openflow-listen pssl:0:127.0.0.1 --advertise tcp:127.0.0.1:6653");
     assert!(
         e.contains("--advertise") && e.contains("ssl:IP:PORT"),
         "{e}"
