@@ -23,6 +23,7 @@ use super::rpc::Northbound;
 use crate::api::NorthboundServer;
 use crate::service::Core;
 use hyper::body::Incoming;
+use hyper::service::Service;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
@@ -229,17 +230,38 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
     }
 }
 
+/// What hyper needs of a service to run it on a connection of ours (the bounds, named once).
+pub trait HttpService<B>:
+    Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Send
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+}
+
+/// What hyper needs of a response body.
+pub trait HttpBody: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static> HttpBody for B {}
+
 /// Serve HTTP/1.1 (with upgrades) on one connection under the header timeout until it ends
 /// or `stop` is cancelled.
 pub async fn serve_connection<IO, S, B>(io: IO, limits: &Limits, stop: &CancellationToken, svc: S)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -284,12 +306,8 @@ pub async fn serve<M, S, B>(
     make: M,
 ) where
     M: Fn(Access) -> S + Send + Sync + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService<B>,
+    B: HttpBody,
 {
     let slots = Slots::new(&limits);
     let make = Arc::new(make);
