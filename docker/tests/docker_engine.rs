@@ -11,10 +11,12 @@ use std::process::Output;
 
 use common::*;
 
-fn engine() -> bool {
-    ovs_testbed::require!(ovs_testbed::Peer::DockerEngine => false);
+/// A lab (OVS, namespaces) for a test against the Docker engine; `None` (skipped, or a
+/// failure under the strict policy) when the engine or the lab's peers are missing.
+fn engine_lab(prefix: &str) -> Option<Lab> {
+    ovs_testbed::require!(ovs_testbed::Peer::DockerEngine => None);
     busybox_image();
-    true
+    Lab::start(prefix)
 }
 
 /// Runs one step, asserts success, returns (OVSDB view, container view).
@@ -25,10 +27,7 @@ fn step(lab: &Lab, out: Output, netns: &std::path::Path, what: &str) -> (Vec<Str
 
 #[test]
 fn drop_in_matches_reference_on_docker_containers() {
-    if !engine() {
-        return;
-    }
-    let Some(mut a) = Lab::start("da") else {
+    let Some(mut a) = engine_lab("da") else {
         return;
     };
     let b = Lab::new("db");
@@ -96,22 +95,13 @@ fn drop_in_matches_reference_on_docker_containers() {
         vec!["add-port", "br0", "eth1", "odr-no-such-container"],
     ] {
         let (o, r) = (a.ours(&args), b.reference_with(&args, false));
-        assert_eq!(
-            o.status.code(),
-            r.status.code(),
-            "{args:?}\n{}\n{}",
-            describe(&o),
-            describe(&r)
-        );
+        same_exit(&format!("{args:?}"), &o, &r);
     }
 }
 
 #[test]
 fn containers_match_by_name_or_id_and_stopped_ones_are_refused() {
-    if !engine() {
-        return;
-    }
-    let Some(mut lab) = Lab::start("dn") else {
+    let Some(mut lab) = engine_lab("dn") else {
         return;
     };
     let name = format!("odr-db-{}", std::process::id());

@@ -12,14 +12,7 @@ use common::*;
 fn both(ours: &Lab, reference: &Lab, ours_args: &[&str], ref_args: &[&str]) -> i32 {
     let o = ours.ours(ours_args);
     let r = reference.reference(ref_args);
-    assert_eq!(
-        o.status.code(),
-        r.status.code(),
-        "exit codes differ for {ref_args:?}\nours: {}\nreference: {}",
-        describe(&o),
-        describe(&r)
-    );
-    o.status.code().unwrap()
+    same_exit(&format!("{ref_args:?}"), &o, &r).unwrap()
 }
 
 /// The same `args` on both must exit with `code`.

@@ -489,6 +489,18 @@ pub fn container_view(netns: &str) -> Vec<String> {
     res
 }
 
+/// Asserts that ours and the reference exited alike for `what`; returns that exit code.
+pub fn same_exit(what: &str, ours: &Output, reference: &Output) -> Option<i32> {
+    assert_eq!(
+        ours.status.code(),
+        reference.status.code(),
+        "exit codes differ for {what}\nours: {}\nreference: {}",
+        describe(ours),
+        describe(reference)
+    );
+    ours.status.code()
+}
+
 /// Exit code + stderr of an output, for assertion messages.
 pub fn describe(o: &Output) -> String {
     format!(
