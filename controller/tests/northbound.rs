@@ -32,10 +32,7 @@ fn red(vni: u32) -> NetworkSpec {
 
 #[tokio::test]
 async fn crud_errors_and_watch_over_http_and_ws() {
-    let dir = std::env::temp_dir().join(format!("ctl-nb-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap());
-    let core = Core::new(store, PlanConfig::default()).unwrap();
+    let (dir, core) = common::redb_core("ctl-nb");
     let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
     let stop = CancellationToken::new();
     let served = tokio::spawn(server::serve_api(

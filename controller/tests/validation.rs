@@ -5,6 +5,8 @@
 //! tunnel IP) among them.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -32,10 +34,7 @@ struct Api {
 
 impl Api {
     async fn start() -> Api {
-        let dir = std::env::temp_dir().join(format!("ctl-val-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap());
-        let core = Core::new(store, PlanConfig::default()).unwrap();
+        let (dir, core) = common::redb_core("ctl-val");
         let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
         let stop = CancellationToken::new();
         // No TLS (the insecure mode): every caller is admin, so only validation refuses.

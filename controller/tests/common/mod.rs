@@ -1,16 +1,31 @@
-//! Helpers shared by the controller's northbound integration tests: the limits and the slow
-//! clients of the connection-limit tests.
+//! Helpers shared by the controller's northbound integration tests: a core on a fresh state
+//! file, and the limits and slow clients of the connection-limit tests.
 //!
-//! Contract: they act only on sockets they open for the calling test (to an address the test
-//! gives) or that it hands over; nothing here starts a server or keeps state.
+//! Contract: they act only on what they create for the calling test (a temporary directory it
+//! removes, sockets to an address it gives) or what it hands over; nothing here starts a
+//! server or keeps state.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ovs_controller::northbound::server::Limits;
+use ovs_controller::plan::PlanConfig;
+use ovs_controller::service::Core;
+use ovs_controller::state::store::RedbStore;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+
+/// A controller core (default plan) on a fresh redb state file in a new temporary directory
+/// `PREFIX-UUID`; returns the directory too, for the test to remove.
+pub fn redb_core(prefix: &str) -> (PathBuf, Arc<Core>) {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(RedbStore::open(&dir.join("s.redb")).unwrap());
+    (dir, Core::new(store, PlanConfig::default()).unwrap())
+}
 
 /// The server limits of the slow-client tests: timeouts of a few seconds, and a cap per
 /// client address under the total one (without it one attacker alone would fill the total).
