@@ -13,7 +13,6 @@ use ovs_controller::api::{
 use ovs_controller::northbound::server;
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
-use ovs_controller::state::store::RedbStore;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

@@ -15,12 +15,8 @@ use ovs_controller::api::{
     NorthboundClient,
 };
 use ovs_controller::northbound::server;
-use ovs_controller::plan::PlanConfig;
-use ovs_controller::service::Core;
-use ovs_controller::state::store::RedbStore;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -251,9 +251,12 @@ where
 }
 
 /// What hyper needs of a response body.
-pub trait HttpBody: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+pub trait ResponseBody:
+    hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
 
-impl<B: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static> HttpBody for B {}
+impl<B: hyper::body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static> ResponseBody for B {}
 
 /// Serve HTTP/1.1 (with upgrades) on one connection under the header timeout until it ends
 /// or `stop` is cancelled.
@@ -261,7 +264,7 @@ pub async fn serve_connection<IO, S, B>(io: IO, limits: &Limits, stop: &Cancella
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService<B>,
-    B: HttpBody,
+    B: ResponseBody,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -307,7 +310,7 @@ pub async fn serve<M, S, B>(
 ) where
     M: Fn(Access) -> S + Send + Sync + 'static,
     S: HttpService<B>,
-    B: HttpBody,
+    B: ResponseBody,
 {
     let slots = Slots::new(&limits);
     let make = Arc::new(make);
