@@ -6,6 +6,7 @@
 //!   [`Ipv4Net`] (re-exported from `ipnet`) for subnets and addresses with a prefix length;
 //!   [`RequestedIp`] for an endpoint's requested address.
 //! * [`join`]: the one-time [`JoinToken`] and the types of `join_token_create`/`host_join`.
+//! * [`plan`]: the types of `plan` (what would change on each host, `--dry-run`).
 //! * [`codes`] / [`ErrorCode`]: the stable JSON-RPC error codes; [`ParseError`].
 //! * [`names`]: the one set of rules for names, container ids, interface names, tunnel
 //!   addresses and OVSDB remotes (API, controller model, CLI and topology files), each
@@ -49,6 +50,7 @@ pub mod error;
 pub mod join;
 mod mac;
 pub mod names;
+pub mod plan;
 #[cfg(any(feature = "server", feature = "client"))]
 mod rpc;
 mod tunnel;
@@ -59,6 +61,7 @@ pub use ipnet::Ipv4Net;
 pub use join::{JoinRequest, JoinToken, JoinTokenCreated, JoinTokenSpec, Joined};
 pub use mac::MacAddr;
 pub use names::FieldError;
+pub use plan::{Changed, Changes, HostPlan, PlanChange, PlanRequest};
 #[cfg(any(feature = "server", feature = "client"))]
 pub use rpc::*;
 pub use tunnel::TunnelType;

@@ -13,6 +13,7 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::join::{JoinRequest, JoinTokenCreated, JoinTokenSpec, Joined};
+use crate::plan::{HostPlan, PlanRequest};
 use crate::types::*;
 
 /// The northbound API. Server side implemented by the controller; the
@@ -68,6 +69,10 @@ pub trait Northbound {
     /// --no-stats` syntax (sorted), for comparison with the switch.
     #[method(name = "host_flows")]
     async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned>;
+    /// What would change on each host now against its live OVSDB rows and flows, optionally
+    /// after a change that is not applied (`--dry-run`).
+    #[method(name = "plan")]
+    async fn plan(&self, request: PlanRequest) -> Result<Vec<HostPlan>, ErrorObjectOwned>;
     /// Issue a one-time join token for a registered host (admin).
     #[method(name = "join_token_create")]
     async fn join_token_create(

@@ -3,12 +3,14 @@
 //! keeps an OVSDB session per host and serves Prometheus `/metrics`.
 //! SIGINT/SIGTERM stop it gracefully; flows stay in the switches
 //! (fail_mode=secure), so the data plane keeps forwarding.
-//! `ovs-controller pki ...` manages the PKI directory (see `tls`); `ovs-controller host add`
-//! registers a host and prints its join token (`cli/host.rs`).
+//! `ovs-controller` with no subcommand, or `ovs-controller serve`, runs the daemon.
+//! `ovs-controller pki ...` manages the PKI directory (see `tls`); `network`, `host`,
+//! `endpoint`, `status` and `plan` are the operator's client commands (`cli/`), and
+//! `completions SHELL` prints a shell completion script.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ovs_controller::config::{BridgePolicy, Config, Timing, FULL_AUDIT_EVERY};
+use ovs_controller::config::{BridgePolicy, Config, Timing, AUDIT_INTERVAL, FULL_AUDIT_EVERY};
 use ovs_controller::northbound::{metrics, server};
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
@@ -35,17 +37,56 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon (the same as no subcommand).
+    Serve(Box<Cli>),
     /// Manage the PKI directory (two CAs and the controller certificate).
     #[command(subcommand)]
     Pki(PkiCommand),
-    /// Admin client commands on hosts (`host add`: register and print a join token).
-    #[command(subcommand)]
-    Host(cli::host::HostCommand),
+    /// Overlay networks: create, list, show, delete.
+    Network {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[command(subcommand)]
+        cmd: cli::network::NetworkCommand,
+    },
+    /// Hosts: add (register and print a join token), list, show, delete.
+    Host {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[command(subcommand)]
+        cmd: cli::host::HostCommand,
+    },
+    /// Endpoints (container ports): list, show.
+    Endpoint {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[command(subcommand)]
+        cmd: cli::endpoint::EndpointCommand,
+    },
+    /// Per host: OVSDB and OpenFlow sessions, flows desired and installed, drift, last error.
+    Status {
+        #[command(flatten)]
+        conn: cli::Conn,
+        /// Only this host.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// What the controller would add, change and remove on each host now (rows and flows).
+    Plan {
+        #[command(flatten)]
+        conn: cli::Conn,
+        /// Only this host.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Print a completion script: `ovs-controller completions bash > /etc/bash_completion.d/ovs-controller`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
-mod cli {
-    pub mod host;
-}
+mod cli;
 
 #[derive(Debug, Subcommand)]
 enum PkiCommand {
@@ -126,6 +167,10 @@ struct Cli {
     /// ports; `report` only reports them [default: exclusive].
     #[arg(long)]
     bridge_policy: Option<BridgePolicy>,
+    /// Seconds between flow audits of each switch (counts; whole flows every
+    /// --audit-full-every) [default: 3].
+    #[arg(long)]
+    audit_interval: Option<u64>,
     /// Print every host's plan (OVSDB rows and flows, from the stored desired state
     /// only: no bindings or tunnel ofports are known offline) and exit.
     #[arg(long)]
@@ -151,13 +196,68 @@ struct FileConfig {
     bridge: Option<String>,
     set_local_ip: Option<bool>,
     audit_full_every: Option<u64>,
+    audit_interval: Option<u64>,
     pki: Option<PathBuf>,
     insecure: Option<bool>,
     bridge_policy: Option<String>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ovs-controller: tokio runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let r = match args.command {
+        None => return daemon_exit(rt.block_on(daemon(args.daemon))),
+        Some(Command::Serve(cli)) => return daemon_exit(rt.block_on(daemon(*cli))),
+        Some(Command::Pki(cmd)) => pki_command(cmd)
+            .map_err(|e| cli::exit::CliError::new(cli::exit::FAILURE, format!("{e:#}"))),
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Args as clap::CommandFactory>::command(),
+                "ovs-controller",
+                &mut out,
+            );
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
+        Some(Command::Network { conn, cmd }) => rt.block_on(cli::network::run(&conn, cmd)),
+        Some(Command::Host { conn, cmd }) => rt.block_on(cli::host::run(&conn, cmd)),
+        Some(Command::Endpoint { conn, cmd }) => rt.block_on(cli::endpoint::run(&conn, cmd)),
+        Some(Command::Status { conn, host }) => rt.block_on(cli::status::run(&conn, host)),
+        Some(Command::Plan { conn, host }) => rt.block_on(cli::plan::run(&conn, host)),
+    };
+    match r {
+        Ok(text) => {
+            // A closed pipe (`| head`) is not an error of the command.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ovs-controller: {e}");
+            std::process::ExitCode::from(e.code)
+        }
+    }
+}
+
+/// The daemon's exit: 0, or 1 with its error.
+fn daemon_exit(r: anyhow::Result<()>) -> std::process::ExitCode {
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The daemon (see the module docs).
+async fn daemon(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -165,19 +265,6 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = Args::parse();
-    match args.command {
-        Some(Command::Pki(cmd)) => {
-            print!("{}", pki_command(cmd)?);
-            return Ok(());
-        }
-        Some(Command::Host(cmd)) => {
-            print!("{}", cli::host::run(cmd).await?);
-            return Ok(());
-        }
-        None => {}
-    }
-    let cli = args.daemon;
     let file: FileConfig = match &cli.config {
         Some(p) => toml::from_str(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -237,6 +324,10 @@ async fn main() -> anyhow::Result<()> {
                 .audit_full_every
                 .or(file.audit_full_every)
                 .unwrap_or(FULL_AUDIT_EVERY),
+            audit_interval: cli
+                .audit_interval
+                .or(file.audit_interval)
+                .map_or(AUDIT_INTERVAL, std::time::Duration::from_secs),
             ..Timing::default()
         },
         bridge_policy: match (cli.bridge_policy, file.bridge_policy) {

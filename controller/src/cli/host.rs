@@ -8,19 +8,53 @@
 //! error). A host already registered with the same OVSDB remote and tunnel IP gets a fresh
 //! token (a failed join is re-run that way); one registered differently is a conflict.
 
-use anyhow::Context as _;
+//! `ovs-controller host add|list|show|delete`: the hosts the controller drives.
+//!
+//! `host add NAME --tunnel-ip IP ...` registers a host (`host_create`) and prints a one-time
+//! join token for it (`join_token_create`), to be used on that host as
+//! `ovs-docker-rs join TOKEN`. A host already registered with the same OVSDB remote and
+//! tunnel IP gets a fresh token (a failed join is re-run that way); one registered
+//! differently is a conflict (exit 4). A controller without a PKI (`--insecure`) cannot issue
+//! tokens, so `host add` against it fails with its error after registering the host.
+//! `show` adds the host's status and endpoints; `delete` removes a host with no endpoints;
+//! `add --dry-run` and `delete --dry-run` print the `plan` of the change and write nothing.
+//!
+//! Contract: talks to the controller's northbound over mutual TLS with an admin certificate
+//! (see [`super::Conn`]), or plaintext with `--insecure`; names and addresses are checked
+//! here with the API's rules first (errors name the field).
+
+use super::exit::{CallExt, CliError, CliResult};
+use super::output::{self, Output};
+use super::{plan, Conn};
 use clap::{Args, Subcommand};
-use ovs_controller::api::connect::{connect_http, Auth};
-use ovs_controller::api::{codes, HostSpec, JoinTokenSpec, NorthboundClient};
+use ovs_controller::api::{
+    codes, names, EndpointFilter, Host, HostSpec, JoinTokenSpec, NorthboundClient, PlanChange,
+};
+use serde::Serialize;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 /// `ovs-controller host ...`.
 #[derive(Debug, Subcommand)]
 pub enum HostCommand {
     /// Register a host and print a one-time join token for `ovs-docker-rs join` on it.
     Add(AddArgs),
+    /// List hosts.
+    #[command(alias = "ls")]
+    List,
+    /// Show one host: its record, its status and its endpoints.
+    Show {
+        /// The host's name.
+        name: String,
+    },
+    /// Remove a host (it must have no endpoints); our ports leave its bridge.
+    #[command(alias = "rm")]
+    Delete {
+        /// The host's name.
+        name: String,
+        /// Print what would change on each host instead of deleting.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `host add` arguments.
@@ -37,27 +71,12 @@ pub struct AddArgs {
     /// How long the token stays valid: 90s, 30m, 1h, 2d or seconds.
     #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     ttl: u64,
-    /// The controller's northbound URL.
-    #[arg(long, default_value = "https://127.0.0.1:7878")]
-    controller: String,
     /// The URL written into the token, for the host [default: --controller].
     #[arg(long)]
     join_url: Option<String>,
-    /// Admin certificate (client-ca, role admin).
-    #[arg(long, required_unless_present = "insecure")]
-    cert: Option<PathBuf>,
-    /// Admin key.
-    #[arg(long, required_unless_present = "insecure")]
-    key: Option<PathBuf>,
-    /// server-ca.pem (verifies the controller).
-    #[arg(long, required_unless_present = "insecure")]
-    ca: Option<PathBuf>,
-    /// Plaintext to a controller started with --insecure.
-    #[arg(long, conflicts_with_all = ["cert", "key", "ca"])]
-    insecure: bool,
-    /// Seconds to wait for the controller.
-    #[arg(long, default_value_t = 20)]
-    timeout: u64,
+    /// Print what would change on each host instead of registering (no token).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `90s`, `30m`, `1h`, `2d` or plain seconds.
@@ -76,18 +95,102 @@ fn parse_ttl(s: &str) -> Result<u64, String> {
 }
 
 /// Run `host ...`; returns what to print.
-pub async fn run(cmd: HostCommand) -> anyhow::Result<String> {
+pub async fn run(conn: &Conn, cmd: HostCommand) -> CliResult {
+    let c = conn.client()?;
     match cmd {
-        HostCommand::Add(a) => add(a).await,
+        HostCommand::Add(a) => add(conn, &c, a).await,
+        HostCommand::List => {
+            let hosts = c.host_list().await.call("host_list")?;
+            Ok(match conn.output {
+                Output::Json => output::json(&hosts),
+                Output::Table => output::table(
+                    &["NAME", "TUNNEL IP", "OVSDB"],
+                    &hosts
+                        .iter()
+                        .map(|h| vec![h.name.clone(), h.tunnel_ip.to_string(), h.ovsdb.clone()])
+                        .collect::<Vec<_>>(),
+                ),
+            })
+        }
+        HostCommand::Show { name } => show(conn, &c, name).await,
+        HostCommand::Delete { name, dry_run } => {
+            names::host_name(&name).map_err(|e| CliError::usage(e.to_string()))?;
+            if dry_run {
+                return plan::dry_run(conn, &c, PlanChange::HostDelete { name }).await;
+            }
+            c.host_delete(name.clone()).await.call("host_delete")?;
+            Ok(match conn.output {
+                Output::Json => output::json(&serde_json::json!({ "deleted": name })),
+                Output::Table => format!("deleted host {name}\n"),
+            })
+        }
     }
 }
 
-async fn add(a: AddArgs) -> anyhow::Result<String> {
-    let auth = match (&a.cert, &a.key, &a.ca) {
-        (Some(cert), Some(key), Some(ca)) => Auth::from_flags(false, ca, cert, key),
-        _ => Auth::Insecure,
-    };
-    let client = connect_http(&a.controller, &auth, Duration::from_secs(a.timeout))?;
+async fn show(conn: &Conn, c: &impl NorthboundClient, name: String) -> CliResult {
+    names::host_name(&name).map_err(|e| CliError::usage(e.to_string()))?;
+    let host = c
+        .host_list()
+        .await
+        .call("host_list")?
+        .into_iter()
+        .find(|h| h.name == name)
+        .ok_or_else(|| CliError::not_found(format!("host {name:?}")))?;
+    let status = c
+        .status()
+        .await
+        .call("status")?
+        .into_iter()
+        .find(|s| s.name == name);
+    let eps = c
+        .endpoint_list(EndpointFilter {
+            network: None,
+            host: Some(name),
+        })
+        .await
+        .call("endpoint_list")?;
+    Ok(match conn.output {
+        Output::Json => {
+            #[derive(Serialize)]
+            struct Shown<'a> {
+                #[serde(flatten)]
+                host: &'a Host,
+                status: Option<&'a ovs_controller::api::HostStatus>,
+                endpoints: &'a [ovs_controller::api::Endpoint],
+            }
+            output::json(&Shown {
+                host: &host,
+                status: status.as_ref(),
+                endpoints: &eps,
+            })
+        }
+        Output::Table => {
+            let mut s = output::fields(&[
+                ("name", host.name.clone()),
+                ("tunnel ip", host.tunnel_ip.to_string()),
+                ("ovsdb", host.ovsdb.clone()),
+                ("endpoints", eps.len().to_string()),
+            ]);
+            if let Some(st) = &status {
+                s.push('\n');
+                s.push_str(&super::status::table(std::slice::from_ref(st)));
+                for f in &st.foreign {
+                    s.push_str(&format!("foreign: {f}\n"));
+                }
+            }
+            if !eps.is_empty() {
+                s.push('\n');
+                s.push_str(&super::endpoint::table(&eps));
+            }
+            s
+        }
+    })
+}
+
+async fn add(conn: &Conn, client: &impl NorthboundClient, a: AddArgs) -> CliResult {
+    let usage = |e: ovs_controller::api::FieldError| CliError::usage(e.to_string());
+    names::host_name(&a.name).map_err(usage)?;
+    names::tunnel_ip(a.tunnel_ip).map_err(usage)?;
     let spec = HostSpec {
         name: a.name.clone(),
         ovsdb: a
@@ -96,6 +199,10 @@ async fn add(a: AddArgs) -> anyhow::Result<String> {
             .unwrap_or_else(|| format!("ssl:{}:6640", a.tunnel_ip)),
         tunnel_ip: a.tunnel_ip,
     };
+    names::ovsdb_remote(&spec.ovsdb).map_err(usage)?;
+    if a.dry_run {
+        return plan::dry_run(conn, client, PlanChange::HostCreate { spec }).await;
+    }
     let mut out = String::new();
     match client.host_create(spec.clone()).await {
         Ok(h) => out.push_str(&format!(
@@ -103,7 +210,7 @@ async fn add(a: AddArgs) -> anyhow::Result<String> {
             h.name, h.ovsdb, h.tunnel_ip
         )),
         Err(jsonrpsee::core::ClientError::Call(e)) if e.code() == codes::CONFLICT => {
-            let hosts = client.host_list().await.context("listing hosts")?;
+            let hosts = client.host_list().await.call("host_list")?;
             match hosts.iter().find(|h| h.name == a.name) {
                 Some(h) if h.ovsdb == spec.ovsdb && h.tunnel_ip == spec.tunnel_ip => {
                     out.push_str(&format!(
@@ -111,19 +218,30 @@ async fn add(a: AddArgs) -> anyhow::Result<String> {
                         h.name
                     ))
                 }
-                _ => anyhow::bail!("host_create: {}", e.message()),
+                _ => {
+                    return Err(CliError::new(
+                        super::exit::CONFLICT,
+                        format!("host_create: {}", e.message()),
+                    ))
+                }
             }
         }
-        Err(e) => return Err(e).context(format!("host_create {}", a.name)),
+        Err(e) => return Err(CliError::call("host_create", e)),
     }
     let t = client
         .join_token_create(JoinTokenSpec {
             host: a.name.clone(),
             ttl_secs: Some(a.ttl),
-            url: a.join_url.clone().unwrap_or_else(|| a.controller.clone()),
+            url: a
+                .join_url
+                .clone()
+                .unwrap_or_else(|| conn.controller.clone()),
         })
         .await
-        .with_context(|| format!("join_token_create {}", a.name))?;
+        .call("join_token_create")?;
+    if conn.output == Output::Json {
+        return Ok(output::json(&t));
+    }
     out.push_str(&format!(
         "{}\n# on {}, as root, within {}: ovs-docker-rs join {}\n",
         t.token,

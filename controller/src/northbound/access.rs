@@ -13,7 +13,7 @@
 //! | `host_join` | yes | yes | yes |
 //! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host, its networks) |
 //! | `network_get` | no | yes | yes (any network, by name) |
-//! | `host_list`, `host_flows`, `router_list` | no | yes | no |
+//! | `host_list`, `host_flows`, `router_list`, `plan` | no | yes | no |
 //! | `endpoint_create`, `endpoint_delete` | no | no | own host only |
 //!
 //! A host credential is its host's only while the host is registered and only with the
@@ -70,6 +70,7 @@ const READER: &[&str] = &[
     "status",
     "host_flows",
     "router_list",
+    "plan",
     "watch",
     "unwatch",
 ];

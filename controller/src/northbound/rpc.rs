@@ -308,6 +308,12 @@ impl NorthboundServer for Northbound {
         v.sort();
         Ok(v)
     }
+    async fn plan(
+        &self,
+        request: api::PlanRequest,
+    ) -> Result<Vec<api::HostPlan>, ErrorObjectOwned> {
+        self.plan_hosts(request).await
+    }
     async fn join_token_create(
         &self,
         spec: api::JoinTokenSpec,

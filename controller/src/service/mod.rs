@@ -116,7 +116,15 @@ pub struct HostRuntime {
     pub foreign_flows: u64,
     /// A few of them, described.
     pub foreign_flow_examples: Vec<String>,
+    /// The host's OVSDB rows as its driver follows them (set while the driver runs; current
+    /// while `ovsdb_connected`), for `plan`.
+    pub ovsdb_view: Option<Arc<Mutex<ovsdb_client::vswitch::Cache>>>,
+    /// Asks the live OpenFlow session for our flows as the switch reports them, for `plan`.
+    pub flow_dump: Option<tokio::sync::mpsc::Sender<FlowDump>>,
 }
+
+/// A request for the switch's flows with our cookie: the session answers on this channel.
+pub type FlowDump = tokio::sync::oneshot::Sender<Vec<openflow::FlowStats>>;
 
 /// Process-wide counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -352,6 +360,11 @@ impl Core {
             .subscribe()
     }
 
+    /// Snapshot of the observed bindings and port numbers.
+    pub fn observed(&self) -> Observed {
+        self.lock().observed.clone()
+    }
+
     /// Snapshot of the desired state.
     pub fn state(&self) -> DesiredState {
         self.lock().state.clone()
@@ -490,6 +503,7 @@ impl Core {
                     resyncs: rt.resyncs,
                     connection: rt.connection,
                     audit_drift: rt.audit_drift,
+                    flow_dump: rt.flow_dump,
                     ..HostRuntime::default()
                 };
                 g.hosts.insert(host.to_string(), keep);
@@ -520,6 +534,7 @@ impl Core {
                 rt.openflow_connected = false;
                 rt.installed = Arc::default();
                 rt.connection = None;
+                rt.flow_dump = None;
             }
         }
     }

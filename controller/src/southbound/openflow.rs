@@ -157,6 +157,13 @@ async fn sync_switch(
     }
     gen.borrow_and_update();
     let mut installed = full_resync(core, host, sw, conn).await?;
+    // `plan` asks through this for the flows as the switch has them now.
+    let (dump_tx, mut dumps) = tokio::sync::mpsc::channel::<crate::service::FlowDump>(4);
+    core.with_host(host, |rt| {
+        if rt.connection == Some(conn) {
+            rt.flow_dump = Some(dump_tx);
+        }
+    });
     // Spread the audits of many switches over the interval.
     let interval = timing.audit_interval;
     let jitter = interval.mul_f64(f64::from(conn.as_u128() as u16) / 65536.0);
@@ -223,6 +230,10 @@ async fn sync_switch(
                     core.with_host(host, |rt| if rt.connection == Some(conn) { rt.audit_drift = drift; });
                     installed = full_resync(core, host, sw, conn).await?;
                 }
+            }
+            Some(reply) = dumps.recv() => {
+                let stats = sw.flow_stats(None, COOKIE_PREFIX, COOKIE_MASK).await?;
+                let _ = reply.send(stats);
             }
             _ = stop.cancelled() => return Ok(()),
             ev = sw.next_event() => match ev {

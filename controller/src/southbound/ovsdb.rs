@@ -140,6 +140,7 @@ pub(crate) async fn host_ovsdb(
     let timing = core.config.timing.clone();
     // Typed rows of the host's database, updated change by change.
     let cache = Arc::new(Mutex::new(SwitchView::new()));
+    core.with_host(&host, |rt| rt.ovsdb_view = Some(cache.clone()));
     let opts = ReconnectOptions {
         client: ClientOptions {
             probe_interval: Some(timing.ovsdb_probe),
