@@ -74,11 +74,16 @@ impl Lab {
         if self.insecure() {
             return vec!["--insecure".into()];
         }
-        let f = self.host_files(host);
-        [("--cert", f.cert), ("--key", f.key), ("--ca", f.ca)]
-            .into_iter()
-            .flat_map(|(flag, p)| [flag.to_string(), p.display().to_string()])
-            .collect()
+        tls_flags(self.host_files(host))
+    }
+
+    /// The flags an `ovs-controller` client command needs to reach the controller as the
+    /// lab's admin: `--cert/--key/--ca` of the admin files, or `--insecure`.
+    pub fn admin_auth_args(&self) -> Vec<String> {
+        if self.insecure() {
+            return vec!["--insecure".into()];
+        }
+        tls_flags(self.admin_files())
     }
 
     /// The OVSDB remote the controller dials for `host`: `ssl:IP:6640`, or `tcp:IP:6640`
@@ -140,7 +145,6 @@ impl Lab {
         ctl_bin: &std::path::Path,
         docker_bin: &std::path::Path,
     ) -> Result<()> {
-        let admin = self.admin_files();
         let mut add = self.controller_command(&ctl_bin.to_string_lossy());
         add.args(["host", "add", &host.name, "--tunnel-ip"])
             .arg(host.underlay_ip.to_string())
@@ -148,12 +152,7 @@ impl Lab {
             .arg(self.ovsdb_remote(host))
             .arg("--controller")
             .arg(self.northbound_url())
-            .arg("--cert")
-            .arg(&admin.cert)
-            .arg("--key")
-            .arg(&admin.key)
-            .arg("--ca")
-            .arg(&admin.ca);
+            .args(self.admin_auth_args());
         let out = sys::run(&mut add)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let token = stdout
@@ -177,6 +176,14 @@ impl Lab {
         sys::run(&mut join)?;
         Ok(())
     }
+}
+
+/// `--cert C --key K --ca A` of `f`.
+fn tls_flags(f: TlsFiles) -> Vec<String> {
+    [("--cert", f.cert), ("--key", f.key), ("--ca", f.ca)]
+        .into_iter()
+        .flat_map(|(flag, p)| [flag.to_string(), p.display().to_string()])
+        .collect()
 }
 
 /// The directory of a set of TLS files (that of the certificate).

@@ -19,17 +19,11 @@ use serde_json::Value;
 /// `ovs-controller ARGS` in the controller namespace with the lab's admin certificate.
 fn ctl(lab: &Lab, args: &[&str]) -> Output {
     let bin = ovs_lab::controller_binary().unwrap();
-    let admin = lab.admin_files();
     let mut cmd = lab.controller_command(&bin.to_string_lossy());
     cmd.args(args)
         .arg("--controller")
         .arg(lab.northbound_url())
-        .arg("--cert")
-        .arg(&admin.cert)
-        .arg("--key")
-        .arg(&admin.key)
-        .arg("--ca")
-        .arg(&admin.ca);
+        .args(lab.admin_auth_args());
     cmd.output().unwrap()
 }
 
@@ -65,6 +59,26 @@ fn switches(lab: &Lab) -> Vec<String> {
             v
         })
         .collect()
+}
+
+/// `network create NAME --vni VNI --subnet SUBNET`.
+fn net_create<'a>(name: &'a str, vni: &'a str, subnet: &'a str) -> Vec<&'a str> {
+    vec!["network", "create", name, "--vni", vni, "--subnet", subnet]
+}
+
+/// `network create red --vni 200 --subnet 10.244.2.0/24 EXTRA...`.
+fn create_red<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "network",
+        "create",
+        "red",
+        "--vni",
+        "200",
+        "--subnet",
+        "10.244.2.0/24",
+    ];
+    v.extend_from_slice(extra);
+    v
 }
 
 /// The value of `key: value` in `show` output.
@@ -122,80 +136,22 @@ fn cli_commands_plan_and_dry_run_on_a_real_lab() {
     fails(&lab, &["network", "show", "bad/name"], 2, "network name");
     fails(
         &lab,
-        &[
-            "network",
-            "create",
-            "blue",
-            "--vni",
-            "100",
-            "--subnet",
-            "10.244.1.0/24",
-        ],
+        &net_create("blue", "100", "10.244.1.0/24"),
         4,
         "already exists",
     );
-    fails(
-        &lab,
-        &[
-            "network",
-            "create",
-            "red",
-            "--vni",
-            "0",
-            "--subnet",
-            "10.244.2.0/24",
-        ],
-        2,
-        "--vni",
-    );
-    fails(
-        &lab,
-        &[
-            "network",
-            "create",
-            "red",
-            "--vni",
-            "7",
-            "--subnet",
-            "10.244.2.1/24",
-        ],
-        2,
-        "subnet",
-    );
+    fails(&lab, &net_create("red", "0", "10.244.2.0/24"), 2, "--vni");
+    fails(&lab, &net_create("red", "7", "10.244.2.1/24"), 2, "subnet");
     fails(&lab, &["network", "delete", "blue"], 4, "blue");
 
     // network create / delete, both outputs.
-    let t = ok(
-        &lab,
-        &[
-            "network",
-            "create",
-            "red",
-            "--vni",
-            "200",
-            "--subnet",
-            "10.244.2.0/24",
-            "--tunnel",
-            "gre",
-        ],
-    );
+    let t = ok(&lab, &create_red(&["--tunnel", "gre"]));
     assert_eq!(t, "created network red (vni 200, 10.244.2.0/24, gre)\n");
     assert_eq!(
         ok(&lab, &["network", "delete", "red"]),
         "deleted network red\n"
     );
-    let j = json(
-        &lab,
-        &[
-            "network",
-            "create",
-            "red",
-            "--vni",
-            "200",
-            "--subnet",
-            "10.244.2.0/24",
-        ],
-    );
+    let j = json(&lab, &create_red(&[]));
     assert_eq!(j["tunnel"], "vxlan");
     assert_eq!(json(&lab, &["network", "delete", "red"])["deleted"], "red");
     fails(&lab, &["network", "delete", "red"], 3, "red");
@@ -264,17 +220,11 @@ fn cli_commands_plan_and_dry_run_on_a_real_lab() {
         .unwrap();
     assert_eq!(o.status.code(), Some(5), "{}", common::text(&o));
     assert!(common::text(&o).contains("--cert"), "{}", common::text(&o));
-    let admin = lab.admin_files();
     let o = lab
         .controller_command(&bin.to_string_lossy())
         .args(["status", "--controller"])
         .arg(format!("https://{}:1", lab.controller_ip()))
-        .arg("--cert")
-        .arg(&admin.cert)
-        .arg("--key")
-        .arg(&admin.key)
-        .arg("--ca")
-        .arg(&admin.ca)
+        .args(lab.admin_auth_args())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(6), "{}", common::text(&o));
@@ -315,36 +265,11 @@ fn cli_commands_plan_and_dry_run_on_a_real_lab() {
         .unwrap();
     assert_eq!(h3["ovsdb_live"], false);
     assert!(!h3["ovsdb"]["add"].as_array().unwrap().is_empty(), "{j}");
-    let t = ok(
-        &lab,
-        &[
-            "network",
-            "create",
-            "red",
-            "--vni",
-            "200",
-            "--subnet",
-            "10.244.2.0/24",
-            "--dry-run",
-        ],
-    );
+    let t = ok(&lab, &create_red(&["--dry-run"]));
     assert!(t.starts_with("dry run: nothing was changed\n"), "{t}");
+    assert!(t.contains("host h1: 0 to add"), "{t}");
     fails(&lab, &["host", "delete", "h3", "--dry-run"], 3, "h3");
     fails(&lab, &["network", "delete", "blue", "--dry-run"], 4, "blue");
-    let t = ok(
-        &lab,
-        &[
-            "network",
-            "create",
-            "red",
-            "--vni",
-            "200",
-            "--subnet",
-            "10.244.2.0/24",
-            "--dry-run",
-        ],
-    );
-    assert!(t.contains("host h1: 0 to add"), "{t}");
     assert_eq!(ok(&lab, &["host", "list"]), hosts_before);
     assert_eq!(ok(&lab, &["network", "list"]), nets_before);
     assert_eq!(switches(&lab), sw_before);

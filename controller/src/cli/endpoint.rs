@@ -40,11 +40,7 @@ pub async fn run(conn: &Conn, cmd: EndpointCommand) -> CliResult {
             if let Some(h) = &host {
                 names::host_name(h).map_err(|e| CliError::usage(e.to_string()))?;
             }
-            let eps = conn
-                .client()?
-                .endpoint_list(EndpointFilter { network, host })
-                .await
-                .call("endpoint_list")?;
+            let eps = list(&conn.client()?, network, host).await?;
             Ok(match conn.output {
                 Output::Json => output::json(&eps),
                 Output::Table => table(&eps),
@@ -80,6 +76,26 @@ pub async fn run(conn: &Conn, cmd: EndpointCommand) -> CliResult {
                 }
             })
         }
+    }
+}
+
+/// The endpoints of `network` and/or `host` (all without either).
+pub async fn list(
+    c: &impl NorthboundClient,
+    network: Option<String>,
+    host: Option<String>,
+) -> Result<Vec<Endpoint>, CliError> {
+    c.endpoint_list(EndpointFilter { network, host })
+        .await
+        .call("endpoint_list")
+}
+
+/// The endpoints as a `show` section ("" for none).
+pub fn section(eps: &[Endpoint]) -> String {
+    if eps.is_empty() {
+        String::new()
+    } else {
+        table(eps)
     }
 }
 

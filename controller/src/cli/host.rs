@@ -25,10 +25,10 @@
 
 use super::exit::{CallExt, CliError, CliResult};
 use super::output::{self, Output};
-use super::{plan, Conn};
+use super::{plan, Conn, DeleteArgs, ShowArgs};
 use clap::{Args, Subcommand};
 use ovs_controller::api::{
-    codes, names, EndpointFilter, Host, HostSpec, JoinTokenSpec, NorthboundClient, PlanChange,
+    codes, names, Host, HostSpec, JoinTokenSpec, NorthboundClient, PlanChange,
 };
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -41,20 +41,11 @@ pub enum HostCommand {
     /// List hosts.
     #[command(alias = "ls")]
     List,
-    /// Show one host: its record, its status and its endpoints.
-    Show {
-        /// The host's name.
-        name: String,
-    },
     /// Remove a host (it must have no endpoints); our ports leave its bridge.
     #[command(alias = "rm")]
-    Delete {
-        /// The host's name.
-        name: String,
-        /// Print what would change on each host instead of deleting.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Delete(DeleteArgs),
+    /// Show one host: its record, its status and its endpoints.
+    Show(ShowArgs),
 }
 
 /// `host add` arguments.
@@ -112,8 +103,8 @@ pub async fn run(conn: &Conn, cmd: HostCommand) -> CliResult {
                 ),
             })
         }
-        HostCommand::Show { name } => show(conn, &c, name).await,
-        HostCommand::Delete { name, dry_run } => {
+        HostCommand::Show(ShowArgs { name }) => show(conn, &c, name).await,
+        HostCommand::Delete(DeleteArgs { name, dry_run }) => {
             names::host_name(&name).map_err(|e| CliError::usage(e.to_string()))?;
             if dry_run {
                 return plan::dry_run(conn, &c, PlanChange::HostDelete { name }).await;
@@ -142,49 +133,34 @@ async fn show(conn: &Conn, c: &impl NorthboundClient, name: String) -> CliResult
         .call("status")?
         .into_iter()
         .find(|s| s.name == name);
-    let eps = c
-        .endpoint_list(EndpointFilter {
-            network: None,
-            host: Some(name),
-        })
-        .await
-        .call("endpoint_list")?;
-    Ok(match conn.output {
-        Output::Json => {
-            #[derive(Serialize)]
-            struct Shown<'a> {
-                #[serde(flatten)]
-                host: &'a Host,
-                status: Option<&'a ovs_controller::api::HostStatus>,
-                endpoints: &'a [ovs_controller::api::Endpoint],
-            }
-            output::json(&Shown {
-                host: &host,
-                status: status.as_ref(),
-                endpoints: &eps,
-            })
+    let eps = super::endpoint::list(c, None, Some(name)).await?;
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        host: &'a Host,
+        status: Option<&'a ovs_controller::api::HostStatus>,
+        endpoints: &'a [ovs_controller::api::Endpoint],
+    }
+    let fields = [
+        ("name", host.name.clone()),
+        ("tunnel ip", host.tunnel_ip.to_string()),
+        ("ovsdb", host.ovsdb.clone()),
+        ("endpoints", eps.len().to_string()),
+    ];
+    let status_section = status.as_ref().map_or_else(String::new, |st| {
+        let mut s = super::status::table(std::slice::from_ref(st));
+        for f in &st.foreign {
+            s.push_str(&format!("foreign: {f}\n"));
         }
-        Output::Table => {
-            let mut s = output::fields(&[
-                ("name", host.name.clone()),
-                ("tunnel ip", host.tunnel_ip.to_string()),
-                ("ovsdb", host.ovsdb.clone()),
-                ("endpoints", eps.len().to_string()),
-            ]);
-            if let Some(st) = &status {
-                s.push('\n');
-                s.push_str(&super::status::table(std::slice::from_ref(st)));
-                for f in &st.foreign {
-                    s.push_str(&format!("foreign: {f}\n"));
-                }
-            }
-            if !eps.is_empty() {
-                s.push('\n');
-                s.push_str(&super::endpoint::table(&eps));
-            }
-            s
-        }
-    })
+        s
+    });
+    let shown = Shown {
+        host: &host,
+        status: status.as_ref(),
+        endpoints: &eps,
+    };
+    let sections = [status_section, super::endpoint::section(&eps)];
+    Ok(output::show(conn.output, &shown, &fields, &sections))
 }
 
 async fn add(conn: &Conn, client: &impl NorthboundClient, a: AddArgs) -> CliResult {

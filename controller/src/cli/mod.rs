@@ -29,6 +29,23 @@ pub use output::Output;
 /// (`ovs-controller pki issue --dir DIR --name admin --role admin --out DIR/admin`).
 pub const ADMIN_PREFIX: &str = "admin";
 
+/// `show NAME`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The name.
+    pub name: String,
+}
+
+/// `delete NAME [--dry-run]`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The name.
+    pub name: String,
+    /// Print what would change on each host instead of deleting.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 /// How to reach the controller, and how to print (every client command).
 #[derive(Debug, Clone, Args)]
 pub struct Conn {

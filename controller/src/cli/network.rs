@@ -7,10 +7,10 @@
 
 use super::exit::{CallExt, CliError, CliResult};
 use super::output::{self, Output};
-use super::{plan, Conn};
+use super::{plan, Conn, DeleteArgs, ShowArgs};
 use clap::{Args, Subcommand};
 use ovs_controller::api::{
-    names, EndpointFilter, Ipv4Net, Network, NetworkSpec, NorthboundClient, PlanChange, TunnelType,
+    names, Ipv4Net, Network, NetworkSpec, NorthboundClient, PlanChange, TunnelType,
 };
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -24,19 +24,10 @@ pub enum NetworkCommand {
     #[command(alias = "ls")]
     List,
     /// Show one network and its endpoints.
-    Show {
-        /// The network's name.
-        name: String,
-    },
+    Show(ShowArgs),
     /// Delete a network (it must have no endpoints).
     #[command(alias = "rm")]
-    Delete {
-        /// The network's name.
-        name: String,
-        /// Print what would change on each host instead of deleting.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Delete(DeleteArgs),
 }
 
 /// `network create` arguments.
@@ -100,48 +91,33 @@ pub async fn run(conn: &Conn, cmd: NetworkCommand) -> CliResult {
                 ),
             })
         }
-        NetworkCommand::Show { name } => {
+        NetworkCommand::Show(ShowArgs { name }) => {
             names::network_name(&name).map_err(|e| CliError::usage(e.to_string()))?;
             let n = find(&c, &name).await?;
-            let eps = c
-                .endpoint_list(EndpointFilter {
-                    network: Some(name),
-                    host: None,
-                })
-                .await
-                .call("endpoint_list")?;
-            Ok(match conn.output {
-                Output::Json => {
-                    #[derive(Serialize)]
-                    struct Shown<'a> {
-                        #[serde(flatten)]
-                        network: &'a Network,
-                        endpoints: &'a [ovs_controller::api::Endpoint],
-                    }
-                    output::json(&Shown {
-                        network: &n,
-                        endpoints: &eps,
-                    })
-                }
-                Output::Table => {
-                    let mut s = output::fields(&[
-                        ("name", n.name.clone()),
-                        ("vni", n.vni.to_string()),
-                        ("subnet", n.subnet.to_string()),
-                        ("gateway", output::opt(&n.gateway)),
-                        ("tunnel", n.tunnel.to_string()),
-                        ("mtu", n.mtu.to_string()),
-                        ("endpoints", eps.len().to_string()),
-                    ]);
-                    if !eps.is_empty() {
-                        s.push('\n');
-                        s.push_str(&super::endpoint::table(&eps));
-                    }
-                    s
-                }
-            })
+            let eps = super::endpoint::list(&c, Some(name), None).await?;
+            #[derive(Serialize)]
+            struct Shown<'a> {
+                #[serde(flatten)]
+                network: &'a Network,
+                endpoints: &'a [ovs_controller::api::Endpoint],
+            }
+            let fields = [
+                ("name", n.name.clone()),
+                ("vni", n.vni.to_string()),
+                ("subnet", n.subnet.to_string()),
+                ("gateway", output::opt(&n.gateway)),
+                ("tunnel", n.tunnel.to_string()),
+                ("mtu", n.mtu.to_string()),
+                ("endpoints", eps.len().to_string()),
+            ];
+            let shown = Shown {
+                network: &n,
+                endpoints: &eps,
+            };
+            let sections = [super::endpoint::section(&eps)];
+            Ok(output::show(conn.output, &shown, &fields, &sections))
         }
-        NetworkCommand::Delete { name, dry_run } => {
+        NetworkCommand::Delete(DeleteArgs { name, dry_run }) => {
             names::network_name(&name).map_err(|e| CliError::usage(e.to_string()))?;
             if dry_run {
                 return plan::dry_run(conn, &c, PlanChange::NetworkDelete { name }).await;

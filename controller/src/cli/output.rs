@@ -82,6 +82,25 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .collect()
 }
 
+/// `show` output: the JSON of `v`, or `fields` then each non-empty `section` after a blank
+/// line.
+pub fn show<T: Serialize>(
+    format: Output,
+    v: &T,
+    fields_: &[(&str, String)],
+    sections: &[String],
+) -> String {
+    if format == Output::Json {
+        return json(v);
+    }
+    let mut s = fields(fields_);
+    for sec in sections.iter().filter(|x| !x.is_empty()) {
+        s.push('\n');
+        s.push_str(sec);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
