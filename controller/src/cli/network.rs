@@ -44,6 +44,9 @@ pub struct CreateArgs {
     /// Gateway address in the subnet (reserved from IPAM).
     #[arg(long)]
     gateway: Option<Ipv4Addr>,
+    /// Tenant (a router joins networks of one tenant only) [default: the network's name].
+    #[arg(long)]
+    tenant: Option<String>,
     /// vxlan, gre or geneve [default: vxlan].
     #[arg(long)]
     tunnel: Option<TunnelType>,
@@ -61,11 +64,15 @@ pub async fn run(conn: &Conn, cmd: NetworkCommand) -> CliResult {
     match cmd {
         NetworkCommand::Create(a) => {
             names::network_name(&a.name).map_err(|e| CliError::usage(e.to_string()))?;
+            if let Some(t) = &a.tenant {
+                names::network_name(t).map_err(|e| CliError::usage(format!("tenant: {e}")))?;
+            }
             let spec = NetworkSpec {
                 name: a.name,
                 vni: a.vni,
                 subnet: a.subnet,
                 gateway: a.gateway,
+                tenant: a.tenant,
                 tunnel: a.tunnel,
                 mtu: a.mtu,
             };
