@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn topology() -> Result<Topology> {
     Topology::named("two-hosts-pair").map_err(|e| anyhow!("{e}"))
@@ -238,63 +238,13 @@ pub fn attach_to_ping(lab: &mut Lab, docker_rs: &Path, n: usize) -> Row {
     row
 }
 
-/// One iperf3 run from c1 to c2 of `lab`; Gbit/s received.
+/// One iperf3 run from b1 to b2 of `lab` (the lab's own `iperf` verb); Gbit/s received.
 fn iperf(lab: &Lab, secs: u32) -> Result<f64> {
-    let c1 = lab.container("b1").ok_or_else(|| anyhow!("no b1"))?;
-    let c2 = lab.container("b2").ok_or_else(|| anyhow!("no b2"))?;
-    let ip = container_ip(lab, "b2")?.to_string();
-    let mut server = c2.command("iperf3");
-    server
-        .args(["-s", "-1", "-B", &ip])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = server.spawn().context("spawn iperf3 server")?;
-    let res = (|| -> Result<f64> {
-        let t0 = Instant::now();
-        loop {
-            let out = c1
-                .command("iperf3")
-                .args(["-c", &ip, "-t", &secs.to_string(), "-J"])
-                .output()
-                .context("iperf3 client")?;
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            // iperf3 -J exits 0 even when it could not connect (server not listening yet).
-            let refused = v
-                .get("error")
-                .and_then(serde_json::Value::as_str)
-                .is_some_and(|e| e.contains("unable to connect"));
-            if out.status.success() && !refused {
-                let bps = v
-                    .pointer("/end/sum_received/bits_per_second")
-                    .and_then(serde_json::Value::as_f64)
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "no sum_received in iperf3 output (iperf3 error: {}; stderr: {})",
-                            v.get("error").map(|e| e.to_string()).unwrap_or_default(),
-                            String::from_utf8_lossy(&out.stderr).trim()
-                        )
-                    })?;
-                let bytes = v
-                    .pointer("/end/sum_received/bytes")
-                    .and_then(serde_json::Value::as_f64)
-                    .unwrap_or(0.0);
-                if bytes <= 0.0 {
-                    bail!("iperf3 received no data");
-                }
-                return Ok(bps / 1e9);
-            }
-            if t0.elapsed() > Duration::from_secs(5 + u64::from(secs)) {
-                bail!(
-                    "iperf3 failed: {}",
-                    v.get("error").map(|e| e.to_string()).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    res
+    let r = lab.iperf("b1", "b2", secs)?;
+    if r.bits_per_second <= 0.0 {
+        bail!("iperf3 received no data");
+    }
+    Ok(r.bits_per_second / 1e9)
 }
 
 /// Row 4: throughput through the controller's pipeline vs plain NORMAL wiring.

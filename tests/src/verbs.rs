@@ -267,24 +267,26 @@ impl Lab {
     }
 }
 
-/// Runs the iperf3 client, retrying while the server is not listening yet (bounded).
+/// Runs the iperf3 client, retrying while the server is not listening yet (bounded by
+/// 5 s plus the run). `iperf3 -J` exits 0 even when it could not connect, with only an
+/// `error` in its JSON, so the JSON decides, not the exit status.
 fn iperf_client(a: &Container, dst: Ipv4Addr, seconds: u32) -> Result<IperfResult> {
     let dst = dst.to_string();
     let secs = seconds.to_string();
-    let mut last = String::new();
-    for _ in 0..50 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5 + u64::from(seconds));
+    loop {
         let o = a.exec(&["iperf3", "-c", &dst, "-t", &secs, "-J"])?;
         let text = String::from_utf8_lossy(&o.stdout).to_string();
-        if o.status.success() {
+        let error = iperf_error(&text);
+        let not_listening = error.contains("unable to connect") || error.contains("refused");
+        if !not_listening && o.status.success() {
             return parse_iperf_json(&text, seconds);
         }
-        last = text;
-        if !last.contains("Connection refused") {
-            break;
+        if !not_listening || std::time::Instant::now() > deadline {
+            bail!("iperf3 client failed: {error}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("iperf3 client failed: {}", iperf_error(&last))
 }
 
 /// The `error` field of iperf3's JSON output, or the text itself.
@@ -295,9 +297,13 @@ fn iperf_error(text: &str) -> String {
         .unwrap_or_else(|| text.trim().to_string())
 }
 
-/// Reads `end.sum_received.bits_per_second` and `end.sum_sent.retransmits` of `iperf3 -J`.
+/// Reads `end.sum_received.bits_per_second` and `end.sum_sent.retransmits` of `iperf3 -J`;
+/// an `error` in the output (iperf3 exits 0 on some failures) is the error.
 fn parse_iperf_json(text: &str, seconds: u32) -> Result<IperfResult> {
     let v: serde_json::Value = serde_json::from_str(text).context("iperf3 -J output")?;
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        bail!("iperf3: {e}");
+    }
     let end = v.get("end").ok_or_else(|| anyhow!("iperf3 -J: no `end`"))?;
     let bits_per_second = end
         .pointer("/sum_received/bits_per_second")
