@@ -288,7 +288,9 @@ fn run_container(
 fn first_ping(from: &str, to: Ipv4Addr) -> Result<()> {
     let o = docker(&["exec", from, "ping", "-c", "1", "-W", "3", &to.to_string()]);
     if !o.status.success() {
-        // Known gap (see the report): the very first packet can be lost; is the path there?
+        // Known gap: the userspace datapath drops the first packet to a tunnel peer whose
+        // underlay neighbour it has not resolved yet (tnl/neigh/show is empty before the
+        // first ping and holds the peer after it); is the path there after that?
         let again = docker(&["exec", from, "ping", "-c", "3", "-W", "2", &to.to_string()]);
         eprintln!("first ping {from} -> {to} lost; retry: {}", text(&again));
         if again.status.success() {
