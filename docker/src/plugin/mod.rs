@@ -199,7 +199,12 @@ async fn handle(
             return Ok(reply(StatusCode::OK, &err_body(&msg)));
         }
     };
-    let r = plugin.dispatch(&method, &body).await;
+    // The call runs in a task of its own: Docker giving up on the request (closing the
+    // connection) must not cancel a Join halfway, between plugging and recording the port.
+    let (p, m) = (plugin.clone(), method.clone());
+    let r = tokio::spawn(async move { p.dispatch(&m, &body).await })
+        .await
+        .unwrap_or_else(|e| Some(Err(anyhow::anyhow!("the {method} handler failed: {e}"))));
     Ok(match r {
         None => {
             tracing::debug!(%method, "not implemented");
@@ -232,7 +237,12 @@ fn bind(path: &Path) -> Result<UnixListener> {
         }
         std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
     }
-    UnixListener::bind(path).with_context(|| format!("listening on {}", path.display()))
+    let l = UnixListener::bind(path).with_context(|| format!("listening on {}", path.display()))?;
+    // Only root (dockerd) may talk to the plugin: it acts with the host's credentials.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} private (0600)", path.display()))?;
+    Ok(l)
 }
 
 /// `ovs-docker-rs plugin`: serves until SIGTERM/SIGINT/SIGHUP, then removes the socket.
@@ -293,6 +303,14 @@ pub async fn run(s: &Settings, a: PluginArgs) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&a.socket);
+    // A call holds the state lock from start to end: taking it waits for the call in
+    // progress (bounded), so a stop does not cut a Join or a Leave halfway.
+    if tokio::time::timeout(Duration::from_secs(60), plugin.state.lock())
+        .await
+        .is_err()
+    {
+        eprintln!("ovs-docker-rs plugin: a call was still running after 60 s; stopping anyway");
+    }
     eprintln!("ovs-docker-rs plugin: stopped");
     Ok(())
 }

@@ -129,9 +129,19 @@ impl Store {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let tmp = self.path.with_extension("tmp");
         let body = serde_json::to_vec_pretty(state)?;
-        std::fs::write(&tmp, body).with_context(|| format!("writing {}", tmp.display()))?;
+        // Durable before it replaces the old file: the data, then the rename (the directory).
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()
+        };
+        write().with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("renaming {} into place", tmp.display()))
+            .with_context(|| format!("renaming {} into place", tmp.display()))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))
     }
 }
 
