@@ -102,6 +102,19 @@ async fn routers_join_one_tenant_and_are_refused_otherwise() {
             .unwrap_err(),
     );
     assert!(msg.contains("unknown network \"nope\""), "{msg}");
+    // A network naming another's fallback tenant (its name) is not that network's tenant.
+    c.network_create(net("sneak", 600, "10.1.7.0/24", Some("lone")))
+        .await
+        .unwrap();
+    let (code, msg) = refusal(
+        c.router_create(router("r", &["lone", "sneak"]))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        code == codes::INVALID && msg.contains("\"lone\" has no tenant"),
+        "{msg}"
+    );
     // Joined: listed with its tenant; a second router for blue and deleting blue refused.
     let r = c
         .router_create(router("r1", &["green", "blue"]))

@@ -53,6 +53,28 @@ impl Router {
 /// Check the networks `nets` of router `r` (in its order) against each other: one tenant,
 /// disjoint subnets.
 pub fn check_members(r: &Router, nets: &[&Network]) -> Result<(), ModelError> {
+    for n in nets {
+        // A network's fallback tenant is its own name, which another network could name as
+        // its tenant: only a tenant given explicitly may be routed.
+        if n.tenant.is_none() {
+            return Err(bad(
+                "networks",
+                format!(
+                    "network {:?} has no tenant: a router joins networks of one named tenant",
+                    n.name
+                ),
+            ));
+        }
+        if n.gateway.is_none() {
+            return Err(bad(
+                "networks",
+                format!(
+                    "network {:?} has no gateway: nothing to route through",
+                    n.name
+                ),
+            ));
+        }
+    }
     for (i, a) in nets.iter().enumerate() {
         for b in &nets[i + 1..] {
             if a.tenant() != b.tenant() {
@@ -114,6 +136,9 @@ mod tests {
             .unwrap();
         let b = Network::new("b", 2, "10.2.0.0/24", None, None, None).unwrap();
         let e = check_members(&r, &[&a, &b]).unwrap_err();
+        assert!(e.to_string().contains("\"b\" has no tenant"), "{e}");
+        let b2 = b.clone().with_tenant(Some("t2")).unwrap();
+        let e = check_members(&r, &[&a, &b2]).unwrap_err();
         assert!(e.to_string().contains("tenant \"t1\""), "{e}");
         let b = b.with_tenant(Some("t1")).unwrap();
         check_members(&r, &[&a, &b]).unwrap();

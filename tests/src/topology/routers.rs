@@ -114,6 +114,14 @@ pub(super) fn check(
             if members.iter().any(|m| m.name == net.name) {
                 return Err(ctx.err(n, f, format!("network {name:?} named twice")));
             }
+            if net.tenant.is_none() {
+                // As the controller: the fallback tenant (the network's own name) may be
+                // named by another network, so only an explicit tenant can be routed.
+                let msg = format!(
+                    "network {name:?} has no tenant, and a router joins one tenant, given by name"
+                );
+                return Err(ctx.err(n, f, msg));
+            }
             if let Some(o) = out.iter().find(|o| o.networks.contains(name)) {
                 let msg = format!("network {name:?} is already joined by router {:?}", o.name);
                 return Err(ctx.err(n, f, msg));
