@@ -227,19 +227,19 @@ impl Core {
 
     /// Remove a host without endpoints, with its certificate binding and join tokens.
     pub fn delete_host(&self, name: &str) -> Result<(), CoreError> {
-        let mut writes = vec![Write::Delete(Kind::Host, name.to_string())];
-        let now = crate::state::tokens::now_secs();
-        writes.extend(certs::forget(self.store.as_ref(), name, now)?);
-        self.change_locked(
-            |s| s.check_remove_host(name),
-            &writes,
-            |g| {
-                g.state.remove_host(name)?;
-                g.certs.remove(name);
-                g.touch([name]);
-                Ok(())
-            },
-        )?;
+        {
+            // The token sweep is read under the lock that token issue and spend take, so no
+            // token issued for this registration escapes it.
+            let mut g = self.lock();
+            g.state.check_remove_host(name)?;
+            let now = crate::state::tokens::now_secs();
+            let mut writes = vec![Write::Delete(Kind::Host, name.to_string())];
+            writes.extend(certs::forget(self.store.as_ref(), name, now)?);
+            self.store.apply(&writes)?;
+            g.state.remove_host(name)?;
+            g.certs.remove(name);
+            g.touch([name]);
+        }
         self.emit(Event::HostDeleted {
             name: name.to_string(),
         });

@@ -71,16 +71,6 @@ impl Core {
         }
     }
 
-    /// Bind registered host `host` to the certificate of its join (already persisted) and wake
-    /// its sessions, which check their certificate again.
-    pub(super) fn bind_cert(&self, host: &str, b: CertBinding) {
-        let mut g = self.lock();
-        if g.state.host(host).is_some() {
-            g.certs.insert(host.to_string(), b);
-            g.touch([host]);
-        }
-    }
-
     /// The binding of registered host `host` (`None`: none, a host from before bindings).
     pub fn cert_binding(&self, host: &str) -> Option<CertBinding> {
         self.lock().certs.get(host).cloned()

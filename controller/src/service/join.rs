@@ -83,15 +83,21 @@ impl Core {
         url: &str,
     ) -> Result<(JoinToken, u64), CoreError> {
         let issuer = self.issuer()?;
-        if !self.has_host(host) {
-            return Err(ModelError::UnknownHost(host.to_string()).into());
-        }
         if !url.starts_with("https://") || url.len() <= "https://".len() {
             return Err(JoinError::Url(url.to_string()).into());
         }
         let ttl = ttl_secs.unwrap_or(tokens::DEFAULT_TTL_SECS);
-        let (secret, rec) = tokens::issue(self.store.as_ref(), host, ttl, tokens::now_secs())
-            .map_err(JoinError::from)?;
+        // Under the core lock, as a host delete sweeps the host's tokens: a token is either
+        // issued before the delete (and swept by it) or refused for an unknown host, never
+        // left behind for a later registration of the same name.
+        let (secret, rec) = {
+            let g = self.lock();
+            if g.state.host(host).is_none() {
+                return Err(ModelError::UnknownHost(host.to_string()).into());
+            }
+            tokens::issue(self.store.as_ref(), host, ttl, tokens::now_secs())
+                .map_err(JoinError::from)?
+        };
         let token = JoinToken {
             url: url.to_string(),
             ca_sha256: issuer.server_ca_sha256(),
@@ -129,8 +135,19 @@ impl Core {
             .ok_or_else(|| JoinError::Csr("the signed certificate is not PEM".into()))?;
         let binding = CertBinding::bound(&ovs_trust::Fingerprint::of(&leaf), now);
         let bind = certs::put(&host.name, &binding);
-        tokens::consume(store, &rec.host, &secret, now, &[bind]).map_err(JoinError::from)?;
-        self.bind_cert(&host.name, binding);
+        {
+            // Spent, stored and held in memory in one step under the core lock. The token still
+            // being there (consume compares it) means no delete of the host came since it was
+            // issued (a delete sweeps tokens under this lock), so the binding cannot land on a
+            // later registration of the same name, in the store or in memory.
+            let mut g = self.lock();
+            if g.state.host(&host.name).is_none() {
+                return Err(ModelError::UnknownHost(host.name.clone()).into());
+            }
+            tokens::consume(store, &rec.host, &secret, now, &[bind]).map_err(JoinError::from)?;
+            g.certs.insert(host.name.clone(), binding);
+            g.touch([host.name.as_str()]);
+        }
         tracing::info!(host = %host.name, "host joined: certificate issued and bound, token spent");
         Ok(Joined {
             host: host.name,
@@ -149,7 +166,7 @@ mod tests {
     use super::*;
     use crate::plan::PlanConfig;
     use crate::state::model::Host;
-    use crate::state::store::{MemStore, RedbStore, Store};
+    use crate::state::store::{Kind, MemStore, RedbStore, Store, StoreError, Write};
     use std::sync::Mutex;
 
     /// Signs by echoing the name it was asked to sign for; refuses CSR "bad".
@@ -281,6 +298,58 @@ mod tests {
         assert!(e.to_string().starts_with("url: "), "{e}");
         let e = c.create_join_token("h1", Some(1), URL).unwrap_err();
         assert!(e.to_string().contains("ttl_secs"), "{e}");
+    }
+
+    /// A store that dawdles after reading the join tokens: it widens any window between a
+    /// token sweep reading them and the delete it belongs to.
+    #[derive(Debug, Default)]
+    struct SlowTokenList(MemStore);
+
+    impl Store for SlowTokenList {
+        fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.get(kind, key)
+        }
+        fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+            let read = self.0.list(kind);
+            if kind == Kind::JoinToken {
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+            read
+        }
+        fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+            self.0.apply(writes)
+        }
+        fn apply_if(
+            &self,
+            kind: Kind,
+            key: &str,
+            expect: Option<&[u8]>,
+            writes: &[Write],
+        ) -> Result<bool, StoreError> {
+            self.0.apply_if(kind, key, expect, writes)
+        }
+    }
+
+    #[test]
+    fn a_token_racing_a_host_delete_never_outlives_it() {
+        let (c, _) = core(Arc::new(SlowTokenList::default()));
+        let h1 = || Host::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap();
+        for round in 0..40 {
+            let issued = std::thread::scope(|s| {
+                let t = s.spawn(|| c.create_join_token("h1", None, URL).ok());
+                c.delete_host("h1").unwrap();
+                t.join().unwrap()
+            });
+            // h1 registered again: a token from the race belongs to the deleted registration.
+            c.create_host(h1()).unwrap();
+            if let Some((t, _)) = issued {
+                let e = c.join_host(&t.encode(), "csr");
+                assert!(
+                    e.is_err(),
+                    "round {round}: a token of the deleted h1 joined the new one"
+                );
+            }
+        }
     }
 
     #[test]
