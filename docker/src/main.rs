@@ -230,6 +230,40 @@ fn require_root() -> Result<(), Error> {
     }
 }
 
+/// Runs `work` (a future: nothing of it has run yet) only as root.
+async fn as_root<T, E>(work: impl std::future::Future<Output = Result<T, E>>) -> anyhow::Result<()>
+where
+    anyhow::Error: From<E>,
+{
+    require_root()?;
+    work.await?;
+    Ok(())
+}
+
+/// `ovs-docker-rs join`.
+#[cfg(feature = "controller")]
+async fn join(settings: &Settings, a: JoinArgs) -> anyhow::Result<()> {
+    let r = ovs_docker::join::join(&ovs_docker::join::JoinOptions {
+        token: a.token,
+        dir: a.dir,
+        system_id_file: a.system_id_file,
+        db: settings.db.clone(),
+        listen_ip: a.listen_ip,
+        timeout: Duration::from_secs(a.timeout),
+    })
+    .await?;
+    println!(
+        "joined as {}: files in {}, ovsdb-server listens on {} (system-id {0})",
+        r.host,
+        r.files.dir.display(),
+        r.listen
+    );
+    for m in &r.removed_managers {
+        println!("removed plaintext OVSDB manager {m}");
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings {
         db: cli.db,
@@ -272,19 +306,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bridge: _,
             interface,
             container,
-        } => {
-            require_root()?;
-            plumb::del_port(&settings, &container, &interface, true).await?;
-            Ok(())
-        }
+        } => as_root(plumb::del_port(&settings, &container, &interface, true)).await,
         Cmd::DelPorts {
             bridge: _,
             container,
-        } => {
-            require_root()?;
-            plumb::del_ports(&settings, &container, true).await?;
-            Ok(())
-        }
+        } => as_root(plumb::del_ports(&settings, &container, true)).await,
         Cmd::SetVlan {
             bridge: _,
             interface,
@@ -292,48 +318,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             vlan,
         } => {
             let vlan = parse::vlan(&vlan)?;
-            require_root()?;
-            plumb::set_vlan(&settings, &container, &interface, vlan, true).await?;
-            Ok(())
+            as_root(plumb::set_vlan(
+                &settings, &container, &interface, vlan, true,
+            ))
+            .await
         }
         #[cfg(feature = "controller")]
-        Cmd::Attach(a) => {
-            require_root()?;
-            attach::attach(&settings, a).await
-        }
+        Cmd::Attach(a) => as_root(attach::attach(&settings, a)).await,
         #[cfg(feature = "controller")]
-        Cmd::Detach(a) => {
-            require_root()?;
-            attach::detach(&settings, a).await
-        }
+        Cmd::Detach(a) => as_root(attach::detach(&settings, a)).await,
         Cmd::List(a) => listing::list(&settings, a).await,
         #[cfg(feature = "controller")]
-        Cmd::Plugin(a) => {
-            require_root()?;
-            plugin::run(&settings, a).await
-        }
+        Cmd::Plugin(a) => as_root(plugin::run(&settings, a)).await,
         #[cfg(feature = "controller")]
-        Cmd::Join(a) => {
-            require_root()?;
-            let r = ovs_docker::join::join(&ovs_docker::join::JoinOptions {
-                token: a.token,
-                dir: a.dir,
-                system_id_file: a.system_id_file,
-                db: settings.db.clone(),
-                listen_ip: a.listen_ip,
-                timeout: Duration::from_secs(a.timeout),
-            })
-            .await?;
-            println!(
-                "joined as {}: files in {}, ovsdb-server listens on {} (system-id {0})",
-                r.host,
-                r.files.dir.display(),
-                r.listen
-            );
-            for m in &r.removed_managers {
-                println!("removed plaintext OVSDB manager {m}");
-            }
-            Ok(())
-        }
+        Cmd::Join(a) => as_root(join(&settings, a)).await,
     }
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::process::{Child, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -125,26 +125,21 @@ impl Double {
 /// its wire types (a raw module, so API additions elsewhere do not break the double).
 fn module(d: Double) -> RpcModule<Double> {
     let mut m = RpcModule::new(d);
-    m.register_async_method("endpoint_create", |p, d, _| async move {
-        let spec: EndpointSpec = p.one()?;
-        d.endpoint_create(spec).await
-    })
-    .unwrap();
-    m.register_async_method("endpoint_get", |p, d, _| async move {
-        let id: String = p.one()?;
-        d.endpoint_get(id).await
-    })
-    .unwrap();
-    m.register_async_method("endpoint_list", |p, d, _| async move {
-        let f: EndpointFilter = p.one()?;
-        d.endpoint_list(f).await
-    })
-    .unwrap();
-    m.register_async_method("endpoint_delete", |p, d, _| async move {
-        let id: String = p.one()?;
-        d.endpoint_delete(id).await
-    })
-    .unwrap();
+    // `NAME`: the method NAME of the double, its one parameter as the call's.
+    macro_rules! register {
+        ($($name:ident),*) => {$(
+            m.register_async_method(stringify!($name), |p, d, _| async move {
+                d.$name(p.one()?).await
+            })
+            .unwrap();
+        )*};
+    }
+    register!(
+        endpoint_create,
+        endpoint_get,
+        endpoint_list,
+        endpoint_delete
+    );
     m
 }
 
@@ -210,6 +205,8 @@ struct Setup {
     lab: Lab,
     ns: String,
     ctl: Running,
+    /// [`Lab::ovsdb_view`] before any test step.
+    before: Vec<String>,
 }
 
 /// `None` when OVS is missing and the skip policy allows it.
@@ -226,7 +223,13 @@ fn setup(never_reachable: bool) -> Option<Setup> {
     ]);
     let (ns, _) = lab.container("c1");
     let ctl = serve(&lab, never_reachable);
-    Some(Setup { lab, ns, ctl })
+    let before = lab.ovsdb_view();
+    Some(Setup {
+        lab,
+        ns,
+        ctl,
+        before,
+    })
 }
 
 impl Setup {
@@ -251,15 +254,16 @@ impl Setup {
     fn attach(&self, network: &str, extra: &[&str]) -> Output {
         self.attach_cmd(network, extra).output().unwrap()
     }
-    /// Spawns [`Setup::attach_cmd`].
-    fn spawn_attach(&self, network: &str, extra: &[&str]) -> Child {
-        self.attach_cmd(network, extra).spawn().unwrap()
+    /// `attach c1 --network blue --host h1 --interface eth1 --timeout SECS`, the plain attach.
+    fn eth1_cmd(&self, secs: &str) -> std::process::Command {
+        let args = ["--host", "h1", "--interface", "eth1", "--timeout", secs];
+        self.attach_cmd("blue", &args)
     }
-    /// Nothing of an attach is left: the double has no endpoint, OVSDB is as `before`,
+    /// Nothing of an attach is left: the double has no endpoint, OVSDB is as before,
     /// no veth on the host and only `lo` in the container.
-    fn assert_clean(&self, before: &[String]) {
+    fn assert_clean(&self) {
         assert!(self.ctl.endpoints().is_empty(), "endpoint not deleted");
-        assert_eq!(self.lab.ovsdb_view(), before, "port left in OVSDB");
+        assert_eq!(self.lab.ovsdb_view(), self.before, "port left in OVSDB");
         assert!(
             self.lab.host_links().is_empty(),
             "{:?}",
@@ -274,11 +278,7 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
     let Some(t) = setup(false) else {
         return;
     };
-    let before = t.lab.ovsdb_view();
-    let out = t.attach(
-        "blue",
-        &["--host", "h1", "--timeout", "10", "--interface", "eth1"],
-    );
+    let out = t.eth1_cmd("10").output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let eps = t.ctl.endpoints();
     assert_eq!(eps.len(), 1);
@@ -342,7 +342,7 @@ fn attach_plumbs_waits_for_reachable_and_detach_cleans_up() {
     // detach removes the port, the veth and the endpoint.
     let o = t.run(&["detach", "c1", "--network", "blue", "--host", "h1"]);
     assert!(o.status.success(), "{}", describe(&o));
-    t.assert_clean(&before);
+    t.assert_clean();
 }
 
 #[test]
@@ -350,16 +350,12 @@ fn attach_times_out_and_rolls_back_port_and_endpoint() {
     let Some(t) = setup(true) else {
         return;
     };
-    let before = t.lab.ovsdb_view();
-    let out = t.attach(
-        "blue",
-        &["--host", "h1", "--timeout", "2", "--interface", "eth1"],
-    );
+    let out = t.eth1_cmd("2").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not reachable after 2 s"), "{err}");
     assert!(err.contains("bound=true"), "progress not printed: {err}");
-    t.assert_clean(&before);
+    t.assert_clean();
 
     // Unknown network: the controller's error is passed on, nothing is plumbed.
     let out = t.attach("red", &["--host", "h1", "--interface", "eth1"]);
@@ -369,7 +365,7 @@ fn attach_times_out_and_rolls_back_port_and_endpoint() {
         "{}",
         describe(&out)
     );
-    assert_eq!(t.lab.ovsdb_view(), before);
+    assert_eq!(t.lab.ovsdb_view(), t.before);
 }
 
 #[test]
@@ -383,7 +379,6 @@ fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_f
         ".",
         "external_ids:system-id=odr-host-7",
     ]);
-    let before = t.lab.ovsdb_view();
     // Plumbing fails (the container already has `lo`): the endpoint must be deleted again.
     let out = t.attach("blue", &["--interface", "lo"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -393,7 +388,7 @@ fn attach_defaults_host_to_system_id_and_rolls_back_the_endpoint_when_plumbing_f
         err.contains("on odr-host-7"),
         "host not taken from system-id: {err}"
     );
-    t.assert_clean(&before);
+    t.assert_clean();
     // Without --host and with system-id set, the endpoint is created for that host.
     let out = t.attach("blue", &["--interface", "eth1"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -406,11 +401,7 @@ fn sigterm_while_waiting_for_reachable_rolls_back() {
     let Some(t) = setup(true) else {
         return;
     };
-    let before = t.lab.ovsdb_view();
-    let child = t.spawn_attach(
-        "blue",
-        &["--host", "h1", "--interface", "eth1", "--timeout", "60"],
-    );
+    let child = t.eth1_cmd("60").spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while t.lab.host_links().is_empty() || t.ctl.endpoints().is_empty() {
         assert!(std::time::Instant::now() < deadline, "attach never plumbed");
@@ -425,7 +416,7 @@ fn sigterm_while_waiting_for_reachable_rolls_back() {
         "{}",
         describe(&out)
     );
-    t.assert_clean(&before);
+    t.assert_clean();
 }
 
 #[test]
@@ -437,7 +428,6 @@ fn attach_reports_an_unreachable_controller_with_its_url() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     drop(l);
-    let before = t.lab.ovsdb_view();
     let out = t
         .lab
         .ours_cmd(&[
@@ -463,7 +453,7 @@ fn attach_reports_an_unreachable_controller_with_its_url() {
         "{err}"
     );
     assert!(err.contains("OVS_CONTROLLER_URL"), "{err}");
-    t.assert_clean(&before);
+    t.assert_clean();
 }
 
 /// A port whose endpoint the controller no longer knows (an orphan) is left alone by
