@@ -210,6 +210,7 @@ pub fn server_config(
         ClientAuth::RequiredRole(role) => Arc::new(RoleVerifier {
             inner: b.build()?,
             role,
+            provider: p.clone(),
         }),
     };
     let cfg = ServerConfig::builder_with_provider(p)
@@ -229,10 +230,42 @@ pub fn peer_identity(certs: Option<&[CertificateDer<'_>]>) -> Result<Identity, T
     identity_of(leaf)
 }
 
+/// The handshake-signature half of a certificate verifier (both [`ClientCertVerifier`] and
+/// [`ServerCertVerifier`] have it): webpki's checks with the algorithms of the verifier's
+/// crypto provider, the field named by the argument.
+macro_rules! webpki_signature_checks {
+    ($provider:ident) => {
+        webpki_signature_checks!($provider: verify_tls12_signature, verify_tls13_signature);
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.$provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+    // Each trait method is rustls' function of the same name.
+    ($provider:ident: $($check:ident),+) => {
+        $(
+            fn $check(
+                &self,
+                message: &[u8],
+                cert: &CertificateDer<'_>,
+                dss: &DigitallySignedStruct,
+            ) -> Result<HandshakeSignatureValid, rustls::Error> {
+                let algs = &self.$provider.signature_verification_algorithms;
+                rustls::crypto::$check(message, cert, dss, algs)
+            }
+        )+
+    };
+}
+
+/// webpki's client verifier, and then the leaf's role.
 #[derive(Debug)]
 struct RoleVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     role: Role,
+    /// The provider `inner` was built with (its signature algorithms).
+    provider: Arc<CryptoProvider>,
 }
 
 impl ClientCertVerifier for RoleVerifier {
@@ -257,25 +290,7 @@ impl ClientCertVerifier for RoleVerifier {
         Expect::Role(self.role).check(end_entity).map_err(other)?;
         Ok(ok)
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    webpki_signature_checks!(provider);
 }
 
 /// What the server's leaf certificate must say, after its chain verified.
@@ -294,27 +309,21 @@ pub enum Expect {
 impl Expect {
     /// Checks `leaf` (chain already verified).
     pub fn check(&self, leaf: &CertificateDer<'_>) -> Result<(), TrustError> {
-        match self {
-            Expect::AnyInCa => Ok(()),
+        let (expected, presented) = match self {
+            Expect::AnyInCa => return Ok(()),
             Expect::Identity(want) => {
                 let got = identity_of(leaf)?;
-                if &got != want {
-                    return Err(TrustError::WrongIdentity {
-                        expected: want.to_string(),
-                        presented: got.to_string(),
-                    });
+                if &got == want {
+                    return Ok(());
                 }
-                Ok(())
+                (want.to_string(), got.to_string())
             }
             Expect::Role(role) => {
                 let got = identity_of(leaf)?;
-                if got.role != *role {
-                    return Err(TrustError::WrongIdentity {
-                        expected: format!("role {role}"),
-                        presented: got.to_string(),
-                    });
+                if got.role == *role {
+                    return Ok(());
                 }
-                Ok(())
+                (format!("role {role}"), got.to_string())
             }
             Expect::Controller => {
                 let (_, cert) = x509_parser::parse_x509_certificate(leaf)
@@ -324,15 +333,16 @@ impl Expect {
                     .iter_common_name()
                     .filter_map(|a| a.as_str().ok())
                     .collect();
-                if cns != [CONTROLLER_CN] {
-                    return Err(TrustError::WrongIdentity {
-                        expected: format!("CN {CONTROLLER_CN}"),
-                        presented: format!("CN {cns:?}"),
-                    });
+                if cns == [CONTROLLER_CN] {
+                    return Ok(());
                 }
-                Ok(())
+                (format!("CN {CONTROLLER_CN}"), format!("CN {cns:?}"))
             }
-        }
+        };
+        Err(TrustError::WrongIdentity {
+            expected,
+            presented,
+        })
     }
 }
 
@@ -410,39 +420,7 @@ impl ServerCertVerifier for IdentityVerifier {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    webpki_signature_checks!(provider);
 }
 
 /// A client configuration template: our credentials and the server CA loaded once;
