@@ -4,55 +4,30 @@
 
 use jsonrpsee::http_client::HttpClientBuilder;
 use ovs_controller::api::{EndpointSpec, HostSpec, NetworkSpec, NorthboundClient};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+/// The daemon and the addresses it logged.
 struct Daemon {
-    child: Child,
+    proc: common::Daemon,
     api: String,
     metrics: String,
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn field(line: &str, key: &str) -> String {
-    let start = line.find(&format!("{key}=")).unwrap() + key.len() + 1;
-    line[start..].split_whitespace().next().unwrap().to_string()
-}
-
 fn start(config: &std::path::Path) -> Daemon {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
-        .arg("--config")
-        .arg(config)
-        .arg("--insecure")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = loop {
-        let l = lines
-            .next()
-            .expect("daemon exited before starting")
-            .unwrap();
-        if l.contains("ovs-controller started") {
-            break l;
-        }
-    };
-    // Keep draining stderr so the daemon never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let proc = common::Daemon::start(
+        Command::new(env!("CARGO_BIN_EXE_ovs-controller"))
+            .arg("--config")
+            .arg(config)
+            .arg("--insecure"),
+    );
     Daemon {
-        child,
-        api: field(&line, "api_addr"),
-        metrics: field(&line, "metrics_addr"),
+        api: proc.field("api_addr"),
+        metrics: proc.field("metrics_addr"),
+        proc,
     }
 }
 
@@ -90,13 +65,13 @@ fn get_metrics(addr: &str) -> String {
 
 fn sigterm_and_wait(d: &mut Daemon) -> std::process::ExitStatus {
     let st = Command::new("kill")
-        .args(["-TERM", &d.child.id().to_string()])
+        .args(["-TERM", &d.proc.child.id().to_string()])
         .status()
         .unwrap();
     assert!(st.success());
     let t0 = Instant::now();
     loop {
-        if let Some(s) = d.child.try_wait().unwrap() {
+        if let Some(s) = d.proc.child.try_wait().unwrap() {
             return s;
         }
         assert!(
@@ -130,23 +105,19 @@ async fn config_metrics_sigterm_and_persistence() {
         .build(format!("http://{}", d.api))
         .unwrap();
     c.network_create(NetworkSpec {
-        name: "blue".into(),
-        vni: 5,
-        subnet: "10.1.0.0/16".parse().unwrap(),
-        gateway: None,
-        tenant: None,
         tunnel: Some("gre".parse().unwrap()),
         mtu: Some(1400),
+        ..NetworkSpec::new("blue", 5, "10.1.0.0/16".parse().unwrap())
     })
     .await
     .unwrap();
     for (name, ip) in [("h1", "192.0.2.1"), ("h2", "192.0.2.2")] {
-        c.host_create(HostSpec {
-            name: name.into(),
-            // Nobody listens there: the OVSDB task just keeps retrying.
-            ovsdb: format!("tcp:{ip}:6640"),
-            tunnel_ip: ip.parse().unwrap(),
-        })
+        // Nobody listens there: the OVSDB task just keeps retrying.
+        c.host_create(HostSpec::new(
+            name,
+            format!("tcp:{ip}:6640"),
+            ip.parse().unwrap(),
+        ))
         .await
         .unwrap();
     }

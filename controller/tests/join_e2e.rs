@@ -11,54 +11,34 @@ use ovs_controller::tls::ControllerTls;
 use ovs_docker::join::{self, HostFiles, JoinOptions};
 use ovs_testbed::{free_port, require, Ovs};
 use ovs_trust::{Pki, Role};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ovs-controller");
 
+mod common;
+
+/// The daemon and its northbound URL.
 struct Daemon {
-    child: Child,
+    _proc: common::Daemon,
     api: String,
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(dir: &Path, api_port: u16) -> Daemon {
-    let mut child = Command::new(BIN)
-        .arg("--pki")
-        .arg(dir.join("pki"))
-        .arg("--state")
-        .arg(dir.join("state.redb"))
-        .args(["--listen", &format!("127.0.0.1:{api_port}")])
-        .args(["--openflow-listen", "pssl:0:127.0.0.1"])
-        .args(["--metrics-listen", "127.0.0.1:0"])
-        .args(["--advertise", "ssl:127.0.0.1:6653"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let l = lines
-            .next()
-            .expect("daemon exited before starting")
-            .unwrap();
-        if l.contains("ovs-controller started") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let proc = common::Daemon::start(
+        Command::new(BIN)
+            .arg("--pki")
+            .arg(dir.join("pki"))
+            .arg("--state")
+            .arg(dir.join("state.redb"))
+            .args(["--listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--openflow-listen", "pssl:0:127.0.0.1"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
+            .args(["--advertise", "ssl:127.0.0.1:6653"]),
+    );
     Daemon {
-        child,
+        _proc: proc,
         api: format!("https://127.0.0.1:{api_port}"),
     }
 }
@@ -68,11 +48,19 @@ fn write(path: PathBuf, s: &str) -> PathBuf {
     path
 }
 
-/// `ovs-controller host add` with the admin files; its stdout or its error.
-fn host_add(d: &Daemon, dir: &Path, args: &[&str]) -> Result<String, String> {
+/// `ovs-controller host add h1 --tunnel-ip TUNNEL_IP --ovsdb OVSDB` with the admin files;
+/// its stdout or its error.
+fn host_add(d: &Daemon, dir: &Path, tunnel_ip: &str, ovsdb: &str) -> Result<String, String> {
     let out = Command::new(BIN)
-        .args(["host", "add"])
-        .args(args)
+        .args([
+            "host",
+            "add",
+            "h1",
+            "--tunnel-ip",
+            tunnel_ip,
+            "--ovsdb",
+            ovsdb,
+        ])
         .args(["--controller", &d.api])
         .arg("--cert")
         .arg(dir.join("ops.pem"))
@@ -120,12 +108,7 @@ async fn host_add_then_join_configures_ovs_over_tls_and_the_token_works_once() {
 
     let port = free_port().unwrap();
     let ovsdb = format!("ssl:127.0.0.1:{port}");
-    let out = host_add(
-        &d,
-        &dir,
-        &["h1", "--tunnel-ip", "192.0.2.1", "--ovsdb", &ovsdb],
-    )
-    .unwrap();
+    let out = host_add(&d, &dir, "192.0.2.1", &ovsdb).unwrap();
     assert!(out.contains("registered host h1"), "{out}");
     let token = out
         .lines()
@@ -183,12 +166,7 @@ async fn host_add_then_join_configures_ovs_over_tls_and_the_token_works_once() {
     let again = join::join(&opts).await.unwrap_err().to_string();
     assert!(again.contains("already used"), "{again}");
     // A fresh token for the same registration works (re-running a join).
-    let out = host_add(
-        &d,
-        &dir,
-        &["h1", "--tunnel-ip", "192.0.2.1", "--ovsdb", &ovsdb],
-    )
-    .unwrap();
+    let out = host_add(&d, &dir, "192.0.2.1", &ovsdb).unwrap();
     assert!(out.contains("already registered the same way"), "{out}");
     let token2 = out.lines().find(|l| l.starts_with("ovsj1.")).unwrap();
     let r = join::join(&JoinOptions {
@@ -199,11 +177,6 @@ async fn host_add_then_join_configures_ovs_over_tls_and_the_token_works_once() {
     .unwrap();
     assert_eq!(r.host, "h1");
     // Registered differently: a conflict, no token.
-    let e = host_add(
-        &d,
-        &dir,
-        &["h1", "--tunnel-ip", "192.0.2.9", "--ovsdb", &ovsdb],
-    )
-    .unwrap_err();
+    let e = host_add(&d, &dir, "192.0.2.9", &ovsdb).unwrap_err();
     assert!(e.contains("host_create"), "{e}");
 }

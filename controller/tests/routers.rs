@@ -3,15 +3,14 @@
 //! changes in the hosts' plans.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use jsonrpsee::core::client::Error as ClientError;
-use jsonrpsee::http_client::HttpClientBuilder;
 use ovs_controller::api::{codes, HostSpec, NetworkSpec, NorthboundClient, RouterSpec};
-use ovs_controller::northbound::server;
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
 use ovs_controller::state::store::MemStore;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 fn refusal(e: ClientError) -> (i32, String) {
     match e {
@@ -22,13 +21,8 @@ fn refusal(e: ClientError) -> (i32, String) {
 
 fn net(name: &str, vni: u32, subnet: &str, tenant: Option<&str>) -> NetworkSpec {
     NetworkSpec {
-        name: name.into(),
-        vni,
-        subnet: subnet.parse().unwrap(),
-        gateway: None,
         tenant: tenant.map(str::to_string),
-        tunnel: None,
-        mtu: None,
+        ..NetworkSpec::new(name, vni, subnet.parse().unwrap())
     }
 }
 
@@ -42,13 +36,8 @@ fn router(name: &str, nets: &[&str]) -> RouterSpec {
 #[tokio::test]
 async fn routers_join_one_tenant_and_are_refused_otherwise() {
     let core = Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap();
-    let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
-    let stop = CancellationToken::new();
-    let limits = server::Limits::default();
-    let served = tokio::spawn(server::serve_api(core, l, None, limits, stop.clone()));
-    let c = HttpClientBuilder::default()
-        .build(format!("http://{addr}"))
-        .unwrap();
+    let served = common::Served::start(core).await;
+    let c = &served.http;
 
     // Gateway: default first host address with its virtual MAC; tenant: the network's name.
     let blue = c
@@ -84,37 +73,25 @@ async fn routers_join_one_tenant_and_are_refused_otherwise() {
         .await
         .unwrap();
 
-    // Two tenants, one network, an unknown network: refused, naming the field.
-    let (code, msg) = refusal(
-        c.router_create(router("r", &["blue", "red"]))
-            .await
-            .unwrap_err(),
-    );
-    assert!(
-        code == codes::INVALID && msg.contains("router networks") && msg.contains("one tenant"),
-        "{msg}"
-    );
-    let (_, msg) = refusal(c.router_create(router("r", &["blue"])).await.unwrap_err());
-    assert!(msg.contains("at least two"), "{msg}");
-    let (_, msg) = refusal(
-        c.router_create(router("r", &["blue", "nope"]))
-            .await
-            .unwrap_err(),
-    );
-    assert!(msg.contains("unknown network \"nope\""), "{msg}");
     // A network naming another's fallback tenant (its name) is not that network's tenant.
     c.network_create(net("sneak", 600, "10.1.7.0/24", Some("lone")))
         .await
         .unwrap();
-    let (code, msg) = refusal(
-        c.router_create(router("r", &["lone", "sneak"]))
-            .await
-            .unwrap_err(),
-    );
-    assert!(
-        code == codes::INVALID && msg.contains("\"lone\" has no tenant"),
-        "{msg}"
-    );
+    // Two tenants, one network, an unknown network, that fallback tenant: refused, naming
+    // the field.
+    for (nets, words) in [
+        (&["blue", "red"][..], &["router networks", "one tenant"][..]),
+        (&["blue"], &["at least two"]),
+        (&["blue", "nope"], &["unknown network \"nope\""]),
+        (&["lone", "sneak"], &["\"lone\" has no tenant"]),
+    ] {
+        let e = c.router_create(router("r", nets)).await.unwrap_err();
+        let (code, msg) = refusal(e);
+        assert_eq!(code, codes::INVALID, "{nets:?}: {msg}");
+        for w in words {
+            assert!(msg.contains(w), "{nets:?}: {w:?} not in {msg}");
+        }
+    }
     // Joined: listed with its tenant; a second router for blue and deleting blue refused.
     let r = c
         .router_create(router("r1", &["green", "blue"]))
@@ -149,22 +126,11 @@ async fn routers_join_one_tenant_and_are_refused_otherwise() {
 
     // A host with a blue endpoint plans a route to green's endpoint on another host.
     for (h, ip) in [("h1", "192.0.2.1"), ("h2", "192.0.2.2")] {
-        let spec = HostSpec {
-            name: h.into(),
-            ovsdb: format!("tcp:{ip}:6640"),
-            tunnel_ip: ip.parse().unwrap(),
-        };
+        let spec = HostSpec::new(h, format!("tcp:{ip}:6640"), ip.parse().unwrap());
         c.host_create(spec).await.unwrap();
     }
     for (n, h, ctr) in [("blue", "h1", "c1"), ("green", "h2", "c2")] {
-        let spec = ovs_controller::api::EndpointSpec {
-            network: n.into(),
-            host: h.into(),
-            container: ctr.into(),
-            interface: None,
-            ip: None,
-            mac: None,
-        };
+        let spec = ovs_controller::api::EndpointSpec::new(n, h, ctr);
         let e = c.endpoint_create(spec).await.unwrap();
         assert_eq!(
             e.ip.addr().to_string(),
@@ -183,6 +149,5 @@ async fn routers_join_one_tenant_and_are_refused_otherwise() {
     c.router_delete("r1".into()).await.unwrap();
     let (code, _) = refusal(c.router_delete("r1".into()).await.unwrap_err());
     assert_eq!(code, codes::NOT_FOUND);
-    stop.cancel();
-    served.await.unwrap();
+    served.stop().await;
 }

@@ -8,37 +8,28 @@
 mod common;
 
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::types::ErrorObjectOwned;
 use ovs_controller::api::{
     codes, Endpoint, EndpointFilter, EndpointSpec, Host, HostSpec, Network, NetworkSpec,
     NorthboundClient,
 };
-use ovs_controller::northbound::server;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// A controller core with its northbound API on a loopback port, blue and h1 created.
 struct Api {
     http: HttpClient,
-    stop: CancellationToken,
-    served: JoinHandle<()>,
+    served: common::Served,
     dir: PathBuf,
 }
 
 impl Api {
     async fn start() -> Api {
         let (dir, core) = common::redb_core("ctl-val");
-        let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
-        let stop = CancellationToken::new();
         // No TLS (the insecure mode): every caller is admin, so only validation refuses.
-        let limits = server::Limits::default();
-        let served = tokio::spawn(server::serve_api(core, l, None, limits, stop.clone()));
-        let http = HttpClientBuilder::default()
-            .build(format!("http://{addr}"))
-            .unwrap();
+        let served = common::Served::start(core).await;
+        let http = served.http.clone();
         http.network_create(NetworkSpec::new(
             "blue",
             100,
@@ -49,12 +40,7 @@ impl Api {
         http.host_create(host_spec("h1", "tcp:192.0.2.1:6640", "192.0.2.1"))
             .await
             .unwrap();
-        Api {
-            http,
-            stop,
-            served,
-            dir,
-        }
+        Api { http, served, dir }
     }
 
     /// Everything the API can list.
@@ -90,8 +76,7 @@ impl Api {
     }
 
     async fn stop(self) {
-        self.stop.cancel();
-        self.served.await.unwrap();
+        self.served.stop().await;
         std::fs::remove_dir_all(&self.dir).unwrap();
     }
 }

@@ -31,11 +31,7 @@ pub(crate) fn world() -> (DesiredState, Observed) {
     .enumerate()
     {
         let e = ep(n as u128 + 1, net, host, &format!("c{n}"), mac, ip);
-        o.bindings
-            .entry(host.into())
-            .or_default()
-            .insert(e.id, Binding { ofport: port });
-        s.add_endpoint(e).unwrap();
+        add_bound(&mut s, &mut o, e, port);
     }
     // Tunnel ports: ofport 1x = vxlan, 2x = gre, x = peer index.
     for h in ["h1", "h2", "h3"] {
@@ -66,6 +62,20 @@ fn ep(id: u128, network: &str, host: &str, container: &str, mac: &str, ip: &str)
 
 fn text(flows: &BTreeSet<Flow>) -> Vec<String> {
     flows.iter().map(|f| f.to_string()).collect()
+}
+
+/// Adds endpoint `e` to `s`, bound to `ofport` on its host in `o`.
+pub(super) fn add_bound(s: &mut DesiredState, o: &mut Observed, e: Endpoint, ofport: u32) {
+    o.bindings
+        .entry(e.host.clone())
+        .or_default()
+        .insert(e.id, Binding { ofport });
+    s.add_endpoint(e).unwrap();
+}
+
+/// Whether one of the flow `lines` contains `needle`.
+pub(super) fn has_line(lines: &[String], needle: &str) -> bool {
+    lines.iter().any(|l| l.contains(needle))
 }
 
 /// 12 hosts, 5 networks (mixed tunnels, shared subnets), 300 endpoints: every host
@@ -107,11 +117,7 @@ fn invariants_at_scale() {
             ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 9, 1, 0)) + i / 5 + 1),
             prefix_len: 16,
         };
-        o.bindings
-            .entry(host.clone())
-            .or_default()
-            .insert(e.id, Binding { ofport: 100 + i });
-        s.add_endpoint(e).unwrap();
+        add_bound(&mut s, &mut o, e, 100 + i);
     }
     for h in &hosts {
         let ports = o.ports.entry(h.clone()).or_default();
@@ -191,43 +197,34 @@ fn host_plan_rows() {
 fn pipeline_for_h1() {
     let (s, o) = world();
     let f = text(&plan_flows(&s, &o, "h1"));
-    let has = |needle: &str| f.iter().any(|l| l.contains(needle));
-    // classify
-    assert!(has("cookie=0xc7e020000000064, priority=100,in_port=5 actions=set_field:0x64->tun_id,set_field:0->reg0,goto_table:10"));
-    assert!(has(
-        "cookie=0xc7e0200000000c8, priority=100,in_port=6 actions=set_field:0xc8->tun_id"
-    ));
-    assert!(has("cookie=0xc7e020000000064, priority=100,tun_id=0x64,tun_src=192.0.2.2,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
-    // red uses gre to h3 (port 23), nothing of red goes to h2
-    assert!(has(
-        "cookie=0xc7e0200000000c8, priority=100,tun_id=0xc8,tun_src=192.0.2.3,in_port=23 actions"
-    ));
+    let has = |needle: &str| has_line(&f, needle);
+    for want in [
+        // classify
+        "cookie=0xc7e020000000064, priority=100,in_port=5 actions=set_field:0x64->tun_id,set_field:0->reg0,goto_table:10",
+        "cookie=0xc7e0200000000c8, priority=100,in_port=6 actions=set_field:0xc8->tun_id",
+        "cookie=0xc7e020000000064, priority=100,tun_id=0x64,tun_src=192.0.2.2,in_port=12 actions=set_field:0x1->reg0,goto_table:20",
+        // red uses gre to h3 (port 23)
+        "cookie=0xc7e0200000000c8, priority=100,tun_id=0xc8,tun_src=192.0.2.3,in_port=23 actions",
+        // the rest of what the tunnel ports deliver drops, counted per port
+        "cookie=0xc7e070000000000, priority=10,in_port=12 actions=drop",
+        "cookie=0xc7e070000000000, priority=10,in_port=23 actions=drop",
+        // port security: untagged only
+        "table=10, priority=100,ip,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,nw_src=10.244.1.2 actions=goto_table:20",
+        "table=10, priority=100,arp,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,arp_spa=10.244.1.2,arp_sha=02:0c:7e:00:00:01 actions=goto_table:20",
+        // ARP responder for the remote endpoint b
+        "table=20, priority=100,arp,tun_id=0x64,arp_tpa=10.244.1.3,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:0c:7e:00:00:02->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:02:0c:7e:00:00:02->arp_sha,set_field:10.244.1.3->arp_spa,IN_PORT",
+        // L2
+        "table=30, priority=100,tun_id=0x64,dl_dst=02:0c:7e:00:00:01 actions=output:5",
+        "table=30, priority=100,reg0=0,tun_id=0x64,dl_dst=02:0c:7e:00:00:02 actions=output:12",
+        "table=30, priority=100,reg0=0,tun_id=0xc8,dl_dst=02:0c:7e:00:00:04 actions=output:23",
+        "table=30, priority=50,reg0=0,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5,output:12",
+        "table=30, priority=50,reg0=0x1,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5",
+    ] {
+        assert!(has(want), "{want}");
+    }
+    // nothing of red goes to h2
     assert!(!has("tun_id=0xc8,tun_src=192.0.2.2"));
     assert!(!has("in_port=22"));
-    // the rest of what the tunnel ports deliver drops, counted per port
-    assert!(has(
-        "cookie=0xc7e070000000000, priority=10,in_port=12 actions=drop"
-    ));
-    assert!(has(
-        "cookie=0xc7e070000000000, priority=10,in_port=23 actions=drop"
-    ));
-    // port security: untagged only
-    assert!(has("table=10, priority=100,ip,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,nw_src=10.244.1.2 actions=goto_table:20"));
-    assert!(has("table=10, priority=100,arp,in_port=5,vlan_tci=0x0000/0x1fff,dl_src=02:0c:7e:00:00:01,arp_spa=10.244.1.2,arp_sha=02:0c:7e:00:00:01 actions=goto_table:20"));
-    // ARP responder for the remote endpoint b
-    assert!(has("table=20, priority=100,arp,tun_id=0x64,arp_tpa=10.244.1.3,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:02:0c:7e:00:00:02->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:02:0c:7e:00:00:02->arp_sha,set_field:10.244.1.3->arp_spa,IN_PORT"));
-    // L2
-    assert!(has(
-        "table=30, priority=100,tun_id=0x64,dl_dst=02:0c:7e:00:00:01 actions=output:5"
-    ));
-    assert!(has(
-        "table=30, priority=100,reg0=0,tun_id=0x64,dl_dst=02:0c:7e:00:00:02 actions=output:12"
-    ));
-    assert!(has(
-        "table=30, priority=100,reg0=0,tun_id=0xc8,dl_dst=02:0c:7e:00:00:04 actions=output:23"
-    ));
-    assert!(has("table=30, priority=50,reg0=0,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5,output:12"));
-    assert!(has("table=30, priority=50,reg0=0x1,tun_id=0x64,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=output:5"));
     // default drops in every table
     for t in tables::ALL {
         let want = if t == 0 {
@@ -290,12 +287,10 @@ fn unbound_local_endpoint_gets_no_port_flows() {
         .unwrap()
         .remove(&Uuid::from_u128(1));
     let f = text(&plan_flows(&s, &o, "h1"));
-    assert!(!f.iter().any(|l| l.contains("in_port=5")));
+    assert!(!has_line(&f, "in_port=5"));
     // but remote hosts still know where it lives
     let f2 = text(&plan_flows(&s, &o, "h2"));
-    assert!(f2
-        .iter()
-        .any(|l| l.contains("dl_dst=02:0c:7e:00:00:01 actions=output:11")));
+    assert!(has_line(&f2, "dl_dst=02:0c:7e:00:00:01 actions=output:11"));
 }
 
 #[test]
@@ -392,11 +387,7 @@ fn tunnel_traffic_only_from_the_peer_for_shared_vnis() {
         (8, "h2", "02:0c:7e:00:00:08", "10.244.3.3", 7),
     ] {
         let e = ep(id, "blue2", host, &format!("x{id}"), mac, ip);
-        o.bindings
-            .entry(host.into())
-            .or_default()
-            .insert(e.id, Binding { ofport: port });
-        s.add_endpoint(e).unwrap();
+        add_bound(&mut s, &mut o, e, port);
     }
     for h in ["h1", "h2", "h3"] {
         let plan = plan_host(&s, &o, &PlanConfig::default(), h).unwrap();
@@ -449,9 +440,9 @@ fn tunnel_traffic_only_from_the_peer_for_shared_vnis() {
     let f = text(&plan_flows(&s, &o, "h1"));
     for vni in ["0x64", "0x12c"] {
         let want = format!("tun_id={vni},tun_src=192.0.2.2,in_port=12 actions");
-        assert!(f.iter().any(|l| l.contains(&want)), "{want}");
+        assert!(has_line(&f, &want), "{want}");
     }
-    assert!(!f.iter().any(|l| l.contains("tun_src=192.0.2.3,in_port=12")));
+    assert!(!has_line(&f, "tun_src=192.0.2.3,in_port=12"));
     assert_eq!(
         f.iter()
             .filter(|l| l.contains("priority=10,in_port=12 "))

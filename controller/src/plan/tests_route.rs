@@ -3,6 +3,7 @@
 //! into the other networks of a router (remote and local), tunnels and receive-side
 //! checks for routed peers, and nothing towards another tenant.
 
+use super::tests::{add_bound, has_line};
 use super::*;
 use crate::state::desired::DesiredState;
 use crate::state::model::{Endpoint, Host, ModelError, Network, TunnelType};
@@ -49,11 +50,7 @@ fn routed() -> (DesiredState, Observed) {
         (4, "pink", "h2", "02:00:00:00:00:04", "10.1.2.2", 6),
     ] {
         let e = ep(id, net, host, mac, ip);
-        o.bindings
-            .entry(host.into())
-            .or_default()
-            .insert(e.id, Binding { ofport: port });
-        s.add_endpoint(e).unwrap();
+        add_bound(&mut s, &mut o, e, port);
     }
     for (r, nets) in [("r1", ["blue", "green"]), ("r2", ["pink", "red"])] {
         let nets: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
@@ -83,7 +80,7 @@ fn text(s: &DesiredState, o: &Observed, h: &str) -> Vec<String> {
 fn gateway_is_answered_and_routes_go_to_the_destination_host() {
     let (s, o) = routed();
     let f = text(&s, &o, "h1");
-    let has = |needle: &str| f.iter().any(|l| l.contains(needle));
+    let has = |needle: &str| has_line(&f, needle);
     // ARP for blue's gateway 10.1.1.1 with its virtual MAC (VNI 100 = 0x64).
     assert!(has("cookie=0xc7e080000000064, table=20, priority=100,arp,tun_id=0x64,arp_tpa=10.1.1.1,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:0a:0c:7e:00:00:64->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:0a:0c:7e:00:00:64->arp_sha,set_field:10.1.1.1->arp_spa,IN_PORT"), "{f:#?}");
     // What a local port sends to the gateway MAC is routed.
@@ -102,19 +99,17 @@ fn gateway_is_answered_and_routes_go_to_the_destination_host() {
     // h2 accepts green's VNI from h1 on its geneve port (h1 routes into green) and blue's
     // stays h1's own; h1 accepts blue's VNI from h2 on its vxlan port.
     let f2 = text(&s, &o, "h2");
-    assert!(f2.iter().any(|l| l.contains("priority=100,tun_id=0x12c,tun_src=192.0.2.1,in_port=31 actions=set_field:0x1->reg0,goto_table:20")), "{f2:#?}");
+    assert!(has_line(&f2, "priority=100,tun_id=0x12c,tun_src=192.0.2.1,in_port=31 actions=set_field:0x1->reg0,goto_table:20"), "{f2:#?}");
     assert!(has("priority=100,tun_id=0x64,tun_src=192.0.2.2,in_port=12 actions=set_field:0x1->reg0,goto_table:20"));
     // h3 (red, tenant t2) accepts nothing from h1: they share no network or router.
     let f3 = text(&s, &o, "h3");
-    assert!(
-        !f3.iter().any(|l| l.contains("tun_src=192.0.2.1")),
-        "{f3:#?}"
-    );
+    assert!(!has_line(&f3, "tun_src=192.0.2.1"), "{f3:#?}");
     // h3 routes red into pink on h2 over vxlan (vx-h2 = 12), h2 accepts it there.
-    assert!(f3.iter().any(|l| l.contains("nw_dst=10.1.2.2 actions=dec_ttl,set_field:0a:0c:7e:00:01:90->eth_src,set_field:02:00:00:00:00:04->eth_dst,set_field:0x190->tun_id,output:12")));
-    assert!(f2
-        .iter()
-        .any(|l| l.contains("priority=100,tun_id=0x190,tun_src=192.0.2.3,in_port=13 ")));
+    assert!(has_line(&f3, "nw_dst=10.1.2.2 actions=dec_ttl,set_field:0a:0c:7e:00:01:90->eth_src,set_field:02:00:00:00:00:04->eth_dst,set_field:0x190->tun_id,output:12"));
+    assert!(has_line(
+        &f2,
+        "priority=100,tun_id=0x190,tun_src=192.0.2.3,in_port=13 "
+    ));
 }
 
 #[test]
@@ -139,13 +134,9 @@ fn routed_peers_get_tunnels_of_both_types() {
 fn a_local_destination_is_output_to_its_port_and_router_delete_removes_routes() {
     let (mut s, mut o) = routed();
     let e = ep(9, "green", "h1", "02:00:00:00:00:09", "10.1.2.9");
-    o.bindings
-        .entry("h1".into())
-        .or_default()
-        .insert(e.id, Binding { ofport: 7 });
-    s.add_endpoint(e).unwrap();
+    add_bound(&mut s, &mut o, e, 7);
     let f = text(&s, &o, "h1");
-    assert!(f.iter().any(|l| l.contains("nw_dst=10.1.2.9 actions=dec_ttl,set_field:0a:0c:7e:00:01:2c->eth_src,set_field:02:00:00:00:00:09->eth_dst,set_field:0x12c->tun_id,output:7")), "{f:#?}");
+    assert!(has_line(&f, "nw_dst=10.1.2.9 actions=dec_ttl,set_field:0a:0c:7e:00:01:2c->eth_src,set_field:02:00:00:00:00:09->eth_dst,set_field:0x12c->tun_id,output:7"), "{f:#?}");
     // A routed network cannot be deleted; the router can, and its routes and the
     // routed-only tunnels go with it.
     assert!(matches!(
@@ -154,10 +145,7 @@ fn a_local_destination_is_output_to_its_port_and_router_delete_removes_routes() 
     ));
     s.remove_router("r1").unwrap();
     let f = text(&s, &o, "h1");
-    assert!(
-        !f.iter().any(|l| l.contains("table=40, priority=100")),
-        "{f:#?}"
-    );
+    assert!(!has_line(&f, "table=40, priority=100"), "{f:#?}");
     let p = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
     assert!(!p.tunnels.contains_key("vx-h2"), "{:?}", p.tunnels.keys());
 }

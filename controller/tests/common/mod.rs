@@ -66,3 +66,87 @@ pub async fn closed_within(conns: Vec<TcpStream>, limit: Duration) -> Vec<bool> 
     }))
     .await
 }
+
+/// A running `ovs-controller` daemon (see [`Daemon::start`]), killed when dropped.
+pub struct Daemon {
+    /// The daemon process.
+    pub child: std::process::Child,
+    /// The `ovs-controller started` line it logged.
+    pub started: String,
+}
+
+impl Daemon {
+    /// The `ovs-controller` binary of this build with the arguments of `cmd` (which names
+    /// the binary), logging at `info`: started, and waited for until it logs `ovs-controller
+    /// started`. Its stderr keeps being drained so it never blocks on a full pipe.
+    pub fn start(cmd: &mut std::process::Command) -> Daemon {
+        use std::io::BufRead as _;
+        use std::process::Stdio;
+        let mut child = cmd
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let started = loop {
+            let l = lines
+                .next()
+                .expect("daemon exited before starting")
+                .unwrap();
+            if l.contains("ovs-controller started") {
+                break l;
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Daemon { child, started }
+    }
+
+    /// The value of `key=` in the started line (e.g. `api_addr`).
+    pub fn field(&self, key: &str) -> String {
+        let start = self.started.find(&format!("{key}=")).unwrap() + key.len() + 1;
+        self.started[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A core's northbound API served over plain HTTP on a loopback port (the insecure mode:
+/// every caller is admin, so only validation refuses), with a client for it.
+pub struct Served {
+    /// A client of the API.
+    pub http: jsonrpsee::http_client::HttpClient,
+    stop: tokio_util::sync::CancellationToken,
+    served: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Serves `core`'s API.
+    pub async fn start(core: Arc<Core>) -> Served {
+        use ovs_controller::northbound::server;
+        let (l, addr) = server::bind("127.0.0.1:0").await.unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let limits = Limits::default();
+        let served = tokio::spawn(server::serve_api(core, l, None, limits, stop.clone()));
+        let http = jsonrpsee::http_client::HttpClientBuilder::default()
+            .build(format!("http://{addr}"))
+            .unwrap();
+        Served { http, stop, served }
+    }
+
+    /// Stops serving and waits for the server to end.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.served.await.unwrap();
+    }
+}
