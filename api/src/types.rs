@@ -15,6 +15,9 @@ use std::str::FromStr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use ovs_remote::{Remote, OVSDB_PORT};
+
+use crate::names::{self, FieldError};
 use crate::{MacAddr, ParseError, TunnelType};
 
 /// Input of `network_create`.
@@ -144,15 +147,68 @@ impl HostSpec {
     }
 }
 
-/// A host as reported by the controller.
+/// A hypervisor running ovsdb-server and ovs-vswitchd: what the controller stores (its
+/// desired state) and reports. Built by [`Host::from_parts`] (or `TryFrom<&HostSpec>`), it
+/// has passed the checks of [`names`](crate::names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Host {
-    /// Name.
+    /// Unique name (also used in tunnel port names).
     pub name: String,
-    /// OVSDB remote.
+    /// OVSDB remote such as `tcp:192.0.2.1:6640`.
     pub ovsdb: String,
-    /// Underlay address.
+    /// Underlay address tunnels terminate on.
     pub tunnel_ip: Ipv4Addr,
+}
+
+impl Host {
+    /// [`Host::from_parts`] from text (the tunnel address parsed, the error naming
+    /// `tunnel_ip`).
+    pub fn new(name: &str, ovsdb: &str, tunnel_ip: &str) -> Result<Host, FieldError> {
+        let ip = tunnel_ip
+            .parse()
+            .map_err(|_| FieldError::new("tunnel_ip", tunnel_ip, "not an IPv4 address"))?;
+        Host::from_parts(name, ovsdb, ip)
+    }
+
+    /// A checked host: the name, the OVSDB remote and the tunnel address by the rules of
+    /// [`names`](crate::names) (uniqueness across hosts is the controller's to check).
+    pub fn from_parts(name: &str, ovsdb: &str, tunnel_ip: Ipv4Addr) -> Result<Host, FieldError> {
+        names::host_name(name)?;
+        names::ovsdb_remote(ovsdb)?;
+        names::tunnel_ip(tunnel_ip)?;
+        Ok(Host {
+            name: name.to_string(),
+            ovsdb: ovsdb.to_string(),
+            tunnel_ip,
+        })
+    }
+
+    /// The key [`Host::ovsdb`] is compared by across hosts ([`names::remote_key`]); the raw
+    /// string when it does not parse (a host stored before the rules).
+    pub fn ovsdb_key(&self) -> String {
+        names::ovsdb_remote(&self.ovsdb)
+            .map(|r| names::remote_key(&r))
+            .unwrap_or_else(|_| self.ovsdb.clone())
+    }
+
+    /// The IP address of [`Host::ovsdb`], if it is an IP literal.
+    pub fn ovsdb_ip(&self) -> Option<std::net::IpAddr> {
+        match Remote::parse(&self.ovsdb, OVSDB_PORT).ok()? {
+            Remote::Tcp { host, .. } | Remote::Ssl { host, .. } => match host {
+                ovs_remote::Host::Ip(ip) => Some(ip),
+                ovs_remote::Host::Name(_) => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// The host a `host_create` asks for (checked).
+impl TryFrom<&HostSpec> for Host {
+    type Error = FieldError;
+    fn try_from(spec: &HostSpec) -> Result<Host, FieldError> {
+        Host::from_parts(&spec.name, &spec.ovsdb, spec.tunnel_ip)
+    }
 }
 
 /// Input of `endpoint_create`; IP and MAC are allocated when absent.

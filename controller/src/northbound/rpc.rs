@@ -52,15 +52,6 @@ pub fn to_api_router(r: &Router, tenant: &str) -> api::Router {
     }
 }
 
-/// API view of a host.
-pub fn to_api_host(h: &Host) -> api::Host {
-    api::Host {
-        name: h.name.clone(),
-        ovsdb: h.ovsdb.clone(),
-        tunnel_ip: h.tunnel_ip,
-    }
-}
-
 /// API view of an endpoint (`n`: its network, for gateway, MTU and VNI).
 pub fn to_api_endpoint(e: &Endpoint, n: Option<&Network>) -> api::Endpoint {
     api::Endpoint {
@@ -92,14 +83,6 @@ impl TryFrom<&api::NetworkSpec> for Network {
             spec.mtu,
         )?
         .with_tenant(spec.tenant.as_deref())
-    }
-}
-
-/// The model host a `host_create` asks for (checked).
-impl TryFrom<&api::HostSpec> for Host {
-    type Error = ModelError;
-    fn try_from(spec: &api::HostSpec) -> Result<Host, ModelError> {
-        Host::from_parts(&spec.name, &spec.ovsdb, spec.tunnel_ip)
     }
 }
 
@@ -224,10 +207,10 @@ impl NorthboundServer for Northbound {
     async fn host_create(&self, spec: api::HostSpec) -> Result<api::Host, ErrorObjectOwned> {
         let h = Host::try_from(&spec).map_err(CoreError::from)?;
         let h = self.blocking(move |c| c.create_host(h)).await?;
-        Ok(to_api_host(&h))
+        Ok(h)
     }
     async fn host_list(&self) -> Result<Vec<api::Host>, ErrorObjectOwned> {
-        Ok(self.0.hosts().values().map(to_api_host).collect())
+        Ok(self.0.hosts().values().cloned().collect())
     }
     async fn host_delete(&self, name: String) -> Result<(), ErrorObjectOwned> {
         self.blocking(move |c| c.delete_host(&name)).await

@@ -61,6 +61,13 @@ pub enum CoreError {
     Join(#[from] JoinError),
 }
 
+/// A refused input value is a validation failure.
+impl From<api::FieldError> for CoreError {
+    fn from(e: api::FieldError) -> CoreError {
+        CoreError::Model(e.into())
+    }
+}
+
 impl CoreError {
     /// Stable JSON-RPC code.
     pub fn code(&self) -> i32 {

@@ -119,13 +119,8 @@ fn changes_wake_only_the_hosts_they_affect() {
     mk_net(
         &c,
         &api::NetworkSpec {
-            name: "red".into(),
-            vni: 11,
-            subnet: "10.2.0.0/24".parse().unwrap(),
-            gateway: None,
-            tenant: None,
             tunnel: Some("gre".parse().unwrap()),
-            mtu: None,
+            ..api::NetworkSpec::new("red", 11, "10.2.0.0/24".parse().unwrap())
         },
     )
     .unwrap();
