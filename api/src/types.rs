@@ -444,10 +444,37 @@ pub struct EndpointStatus {
     /// That Interface's ofport.
     pub ofport: Option<u32>,
     /// Its flows are installed (barrier-confirmed) on its own host and on every
-    /// other host with endpoints in the same network.
+    /// other host with endpoints in the same network that is not behind
+    /// (`behind_hosts`).
     pub reachable: bool,
     /// Hosts whose flows for it are not confirmed yet.
     pub pending_hosts: Vec<String>,
+    /// Hosts of the network left out of `reachable` because they cannot be reached: their
+    /// OpenFlow channel is down, or their flows for it need a port number from an OVSDB
+    /// channel that is down (each for longer than the controller's `behind_after`). They
+    /// get its flows when they are back; `status` says since when (absent from older
+    /// controllers).
+    #[serde(default)]
+    pub behind_hosts: Vec<String>,
+}
+
+/// One control channel of a host: up or down, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelState {
+    /// The session is up (OVSDB: replica synced; OpenFlow: handshaken and bound).
+    pub up: bool,
+    /// When it last went up or down, in seconds since the Unix epoch (UTC); the
+    /// controller's start when it has not changed since.
+    pub since: u64,
+}
+
+/// Something that waits on a host, and for which of its channels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// `ovsdb` or `openflow`.
+    pub channel: String,
+    /// What waits, e.g. `tunnel port vx-h3: no ofport yet` or `12 flow changes`.
+    pub what: String,
 }
 
 /// Filter of `endpoint_list`.
@@ -495,6 +522,23 @@ pub struct HostStatus {
     /// were bound to joins (absent from older controllers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// The OVSDB channel (the controller to the host's ovsdb-server), since when (absent
+    /// from older controllers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovsdb_channel: Option<ChannelState>,
+    /// The OpenFlow channel (the host's bridge to the controller), since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openflow_channel: Option<ChannelState>,
+    /// The channels (`ovsdb`, `openflow`) down for longer than the controller's
+    /// `behind_after`: behind on `openflow`, the host is left out of new endpoints'
+    /// reachability; behind on `ovsdb`, only for endpoints whose flows there need a port
+    /// number OVSDB has not reported (its flows still follow over OpenFlow).
+    #[serde(default)]
+    pub behind: Vec<String>,
+    /// What waits on this host, and for which channel: flow changes wait for OpenFlow;
+    /// local ports and tunnel ports without an ofport wait for OVSDB.
+    #[serde(default)]
+    pub pending: Vec<Pending>,
 }
 
 /// Events streamed by the `watch` subscription.

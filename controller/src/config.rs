@@ -6,7 +6,8 @@
 //! whole-flow compare every 10th, 15 s handshake and OVSDB probe, 10 s to
 //! decommission a host, 8 concurrent full resyncs, retries from 1 s doubling
 //! to 30 s with jitter, an exclusive bridge policy with a 10 s grace for
-//! ports of unknown endpoints); [`Config::validate`] names the first field that is
+//! ports of unknown endpoints, a host behind after 5 s with a channel down);
+//! [`Config::validate`] names the first field that is
 //! out of range.
 
 use crate::plan::PlanConfig;
@@ -33,6 +34,11 @@ pub const RESYNC_SLOTS: usize = 8;
 /// before it is removed (it may be a container port whose endpoint the
 /// controller does not know yet or any more).
 pub const FOREIGN_GRACE: Duration = Duration::from_secs(10);
+
+/// A host whose OpenFlow (or, for flows that need a port number, OVSDB)
+/// channel has been down this long is left out of new endpoints'
+/// reachability and reported as behind (`crate::service::reach`).
+pub const BEHIND_AFTER: Duration = Duration::from_secs(5);
 
 /// Everything the core and its drivers are configured with.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -115,6 +121,8 @@ pub struct Timing {
     /// Row-change events buffered per host (the driver re-reads the whole
     /// replica on wake-up, so a lagging subscription loses nothing).
     pub ovsdb_event_capacity: usize,
+    /// A channel down this long makes its host behind ([`BEHIND_AFTER`]).
+    pub behind_after: Duration,
 }
 
 impl Default for Timing {
@@ -131,6 +139,7 @@ impl Default for Timing {
             idle_recheck: Duration::from_secs(30),
             ovsdb_event_capacity: 64,
             foreign_grace: FOREIGN_GRACE,
+            behind_after: BEHIND_AFTER,
         }
     }
 }

@@ -343,13 +343,14 @@ async fn wait_reachable(
             .await
             .map_err(|e| rpc_err(url, "endpoint_get", e))?;
         let now = format!(
-            "bound={} ofport={} reachable={} pending=[{}]",
+            "bound={} ofport={} reachable={} pending=[{}] behind=[{}]",
             st.bound,
             st.ofport
                 .map(|o| o.to_string())
                 .unwrap_or_else(|| "-".into()),
             st.reachable,
-            st.pending_hosts.join(",")
+            st.pending_hosts.join(","),
+            st.behind_hosts.join(",")
         );
         if now != last {
             eprintln!("[{:>5.1}s] {now}", start.elapsed().as_secs_f64());

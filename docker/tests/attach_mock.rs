@@ -99,6 +99,7 @@ impl Double {
             ofport,
             reachable,
             pending_hosts: if reachable { vec![] } else { vec!["h2".into()] },
+            behind_hosts: vec![],
         })
     }
     async fn endpoint_list(&self, f: EndpointFilter) -> Result<Vec<Endpoint>, ErrorObjectOwned> {

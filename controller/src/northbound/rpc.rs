@@ -109,6 +109,7 @@ pub fn to_api_status(v: &EndpointView) -> api::EndpointStatus {
         ofport: v.binding.map(|b| b.ofport),
         reachable: v.pending_hosts.is_empty(),
         pending_hosts: v.pending_hosts.clone(),
+        behind_hosts: v.behind_hosts.clone(),
     }
 }
 

@@ -12,7 +12,7 @@
 
 use super::{Core, CoreError, Inner};
 use crate::api::Event;
-use crate::plan::{tables, Binding, Field};
+use crate::plan::Binding;
 use crate::state::certs;
 use crate::state::desired::{DesiredState, Ticket};
 use crate::state::ipam;
@@ -20,7 +20,7 @@ use crate::state::model::{check_attachment, Endpoint, Host, MacAddr, ModelError,
 use crate::state::router::Router;
 use crate::state::store::{Kind, Write};
 use std::net::Ipv4Addr;
-use std::sync::{Arc, MutexGuard};
+use std::sync::MutexGuard;
 use uuid::Uuid;
 
 /// A request for a new endpoint; IP and MAC are allocated when absent.
@@ -50,8 +50,10 @@ pub struct EndpointView {
     pub network: Option<Network>,
     /// Its binding on its host, if seen.
     pub binding: Option<Binding>,
-    /// Hosts that do not yet have its unicast flow installed.
+    /// Hosts waited for that do not yet have its unicast flow installed.
     pub pending_hosts: Vec<String>,
+    /// Hosts left out because they cannot be reached ([`super::reach`]).
+    pub behind_hosts: Vec<String>,
 }
 
 /// A reserved endpoint change: committed by [`Reservation::commit`], rolled
@@ -334,28 +336,14 @@ impl Core {
             .ok_or_else(|| ModelError::UnknownEndpoint(id.to_string()))?;
         let network = g.state.network(&e.network).cloned();
         let binding = g.observed.binding(&e);
-        // Hosts that must know this endpoint: every host with endpoints in
-        // its network (its own included).
-        let hosts = g.hosts_in(&e.network);
-        let mut pending_hosts = Vec::new();
-        for h in &hosts {
-            let want = g.desired_flows(h);
-            let has_unicast = want
-                .iter()
-                .any(|f| f.table == tables::L2 && f.matches.contains(&Field::EthDst(e.mac)));
-            let synced = g.hosts.get(h).is_some_and(|rt| {
-                rt.openflow_connected
-                    && (Arc::ptr_eq(&want, &rt.installed) || want.is_subset(&rt.installed))
-            });
-            if !(has_unicast && synced) {
-                pending_hosts.push(h.clone());
-            }
-        }
+        // Hosts that must know this endpoint: see `reach`.
+        let reach = g.reach(&e, self.started, self.config.timing.behind_after);
         Ok(EndpointView {
             endpoint: e,
             network,
             binding,
-            pending_hosts,
+            pending_hosts: reach.pending,
+            behind_hosts: reach.behind,
         })
     }
 

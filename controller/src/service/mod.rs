@@ -17,6 +17,7 @@
 pub mod changes;
 pub mod credentials;
 pub mod join;
+pub mod reach;
 
 use crate::api::{self, codes, Event};
 use crate::config::Config;
@@ -34,6 +35,7 @@ use uuid::Uuid;
 pub use changes::{EndpointView, NewEndpoint};
 pub use credentials::CredentialError;
 pub use join::{JoinError, JoinIssuer};
+pub use reach::{Channel, Since};
 
 /// Errors of core operations, mapped to stable JSON-RPC codes.
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +102,16 @@ impl CoreError {
 /// Southbound status of one host.
 #[derive(Debug, Clone, Default)]
 pub struct HostRuntime {
-    /// OVSDB replica synced.
+    /// OVSDB replica synced (set through [`HostRuntime::set_ovsdb`]).
     pub ovsdb_connected: bool,
+    /// When `ovsdb_connected` last changed (None: not since the controller started).
+    pub ovsdb_since: Option<Since>,
     /// Why the last OVSDB attempt failed (None once synced).
     pub ovsdb_error: Option<String>,
-    /// OpenFlow connection from br-ex up.
+    /// OpenFlow connection from br-ex up (set through [`HostRuntime::set_openflow`]).
     pub openflow_connected: bool,
+    /// When `openflow_connected` last changed (None: not since the controller started).
+    pub openflow_since: Option<Since>,
     /// Flows confirmed by barrier on the current connection (shared with the
     /// desired-flow cache when in sync).
     pub installed: Arc<BTreeSet<Flow>>,
@@ -270,6 +276,8 @@ pub struct Core {
     join: std::sync::OnceLock<Arc<dyn JoinIssuer>>,
     /// New hosts must have an `ssl:` OVSDB remote ([`Core::require_tls_ovsdb`]).
     tls_ovsdb: std::sync::atomic::AtomicBool,
+    /// When the core was made: the `since` of a channel that never changed.
+    started: Since,
 }
 
 impl Core {
@@ -303,6 +311,7 @@ impl Core {
             metrics: Metrics::default(),
             join: std::sync::OnceLock::new(),
             tls_ovsdb: std::sync::atomic::AtomicBool::new(false),
+            started: Since::now(),
         }))
     }
 
@@ -506,6 +515,8 @@ impl Core {
             if rt.connection.is_some() {
                 let keep = HostRuntime {
                     openflow_connected: rt.openflow_connected,
+                    openflow_since: rt.openflow_since,
+                    ovsdb_since: Some(Since::now()),
                     installed: rt.installed,
                     resyncs: rt.resyncs,
                     connection: rt.connection,
@@ -527,7 +538,7 @@ impl Core {
         if rt.connection.is_some() {
             return false;
         }
-        rt.openflow_connected = true;
+        rt.set_openflow(true);
         rt.installed = Arc::default();
         rt.connection = Some(conn);
         true
@@ -538,7 +549,7 @@ impl Core {
         let mut g = self.lock();
         if let Some(rt) = g.hosts.get_mut(host) {
             if rt.connection == Some(conn) {
-                rt.openflow_connected = false;
+                rt.set_openflow(false);
                 rt.installed = Arc::default();
                 rt.connection = None;
                 rt.flow_dump = None;
@@ -570,6 +581,10 @@ impl Core {
                         rt.installed.iter().filter(|f| !want.contains(f)).count(),
                     )
                 };
+                let pending = self
+                    .lock()
+                    .pending_on(&self.config.plan, &h, &rt, missing + extra);
+                let (ovsdb, openflow, behind) = self.channels_of(&rt);
                 api::HostStatus {
                     name: h,
                     ovsdb_connected: rt.ovsdb_connected,
@@ -586,6 +601,10 @@ impl Core {
                         .collect(),
                     foreign_flows: rt.foreign_flows,
                     credential: Some(Self::credential_status(cert.as_ref())),
+                    ovsdb_channel: Some(ovsdb),
+                    openflow_channel: Some(openflow),
+                    behind,
+                    pending,
                 }
             })
             .collect()

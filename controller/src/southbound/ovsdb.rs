@@ -203,7 +203,7 @@ pub(crate) async fn host_ovsdb(
         if synced != was_connected {
             was_connected = synced;
             retry_at = None;
-            core.with_host(&host, |rt| rt.ovsdb_connected = synced);
+            core.with_host(&host, |rt| rt.set_ovsdb(synced));
             core.emit(if synced {
                 Event::Connected {
                     host: host.clone(),
