@@ -17,6 +17,7 @@ pub mod service;
 pub mod southbound;
 pub mod state;
 pub mod tls;
+pub mod trace;
 
 pub use northbound::metrics;
 pub use southbound::flow_encode as ofconv;

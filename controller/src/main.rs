@@ -5,7 +5,7 @@
 //! (fail_mode=secure), so the data plane keeps forwarding.
 //! `ovs-controller` with no subcommand, or `ovs-controller serve`, runs the daemon.
 //! `ovs-controller pki ...` manages the PKI directory (see `tls`); `network`, `host`,
-//! `endpoint`, `status` and `plan` are the operator's client commands (`cli/`), and
+//! `endpoint`, `status`, `plan` and `trace` are the operator's client commands (`cli/`), and
 //! `completions SHELL` prints a shell completion script.
 
 use anyhow::Context;
@@ -78,6 +78,14 @@ enum Command {
         /// Only this host.
         #[arg(long)]
         host: Option<String>,
+    },
+    /// Where a packet from a container goes: ofproto/trace on each host it crosses, with
+    /// our table names and a verdict (exit 7 when it is not delivered).
+    Trace {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[command(flatten)]
+        args: cli::trace::TraceArgs,
     },
     /// Print a completion script: `ovs-controller completions bash > /etc/bash_completion.d/ovs-controller`.
     Completions {
@@ -231,6 +239,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Endpoint { conn, cmd }) => rt.block_on(cli::endpoint::run(&conn, cmd)),
         Some(Command::Status { conn, host }) => rt.block_on(cli::status::run(&conn, host)),
         Some(Command::Plan { conn, host }) => rt.block_on(cli::plan::run(&conn, host)),
+        Some(Command::Trace { conn, args }) => return cli::trace::main(&rt, &conn, args),
     };
     match r {
         Ok(text) => {

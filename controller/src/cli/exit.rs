@@ -12,7 +12,8 @@
 //! | 3 | not found: the network, host or endpoint does not exist |
 //! | 4 | conflict: duplicate name, VNI, address; still in use; subnet exhausted |
 //! | 5 | credentials: a certificate file missing, or the controller refused our identity |
-//! | 6 | unreachable: connecting, the TLS handshake or the request timed out or failed |
+//! | 6 | unreachable: connecting, the TLS handshake or the request timed out or failed (`trace`: also a host's ovs-vswitchd) |
+//! | 7 | `trace`: the packet is not delivered (dropped, or output elsewhere); the trace is printed |
 
 use jsonrpsee::core::ClientError;
 use ovs_controller::api::codes;
@@ -31,6 +32,8 @@ pub const CONFLICT: u8 = 4;
 pub const CREDENTIALS: u8 = 5;
 /// The controller could not be reached.
 pub const UNREACHABLE: u8 = 6;
+/// `trace`: the packet is not delivered to its destination.
+pub const NOT_DELIVERED: u8 = 7;
 
 /// A failed client command: what to print and the exit code.
 #[derive(Debug)]

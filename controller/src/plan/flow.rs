@@ -29,6 +29,18 @@ pub mod tables {
     pub const ROUTE: u8 = 40;
     /// All tables we use.
     pub const ALL: [u8; 5] = [CLASSIFY, PORT_SECURITY, ARP, L2, ROUTE];
+
+    /// The name of table `t` (as `trace` and the READMEs call it), None if it is not ours.
+    pub fn name(t: u8) -> Option<&'static str> {
+        Some(match t {
+            CLASSIFY => "classify",
+            PORT_SECURITY => "port security",
+            ARP => "ARP",
+            L2 => "forward",
+            ROUTE => "route",
+            _ => return None,
+        })
+    }
 }
 
 /// Kind of flow, encoded in cookie bits 47..40.
