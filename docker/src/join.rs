@@ -33,8 +33,8 @@ pub const DEFAULT_DIR: &str = "/etc/ovs-docker-rs";
 pub const KEY_FILE: &str = "host.key";
 /// The host's certificate (client-ca-signed, CN = host name).
 pub const CERT_FILE: &str = "host.pem";
-/// server-ca's certificate: the only CA this host's OVS trusts.
-pub const CA_FILE: &str = "server-ca.pem";
+/// server-ca's certificate: the only CA this host's OVS trusts (named as on the controller).
+pub const CA_FILE: &str = ovs_trust::SERVER_CA_PEM;
 /// The controller's northbound URL (one line).
 pub const URL_FILE: &str = "controller.url";
 /// Where Debian's `ovs-ctl` keeps the system-id it sets at every start (`--system-id=random`

@@ -54,6 +54,15 @@ struct DockerObjects {
     image: Option<String>,
 }
 
+impl DockerObjects {
+    /// The Docker network name `odrp-STEM-PID`, removed at the end.
+    fn network(&mut self, stem: &str) -> String {
+        let name = format!("odrp-{stem}-{}", pid());
+        self.networks.push(name.clone());
+        name
+    }
+}
+
 impl Drop for DockerObjects {
     fn drop(&mut self) {
         for c in &self.containers {
@@ -284,6 +293,22 @@ fn run_container(
     docker(&args)
 }
 
+/// [`run_container`] in network `net` (of plugin `plugin`), which must succeed.
+fn run_ok(
+    objs: &mut DockerObjects,
+    lab: &Lab,
+    img: &str,
+    name: &str,
+    net: &str,
+    plugin: &str,
+) -> Result<()> {
+    let o = run_container(objs, img, name, net, &[]);
+    if !o.status.success() {
+        bail!("docker run {name}: {}\n{}", text(&o), log_of(lab, plugin));
+    }
+    Ok(())
+}
+
 /// One ping, the first one: the plugin answered Join only once the endpoint was reachable.
 fn first_ping(from: &str, to: Ipv4Addr) -> Result<()> {
     let o = docker(&["exec", from, "ping", "-c", "1", "-W", "3", &to.to_string()]);
@@ -303,6 +328,18 @@ fn first_ping(from: &str, to: Ipv4Addr) -> Result<()> {
     Ok(())
 }
 
+/// `docker network create` through plugin P for Docker network NAME.
+fn create(p: &str, name: &str, rest: &str) -> String {
+    format!("network create -d {p} --ipam-driver {p} {rest} {name}")
+}
+
+/// The Docker network `odrp-STEM-PID`, created through plugin `p` with `rest`.
+fn new_network(objs: &mut DockerObjects, p: &str, stem: &str, rest: &str) -> Result<String> {
+    let name = objs.network(stem);
+    ok_s(&create(p, &name, rest))?;
+    Ok(name)
+}
+
 fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
     let img = image(objs)?;
     let p1n = format!("odrp1{}", pid());
@@ -313,20 +350,15 @@ fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
     // A controller address nothing answers on (the fabric has no such host).
     let dead = Some("https://192.0.2.250:7878");
     let _p3 = start(lab, "h1", &p3n, plugin_args(lab, "h1", &p3n, true, dead))?;
-    // `docker network create` through plugin P for Docker network NAME.
-    let create = |p: &str, name: &str, rest: &str| {
-        format!("network create -d {p} --ipam-driver {p} {rest} {name}")
-    };
 
     // 1. A new controller network with every option, from h1 (admin credential).
-    let green = format!("odrp-green-{}", pid());
-    objs.networks.push(green.clone());
-    ok_s(&create(
+    let green = new_network(
+        objs,
         &p1n,
-        &green,
+        "green",
         "--subnet 10.250.1.0/24 --gateway 10.250.1.1 -o network=pgreen -o vni=4100 \
          -o tunnel=geneve -o mtu=1400",
-    ))?;
+    )?;
     let n = networks(lab)?;
     let pg = n
         .iter()
@@ -338,16 +370,14 @@ fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
         bail!("controller network pgreen does not carry the options: {pg:?}");
     }
     // The same network on h2 (host credential only): adopted by name, options agree.
-    let green2 = format!("odrp-green2-{}", pid());
-    objs.networks.push(green2.clone());
-    ok_s(&create(
+    let green2 = new_network(
+        objs,
         &p2n,
-        &green2,
+        "green2",
         "--subnet 10.250.1.0/24 --gateway 10.250.1.1 -o network=pgreen",
-    ))?;
+    )?;
     // Disagreeing options are refused and leave no Docker network.
-    let bad = format!("odrp-bad-{}", pid());
-    objs.networks.push(bad.clone());
+    let bad = objs.network("bad");
     fails_s(
         &create(
             &p2n,
@@ -361,14 +391,8 @@ fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
     // 2. Containers on both lab hosts reach each other with the first ping.
     let a = format!("odrp-a-{}", pid());
     let b = format!("odrp-b-{}", pid());
-    let o = run_container(objs, &img, &a, &green, &[]);
-    if !o.status.success() {
-        bail!("docker run {a}: {}\n{}", text(&o), log_of(lab, &p1n));
-    }
-    let o = run_container(objs, &img, &b, &green2, &[]);
-    if !o.status.success() {
-        bail!("docker run {b}: {}\n{}", text(&o), log_of(lab, &p2n));
-    }
+    run_ok(objs, lab, &img, &a, &green, &p1n)?;
+    run_ok(objs, lab, &img, &b, &green2, &p2n)?;
     let (ipa, ipb) = (ip_of(&a)?, ip_of(&b)?);
     if let Err(e) = first_ping(&a, ipb) {
         let mut d = String::new();
@@ -427,18 +451,9 @@ fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
     }
 
     // 3. Adopting the lab's network: a Docker container on h1 reaches lab container c3 on h2.
-    let blue = format!("odrp-blue-{}", pid());
-    objs.networks.push(blue.clone());
-    ok_s(&create(
-        &p1n,
-        &blue,
-        "--subnet 10.244.1.0/24 -o network=blue",
-    ))?;
+    let blue = new_network(objs, &p1n, "blue", "--subnet 10.244.1.0/24 -o network=blue")?;
     let c = format!("odrp-c-{}", pid());
-    let o = run_container(objs, &img, &c, &blue, &[]);
-    if !o.status.success() {
-        bail!("docker run {c}: {}\n{}", text(&o), log_of(lab, &p1n));
-    }
+    run_ok(objs, lab, &img, &c, &blue, &p1n)?;
     first_ping(&c, Ipv4Addr::new(10, 244, 1, 4))?;
     if ip_of(&c)? == Ipv4Addr::new(10, 244, 1, 4) {
         bail!("{c} got c3's address");
@@ -453,8 +468,7 @@ fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
         ))
     };
     let before = snapshot()?;
-    let x = format!("odrp-x-{}", pid());
-    objs.networks.push(x.clone());
+    let x = objs.network("x");
     fails_s(
         &create(&p1n, &x, "--subnet 10.250.5.0/24 -o vni=abc"),
         "invalid option vni \"abc\"",
@@ -479,18 +493,14 @@ fn body(lab: &Lab, objs: &mut DockerObjects) -> Result<()> {
     let refused = "published ports (-p) are not supported";
     fails_run(objs, &img, &pp, &green, &["-p", "18080:80"], refused)?;
     // An exhausted subnet: a /30 holds the gateway and one container.
-    let tiny = format!("odrp-tiny-{}", pid());
-    objs.networks.push(tiny.clone());
-    ok_s(&create(
+    let tiny = new_network(
+        objs,
         &p1n,
-        &tiny,
+        "tiny",
         "--subnet 10.250.9.0/30 --gateway 10.250.9.1 -o network=ptiny -o vni=4109",
-    ))?;
+    )?;
     let t1 = format!("odrp-t1-{}", pid());
-    let o = run_container(objs, &img, &t1, &tiny, &[]);
-    if !o.status.success() {
-        bail!("docker run {t1}: {}", text(&o));
-    }
+    run_ok(objs, lab, &img, &t1, &tiny, &p1n)?;
     let t2 = format!("odrp-t2-{}", pid());
     fails_run(
         objs,

@@ -30,7 +30,7 @@ use super::state::{Ep, State};
 use super::wire::{
     addr_with_len, docker_id, CreateEndpoint, EndpointRef, Join, ProgramExternal, PORTMAP,
 };
-use super::{split_call, Plugin};
+use super::Plugin;
 
 /// `DstPrefix` of `Join`: Docker names the interface `eth0`, `eth1`, ...
 const DST_PREFIX: &str = "eth";
@@ -71,13 +71,7 @@ pub(super) async fn create(p: &Plugin, st: &mut State, r: CreateEndpoint) -> Res
                 ip: Some(RequestedIp::from(ip)),
                 mac: None,
             };
-            match p
-                .ctl
-                .call(Cred::Host, "endpoint_create", |c| async move {
-                    split_call(c.endpoint_create(spec).await)
-                })
-                .await?
-            {
+            match ask!(p.ctl, Host, endpoint_create(spec)).await? {
                 Ok(ep) => ep,
                 Err(e) => bail!(
                     "controller refused address {ip} in {}: {}",
@@ -104,13 +98,7 @@ pub(super) async fn create(p: &Plugin, st: &mut State, r: CreateEndpoint) -> Res
 /// Deletes controller endpoint `id` (already gone is fine).
 pub(super) async fn delete_controller_endpoint(p: &Plugin, id: &str) -> Result<()> {
     let id = id.to_string();
-    match p
-        .ctl
-        .call(Cred::Host, "endpoint_delete", |c| async move {
-            split_call(c.endpoint_delete(id).await)
-        })
-        .await?
-    {
+    match ask!(p.ctl, Host, endpoint_delete(id)).await? {
         Ok(()) => Ok(()),
         Err(e) if e.code() == codes::NOT_FOUND => Ok(()),
         Err(e) => bail!("controller refused endpoint_delete: {}", e.message()),

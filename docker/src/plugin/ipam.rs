@@ -18,10 +18,9 @@ use ipnet::Ipv4Net;
 use ovs_api::{codes, EndpointSpec, NorthboundClient, RequestedIp};
 use serde_json::{json, Value};
 
-use super::controller::Cred;
 use super::state::{Pool, Reservation, State};
 use super::wire::{addr_with_len, AddressReq, PoolRef, RequestPool};
-use super::{split_call, Plugin};
+use super::Plugin;
 
 /// `IpamDriver.GetCapabilities`.
 pub(super) fn capabilities() -> Value {
@@ -139,12 +138,7 @@ pub(super) async fn request_address(p: &Plugin, st: &mut State, r: AddressReq) -
         ip: want.map(RequestedIp::from),
         mac: None,
     };
-    let ep = p
-        .ctl
-        .call(Cred::Host, "endpoint_create", |c| async move {
-            split_call(c.endpoint_create(spec).await)
-        })
-        .await?;
+    let ep = ask!(p.ctl, Host, endpoint_create(spec)).await?;
     let ep = match ep {
         Ok(ep) => ep,
         Err(e) if e.code() == codes::EXHAUSTED => bail!(

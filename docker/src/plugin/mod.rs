@@ -13,6 +13,19 @@
 //! ovs-vswitchd runs); the container end goes to `--container-netns` (default: the plugin's
 //! own), the namespace of dockerd, which moves it into the container.
 
+/// `ask!(ctl, CRED, METHOD(ARGS))`: the future of `c.METHOD(ARGS)` run by
+/// [`controller::Controller::call`] with credential `Cred::CRED`, the controller's refusal
+/// split off ([`split_call`]); the method is named once, so errors name the method called.
+macro_rules! ask {
+    ($ctl:expr, $cred:ident, $method:ident($($arg:expr),*)) => {
+        $ctl.call(
+            $crate::plugin::controller::Cred::$cred,
+            stringify!($method),
+            |c| async move { $crate::plugin::split_call(c.$method($($arg),*).await) },
+        )
+    };
+}
+
 mod controller;
 mod endpoint;
 mod ipam;
@@ -105,64 +118,50 @@ impl Plugin {
     /// Handles one call; `None` for a method the plugin does not implement.
     async fn dispatch(&self, method: &str, body: &[u8]) -> Option<Result<Value>> {
         let mut st = self.state.lock().await;
-        let st = &mut *st;
-        let r = match method {
-            "Plugin.Activate" => Ok(json!({ "Implements": ["NetworkDriver", "IpamDriver"] })),
+        self.call(&mut st, method, body).await.transpose()
+    }
+
+    /// [`Plugin::dispatch`] with the state locked; `Ok(None)` for an unknown method.
+    async fn call(&self, st: &mut State, method: &str, body: &[u8]) -> Result<Option<Value>> {
+        let v = match method {
+            "Plugin.Activate" => json!({ "Implements": ["NetworkDriver", "IpamDriver"] }),
             "NetworkDriver.GetCapabilities" => {
-                Ok(json!({ "Scope": "local", "ConnectivityScope": "global" }))
+                json!({ "Scope": "local", "ConnectivityScope": "global" })
             }
-            "NetworkDriver.CreateNetwork" => match parse(method, body) {
-                Ok(r) => network::create(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            "NetworkDriver.DeleteNetwork" => match parse(method, body) {
-                Ok(r) => network::delete(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            "NetworkDriver.CreateEndpoint" => match parse(method, body) {
-                Ok(r) => endpoint::create(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            "NetworkDriver.DeleteEndpoint" => match parse(method, body) {
-                Ok(r) => endpoint::delete(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            "NetworkDriver.EndpointOperInfo" => {
-                parse(method, body).and_then(|r| endpoint::oper_info(st, r))
+            "NetworkDriver.CreateNetwork" => {
+                network::create(self, st, parse(method, body)?).await?
             }
-            "NetworkDriver.Join" => match parse(method, body) {
-                Ok(r) => endpoint::join(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            "NetworkDriver.Leave" => match parse(method, body) {
-                Ok(r) => endpoint::leave(self, st, r).await,
-                Err(e) => Err(e),
-            },
+            "NetworkDriver.DeleteNetwork" => {
+                network::delete(self, st, parse(method, body)?).await?
+            }
+            "NetworkDriver.CreateEndpoint" => {
+                endpoint::create(self, st, parse(method, body)?).await?
+            }
+            "NetworkDriver.DeleteEndpoint" => {
+                endpoint::delete(self, st, parse(method, body)?).await?
+            }
+            "NetworkDriver.EndpointOperInfo" => endpoint::oper_info(st, parse(method, body)?)?,
+            "NetworkDriver.Join" => endpoint::join(self, st, parse(method, body)?).await?,
+            "NetworkDriver.Leave" => endpoint::leave(self, st, parse(method, body)?).await?,
             "NetworkDriver.ProgramExternalConnectivity" => {
-                parse(method, body).and_then(endpoint::program_external)
+                endpoint::program_external(parse(method, body)?)?
             }
             "NetworkDriver.RevokeExternalConnectivity"
             | "NetworkDriver.DiscoverNew"
-            | "NetworkDriver.DiscoverDelete" => Ok(json!({})),
-            "IpamDriver.GetCapabilities" => Ok(ipam::capabilities()),
-            "IpamDriver.GetDefaultAddressSpaces" => Ok(ipam::address_spaces()),
-            "IpamDriver.RequestPool" => {
-                parse(method, body).and_then(|r| ipam::request_pool(self, st, r))
+            | "NetworkDriver.DiscoverDelete" => json!({}),
+            "IpamDriver.GetCapabilities" => ipam::capabilities(),
+            "IpamDriver.GetDefaultAddressSpaces" => ipam::address_spaces(),
+            "IpamDriver.RequestPool" => ipam::request_pool(self, st, parse(method, body)?)?,
+            "IpamDriver.ReleasePool" => ipam::release_pool(self, st, parse(method, body)?)?,
+            "IpamDriver.RequestAddress" => {
+                ipam::request_address(self, st, parse(method, body)?).await?
             }
-            "IpamDriver.ReleasePool" => {
-                parse(method, body).and_then(|r| ipam::release_pool(self, st, r))
+            "IpamDriver.ReleaseAddress" => {
+                ipam::release_address(self, st, parse(method, body)?).await?
             }
-            "IpamDriver.RequestAddress" => match parse(method, body) {
-                Ok(r) => ipam::request_address(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            "IpamDriver.ReleaseAddress" => match parse(method, body) {
-                Ok(r) => ipam::release_address(self, st, r).await,
-                Err(e) => Err(e),
-            },
-            _ => return None,
+            _ => return Ok(None),
         };
-        Some(r)
+        Ok(Some(v))
     }
 }
 

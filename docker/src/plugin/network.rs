@@ -17,10 +17,9 @@ use ipnet::Ipv4Net;
 use ovs_api::{codes, names, Network, NetworkSpec, NorthboundClient, TunnelType};
 use serde_json::{json, Value};
 
-use super::controller::Cred;
 use super::state::{Net, State};
 use super::wire::{addr_with_len, docker_id, CreateNetwork, NetworkRef};
-use super::{split_call, Plugin};
+use super::Plugin;
 
 /// The `-o` keys the driver takes.
 const KNOWN: [&str; 4] = ["network", "vni", "tunnel", "mtu"];
@@ -199,12 +198,7 @@ pub(super) async fn create(p: &Plugin, st: &mut State, r: CreateNetwork) -> Resu
 /// `network_list` shows only the networks its host has endpoints in).
 async fn find(p: &Plugin, name: &str) -> Result<Option<Network>> {
     let name = name.to_string();
-    let r = p
-        .ctl
-        .call(Cred::Host, "network_get", |c| async move {
-            split_call(c.network_get(name).await)
-        })
-        .await?;
+    let r = ask!(p.ctl, Host, network_get(name)).await?;
     match r {
         Ok(n) => Ok(Some(n)),
         Err(e) if e.code() == codes::NOT_FOUND => Ok(None),
@@ -234,12 +228,7 @@ async fn create_controller_network(
         tunnel: o.tunnel,
         mtu: o.mtu,
     };
-    let r = p
-        .ctl
-        .call(Cred::Admin, "network_create", |c| async move {
-            split_call(c.network_create(spec).await)
-        })
-        .await?;
+    let r = ask!(p.ctl, Admin, network_create(spec)).await?;
     match r {
         Ok(n) => Ok(Ok(n)),
         Err(e) if e.code() == codes::CONFLICT => Ok(Err(e.message().to_string())),
@@ -262,12 +251,7 @@ pub(super) async fn delete(p: &Plugin, st: &mut State, r: NetworkRef) -> Result<
     };
     if net.created {
         let name = net.name.clone();
-        let r = p
-            .ctl
-            .call(Cred::Admin, "network_delete", |c| async move {
-                split_call(c.network_delete(name).await)
-            })
-            .await?;
+        let r = ask!(p.ctl, Admin, network_delete(name)).await?;
         match r {
             Ok(()) => {}
             Err(e) if e.code() == codes::NOT_FOUND => {}

@@ -273,18 +273,14 @@ impl Lab {
         let mut out = Vec::new();
         let mut iface_names = BTreeMap::new();
         for i in &ifaces {
-            let name = i["name"].as_str().unwrap().to_string();
-            let ext = &i["external_ids"];
-            let norm = if is_random_port_name(&name) {
+            let norm = normalized(i, &mut iface_names, |_| {
+                let ext = &i["external_ids"];
                 format!(
                     "PORT({}/{})",
                     ext["container_id"].as_str().unwrap_or("?"),
                     ext["container_iface"].as_str().unwrap_or("?")
                 )
-            } else {
-                name.clone()
-            };
-            iface_names.insert(i["_uuid"].as_str().unwrap().to_string(), norm.clone());
+            });
             out.push(format!(
                 "interface {norm} type={} external_ids={} options={} mtu_request={} other_config={}",
                 i["type"], i["external_ids"], i["options"], i["mtu_request"], i["other_config"]
@@ -293,20 +289,15 @@ impl Lab {
         let mut port_names = BTreeMap::new();
         for p in &ports {
             let ifs = names_of(&p["interfaces"], &iface_names);
-            let name = p["name"].as_str().unwrap().to_string();
-            let norm = if is_random_port_name(&name) {
+            let norm = normalized(p, &mut port_names, |name| {
                 // A container port must be named like its (single) interface.
                 assert_eq!(ifs.len(), 1, "container port {name} with {ifs:?}");
-                let i = ifaces
-                    .iter()
-                    .find(|i| i["name"] == name)
-                    .expect("port and interface names differ");
-                assert_eq!(i["name"].as_str().unwrap(), name);
+                assert!(
+                    ifaces.iter().any(|i| i["name"] == name),
+                    "port and interface names differ"
+                );
                 ifs[0].clone()
-            } else {
-                name.clone()
-            };
-            port_names.insert(p["_uuid"].as_str().unwrap().to_string(), norm.clone());
+            });
             out.push(format!(
                 "port {norm} interfaces={ifs:?} tag={} trunks={} vlan_mode={} external_ids={} other_config={}",
                 p["tag"], p["trunks"], p["vlan_mode"], p["external_ids"], p["other_config"]
@@ -370,6 +361,23 @@ impl Drop for Lab {
             let _ = Command::new("ip").args(["netns", "del", &c.netns]).output();
         }
     }
+}
+
+/// The name of OVSDB `row` for [`Lab::ovsdb_view`]: a random container port name becomes
+/// `container(name)`; recorded in `names` by the row's uuid.
+fn normalized(
+    row: &Json,
+    names: &mut BTreeMap<String, String>,
+    container: impl FnOnce(&str) -> String,
+) -> String {
+    let name = row["name"].as_str().unwrap();
+    let norm = if is_random_port_name(name) {
+        container(name)
+    } else {
+        name.to_string()
+    };
+    names.insert(row["_uuid"].as_str().unwrap().to_string(), norm.clone());
+    norm
 }
 
 /// The normalised names of the rows a uuid-set column points at (`DANGLING` for a uuid
