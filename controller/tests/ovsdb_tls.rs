@@ -82,11 +82,16 @@ impl Bed {
     /// A host's ovsdb-server (no vswitchd) serving `issued` on `pssl:PORT:127.0.0.1`
     /// and trusting only server-ca, as `ovs-docker-rs join` sets a host up.
     fn host_db(&self, file: &str, issued: &Issued) -> Ovs {
+        self.host_db_on(file, issued, free_port().unwrap())
+    }
+
+    /// [`Bed::host_db`] listening on `port`.
+    fn host_db_on(&self, file: &str, issued: &Issued, port: u16) -> Ovs {
         let ssl = write_files(&self.scratch.0, file, issued, &self.server_ca());
         Ovs::builder("otls")
             .no_vswitchd()
             .ssl(ssl)
-            .pssl(free_port().unwrap(), LOOPBACK)
+            .pssl(port, LOOPBACK)
             .start()
             .unwrap()
     }
@@ -269,6 +274,49 @@ async fn expired_server_certificate_is_refused() {
         .unwrap();
     let (_, e) = bed.h1_refused_by("h1", &expired).await;
     assert!(e.contains("expired"), "{e}");
+}
+
+#[tokio::test]
+async fn once_joined_only_the_joined_certificate_serves_the_hosts_database() {
+    require!(Peer::OvsdbServer);
+    let bed = Bed::new("joined");
+    let security = Security::load(bed.pki.dir(), false).unwrap();
+    let Security::Tls(tls) = &security else {
+        panic!("the PKI gave no TLS")
+    };
+    let ctl = Controller::start(&bed.scratch.0, security.clone());
+    ctl.core.set_join_issuer(tls.clone());
+    let port = free_port().unwrap();
+    ctl.register("h1", &format!("ssl:127.0.0.1:{port}"), 1);
+    // h1 joins: the controller signs a key only the host holds.
+    let (token, _) = ctl
+        .core
+        .create_join_token("h1", None, "https://127.0.0.1:7878")
+        .unwrap();
+    let kc = ovs_trust::new_key_and_csr("h1").unwrap();
+    let joined = ctl.core.join_host(&token.encode(), &kc.csr_pem).unwrap();
+    // A certificate for h1 from the same CA, valid, but not the joined one (e.g. issued
+    // before the join, or copied from an old install): refused, nothing written.
+    let stale = bed.host_db_on("h1-stale", &bed.host_cert("h1"), port);
+    let s = ctl
+        .wait_status("h1", "refused as not joined", |s| {
+            s.ovsdb_error
+                .as_ref()
+                .is_some_and(|e| e.contains("joined with"))
+        })
+        .await;
+    assert!(!s.ovsdb_connected, "{s:?}");
+    assert_eq!(bridges(&stale), "", "h1's driver wrote to the stale server");
+    drop(stale);
+    // The joined certificate on the same address: synced, and the bridge lands.
+    let issued = Issued {
+        key_pem: kc.key_pem,
+        cert_pem: joined.cert,
+    };
+    let good = bed.host_db_on("h1-joined", &issued, port);
+    let s = ctl.wait_status("h1", "synced", |s| s.ovsdb_connected).await;
+    assert_eq!(s.ovsdb_error, None, "{s:?}");
+    wait_bridge(&good, "br-ex").await;
 }
 
 #[tokio::test]

@@ -39,6 +39,19 @@ impl Client {
         config: Arc<ClientConfig>,
         opts: ClientOptions,
     ) -> Result<Client, Error> {
+        Self::connect_tls_checked(remote, config, opts, &|_| Ok(())).await
+    }
+
+    /// [`Client::connect_tls`], then `check` the DER of the certificate the server presented
+    /// (after the config's verifier accepted it), e.g. against the one a host was enrolled
+    /// with. A refusal is [`Error::Tls`] with `check`'s reason, and the connection is dropped
+    /// before any request.
+    pub async fn connect_tls_checked(
+        remote: &Remote,
+        config: Arc<ClientConfig>,
+        opts: ClientOptions,
+        check: &(dyn Fn(&[u8]) -> Result<(), String> + Send + Sync),
+    ) -> Result<Client, Error> {
         let Remote::Ssl { host, .. } = remote else {
             return Err(Error::WrongRemote(remote.to_string(), "ssl"));
         };
@@ -58,6 +71,15 @@ impl Client {
                 remote: remote.to_string(),
                 reason: tls_reason(&e),
             })?;
+        let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+        let checked = match leaf {
+            Some(der) => check(der.as_ref()),
+            None => Err("the server presented no certificate".into()),
+        };
+        checked.map_err(|reason| Error::Tls {
+            remote: remote.to_string(),
+            reason,
+        })?;
         Ok(Self::from_stream(tls, opts))
     }
 }

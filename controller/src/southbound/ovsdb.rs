@@ -14,13 +14,14 @@
 //! Which remotes it dials is [`ovsdb_route`]: with TLS ([`Security::Tls`]) only
 //! `ssl:`, and the server must present a client-ca certificate naming this
 //! host (role host), so a host record pointing at another host's ovsdb-server
-//! is refused; plaintext `tcp:`/`unix:` only with `--insecure`. A refused
+//! is refused, and once the host has joined it must be the very certificate of
+//! its join ([`Core::check_host_cert`], as for its switch); plaintext `tcp:`/`unix:` only with `--insecure`. A refused
 //! remote is never dialed. Why the session is not up (a refused remote, a
 //! refused certificate, a refused connection) is the host's `ovsdb_error` in
 //! `status`, logged once per change; retries follow the reconnect backoff.
 
 use crate::api::Event;
-use crate::service::Core;
+use crate::service::{Core, CredentialError};
 use crate::southbound::ovsdb_foreign::{BridgeOwner, OwnerPass};
 use crate::southbound::ovsdb_ops::{decommission_ops, monitor_tables, observe, SwitchView};
 use crate::tls::Security;
@@ -107,13 +108,35 @@ pub fn ovsdb_route(security: &Security, host: &str, remote: &str) -> Result<Ovsd
     }
 }
 
-/// The [`Connect`] of `route` with `opts`.
-fn connector(route: OvsdbRoute, opts: ClientOptions) -> Connect {
+/// Checks the DER of the certificate a host's ovsdb-server presented, once its chain and
+/// identity passed.
+type PeerCheck = Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
+
+/// The check that `host`'s ovsdb-server presents the certificate `host` joined with (the one
+/// its switch presents too, [`Core::check_host_cert`]), so a valid certificate for the name
+/// taken from elsewhere, or the one of a deleted registration, cannot serve its database.
+fn joined_cert_check(core: &Arc<Core>, host: &str) -> PeerCheck {
+    let (core, host) = (Arc::downgrade(core), host.to_string());
+    Arc::new(move |der| match core.upgrade() {
+        Some(core) => match core.check_host_cert(&host, &ovs_trust::Fingerprint::of(der)) {
+            // Deleted: the driver only reconnects to take our ports and flows off the bridge,
+            // from a server that still proved the host's name under client-ca.
+            Ok(()) | Err(CredentialError::NotRegistered(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        },
+        None => Err("the controller is stopping".into()),
+    })
+}
+
+/// The [`Connect`] of `route` with `opts`; a TLS server's certificate must also pass `check`.
+fn connector(route: OvsdbRoute, opts: ClientOptions, check: PeerCheck) -> Connect {
     Arc::new(move || {
-        let (route, opts) = (route.clone(), opts.clone());
+        let (route, opts, check) = (route.clone(), opts.clone(), check.clone());
         Box::pin(async move {
             match route {
-                OvsdbRoute::Tls(r, cfg) => Client::connect_tls(&r, cfg, opts).await,
+                OvsdbRoute::Tls(r, cfg) => {
+                    Client::connect_tls_checked(&r, cfg, opts, &*check).await
+                }
                 OvsdbRoute::Plain(r) => Client::connect_to(&r, opts).await,
             }
         })
@@ -154,7 +177,7 @@ pub(crate) async fn host_ovsdb(
     let (db, tables, follower) = ("Open_vSwitch", monitor_tables(), cache.clone());
     let connect = match reach {
         OvsdbReach::Remote(security) => match ovsdb_route(&security, &host, &remote) {
-            Ok(route) => connector(route, opts.client.clone()),
+            Ok(route) => connector(route, opts.client.clone(), joined_cert_check(&core, &host)),
             Err(why) => {
                 // Never dialed: nothing to retry until the host record changes
                 // (then the supervisor starts a fresh task).
