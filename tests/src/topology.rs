@@ -324,6 +324,53 @@ fn check_name(
     Ok(())
 }
 
+/// The names of one kind (`what`: `host`, ...) as they are read: each passes
+/// [`check_name`] and is defined once.
+struct NameSet {
+    what: &'static str,
+    max: usize,
+    rule: fn(&str) -> Result<(), ovs_api::FieldError>,
+    /// Line of each name's definition.
+    first: HashMap<String, usize>,
+}
+
+impl NameSet {
+    fn new(
+        what: &'static str,
+        max: usize,
+        rule: fn(&str) -> Result<(), ovs_api::FieldError>,
+    ) -> NameSet {
+        NameSet {
+            what,
+            max,
+            rule,
+            first: HashMap::new(),
+        }
+    }
+
+    /// Checks `name` (at `field`) and records it.
+    fn add(
+        &mut self,
+        ctx: &Ctx<'_>,
+        name: &Spanned<String>,
+        field: String,
+    ) -> Result<(), TopologyError> {
+        check_name(ctx, name, field.clone(), self.max, self.rule)?;
+        let n = name.get_ref();
+        match self.first.insert(n.clone(), ctx.line(name)) {
+            Some(first) => Err(ctx.err(
+                name,
+                field,
+                format!(
+                    "duplicate {} name {n:?} (first defined at line {first})",
+                    self.what
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 mod routers;
 pub use routers::RouterSpec;
 
@@ -407,26 +454,10 @@ impl Topology {
             return Err(ctx.err(&raw.name, "hosts".into(), "at most 253 hosts".into()));
         }
         let mut hosts = Vec::new();
-        let mut host_lines: HashMap<String, usize> = HashMap::new();
+        let mut host_names = NameSet::new("host", MAX_HOST_NAME, ovs_api::names::host_name);
         for (i, h) in raw.hosts.iter().enumerate() {
             let field = format!("hosts[{i}].name");
-            check_name(
-                &ctx,
-                &h.name,
-                field.clone(),
-                MAX_HOST_NAME,
-                ovs_api::names::host_name,
-            )?;
-            if let Some(first) = host_lines.insert(h.name.get_ref().clone(), ctx.line(&h.name)) {
-                return Err(ctx.err(
-                    &h.name,
-                    field,
-                    format!(
-                        "duplicate host name {:?} (first defined at line {first})",
-                        h.name.get_ref()
-                    ),
-                ));
-            }
+            host_names.add(&ctx, &h.name, field.clone())?;
             let index = i as u32 + 1;
             let underlay_ip = underlay
                 .nth_host(index)
@@ -439,27 +470,11 @@ impl Topology {
         }
 
         let mut networks = Vec::new();
-        let mut net_lines: HashMap<String, usize> = HashMap::new();
+        let mut net_names = NameSet::new("network", MAX_NETWORK_NAME, ovs_api::names::network_name);
         let mut vni_lines: HashMap<u32, usize> = HashMap::new();
         for (i, n) in raw.networks.iter().enumerate() {
             let field = format!("networks[{i}]");
-            check_name(
-                &ctx,
-                &n.name,
-                format!("{field}.name"),
-                MAX_NETWORK_NAME,
-                ovs_api::names::network_name,
-            )?;
-            if let Some(first) = net_lines.insert(n.name.get_ref().clone(), ctx.line(&n.name)) {
-                return Err(ctx.err(
-                    &n.name,
-                    format!("{field}.name"),
-                    format!(
-                        "duplicate network name {:?} (first defined at line {first})",
-                        n.name.get_ref()
-                    ),
-                ));
-            }
+            net_names.add(&ctx, &n.name, format!("{field}.name"))?;
             let vni = *n.vni.get_ref();
             if !(1..=16_777_215).contains(&vni) {
                 return Err(ctx.err(
@@ -516,25 +531,16 @@ impl Topology {
         // Containers: first check names/refs/explicit IPs, then allocate the missing IPs.
         let mut containers: Vec<ContainerSpec> = Vec::new();
         let mut pending: Vec<usize> = Vec::new();
-        let mut c_lines: HashMap<String, usize> = HashMap::new();
+        let mut c_names = NameSet::new(
+            "container",
+            MAX_CONTAINER_NAME,
+            ovs_api::names::container_id,
+        );
         let mut used: HashMap<(String, Ipv4Addr), (String, usize)> = HashMap::new();
         for (i, c) in raw.containers.iter().enumerate() {
             let field = format!("containers[{i}]");
-            check_name(
-                &ctx,
-                &c.name,
-                format!("{field}.name"),
-                MAX_CONTAINER_NAME,
-                ovs_api::names::container_id,
-            )?;
+            c_names.add(&ctx, &c.name, format!("{field}.name"))?;
             let cname = c.name.get_ref();
-            if let Some(first) = c_lines.insert(cname.clone(), ctx.line(&c.name)) {
-                return Err(ctx.err(
-                    &c.name,
-                    format!("{field}.name"),
-                    format!("duplicate container name {cname:?} (first defined at line {first})"),
-                ));
-            }
             if !hosts.iter().any(|h| &h.name == c.host.get_ref()) {
                 return Err(ctx.err(
                     &c.host,

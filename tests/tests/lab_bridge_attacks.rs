@@ -21,19 +21,18 @@ use ovs_lab::{in_netns, wait_until, Lab, LabOptions, BR_EX};
 const VXLAN_PORT: u16 = 4789;
 
 /// `two-hosts-pair` (one container per host, one VXLAN network) wired through the
-/// controller with `args`; None: a peer is missing.
+/// controller with `args`, its containers reaching each other (the baseline every attack
+/// starts from); None: a peer is missing.
 fn up(args: &[&str]) -> Option<Lab> {
     ovs_testbed::require!(peers: ovs_lab::PEERS => None);
-    for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
-        if let Err(e) = r {
-            panic!("controller-wired tests need the workspace binaries: {e:#}");
-        }
-    }
+    common::require_binaries();
     let opts = LabOptions {
         controller_args: args.iter().map(|s| s.to_string()).collect(),
         ..LabOptions::controller()
     };
-    common::up("two-hosts-pair", &opts)
+    let lab = common::up("two-hosts-pair", &opts)?;
+    assert_pingall(&lab, 2);
+    Some(lab)
 }
 
 /// On h1: a VXLAN port `vxrogue` to `rogue` and a select-all mirror `m0` onto it.
@@ -125,16 +124,37 @@ fn h1_status(lab: &Lab) -> ovs_api::HostStatus {
     st.into_iter().find(|s| s.name == "h1").unwrap()
 }
 
+/// [`wait_until`] for the controller's repair; the error ends with h1's flows and ports
+/// and the controller's log tail.
+fn repaired(
+    lab: &Lab,
+    within: Duration,
+    every: Duration,
+    cond: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    wait_until(within, every, cond).map_err(|e| {
+        let h1 = lab.host("h1").unwrap();
+        anyhow::anyhow!(
+            "{e:#}\nh1 flows {:?}, ports {:?}\n{}",
+            h1.dump_flows(BR_EX),
+            h1.vsctl(&["list-ports", BR_EX]),
+            lab.controller_log_tail(30)
+        )
+    })
+}
+
 #[test]
 fn foreign_mirror_is_removed() {
     let Some(lab) = up(&[]) else { return };
-    assert_pingall(&lab, 2);
     let rogue = lab.controller_ip().to_string();
     add_rogue_mirror(&lab, &rogue);
-    wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
-        Ok(!rogue_mirror_present(&lab))
-    })
-    .unwrap_or_else(|e| panic!("mirror not removed: {e:#}\n{}", lab.controller_log_tail(30)));
+    repaired(
+        &lab,
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || Ok(!rogue_mirror_present(&lab)),
+    )
+    .unwrap_or_else(|e| panic!("mirror not removed: {e:#}"));
     // The report (it is removed faster than a status poll would see it).
     let log = controller_log(&lab);
     let port = format!("port vxrogue (vxlan remote_ip={rogue})");
@@ -162,7 +182,6 @@ fn foreign_mirror_is_removed() {
 #[test]
 fn rogue_controller_and_its_flows_are_removed() {
     let Some(lab) = up(&[]) else { return };
-    assert_pingall(&lab, 2);
     let h1 = lab.host("h1").unwrap();
     let ours = h1.vsctl(&["get-controller", BR_EX]).unwrap();
     h1.vsctl(&["set-controller", BR_EX, "tcp:203.0.113.9:6653"])
@@ -175,18 +194,17 @@ fn rogue_controller_and_its_flows_are_removed() {
         "cookie=0xbad,table=0,priority=999,actions=drop",
     ])
     .unwrap();
-    wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
-        let ctl = h1.vsctl(&["get-controller", BR_EX])?;
-        let flows = h1.dump_flows(BR_EX)?;
-        Ok(ctl == ours && !flows.iter().any(|f| f.contains("cookie=0xbad")))
-    })
-    .unwrap_or_else(|e| {
-        panic!(
-            "rogue controller or flow left: {e:#}\n{:?}\n{}",
-            h1.dump_flows(BR_EX),
-            lab.controller_log_tail(30)
-        )
-    });
+    repaired(
+        &lab,
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || {
+            let ctl = h1.vsctl(&["get-controller", BR_EX])?;
+            let flows = h1.dump_flows(BR_EX)?;
+            Ok(ctl == ours && !flows.iter().any(|f| f.contains("cookie=0xbad")))
+        },
+    )
+    .unwrap_or_else(|e| panic!("rogue controller or flow left: {e:#}"));
     let log = controller_log(&lab);
     assert!(log.contains("controller tcp:203.0.113.9:6653"), "{log}");
     assert!(log.contains("foreign flows on the bridge"), "{log}");
@@ -202,25 +220,24 @@ fn rogue_controller_and_its_flows_are_removed() {
 #[test]
 fn deleted_bridge_comes_back_with_container_ports() {
     let Some(lab) = up(&[]) else { return };
-    assert_pingall(&lab, 2);
     let h1 = lab.host("h1").unwrap();
     let before = h1.vsctl(&["list-ports", BR_EX]).unwrap();
     h1.vsctl(&["del-br", BR_EX]).unwrap();
-    wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
-        Ok(h1.vsctl(&["list-ports", BR_EX]).is_ok_and(|p| p == before))
-    })
-    .unwrap_or_else(|e| {
-        panic!(
-            "ports not back (before: {before:?}, now {:?}): {e:#}\n{}",
-            h1.vsctl(&["list-ports", BR_EX]),
-            lab.controller_log_tail(30)
-        )
-    });
+    repaired(
+        &lab,
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || Ok(h1.vsctl(&["list-ports", BR_EX]).is_ok_and(|p| p == before)),
+    )
+    .unwrap_or_else(|e| panic!("ports not back (before: {before:?}): {e:#}"));
     // Within a bound, the containers reach each other again.
-    wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
-        Ok(lab.pingall().all_as_expected())
-    })
-    .unwrap_or_else(|e| panic!("{e:#}\n{}", lab.controller_log_tail(30)));
+    repaired(
+        &lab,
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || Ok(lab.pingall().all_as_expected()),
+    )
+    .unwrap_or_else(|e| panic!("containers do not reach each other: {e:#}"));
     assert_pingall(&lab, 2);
 }
 
@@ -229,7 +246,6 @@ fn report_mode_only_reports() {
     let Some(lab) = up(&["--bridge-policy", "report"]) else {
         return;
     };
-    assert_pingall(&lab, 2);
     let sock = rogue_socket(&lab);
     let rogue = lab.controller_ip().to_string();
     add_rogue_mirror(&lab, &rogue);

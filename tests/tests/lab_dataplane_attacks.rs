@@ -29,11 +29,7 @@ const N: u64 = 10;
 /// The dataplane-attacks topology wired through the controller; None: a peer is missing.
 fn up() -> Option<Lab> {
     ovs_testbed::require!(peers: ovs_lab::PEERS => None);
-    for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
-        if let Err(e) = r {
-            panic!("controller-wired tests need the workspace binaries: {e:#}");
-        }
-    }
+    common::require_binaries();
     common::up("dataplane-attacks", &LabOptions::controller())
 }
 
@@ -241,13 +237,23 @@ fn upcall_errors(h: &Host) -> u64 {
         .unwrap()
 }
 
+/// The rogue's own underlay address.
+const ROGUE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
+
+/// [`up`] with the rogue namespace ([`rogue`], at [`ROGUE_IP`]) and the container `target`
+/// it attacks.
+fn up_with_rogue(target: &str) -> Option<(Lab, Container, Container)> {
+    let mut lab = up()?;
+    let rogue = rogue(&mut lab, "rogue", ROGUE_IP).unwrap();
+    let target = lab.container(target).unwrap().clone();
+    Some((lab, rogue, target))
+}
+
 #[test]
 fn tunnel_frames_from_a_non_peer_address_are_dropped() {
-    let Some(mut lab) = up() else {
+    let Some((lab, rogue, a1)) = up_with_rogue("a1") else {
         return;
     };
-    let rogue = rogue(&mut lab, "rogue", Ipv4Addr::new(192, 0, 2, 77)).unwrap();
-    let a1 = lab.container("a1").unwrap().clone();
     let h1 = lab.host("h1").unwrap();
     let h2_ip = lab.host("h2").unwrap().underlay_ip;
     let vx_h2 = h1.ofport("vx-h2").unwrap();
@@ -276,7 +282,7 @@ fn tunnel_frames_from_a_non_peer_address_are_dropped() {
     // The attack: the same frames from the rogue's own address. OVS finds no tunnel port
     // for that outer source (each packet is an untranslatable upcall, "receive tunnel port
     // not found" in its log), no table-0 flow sees them, and a1 receives nothing.
-    let rogue_ip = Ipv4Addr::new(192, 0, 2, 77);
+    let rogue_ip = ROGUE_IP;
     rogue_vxlan(
         &lab,
         &rogue,
@@ -315,12 +321,10 @@ fn tunnel_frames_from_a_non_peer_address_are_dropped() {
 
 #[test]
 fn tunnel_frames_for_a_vni_the_peer_does_not_serve_are_dropped() {
-    let Some(mut lab) = up() else {
+    // The rogue takes the peers' addresses in turn; its own is only for the fabric.
+    let Some((lab, rogue, b1)) = up_with_rogue("b1") else {
         return;
     };
-    // The rogue takes the peers' addresses in turn; its own is only for the fabric.
-    let rogue = rogue(&mut lab, "rogue", Ipv4Addr::new(192, 0, 2, 77)).unwrap();
-    let b1 = lab.container("b1").unwrap().clone();
     let h1 = lab.host("h1").unwrap();
     let (h2_ip, h3_ip) = (
         lab.host("h2").unwrap().underlay_ip,

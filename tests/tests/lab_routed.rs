@@ -26,11 +26,7 @@ use ovs_lab::{Lab, LabOptions};
 fn up() -> Option<Lab> {
     ovs_testbed::require!(peers: ovs_lab::PEERS => None);
     ovs_testbed::require!(common::IPERF3 => None);
-    for r in [ovs_lab::controller_binary(), ovs_lab::docker_binary()] {
-        if let Err(e) = r {
-            panic!("controller-wired tests need the workspace binaries: {e:#}");
-        }
-    }
+    common::require_binaries();
     common::up("routed", &LabOptions::controller())
 }
 

@@ -88,6 +88,37 @@ fn duplicate_host_names_point_at_second_entry() {
     assert!(e.message.contains("line 3"), "{e}");
 }
 
+/// Every kind of name is defined once: the error names the kind, the second entry and the
+/// line of the first.
+#[test]
+fn duplicate_network_and_container_names_point_at_second_entry() {
+    let red = "[[networks]]\nname = \"blue\"\nvni = 200\nsubnet = \"10.244.2.0/24\"\n";
+    let c = "[[containers]]\nname = \"c1\"\nhost = \"h1\"\nnetwork = \"blue\"\n";
+    for (src, line, field, kind, first) in [
+        (
+            format!("{BASE}{red}"),
+            11,
+            "networks[1].name",
+            "network",
+            "line 7",
+        ),
+        (
+            format!("{BASE}{c}{c}"),
+            15,
+            "containers[1].name",
+            "container",
+            "line 11",
+        ),
+    ] {
+        let e = err(&src);
+        assert_eq!((e.line, e.field.as_str()), (line, field), "{e}");
+        assert!(
+            e.message.contains(&format!("duplicate {kind} name \"")) && e.message.contains(first),
+            "{e}"
+        );
+    }
+}
+
 #[test]
 fn long_host_name_rejected() {
     let e = err(&BASE.replace("name = \"h2\"", "name = \"host-too-long\""));
