@@ -45,6 +45,7 @@ macro_rules! serde_as_str {
 }
 
 #[cfg(feature = "connect")]
+pub mod backup;
 pub mod connect;
 pub mod error;
 pub mod join;
@@ -56,6 +57,7 @@ mod rpc;
 mod tunnel;
 pub mod types;
 
+pub use backup::StateBackup;
 pub use error::{codes, ErrorCode, ParseError};
 pub use ipnet::Ipv4Net;
 pub use join::{JoinRequest, JoinToken, JoinTokenCreated, JoinTokenSpec, Joined};

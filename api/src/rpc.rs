@@ -12,6 +12,7 @@ use jsonrpsee::proc_macros::rpc;
 #[cfg_attr(not(feature = "server"), allow(unused_imports))]
 use jsonrpsee::types::ErrorObjectOwned;
 
+use crate::backup::StateBackup;
 use crate::join::{JoinRequest, JoinTokenCreated, JoinTokenSpec, Joined};
 use crate::plan::{HostPlan, PlanRequest};
 use crate::types::*;
@@ -91,6 +92,10 @@ pub trait Northbound {
     /// Delete a router (admin); its networks are no longer routed with each other.
     #[method(name = "router_delete")]
     async fn router_delete(&self, name: String) -> Result<(), ErrorObjectOwned>;
+    /// Every record of the store, from one read transaction (admin): `ovs-controller store
+    /// backup`.
+    #[method(name = "state_backup")]
+    async fn state_backup(&self) -> Result<StateBackup, ErrorObjectOwned>;
     /// Stream [`Event`]s (notifications `watch_event`, unsubscribe `unwatch`).
     #[subscription(name = "watch" => "watch_event", unsubscribe = "unwatch", item = Event, with_extensions)]
     async fn watch(&self) -> SubscriptionResult;

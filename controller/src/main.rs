@@ -5,7 +5,7 @@
 //! (fail_mode=secure), so the data plane keeps forwarding.
 //! `ovs-controller` with no subcommand, or `ovs-controller serve`, runs the daemon.
 //! `ovs-controller pki ...` manages the PKI directory (see `tls`); `network`, `host`,
-//! `endpoint`, `status`, `plan` and `trace` are the operator's client commands (`cli/`), and
+//! `endpoint`, `status`, `plan`, `trace` and `store` are the operator's client commands (`cli/`), and
 //! `completions SHELL` prints a shell completion script.
 
 use anyhow::Context;
@@ -86,6 +86,13 @@ enum Command {
         conn: cli::Conn,
         #[command(flatten)]
         args: cli::trace::TraceArgs,
+    },
+    /// Back up the state (online, through the controller) and restore it (offline).
+    Store {
+        #[command(flatten)]
+        conn: cli::Conn,
+        #[command(subcommand)]
+        cmd: cli::store::StoreCommand,
     },
     /// Print a completion script: `ovs-controller completions bash > /etc/bash_completion.d/ovs-controller`.
     Completions {
@@ -240,6 +247,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Status { conn, host }) => rt.block_on(cli::status::run(&conn, host)),
         Some(Command::Plan { conn, host }) => rt.block_on(cli::plan::run(&conn, host)),
         Some(Command::Trace { conn, args }) => return cli::trace::main(&rt, &conn, args),
+        Some(Command::Store { conn, cmd }) => rt.block_on(cli::store::run(&conn, cmd)),
     };
     match r {
         Ok(text) => {
@@ -294,7 +302,7 @@ async fn daemon(cli: Cli) -> anyhow::Result<()> {
     let state = cli
         .state
         .or(file.state)
-        .unwrap_or_else(|| "/var/lib/ovs-controller/state.redb".into());
+        .unwrap_or_else(|| cli::store::DEFAULT_STATE.into());
     let advertise = match cli.advertise.or(file.advertise) {
         Some(a) => a,
         None if cli.print_plan => format!("{scheme}:127.0.0.1:6653"),

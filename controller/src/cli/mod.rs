@@ -1,5 +1,5 @@
 //! The operator's client commands of `ovs-controller` (`network`, `host`, `endpoint`,
-//! `status`, `plan`, `trace`), in the conventions of `ovs-vsctl`/`ovn-nbctl` and `docker network`.
+//! `status`, `plan`, `trace`, `store`), in the conventions of `ovs-vsctl`/`ovn-nbctl` and `docker network`.
 //!
 //! Contract: every command talks to a running controller's northbound API through the typed
 //! client of `ovs-api` ([`ovs_controller::api::connect`]) over HTTPS with an admin or reader
@@ -15,6 +15,7 @@ pub mod network;
 pub mod output;
 pub mod plan;
 pub mod status;
+pub mod store;
 pub mod trace;
 
 use clap::Args;

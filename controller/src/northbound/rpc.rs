@@ -279,6 +279,9 @@ impl NorthboundServer for Northbound {
         }
         Ok(all)
     }
+    async fn state_backup(&self) -> Result<api::StateBackup, ErrorObjectOwned> {
+        self.blocking(|c| c.backup()).await
+    }
     async fn host_flows(&self, name: String) -> Result<Vec<String>, ErrorObjectOwned> {
         if !self.0.hosts().contains_key(&name) {
             return Err(CoreError::from(ModelError::UnknownHost(name)).into());

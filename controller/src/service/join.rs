@@ -316,6 +316,9 @@ mod tests {
             }
             read
         }
+        fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
+            self.0.snapshot()
+        }
         fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
             self.0.apply(writes)
         }

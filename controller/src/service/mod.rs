@@ -381,6 +381,11 @@ impl Core {
         self.lock().observed.clone()
     }
 
+    /// Every stored record, from one read transaction (`ovs-controller store backup`).
+    pub fn backup(&self) -> Result<api::StateBackup, CoreError> {
+        Ok(crate::state::backup::snapshot(self.store.as_ref())?)
+    }
+
     /// Snapshot of the desired state.
     pub fn state(&self) -> DesiredState {
         self.lock().state.clone()

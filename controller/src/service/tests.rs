@@ -199,6 +199,9 @@ impl Store for FlakyStore {
     fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.inner.list(kind)
     }
+    fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
+        self.inner.snapshot()
+    }
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Db("disk full".into()));

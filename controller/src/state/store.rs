@@ -35,6 +35,12 @@ pub enum StoreError {
         /// Decoder message.
         err: String,
     },
+    /// Another process (a running controller) has the state file open.
+    #[error(
+        "state file {}: in use by another process (a running controller? stop it first)",
+        .0.display()
+    )]
+    InUse(std::path::PathBuf),
     /// The stored records decode but do not form a valid state.
     #[error("inconsistent stored state: {0}")]
     Inconsistent(#[from] ModelError),
@@ -60,7 +66,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    /// Every kind.
+    pub const ALL: [Kind; 7] = [
         Kind::Host,
         Kind::Network,
         Kind::Endpoint,
@@ -69,7 +76,12 @@ impl Kind {
         Kind::Router,
         Kind::HostCert,
     ];
-    fn table(self) -> &'static str {
+    /// The kind stored in table `name`.
+    pub fn from_table(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.table() == name)
+    }
+    /// Its table's name (also the table's name in a backup).
+    pub fn table(self) -> &'static str {
         match self {
             Kind::Host => "hosts",
             Kind::Network => "networks",
@@ -117,6 +129,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expect: Option<&[u8]>,
         writes: &[Write],
     ) -> Result<bool, StoreError>;
+    /// Every record of every kind, from one read (one redb read transaction, one lock):
+    /// a consistent snapshot, sorted by kind and key ([`crate::state::backup`]).
+    fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError>;
     /// Put one value.
     fn put(&self, kind: Kind, key: &str, value: Vec<u8>) -> Result<(), StoreError> {
         self.apply(&[Write::Put(kind, key.to_string(), value)])
@@ -162,6 +177,13 @@ impl Store for MemStore {
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
         apply_mem(&mut *self.lock()?, writes);
         Ok(())
+    }
+    fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
+        Ok(self
+            .lock()?
+            .iter()
+            .map(|((k, key), v)| (*k, key.clone(), v.clone()))
+            .collect())
     }
     fn apply_if(
         &self,
@@ -238,6 +260,9 @@ impl RedbStore {
                 upgrade_v2(path)?;
                 redb::Database::create(path).map_err(db_err)?
             }
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse(path.to_path_buf()))
+            }
             r => r.map_err(db_err)?,
         };
         let tx = db.begin_write().map_err(db_err)?;
@@ -256,14 +281,17 @@ impl Store for RedbStore {
         Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
     fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        use redb::ReadableTable;
         let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(table(kind)).map_err(db_err)?;
+        list_in(&tx, kind)
+    }
+    fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
+        // One read transaction: every table as of the same commit.
+        let tx = self.db.begin_read().map_err(db_err)?;
         let mut out = Vec::new();
-        for item in t.iter().map_err(db_err)? {
-            let (k, v) = item.map_err(db_err)?;
-            out.push((k.value().to_string(), v.value().to_vec()));
+        for k in Kind::ALL {
+            out.extend(list_in(&tx, k)?.into_iter().map(|(key, v)| (k, key, v)));
         }
+        out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         Ok(out)
     }
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
@@ -294,6 +322,18 @@ impl Store for RedbStore {
         tx.commit().map_err(db_err)?;
         Ok(true)
     }
+}
+
+/// Every record of `kind` in the read transaction `tx`, sorted by key.
+fn list_in(tx: &redb::ReadTransaction, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    use redb::ReadableTable;
+    let t = tx.open_table(table(kind)).map_err(db_err)?;
+    let mut out = Vec::new();
+    for item in t.iter().map_err(db_err)? {
+        let (k, v) = item.map_err(db_err)?;
+        out.push((k.value().to_string(), v.value().to_vec()));
+    }
+    Ok(out)
 }
 
 fn write_all(tx: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreError> {
