@@ -595,9 +595,28 @@ impl<'a> Deploy<'a> {
         let exec = unit_values(&unit, "ExecStart");
         assert_eq!(exec.len(), 1, "{}: one ExecStart", path.display());
         let exec = self.substitute(Node::Controller, &exec[0]);
-        let argv: Vec<&str> = exec.split_whitespace().collect();
-        let mut cmd = self.lab.controller_command(argv[0]);
-        cmd.args(&argv[1..]);
+        // The unit's CapabilityBoundingSet= (empty) and NoNewPrivileges=, as systemd applies
+        // them at exec: root without any capability.
+        assert_eq!(
+            unit_values(&unit, "CapabilityBoundingSet"),
+            [""],
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            unit_values(&unit, "NoNewPrivileges"),
+            ["yes"],
+            "{}",
+            path.display()
+        );
+        let mut cmd = self.lab.controller_command("setpriv");
+        cmd.args([
+            "--no-new-privs",
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+            "--",
+        ])
+        .args(exec.split_whitespace());
         self.ctl_env(&mut cmd);
         for e in unit_values(&unit, "Environment") {
             let (k, v) = e.split_once('=').unwrap();
@@ -618,7 +637,25 @@ impl<'a> Deploy<'a> {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         println!("  (lab) {exec}");
-        self.controller = Some(self.lab.spawn_in_controller_ns(cmd).unwrap());
+        let pid = self.lab.spawn_in_controller_ns(cmd).unwrap();
+        self.controller = Some(pid);
+        // `ip netns exec` and setpriv exec the controller: the same pid, once it is there.
+        ovs_lab::wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))?;
+            if comm.trim() != "ovs-controller" {
+                return Ok(false);
+            }
+            let eff = status.lines().find_map(|l| l.strip_prefix("CapEff:"));
+            assert_eq!(eff.map(str::trim), Some("0000000000000000"), "{status}");
+            Ok(true)
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "ovs-controller (pid {pid}) did not start: {e:#}\n{}",
+                self.log_tail(20)
+            )
+        });
     }
 
     fn stop_controller(&mut self) {
@@ -741,6 +778,7 @@ fn the_deployment_guide_runs_on_a_three_host_lab() {
     let started = std::time::Instant::now();
     let blocks = guide_blocks(GUIDE).unwrap_or_else(|e| panic!("{e}"));
     common::require_binaries();
+    ovs_testbed::require!(ovs_testbed::Peer::Setpriv);
     let opts = LabOptions {
         skip_containers: true,
         ..LabOptions::unwired()
