@@ -837,6 +837,21 @@ fn the_deployment_guide_runs_on_a_three_host_lab() {
                 let file = d.root.join("ctl/backups/state.json");
                 let mode = std::fs::metadata(&file).unwrap().permissions().mode();
                 assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+                // A restore while the controller runs is refused (exit 4) and changes nothing.
+                let o = d
+                    .bash(
+                        Node::Controller,
+                        &d.substitute(
+                            Node::Controller,
+                            "ovs-controller store restore /var/backups/ovs-controller/state.json",
+                        ),
+                    )
+                    .output()
+                    .unwrap();
+                let text = common::text(&o);
+                assert_eq!(o.status.code(), Some(4), "{text}");
+                assert!(text.contains("in use by another process"), "{text}");
+                assert!(!d.root.join("ctl/state/state.redb.before-restore").exists());
                 // A change after the backup, which the restore must undo.
                 let o = d
                     .bash(

@@ -272,6 +272,7 @@ mod tests {
             "network_delete",
             "host_create",
             "join_token_create",
+            "state_backup",
         ] {
             assert!(authorize(m, &admin).is_ok());
             assert!(authorize(m, &Access::Insecure).is_ok());
