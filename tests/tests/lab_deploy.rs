@@ -694,6 +694,90 @@ impl<'a> Deploy<'a> {
     }
 }
 
+/// The plugin unit's ExecStart on h1 with the unit's capability bounding set and
+/// NoNewPrivileges (as systemd would apply them), on a socket and state file of the lab:
+/// it runs with exactly CAP_NET_ADMIN and CAP_SYS_ADMIN and answers Docker's handshake.
+fn plugin_starts_with_its_units_capabilities(d: &Deploy<'_>) {
+    let unit = std::fs::read_to_string(workspace().join("dist/systemd").join(PLUGIN_UNIT)).unwrap();
+    let exec = unit_values(&unit, "ExecStart");
+    let caps = unit_values(&unit, "CapabilityBoundingSet").join(" ");
+    assert_eq!(unit_values(&unit, "NoNewPrivileges"), ["yes"]);
+    let bounding: Vec<String> = caps
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let (h, ip) = HOSTS[0];
+    let host = d.lab.host(h).unwrap();
+    let dir = d.root.join(h).join("plugin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("ovs.sock");
+    let files = d.root.join(h).join("etc-ovs-docker-rs");
+    let url = std::fs::read_to_string(files.join("controller.url")).unwrap();
+    let mut cmd = host.command("setpriv");
+    cmd.arg("--no-new-privs")
+        .arg(format!("--bounding-set=-all,{}", bounding.join(",")))
+        .args(["--inh-caps=-all", "--"])
+        .args(d.substitute(Node::Host(h, ip), &exec[0]).split_whitespace())
+        .arg("--socket")
+        .arg(&sock)
+        .arg("--state")
+        .arg(dir.join("plugin-state.json"))
+        .arg("--cert")
+        .arg(files.join("host.pem"))
+        .arg("--key")
+        .arg(files.join("host.key"))
+        .arg("--ca")
+        .arg(files.join("server-ca.pem"))
+        .args(["--controller", url.trim()])
+        .env("OVS_DOCKER_DB", host.db_sock())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let pid = d.lab.spawn_tracked(cmd).unwrap();
+    let call = |method: &str| -> String {
+        let o = Command::new("curl")
+            .args([
+                "-s",
+                "--max-time",
+                "5",
+                "-X",
+                "POST",
+                "-d",
+                "{}",
+                "--unix-socket",
+            ])
+            .arg(&sock)
+            .arg(format!("http://plugin/{method}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ovs_lab::wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+        Ok(sock.exists() && call("Plugin.Activate").contains("NetworkDriver"))
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "the plugin did not answer Plugin.Activate on {}: {e:#}",
+            sock.display()
+        )
+    });
+    let got = call("NetworkDriver.GetCapabilities");
+    assert!(got.contains("\"Scope\":\"local\""), "{got}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(str::trim);
+    // CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21.
+    assert_eq!(
+        eff,
+        Some("0000000000201000"),
+        "plugin capabilities: {status}"
+    );
+    println!("  (lab) ovs-docker-rs plugin on {h} with {caps} only: answers Plugin.Activate");
+    d.lab.stop_process(pid).unwrap();
+}
+
 /// The guide's containers, one per host.
 fn app(h: &str) -> String {
     format!("app-{h}")
@@ -778,7 +862,13 @@ fn the_deployment_guide_runs_on_a_three_host_lab() {
     let started = std::time::Instant::now();
     let blocks = guide_blocks(GUIDE).unwrap_or_else(|e| panic!("{e}"));
     common::require_binaries();
-    ovs_testbed::require!(ovs_testbed::Peer::Setpriv);
+    ovs_testbed::require!(
+        ovs_testbed::Peer::Setpriv,
+        ovs_testbed::Peer::Tool {
+            program: "curl",
+            package: "curl",
+        }
+    );
     let opts = LabOptions {
         skip_containers: true,
         ..LabOptions::unwired()
@@ -831,6 +921,7 @@ fn the_deployment_guide_runs_on_a_three_host_lab() {
                 addrs = d.addresses();
                 assert_eq!(addrs.len(), 3, "{addrs:?}");
                 assert_pings(&lab, &addrs);
+                plugin_starts_with_its_units_capabilities(&d);
             }
             "backup" => {
                 use std::os::unix::fs::PermissionsExt;
