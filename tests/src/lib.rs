@@ -36,6 +36,7 @@ mod plain;
 mod state;
 mod sys;
 mod topology;
+mod trace;
 mod verbs;
 mod wait;
 mod wire_controller;

@@ -16,7 +16,7 @@ use super::exit::{CallExt, CliError, NOT_DELIVERED, NOT_FOUND, UNREACHABLE};
 use super::output::{self, Output};
 use super::Conn;
 use clap::Args;
-use ovs_controller::api::{names, EndpointFilter, Host, NorthboundClient};
+use ovs_controller::api::{names, EndpointFilter, Host, MacAddr, NorthboundClient};
 use ovs_controller::trace::follow::{table_label, Hop, Leg};
 use ovs_controller::trace::packet::safe_arg;
 use ovs_controller::trace::path::Exit;
@@ -25,6 +25,7 @@ use ovs_controller::trace::{
 };
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -47,6 +48,12 @@ pub struct TraceArgs {
     /// An ICMP echo request (the default).
     #[arg(long)]
     pub icmp: bool,
+    /// Send with this source MAC instead of the container's own (to see port security).
+    #[arg(long, value_name = "MAC")]
+    pub src_mac: Option<MacAddr>,
+    /// Send with this source IPv4 address instead of the container's own.
+    #[arg(long, value_name = "IP")]
+    pub src_ip: Option<Ipv4Addr>,
     /// Command prefix that runs a command on a host, e.g. 'ssh root@{host}' ({host}: the
     /// host's name, {tunnel_ip}: its tunnel address); split on spaces, run without a shell.
     #[arg(long, env = "OVS_TRACE_VIA")]
@@ -96,7 +103,9 @@ pub async fn run(conn: &Conn, args: TraceArgs) -> Result<(String, bool), CliErro
     };
     let from = world.source(&args.from).map_err(resolve_error)?.clone();
     let to = world.target(&from, &args.to).map_err(resolve_error)?;
-    let packet = world.packet(&from, &to, proto).map_err(resolve_error)?;
+    let mut packet = world.packet(&from, &to, proto).map_err(resolve_error)?;
+    packet.eth_src = args.src_mac.unwrap_or(packet.eth_src);
+    packet.ip_src = args.src_ip.unwrap_or(packet.ip_src);
     // The ofports of the endpoints on the hosts the packet should cross, to name the
     // container a local output reaches.
     let mut hosts = vec![from.host.clone()];
@@ -167,6 +176,12 @@ pub fn print(r: &Report) -> String {
         f.host,
         r.packet.proto
     );
+    if r.packet.eth_src != f.mac || r.packet.ip_src != f.ip.addr() {
+        s.push_str(&format!(
+            "sent with source {} {} (not the container's own)\n",
+            r.packet.eth_src, r.packet.ip_src
+        ));
+    }
     for h in &r.hops {
         s.push_str(&hop(h, &r.bridge));
     }

@@ -90,8 +90,9 @@ impl Packet {
         };
         let (kind, l4) = match self.proto {
             Proto::Icmp => ("icmp", "icmp_type=8,icmp_code=0".to_string()),
-            Proto::Tcp(p) => ("tcp", format!("tp_src={SOURCE_PORT},tp_dst={p}")),
-            Proto::Udp(p) => ("udp", format!("tp_src={SOURCE_PORT},tp_dst={p}")),
+            // OVS 3.1 takes `tp_src` for TCP only ("prerequisites not met" for UDP).
+            Proto::Tcp(p) => ("tcp", format!("tcp_src={SOURCE_PORT},tcp_dst={p}")),
+            Proto::Udp(p) => ("udp", format!("udp_src={SOURCE_PORT},udp_dst={p}")),
         };
         format!(
             "{head},{kind},dl_src={},dl_dst={},nw_src={},nw_dst={},nw_ttl={},{l4}",

@@ -218,8 +218,8 @@ pub fn drop_reason(step: &Step) -> String {
         (tables::CLASSIFY, _) => "the ingress port is neither a bound container port nor a \
              tunnel to a peer"
             .into(),
-        (tables::PORT_SECURITY, _) => "port security: the source MAC or IP is not the \
-             container's own (spoofed source), or the frame is VLAN-tagged or not IPv4/ARP"
+        (tables::PORT_SECURITY, _) => "the source MAC or IP is not the container's own \
+             (spoofed source), or the frame is VLAN-tagged or not IPv4/ARP"
             .into(),
         (tables::ARP, _) => "no flows for this VNI on the host".into(),
         (tables::L2, _) => "no such MAC in the network (unknown unicast)".into(),

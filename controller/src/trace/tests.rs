@@ -507,7 +507,7 @@ fn flows_are_safe_to_pass_through_a_remote_shell() {
     let w = world();
     let (_, _, p) = packet(&w, "b1", "b2", Proto::Tcp(443));
     let f = p.flow(&super::Ingress::Port { ofport: 1 });
-    assert_eq!(f, "in_port=1,tcp,dl_src=1e:d1:0a:3c:01:02,dl_dst=1e:d1:0a:3c:01:03,nw_src=10.60.1.2,nw_dst=10.60.1.3,nw_ttl=64,tp_src=49152,tp_dst=443");
+    assert_eq!(f, "in_port=1,tcp,dl_src=1e:d1:0a:3c:01:02,dl_dst=1e:d1:0a:3c:01:03,nw_src=10.60.1.2,nw_dst=10.60.1.3,nw_ttl=64,tcp_src=49152,tcp_dst=443");
     assert!(safe_arg(&f));
     for bad in ["a b", "x;rm", "$(id)", "a'b", "", "a\nb", "*"] {
         assert!(!safe_arg(bad), "{bad:?}");

@@ -2,8 +2,8 @@
 //! tear runs down, or validate a topology file. By default topologies are wired through
 //! the project's controller and CLI (`--wiring controller`); `--wiring plain` is the
 //! controller-free reference. Mininet-style verbs act on one running run (`--run PREFIX`,
-//! or the only one): `exec`, `link`, `iperf`, `net`, `graph`. Exit status: 0 success,
-//! 1 unexpected pingall result or error; `exec` passes on its command's status.
+//! or the only one): `exec`, `link`, `iperf`, `net`, `graph`, `trace`. Exit status: 0 success,
+//! 1 unexpected pingall result or error; `exec` and `trace` pass on their command's status.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -116,6 +116,20 @@ enum Cmd {
         /// Output base: writes BASE.dot and BASE.svg (default: the topology's name).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Trace a packet from container A to container (or address) B with the controller's
+    /// `ovs-controller trace` (ofproto/trace on each host crossed); exits with its status
+    /// (0 delivered, 7 not delivered).
+    Trace {
+        #[command(flatten)]
+        run: RunArg,
+        /// Source container.
+        a: String,
+        /// Destination container or IPv4 address.
+        b: String,
+        /// Further `ovs-controller trace` flags (after `--`), e.g. `-- --tcp 80 -o json`.
+        #[arg(last = true)]
+        extra: Vec<String>,
     },
     /// Validate a topology file.
     Validate {
@@ -246,6 +260,15 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             })
         }
         Cmd::Down { prefix, all, force } => down(prefix, all, force),
+        Cmd::Trace { run, a, b, extra } => {
+            let status = run.lab()?.trace_command(&a, &b, &extra)?.status()?;
+            Ok(ExitCode::from(
+                status
+                    .code()
+                    .and_then(|c| u8::try_from(c).ok())
+                    .unwrap_or(1),
+            ))
+        }
         Cmd::Exec { run, node, cmd } => {
             let lab = run.lab()?;
             let node = lab.node(&node)?;
