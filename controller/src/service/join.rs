@@ -166,7 +166,7 @@ mod tests {
     use super::*;
     use crate::plan::PlanConfig;
     use crate::state::model::Host;
-    use crate::state::store::{Kind, MemStore, RedbStore, Store, StoreError, Write};
+    use crate::state::store::{Call, HookedStore, Kind, MemStore, RedbStore, Store};
     use std::sync::Mutex;
 
     /// Signs by echoing the name it was asked to sign for; refuses CSR "bad".
@@ -300,42 +300,16 @@ mod tests {
         assert!(e.to_string().contains("ttl_secs"), "{e}");
     }
 
-    /// A store that dawdles after reading the join tokens: it widens any window between a
-    /// token sweep reading them and the delete it belongs to.
-    #[derive(Debug, Default)]
-    struct SlowTokenList(MemStore);
-
-    impl Store for SlowTokenList {
-        fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            self.0.get(kind, key)
-        }
-        fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-            let read = self.0.list(kind);
-            if kind == Kind::JoinToken {
-                std::thread::sleep(std::time::Duration::from_millis(3));
-            }
-            read
-        }
-        fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
-            self.0.snapshot()
-        }
-        fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-            self.0.apply(writes)
-        }
-        fn apply_if(
-            &self,
-            kind: Kind,
-            key: &str,
-            expect: Option<&[u8]>,
-            writes: &[Write],
-        ) -> Result<bool, StoreError> {
-            self.0.apply_if(kind, key, expect, writes)
-        }
-    }
-
     #[test]
     fn a_token_racing_a_host_delete_never_outlives_it() {
-        let (c, _) = core(Arc::new(SlowTokenList::default()));
+        // A store that dawdles after listing the join tokens: it widens any window between
+        // a token sweep reading them and the delete it belongs to.
+        let (c, _) = core(Arc::new(HookedStore::new(|call| {
+            if call == Call::List(Kind::JoinToken) {
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+            Ok(())
+        })));
         let h1 = || Host::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap();
         for round in 0..40 {
             let issued = std::thread::scope(|s| {

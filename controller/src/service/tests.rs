@@ -3,7 +3,8 @@
 use super::*;
 use crate::plan::PlanConfig;
 use crate::state::model::Endpoint;
-use crate::state::store::{Kind, MemStore, Write};
+use crate::state::store::{Call, HookedStore, Kind, MemStore, StoreError, Write};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 fn core() -> Arc<Core> {
     Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap()
@@ -185,50 +186,19 @@ fn blue_on_h1(store: Arc<dyn Store>) -> Arc<Core> {
     c
 }
 
-/// A store whose writes fail while `fail` is set.
-#[derive(Debug, Default)]
-struct FlakyStore {
-    inner: MemStore,
-    fail: std::sync::atomic::AtomicBool,
-}
-
-impl Store for FlakyStore {
-    fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(kind, key)
-    }
-    fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.inner.list(kind)
-    }
-    fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
-        self.inner.snapshot()
-    }
-    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(StoreError::Db("disk full".into()));
-        }
-        self.inner.apply(writes)
-    }
-    fn apply_if(
-        &self,
-        kind: Kind,
-        key: &str,
-        expect: Option<&[u8]>,
-        writes: &[Write],
-    ) -> Result<bool, StoreError> {
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(StoreError::Db("disk full".into()));
-        }
-        self.inner.apply_if(kind, key, expect, writes)
-    }
-}
-
 #[test]
 fn failed_writes_leave_state_and_flows_unchanged() {
-    let store = Arc::new(FlakyStore::default());
-    let c = blue_on_h1(store.clone());
+    // A disk that is full while `fail` is set.
+    let fail = Arc::new(AtomicBool::new(false));
+    let full = fail.clone();
+    let store = Arc::new(HookedStore::new(move |call| match call {
+        Call::Commit if full.load(SeqCst) => Err(StoreError::Db("disk full".into())),
+        _ => Ok(()),
+    }));
+    let c = blue_on_h1(store);
     let a = mk_ep(&c, &ep("blue", "h1")).unwrap();
     let flows = c.desired_flows("h1");
-    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    fail.store(true, SeqCst);
     let err = mk_ep(&c, &ep("blue", "h1")).unwrap_err();
     assert_eq!(err.code(), codes::INTERNAL);
     assert!(err.to_string().contains("disk full"), "{err}");
@@ -237,7 +207,7 @@ fn failed_writes_leave_state_and_flows_unchanged() {
     // Nothing changed: one endpoint, same flows, the address not consumed.
     assert_eq!(c.state().endpoints().len(), 1);
     assert_eq!(*c.desired_flows("h1"), *flows);
-    store.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    fail.store(false, SeqCst);
     let b = mk_ep(&c, &ep("blue", "h1")).unwrap();
     assert_eq!(cidr(&b), "10.244.1.3/29");
     c.delete_endpoint(&a.id.to_string()).unwrap();

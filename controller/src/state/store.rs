@@ -118,8 +118,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// All values of a kind, sorted by key.
     fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Apply all writes atomically if `check` (when given) holds, checked in the same
+    /// transaction; `Ok(false)` and nothing written otherwise.
+    fn commit(&self, check: Option<Holds<'_>>, writes: &[Write]) -> Result<bool, StoreError>;
     /// Apply all writes atomically.
-    fn apply(&self, writes: &[Write]) -> Result<(), StoreError>;
+    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.commit(None, writes).map(drop)
+    }
     /// Apply all writes atomically if (`kind`, `key`) holds `expect` (`None`: absent), checked
     /// in the same transaction; `Ok(false)` and nothing written otherwise.
     fn apply_if(
@@ -128,7 +133,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         key: &str,
         expect: Option<&[u8]>,
         writes: &[Write],
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let value = expect;
+        self.commit(Some(Holds { kind, key, value }), writes)
+    }
     /// Every record of every kind, from one read (one redb read transaction, one lock):
     /// a consistent snapshot, sorted by kind and key ([`crate::state::backup`]).
     fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError>;
@@ -140,6 +148,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError> {
         self.apply(&[Write::Delete(kind, key.to_string())])
     }
+}
+
+/// A precondition of [`Store::commit`]: record (`kind`, `key`) holds `value` (`None`:
+/// absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holds<'a> {
+    /// Kind of the record.
+    pub kind: Kind,
+    /// Its key.
+    pub key: &'a str,
+    /// What it must hold.
+    pub value: Option<&'a [u8]>,
 }
 
 /// In-memory store (tests).
@@ -174,10 +194,6 @@ impl Store for MemStore {
             .map(|((_, key), v)| (key.clone(), v.clone()))
             .collect())
     }
-    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        apply_mem(&mut *self.lock()?, writes);
-        Ok(())
-    }
     fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
         Ok(self
             .lock()?
@@ -185,16 +201,12 @@ impl Store for MemStore {
             .map(|((k, key), v)| (*k, key.clone(), v.clone()))
             .collect())
     }
-    fn apply_if(
-        &self,
-        kind: Kind,
-        key: &str,
-        expect: Option<&[u8]>,
-        writes: &[Write],
-    ) -> Result<bool, StoreError> {
+    fn commit(&self, check: Option<Holds<'_>>, writes: &[Write]) -> Result<bool, StoreError> {
         let mut d = self.lock()?;
-        if d.get(&(kind, key.to_string())).map(Vec::as_slice) != expect {
-            return Ok(false);
+        if let Some(h) = check {
+            if d.get(&(h.kind, h.key.to_string())).map(Vec::as_slice) != h.value {
+                return Ok(false);
+            }
         }
         apply_mem(&mut d, writes);
         Ok(true)
@@ -294,29 +306,20 @@ impl Store for RedbStore {
         out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         Ok(out)
     }
-    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
-        write_all(&tx, writes)?;
-        tx.commit().map_err(db_err)
-    }
-    fn apply_if(
-        &self,
-        kind: Kind,
-        key: &str,
-        expect: Option<&[u8]>,
-        writes: &[Write],
-    ) -> Result<bool, StoreError> {
+    fn commit(&self, check: Option<Holds<'_>>, writes: &[Write]) -> Result<bool, StoreError> {
         use redb::ReadableTable;
         // redb has one writer at a time: nothing changes between this read and the commit.
         let tx = self.db.begin_write().map_err(db_err)?;
-        let holds = {
-            let t = tx.open_table(table(kind)).map_err(db_err)?;
-            let current = t.get(key).map_err(db_err)?;
-            current.as_ref().map(|v| v.value()) == expect
-        };
-        if !holds {
-            tx.abort().map_err(db_err)?;
-            return Ok(false);
+        if let Some(h) = check {
+            let holds = {
+                let t = tx.open_table(table(h.kind)).map_err(db_err)?;
+                let current = t.get(h.key).map_err(db_err)?;
+                current.as_ref().map(|v| v.value()) == h.value
+            };
+            if !holds {
+                tx.abort().map_err(db_err)?;
+                return Ok(false);
+            }
         }
         write_all(&tx, writes)?;
         tx.commit().map_err(db_err)?;
@@ -334,6 +337,67 @@ fn list_in(tx: &redb::ReadTransaction, kind: Kind) -> Result<Vec<(String, Vec<u8
         out.push((k.value().to_string(), v.value().to_vec()));
     }
     Ok(out)
+}
+
+/// What a [`HookedStore`] is doing when it calls its hook.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Call {
+    /// A `get` of this kind has read.
+    Get(Kind),
+    /// A `list` of this kind has read.
+    List(Kind),
+    /// A `snapshot` has read.
+    Snapshot,
+    /// A commit is about to write.
+    Commit,
+}
+
+/// A [`MemStore`] that calls a hook after each read and before each commit (tests: an
+/// error from the hook is the call's, e.g. a full disk; a hook that sleeps widens a race).
+#[cfg(test)]
+pub(crate) struct HookedStore<F> {
+    inner: MemStore,
+    hook: F,
+}
+
+#[cfg(test)]
+impl<F: Fn(Call) -> Result<(), StoreError> + Send + Sync> HookedStore<F> {
+    /// An empty store with `hook`.
+    pub(crate) fn new(hook: F) -> HookedStore<F> {
+        let inner = MemStore::new();
+        HookedStore { inner, hook }
+    }
+}
+
+#[cfg(test)]
+impl<F> std::fmt::Debug for HookedStore<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HookedStore").field(&self.inner).finish()
+    }
+}
+
+#[cfg(test)]
+impl<F: Fn(Call) -> Result<(), StoreError> + Send + Sync> Store for HookedStore<F> {
+    fn get(&self, kind: Kind, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let read = self.inner.get(kind, key);
+        (self.hook)(Call::Get(kind))?;
+        read
+    }
+    fn list(&self, kind: Kind) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let read = self.inner.list(kind);
+        (self.hook)(Call::List(kind))?;
+        read
+    }
+    fn snapshot(&self) -> Result<Vec<(Kind, String, Vec<u8>)>, StoreError> {
+        let read = self.inner.snapshot();
+        (self.hook)(Call::Snapshot)?;
+        read
+    }
+    fn commit(&self, check: Option<Holds<'_>>, writes: &[Write]) -> Result<bool, StoreError> {
+        (self.hook)(Call::Commit)?;
+        self.inner.commit(check, writes)
+    }
 }
 
 fn write_all(tx: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreError> {
