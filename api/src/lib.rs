@@ -52,6 +52,7 @@ pub mod join;
 mod mac;
 pub mod names;
 pub mod plan;
+pub mod router;
 #[cfg(any(feature = "server", feature = "client"))]
 mod rpc;
 mod tunnel;

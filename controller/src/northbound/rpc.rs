@@ -23,17 +23,12 @@ impl From<CoreError> for ErrorObjectOwned {
     }
 }
 
-/// The API form of a model prefix (checked on the way in, so its length is at most 32).
-fn cidr_net(c: Ipv4Cidr) -> api::Ipv4Net {
-    api::Ipv4Net::new(c.addr, c.len.min(32)).unwrap_or_default()
-}
-
 /// API view of a network (`router`: the router joining it, if any).
 pub fn to_api_network(n: &Network, router: Option<&str>) -> api::Network {
     api::Network {
         name: n.name.clone(),
         vni: n.vni,
-        subnet: cidr_net(n.subnet),
+        subnet: n.subnet.net(),
         gateway: n.gateway,
         gateway_mac: n.gateway.map(|_| n.gateway_mac()),
         tenant: n.tenant().to_string(),

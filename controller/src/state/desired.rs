@@ -189,7 +189,7 @@ impl DesiredState {
             }
             nets.push(net);
         }
-        check_members(r, &nets)
+        check_members(&nets)
     }
 
     /// Add router `r` (checked).

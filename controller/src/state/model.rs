@@ -179,6 +179,11 @@ pub struct Ipv4Cidr {
 }
 
 impl Ipv4Cidr {
+    /// The API form of this prefix (checked on the way in, so its length is at most 32).
+    pub fn net(self) -> ovs_api::Ipv4Net {
+        ovs_api::Ipv4Net::new(self.addr, self.len.min(32)).unwrap_or_default()
+    }
+
     /// Netmask as u32.
     pub fn mask(&self) -> u32 {
         if self.len == 0 {
@@ -306,6 +311,16 @@ pub fn check_tenant(tenant: &str) -> Result<(), ModelError> {
 }
 
 impl Network {
+    /// What the router rule ([`ovs_api::router`]) needs to know of this network.
+    pub fn as_member(&self) -> ovs_api::router::Member<'_> {
+        ovs_api::router::Member {
+            name: &self.name,
+            tenant: self.tenant.as_deref(),
+            gateway: self.gateway,
+            subnet: self.subnet.net(),
+        }
+    }
+
     /// The tenant: the one given, else the network's own name (a network without a
     /// tenant can be routed with no other network).
     pub fn tenant(&self) -> &str {

@@ -5,10 +5,10 @@
 //! distinct networks, sorted; what it needs from the rest of the state (the networks
 //! exist, share one tenant, have disjoint subnets and are joined by no other router) is
 //! checked by [`crate::state::desired::DesiredState::check_add_router`] through
-//! [`check_members`]. Every refusal names the field (`name`, `networks`).
+//! [`check_members`] (the rule of [`ovs_api::router`]). Every refusal names the field (`name`, `networks`).
 
 use crate::state::model::{ModelError, Network};
-use ovs_api::names;
+use ovs_api::{names, router};
 use serde::{Deserialize, Serialize};
 
 /// A router joining networks of one tenant.
@@ -50,54 +50,11 @@ impl Router {
     }
 }
 
-/// Check the networks `nets` of router `r` (in its order) against each other: one tenant,
-/// disjoint subnets.
-pub fn check_members(r: &Router, nets: &[&Network]) -> Result<(), ModelError> {
-    for n in nets {
-        // A network's fallback tenant is its own name, which another network could name as
-        // its tenant: only a tenant given explicitly may be routed.
-        if n.tenant.is_none() {
-            return Err(bad(
-                "networks",
-                format!(
-                    "network {:?} has no tenant: a router joins networks of one named tenant",
-                    n.name
-                ),
-            ));
-        }
-        if n.gateway.is_none() {
-            return Err(bad(
-                "networks",
-                format!(
-                    "network {:?} has no gateway: nothing to route through",
-                    n.name
-                ),
-            ));
-        }
-    }
-    for (i, a) in nets.iter().enumerate() {
-        for b in &nets[i + 1..] {
-            if a.tenant() != b.tenant() {
-                return Err(bad(
-                    "networks",
-                    format!(
-                        "router {:?} would join tenant {:?} (network {:?}) and tenant {:?} (network {:?}); a router joins one tenant",
-                        r.name, a.tenant(), a.name, b.tenant(), b.name
-                    ),
-                ));
-            }
-            if a.subnet.contains(b.subnet.addr) || b.subnet.contains(a.subnet.addr) {
-                return Err(bad(
-                    "networks",
-                    format!(
-                        "subnets of {:?} ({}) and {:?} ({}) overlap: a router cannot tell them apart",
-                        a.name, a.subnet, b.name, b.subnet
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
+/// Check the networks `nets` of a router (in its order) against each other by the rule of
+/// [`ovs_api::router`]: one named tenant, gateways, disjoint subnets.
+pub fn check_members(nets: &[&Network]) -> Result<(), ModelError> {
+    let members: Vec<router::Member<'_>> = nets.iter().map(|n| n.as_member()).collect();
+    router::check_members(&members).map_err(|e| bad("networks", e.to_string()))
 }
 
 #[cfg(test)]
@@ -129,24 +86,23 @@ mod tests {
 
     #[test]
     fn refuses_two_tenants_and_overlapping_subnets() {
-        let r = Router::new("r", &names(&["a", "b"])).unwrap();
         let a = Network::new("a", 1, "10.1.0.0/24", None, None, None)
             .unwrap()
             .with_tenant(Some("t1"))
             .unwrap();
         let b = Network::new("b", 2, "10.2.0.0/24", None, None, None).unwrap();
-        let e = check_members(&r, &[&a, &b]).unwrap_err();
+        let e = check_members(&[&a, &b]).unwrap_err();
         assert!(e.to_string().contains("\"b\" has no tenant"), "{e}");
         let b2 = b.clone().with_tenant(Some("t2")).unwrap();
-        let e = check_members(&r, &[&a, &b2]).unwrap_err();
+        let e = check_members(&[&a, &b2]).unwrap_err();
         assert!(e.to_string().contains("tenant \"t1\""), "{e}");
         let b = b.with_tenant(Some("t1")).unwrap();
-        check_members(&r, &[&a, &b]).unwrap();
+        check_members(&[&a, &b]).unwrap();
         let c = Network::new("b", 2, "10.1.0.0/16", None, None, None)
             .unwrap()
             .with_tenant(Some("t1"))
             .unwrap();
-        let e = check_members(&r, &[&a, &c]).unwrap_err();
+        let e = check_members(&[&a, &c]).unwrap_err();
         assert!(e.to_string().contains("overlap"), "{e}");
     }
 }

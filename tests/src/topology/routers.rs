@@ -1,7 +1,8 @@
 //! The parts of a topology for ways between networks: each network's gateway and tenant,
 //! and `[[routers]]` joining networks of one tenant.
 //!
-//! Contract: the same rules as the controller (a gateway is a host address of its subnet,
+//! Contract: the same rules as the controller (the router rule is the API crate's,
+//! [`ovs_api::router`]; a gateway is a host address of its subnet,
 //! default the first; tenants follow the network-name rules; a router joins two or more
 //! known networks of one tenant with disjoint subnets, each network in one router at
 //! most), checked at parse time with the field named (`networks[1].gateway`,
@@ -10,6 +11,7 @@
 
 use std::net::Ipv4Addr;
 
+use ovs_api::router::{check_member, Member};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -104,7 +106,8 @@ pub(super) fn check(
             let msg = "a router joins at least two networks".to_string();
             return Err(ctx.err(&r.networks, format!("{field}.networks"), msg));
         }
-        let mut members: Vec<&NetworkSpec> = Vec::new();
+        // The networks accepted so far, as the shared router rule sees them.
+        let mut members: Vec<Member<'_>> = Vec::new();
         for (j, n) in r.networks.get_ref().iter().enumerate() {
             let f = format!("{field}.networks[{j}]");
             let name = n.get_ref();
@@ -114,41 +117,21 @@ pub(super) fn check(
             if members.iter().any(|m| m.name == net.name) {
                 return Err(ctx.err(n, f, format!("network {name:?} named twice")));
             }
-            if net.tenant.is_none() {
-                // As the controller: the fallback tenant (the network's own name) may be
-                // named by another network, so only an explicit tenant can be routed.
-                let msg = format!(
-                    "network {name:?} has no tenant, and a router joins one tenant, given by name"
-                );
-                return Err(ctx.err(n, f, msg));
-            }
             if let Some(o) = out.iter().find(|o| o.networks.contains(name)) {
                 let msg = format!("network {name:?} is already joined by router {:?}", o.name);
                 return Err(ctx.err(n, f, msg));
             }
-            for m in &members {
-                if m.tenant() != net.tenant() {
-                    let msg = format!(
-                        "network {name:?} (tenant {:?}) and {:?} (tenant {:?}): a router joins one tenant",
-                        net.tenant(),
-                        m.name,
-                        m.tenant()
-                    );
-                    return Err(ctx.err(n, f, msg));
-                }
-                if m.subnet.contains(net.subnet.network())
-                    || net.subnet.contains(m.subnet.network())
-                {
-                    let msg = format!(
-                        "subnets of {name:?} ({}) and {:?} ({}) overlap",
-                        net.subnet, m.name, m.subnet
-                    );
-                    return Err(ctx.err(n, f, msg));
-                }
-            }
-            members.push(net);
+            // The controller's rule: one tenant, given by name, and disjoint subnets.
+            let m = Member {
+                name: &net.name,
+                tenant: net.tenant.as_deref(),
+                gateway: Some(net.gateway),
+                subnet: net.subnet.into(),
+            };
+            check_member(&members, &m).map_err(|e| ctx.err(n, f, e.to_string()))?;
+            members.push(m);
         }
-        let mut nets: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+        let mut nets: Vec<String> = members.iter().map(|m| m.name.to_string()).collect();
         nets.sort();
         out.push(RouterSpec {
             name: r.name.get_ref().clone(),
