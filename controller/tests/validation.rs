@@ -1,8 +1,8 @@
 //! Bad input through the northbound API over real HTTP (no OVS, no root): every input that
 //! could break another tenant or host is refused with an error that names the field and what
-//! was wrong, and nothing changes (the lists before and after are equal). One test per kind
-//! of bad input; the "duplicate host" attack (a second host on another host's OVSDB remote or
-//! tunnel IP) among them.
+//! was wrong, and nothing changes (the lists before and after are equal). One table of
+//! cases, a case per bad input, and tests of its own for the "duplicate host" attack (a second
+//! host on another host's OVSDB remote or tunnel IP) and a container interface given twice.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -105,9 +105,9 @@ fn endpoint(container: &str, interface: Option<&str>) -> Value {
 }
 
 /// Asserts `got` has `code` and its text contains every one of `words`.
-fn expect(got: &(i32, String), code: i32, words: &[&str]) {
+fn expect(got: &(i32, String), code: i32, words: &[impl AsRef<str>]) {
     assert_eq!(got.0, code, "{got:?}");
-    for w in words {
+    for w in words.iter().map(AsRef::as_ref) {
         assert!(got.1.contains(w), "{w:?} not in {:?}", got.1);
     }
 }
@@ -152,102 +152,6 @@ async fn duplicate_host_on_another_hosts_ovsdb_or_tunnel_ip_is_refused() {
 }
 
 #[tokio::test]
-async fn tunnel_ip_that_is_not_a_unicast_peer_address_is_refused() {
-    let api = Api::start().await;
-    for (tip, why) in [
-        ("0.0.0.0", "unspecified"),
-        ("255.255.255.255", "broadcast"),
-        ("224.0.0.5", "multicast"),
-        ("127.0.0.1", "loopback"),
-    ] {
-        let spec = json!({"name": "h2", "ovsdb": "ssl:192.0.2.2:6640", "tunnel_ip": tip});
-        let got = api.refused("host_create", spec).await;
-        expect(&got, codes::INVALID, &["invalid tunnel_ip", tip, why]);
-    }
-    api.stop().await;
-}
-
-#[tokio::test]
-async fn ovsdb_remote_that_is_not_a_host_to_dial_is_refused() {
-    let api = Api::start().await;
-    for (ovsdb, why) in [
-        ("tcp:", "empty host"),
-        ("tcp:garbage:zz", "port \"zz\" is not a number"),
-        ("tcp:192.0.2.2", "port missing"),
-        ("unix:/etc/passwd", "only a local socket under /run/"),
-        ("unix:/run/../etc/passwd", "normalised"),
-        ("ptcp:6640", "passive"),
-        ("192.0.2.2:6640", "unknown kind"),
-    ] {
-        let spec = json!({"name": "h2", "ovsdb": ovsdb, "tunnel_ip": "192.0.2.2"});
-        let got = api.refused("host_create", spec).await;
-        expect(&got, codes::INVALID, &["invalid ovsdb", ovsdb, why]);
-    }
-    api.stop().await;
-}
-
-#[tokio::test]
-async fn host_and_network_names_that_are_paths_or_too_long_are_refused() {
-    let api = Api::start().await;
-    for (name, why) in [
-        ("..", "must start with a letter or digit"),
-        (".", "must start with a letter or digit"),
-        ("a/b", "allowed characters"),
-        ("a b", "allowed characters"),
-        ("", "length must be 1..=11"),
-        ("host-123456a", "length must be 1..=11 (it is 12)"),
-    ] {
-        let spec = json!({"name": name, "ovsdb": "ssl:192.0.2.2:6640", "tunnel_ip": "192.0.2.2"});
-        let got = api.refused("host_create", spec).await;
-        expect(&got, codes::INVALID, &["invalid host name", why]);
-        let spec = json!({"name": name, "vni": 200, "subnet": "10.244.2.0/24"});
-        let got = api.refused("network_create", spec).await;
-        expect(&got, codes::INVALID, &["invalid network name", why]);
-    }
-    api.stop().await;
-}
-
-#[tokio::test]
-async fn interface_names_linux_would_refuse_are_refused() {
-    let api = Api::start().await;
-    for (iface, why) in [
-        (
-            "a234567890123456",
-            "too long (16 bytes, Linux allows at most 15)",
-        ),
-        ("a/b", "contains '/'"),
-        ("a b", "whitespace"),
-        ("a\0b", "control character"),
-        ("eth0:1", "':'"),
-        ("..", "reserved name"),
-        ("", "empty"),
-    ] {
-        let got = api
-            .refused("endpoint_create", endpoint("c1", Some(iface)))
-            .await;
-        expect(&got, codes::INVALID, &["invalid interface", why]);
-    }
-    api.stop().await;
-}
-
-#[tokio::test]
-async fn empty_or_overlong_container_ids_are_refused() {
-    let api = Api::start().await;
-    let long = "a".repeat(300);
-    for (c, why) in [
-        ("", "length must be 1..=128 (it is 0)"),
-        (long.as_str(), "length must be 1..=128 (it is 300)"),
-        ("../etc", "allowed characters"),
-        ("..", "must start with a letter or digit"),
-        ("c 1", "allowed characters"),
-    ] {
-        let got = api.refused("endpoint_create", endpoint(c, None)).await;
-        expect(&got, codes::INVALID, &["invalid container", why]);
-    }
-    api.stop().await;
-}
-
-#[tokio::test]
 async fn the_same_container_interface_twice_is_refused_naming_the_endpoint() {
     let api = Api::start().await;
     let spec = EndpointSpec::new("blue", "h1", "c1");
@@ -274,87 +178,193 @@ async fn the_same_container_interface_twice_is_refused_naming_the_endpoint() {
     api.stop().await;
 }
 
+/// Every kind of bad input, case by case: the method refuses it with the code, the text names
+/// the field and what was wrong, and nothing changes.
 #[tokio::test]
-async fn unknown_fields_are_refused_in_every_input() {
+async fn bad_input_is_refused_naming_the_field() {
     let api = Api::start().await;
-    let net = json!({"name": "red", "vni": 200, "subnet": "10.244.2.0/24", "gatway": "10.244.2.1"});
-    let host = json!({"name": "h2", "ovsdb": "ssl:192.0.2.2:6640", "tunnel_ip": "192.0.2.2", "role": "admin"});
-    let mut ep = endpoint("c1", None);
-    ep["vlan"] = json!(5);
+    let host = |name: &str, ovsdb: &str, tip: &str| json!({"name": name, "ovsdb": ovsdb, "tunnel_ip": tip});
+    let net = |name: &str| json!({"name": name, "vni": 200, "subnet": "10.244.2.0/24"});
+    // `with(o, k, v)`: input `o` with field `k` set to `v`.
+    let with = |mut o: Value, k: &str, v: Value| {
+        o[k] = v;
+        o
+    };
+    let mut cases: Vec<(&str, Value, i32, Vec<String>)> = Vec::new();
+    let mut case = |method, params, code, words: &[&str]| {
+        cases.push((
+            method,
+            params,
+            code,
+            words.iter().map(|w| w.to_string()).collect(),
+        ));
+    };
+    // A tunnel IP that is not a unicast peer address.
+    for (tip, why) in [
+        ("0.0.0.0", "unspecified"),
+        ("255.255.255.255", "broadcast"),
+        ("224.0.0.5", "multicast"),
+        ("127.0.0.1", "loopback"),
+    ] {
+        let spec = host("h2", "ssl:192.0.2.2:6640", tip);
+        case(
+            "host_create",
+            spec,
+            codes::INVALID,
+            &["invalid tunnel_ip", tip, why],
+        );
+    }
+    // An OVSDB remote that is not a host to dial.
+    for (ovsdb, why) in [
+        ("tcp:", "empty host"),
+        ("tcp:garbage:zz", "port \"zz\" is not a number"),
+        ("tcp:192.0.2.2", "port missing"),
+        ("unix:/etc/passwd", "only a local socket under /run/"),
+        ("unix:/run/../etc/passwd", "normalised"),
+        ("ptcp:6640", "passive"),
+        ("192.0.2.2:6640", "unknown kind"),
+    ] {
+        let spec = host("h2", ovsdb, "192.0.2.2");
+        case(
+            "host_create",
+            spec,
+            codes::INVALID,
+            &["invalid ovsdb", ovsdb, why],
+        );
+    }
+    // Host and network names that are paths or too long.
+    for (name, why) in [
+        ("..", "must start with a letter or digit"),
+        (".", "must start with a letter or digit"),
+        ("a/b", "allowed characters"),
+        ("a b", "allowed characters"),
+        ("", "length must be 1..=11"),
+        ("host-123456a", "length must be 1..=11 (it is 12)"),
+    ] {
+        let spec = host(name, "ssl:192.0.2.2:6640", "192.0.2.2");
+        case(
+            "host_create",
+            spec,
+            codes::INVALID,
+            &["invalid host name", why],
+        );
+        case(
+            "network_create",
+            net(name),
+            codes::INVALID,
+            &["invalid network name", why],
+        );
+    }
+    // Interface names Linux would refuse.
+    for (iface, why) in [
+        (
+            "a234567890123456",
+            "too long (16 bytes, Linux allows at most 15)",
+        ),
+        ("a/b", "contains '/'"),
+        ("a b", "whitespace"),
+        ("a\0b", "control character"),
+        ("eth0:1", "':'"),
+        ("..", "reserved name"),
+        ("", "empty"),
+    ] {
+        let spec = endpoint("c1", Some(iface));
+        case(
+            "endpoint_create",
+            spec,
+            codes::INVALID,
+            &["invalid interface", why],
+        );
+    }
+    // Empty or overlong container ids.
+    let long = "a".repeat(300);
+    for (c, why) in [
+        ("", "length must be 1..=128 (it is 0)"),
+        (long.as_str(), "length must be 1..=128 (it is 300)"),
+        ("../etc", "allowed characters"),
+        ("..", "must start with a letter or digit"),
+        ("c 1", "allowed characters"),
+    ] {
+        let spec = endpoint(c, None);
+        case(
+            "endpoint_create",
+            spec,
+            codes::INVALID,
+            &["invalid container", why],
+        );
+    }
+    // Unknown fields, in every input.
+    let red = net("red");
+    let h2 = host("h2", "ssl:192.0.2.2:6640", "192.0.2.2");
+    let ep = endpoint("c1", None);
     for (method, params, field) in [
-        ("network_create", net, "gatway"),
-        ("host_create", host, "role"),
-        ("endpoint_create", ep, "vlan"),
+        (
+            "network_create",
+            with(red.clone(), "gatway", json!("10.244.2.1")),
+            "gatway",
+        ),
+        (
+            "host_create",
+            with(h2.clone(), "role", json!("admin")),
+            "role",
+        ),
+        (
+            "endpoint_create",
+            with(ep.clone(), "vlan", json!(5)),
+            "vlan",
+        ),
         ("endpoint_list", json!({"netwrk": "blue"}), "netwrk"),
     ] {
-        let got = api.refused(method, params).await;
-        expect(&got, -32602, &["unknown field", field]);
+        case(method, params, -32602, &["unknown field", field]);
     }
-    api.stop().await;
-}
-
-#[tokio::test]
-async fn type_errors_name_the_field() {
-    let api = Api::start().await;
-    let net = |k: &str, v: Value| {
-        let mut o = json!({"name": "red", "vni": 200, "subnet": "10.244.2.0/24"});
-        o[k] = v;
-        o
-    };
-    let host = |k: &str, v: Value| {
-        let mut o = json!({"name": "h2", "ovsdb": "ssl:192.0.2.2:6640", "tunnel_ip": "192.0.2.2"});
-        o[k] = v;
-        o
-    };
-    let ep = |k: &str, v: Value| {
-        let mut o = endpoint("c1", None);
-        o[k] = v;
-        o
-    };
+    // Type errors name the field.
     for (method, params, words) in [
         (
             "network_create",
-            net("vni", json!("x")),
+            with(red.clone(), "vni", json!("x")),
             ["vni: invalid type: string", "expected u32"],
         ),
         (
             "network_create",
-            net("mtu", json!(-1)),
+            with(red.clone(), "mtu", json!(-1)),
             ["mtu: invalid value: integer `-1`", "expected u16"],
         ),
         (
             "network_create",
-            net("name", json!(7)),
+            with(red.clone(), "name", json!(7)),
             ["name: invalid type: integer `7`", "expected a string"],
         ),
         (
             "network_create",
-            net("subnet", json!(["10.244.2.0/24"])),
+            with(red.clone(), "subnet", json!(["10.244.2.0/24"])),
             ["subnet: invalid type: sequence", "expected a string"],
         ),
         (
             "host_create",
-            host("tunnel_ip", json!(3221225986u32)),
+            with(h2.clone(), "tunnel_ip", json!(3221225986u32)),
             ["tunnel_ip: invalid type: integer", "expected a string"],
         ),
         (
             "host_create",
-            host("ovsdb", json!({"tcp": 1})),
+            with(h2.clone(), "ovsdb", json!({"tcp": 1})),
             ["ovsdb: invalid type: map", "expected a string"],
         ),
         (
             "endpoint_create",
-            ep("container", json!(5)),
+            with(ep.clone(), "container", json!(5)),
             ["container: invalid type: integer `5`", "expected a string"],
         ),
         (
             "endpoint_create",
-            ep("mac", json!(true)),
+            with(ep.clone(), "mac", json!(true)),
             ["mac: invalid type: boolean `true`", "expected a string"],
         ),
     ] {
+        case(method, params, -32602, &words);
+    }
+    for (method, params, code, words) in cases {
         let got = api.refused(method, params).await;
-        expect(&got, -32602, &words);
+        expect(&got, code, &words);
     }
     api.stop().await;
 }
