@@ -2,7 +2,7 @@
 //!
 //! Contract: stable, human-readable, ovs-ofctl's vocabulary; not byte-identical to it.
 
-use super::{Action, FieldRef, Instruction, OFPP_CONTROLLER};
+use super::{Action, FieldRef, Instruction, RegMove, OFPP_CONTROLLER};
 use std::fmt;
 
 fn fmt_field_bits(f: &FieldRef, ofs: u16, n: u16) -> String {
@@ -12,6 +12,17 @@ fn fmt_field_bits(f: &FieldRef, ofs: u16, n: u16) -> String {
         ofs,
         (u32::from(ofs) + u32::from(n)).saturating_sub(1)
     )
+}
+
+impl fmt::Display for RegMove {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "move:{}->{}",
+            fmt_field_bits(&self.src, self.src_ofs, self.n_bits),
+            fmt_field_bits(&self.dst, self.dst_ofs, self.n_bits)
+        )
+    }
 }
 
 impl fmt::Display for Action {
@@ -56,18 +67,7 @@ impl fmt::Display for Action {
                 fmt_field_bits(dst, ofs_nbits >> 6, (ofs_nbits & 0x3f) + 1)
             ),
             Action::RegLoad2(o) => write!(f, "set_field:{}->{}", o.value_text(), o.kind.name()),
-            Action::RegMove {
-                n_bits,
-                src_ofs,
-                dst_ofs,
-                src,
-                dst,
-            } => write!(
-                f,
-                "move:{}->{}",
-                fmt_field_bits(src, *src_ofs, *n_bits),
-                fmt_field_bits(dst, *dst_ofs, *n_bits)
-            ),
+            Action::RegMove(m) => m.fmt(f),
             Action::Learn(l) => write!(
                 f,
                 "learn(table={},priority={},idle_timeout={},hard_timeout={},specs={} bytes)",

@@ -17,7 +17,7 @@ pub mod nicira;
 
 pub use display::fmt_instructions;
 pub use instruction::Instruction;
-pub use nicira::{Ct, FieldRef, Learn};
+pub use nicira::{Ct, FieldRef, Learn, RegMove};
 
 use crate::codec::{emit_into, pad8, parse_list, DecodeError, Reader, Result, Wire, Writer};
 use crate::oxm::{Oxm, OxmKind};
@@ -120,18 +120,7 @@ pub enum Action {
     /// NXAST_REG_LOAD2: load an OXM (optionally masked).
     RegLoad2(Oxm),
     /// NXAST_REG_MOVE: copy bits between fields.
-    RegMove {
-        /// Number of bits.
-        n_bits: u16,
-        /// Source bit offset.
-        src_ofs: u16,
-        /// Destination bit offset.
-        dst_ofs: u16,
-        /// Source field.
-        src: FieldRef,
-        /// Destination field.
-        dst: FieldRef,
-    },
+    RegMove(RegMove),
     /// NXAST_LEARN.
     Learn(Learn),
     /// NXAST_CONJUNCTION (`clause` is zero-based on the wire).
@@ -189,13 +178,13 @@ impl Action {
     /// `move:src[]->dst[]` over the whole width of `src` (both fields must be that wide).
     pub fn move_field(src: OxmKind, dst: OxmKind) -> Action {
         let src = FieldRef::of(src);
-        Action::RegMove {
+        Action::RegMove(RegMove {
             n_bits: src.bits(),
             src_ofs: 0,
             dst_ofs: 0,
             src,
             dst: FieldRef::of(dst),
-        }
+        })
     }
 
     /// `load:value->dst[ofs..ofs+n_bits-1]` (NXAST_REG_LOAD).

@@ -74,6 +74,42 @@ impl Wire for FieldRef {
     }
 }
 
+/// NXAST_REG_MOVE: copy `n_bits` bits of `src` from bit `src_ofs` to `dst` from bit
+/// `dst_ofs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RegMove {
+    /// Number of bits.
+    pub n_bits: u16,
+    /// Source bit offset.
+    pub src_ofs: u16,
+    /// Destination bit offset.
+    pub dst_ofs: u16,
+    /// Source field.
+    pub src: FieldRef,
+    /// Destination field.
+    pub dst: FieldRef,
+}
+
+impl Wire for RegMove {
+    fn parse(r: &mut Reader<'_>) -> Result<RegMove> {
+        Ok(RegMove {
+            n_bits: r.u16("reg_move n_bits")?,
+            src_ofs: r.u16("reg_move src_ofs")?,
+            dst_ofs: r.u16("reg_move dst_ofs")?,
+            src: FieldRef::parse(r)?,
+            dst: FieldRef::parse(r)?,
+        })
+    }
+
+    fn emit(&self, w: &mut Writer) {
+        for v in [self.n_bits, self.src_ofs, self.dst_ofs] {
+            w.put_u16(v);
+        }
+        self.src.emit(w);
+        self.dst.emit(w);
+    }
+}
+
 /// NXAST_CT parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ct {
@@ -178,13 +214,7 @@ pub(super) fn parse(sub: u16, a: &mut Reader<'_>, len: usize, depth: u8) -> Resu
             value: a.u64("reg_load value")?,
         },
         NXAST_REG_LOAD2 => Action::RegLoad2(Oxm::parse(a)?),
-        NXAST_REG_MOVE => Action::RegMove {
-            n_bits: a.u16("reg_move n_bits")?,
-            src_ofs: a.u16("reg_move src_ofs")?,
-            dst_ofs: a.u16("reg_move dst_ofs")?,
-            src: FieldRef::parse(a)?,
-            dst: FieldRef::parse(a)?,
-        },
+        NXAST_REG_MOVE => Action::RegMove(RegMove::parse(a)?),
         NXAST_LEARN => Action::Learn(Learn::parse(a)?),
         NXAST_CONJUNCTION => Action::Conjunction {
             clause: a.u8("conjunction")?,
@@ -225,7 +255,7 @@ fn subtype(a: &Action) -> Option<u16> {
         Action::Resubmit { table: Some(_), .. } => NXAST_RESUBMIT_TABLE,
         Action::RegLoad { .. } => NXAST_REG_LOAD,
         Action::RegLoad2(_) => NXAST_REG_LOAD2,
-        Action::RegMove { .. } => NXAST_REG_MOVE,
+        Action::RegMove(_) => NXAST_REG_MOVE,
         Action::Learn(_) => NXAST_LEARN,
         Action::Conjunction { .. } => NXAST_CONJUNCTION,
         Action::Ct(_) => NXAST_CT,
@@ -261,19 +291,7 @@ pub(super) fn emit(a: &Action, w: &mut Writer) {
             w.put_u64(*value);
         }
         Action::RegLoad2(oxm) => oxm.emit(w),
-        Action::RegMove {
-            n_bits,
-            src_ofs,
-            dst_ofs,
-            src,
-            dst,
-        } => {
-            for v in [n_bits, src_ofs, dst_ofs] {
-                w.put_u16(*v);
-            }
-            src.emit(w);
-            dst.emit(w);
-        }
+        Action::RegMove(m) => m.emit(w),
         Action::Learn(l) => l.emit(w),
         Action::Conjunction {
             id,
