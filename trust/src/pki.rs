@@ -62,12 +62,18 @@ pub struct Issued {
     pub cert_pem: String,
 }
 
+/// The `Debug` of a private key and one public PEM (`field`): the key is never printed.
+fn fmt_key_and(f: &mut fmt::Formatter<'_>, name: &str, field: &str, pem: &str) -> fmt::Result {
+    let secret = "<secret>";
+    f.debug_struct(name)
+        .field("key_pem", &secret)
+        .field(field, &pem)
+        .finish()
+}
+
 impl fmt::Debug for Issued {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Issued")
-            .field("key_pem", &"<secret>")
-            .field("cert_pem", &self.cert_pem)
-            .finish()
+        fmt_key_and(f, "Issued", "cert_pem", &self.cert_pem)
     }
 }
 
@@ -82,10 +88,7 @@ pub struct KeyAndCsr {
 
 impl fmt::Debug for KeyAndCsr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyAndCsr")
-            .field("key_pem", &"<secret>")
-            .field("csr_pem", &self.csr_pem)
-            .finish()
+        fmt_key_and(f, "KeyAndCsr", "csr_pem", &self.csr_pem)
     }
 }
 
