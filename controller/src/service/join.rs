@@ -166,7 +166,7 @@ mod tests {
     use super::*;
     use crate::plan::PlanConfig;
     use crate::state::model::Host;
-    use crate::state::store::{Call, HookedStore, Kind, MemStore, RedbStore, Store};
+    use crate::state::store::{Call, HookedStore, Kind, MemStore, RedbStore, Scratch, Store};
     use std::sync::Mutex;
 
     /// Signs by echoing the name it was asked to sign for; refuses CSR "bad".
@@ -338,9 +338,8 @@ mod tests {
 
     #[test]
     fn a_used_token_is_refused_after_a_restart() {
-        let dir = std::env::temp_dir().join(format!("ctl-join-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.redb");
+        let scratch = Scratch::new("ctl-join");
+        let path = scratch.state_file();
         let (used, fresh) = {
             let (c, _) = core(Arc::new(RedbStore::open(&path).unwrap()));
             let (a, _) = c.create_join_token("h1", None, URL).unwrap();
@@ -353,6 +352,5 @@ mod tests {
         assert!(e.to_string().contains("already used"), "{e}");
         assert_eq!(c.join_host(&fresh, "csr").unwrap().host, "h2");
         drop(c);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -339,6 +339,33 @@ fn list_in(tx: &redb::ReadTransaction, kind: Kind) -> Result<Vec<(String, Vec<u8
     Ok(out)
 }
 
+/// A fresh temporary directory `PREFIX-UUID` for a test's state file, removed when dropped.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Scratch(pub(crate) std::path::PathBuf);
+
+#[cfg(test)]
+impl Scratch {
+    /// Creates it.
+    pub(crate) fn new(prefix: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    /// The state file's path in it (not created).
+    pub(crate) fn state_file(&self) -> std::path::PathBuf {
+        self.0.join("state.redb")
+    }
+}
+
+#[cfg(test)]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// What a [`HookedStore`] is doing when it calls its hook.
 #[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,9 +526,8 @@ mod tests {
 
     #[test]
     fn redb_store_roundtrip_and_reopen_keeps_data() {
-        let dir = std::env::temp_dir().join(format!("ctl-store-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.redb");
+        let scratch = Scratch::new("ctl-store");
+        let path = scratch.state_file();
         {
             let s = RedbStore::open(&path).unwrap();
             exercise(&s);
@@ -515,7 +541,6 @@ mod tests {
         assert_eq!(st.networks()["red"].vni, 8);
         assert_eq!(get_counter(&s, "mac").unwrap(), 5);
         drop(s);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

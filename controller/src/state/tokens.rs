@@ -208,7 +208,7 @@ pub fn consume(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::state::store::{MemStore, RedbStore};
+    use crate::state::store::{MemStore, RedbStore, Scratch};
 
     const T0: u64 = 1_800_000_000;
 
@@ -276,9 +276,8 @@ mod tests {
 
     #[test]
     fn used_token_stays_used_after_reopen() {
-        let dir = std::env::temp_dir().join(format!("ctl-tokens-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("state.redb");
+        let scratch = Scratch::new("ctl-tokens");
+        let path = scratch.state_file();
         let (spent, fresh) = {
             let s = RedbStore::open(&path).unwrap();
             let (a, _) = issue(&s, "h1", 3600, T0).unwrap();
@@ -293,14 +292,12 @@ mod tests {
         ));
         consume(&s, "h1", &fresh, T0 + 6, &[]).unwrap();
         drop(s);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn concurrent_consumers_one_wins() {
-        let dir = std::env::temp_dir().join(format!("ctl-tokens-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let s = std::sync::Arc::new(RedbStore::open(&dir.join("state.redb")).unwrap());
+        let scratch = Scratch::new("ctl-tokens");
+        let s = std::sync::Arc::new(RedbStore::open(&scratch.state_file()).unwrap());
         let (secret, _) = issue(s.as_ref(), "h1", 3600, T0).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -315,6 +312,5 @@ mod tests {
             .count();
         assert_eq!(wins, 1);
         drop(s);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
