@@ -114,32 +114,36 @@ impl Core {
         Ok(())
     }
 
-    /// A network or host change under the lock: `check` it against the
-    /// desired state, persist `writes`, then `apply` it.
+    /// A network, router or host change under the lock: `check` it against the
+    /// desired state, persist `writes`, `apply` it, then (after the lock) emit `event`.
     fn change_locked(
         &self,
         check: impl FnOnce(&DesiredState) -> Result<(), ModelError>,
         writes: &[Write],
         apply: impl FnOnce(&mut Inner) -> Result<(), ModelError>,
+        event: Event,
     ) -> Result<(), CoreError> {
-        let mut g = self.lock();
-        check(&g.state)?;
-        self.store.apply(writes)?;
-        apply(&mut g)?;
+        {
+            let mut g = self.lock();
+            check(&g.state)?;
+            self.store.apply(writes)?;
+            apply(&mut g)?;
+        }
+        self.emit(event);
         Ok(())
     }
 
     /// Create network `n`.
     pub fn create_network(&self, n: Network) -> Result<Network, CoreError> {
+        // A network without endpoints is on no host: nothing to replan.
         self.change_locked(
             |s| s.check_add_network(&n),
             &[Write::put(Kind::Network, &n.name, &n)],
             |g| g.state.add_network(n.clone()),
+            Event::NetworkCreated {
+                name: n.name.clone(),
+            },
         )?;
-        // A network without endpoints is on no host: nothing to replan.
-        self.emit(Event::NetworkCreated {
-            name: n.name.clone(),
-        });
         Ok(n)
     }
 
@@ -149,10 +153,10 @@ impl Core {
             |s| s.check_remove_network(name),
             &[Write::Delete(Kind::Network, name.to_string())],
             |g| g.state.remove_network(name).map(drop),
+            Event::NetworkDeleted {
+                name: name.to_string(),
+            },
         )?;
-        self.emit(Event::NetworkDeleted {
-            name: name.to_string(),
-        });
         Ok(())
     }
 
@@ -167,10 +171,10 @@ impl Core {
                 g.touch(hosts.iter().map(String::as_str));
                 Ok(())
             },
+            Event::RouterCreated {
+                name: r.name.clone(),
+            },
         )?;
-        self.emit(Event::RouterCreated {
-            name: r.name.clone(),
-        });
         Ok(r)
     }
 
@@ -188,10 +192,10 @@ impl Core {
                 g.touch(hosts.iter().map(String::as_str));
                 Ok(())
             },
+            Event::RouterDeleted {
+                name: name.to_string(),
+            },
         )?;
-        self.emit(Event::RouterDeleted {
-            name: name.to_string(),
-        });
         Ok(())
     }
 
@@ -219,10 +223,10 @@ impl Core {
                 g.touch([h.name.as_str()]);
                 Ok(())
             },
+            Event::HostCreated {
+                name: h.name.clone(),
+            },
         )?;
-        self.emit(Event::HostCreated {
-            name: h.name.clone(),
-        });
         self.hosts_changed();
         Ok(h)
     }
