@@ -169,6 +169,22 @@ fn trace_follows_good_packets_and_names_the_dropping_table() {
         "{text}"
     );
 
+    // Through a command prefix (here the host's namespace) instead of a local socket.
+    let via = format!("ip netns exec {}-{{host}}", lab.prefix());
+    let target = lab.trace_target().unwrap();
+    let o = ctl(
+        &lab,
+        &[
+            "trace", "--from", "b1", "--to", "g2", "--via", &via, "--target", &target,
+        ],
+    );
+    let text = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("verdict: delivered to container g2 on host h3"),
+        "{text}"
+    );
+
     // Errors: an unknown container (3), a missing control socket (6), no way to reach
     // the hosts or a target without {host} (2).
     let o = trace(&lab, "nope", "b2", &[]);

@@ -414,3 +414,98 @@ impl HostRunner for Appctl {
         Ok(stdout)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        a: TraceArgs,
+    }
+
+    fn appctl(flags: &[&str]) -> Result<Appctl, CliError> {
+        let mut argv = vec!["t", "--from", "b1", "--to", "b2"];
+        argv.extend_from_slice(flags);
+        Appctl::new(&T::parse_from(argv).a, Duration::from_secs(1))
+    }
+
+    fn host(name: &str) -> Host {
+        serde_json::from_value(serde_json::json!(
+            {"name": name, "ovsdb": "ssl:192.0.2.7:6640", "tunnel_ip": "192.0.2.7"}
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_prefix_gets_the_host_and_only_safe_arguments() {
+        let a = appctl(&["--via", "ssh -o BatchMode=yes root@{host}"]).unwrap();
+        let args = [
+            "ofproto/trace".to_string(),
+            "br-ex".into(),
+            "in_port=1,icmp".into(),
+        ];
+        assert_eq!(
+            a.argv(&host("h2"), &args).unwrap(),
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "root@h2",
+                "ovs-appctl",
+                "ofproto/trace",
+                "br-ex",
+                "in_port=1,icmp"
+            ]
+        );
+        let a = appctl(&[
+            "--via",
+            "ssh ops@{tunnel_ip} sudo",
+            "--target",
+            "/run/openvswitch/x.ctl",
+        ])
+        .unwrap();
+        let v = a.argv(&host("h2"), &args[..1]).unwrap();
+        assert_eq!(v[..5], ["ssh", "ops@192.0.2.7", "sudo", "ovs-appctl", "-t"]);
+        let bad = ["in_port=1;reboot".to_string()];
+        assert!(a.argv(&host("h2"), &bad).unwrap_err().contains("not safe"));
+        assert!(
+            a.argv(&host("h 2"), &args).is_err(),
+            "a host name is checked again"
+        );
+    }
+
+    #[test]
+    fn flags_that_cannot_reach_each_host_are_refused() {
+        for (flags, says) in [
+            (&[][..], "give --via"),
+            (
+                &["--via", "ssh root@box"][..],
+                "needs a command with {host}",
+            ),
+            (
+                &["--target", "/run/openvswitch/ovs-vswitchd.ctl"][..],
+                "without --via it needs {host}",
+            ),
+            (&["--via", "ssh {user}@{host}"][..], "the only placeholders"),
+            (&["--via", "ssh {host}", "--appctl", "a b"][..], "--appctl"),
+            (
+                &["--target", "/x/{host}", "--bridge", "br ex"][..],
+                "--bridge",
+            ),
+        ] {
+            let e = appctl(flags).unwrap_err();
+            assert_eq!(e.code, super::super::exit::USAGE, "{flags:?}");
+            assert!(e.message.contains(says), "{flags:?}: {e}");
+        }
+        let a = appctl(&["--target", "/nonexistent/{host}/ovs-vswitchd.ctl"]).unwrap();
+        let e = a.argv(&host("h1"), &[]).unwrap_err();
+        assert!(
+            e.contains("/nonexistent/h1/ovs-vswitchd.ctl: no such file"),
+            "{e}"
+        );
+    }
+}
