@@ -37,6 +37,7 @@ use ovs_api::connect::connect_ws;
 use ovs_api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
 
 use crate::lab::{Lab, BR_EX};
+use crate::topology::Ipv4Net;
 use crate::state::ProcRecord;
 use crate::sys;
 
@@ -242,65 +243,77 @@ impl Lab {
             let (Some(net), Some(ip)) = (&c.network, &c.ip) else {
                 continue;
             };
-            let host = self
-                .host(&c.host)
-                .ok_or_else(|| anyhow!("container {}: unknown host {}", c.name, c.host))?;
             self.progress(&format!(
                 "attach {} to {net} on {} ({ip}) with ovs-docker-rs",
                 c.name, c.host
             ));
-            let mut cmd = host.command(&docker_bin.to_string_lossy());
-            cmd.arg("--db")
-                .arg(host.db_sock())
-                .arg("attach")
-                .arg(&c.name)
-                .arg("--netns")
-                .arg(c.netns_path())
-                .arg("--network")
-                .arg(net)
-                .arg("--ip")
-                .arg(ip.to_string())
-                .arg("--host")
-                .arg(&host.name)
-                .arg("--controller")
-                .arg(self.northbound_url())
-                .args(self.client_auth_args(host));
-            let out = cmd
-                .output()
-                .with_context(|| format!("cannot run `{}`", sys::describe(&cmd)))?;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            if !out.status.success() {
-                bail!(
-                    "`{}` failed ({}):\n{}{}",
-                    sys::describe(&cmd),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr),
-                    stdout
-                );
-            }
-            let got = attached(&stdout)
-                .with_context(|| format!("attach of {}: unexpected output {stdout:?}", c.name))?;
-            if got.ip != ip.to_string() {
-                bail!(
-                    "attach of {}: the controller gave it {}, the topology says {ip}",
-                    c.name,
-                    got.ip
-                );
-            }
-            // The CLI must leave its host-side veth administratively up; on the userspace
-            // datapath ovs-vswitchd may clear IFF_UP while adding the port (it sets
-            // PROMISC from cached flags) if the link was set up after the OVSDB add.
-            let link = sys::run_args("ip", &["-n", &host.netns, "-o", "link", "show", &got.port])?;
-            if !link_admin_up(&link) {
-                bail!(
-                    "`ovs-docker-rs attach` of {} succeeded but left its host-side veth {} on {} \
-                     administratively DOWN (container link has no carrier): {}",
-                    c.name,
-                    got.port,
-                    host.name,
-                    link.trim()
-                );
-            }
+            self.attach_endpoint(&c.name, net, *ip)?;
+        }
+        Ok(())
+    }
+
+    /// `ovs-docker-rs attach` of the lab's container `name` to `net` with address `ip`, in its
+    /// host's namespace (as the host, through the controller); checks that it got `ip` and
+    /// left its host-side veth up.
+    pub fn attach_endpoint(&self, name: &str, net: &str, ip: Ipv4Net) -> Result<()> {
+        let docker_bin = docker_binary()?;
+        let c = self
+            .container(name)
+            .ok_or_else(|| anyhow!("unknown container {name}"))?;
+        let host = self
+            .host(&c.host)
+            .ok_or_else(|| anyhow!("container {}: unknown host {}", c.name, c.host))?;
+        let mut cmd = host.command(&docker_bin.to_string_lossy());
+        cmd.arg("--db")
+            .arg(host.db_sock())
+            .arg("attach")
+            .arg(&c.name)
+            .arg("--netns")
+            .arg(c.netns_path())
+            .arg("--network")
+            .arg(net)
+            .arg("--ip")
+            .arg(ip.to_string())
+            .arg("--host")
+            .arg(&host.name)
+            .arg("--controller")
+            .arg(self.northbound_url())
+            .args(self.client_auth_args(host));
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run `{}`", sys::describe(&cmd)))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!(
+                "`{}` failed ({}):\n{}{}",
+                sys::describe(&cmd),
+                out.status,
+                String::from_utf8_lossy(&out.stderr),
+                stdout
+            );
+        }
+        let got = attached(&stdout)
+            .with_context(|| format!("attach of {}: unexpected output {stdout:?}", c.name))?;
+        if got.ip != ip.to_string() {
+            bail!(
+                "attach of {}: the controller gave it {}, the topology says {ip}",
+                c.name,
+                got.ip
+            );
+        }
+        // The CLI must leave its host-side veth administratively up; on the userspace
+        // datapath ovs-vswitchd may clear IFF_UP while adding the port (it sets
+        // PROMISC from cached flags) if the link was set up after the OVSDB add.
+        let link = sys::run_args("ip", &["-n", &host.netns, "-o", "link", "show", &got.port])?;
+        if !link_admin_up(&link) {
+            bail!(
+                "`ovs-docker-rs attach` of {} succeeded but left its host-side veth {} on {} \
+                 administratively DOWN (container link has no carrier): {}",
+                c.name,
+                got.port,
+                host.name,
+                link.trim()
+            );
         }
         Ok(())
     }
