@@ -37,9 +37,9 @@ use ovs_api::connect::connect_ws;
 use ovs_api::{HostSpec, HostStatus, NetworkSpec, NorthboundClient};
 
 use crate::lab::{Lab, BR_EX};
-use crate::topology::Ipv4Net;
 use crate::state::ProcRecord;
 use crate::sys;
+use crate::topology::Ipv4Net;
 
 /// Environment variable: path of the `ovs-controller` binary.
 pub const CONTROLLER_BIN_ENV: &str = "OVS_CONTROLLER_BIN";
