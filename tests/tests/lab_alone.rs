@@ -148,6 +148,28 @@ fn sleep_until(t: Instant) {
     std::thread::sleep(t.saturating_duration_since(Instant::now()));
 }
 
+/// After the outage (`stopped` + [`OUTAGE`]): `restore`, then h1 converges, n1 and c1 reach
+/// each other and the pingall matrix is whole; prints the figures of `case`.
+fn restore_and_converge(
+    lab: &Lab,
+    case: &str,
+    stopped: Instant,
+    (noticed, took): (Duration, Duration),
+    restore: impl FnOnce(),
+) {
+    sleep_until(stopped + OUTAGE);
+    restore();
+    let (_, back) = wait_h1(lab, "converged", CONVERGE, converged);
+    assert_new_reaches_h1(lab, &format!("{case}, then back"));
+    common::assert_pingall(lab, 12);
+    println!(
+        "{case}: noticed after {:.1}s, attach on h2 took {:.1}s, converged {:.1}s after the restore",
+        noticed.as_secs_f64(),
+        took.as_secs_f64(),
+        back.as_secs_f64()
+    );
+}
+
 #[test]
 fn hung_ovsdb_server_host_still_gets_flows_over_openflow() {
     let Some(mut lab) = up() else {
@@ -170,16 +192,12 @@ fn hung_ovsdb_server_host_still_gets_flows_over_openflow() {
     let s = lab.controller_status().unwrap();
     let h1 = s.iter().find(|s| s.name == "h1").unwrap();
     assert!(!h1.ovsdb_connected && h1.behind == ["ovsdb"], "{h1:#?}");
-    sleep_until(stopped + OUTAGE);
-    drop(guard);
-    let (_, back) = wait_h1(&lab, "converged", CONVERGE, converged);
-    assert_new_reaches_h1(&lab, "h1's ovsdb-server back");
-    common::assert_pingall(&lab, 12);
-    println!(
-        "SIGSTOP ovsdb-server h1: noticed after {:.1}s, attach on h2 took {:.1}s, converged {:.1}s after SIGCONT",
-        noticed.as_secs_f64(),
-        took.as_secs_f64(),
-        back.as_secs_f64()
+    restore_and_converge(
+        &lab,
+        "SIGSTOP of h1's ovsdb-server",
+        stopped,
+        (noticed, took),
+        || drop(guard),
     );
 }
 
@@ -204,21 +222,16 @@ fn killed_ovsdb_server_host_is_left_out_then_catches_up() {
     if !h1.openflow_connected {
         assert_eq!(behind, ["h1"], "{h1:#?}");
     }
-    sleep_until(stopped + OUTAGE);
-    if let Err(e) = lab.host("h1").unwrap().ovs().start_ovsdb() {
-        lab.dump_logs();
-        panic!("restarting h1's ovsdb-server: {e}");
-    }
-    let (_, back) = wait_h1(&lab, "converged", CONVERGE, converged);
-    assert_new_reaches_h1(&lab, "h1's ovsdb-server back");
-    common::assert_pingall(&lab, 12);
-    println!(
-        "kill ovsdb-server h1: noticed after {:.1}s, attach on h2 took {:.1}s (h1 openflow {}, behind {behind:?}), converged {:.1}s after the restart",
-        noticed.as_secs_f64(),
-        took.as_secs_f64(),
-        if h1.openflow_connected { "up" } else { "down" },
-        back.as_secs_f64()
+    let case = format!(
+        "kill of h1's ovsdb-server (h1 openflow {} at the attach, n1 behind on {behind:?})",
+        if h1.openflow_connected { "up" } else { "down" }
     );
+    restore_and_converge(&lab, &case, stopped, (noticed, took), || {
+        if let Err(e) = lab.host("h1").unwrap().ovs().start_ovsdb() {
+            lab.dump_logs();
+            panic!("restarting h1's ovsdb-server: {e}");
+        }
+    });
 }
 
 /// Runs `nft ARGS` in namespace `ns`.
@@ -293,15 +306,11 @@ fn openflow_down_blocks_no_attach_and_ovsdb_work_goes_on() {
     );
     let took = attach_new(&mut lab);
     assert_eq!(behind_of_new(&lab), ["h1"]);
-    sleep_until(stopped + OUTAGE);
-    drop(cut);
-    let (_, back) = wait_h1(&lab, "converged", CONVERGE, converged);
-    assert_new_reaches_h1(&lab, "h1's OpenFlow back");
-    common::assert_pingall(&lab, 12);
-    println!(
-        "OpenFlow path of h1 cut: noticed after {:.1}s, attach on h2 took {:.1}s, converged {:.1}s after the cut ended",
-        noticed.as_secs_f64(),
-        took.as_secs_f64(),
-        back.as_secs_f64()
+    restore_and_converge(
+        &lab,
+        "h1's OpenFlow path cut",
+        stopped,
+        (noticed, took),
+        || drop(cut),
     );
 }
