@@ -54,6 +54,20 @@ pub trait Northbound {
     /// Get one endpoint with binding and reachability.
     #[method(name = "endpoint_get", with_extensions)]
     async fn endpoint_get(&self, id: String) -> Result<EndpointStatus, ErrorObjectOwned>;
+    /// Create an endpoint, or adopt the one its host, container and interface already have
+    /// (a retried attach): adopted only if it is in the same network and has the requested
+    /// address and MAC, when given; otherwise CONFLICT as `endpoint_create`.
+    #[method(name = "endpoint_attach", with_extensions)]
+    async fn endpoint_attach(&self, spec: EndpointSpec) -> Result<Endpoint, ErrorObjectOwned>;
+    /// Wait until the endpoint is reachable (its flows barrier-confirmed on every host that
+    /// must know it), woken by the controller's events, at most `timeout_ms` (1..=120000):
+    /// its status then, `reachable` false if the time ran out.
+    #[method(name = "endpoint_wait_reachable", with_extensions)]
+    async fn endpoint_wait_reachable(
+        &self,
+        id: String,
+        timeout_ms: u64,
+    ) -> Result<EndpointStatus, ErrorObjectOwned>;
     /// List endpoints.
     #[method(name = "endpoint_list", with_extensions)]
     async fn endpoint_list(

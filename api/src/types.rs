@@ -539,6 +539,10 @@ pub struct HostStatus {
     /// local ports and tunnel ports without an ofport wait for OVSDB.
     #[serde(default)]
     pub pending: Vec<Pending>,
+    /// Endpoints of this host with no port (no Interface with their `iface-id`), each with
+    /// how long and when the controller reaps it (`--unplugged-grace`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unplugged: Vec<String>,
 }
 
 /// Events streamed by the `watch` subscription.

@@ -6,9 +6,9 @@
 //! whole-flow compare every 10th, 15 s handshake and OVSDB probe, 10 s to
 //! decommission a host, 8 concurrent full resyncs, retries from 1 s doubling
 //! to 30 s with jitter, an exclusive bridge policy with a 10 s grace for
-//! ports of unknown endpoints, a host behind after 5 s with a channel down);
-//! [`Config::validate`] names the first field that is
-//! out of range.
+//! ports of unknown endpoints, a host behind after 5 s with a channel down,
+//! endpoints without a port reaped after 60 s); [`Config::validate`] names the first
+//! field that is out of range.
 
 use crate::plan::PlanConfig;
 use ovs_remote::Backoff;
@@ -39,6 +39,10 @@ pub const FOREIGN_GRACE: Duration = Duration::from_secs(10);
 /// channel has been down this long is left out of new endpoints'
 /// reachability and reported as behind (`crate::service::reach`).
 pub const BEHIND_AFTER: Duration = Duration::from_secs(5);
+
+/// An endpoint with no port on its host (no Interface with its `iface-id`) this long is
+/// deleted: an attach that died half way, or a rollback that could not reach us.
+pub const UNPLUGGED_GRACE: Duration = Duration::from_secs(60);
 
 /// Everything the core and its drivers are configured with.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -118,6 +122,8 @@ pub struct Timing {
     pub idle_recheck: Duration,
     /// Grace period of a port with an unknown `iface-id` ([`FOREIGN_GRACE`]).
     pub foreign_grace: Duration,
+    /// An endpoint unplugged this long is reaped ([`UNPLUGGED_GRACE`]; zero: never).
+    pub unplugged_grace: Duration,
     /// Row-change events buffered per host (the driver re-reads the whole
     /// replica on wake-up, so a lagging subscription loses nothing).
     pub ovsdb_event_capacity: usize,
@@ -140,6 +146,7 @@ impl Default for Timing {
             ovsdb_event_capacity: 64,
             foreign_grace: FOREIGN_GRACE,
             behind_after: BEHIND_AFTER,
+            unplugged_grace: UNPLUGGED_GRACE,
         }
     }
 }

@@ -10,7 +10,9 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ovs_controller::config::{BridgePolicy, Config, Timing, AUDIT_INTERVAL, FULL_AUDIT_EVERY};
+use ovs_controller::config::{
+    BridgePolicy, Config, Timing, AUDIT_INTERVAL, FULL_AUDIT_EVERY, UNPLUGGED_GRACE,
+};
 use ovs_controller::northbound::{metrics, server};
 use ovs_controller::plan::PlanConfig;
 use ovs_controller::service::Core;
@@ -186,6 +188,11 @@ struct Cli {
     /// --audit-full-every) [default: 3].
     #[arg(long)]
     audit_interval: Option<u64>,
+    /// Seconds an endpoint may stay without a port on its host (no Interface with its
+    /// iface-id, while the host's OVSDB is synced) before it is deleted; 0: never
+    /// [default: 60].
+    #[arg(long)]
+    unplugged_grace: Option<f64>,
     /// Print every host's plan (OVSDB rows and flows, from the stored desired state
     /// only: no bindings or tunnel ofports are known offline) and exit.
     #[arg(long)]
@@ -215,6 +222,7 @@ struct FileConfig {
     pki: Option<PathBuf>,
     insecure: Option<bool>,
     bridge_policy: Option<String>,
+    unplugged_grace: Option<f64>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -345,6 +353,14 @@ async fn daemon(cli: Cli) -> anyhow::Result<()> {
                 .audit_interval
                 .or(file.audit_interval)
                 .map_or(AUDIT_INTERVAL, std::time::Duration::from_secs),
+            unplugged_grace: match cli.unplugged_grace.or(file.unplugged_grace) {
+                None => UNPLUGGED_GRACE,
+                Some(s) => std::time::Duration::try_from_secs_f64(s).map_err(|_| {
+                    anyhow::anyhow!(
+                        "invalid unplugged-grace {s}: want a number of seconds, 0 or more"
+                    )
+                })?,
+            },
             ..Timing::default()
         },
         bridge_policy: match (cli.bridge_policy, file.bridge_policy) {
@@ -409,6 +425,10 @@ async fn daemon(cli: Cli) -> anyhow::Result<()> {
             metrics_l,
             metrics_tls,
             limits,
+            stop.clone(),
+        )),
+        tokio::spawn(ovs_controller::service::reap::run_reaper(
+            core.clone(),
             stop.clone(),
         )),
         tokio::spawn(server::serve_api(

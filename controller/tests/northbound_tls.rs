@@ -237,6 +237,14 @@ async fn host_credential_cannot_touch_another_host_or_networks() {
     assert_eq!(code, codes::FORBIDDEN, "{msg}");
     let (code, _) = call_err(h1.endpoint_get(theirs.id.clone()).await.unwrap_err());
     assert_eq!(code, codes::FORBIDDEN);
+    let (code, msg) = call_err(
+        h1.endpoint_wait_reachable(theirs.id.clone(), 1000)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, codes::FORBIDDEN, "{msg}");
+    let (code, msg) = call_err(h1.endpoint_attach(ep("h2", "c2")).await.unwrap_err());
+    assert_eq!(code, codes::FORBIDDEN, "{msg}");
     let only_h2 = EndpointFilter {
         network: None,
         host: Some("h2".into()),
@@ -253,6 +261,25 @@ async fn host_credential_cannot_touch_another_host_or_networks() {
 
     // Its own host: create, read, list (only its own), delete.
     let mine = h1.endpoint_create(ep("h1", "c1")).await.unwrap();
+    // A retried attach adopts it; a wait on it answers (not plugged: not reachable).
+    assert_eq!(h1.endpoint_attach(ep("h1", "c1")).await.unwrap(), mine);
+    let st = h1
+        .endpoint_wait_reachable(mine.id.clone(), 1)
+        .await
+        .unwrap();
+    assert!(
+        !st.reachable && st.pending_hosts.contains(&"h1".to_string()),
+        "{st:?}"
+    );
+    let (code, msg) = call_err(
+        h1.endpoint_wait_reachable(mine.id.clone(), 0)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        code == codes::INVALID && msg.contains("timeout_ms"),
+        "{msg}"
+    );
     assert_eq!(
         h1.endpoint_get(mine.id.clone()).await.unwrap().endpoint.id,
         mine.id

@@ -2,8 +2,10 @@
 //!
 //! Contract: `attach` asks the controller for an endpoint (IPAM), plumbs it on `br-ex` with
 //! the endpoint's id in Interface `external_ids:iface-id` (the controller's binding contract),
-//! then polls `endpoint_get` until `reachable`; on any failure, including the timeout, it
-//! removes the port and deletes the endpoint. `detach` removes the ports and the endpoints.
+//! then waits for the controller's event that the endpoint is reachable
+//! (`endpoint_wait_reachable`, no polling); on any failure, including the timeout, it removes
+//! the port and deletes the endpoint. A retried attach adopts the endpoint (`endpoint_attach`)
+//! and, when the port with its `iface-id` is already there, that port too. `detach` removes the ports and the endpoints.
 //! The controller is reached with ovs-controller's generated `NorthboundClient` over a
 //! WebSocket (`ovs_api::connect`): over mutual TLS with this host's certificate (by default the
 //! files `join` wrote under /etc/ovs-docker-rs/, the controller verified against server-ca),
@@ -27,7 +29,12 @@ use ovs_docker::parse;
 use ovs_docker::plumb::{self, Matcher, PortSpec, Settings};
 use ovs_docker::Error;
 
+use crate::pending::{self, Record, StateArgs};
 use crate::TargetArgs;
+
+/// The longest single `endpoint_wait_reachable` call (below the client's 30 s request
+/// timeout).
+const WAIT_SLICE: Duration = Duration::from_secs(20);
 
 /// Default controller address (when no joined host's `controller.url` says otherwise).
 const DEFAULT_CONTROLLER: &str = "127.0.0.1:7878";
@@ -134,6 +141,8 @@ pub struct AttachArgs {
     interface: Option<String>,
     #[command(flatten)]
     conn: ControllerArgs,
+    #[command(flatten)]
+    state: StateArgs,
     /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
     #[arg(long, value_parser = parse::arg::host)]
     host: Option<String>,
@@ -158,6 +167,8 @@ pub struct DetachArgs {
     network: Option<String>,
     #[command(flatten)]
     conn: ControllerArgs,
+    #[command(flatten)]
+    state: StateArgs,
     /// This host's name at the controller (default: OVSDB external_ids:system-id, else hostname).
     #[arg(long, value_parser = parse::arg::host)]
     host: Option<String>,
@@ -219,6 +230,7 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
     let host = host_name(&ovs, a.host.clone()).await?;
     let url = a.conn.url();
     let client = a.conn.connect().await?;
+    pending::complete(&a.state.state_dir, &url, &client).await;
     let spec = EndpointSpec {
         network: a.network.clone(),
         host: host.clone(),
@@ -227,7 +239,8 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
         ip,
         mac,
     };
-    let ep = match client.endpoint_create(spec).await {
+    // A retried attach adopts the endpoint this container interface already has.
+    let ep = match client.endpoint_attach(spec).await {
         Ok(ep) => ep,
         Err(ClientError::Call(obj)) if obj.code() == codes::CONFLICT && a.ip.is_some() => {
             return Err(Error::AddressInUse {
@@ -236,10 +249,10 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
             }
             .into())
         }
-        Err(e) => return Err(rpc_err(&url, "endpoint_create", e).into()),
+        Err(e) => return Err(rpc_err(&url, "endpoint_attach", e).into()),
     };
     eprintln!(
-        "endpoint {} created: {} {} on {} (network {}, vni {}, gateway {})",
+        "endpoint {}: {} {} on {} (network {}, vni {}, gateway {})",
         ep.id,
         ep.ip,
         ep.mac,
@@ -264,8 +277,28 @@ pub async fn attach(s: &Settings, a: AttachArgs) -> anyhow::Result<()> {
         }
         Err(e) => {
             eprintln!("attach failed, rolling back: {e:#}");
-            if let Err(de) = client.endpoint_delete(ep.id.clone()).await {
-                eprintln!("rollback: endpoint_delete {} failed: {de}", ep.id);
+            match client.endpoint_delete(ep.id.clone()).await {
+                Ok(()) => {}
+                Err(ClientError::Call(o)) if o.code() == codes::NOT_FOUND => {}
+                Err(de) => {
+                    // Finished by the next attach or detach (or the controller's reaper).
+                    let r = Record {
+                        endpoint: ep.id.clone(),
+                        host: host.clone(),
+                        url: url.clone(),
+                    };
+                    match pending::record(&a.state.state_dir, &r) {
+                        Ok(p) => eprintln!(
+                            "rollback: endpoint_delete {} failed ({de}); recorded in {} for the next run",
+                            ep.id,
+                            p.display()
+                        ),
+                        Err(fe) => eprintln!(
+                            "rollback: endpoint_delete {} failed ({de}) and recording it failed: {fe}",
+                            ep.id
+                        ),
+                    }
+                }
             }
             Err(e)
         }
@@ -304,21 +337,38 @@ async fn plumb_and_wait(
         mtu: Some(u32::from(ep.mtu)),
         extra_external_ids: ext,
     };
-    let added = plumb::add_port(s, &spec, c).await?;
-    eprintln!(
-        "port {} plumbed (ofport {:?}); waiting for the controller",
-        added.port, added.ofport
-    );
+    // Adopted with its port already plumbed (an attach that died after plumbing): keep it.
+    let ovs = Ovs::connect(&s.db).await?;
+    let m = Matcher::new(&c.label, false).await;
+    let existing = plumb::find_ports(&ovs, &m, Some(&ep.interface)).await?;
+    let port = match existing
+        .iter()
+        .find(|p| p.external_ids.get("iface-id") == Some(&ep.id))
+    {
+        Some(p) => {
+            eprintln!(
+                "port {} already plumbed; waiting for the controller",
+                p.name
+            );
+            p.name.clone()
+        }
+        None => {
+            let added = plumb::add_port(s, &spec, c).await?;
+            eprintln!(
+                "port {} plumbed (ofport {:?}); waiting for the controller",
+                added.port, added.ofport
+            );
+            added.port
+        }
+    };
 
     let waited = tokio::select! {
         r = wait_reachable(client, url, &ep.id, Duration::from_secs(a.timeout)) => r,
         _ = plumb::interrupted() => Err(Error::Interrupted),
     };
     match waited {
-        Ok(()) => Ok(added.port),
+        Ok(()) => Ok(port),
         Err(e) => {
-            let ovs = Ovs::connect(&s.db).await?;
-            let m = Matcher::new(&c.label, false).await;
             for p in plumb::find_ports(&ovs, &m, Some(&ep.interface)).await? {
                 if let Err(re) = plumb::remove_port(s, &ovs, &p).await {
                     eprintln!("rollback: removing port {} failed: {re}", p.name);
@@ -329,6 +379,8 @@ async fn plumb_and_wait(
     }
 }
 
+/// Waits for the controller's event that `id` is reachable (`endpoint_wait_reachable`, in
+/// slices shorter than the client's request timeout), at most `timeout`.
 async fn wait_reachable(
     client: &WsClient,
     url: &str,
@@ -336,26 +388,23 @@ async fn wait_reachable(
     timeout: Duration,
 ) -> Result<(), Error> {
     let start = Instant::now();
-    let mut last = String::new();
     loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        let slice = left.clamp(Duration::from_millis(1), WAIT_SLICE);
+        let ms = u64::try_from(slice.as_millis()).unwrap_or(u64::MAX);
         let st = client
-            .endpoint_get(id.to_string())
+            .endpoint_wait_reachable(id.to_string(), ms)
             .await
-            .map_err(|e| rpc_err(url, "endpoint_get", e))?;
-        let now = format!(
-            "bound={} ofport={} reachable={} pending=[{}] behind=[{}]",
+            .map_err(|e| rpc_err(url, "endpoint_wait_reachable", e))?;
+        eprintln!(
+            "[{:>5.3}s] bound={} ofport={} reachable={} pending=[{}] behind=[{}]",
+            start.elapsed().as_secs_f64(),
             st.bound,
-            st.ofport
-                .map(|o| o.to_string())
-                .unwrap_or_else(|| "-".into()),
+            st.ofport.map_or_else(|| "-".into(), |o| o.to_string()),
             st.reachable,
             st.pending_hosts.join(","),
             st.behind_hosts.join(",")
         );
-        if now != last {
-            eprintln!("[{:>5.1}s] {now}", start.elapsed().as_secs_f64());
-            last = now;
-        }
         if st.reachable {
             return Ok(());
         }
@@ -367,7 +416,6 @@ async fn wait_reachable(
                 pending: st.pending_hosts.join(","),
             });
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -377,6 +425,7 @@ pub async fn detach(s: &Settings, a: DetachArgs) -> anyhow::Result<()> {
     let host = host_name(&ovs, a.host.clone()).await?;
     let client = a.conn.connect().await?;
     let url = a.conn.url();
+    pending::complete(&a.state.state_dir, &url, &client).await;
     let m = Matcher::new(&a.container, true).await;
     let mut removed = 0usize;
     for p in plumb::find_ports(&ovs, &m, None).await? {

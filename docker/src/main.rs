@@ -14,6 +14,8 @@ use ovsdb_client::{Remote, OVSDB_PORT};
 mod attach;
 mod listing;
 #[cfg(feature = "controller")]
+mod pending;
+#[cfg(feature = "controller")]
 mod plugin;
 
 const ABOUT: &str =

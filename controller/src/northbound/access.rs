@@ -11,18 +11,18 @@
 //! | method | anonymous | reader | host |
 //! |---|---|---|---|
 //! | `host_join` | yes | yes | yes |
-//! | `network_list`, `endpoint_list`, `endpoint_get`, `status`, `watch` | no | yes | yes (own host, its networks) |
+//! | `network_list`, `endpoint_list`, `endpoint_get`, `endpoint_wait_reachable`, `status`, `watch` | no | yes | yes (own host, its networks) |
 //! | `network_get` | no | yes | yes (any network, by name) |
 //! | `host_list`, `host_flows`, `router_list`, `plan` | no | yes | no |
-//! | `endpoint_create`, `endpoint_delete` | no | no | own host only |
+//! | `endpoint_create`, `endpoint_attach`, `endpoint_delete` | no | no | own host only |
 //!
 //! A host credential is its host's only while the host is registered and only with the
 //! certificate issued at the host's last join ([`Core::check_host_cert`]): the middleware
 //! checks that on every call but `host_join` and refuses with FORBIDDEN saying why (not
 //! registered, registered again and not joined, another certificate).
 //! Its scope (its own host) is enforced inside the methods ([`host_scope`]):
-//! `endpoint_create` names field `host` when it differs, `endpoint_get`/`endpoint_delete` refuse
-//! another host's endpoint, `endpoint_list` lists only its own host's endpoints,
+//! `endpoint_create`/`endpoint_attach` name field `host` when it differs,
+//! `endpoint_get`/`endpoint_wait_reachable`/`endpoint_delete` refuse another host's endpoint, `endpoint_list` lists only its own host's endpoints,
 //! `network_list` only the networks its host has endpoints in, `status` only its own host, and
 //! `watch` only its own host's events ([`super::watch`]).
 //! In `--insecure` mode ([`Access::Insecure`]) everything is allowed.
@@ -67,6 +67,7 @@ const READER: &[&str] = &[
     "host_list",
     "endpoint_list",
     "endpoint_get",
+    "endpoint_wait_reachable",
     "status",
     "host_flows",
     "router_list",
@@ -79,8 +80,10 @@ const HOST: &[&str] = &[
     "network_list",
     "network_get",
     "endpoint_create",
+    "endpoint_attach",
     "endpoint_delete",
     "endpoint_get",
+    "endpoint_wait_reachable",
     "endpoint_list",
     "status",
     "watch",
@@ -287,13 +290,21 @@ mod tests {
             assert_eq!(e.code(), codes::UNAUTHENTICATED);
             assert!(e.message().contains("authentication required"), "{e:?}");
         }
-        for m in ["status", "network_list", "endpoint_list", "watch"] {
+        for m in [
+            "status",
+            "network_list",
+            "endpoint_list",
+            "endpoint_wait_reachable",
+            "watch",
+        ] {
             assert!(authorize(m, &reader).is_ok() && authorize(m, &host).is_ok());
         }
         assert!(authorize("host_flows", &reader).is_ok());
         assert!(authorize("host_flows", &host).is_err());
         assert!(authorize("endpoint_create", &host).is_ok());
         assert!(authorize("endpoint_create", &reader).is_err());
+        assert!(authorize("endpoint_attach", &host).is_ok());
+        assert!(authorize("endpoint_attach", &reader).is_err());
         assert!(authorize("host_join", &Access::Anonymous).is_ok());
         // A method nobody listed is admin-only.
         assert!(authorize("something_new", &reader).is_err());

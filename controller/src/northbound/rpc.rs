@@ -120,6 +120,31 @@ impl Northbound {
         to_api_router(r, first.map_or("", |n| n.tenant()))
     }
 
+    /// `endpoint_create`, or with `adopt` `endpoint_attach`, in the caller's scope.
+    async fn new_endpoint(
+        &self,
+        ext: &Extensions,
+        spec: api::EndpointSpec,
+        adopt: bool,
+    ) -> Result<api::Endpoint, ErrorObjectOwned> {
+        if let Some(own) = host_scope(ext) {
+            if spec.host != own {
+                return Err(other_host("host", &own, &spec.host));
+            }
+        }
+        let req = NewEndpoint::from(&spec);
+        let (e, n) = self
+            .blocking(move |c| {
+                if adopt {
+                    c.attach_endpoint(&req)
+                } else {
+                    c.create_endpoint(&req)
+                }
+            })
+            .await?;
+        Ok(to_api_endpoint(&e, Some(&n)))
+    }
+
     /// Run a mutation (which waits for a durable write) on the blocking pool,
     /// so the drivers' runtime threads never wait for a disk flush.
     pub(super) async fn blocking<T: Send + 'static>(
@@ -216,14 +241,39 @@ impl NorthboundServer for Northbound {
         ext: &Extensions,
         spec: api::EndpointSpec,
     ) -> Result<api::Endpoint, ErrorObjectOwned> {
+        self.new_endpoint(ext, spec, false).await
+    }
+    async fn endpoint_attach(
+        &self,
+        ext: &Extensions,
+        spec: api::EndpointSpec,
+    ) -> Result<api::Endpoint, ErrorObjectOwned> {
+        self.new_endpoint(ext, spec, true).await
+    }
+    async fn endpoint_wait_reachable(
+        &self,
+        ext: &Extensions,
+        id: String,
+        timeout_ms: u64,
+    ) -> Result<api::EndpointStatus, ErrorObjectOwned> {
+        let max = crate::service::wait::MAX_WAIT.as_millis();
+        if timeout_ms == 0 || u128::from(timeout_ms) > max {
+            return Err(ErrorObjectOwned::owned(
+                codes::INVALID,
+                format!("invalid timeout_ms {timeout_ms}: want 1..={max}"),
+                None::<()>,
+            ));
+        }
+        // Scope first (the endpoint's host as it is now), then wait.
+        let v = self.0.endpoint_status(&id)?;
         if let Some(own) = host_scope(ext) {
-            if spec.host != own {
-                return Err(other_host("host", &own, &spec.host));
+            if v.endpoint.host != own {
+                return Err(other_host("host", &own, &v.endpoint.host));
             }
         }
-        let req = NewEndpoint::from(&spec);
-        let (e, n) = self.blocking(move |c| c.create_endpoint(&req)).await?;
-        Ok(to_api_endpoint(&e, Some(&n)))
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        let v = self.0.wait_reachable(&id, timeout).await?;
+        Ok(to_api_status(&v))
     }
     async fn endpoint_get(
         &self,

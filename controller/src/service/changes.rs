@@ -306,6 +306,28 @@ impl Core {
         Ok((e, net))
     }
 
+    /// [`Core::create_endpoint`], unless `req`'s host, container and interface already have
+    /// a (durable) endpoint in the same network with the requested address and MAC (when
+    /// given): then that one is returned, unchanged (a retried attach adopts it). Anything
+    /// else is created, and refused like `create_endpoint` refuses it.
+    pub fn attach_endpoint(&self, req: &NewEndpoint) -> Result<(Endpoint, Network), CoreError> {
+        let interface = req.interface.as_deref().unwrap_or("eth0");
+        {
+            let g = self.lock();
+            let found = g
+                .state
+                .attached(&req.host, &req.container, interface)
+                .and_then(|id| g.state.endpoint(&id))
+                .filter(|e| adoptable(e, req));
+            if let Some(e) = found {
+                if let Some(n) = g.state.network(&e.network) {
+                    return Ok((e.clone(), n.clone()));
+                }
+            }
+        }
+        self.create_endpoint(req)
+    }
+
     fn parse_id(id: &str) -> Result<Uuid, CoreError> {
         Uuid::parse_str(id).map_err(|_| ModelError::UnknownEndpoint(id.to_string()).into())
     }
@@ -377,4 +399,14 @@ impl Core {
                 .collect(),
         }
     }
+}
+
+/// Whether existing endpoint `e` is what `req` asks for (same network; its address, prefix
+/// length and MAC where `req` names them).
+fn adoptable(e: &Endpoint, req: &NewEndpoint) -> bool {
+    e.network == req.network
+        && req
+            .ip
+            .is_none_or(|(addr, len)| addr == e.ip && len.is_none_or(|l| l == e.prefix_len))
+        && req.mac.is_none_or(|m| m == e.mac)
 }

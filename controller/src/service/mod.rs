@@ -18,6 +18,8 @@ pub mod changes;
 pub mod credentials;
 pub mod join;
 pub mod reach;
+pub mod reap;
+pub mod wait;
 
 use crate::api::{self, codes, Event};
 use crate::config::Config;
@@ -134,6 +136,9 @@ pub struct HostRuntime {
     pub ovsdb_view: Option<Arc<Mutex<ovsdb_client::vswitch::Cache>>>,
     /// Asks the live OpenFlow session for our flows as the switch reports them, for `plan`.
     pub flow_dump: Option<tokio::sync::mpsc::Sender<FlowDump>>,
+    /// Endpoints with a port (an Interface with their `iface-id`) on the host, as its OVSDB
+    /// driver last saw them (None: not seen yet), for [`reap`].
+    pub plugged: Option<BTreeSet<Uuid>>,
 }
 
 /// A request for the switch's flows with our cookie: the session answers on this channel.
@@ -223,6 +228,10 @@ struct Inner {
     notify: HashMap<String, watch::Sender<u64>>,
     /// The certificate binding of each registered host (none: stored before bindings).
     certs: BTreeMap<String, CertBinding>,
+    /// Bumped whenever an endpoint's reachability may have changed ([`wait`]).
+    wake: wait::Wake,
+    /// Endpoints seen without a port on their (observed) host, since when ([`reap`]).
+    unplugged: HashMap<Uuid, std::time::Instant>,
 }
 
 impl Inner {
@@ -234,6 +243,7 @@ impl Inner {
                 tx.send_modify(|g| *g += 1);
             }
         }
+        self.wake.bump();
     }
 
     fn desired_flows(&mut self, host: &str) -> Arc<BTreeSet<Flow>> {
@@ -505,7 +515,10 @@ impl Core {
     /// Update the runtime status of `host`.
     pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostRuntime) -> R) -> R {
         let mut g = self.lock();
-        f(g.hosts.entry(host.to_string()).or_default())
+        let r = f(g.hosts.entry(host.to_string()).or_default());
+        // Flows confirmed, a session up or down: waiters look again.
+        g.wake.bump();
+        r
     }
 
     /// Clear observed state of a host (its OVSDB connection went away). A
@@ -546,6 +559,7 @@ impl Core {
         rt.set_openflow(true);
         rt.installed = Arc::default();
         rt.connection = Some(conn);
+        g.wake.bump();
         true
     }
 
@@ -560,6 +574,7 @@ impl Core {
                 rt.flow_dump = None;
             }
         }
+        g.wake.bump();
     }
 
     /// Per-host status.
@@ -591,7 +606,7 @@ impl Core {
                     .pending_on(&self.config.plan, &h, &rt, missing + extra);
                 let (ovsdb, openflow, behind) = self.channels_of(&rt);
                 api::HostStatus {
-                    name: h,
+                    name: h.clone(),
                     ovsdb_connected: rt.ovsdb_connected,
                     ovsdb_error: rt.ovsdb_error,
                     openflow_connected: rt.openflow_connected,
@@ -610,6 +625,7 @@ impl Core {
                     openflow_channel: Some(openflow),
                     behind,
                     pending,
+                    unplugged: self.unplugged_on(&h, std::time::Instant::now()),
                 }
             })
             .collect()

@@ -252,3 +252,38 @@ fn a_host_stored_before_bindings_keeps_working_and_status_says_so() {
     let c = Core::new(store, PlanConfig::default()).unwrap();
     assert!(c.check_host_cert("h1", &Fingerprint([3; 32])).is_err());
 }
+
+#[test]
+fn a_retried_attach_adopts_its_endpoint_and_nothing_else() {
+    let c = core();
+    mk_net(&c, &net("blue", 10)).unwrap();
+    mk_net(&c, &net("red", 11)).unwrap();
+    mk_host(&c, &host("h1", 1)).unwrap();
+    let req = NewEndpoint::from(&ep("blue", "h1"));
+    let (a, _) = c.attach_endpoint(&req).unwrap();
+    let (again, n) = c.attach_endpoint(&req).unwrap();
+    assert_eq!((&again, n.name.as_str()), (&a, "blue"));
+    assert_eq!(c.counts().0, 1, "no second endpoint");
+    // The address and MAC it has, when given: adopted too.
+    let mut same = req.clone();
+    same.ip = Some((a.ip, Some(a.prefix_len)));
+    same.mac = Some(a.mac);
+    assert_eq!(c.attach_endpoint(&same).unwrap().0, a);
+    // Another address, another MAC or another network: refused as a duplicate.
+    let mut other_ip = req.clone();
+    other_ip.ip = Some(("10.244.1.6".parse().unwrap(), None));
+    let mut other_net = req.clone();
+    other_net.network = "red".into();
+    let mut other_mac = req.clone();
+    other_mac.mac = Some("02:00:00:00:00:77".parse().unwrap());
+    for r in [other_ip, other_net, other_mac] {
+        let e = c.attach_endpoint(&r).unwrap_err();
+        assert_eq!(e.code(), codes::CONFLICT, "{e}");
+    }
+    // A plain create still refuses the duplicate; another interface is a new endpoint.
+    assert_eq!(c.create_endpoint(&req).unwrap_err().code(), codes::CONFLICT);
+    let mut eth1 = req.clone();
+    eth1.interface = Some("eth1".into());
+    assert_ne!(c.attach_endpoint(&eth1).unwrap().0.id, a.id);
+    assert_eq!(c.counts().0, 2);
+}

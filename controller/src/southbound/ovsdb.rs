@@ -246,6 +246,12 @@ pub(crate) async fn host_ovsdb(
             let view = || cache.lock().unwrap_or_else(|e| e.into_inner());
             let (bindings, ports) = observe(&view(), &core.config.plan.bridge);
             core.set_observed(&host, bindings, ports);
+            let plugged = view()
+                .iface_ids()
+                .filter(|(_, ifaces)| !ifaces.is_empty())
+                .filter_map(|(id, _)| uuid::Uuid::parse_str(id).ok())
+                .collect();
+            core.set_plugged(&host, plugged);
             // Our own touch above is already reflected in what we plan now.
             gen.borrow_and_update();
             let due = retry_at.is_none_or(|t| tokio::time::Instant::now() >= t);

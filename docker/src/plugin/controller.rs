@@ -68,6 +68,11 @@ impl Controller {
         })
     }
 
+    /// The limit of each call.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+    }
+
     /// The controller's URL.
     pub fn url(&self) -> &str {
         &self.url

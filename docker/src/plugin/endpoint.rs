@@ -7,14 +7,15 @@
 //! `_c` (from Docker's endpoint id), configures the container end (MAC, MTU, TX checksum
 //! offload off; moved into `--container-netns`, where dockerd takes it), plugs the host end
 //! into the bridge with `external_ids:iface-id` = the controller endpoint, and answers only
-//! once the controller reports the endpoint reachable from every peer host (or fails after
-//! `--join-timeout`, leaving nothing plugged). All or nothing: a failed `Join` removes what it
+//! once the controller reports the endpoint reachable from every peer host (its
+//! `endpoint_wait_reachable` event, no polling), or fails after `--join-timeout`, leaving
+//! nothing plugged. All or nothing: a failed `Join` removes what it
 //! made. `Leave` unplugs; `DeleteEndpoint` unplugs if needed and deletes the controller
 //! endpoint. A published port (`-p`) is refused by `ProgramExternalConnectivity` until the
 //! controller has published ports.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use ovs_api::{codes, EndpointSpec, NorthboundClient, RequestedIp};
@@ -62,7 +63,8 @@ pub(super) async fn create(p: &Plugin, st: &mut State, r: CreateEndpoint) -> Res
     let ctl = match reserved.and_then(|k| st.reservations.remove(&k)) {
         Some(r) => r.endpoint,
         None => {
-            // Another IPAM driver chose the address: the controller must agree it is free.
+            // Another IPAM driver chose the address: the controller must agree it is free
+            // (a retried CreateEndpoint adopts the endpoint it made the first time).
             let spec = EndpointSpec {
                 network: net.name.clone(),
                 host: p.host.clone(),
@@ -71,7 +73,7 @@ pub(super) async fn create(p: &Plugin, st: &mut State, r: CreateEndpoint) -> Res
                 ip: Some(RequestedIp::from(ip)),
                 mac: None,
             };
-            match ask!(p.ctl, Host, endpoint_create(spec)).await? {
+            match ask!(p.ctl, Host, endpoint_attach(spec)).await? {
                 Ok(ep) => ep,
                 Err(e) => bail!(
                     "controller refused address {ip} in {}: {}",
@@ -206,11 +208,15 @@ pub(super) fn program_external(r: ProgramExternal) -> Result<Value> {
 async fn wait_reachable(p: &Plugin, id: &str) -> Result<()> {
     let start = Instant::now();
     loop {
+        // Each call answers when the controller's event comes, within the per-call timeout.
+        let left = p.join_timeout.saturating_sub(start.elapsed());
+        let slice = left.min(p.ctl.timeout().mul_f64(0.8));
+        let ms = u64::try_from(slice.as_millis()).unwrap_or(u64::MAX).max(1);
         let id2 = id.to_string();
         let st = p
             .ctl
-            .call(Cred::Host, "endpoint_get", |c| async move {
-                c.endpoint_get(id2).await
+            .call(Cred::Host, "endpoint_wait_reachable", |c| async move {
+                c.endpoint_wait_reachable(id2, ms).await
             })
             .await?;
         if st.reachable {
@@ -225,7 +231,6 @@ async fn wait_reachable(p: &Plugin, id: &str) -> Result<()> {
             }
             .into());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
