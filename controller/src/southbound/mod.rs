@@ -17,6 +17,7 @@ pub mod ovsdb;
 pub mod ovsdb_foreign;
 pub mod ovsdb_ops;
 pub mod supervisor;
+pub mod tunnel_warm;
 
 pub use self::openflow::{serve_switch, Peer};
 pub use openflow_accept::{serve_openflow, serve_stream, ListenError, OpenflowListener};

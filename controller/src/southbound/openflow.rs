@@ -18,7 +18,10 @@
 //! host's (host deleted, registered again, joined with a new certificate). An audit counts our
 //! flows every `audit_interval` (OFPMP_AGGREGATE) and compares the full flows
 //! (match, cookie, actions) every `full_audit_every` audits (both from
-//! [`crate::config::Timing`]); drift triggers a full resync. Cancelling `stop`
+//! [`crate::config::Timing`]); drift triggers a full resync. Each tunnel port
+//! gets one frame per session as soon as it is in the flow set, so the userspace
+//! datapath resolves its underlay neighbour before a real packet needs it
+//! ([`super::tunnel_warm`]). Cancelling `stop`
 //! ends the session. Where connections come from:
 //! [`super::openflow_accept`].
 
@@ -27,6 +30,7 @@ use crate::plan::{self, diff_flows, Flow, COOKIE_MASK, COOKIE_PREFIX};
 use crate::service::{Core, Refusal};
 use crate::southbound::flow_encode as ofconv;
 use crate::southbound::foreign;
+use crate::southbound::tunnel_warm;
 use openflow::driver::{Switch, SwitchEvent};
 use ovs_trust::Fingerprint;
 use std::collections::BTreeSet;
@@ -157,6 +161,9 @@ async fn sync_switch(
     }
     gen.borrow_and_update();
     let mut installed = full_resync(core, host, sw, conn).await?;
+    // Tunnel ports sent their neighbour-resolving frame in this session (tunnel_warm).
+    let mut warmed = BTreeSet::new();
+    tunnel_warm::warm(sw, &installed, &mut warmed).await?;
     // `plan` asks through this for the flows as the switch has them now.
     let (dump_tx, mut dumps) = tokio::sync::mpsc::channel::<crate::service::FlowDump>(4);
     core.with_host(host, |rt| {
@@ -193,6 +200,7 @@ async fn sync_switch(
                     core.metrics.incremental.fetch_add(1, Ordering::Relaxed);
                 }
                 installed = want;
+                tunnel_warm::warm(sw, &installed, &mut warmed).await?;
                 let n = installed.len() as u64;
                 core.with_host(host, |rt| if rt.connection == Some(conn) { rt.installed = installed.clone(); });
                 if !d.is_empty() {
