@@ -47,6 +47,7 @@ macro_rules! serde_as_str {
 #[cfg(feature = "connect")]
 pub mod backup;
 pub mod connect;
+pub mod egress;
 pub mod error;
 pub mod join;
 mod mac;

@@ -52,6 +52,15 @@ pub struct NetworkSpec {
     /// Endpoint MTU; default 1500 minus the tunnel overhead.
     #[serde(default, deserialize_with = "field::mtu")]
     pub mtu: Option<u16>,
+    /// Egress: the network's endpoints reach addresses outside the overlay through their
+    /// own host, source-NATed to that host's address ([`crate::egress`]). Default false;
+    /// the subnet must not overlap the transit range 100.64.0.0/10.
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "field::egress"
+    )]
+    pub egress: bool,
 }
 
 impl NetworkSpec {
@@ -66,6 +75,7 @@ impl NetworkSpec {
             tenant: None,
             tunnel: None,
             mtu: None,
+            egress: false,
         }
     }
 }
@@ -94,6 +104,9 @@ pub struct Network {
     pub tunnel: TunnelType,
     /// Endpoint MTU.
     pub mtu: u16,
+    /// Whether its endpoints egress through their hosts ([`NetworkSpec::egress`]).
+    #[serde(default)]
+    pub egress: bool,
 }
 
 /// Input of `router_create`: a router joins two or more networks of one tenant, with
@@ -349,6 +362,7 @@ mod field {
         mac: Option<MacAddr>,
         tenant: Option<String>,
         networks: Vec<String>,
+        egress: bool,
     }
 
     pub(super) fn network_filter<'de, D: Deserializer<'de>>(
@@ -737,6 +751,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(none.gateway, None);
+        assert!(!none.egress);
+        assert!(serde_json::to_value(&none).unwrap().get("egress").is_none());
+        let egress: NetworkSpec = serde_json::from_str(
+            r#"{"name":"blue","vni":1,"subnet":"10.244.1.0/24","egress":true}"#,
+        )
+        .unwrap();
+        assert!(egress.egress);
+        assert_eq!(serde_json::to_value(&egress).unwrap()["egress"], true);
+        let err = serde_json::from_str::<NetworkSpec>(
+            r#"{"name":"blue","vni":1,"subnet":"10.244.1.0/24","egress":"yes"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("egress: invalid type"), "{err}");
         let ep = Endpoint {
             id: "x".into(),
             network: "blue".into(),

@@ -118,6 +118,7 @@ impl Bed {
             tenant: None,
             tunnel: TunnelType::Vxlan,
             mtu: 1450,
+            egress: false,
         })
         .unwrap();
         let hosts: Arc<Mutex<BTreeMap<String, Arc<SimHost>>>> = Arc::default();

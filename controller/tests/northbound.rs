@@ -59,6 +59,7 @@ async fn crud_errors_and_watch_over_http_and_ws() {
             tenant: None,
             tunnel: Some("geneve".parse().unwrap()),
             mtu: None,
+            egress: false,
         })
         .await
         .unwrap();

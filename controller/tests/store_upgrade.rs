@@ -42,6 +42,7 @@ fn objects() -> DesiredState {
         mac: mac.parse().expect("mac"),
         ip: ip.parse().expect("ip"),
         prefix_len: 24,
+        transit: None,
     };
     DesiredState::from_parts(
         hosts.into_iter().map(|h| h.expect("host")),

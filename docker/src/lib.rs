@@ -7,10 +7,12 @@
 //! * [`ovs`]: the OVSDB rows, via the project's `ovsdb-client`.
 //! * [`netns`], [`link`], [`ethtool`]: namespaces, rtnetlink operations, the offload ioctl.
 //! * [`docker`]: container name/ID → PID through the Docker Engine API.
+//! * [`egress`]: `egress-setup`, the host kernel's half of egress (forwarding, MASQUERADE).
 //! * [`parse`]: argument validation.
 //! * [`error`]: one typed error per failure.
 
 pub mod docker;
+pub mod egress;
 pub mod error;
 pub mod ethtool;
 pub mod join;

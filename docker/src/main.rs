@@ -134,6 +134,13 @@ enum Cmd {
     Detach(attach::DetachArgs),
     /// Lists container ports on this host (OVSDB view).
     List(listing::ListArgs),
+    /// Prepares this host's kernel for egress networks (idempotent): BRIDGE's device gets
+    /// 100.64.0.1/10, IPv4 forwarding, MASQUERADE of the transit range, only replies in.
+    EgressSetup {
+        /// The controller's bridge.
+        #[arg(long, default_value = "br-ex")]
+        bridge: String,
+    },
     #[cfg(feature = "controller")]
     /// Serves Docker's network and IPAM plugin protocol, backed by the controller.
     Plugin(plugin::PluginArgs),
@@ -330,6 +337,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "controller")]
         Cmd::Detach(a) => as_root(attach::detach(&settings, a)).await,
         Cmd::List(a) => listing::list(&settings, a).await,
+        Cmd::EgressSetup { bridge } => {
+            require_root()?;
+            ovs_docker::egress::setup(&bridge)
+        }
         #[cfg(feature = "controller")]
         Cmd::Plugin(a) => as_root(plugin::run(&settings, a)).await,
         #[cfg(feature = "controller")]

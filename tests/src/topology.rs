@@ -154,6 +154,9 @@ pub struct NetworkSpec {
     pub gateway: Ipv4Addr,
     /// Tenant, if the file names one (the controller's default: the network's own name).
     pub tenant: Option<String>,
+    /// Egress through each container's own host (`egress = true`; default false).
+    #[serde(default)]
+    pub egress: bool,
 }
 
 impl NetworkSpec {
@@ -168,6 +171,7 @@ impl NetworkSpec {
             tenant: self.tenant.clone(),
             tunnel: Some(self.tunnel),
             mtu: None,
+            egress: self.egress,
         }
     }
 
@@ -240,6 +244,8 @@ struct RawNetwork {
     gateway: Option<Spanned<String>>,
     #[serde(default)]
     tenant: Option<Spanned<String>>,
+    #[serde(default)]
+    egress: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -518,6 +524,20 @@ impl Topology {
                 ));
             }
             let (gateway, tenant) = routers::gateway_and_tenant(&ctx, n, &field, subnet)?;
+            let egress = n.egress.as_ref().filter(|e| *e.get_ref());
+            let transit = Ipv4Net {
+                addr: ovs_api::egress::TRANSIT_ADDR,
+                prefix: ovs_api::egress::TRANSIT_LEN,
+            };
+            if let Some(e) = egress {
+                if transit.contains(subnet.network()) || subnet.contains(transit.addr) {
+                    return Err(ctx.err(
+                        e,
+                        format!("{field}.egress"),
+                        format!("{subnet} overlaps the transit range {transit}"),
+                    ));
+                }
+            }
             networks.push(NetworkSpec {
                 name: n.name.get_ref().clone(),
                 vni,
@@ -525,6 +545,7 @@ impl Topology {
                 tunnel: n.tunnel.as_ref().map(|t| *t.get_ref()).unwrap_or_default(),
                 gateway,
                 tenant,
+                egress: egress.is_some(),
             });
         }
 

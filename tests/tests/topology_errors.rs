@@ -27,6 +27,7 @@ fn shipped_topologies_validate() {
         ("geneve", 2, 1),
         ("isolation-leak", 1, 2),
         ("routed", 3, 4),
+        ("egress", 2, 3),
     ] {
         let t = Topology::named(f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((t.hosts.len(), t.networks.len()), (hosts, nets), "{f}");
@@ -221,4 +222,26 @@ fn gateways_tenants_and_routers_are_checked() {
     );
     let e = err(&format!("{blue}{}", router("\"blue\"")));
     assert_eq!(e.field, "routers[0].networks", "{e}");
+}
+
+/// Egress: a boolean, off by default, refused on a subnet overlapping the transit range.
+#[test]
+fn egress_is_a_checked_flag() {
+    let net = |subnet: &str, extra: &str| {
+        format!(
+            "[[hosts]]\nname = \"h1\"\n[[networks]]\nname = \"blue\"\nvni = 1\nsubnet = \"{subnet}\"\n{extra}"
+        )
+    };
+    let t = Topology::parse(&net("10.244.1.0/24", ""), "x").unwrap();
+    assert!(!t.networks[0].egress && !t.networks[0].api_spec().egress);
+    let t = Topology::parse(&net("10.244.1.0/24", "egress = true\n"), "x").unwrap();
+    assert!(t.networks[0].egress && t.networks[0].api_spec().egress);
+    let e = err(&net("100.64.8.0/24", "egress = true\n"));
+    assert!(
+        e.field == "networks[0].egress" && e.message.contains("transit range 100.64.0.0/10"),
+        "{e}"
+    );
+    assert!(Topology::parse(&net("100.64.8.0/24", "egress = false\n"), "x").is_ok());
+    let e = err(&net("10.244.1.0/24", "egress = \"yes\"\n"));
+    assert!(e.to_string().contains("egress"), "{e}");
 }

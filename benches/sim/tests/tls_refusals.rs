@@ -68,6 +68,7 @@ async fn a_switch_with_another_hosts_or_another_cas_certificate_is_refused() {
             tenant: None,
             tunnel: Some(TunnelType::Vxlan),
             mtu: None,
+            egress: false,
         })
         .await
         .unwrap();

@@ -53,6 +53,10 @@ pub struct CreateArgs {
     /// Endpoint MTU [default: 1500 minus the tunnel overhead].
     #[arg(long)]
     mtu: Option<u16>,
+    /// Let the network's containers reach addresses outside the overlay through their
+    /// own host, source-NATed to its address (the host runs `ovs-docker-rs egress-setup`).
+    #[arg(long)]
+    egress: bool,
     /// Print what would change on each host instead of creating.
     #[arg(long)]
     dry_run: bool,
@@ -75,6 +79,7 @@ pub async fn run(conn: &Conn, cmd: NetworkCommand) -> CliResult {
                 tenant: a.tenant,
                 tunnel: a.tunnel,
                 mtu: a.mtu,
+                egress: a.egress,
             };
             if a.dry_run {
                 return plan::dry_run(conn, &c, PlanChange::NetworkCreate { spec }).await;

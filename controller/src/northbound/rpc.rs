@@ -35,6 +35,7 @@ pub fn to_api_network(n: &Network, router: Option<&str>) -> api::Network {
         router: router.map(str::to_string),
         tunnel: n.tunnel,
         mtu: n.mtu,
+        egress: n.egress,
     }
 }
 
@@ -77,7 +78,8 @@ impl TryFrom<&api::NetworkSpec> for Network {
             spec.tunnel,
             spec.mtu,
         )?
-        .with_tenant(spec.tenant.as_deref())
+        .with_tenant(spec.tenant.as_deref())?
+        .with_egress(spec.egress)
     }
 }
 

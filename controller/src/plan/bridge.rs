@@ -43,6 +43,9 @@ pub struct BridgePlan {
     pub protocols: String,
     /// other_config:datapath-id, 16 hex digits.
     pub datapath_id: String,
+    /// other_config:hwaddr, the MAC of the bridge's internal port: always
+    /// [`ovs_api::egress::KERNEL_MAC`], where egress flows send into the host kernel.
+    pub hwaddr: String,
     /// Controller target.
     pub controller: String,
     /// Controller connection_mode (always `out-of-band`).
@@ -88,6 +91,7 @@ pub fn plan_bridge(cfg: &PlanConfig, host: &str) -> BridgePlan {
         fail_mode: "secure".into(),
         protocols: "OpenFlow13".into(),
         datapath_id: format!("{:016x}", datapath_id(host)),
+        hwaddr: ovs_api::egress::KERNEL_MAC.to_string(),
         controller: cfg.controller_target.clone(),
         connection_mode: "out-of-band".into(),
     }

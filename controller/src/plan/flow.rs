@@ -27,7 +27,10 @@ pub mod tables {
     pub const L2: u8 = 30;
     /// Routing between the networks of a router (what is sent to a gateway MAC).
     pub const ROUTE: u8 = 40;
-    /// All tables we use.
+    /// Egress through the host kernel and back (only on hosts with egress endpoints,
+    /// which get its priority-0 drop from `table50_egress`).
+    pub const EGRESS: u8 = 50;
+    /// The tables every host has (each with its priority-0 drop).
     pub const ALL: [u8; 5] = [CLASSIFY, PORT_SECURITY, ARP, L2, ROUTE];
 
     /// The name of table `t` (as `trace` and the READMEs call it), None if it is not ours.
@@ -67,6 +70,9 @@ pub enum FlowKind {
     Gateway = 8,
     /// Table 40 routes into another network of the router (cookie VNI: the source's).
     Route = 9,
+    /// Egress: table 40's hand-over and fences, table 50's mappings to and from transit
+    /// addresses, table 0's entry from the bridge's internal port (VNI 0).
+    Egress = 10,
 }
 
 /// Cookie of a flow of `kind` for `vni` (0 when not network-specific).
@@ -89,6 +95,8 @@ pub enum Field {
     TunSrc(Ipv4Addr),
     /// Ingress port.
     InPort(u32),
+    /// Ingress port is the bridge's own internal port (`in_port=LOCAL`).
+    InPortLocal,
     /// No 802.1Q header at all (`vlan_tci=0x0000/0x1fff`; OpenFlow 1.3: VLAN_VID =
     /// OFPVID_NONE): VLAN-tagged and priority-tagged (VID 0) frames do not match.
     Untagged,
@@ -102,6 +110,8 @@ pub enum Field {
     IpSrc(Ipv4Addr),
     /// IPv4 destination.
     IpDst(Ipv4Addr),
+    /// IPv4 destination in a prefix (address, length 1..=32).
+    IpDstNet(Ipv4Addr, u8),
     /// ARP sender protocol address.
     ArpSpa(Ipv4Addr),
     /// ARP target protocol address.
@@ -130,12 +140,14 @@ impl fmt::Display for Field {
             Field::TunId(v) => write!(f, "tun_id={}", c_hex(*v)),
             Field::TunSrc(a) => write!(f, "tun_src={a}"),
             Field::InPort(p) => write!(f, "in_port={p}"),
+            Field::InPortLocal => f.write_str("in_port=LOCAL"),
             Field::Untagged => f.write_str("vlan_tci=0x0000/0x1fff"),
             Field::EthSrc(m) => write!(f, "dl_src={m}"),
             Field::EthDst(m) => write!(f, "dl_dst={m}"),
             Field::EthDstMulticast => f.write_str("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"),
             Field::IpSrc(a) => write!(f, "nw_src={a}"),
             Field::IpDst(a) => write!(f, "nw_dst={a}"),
+            Field::IpDstNet(a, l) => write!(f, "nw_dst={a}/{l}"),
             Field::ArpSpa(a) => write!(f, "arp_spa={a}"),
             Field::ArpTpa(a) => write!(f, "arp_tpa={a}"),
             Field::ArpOp(o) => write!(f, "arp_op={o}"),
@@ -159,6 +171,10 @@ pub enum Act {
     MoveEthSrcToDst,
     /// set_field eth_src.
     SetEthSrc(MacAddr),
+    /// set_field ip_src (OVS fixes the L4 checksum).
+    SetIpSrc(Ipv4Addr),
+    /// set_field ip_dst (OVS fixes the L4 checksum).
+    SetIpDst(Ipv4Addr),
     /// set_field arp_op.
     SetArpOp(u16),
     /// move arp_sha → arp_tha.
@@ -173,6 +189,8 @@ pub enum Act {
     Output(u32),
     /// output to the ingress port.
     OutputInPort,
+    /// output to the bridge's own internal port (the host kernel).
+    OutputLocal,
     /// goto_table instruction (must be last).
     Goto(u8),
 }
@@ -186,6 +204,8 @@ impl fmt::Display for Act {
             Act::SetReg0(v) => write!(f, "set_field:{}->reg0", c_hex(u64::from(*v))),
             Act::MoveEthSrcToDst => f.write_str("move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]"),
             Act::SetEthSrc(m) => write!(f, "set_field:{m}->eth_src"),
+            Act::SetIpSrc(a) => write!(f, "set_field:{a}->ip_src"),
+            Act::SetIpDst(a) => write!(f, "set_field:{a}->ip_dst"),
             Act::SetArpOp(o) => write!(f, "set_field:{o}->arp_op"),
             Act::MoveArpShaToTha => f.write_str("move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]"),
             Act::MoveArpSpaToTpa => f.write_str("move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]"),
@@ -193,6 +213,7 @@ impl fmt::Display for Act {
             Act::SetArpSpa(a) => write!(f, "set_field:{a}->arp_spa"),
             Act::Output(p) => write!(f, "output:{p}"),
             Act::OutputInPort => f.write_str("IN_PORT"),
+            Act::OutputLocal => f.write_str("LOCAL"),
             Act::Goto(t) => write!(f, "goto_table:{t}"),
         }
     }

@@ -1,5 +1,5 @@
 //! The flow set of one host: the default drops, then for each network the
-//! host serves, the flows of tables 0, 10, 20, 30 and 40 (one module each).
+//! host serves, the flows of tables 0, 10, 20, 30, 40 and 50 (one module each).
 //!
 //! Contract (pure): [`plan_flows`] depends only on the desired state, the
 //! observed bindings and ofports, and the host; equal inputs give equal sets.
@@ -10,6 +10,7 @@ use crate::plan::input::Observed;
 use crate::plan::net::NetView;
 use crate::plan::{
     table0_classify, table10_port_security, table20_arp, table30_forward, table40_route,
+    table50_egress,
 };
 use crate::state::desired::DesiredState;
 use std::collections::BTreeSet;
@@ -31,6 +32,7 @@ pub fn plan_flows(state: &DesiredState, observed: &Observed, host: &str) -> BTre
         table20_arp::plan(&n, &mut flows);
         table30_forward::plan(&n, &mut flows);
         table40_route::plan(&n, &mut flows);
+        table50_egress::plan(&n, &mut flows);
     }
     flows
 }

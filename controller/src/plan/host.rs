@@ -32,8 +32,8 @@ impl fmt::Display for HostPlan {
         let b = &self.bridge;
         writeln!(
             f,
-            "host {}: bridge {} datapath_type={} fail_mode={} protocols={} other_config:datapath-id={} controller={} ({})",
-            self.host, b.name, b.datapath_type, b.fail_mode, b.protocols, b.datapath_id, b.controller, b.connection_mode
+            "host {}: bridge {} datapath_type={} fail_mode={} protocols={} other_config:datapath-id={} other_config:hwaddr={} controller={} ({})",
+            self.host, b.name, b.datapath_type, b.fail_mode, b.protocols, b.datapath_id, b.hwaddr, b.controller, b.connection_mode
         )?;
         for t in self.tunnels.values() {
             writeln!(f, "  port {t}")?;

@@ -26,10 +26,17 @@
 //!   destination's port or host); a peer with endpoints in a routed network
 //!   may send this VNI (table 0).
 //!
+//! - table 50 egress (only on hosts with egress endpoints): what a network marked
+//!   for egress sends beyond the overlay is mapped to its endpoint's transit address and
+//!   handed to the host kernel through the bridge's internal port (`LOCAL`), which
+//!   source-NATs it to the host's address; replies come back from `LOCAL` (table 0) and are
+//!   mapped back to the endpoint.
+//!
 //! Layout: [`input`] (config, observed state), [`flow`] (tables, cookies,
 //! fields, actions), [`bridge`] (bridge row and tunnel ports), one module per
 //! flow table ([`table0_classify`], [`table10_port_security`],
-//! [`table20_arp`], [`table30_forward`], [`table40_route`]) over a [`net::NetView`], joined by
+//! [`table20_arp`], [`table30_forward`], [`table40_route`],
+//! [`table50_egress`]) over a [`net::NetView`], joined by
 //! [`flows`]; [`host`] (the whole plan) and [`diff`]. This file only
 //! re-exports; the modules import each other directly, never through it.
 
@@ -45,6 +52,7 @@ pub mod table10_port_security;
 pub mod table20_arp;
 pub mod table30_forward;
 pub mod table40_route;
+pub mod table50_egress;
 
 pub use bridge::{
     datapath_id, plan_bridge, plan_tunnels, tunnel_port_name, BridgePlan, TunnelPort,
@@ -70,5 +78,7 @@ pub(crate) mod tests_support {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_egress;
 #[cfg(test)]
 mod tests_route;

@@ -27,18 +27,21 @@ pub fn plan(n: &NetView<'_>, out: &mut BTreeSet<Flow>) {
 
 /// The ARP reply for `ip` at `mac`, made from the request and sent back where it came from.
 fn answer(t: &mut TableFlows<'_>, n: &NetView<'_>, ip: Ipv4Addr, mac: MacAddr) {
-    t.add(
-        100,
-        vec![n.tun, Field::Arp, Field::ArpOp(1), Field::ArpTpa(ip)],
-        vec![
-            Act::MoveEthSrcToDst,
-            Act::SetEthSrc(mac),
-            Act::SetArpOp(2),
-            Act::MoveArpShaToTha,
-            Act::MoveArpSpaToTpa,
-            Act::SetArpSha(mac),
-            Act::SetArpSpa(ip),
-            Act::OutputInPort,
-        ],
-    );
+    let request = vec![n.tun, Field::Arp, Field::ArpOp(1), Field::ArpTpa(ip)];
+    t.add(100, request, reply(ip, mac));
+}
+
+/// The actions turning an ARP request for `ip` into the reply "`ip` is at `mac`", sent
+/// back out of the ingress port.
+pub(crate) fn reply(ip: Ipv4Addr, mac: MacAddr) -> Vec<Act> {
+    vec![
+        Act::MoveEthSrcToDst,
+        Act::SetEthSrc(mac),
+        Act::SetArpOp(2),
+        Act::MoveArpShaToTha,
+        Act::MoveArpSpaToTpa,
+        Act::SetArpSha(mac),
+        Act::SetArpSpa(ip),
+        Act::OutputInPort,
+    ]
 }

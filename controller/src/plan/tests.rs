@@ -57,6 +57,7 @@ fn ep(id: u128, network: &str, host: &str, container: &str, mac: &str, ip: &str)
         mac: mac.parse().unwrap(),
         ip: ip.parse().unwrap(),
         prefix_len: 24,
+        transit: None,
     }
 }
 
@@ -116,6 +117,7 @@ fn invariants_at_scale() {
             mac: MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
             ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 9, 1, 0)) + i / 5 + 1),
             prefix_len: 16,
+            transit: None,
         };
         add_bound(&mut s, &mut o, e, 100 + i);
     }

@@ -10,7 +10,7 @@ use crate::state::model::{Endpoint, Host, ModelError, Network, TunnelType};
 use crate::state::router::Router;
 use uuid::Uuid;
 
-fn ep(id: u128, network: &str, host: &str, mac: &str, ip: &str) -> Endpoint {
+pub(super) fn ep(id: u128, network: &str, host: &str, mac: &str, ip: &str) -> Endpoint {
     Endpoint {
         id: Uuid::from_u128(id),
         network: network.into(),
@@ -20,6 +20,7 @@ fn ep(id: u128, network: &str, host: &str, mac: &str, ip: &str) -> Endpoint {
         mac: mac.parse().unwrap(),
         ip: ip.parse().unwrap(),
         prefix_len: 24,
+        transit: None,
     }
 }
 

@@ -290,6 +290,10 @@ impl Core {
             mac,
             ip,
             prefix_len: net.subnet.len,
+            transit: match net.egress {
+                true => Some(crate::state::egress::allocate_transit(&g.state, &req.host)?),
+                false => None,
+            },
         };
         // Reserved: concurrent creates see the address as taken and network
         // or host deletes see the endpoint while the write runs.

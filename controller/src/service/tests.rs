@@ -33,6 +33,7 @@ fn net(name: &str, vni: u32) -> api::NetworkSpec {
         tenant: None,
         tunnel: None,
         mtu: None,
+        egress: false,
     }
 }
 

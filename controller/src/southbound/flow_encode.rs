@@ -10,7 +10,7 @@
 //! whole flows, actions included, as sets of numbers.
 
 use crate::plan::{Act, Field, Flow, COOKIE_MASK, COOKIE_PREFIX};
-use openflow::{Action, FlowMod, FlowStats, Instruction, Match, OxmKind, OFPP_IN_PORT};
+use openflow::{Action, FlowMod, FlowStats, Instruction, Match, OxmKind, OFPP_IN_PORT, OFPP_LOCAL};
 use std::hash::{Hash, Hasher};
 
 /// The OpenFlow match of a flow.
@@ -22,6 +22,7 @@ pub fn match_of(f: &Flow) -> Match {
         Field::TunId(v) => m.tunnel_id(*v),
         Field::TunSrc(a) => m.tun_ipv4_src(*a),
         Field::InPort(p) => m.in_port(*p),
+        Field::InPortLocal => m.in_port(OFPP_LOCAL),
         // OFPVID_NONE: OVS stores and reports it as vlan_tci=0x0000/0x1fff.
         Field::Untagged => m.vlan_vid(0),
         Field::EthSrc(mac) => m.eth_src(mac.0),
@@ -29,6 +30,12 @@ pub fn match_of(f: &Flow) -> Match {
         Field::EthDstMulticast => m.eth_dst_masked([1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0]),
         Field::IpSrc(a) => m.ipv4_src(*a),
         Field::IpDst(a) => m.ipv4_dst(*a),
+        // OVS reports a full mask as an exact match: send it that way.
+        Field::IpDstNet(a, l) if *l >= 32 => m.ipv4_dst(*a),
+        Field::IpDstNet(a, l) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(*l)).unwrap_or(0);
+            m.ipv4_dst_masked(*a, mask.into())
+        }
         Field::ArpSpa(a) => m.arp_spa(*a),
         Field::ArpTpa(a) => m.arp_tpa(*a),
         Field::ArpOp(o) => m.arp_op(*o),
@@ -44,6 +51,8 @@ fn action_of(a: &Act) -> Option<Action> {
         Act::SetReg0(v) => Action::set_field(OxmKind::Reg(0), v.to_be_bytes()),
         Act::MoveEthSrcToDst => Action::move_field(OxmKind::EthSrc, OxmKind::EthDst),
         Act::SetEthSrc(m) => Action::set_field(OxmKind::EthSrc, m.0),
+        Act::SetIpSrc(ip) => Action::set_field(OxmKind::Ipv4Src, ip.octets()),
+        Act::SetIpDst(ip) => Action::set_field(OxmKind::Ipv4Dst, ip.octets()),
         Act::SetArpOp(o) => Action::set_field(OxmKind::ArpOp, o.to_be_bytes()),
         Act::MoveArpShaToTha => Action::move_field(OxmKind::ArpSha, OxmKind::ArpTha),
         Act::MoveArpSpaToTpa => Action::move_field(OxmKind::ArpSpa, OxmKind::ArpTpa),
@@ -51,6 +60,7 @@ fn action_of(a: &Act) -> Option<Action> {
         Act::SetArpSpa(ip) => Action::set_field(OxmKind::ArpSpa, ip.octets()),
         Act::Output(p) => Action::output(*p),
         Act::OutputInPort => Action::output(OFPP_IN_PORT),
+        Act::OutputLocal => Action::output(OFPP_LOCAL),
         Act::Goto(_) => return None,
     })
 }

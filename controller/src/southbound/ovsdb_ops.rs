@@ -5,7 +5,7 @@
 //! - [`ovsdb_ops`] turns a [`BridgePlan`] with its tunnel ports and a
 //!   [`SwitchView`] of the host's database into the minimal transaction:
 //!   create or fix `br-ex` (datapath_type, fail_mode=secure, OpenFlow13,
-//!   datapath-id, our out-of-band controller among its controllers), add/update
+//!   datapath-id, hwaddr, our out-of-band controller among its controllers), add/update
 //!   our tunnel ports and remove tunnel ports we created that are no longer
 //!   wanted. Nothing else is touched: what else is on the bridge (other
 //!   controllers, ports, mirrors, collectors) is found and removed by
@@ -136,6 +136,15 @@ fn tunnel_inserts(t: &TunnelPort, n: usize) -> [Operation; 2] {
     ]
 }
 
+/// The `other_config` keys we own: the datapath id and the internal port's MAC (where
+/// egress flows send into the host kernel).
+fn other_config(bp: &BridgePlan) -> [(&'static str, &str); 2] {
+    [
+        ("datapath-id", bp.datapath_id.as_str()),
+        ("hwaddr", bp.hwaddr.as_str()),
+    ]
+}
+
 fn controller_insert(bp: &BridgePlan) -> Insert<Controller> {
     Controller::insert()
         .set(Controller::TARGET, &bp.controller)
@@ -181,10 +190,7 @@ pub fn ovsdb_ops(
                 .set(Bridge::FAIL_MODE, &bp.fail_mode)
                 .set(Bridge::PROTOCOLS, &bp.protocols)
                 .set(Bridge::DATAPATH_TYPE, &bp.datapath_type)
-                .set(
-                    Bridge::OTHER_CONFIG,
-                    [("datapath-id", bp.datapath_id.as_str())],
-                )
+                .set(Bridge::OTHER_CONFIG, other_config(bp))
                 .uuid_name("br")
                 .into(),
         );
@@ -210,14 +216,16 @@ pub fn ovsdb_ops(
     if !upd.is_empty() {
         ops.push(upd.into());
     }
-    if br.other_config.get("datapath-id") != Some(&bp.datapath_id) {
+    let want = other_config(bp);
+    if want
+        .iter()
+        .any(|(k, v)| br.other_config.get(*k).map(String::as_str) != Some(*v))
+    {
+        let keys: Vec<&str> = want.iter().map(|(k, _)| *k).collect();
         ops.push(
             Bridge::mutate(by_name())
-                .delete_keys(Bridge::OTHER_CONFIG, ["datapath-id"])
-                .insert(
-                    Bridge::OTHER_CONFIG,
-                    [("datapath-id", bp.datapath_id.as_str())],
-                )
+                .delete_keys(Bridge::OTHER_CONFIG, keys)
+                .insert(Bridge::OTHER_CONFIG, want)
                 .into(),
         );
     }
@@ -417,7 +425,10 @@ pub(crate) mod tests {
             fail_mode: Some("secure".into()),
             datapath_type: plan.bridge.datapath_type.clone(),
             protocols: vec!["OpenFlow13".into()],
-            other_config: BTreeMap::from([("datapath-id".into(), plan.bridge.datapath_id.clone())]),
+            other_config: BTreeMap::from([
+                ("datapath-id".into(), plan.bridge.datapath_id.clone()),
+                ("hwaddr".into(), plan.bridge.hwaddr.clone()),
+            ]),
             ..Default::default()
         };
         v.put_controller(ctl);

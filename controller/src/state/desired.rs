@@ -233,7 +233,7 @@ impl DesiredState {
                 network: o.name.clone(),
             });
         }
-        Ok(())
+        n.clone().with_egress(n.egress).map(|_| ())
     }
 
     /// Check that `h` may be added: a new name, and addresses no other host uses. Two hosts
@@ -324,7 +324,7 @@ impl DesiredState {
         if self.endpoints.contains_key(&e.id) {
             return Err(ModelError::DuplicateEndpoint(e.id.to_string()));
         }
-        Ok(())
+        crate::state::egress::check_transit(self, e, net)
     }
 
     /// Check that network `name` may be removed (exists, no endpoints).
@@ -482,6 +482,7 @@ mod tests {
             mac: mac.parse().unwrap(),
             ip: ip.parse().unwrap(),
             prefix_len: 24,
+            transit: None,
         }
     }
 

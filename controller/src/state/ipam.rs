@@ -107,6 +107,7 @@ mod tests {
             mac,
             ip,
             prefix_len: n.subnet.len,
+            transit: None,
         };
         s.add_endpoint(e.clone())?;
         Ok(e)

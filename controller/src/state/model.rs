@@ -149,6 +149,22 @@ pub enum ModelError {
     /// A router with this name exists.
     #[error("router {0:?} already exists")]
     DuplicateRouter(String),
+    /// Egress refused for this network (the reason names the conflict).
+    #[error("invalid egress: {0}")]
+    BadEgress(String),
+    /// An endpoint's transit address is missing, out of the range or taken on its host.
+    #[error("invalid transit address {ip:?} of endpoint {endpoint}: {reason}")]
+    BadTransit {
+        /// The endpoint.
+        endpoint: Uuid,
+        /// The address (None: missing).
+        ip: Option<Ipv4Addr>,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// No transit address left on the host.
+    #[error("transit range of host {0:?} is exhausted")]
+    TransitExhausted(String),
     /// The network is joined by a router.
     #[error("network {network:?} is joined by router {router:?}: delete the router first")]
     Routed {
@@ -262,6 +278,10 @@ pub struct Network {
     pub tunnel: TunnelType,
     /// Endpoint MTU.
     pub mtu: u16,
+    /// Egress through each endpoint's own host ([`Network::with_egress`]; see
+    /// `plan::table50_egress`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub egress: bool,
 }
 
 /// One container interface attached to a network on a host.
@@ -283,6 +303,10 @@ pub struct Endpoint {
     pub ip: Ipv4Addr,
     /// Prefix length (the network's).
     pub prefix_len: u8,
+    /// Transit address of an endpoint of an egress network: unique on its host, in
+    /// the transit range ([`ovs_api::egress::transit_net`]); `None` in other networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit: Option<Ipv4Addr>,
 }
 
 /// Check the container and interface of a new endpoint ([`names::container_id`],
@@ -335,6 +359,29 @@ impl Network {
     /// The first host address of `subnet`, the default gateway.
     pub fn default_gateway(subnet: Ipv4Cidr) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(subnet.addr) + 1)
+    }
+
+    /// This network with egress on or off (checked: an egress network needs a gateway, its
+    /// containers' next hop, and a subnet outside the transit range 100.64.0.0/10, which
+    /// the host kernel routes back into the bridge).
+    pub fn with_egress(mut self, egress: bool) -> Result<Network, ModelError> {
+        if egress {
+            if self.gateway.is_none() {
+                return Err(ModelError::BadEgress("the network has no gateway".into()));
+            }
+            let t = Ipv4Cidr {
+                addr: ovs_api::egress::TRANSIT_ADDR,
+                len: ovs_api::egress::TRANSIT_LEN,
+            };
+            if t.contains(self.subnet.addr) || self.subnet.contains(t.addr) {
+                return Err(ModelError::BadEgress(format!(
+                    "subnet {} overlaps the transit range {t}",
+                    self.subnet
+                )));
+            }
+        }
+        self.egress = egress;
+        Ok(self)
     }
 
     /// This network with tenant `tenant` (checked).
@@ -400,6 +447,7 @@ impl Network {
             tenant: None,
             tunnel,
             mtu,
+            egress: false,
         })
     }
 }
@@ -479,7 +527,23 @@ mod tests {
         assert_eq!(n.tenant(), "a");
         let e = n.clone().with_tenant(Some("no spaces")).unwrap_err();
         assert!(e.to_string().starts_with("invalid tenant "), "{e}");
-        assert_eq!(n.with_tenant(Some("t1")).unwrap().tenant(), "t1");
+        assert_eq!(n.clone().with_tenant(Some("t1")).unwrap().tenant(), "t1");
+        assert!(n.clone().with_egress(true).unwrap().egress);
+        let mut old = n.clone();
+        old.gateway = None;
+        let e = old.with_egress(true).unwrap_err().to_string();
+        assert_eq!(e, "invalid egress: the network has no gateway");
+        for overlapping in ["100.64.3.0/24", "100.0.0.0/8", "100.127.255.0/24"] {
+            let t = Network::new("a", 1, overlapping, None, None, None).unwrap();
+            let e = t.clone().with_egress(true).unwrap_err().to_string();
+            assert!(
+                e.contains("overlaps the transit range 100.64.0.0/10"),
+                "{e}"
+            );
+            assert!(t.with_egress(false).is_ok());
+        }
+        let beside = Network::new("a", 1, "100.128.0.0/24", None, None, None).unwrap();
+        assert!(beside.with_egress(true).is_ok());
     }
 
     #[test]

@@ -227,6 +227,7 @@ async fn create_controller_network(
         tenant: None,
         tunnel: o.tunnel,
         mtu: o.mtu,
+        egress: false,
     };
     let r = ask!(p.ctl, Admin, network_create(spec)).await?;
     match r {
@@ -313,6 +314,7 @@ mod tests {
             router: None,
             tunnel: TunnelType::Vxlan,
             mtu: 1450,
+            egress: false,
         };
         let a = Addressing {
             subnet: n.subnet,

@@ -176,6 +176,7 @@ pub(super) fn record(world: &mut World, h: usize, e: &ovs_api::Endpoint) -> anyh
         mac: e.mac,
         ip: e.ip.addr(),
         prefix_len: e.ip.prefix_len(),
+        transit: None,
     };
     let ifname = format!("ve{}", &e.id[..8]);
     world.plugs[h].push((e.id.clone(), ifname));

@@ -366,6 +366,7 @@ async fn phases(
             tenant: None,
             tunnel: Some(TunnelType::Vxlan),
             mtu: None,
+            egress: false,
         };
         client
             .network_create(spec.clone())
