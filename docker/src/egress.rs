@@ -146,6 +146,7 @@ pub fn setup(bridge: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn text(steps: &[Step]) -> Vec<String> {
