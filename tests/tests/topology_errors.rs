@@ -244,5 +244,8 @@ fn egress_is_a_checked_flag() {
     assert!(Topology::parse(&net("100.64.8.0/24", "egress = false\n"), "x").is_ok());
     // Not a boolean: the parser points at the line (8: the `egress` line).
     let e = err(&net("10.244.1.0/24", "egress = \"yes\"\n"));
-    assert!(e.line == 8 && e.message.contains("expected a boolean"), "{e}");
+    assert!(
+        e.line == 8 && e.message.contains("expected a boolean"),
+        "{e}"
+    );
 }

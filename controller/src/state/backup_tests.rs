@@ -30,6 +30,7 @@ fn populated(path: &Path) -> Arc<Core> {
         tenant: None,
         tunnel: None,
         mtu: None,
+        egress: false,
     };
     c.create_network(Network::try_from(&spec).unwrap()).unwrap();
     let h = api::HostSpec::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1".parse().unwrap());
