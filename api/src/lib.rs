@@ -5,6 +5,7 @@
 //! * [`MacAddr`], [`TunnelType`]: the one MAC type and the tunnel kinds of the project;
 //!   [`Ipv4Net`] (re-exported from `ipnet`) for subnets and addresses with a prefix length;
 //!   [`RequestedIp`] for an endpoint's requested address.
+//! * [`health`]: the BFD state of each tunnel ([`TunnelHealth`] in `HostStatus::tunnels`).
 //! * [`join`]: the one-time [`JoinToken`] and the types of `join_token_create`/`host_join`.
 //! * [`plan`]: the types of `plan` (what would change on each host, `--dry-run`).
 //! * [`codes`] / [`ErrorCode`]: the stable JSON-RPC error codes; [`ParseError`].
@@ -49,6 +50,7 @@ pub mod backup;
 pub mod connect;
 pub mod egress;
 pub mod error;
+pub mod health;
 pub mod join;
 mod mac;
 pub mod names;
@@ -61,6 +63,7 @@ pub mod types;
 
 pub use backup::StateBackup;
 pub use error::{codes, ErrorCode, ParseError};
+pub use health::{BfdState, TunnelHealth};
 pub use ipnet::Ipv4Net;
 pub use join::{JoinRequest, JoinToken, JoinTokenCreated, JoinTokenSpec, Joined};
 pub use mac::MacAddr;

@@ -557,6 +557,10 @@ pub struct HostStatus {
     /// how long and when the controller reaps it (`--unplugged-grace`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unplugged: Vec<String>,
+    /// The host's tunnel ports with their BFD sessions, by peer and kind (absent from older
+    /// controllers).
+    #[serde(default)]
+    pub tunnels: Vec<crate::TunnelHealth>,
 }
 
 /// Events streamed by the `watch` subscription.

@@ -7,8 +7,9 @@
 //! decommission a host, 8 concurrent full resyncs, retries from 1 s doubling
 //! to 30 s with jitter, an exclusive bridge policy with a 10 s grace for
 //! ports of unknown endpoints, a host behind after 5 s with a channel down,
-//! endpoints without a port reaped after 60 s); [`Config::validate`] names the first
-//! field that is out of range.
+//! endpoints without a port reaped after 60 s, BFD on every tunnel port with 500 ms
+//! intervals: [`PlanConfig::bfd`], [`crate::plan::BFD_INTERVAL_MS`]); [`Config::validate`]
+//! names the first field that is out of range.
 
 use crate::plan::PlanConfig;
 use ovs_remote::Backoff;
@@ -188,6 +189,12 @@ impl Config {
         if t.ovsdb_event_capacity == 0 {
             return bad("ovsdb-event-capacity", "must be at least 1");
         }
+        if let Some(b) = self.plan.bfd {
+            let ok = |ms| crate::plan::BFD_INTERVAL_RANGE.contains(&ms);
+            if !ok(b.min_rx_ms) || !ok(b.min_tx_ms) {
+                return bad("bfd-interval", "must be 100..=10000 ms (or 0: off)");
+            }
+        }
         Ok(())
     }
 }
@@ -205,5 +212,14 @@ mod tests {
         let e = c.validate().unwrap_err();
         assert_eq!(e.field, "audit-full-every");
         assert!(e.to_string().contains("audit-full-every"), "{e}");
+        let mut c = Config::default();
+        assert_eq!(c.plan.bfd, Some(crate::plan::Bfd::default()));
+        c.plan.bfd = Some(crate::plan::Bfd {
+            min_rx_ms: 50,
+            min_tx_ms: 500,
+        });
+        assert_eq!(c.validate().unwrap_err().field, "bfd-interval");
+        c.plan.bfd = None;
+        assert_eq!(c.validate(), Ok(()));
     }
 }

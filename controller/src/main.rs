@@ -5,7 +5,7 @@
 //! (fail_mode=secure), so the data plane keeps forwarding.
 //! `ovs-controller` with no subcommand, or `ovs-controller serve`, runs the daemon.
 //! `ovs-controller pki ...` manages the PKI directory (see `tls`); `network`, `host`,
-//! `endpoint`, `status`, `plan`, `trace` and `store` are the operator's client commands (`cli/`), and
+//! `endpoint`, `status`, `health`, `plan`, `trace` and `store` are the operator's client commands (`cli/`), and
 //! `completions SHELL` prints a shell completion script.
 
 use anyhow::Context;
@@ -70,6 +70,15 @@ enum Command {
         #[command(flatten)]
         conn: cli::Conn,
         /// Only this host.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Underlay health: the BFD state of every tunnel as a host x host matrix; exits 8 when a
+    /// tunnel is not up or a host's OVSDB session is down.
+    Health {
+        #[command(flatten)]
+        conn: cli::Conn,
+        /// Only this host's tunnels.
         #[arg(long)]
         host: Option<String>,
     },
@@ -175,6 +184,10 @@ struct Cli {
     /// Set options:local_ip on tunnel ports.
     #[arg(long)]
     set_local_ip: bool,
+    /// BFD interval (min_rx and min_tx, ms) on every tunnel port, 100..=10000; a session is
+    /// down after 3 missed intervals; 0 turns BFD off [default: 500].
+    #[arg(long)]
+    bfd_interval: Option<u32>,
     /// Compare whole flows (match, cookie, actions) every N audits of 3 s; the
     /// others only count our flows [default: 10].
     #[arg(long)]
@@ -217,6 +230,7 @@ struct FileConfig {
     advertise: Option<String>,
     bridge: Option<String>,
     set_local_ip: Option<bool>,
+    bfd_interval: Option<u32>,
     audit_full_every: Option<u64>,
     audit_interval: Option<u64>,
     pki: Option<PathBuf>,
@@ -256,6 +270,14 @@ fn main() -> std::process::ExitCode {
         Some(Command::Plan { conn, host }) => rt.block_on(cli::plan::run(&conn, host)),
         Some(Command::Trace { conn, args }) => return cli::trace::main(&rt, &conn, args),
         Some(Command::Store { conn, cmd }) => rt.block_on(cli::store::run(&conn, cmd)),
+        Some(Command::Health { conn, host }) => match rt.block_on(cli::health::run(&conn, host)) {
+            // The matrix is printed whatever it says; the code tells scripts.
+            Ok((text, code)) => {
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+                return std::process::ExitCode::from(code);
+            }
+            Err(e) => Err(e),
+        },
     };
     match r {
         Ok(text) => {
@@ -328,6 +350,14 @@ async fn daemon(cli: Cli) -> anyhow::Result<()> {
             .unwrap_or_else(|| "netdev".into()),
         controller_target: advertise,
         set_local_ip: cli.set_local_ip || file.set_local_ip.unwrap_or(false),
+        bfd: match cli.bfd_interval.or(file.bfd_interval) {
+            Some(0) => None,
+            Some(ms) => Some(ovs_controller::plan::Bfd {
+                min_rx_ms: ms,
+                min_tx_ms: ms,
+            }),
+            None => Some(ovs_controller::plan::Bfd::default()),
+        },
     };
     if let Some(dir) = state.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -5,7 +5,8 @@
 //! Drawn: the controller (with its northbound URL) linked to every host by an edge that
 //! shows the host's OVSDB and OpenFlow sessions (green: both up; red: either down; grey:
 //! unknown), each host as a cluster holding its containers (address and network), and one
-//! edge per host pair and tunnel type (both directions present: solid; one only: dashed).
+//! edge per host pair and tunnel type (both directions present: solid; one only: dashed),
+//! labelled with each end's BFD session (`BFD h1 up, h2 down`) and red when one is not up.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,7 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::sys;
 use crate::topology::TunnelType;
-use crate::verbs::{updown, HostView, Snapshot};
+use crate::verbs::{updown, HostView, Snapshot, TunnelView};
 
 /// Graphviz's program (package `graphviz`).
 pub const DOT: &str = "dot";
@@ -43,6 +44,13 @@ fn tunnel_color(kind: TunnelType) -> &'static str {
         TunnelType::Gre => "darkorange",
         TunnelType::Geneve => "purple",
     }
+}
+
+/// Red when a direction's BFD session is not up, the tunnel type's colour otherwise (None).
+fn bfd_color(ends: &[&TunnelView]) -> Option<&'static str> {
+    ends.iter()
+        .any(|t| t.bfd.as_ref().is_some_and(|b| !b.is_up()))
+        .then_some("red")
 }
 
 fn session_color(h: &HostView) -> &'static str {
@@ -141,8 +149,9 @@ impl Snapshot {
                 );
             }
         }
-        // One edge per (host pair, tunnel type): how many of the two directions exist.
-        let mut pairs: BTreeMap<(String, String, TunnelType), u32> = BTreeMap::new();
+        // One edge per (host pair, tunnel type): the directions that exist, each with the
+        // BFD state its port reports.
+        let mut pairs: BTreeMap<(String, String, TunnelType), Vec<&TunnelView>> = BTreeMap::new();
         for t in &self.tunnels {
             let Some(peer) = &t.peer else { continue };
             let (a, b) = if t.host <= *peer {
@@ -150,21 +159,29 @@ impl Snapshot {
             } else {
                 (peer.clone(), t.host.clone())
             };
-            *pairs.entry((a, b, t.kind)).or_default() += 1;
+            pairs.entry((a, b, t.kind)).or_default().push(t);
         }
-        for ((a, b, kind), n) in &pairs {
-            let style = if *n >= 2 { "solid" } else { "dashed" };
-            let label = if *n >= 2 {
+        for ((a, b, kind), ends) in &pairs {
+            let n = ends.len();
+            let style = if n >= 2 { "solid" } else { "dashed" };
+            let mut label = if n >= 2 {
                 kind.to_string()
             } else {
                 format!("{kind} (one way)")
             };
+            let bfd: Vec<String> = ends
+                .iter()
+                .filter_map(|t| Some(format!("{} {}", t.host, t.bfd.as_ref()?.label())))
+                .collect();
+            if !bfd.is_empty() {
+                let _ = write!(label, "\nBFD {}", bfd.join(", "));
+            }
+            let color = bfd_color(ends).unwrap_or(tunnel_color(*kind));
             let _ = writeln!(
                 g,
-                "  {} -- {} [penwidth=2 style={style} color={} label={}];",
+                "  {} -- {} [penwidth=2 style={style} color={color} fontcolor={color} label={}];",
                 q(&host_id(a)),
                 q(&host_id(b)),
-                tunnel_color(*kind),
                 q(&label)
             );
         }
@@ -222,6 +239,38 @@ mod tests {
     #[test]
     fn dot_quotes_names() {
         assert_eq!(q("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+    }
+
+    #[test]
+    fn tunnel_edges_show_bfd_and_turn_red_when_a_session_is_down() {
+        use crate::tunnel_ports::BfdView;
+        let end = |host: &str, peer: &str, state: &str| TunnelView {
+            host: host.into(),
+            port: format!("vx-{peer}"),
+            kind: TunnelType::Vxlan,
+            remote_ip: None,
+            peer: Some(peer.into()),
+            bfd: Some(BfdView {
+                state: state.into(),
+                forwarding: state == "up",
+            }),
+        };
+        let snap = |tunnels| Snapshot {
+            prefix: "p".into(),
+            topology: "t".into(),
+            controller: None,
+            hosts: vec![],
+            tunnels,
+            networks: vec![],
+            containers: vec![],
+            errors: vec![],
+        };
+        let up = snap(vec![end("h1", "h2", "up"), end("h2", "h1", "up")]).dot();
+        assert!(up.contains("label=\"vxlan\\nBFD h1 up, h2 up\""), "{up}");
+        assert!(up.contains("color=royalblue"), "{up}");
+        let down = snap(vec![end("h1", "h2", "down"), end("h2", "h1", "up")]).dot();
+        assert!(down.contains("BFD h1 down, h2 up"), "{down}");
+        assert!(down.contains("color=red"), "{down}");
     }
 
     #[test]

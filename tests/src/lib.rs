@@ -37,6 +37,7 @@ mod state;
 mod sys;
 mod topology;
 mod trace;
+mod tunnel_ports;
 mod verbs;
 mod wait;
 mod wire_controller;
@@ -55,6 +56,7 @@ pub use topology::{
     ContainerSpec, HostSpec, Ipv4Net, NetworkSpec, RouterSpec, Topology, TopologyError, TunnelType,
     TOPOLOGY_DIR,
 };
+pub use tunnel_ports::BfdView;
 pub use verbs::{
     describe_run, select_run, ContainerView, ControllerView, HostView, IperfResult, Node, Snapshot,
     TunnelView,

@@ -1,7 +1,8 @@
 //! The mininet-style verbs of `ovs-lab` on a running run, from any process: choose the run
 //! ([`select_run`]), name a node ([`Lab::node`]), cut or restore a host's underlay link,
 //! iperf3 between two containers, and a [`Snapshot`] of the live topology (hosts with their
-//! link and controller sessions, tunnels read from each host's OVSDB, networks, containers
+//! link and controller sessions, tunnels with their BFD sessions read from each host's OVSDB,
+//! networks, containers
 //! with addresses) that `ovs-lab net` prints and `ovs-lab graph` draws (`graph.rs`).
 //!
 //! Contract: a verb acts on one run only. Without `--run` it picks the only running run
@@ -22,6 +23,7 @@ use crate::lab::{ip, Lab};
 use crate::state::{list_runs, state_dir, RunState};
 use crate::sys;
 use crate::topology::{Ipv4Net, NetworkSpec, TunnelType};
+use crate::tunnel_ports::{tunnel_ports, BfdView};
 use crate::wire_controller::link_admin_up;
 
 /// The run a verb acts on: `--run PREFIX` if given (it must be running), else the only
@@ -222,18 +224,19 @@ impl Lab {
         let mut errors = Vec::new();
         for h in self.hosts() {
             match tunnel_ports(h) {
-                Ok(ports) => tunnels.extend(ports.into_iter().map(|(port, kind, remote)| {
+                Ok(ports) => tunnels.extend(ports.into_iter().map(|p| {
                     let peer = self
                         .hosts()
                         .iter()
-                        .find(|p| Some(p.underlay_ip) == remote)
-                        .map(|p| p.name.clone());
+                        .find(|h| Some(h.underlay_ip) == p.remote)
+                        .map(|h| h.name.clone());
                     TunnelView {
                         host: h.name.clone(),
-                        port,
-                        kind,
-                        remote_ip: remote,
+                        port: p.name,
+                        kind: p.kind,
+                        remote_ip: p.remote,
                         peer,
+                        bfd: p.bfd,
                     }
                 })),
                 Err(e) => errors.push(format!("{}: {e:#}", h.name)),
@@ -320,54 +323,6 @@ fn parse_iperf_json(text: &str, seconds: u32) -> Result<IperfResult> {
     })
 }
 
-/// Tunnel ports on `h` (name, type, remote_ip) from its OVSDB `Interface` table.
-fn tunnel_ports(h: &Host) -> Result<Vec<(String, TunnelType, Option<Ipv4Addr>)>> {
-    let out = h.vsctl(&[
-        "--format=json",
-        "--columns=name,type,options",
-        "list",
-        "Interface",
-    ])?;
-    parse_tunnel_ports(&out)
-}
-
-/// Parses `ovs-vsctl --format=json --columns=name,type,options list Interface`.
-fn parse_tunnel_ports(json: &str) -> Result<Vec<(String, TunnelType, Option<Ipv4Addr>)>> {
-    let v: serde_json::Value = serde_json::from_str(json).context("ovs-vsctl JSON")?;
-    let rows = v
-        .get("data")
-        .and_then(|d| d.as_array())
-        .ok_or_else(|| anyhow!("ovs-vsctl JSON: no `data` array"))?;
-    let mut ports = Vec::new();
-    for row in rows {
-        let (Some(name), Some(kind)) = (
-            row.get(0).and_then(|n| n.as_str()),
-            row.get(1).and_then(|t| t.as_str()),
-        ) else {
-            continue;
-        };
-        let kind = match kind {
-            "vxlan" => TunnelType::Vxlan,
-            "gre" => TunnelType::Gre,
-            "geneve" => TunnelType::Geneve,
-            _ => continue,
-        };
-        // options: ["map", [["key", "flow"], ["remote_ip", "192.0.2.2"]]]
-        let remote = row
-            .get(2)
-            .and_then(|o| o.get(1))
-            .and_then(|pairs| pairs.as_array())
-            .and_then(|pairs| {
-                pairs.iter().find_map(|p| {
-                    (p.get(0)?.as_str()? == "remote_ip")
-                        .then(|| p.get(1)?.as_str()?.parse().ok())?
-                })
-            });
-        ports.push((name.to_string(), kind, remote));
-    }
-    Ok(ports)
-}
-
 /// What `ovs-lab net` prints and `ovs-lab graph` draws.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -428,6 +383,8 @@ pub struct TunnelView {
     pub remote_ip: Option<Ipv4Addr>,
     /// The host that owns `remote_ip`.
     pub peer: Option<String>,
+    /// Its BFD session (None: no `bfd_status`).
+    pub bfd: Option<BfdView>,
 }
 
 /// One container, live.
@@ -511,7 +468,15 @@ impl Snapshot {
         for t in &self.tunnels {
             let remote = t.remote_ip.map(|r| r.to_string()).unwrap_or("flow".into());
             let peer = t.peer.as_deref().unwrap_or("?");
-            let _ = writeln!(s, "  {} {} {} -> {peer} ({remote})", t.host, t.port, t.kind);
+            let bfd = t
+                .bfd
+                .as_ref()
+                .map_or(String::new(), |b| format!(" bfd {}", b.label()));
+            let _ = writeln!(
+                s,
+                "  {} {} {} -> {peer} ({remote}){bfd}",
+                t.host, t.port, t.kind
+            );
         }
         s.push_str("networks:\n");
         for n in &self.networks {
@@ -540,27 +505,6 @@ impl Snapshot {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn tunnel_ports_are_read_from_vsctl_json() {
-        let json = r#"{"data":[["br-ex","internal",["map",[]]],
-            ["vx-h2","vxlan",["map",[["key","flow"],["remote_ip","192.0.2.2"]]]],
-            ["gre-h3","gre",["map",[["remote_ip","flow"]]]]],
-            "headings":["name","type","options"]}"#;
-        let p = parse_tunnel_ports(json).unwrap();
-        assert_eq!(
-            p,
-            vec![
-                (
-                    "vx-h2".to_string(),
-                    TunnelType::Vxlan,
-                    Some(Ipv4Addr::new(192, 0, 2, 2))
-                ),
-                ("gre-h3".to_string(), TunnelType::Gre, None),
-            ]
-        );
-        assert!(parse_tunnel_ports("{}").is_err());
-    }
 
     #[test]
     fn iperf_json_gives_the_received_rate() {

@@ -14,6 +14,7 @@
 //! | 5 | credentials: a certificate file missing, or the controller refused our identity |
 //! | 6 | unreachable: connecting, the TLS handshake or the request timed out or failed (`trace`: also a host's ovs-vswitchd) |
 //! | 7 | `trace`: the packet is not delivered (dropped, or output elsewhere); the trace is printed |
+//! | 8 | `health`: a tunnel is not up (BFD) or a host's OVSDB session is down; the matrix is printed |
 
 use jsonrpsee::core::ClientError;
 use ovs_controller::api::codes;
@@ -34,6 +35,8 @@ pub const CREDENTIALS: u8 = 5;
 pub const UNREACHABLE: u8 = 6;
 /// `trace`: the packet is not delivered to its destination.
 pub const NOT_DELIVERED: u8 = 7;
+/// `health`: a tunnel is not up, or a host's OVSDB session is down.
+pub const DEGRADED: u8 = 8;
 
 /// A failed client command: what to print and the exit code.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
 //! The operator's client commands of `ovs-controller` (`network`, `host`, `endpoint`,
-//! `status`, `plan`, `trace`, `store`), in the conventions of `ovs-vsctl`/`ovn-nbctl` and `docker network`.
+//! `status`, `health`, `plan`, `trace`, `store`), in the conventions of `ovs-vsctl`/`ovn-nbctl` and `docker network`.
 //!
 //! Contract: every command talks to a running controller's northbound API through the typed
 //! client of `ovs-api` ([`ovs_controller::api::connect`]) over HTTPS with an admin or reader
@@ -10,6 +10,7 @@
 
 pub mod endpoint;
 pub mod exit;
+pub mod health;
 pub mod host;
 pub mod network;
 pub mod output;

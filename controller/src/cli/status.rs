@@ -1,6 +1,7 @@
 //! `ovs-controller status [--host H]`: per host the OVSDB and OpenFlow sessions (a channel
 //! that is down: since when, UTC, and for how long), flows desired and installed, drift, the
-//! channels the host is behind on, what waits on it, what is foreign on the bridge and the
+//! channels the host is behind on, what waits on it, its tunnels up (BFD: `health` has the
+//! matrix), what is foreign on the bridge and the
 //! last error (`status`); under the table one `pending` line per thing that waits (a few per
 //! host).
 //!
@@ -67,6 +68,14 @@ fn utc(secs: u64) -> String {
     )
 }
 
+/// `3/4 up` (BFD up and forwarding of all tunnel ports), `-` without tunnels.
+fn tunnels(s: &HostStatus) -> String {
+    match s.tunnels.len() {
+        0 => "-".into(),
+        n => format!("{}/{n} up", s.tunnels.iter().filter(|t| t.is_up()).count()),
+    }
+}
+
 /// Status rows as a table, then what waits (also used by `host show`).
 pub fn table(all: &[HostStatus]) -> String {
     let now = SystemTime::now()
@@ -82,6 +91,7 @@ pub fn table(all: &[HostStatus]) -> String {
             "DRIFT",
             "BEHIND",
             "PENDING",
+            "TUNNELS",
             "FOREIGN",
             "LAST ERROR",
         ],
@@ -96,6 +106,7 @@ pub fn table(all: &[HostStatus]) -> String {
                     s.drift.to_string(),
                     output::cell(s.behind.join(",")),
                     s.pending.len().to_string(),
+                    tunnels(s),
                     (s.foreign.len() as u64).max(s.foreign_flows).to_string(),
                     output::opt(&s.ovsdb_error),
                 ]
@@ -174,5 +185,26 @@ mod tests {
         );
         assert_eq!(lines[8], "pending h1: 2 more (--output json lists them)");
         assert_eq!(lines.len(), 9, "{t}");
+    }
+
+    #[test]
+    fn tunnels_column_counts_the_bfd_sessions_up() {
+        use ovs_controller::api::{BfdState, TunnelHealth, TunnelType};
+        let mut h = host("h1");
+        assert_eq!(tunnels(&h), "-");
+        h.tunnels = [BfdState::Up, BfdState::Down]
+            .into_iter()
+            .map(|state| TunnelHealth {
+                peer: "h2".into(),
+                kind: TunnelType::Vxlan,
+                port: "vx-h2".into(),
+                state,
+                forwarding: state == BfdState::Up,
+                remote_state: state,
+                diagnostic: String::new(),
+                since_ms: 0,
+            })
+            .collect();
+        assert_eq!(tunnels(&h), "1/2 up");
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Contract: [`render`] is pure over a [`Core`] snapshot and keeps the metric
 //! names of the hand-written exposition it replaced (`ovsctl_hosts`,
-//! `ovsctl_flows_desired{host=..}`, `ovsctl_resyncs_total`, ...); [`serve`]
+//! `ovsctl_flows_desired{host=..}`, `ovsctl_resyncs_total`, ...), plus the tunnels' BFD
+//! sessions (`ovsctl_tunnel_up{host,peer,kind}`, 1 = up and forwarding); [`serve`]
 //! answers `GET /metrics` (anything else: 404) on its own listener (TLS, timeouts and
 //! connection caps of [`super::server`]) to a reader or admin certificate (without one: 401,
 //! another role: 403; `--insecure`: anyone), closing each connection after its answer, until
@@ -74,6 +75,31 @@ pub fn render(core: &Core) -> String {
         foreign.get_or_create(&host).set(v(objects as u64));
         foreign_flows.get_or_create(&host).set(v(h.foreign_flows));
     }
+    let tunnel_up = Family::<Labels, Gauge>::default();
+    let tunnel_since = Family::<Labels, Gauge>::default();
+    for h in &status {
+        for t in &h.tunnels {
+            let labels = vec![
+                ("host", h.name.clone()),
+                ("peer", t.peer.clone()),
+                ("kind", t.kind.to_string()),
+            ];
+            tunnel_up.get_or_create(&labels).set(i64::from(t.is_up()));
+            tunnel_since
+                .get_or_create(&labels)
+                .set(i64::try_from(t.since_ms / 1000).unwrap_or(i64::MAX));
+        }
+    }
+    r.register(
+        "ovsctl_tunnel_up",
+        "Tunnel from host to peer of this kind: 1 when its BFD session is up and forwarding",
+        tunnel_up,
+    );
+    r.register(
+        "ovsctl_tunnel_state_since",
+        "Unix time (s) since which the tunnel's BFD state holds",
+        tunnel_since,
+    );
     r.register(
         "ovsctl_bridge_foreign",
         "Ports, mirrors, controllers and collectors on the host's bridge that are neither ours nor container ports",
@@ -218,6 +244,18 @@ mod tests {
         let core = Core::new(Arc::new(MemStore::new()), PlanConfig::default()).unwrap();
         core.create_host(Host::new("h1", "tcp:192.0.2.1:6640", "192.0.2.1").unwrap())
             .unwrap();
+        core.with_host("h1", |rt| {
+            rt.tunnels = vec![crate::api::TunnelHealth {
+                peer: "h2".into(),
+                kind: crate::api::TunnelType::Gre,
+                port: "gre-h2".into(),
+                state: crate::api::BfdState::Down,
+                forwarding: false,
+                remote_state: crate::api::BfdState::Up,
+                diagnostic: String::new(),
+                since_ms: 7_000,
+            }]
+        });
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let stop = CancellationToken::new();
@@ -230,6 +268,14 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("ovsctl_flow_audits_total 0\n"), "{out}");
+        assert!(
+            out.contains("ovsctl_tunnel_up{host=\"h1\",peer=\"h2\",kind=\"gre\"} 0\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("ovsctl_tunnel_state_since{host=\"h1\",peer=\"h2\",kind=\"gre\"} 7\n"),
+            "{out}"
+        );
         assert!(
             out.contains("ovsctl_hosts_connected{channel=\"ovsdb\"} 0\n"),
             "{out}"

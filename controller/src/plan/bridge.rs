@@ -5,9 +5,10 @@
 //! [`PlanConfig`] only; [`plan_tunnels`] gives one port per (tunnel type,
 //! peer) for every peer sharing a network with the host, and for every peer
 //! with endpoints in a network routed with one of the host's (both networks'
-//! types: the host sends into the peer's network, the peer into the host's).
+//! types: the host sends into the peer's network, the peer into the host's), each with the
+//! BFD settings of the [`PlanConfig`] (BFD's status is observed, never planned).
 
-use crate::plan::input::PlanConfig;
+use crate::plan::input::{Bfd, PlanConfig};
 use crate::state::desired::DesiredState;
 use crate::state::model::TunnelType;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ pub struct TunnelPort {
     pub remote_ip: Ipv4Addr,
     /// Our underlay address if options:local_ip is set.
     pub local_ip: Option<Ipv4Addr>,
+    /// BFD on this port (`bfd:enable=true` with these intervals); None: no BFD.
+    pub bfd: Option<Bfd>,
 }
 
 /// The bridge row a host should have.
@@ -61,6 +64,13 @@ impl fmt::Display for TunnelPort {
         )?;
         if let Some(l) = self.local_ip {
             write!(f, " options:local_ip={l}")?;
+        }
+        if let Some(b) = self.bfd {
+            write!(
+                f,
+                " bfd:enable=true bfd:min_rx={} bfd:min_tx={}",
+                b.min_rx_ms, b.min_tx_ms
+            )?;
         }
         Ok(())
     }
@@ -126,6 +136,7 @@ pub fn plan_tunnels(
                 peer: peer.to_string(),
                 remote_ip: p.tunnel_ip,
                 local_ip: cfg.set_local_ip.then_some(me.tunnel_ip),
+                bfd: cfg.bfd,
             });
         };
         for peer in state.hosts_in(name) {

@@ -17,6 +17,34 @@ pub struct PlanConfig {
     pub controller_target: String,
     /// Set options:local_ip on tunnel ports.
     pub set_local_ip: bool,
+    /// BFD on every tunnel port (`--bfd-interval`; None: `--no-bfd`).
+    pub bfd: Option<Bfd>,
+}
+
+/// Default BFD `min_rx` and `min_tx` in milliseconds: OVS declares a session down after
+/// 3 intervals without a packet, so a cut link shows within 1.5 s (plus the OVSDB update).
+pub const BFD_INTERVAL_MS: u32 = 500;
+
+/// Allowed BFD intervals (ms): shorter than 100 ms flaps on a loaded userspace datapath,
+/// longer than 10 s defeats the purpose.
+pub const BFD_INTERVAL_RANGE: std::ops::RangeInclusive<u32> = 100..=10_000;
+
+/// BFD settings of the tunnel ports (Interface `bfd:enable=true`, `bfd:min_rx`, `bfd:min_tx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Bfd {
+    /// `bfd:min_rx` (ms): the fastest rate we accept the peer's packets at.
+    pub min_rx_ms: u32,
+    /// `bfd:min_tx` (ms): the fastest rate we send at.
+    pub min_tx_ms: u32,
+}
+
+impl Default for Bfd {
+    fn default() -> Bfd {
+        Bfd {
+            min_rx_ms: BFD_INTERVAL_MS,
+            min_tx_ms: BFD_INTERVAL_MS,
+        }
+    }
 }
 
 impl Default for PlanConfig {
@@ -26,6 +54,7 @@ impl Default for PlanConfig {
             datapath_type: "netdev".into(),
             controller_target: "tcp:127.0.0.1:6653".into(),
             set_local_ip: false,
+            bfd: Some(Bfd::default()),
         }
     }
 }

@@ -61,7 +61,7 @@ pub use diff::{diff_flows, diff_plans, FlowDiff, HostDiff};
 pub use flow::{cookie, tables, Act, Field, Flow, FlowKind, COOKIE_MASK, COOKIE_PREFIX};
 pub use flows::plan_flows;
 pub use host::{plan_all, plan_host, HostPlan};
-pub use input::{Binding, Observed, PlanConfig};
+pub use input::{Bfd, Binding, Observed, PlanConfig, BFD_INTERVAL_MS, BFD_INTERVAL_RANGE};
 
 /// Fixtures shared by unit tests of this crate.
 #[cfg(test)]

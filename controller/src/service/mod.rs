@@ -139,6 +139,8 @@ pub struct HostRuntime {
     /// Endpoints with a port (an Interface with their `iface-id`) on the host, as its OVSDB
     /// driver last saw them (None: not seen yet), for [`reap`].
     pub plugged: Option<BTreeSet<Uuid>>,
+    /// The BFD sessions of the host's tunnel ports, as its OVSDB driver last read them.
+    pub tunnels: Vec<api::TunnelHealth>,
 }
 
 /// A request for the switch's flows with our cookie: the session answers on this channel.
@@ -626,6 +628,7 @@ impl Core {
                     behind,
                     pending,
                     unplugged: self.unplugged_on(&h, std::time::Instant::now()),
+                    tunnels: rt.tunnels,
                 }
             })
             .collect()

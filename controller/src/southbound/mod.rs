@@ -3,12 +3,14 @@
 //! Layout: pure translations beside the drivers that use them:
 //! [`ovsdb_ops`] (OVSDB rows of our bridge and tunnels), [`ovsdb_foreign`]
 //! (what else is on the bridge, container ports to restore), [`flow_encode`]
-//! (OpenFlow encoding) and [`foreign`] (flows that are not ours); the drivers
+//! (OpenFlow encoding), [`foreign`] (flows that are not ours) and [`bfd`] (the tunnels'
+//! BFD sessions, read from the replica); the drivers
 //! [`ovsdb`] (one task per host, kept by [`supervisor`]) and [`openflow`]
 //! (one task per switch, fed by [`openflow_accept`]'s listener). Every driver
 //! ends when its `CancellationToken` is cancelled;
 //! their settings come from [`crate::config::Timing`].
 
+pub mod bfd;
 pub mod flow_encode;
 pub mod foreign;
 pub mod openflow;

@@ -22,6 +22,7 @@
 
 use crate::api::Event;
 use crate::service::{Core, CredentialError};
+use crate::southbound::bfd;
 use crate::southbound::ovsdb_foreign::{BridgeOwner, OwnerPass};
 use crate::southbound::ovsdb_ops::{decommission_ops, monitor_tables, observe, SwitchView};
 use crate::tls::Security;
@@ -278,6 +279,9 @@ pub(crate) async fn host_ovsdb(
                 }
                 return;
             }
+            if let Some((_, tunnels)) = &plan {
+                observe_bfd(&core, &host, tunnels, &view());
+            }
             if let (Some((bridge, tunnels)), true) = (plan, due) {
                 let pass = owner_pass(&core, &host, &mut owner, &bridge, &tunnels, &view());
                 grace_wake = pass.wake_at.map(tokio::time::Instant::from_std);
@@ -335,6 +339,25 @@ pub(crate) async fn host_ovsdb(
             _ = tokio::time::sleep_until(wake) => {}
             _ = stop.cancelled() => break,
         }
+    }
+}
+
+/// Publish the BFD sessions of `host`'s tunnels in its status; log each change.
+fn observe_bfd(
+    core: &Core,
+    host: &str,
+    tunnels: &std::collections::BTreeMap<String, crate::plan::TunnelPort>,
+    view: &SwitchView,
+) {
+    let bridge = &core.config.plan.bridge;
+    let changes = core.with_host(host, |rt| {
+        let now = bfd::tunnel_health(view, bridge, tunnels, &rt.tunnels, bfd::now_ms());
+        let changes = bfd::transitions(&rt.tunnels, &now);
+        rt.tunnels = now;
+        changes
+    });
+    for c in changes {
+        tracing::info!(host, "bfd {c}");
     }
 }
 

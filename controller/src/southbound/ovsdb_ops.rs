@@ -6,8 +6,9 @@
 //!   [`SwitchView`] of the host's database into the minimal transaction:
 //!   create or fix `br-ex` (datapath_type, fail_mode=secure, OpenFlow13,
 //!   datapath-id, hwaddr, our out-of-band controller among its controllers), add/update
-//!   our tunnel ports and remove tunnel ports we created that are no longer
-//!   wanted. Nothing else is touched: what else is on the bridge (other
+//!   our tunnel ports (type, options, `bfd`) and remove tunnel ports we created that are no
+//!   longer wanted. `bfd_status` is monitored (for [`super::bfd`]) but never compared: a BFD
+//!   session going up or down changes no transaction. Nothing else is touched: what else is on the bridge (other
 //!   controllers, ports, mirrors, collectors) is found and removed by
 //!   [`super::ovsdb_foreign`].
 //! - [`decommission_ops`] takes a removed host off the overlay.
@@ -73,7 +74,16 @@ pub fn monitor_tables() -> BTreeMap<String, MonitorRequest> {
             OUTPUT_PORT,
             OUTPUT_VLAN
         ),
-        monitor_columns!(Interface, NAME, TYPE, OPTIONS, EXTERNAL_IDS, OFPORT),
+        monitor_columns!(
+            Interface,
+            NAME,
+            TYPE,
+            OPTIONS,
+            EXTERNAL_IDS,
+            OFPORT,
+            BFD,
+            BFD_STATUS
+        ),
         monitor_columns!(Controller, TARGET, CONNECTION_MODE),
     ])
 }
@@ -116,6 +126,19 @@ fn tunnel_options(t: &TunnelPort) -> BTreeMap<String, String> {
     o
 }
 
+/// The `bfd` column of tunnel `t` (empty: BFD off).
+pub(crate) fn tunnel_bfd(t: &TunnelPort) -> BTreeMap<String, String> {
+    t.bfd
+        .map(|b| {
+            BTreeMap::from([
+                ("enable".to_string(), "true".to_string()),
+                ("min_rx".to_string(), b.min_rx_ms.to_string()),
+                ("min_tx".to_string(), b.min_tx_ms.to_string()),
+            ])
+        })
+        .unwrap_or_default()
+}
+
 /// The Interface and Port inserts of tunnel `t` (`ti{n}`, `tp{n}`).
 fn tunnel_inserts(t: &TunnelPort, n: usize) -> [Operation; 2] {
     let owner = [(OWNER_KEY, "tunnel")];
@@ -124,6 +147,7 @@ fn tunnel_inserts(t: &TunnelPort, n: usize) -> [Operation; 2] {
             .set(Interface::NAME, &t.name)
             .set(Interface::TYPE, t.kind.ovs_type())
             .set(Interface::OPTIONS, tunnel_options(t))
+            .set(Interface::BFD, tunnel_bfd(t))
             .set(Interface::EXTERNAL_IDS, owner)
             .uuid_name(format!("ti{n}"))
             .into(),
@@ -275,6 +299,13 @@ pub fn ovsdb_ops(
                             .into(),
                     );
                 }
+                if i.bfd != tunnel_bfd(t) {
+                    ops.push(
+                        Interface::update([ovsdb_client::Condition::uuid(i.uuid)])
+                            .set(Interface::BFD, tunnel_bfd(t))
+                            .into(),
+                    );
+                }
             }
         }
     }
@@ -403,6 +434,7 @@ pub(crate) mod tests {
                 name: t.name.clone(),
                 type_: t.kind.ovs_type().into(),
                 options: tunnel_options(t),
+                bfd: tunnel_bfd(t),
                 ofport: Some(10 + n as i64),
                 ..Default::default()
             };
@@ -441,6 +473,46 @@ pub(crate) mod tests {
         let (s, o) = world();
         let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
         assert!(ovsdb_ops(&plan.bridge, &plan.tunnels, &view_of(&plan)).is_empty());
+    }
+
+    #[test]
+    fn bfd_is_planned_and_its_status_never_diffed() {
+        let (s, o) = world();
+        let plan = plan_host(&s, &o, &PlanConfig::default(), "h1").unwrap();
+        let t = plan.tunnels.values().next().unwrap();
+        assert_eq!(tunnel_bfd(t)["enable"], "true");
+        assert_eq!(tunnel_bfd(t)["min_rx"], "500");
+        assert!(
+            t.to_string().contains("bfd:enable=true bfd:min_rx=500"),
+            "{t}"
+        );
+        let mut v = view_of(&plan);
+        // vswitchd writing the session's status changes nothing.
+        for i in v.interfaces().cloned().collect::<Vec<_>>() {
+            let mut i = i;
+            i.bfd_status = BTreeMap::from([("state".into(), "down".into())]);
+            v.put_interface(i);
+        }
+        assert!(ovsdb_ops(&plan.bridge, &plan.tunnels, &v).is_empty());
+        // BFD turned off by hand is turned on again, on that interface only.
+        let name = t.name.clone();
+        let mut i = v.interfaces().find(|i| i.name == name).unwrap().clone();
+        i.bfd.clear();
+        v.put_interface(i);
+        let ops = ovsdb_ops(&plan.bridge, &plan.tunnels, &v);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        assert!(format!("{ops:?}").contains("min_tx"), "{ops:?}");
+        // --no-bfd plans no bfd column, and an existing one is cleared.
+        let cfg = PlanConfig {
+            bfd: None,
+            ..PlanConfig::default()
+        };
+        let off = plan_host(&s, &o, &cfg, "h1").unwrap();
+        assert!(off.tunnels.values().all(|t| tunnel_bfd(t).is_empty()));
+        assert_eq!(
+            ovsdb_ops(&off.bridge, &off.tunnels, &view_of(&plan)).len(),
+            off.tunnels.len()
+        );
     }
 
     #[test]

@@ -143,6 +143,11 @@ table! {
         admin_state: Option<String> = "admin_state" as ADMIN_STATE,
         link_state: Option<String> = "link_state" as LINK_STATE,
         error: Option<String> = "error" as ERROR,
+        /// BFD configuration (`enable`, `min_rx`, `min_tx`, ...), written by clients.
+        bfd: BTreeMap<String, String> = "bfd" as BFD,
+        /// BFD session status, written by ovs-vswitchd only (read it through
+        /// [`Interface::bfd_status`]); never compared or written by a client.
+        bfd_status: BTreeMap<String, String> = "bfd_status" as BFD_STATUS,
     }
 }
 
@@ -316,7 +321,9 @@ pub fn set_controller_ops(
     ops
 }
 
+mod bfd;
 mod ssl;
+pub use bfd::{BfdState, BfdStatus};
 pub use ssl::{set_ssl_ops, Ssl};
 
 /// Condition matching rows whose `external_ids` contain `key=value`.
@@ -400,7 +407,7 @@ mod tests {
     #[test]
     fn every_column_constant_is_in_columns() {
         let names: Vec<&str> = Interface::COLUMNS.iter().map(|c| c.name).collect();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 15);
         for c in [
             Interface::NAME.name(),
             Interface::OFPORT.name(),
