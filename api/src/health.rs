@@ -33,15 +33,21 @@ pub enum BfdState {
     Unknown,
 }
 
+impl BfdState {
+    /// Every state with its wire text.
+    pub const ALL: [(BfdState, &'static str); 5] = [
+        (BfdState::AdminDown, "admin_down"),
+        (BfdState::Down, "down"),
+        (BfdState::Init, "init"),
+        (BfdState::Up, "up"),
+        (BfdState::Unknown, "unknown"),
+    ];
+}
+
 impl fmt::Display for BfdState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BfdState::AdminDown => "admin_down",
-            BfdState::Down => "down",
-            BfdState::Init => "init",
-            BfdState::Up => "up",
-            BfdState::Unknown => "unknown",
-        })
+        let text = Self::ALL.iter().find(|(s, _)| s == self).map(|(_, t)| *t);
+        f.write_str(text.unwrap_or("unknown"))
     }
 }
 
@@ -81,13 +87,7 @@ mod tests {
 
     #[test]
     fn wire_form_is_ovs_text_and_unknown_states_read_as_unknown() {
-        for (s, t) in [
-            (BfdState::AdminDown, "admin_down"),
-            (BfdState::Down, "down"),
-            (BfdState::Init, "init"),
-            (BfdState::Up, "up"),
-            (BfdState::Unknown, "unknown"),
-        ] {
+        for (s, t) in BfdState::ALL {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{t}\""));
             assert_eq!(s.to_string(), t);
             assert_eq!(

@@ -9,10 +9,10 @@
 //! OVSDB session is up, [`DEGRADED`] (8) otherwise, with the same output; the other codes
 //! are those of [`super::exit`] (`--host` of an unknown host exits 3).
 
-use super::exit::{CallExt, CliError, DEGRADED};
+use super::exit::{CliError, DEGRADED};
 use super::output::{self, Output};
 use super::Conn;
-use ovs_controller::api::{names, HostStatus, NorthboundClient, TunnelHealth};
+use ovs_controller::api::{HostStatus, TunnelHealth};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -43,16 +43,7 @@ pub struct HealthRow {
 
 /// Run `health`: the text to print and the exit code (0 or [`DEGRADED`]).
 pub async fn run(conn: &Conn, host: Option<String>) -> Result<(String, u8), CliError> {
-    if let Some(h) = &host {
-        names::host_name(h).map_err(|e| CliError::usage(e.to_string()))?;
-    }
-    let mut all = conn.client()?.status().await.call("status")?;
-    if let Some(h) = &host {
-        all.retain(|s| &s.name == h);
-        if all.is_empty() {
-            return Err(CliError::not_found(format!("host {h:?}")));
-        }
-    }
+    let all = super::status::fetch(conn, host).await?;
     let h = health(&all);
     let code = if h.healthy { 0 } else { DEGRADED };
     let text = match conn.output {
@@ -230,45 +221,36 @@ mod tests {
     fn matrix_marks_each_pair_and_the_summary_counts() {
         use BfdState::*;
         use TunnelType::*;
+        let tunnels = [
+            ("h1", "h2", Vxlan, Up, 1_000),
+            ("h1", "h3", Gre, Down, 50_000),
+            ("h2", "h1", Vxlan, Up, 1_000),
+            ("h2", "h3", Vxlan, Up, 1_000),
+            ("h2", "h3", Gre, Init, 1_000),
+        ];
+        let of = |h: &str| {
+            let on = tunnels.iter().filter(|t| t.0 == h);
+            on.map(|&(_, p, k, s, since)| tunnel(p, k, s, since))
+                .collect()
+        };
         let all = vec![
-            host(
-                "h1",
-                true,
-                vec![
-                    tunnel("h2", Vxlan, Up, 1_000),
-                    tunnel("h3", Gre, Down, 50_000),
-                ],
-            ),
-            host(
-                "h2",
-                true,
-                vec![
-                    tunnel("h1", Vxlan, Up, 1_000),
-                    tunnel("h3", Vxlan, Up, 1_000),
-                    tunnel("h3", Gre, Init, 1_000),
-                ],
-            ),
+            host("h1", true, of("h1")),
+            host("h2", true, of("h2")),
             host("h3", false, vec![]),
         ];
         let t = table(&all, 62_000);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(
-            lines[0].split_whitespace().collect::<Vec<_>>(),
-            ["HOST\\PEER", "h1", "h2", "h3"]
-        );
-        assert_eq!(
-            lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["h1", ".", "up", "down"]
-        );
-        assert_eq!(
-            lines[2].split_whitespace().collect::<Vec<_>>(),
-            ["h2", "up", ".", "vxlan:up,gre:init"]
-        );
-        assert_eq!(
-            lines[3].split_whitespace().collect::<Vec<_>>(),
-            ["h3", "?", "?", "."]
-        );
         let words = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+        let matrix: Vec<String> = lines[..4].iter().map(|l| words(l)).collect();
+        assert_eq!(
+            matrix,
+            [
+                "HOST\\PEER h1 h2 h3",
+                "h1 . up down",
+                "h2 up . vxlan:up,gre:init",
+                "h3 ? ? ."
+            ]
+        );
         assert!(
             t.lines()
                 .any(|l| words(l)

@@ -16,8 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `pending` lines shown per host under the table (JSON has them all).
 const PENDING_SHOWN: usize = 5;
 
-/// Run `status`.
-pub async fn run(conn: &Conn, host: Option<String>) -> CliResult {
+/// The controller's `status`, of `host` only if given (an unknown host exits 3).
+pub async fn fetch(conn: &Conn, host: Option<String>) -> Result<Vec<HostStatus>, CliError> {
     if let Some(h) = &host {
         names::host_name(h).map_err(|e| CliError::usage(e.to_string()))?;
     }
@@ -28,6 +28,12 @@ pub async fn run(conn: &Conn, host: Option<String>) -> CliResult {
             return Err(CliError::not_found(format!("host {h:?}")));
         }
     }
+    Ok(all)
+}
+
+/// Run `status`.
+pub async fn run(conn: &Conn, host: Option<String>) -> CliResult {
+    let all = fetch(conn, host).await?;
     Ok(match conn.output {
         Output::Json => output::json(&all),
         Output::Table => table(&all),
