@@ -123,9 +123,11 @@ fn bfd_reports_a_cut_link_down_and_back_up() {
 
     // Restore it: both directions up again, exit 0.
     lab.set_link("h2", true).unwrap();
-    let up = until(&lab, "all tunnels up after the link came back", |code, v| {
-        code == 0 && ups(v, "h1", "h2") == [true] && ups(v, "h2", "h1") == [true]
-    });
+    let up = until(
+        &lab,
+        "all tunnels up after the link came back",
+        |code, v| code == 0 && ups(v, "h1", "h2") == [true] && ups(v, "h2", "h1") == [true],
+    );
     eprintln!("bfd: link of h2 restored, all tunnels up after {up:?}");
     let m = metrics(&lab).unwrap();
     assert!(
