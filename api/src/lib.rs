@@ -45,8 +45,8 @@ macro_rules! serde_as_str {
     };
 }
 
-#[cfg(feature = "connect")]
 pub mod backup;
+#[cfg(feature = "connect")]
 pub mod connect;
 pub mod egress;
 pub mod error;
