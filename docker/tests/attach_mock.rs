@@ -102,6 +102,53 @@ impl Double {
             behind_hosts: vec![],
         })
     }
+    /// Adopts the endpoint the spec's host, container and interface already have (same
+    /// network; the requested address and MAC, when given), else creates one.
+    async fn endpoint_attach(&self, spec: EndpointSpec) -> Result<Endpoint, ErrorObjectOwned> {
+        let interface = spec.interface.clone().unwrap_or_else(|| "eth0".into());
+        let existing = self
+            .state
+            .lock()
+            .unwrap()
+            .endpoints
+            .values()
+            .find(|e| {
+                e.host == spec.host && e.container == spec.container && e.interface == interface
+            })
+            .cloned();
+        match existing {
+            Some(e)
+                if e.network == spec.network
+                    && spec.ip.is_none_or(|r| r.addr == e.ip.addr())
+                    && spec.mac.is_none_or(|m| m == e.mac) =>
+            {
+                Ok(e)
+            }
+            Some(e) => Err(err(
+                codes::CONFLICT,
+                format!(
+                    "{} {} already has endpoint {}",
+                    e.container, e.interface, e.id
+                ),
+            )),
+            None => self.endpoint_create(spec).await,
+        }
+    }
+    /// The status of `id` once reachable, or at the deadline (polled: the double has no events).
+    async fn endpoint_wait_reachable(
+        &self,
+        id: String,
+        timeout_ms: u64,
+    ) -> Result<EndpointStatus, ErrorObjectOwned> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+        loop {
+            let st = self.endpoint_get(id.clone()).await?;
+            if st.reachable || std::time::Instant::now() >= deadline {
+                return Ok(st);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     async fn endpoint_list(&self, f: EndpointFilter) -> Result<Vec<Endpoint>, ErrorObjectOwned> {
         let st = self.state.lock().unwrap();
         Ok(st
@@ -137,10 +184,16 @@ fn module(d: Double) -> RpcModule<Double> {
     }
     register!(
         endpoint_create,
+        endpoint_attach,
         endpoint_get,
         endpoint_list,
         endpoint_delete
     );
+    m.register_async_method("endpoint_wait_reachable", |p, d, _| async move {
+        let (id, timeout_ms): (String, u64) = p.parse()?;
+        d.endpoint_wait_reachable(id, timeout_ms).await
+    })
+    .unwrap();
     m
 }
 
