@@ -311,12 +311,13 @@ fn tunnel_frames_from_a_non_peer_address_are_dropped() {
     );
     // Background traffic (ARP, IPv6 from the containers) may move table 0, but none of
     // it comes from a tunnel port.
+    // vx-h2's own drop flow also counts h2's BFD control packets (vswitchd consumes them
+    // before the tables, but credits the flow they matched) and the controller's one VNI-0
+    // frame per session (southbound::tunnel_warm), so it is not compared here: what came
+    // from vx-h2 includes every accepted control frame.
     let from_tunnels = packets(h1, &format!("table=0,in_port={vx_h2}"), &[]).unwrap();
     assert!(from_tunnels >= accepted + N && t0 <= table0(h1));
-    assert_eq!(
-        packets(h1, &accept, &[&accept_needle]).unwrap(),
-        from_tunnels
-    );
+    assert!(packets(h1, &accept, &[&accept_needle]).unwrap() >= accepted + N);
 }
 
 #[test]
