@@ -279,6 +279,16 @@ fn assert_every_channel_is_tls(lab: &Lab) {
         assert!(ssl.contains(&files.cert.display().to_string()), "{ssl}");
         let show = h.vsctl(&["show"]).unwrap();
         ovs_lab::require_ssl_targets(&show).unwrap();
+        // vswitchd writes the Controller row's status in its periodic status update (with
+        // the tunnels' bfd_status since BFD), so give it a few rounds.
+        let mut show = show;
+        for _ in 0..100 {
+            if show.contains("is_connected: true") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            show = h.vsctl(&["show"]).unwrap();
+        }
         assert!(show.contains("is_connected: true"), "{}: {show}", h.name);
         // A plaintext OVSDB client gets no JSON-RPC answer from the host.
         let addr = SocketAddr::from((h.underlay_ip, ovs_lab::OVSDB_TLS_PORT));
