@@ -163,10 +163,17 @@ pub fn write_file(path: &Path, b: &StateBackup) -> Result<(), BackupError> {
     text.push(b'\n');
     let tmp = beside(path, ".tmp");
     let r = (|| {
+        // A stale or planted FILE.tmp (another mode, a symlink) is never written through:
+        // remove it and create the file anew, 0600.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("removing stale", &tmp)(e))
+            }
+            _ => {}
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&tmp)
             .map_err(io("creating", &tmp))?;
@@ -208,8 +215,14 @@ pub fn restore(b: &StateBackup, from: &Path, state: &Path) -> Result<Restored, B
         _ => {}
     }
     let r = (|| {
-        // redb commits are durable when `apply` returns.
+        // redb commits are durable when `apply` returns. The state holds token hashes and
+        // certificate bindings: 0600 whatever the umask.
         RedbStore::open(&tmp)?.apply(&writes)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                .map_err(io("restricting", &tmp))?;
+        }
         let previous = if existed {
             let keep = beside(state, ".before-restore");
             match std::fs::remove_file(&keep) {
